@@ -1,0 +1,57 @@
+package v1
+
+import (
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+)
+
+// DefaultBackupTTL is how long a backup is kept when its spec gives no TTL.
+const DefaultBackupTTL = 720 * time.Hour
+
+// DefaultHookTimeout bounds an exec hook that names no timeout.
+const DefaultHookTimeout = 30 * time.Second
+
+func addDefaultingFuncs(scheme *runtime.Scheme) error {
+	return RegisterDefaults(scheme)
+}
+
+// SetDefaults_BackupSpec fills in the defaults the seed documents: volumes are
+// snapshotted, backups live 30 days, and they go to the default location.
+// Schedule templates are BackupSpecs too, so scheduled backups get the same.
+func SetDefaults_BackupSpec(obj *BackupSpec) {
+	if obj.SnapshotVolumes == nil {
+		t := true
+		obj.SnapshotVolumes = &t
+	}
+	if obj.TTL.Duration == 0 {
+		obj.TTL = metav1.Duration{Duration: DefaultBackupTTL}
+	}
+	if obj.StorageLocation == "" {
+		obj.StorageLocation = DefaultStorageLocation
+	}
+}
+
+// SetDefaults_ExecHook makes a hook fail its backup unless told otherwise, and
+// bounds how long it may run.
+func SetDefaults_ExecHook(obj *ExecHook) {
+	if obj.OnError == "" {
+		obj.OnError = HookErrorModeFail
+	}
+	if obj.Timeout.Duration == 0 {
+		obj.Timeout = metav1.Duration{Duration: DefaultHookTimeout}
+	}
+}
+
+// SetDefaults_RestoreSpec restores volumes and leaves existing objects alone
+// unless told otherwise.
+func SetDefaults_RestoreSpec(obj *RestoreSpec) {
+	if obj.RestorePVs == nil {
+		t := true
+		obj.RestorePVs = &t
+	}
+	if obj.ExistingResourcePolicy == "" {
+		obj.ExistingResourcePolicy = ExistingResourcePolicyNone
+	}
+}

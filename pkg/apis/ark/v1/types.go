@@ -1,0 +1,473 @@
+package v1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Well-known labels and annotations Ark reads or writes.
+const (
+	// LabelRestoreName is set on every object a restore creates.
+	LabelRestoreName = "ark.heptio.com/restore-name"
+	// LabelBackupName is set on every object a restore creates, naming the source backup.
+	LabelBackupName = "ark.heptio.com/backup-name"
+	// LabelScheduleName is set on every backup a schedule creates.
+	LabelScheduleName = "ark.heptio.com/schedule-name"
+	// DefaultStorageLocation is the name of the location configured by --backup-location.
+	DefaultStorageLocation = "default"
+)
+
+// +genclient
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// Backup is a request to back up Kubernetes objects and persistent volumes,
+// and the record of that backup. Backups are stored in the backup storage
+// location (the bucket) itself, as backups/<name>/ark-backup.json, so the
+// bucket is the single source of truth for which backups exist.
+type Backup struct {
+	metav1.TypeMeta `json:",inline"`
+	// Standard object metadata.
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// Spec says what to back up. It cannot change once the backup has started.
+	// +optional
+	Spec BackupSpec `json:"spec,omitempty"`
+	// Status is written by Ark's backup controller.
+	// +optional
+	Status BackupStatus `json:"status,omitempty"`
+}
+
+// BackupSpec says what a backup contains.
+type BackupSpec struct {
+	// IncludedNamespaces lists the namespaces to back up; empty or "*" means all.
+	// Outside Ark's home namespace a backup may only include its own namespace.
+	// +optional
+	// +listType=atomic
+	IncludedNamespaces []string `json:"includedNamespaces,omitempty"`
+	// ExcludedNamespaces lists namespaces never backed up.
+	// +optional
+	// +listType=atomic
+	ExcludedNamespaces []string `json:"excludedNamespaces,omitempty"`
+	// IncludedResources lists the resources to back up (plural, singular or short
+	// names, optionally qualified by group as in "deployments.apps"); empty or "*" means all.
+	// +optional
+	// +listType=atomic
+	IncludedResources []string `json:"includedResources,omitempty"`
+	// ExcludedResources lists resources never backed up.
+	// +optional
+	// +listType=atomic
+	ExcludedResources []string `json:"excludedResources,omitempty"`
+	// LabelSelector restricts the backup to objects whose labels match.
+	// +optional
+	LabelSelector *metav1.LabelSelector `json:"labelSelector,omitempty"`
+	// IncludeClusterResources says whether cluster-scoped resources are backed up.
+	// Unset means: those related to included namespaced objects (such as the
+	// persistent volumes of included claims), and all of them when the whole
+	// cluster is backed up. Outside Ark's home namespace it may not be true.
+	// +optional
+	IncludeClusterResources *bool `json:"includeClusterResources,omitempty"`
+	// SnapshotVolumes says whether persistent volumes are snapshotted. Default true.
+	// +optional
+	SnapshotVolumes *bool `json:"snapshotVolumes,omitempty"`
+	// TTL is how long the backup is kept before it expires and is deleted,
+	// counted from its start. Default 720h (30 days).
+	// +optional
+	TTL metav1.Duration `json:"ttl,omitempty"`
+	// Hooks are commands run in pods before and after they are backed up.
+	// +optional
+	Hooks BackupHooks `json:"hooks,omitempty"`
+	// StorageLocation names the backup storage location. Default "default".
+	// +optional
+	StorageLocation string `json:"storageLocation,omitempty"`
+	// Requester is the user who asked for the backup. The API server sets it on
+	// create from the authenticated user; any value a client sends is replaced.
+	// The backup controller reads only what this user may read.
+	// +optional
+	Requester *UserInfo `json:"requester,omitempty"`
+}
+
+// UserInfo identifies an authenticated user, as a SubjectAccessReview needs it.
+type UserInfo struct {
+	// Username of the user.
+	Username string `json:"username"`
+	// UID of the user, if the authenticator provides one.
+	// +optional
+	UID string `json:"uid,omitempty"`
+	// Groups the user belongs to.
+	// +optional
+	// +listType=atomic
+	Groups []string `json:"groups,omitempty"`
+	// Extra attributes from the authenticator.
+	// +optional
+	Extra map[string]ExtraValue `json:"extra,omitempty"`
+}
+
+// ExtraValue holds the values of one extra attribute of a user.
+// +protobuf.nullable=true
+// +protobuf.options.(gogoproto.goproto_stringer)=false
+type ExtraValue []string
+
+// BackupHooks holds the hooks of a backup.
+type BackupHooks struct {
+	// Resources are hook specifications, each applied to the pods it selects.
+	// +optional
+	// +listType=atomic
+	Resources []BackupResourceHookSpec `json:"resources,omitempty"`
+}
+
+// BackupResourceHookSpec selects pods and says which hooks run in them.
+type BackupResourceHookSpec struct {
+	// Name identifies the hook specification in logs.
+	Name string `json:"name"`
+	// IncludedNamespaces restricts the hooks to pods in these namespaces.
+	// +optional
+	// +listType=atomic
+	IncludedNamespaces []string `json:"includedNamespaces,omitempty"`
+	// ExcludedNamespaces are namespaces whose pods never run these hooks.
+	// +optional
+	// +listType=atomic
+	ExcludedNamespaces []string `json:"excludedNamespaces,omitempty"`
+	// IncludedResources restricts the hooks to these resources (default: pods).
+	// +optional
+	// +listType=atomic
+	IncludedResources []string `json:"includedResources,omitempty"`
+	// ExcludedResources are resources whose items never run these hooks.
+	// +optional
+	// +listType=atomic
+	ExcludedResources []string `json:"excludedResources,omitempty"`
+	// LabelSelector restricts the hooks to pods whose labels match.
+	// +optional
+	LabelSelector *metav1.LabelSelector `json:"labelSelector,omitempty"`
+	// PreHooks run before the pod is backed up.
+	// +optional
+	// +listType=atomic
+	PreHooks []BackupResourceHook `json:"pre,omitempty"`
+	// PostHooks run after the pod and its volumes are backed up.
+	// +optional
+	// +listType=atomic
+	PostHooks []BackupResourceHook `json:"post,omitempty"`
+}
+
+// BackupResourceHook is one hook. Exec is the only kind today.
+type BackupResourceHook struct {
+	// Exec runs a command in a container of the pod.
+	Exec *ExecHook `json:"exec"`
+}
+
+// HookErrorMode says what a failed hook does to its backup.
+type HookErrorMode string
+
+const (
+	// HookErrorModeContinue records the failure and goes on with the backup.
+	HookErrorModeContinue HookErrorMode = "Continue"
+	// HookErrorModeFail fails the backup.
+	HookErrorModeFail HookErrorMode = "Fail"
+)
+
+// ExecHook runs a command in a container through pods/exec.
+type ExecHook struct {
+	// Container is the container to run in; default: the pod's first container.
+	// +optional
+	Container string `json:"container,omitempty"`
+	// Command and its arguments, run without a shell.
+	// +listType=atomic
+	Command []string `json:"command"`
+	// OnError is Continue or Fail. Default Fail.
+	// +optional
+	OnError HookErrorMode `json:"onError,omitempty"`
+	// Timeout bounds how long the command may run. Default 30s.
+	// +optional
+	Timeout metav1.Duration `json:"timeout,omitempty"`
+}
+
+// BackupPhase is where a backup is in its life.
+type BackupPhase string
+
+const (
+	// BackupPhaseNew is a backup not yet picked up by the controller.
+	BackupPhaseNew BackupPhase = "New"
+	// BackupPhaseFailedValidation is a backup whose spec the controller rejected.
+	BackupPhaseFailedValidation BackupPhase = "FailedValidation"
+	// BackupPhaseInProgress is a backup being taken.
+	BackupPhaseInProgress BackupPhase = "InProgress"
+	// BackupPhaseCompleted is a backup whose every item was backed up.
+	BackupPhaseCompleted BackupPhase = "Completed"
+	// BackupPhasePartiallyFailed is a finished backup with errors on some items.
+	BackupPhasePartiallyFailed BackupPhase = "PartiallyFailed"
+	// BackupPhaseFailed is a backup that could not be taken.
+	BackupPhaseFailed BackupPhase = "Failed"
+	// BackupPhaseDeleting is a backup whose deletion was requested.
+	BackupPhaseDeleting BackupPhase = "Deleting"
+)
+
+// Progress counts the items of a running operation.
+type Progress struct {
+	// TotalItems is the number of items found so far.
+	// +optional
+	TotalItems int `json:"totalItems,omitempty"`
+	// ItemsDone is the number of items processed so far.
+	// +optional
+	ItemsDone int `json:"itemsDone,omitempty"`
+}
+
+// BackupStatus is what the backup controller observed.
+type BackupStatus struct {
+	// Phase is the backup's current phase.
+	// +optional
+	Phase BackupPhase `json:"phase,omitempty"`
+	// Version is the version of the backup tarball's format.
+	// +optional
+	Version int `json:"version,omitempty"`
+	// ValidationErrors explain a FailedValidation phase.
+	// +optional
+	// +listType=atomic
+	ValidationErrors []string `json:"validationErrors,omitempty"`
+	// StartTimestamp is when the backup started.
+	// +optional
+	StartTimestamp *metav1.Time `json:"startTimestamp,omitempty"`
+	// CompletionTimestamp is when the backup finished, successfully or not.
+	// +optional
+	CompletionTimestamp *metav1.Time `json:"completionTimestamp,omitempty"`
+	// Expiration is when the backup expires: start + ttl.
+	// +optional
+	Expiration *metav1.Time `json:"expiration,omitempty"`
+	// Progress counts the items backed up so far.
+	// +optional
+	Progress *Progress `json:"progress,omitempty"`
+	// Warnings counts the warnings logged during the backup.
+	// +optional
+	Warnings int `json:"warnings,omitempty"`
+	// Errors counts the errors logged during the backup.
+	// +optional
+	Errors int `json:"errors,omitempty"`
+	// FailureReason explains a Failed phase.
+	// +optional
+	FailureReason string `json:"failureReason,omitempty"`
+	// VolumeSnapshotsAttempted counts the volume snapshots started.
+	// +optional
+	VolumeSnapshotsAttempted int `json:"volumeSnapshotsAttempted,omitempty"`
+	// VolumeSnapshotsCompleted counts the volume snapshots that succeeded.
+	// +optional
+	VolumeSnapshotsCompleted int `json:"volumeSnapshotsCompleted,omitempty"`
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// BackupList is a list of Backups.
+type BackupList struct {
+	metav1.TypeMeta `json:",inline"`
+	// Standard list metadata.
+	// +optional
+	metav1.ListMeta `json:"metadata,omitempty"`
+	// Items are the backups.
+	Items []Backup `json:"items"`
+}
+
+// +genclient
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// Restore is a request to restore objects and volumes from a backup, and the
+// record of that restore.
+type Restore struct {
+	metav1.TypeMeta `json:",inline"`
+	// Standard object metadata.
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// Spec says what to restore. It cannot change once the restore has started.
+	// +optional
+	Spec RestoreSpec `json:"spec,omitempty"`
+	// Status is written by Ark's restore controller.
+	// +optional
+	Status RestoreStatus `json:"status,omitempty"`
+}
+
+// ExistingResourcePolicy says what a restore does with an object that already exists.
+type ExistingResourcePolicy string
+
+const (
+	// ExistingResourcePolicyNone leaves existing objects alone and warns.
+	ExistingResourcePolicyNone ExistingResourcePolicy = "none"
+	// ExistingResourcePolicyUpdate updates existing objects to the backed-up state.
+	ExistingResourcePolicyUpdate ExistingResourcePolicy = "update"
+)
+
+// RestoreSpec says what a restore brings back.
+type RestoreSpec struct {
+	// BackupName is the backup, in the restore's namespace, to restore from.
+	// Exactly one of backupName and scheduleName is set.
+	// +optional
+	BackupName string `json:"backupName,omitempty"`
+	// ScheduleName restores from the newest completed backup of this schedule.
+	// +optional
+	ScheduleName string `json:"scheduleName,omitempty"`
+	// IncludedNamespaces lists the backed-up namespaces to restore; empty or "*" means all.
+	// +optional
+	// +listType=atomic
+	IncludedNamespaces []string `json:"includedNamespaces,omitempty"`
+	// ExcludedNamespaces lists backed-up namespaces not restored.
+	// +optional
+	// +listType=atomic
+	ExcludedNamespaces []string `json:"excludedNamespaces,omitempty"`
+	// IncludedResources lists the resources to restore; empty or "*" means all.
+	// +optional
+	// +listType=atomic
+	IncludedResources []string `json:"includedResources,omitempty"`
+	// ExcludedResources lists resources not restored.
+	// +optional
+	// +listType=atomic
+	ExcludedResources []string `json:"excludedResources,omitempty"`
+	// NamespaceMapping maps backed-up namespaces to the namespaces they are
+	// restored into, e.g. {"abc": "def", "123": "456"}.
+	// +optional
+	NamespaceMapping map[string]string `json:"namespaceMapping,omitempty"`
+	// LabelSelector restricts the restore to objects whose labels match.
+	// +optional
+	LabelSelector *metav1.LabelSelector `json:"labelSelector,omitempty"`
+	// IncludeClusterResources says whether cluster-scoped resources are restored.
+	// +optional
+	IncludeClusterResources *bool `json:"includeClusterResources,omitempty"`
+	// RestorePVs says whether persistent volumes are re-created from their snapshots. Default true.
+	// +optional
+	RestorePVs *bool `json:"restorePVs,omitempty"`
+	// ExistingResourcePolicy is "none" (skip with a warning, the default) or "update".
+	// +optional
+	ExistingResourcePolicy ExistingResourcePolicy `json:"existingResourcePolicy,omitempty"`
+	// Requester is the user who asked for the restore, set by the API server on create.
+	// +optional
+	Requester *UserInfo `json:"requester,omitempty"`
+}
+
+// RestorePhase is where a restore is in its life.
+type RestorePhase string
+
+const (
+	// RestorePhaseNew is a restore not yet picked up by the controller.
+	RestorePhaseNew RestorePhase = "New"
+	// RestorePhaseFailedValidation is a restore whose spec the controller rejected.
+	RestorePhaseFailedValidation RestorePhase = "FailedValidation"
+	// RestorePhaseInProgress is a restore being carried out.
+	RestorePhaseInProgress RestorePhase = "InProgress"
+	// RestorePhaseCompleted is a restore whose every item was restored.
+	RestorePhaseCompleted RestorePhase = "Completed"
+	// RestorePhasePartiallyFailed is a finished restore with errors on some items.
+	RestorePhasePartiallyFailed RestorePhase = "PartiallyFailed"
+	// RestorePhaseFailed is a restore that could not be carried out.
+	RestorePhaseFailed RestorePhase = "Failed"
+)
+
+// RestoreStatus is what the restore controller observed.
+type RestoreStatus struct {
+	// Phase is the restore's current phase.
+	// +optional
+	Phase RestorePhase `json:"phase,omitempty"`
+	// BackupName is the backup actually restored (resolved from scheduleName if needed).
+	// +optional
+	BackupName string `json:"backupName,omitempty"`
+	// ValidationErrors explain a FailedValidation phase.
+	// +optional
+	// +listType=atomic
+	ValidationErrors []string `json:"validationErrors,omitempty"`
+	// StartTimestamp is when the restore started.
+	// +optional
+	StartTimestamp *metav1.Time `json:"startTimestamp,omitempty"`
+	// CompletionTimestamp is when the restore finished.
+	// +optional
+	CompletionTimestamp *metav1.Time `json:"completionTimestamp,omitempty"`
+	// Progress counts the items restored so far.
+	// +optional
+	Progress *Progress `json:"progress,omitempty"`
+	// Warnings counts the warnings of the restore.
+	// +optional
+	Warnings int `json:"warnings,omitempty"`
+	// Errors counts the errors of the restore.
+	// +optional
+	Errors int `json:"errors,omitempty"`
+	// FailureReason explains a Failed phase.
+	// +optional
+	FailureReason string `json:"failureReason,omitempty"`
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// RestoreList is a list of Restores.
+type RestoreList struct {
+	metav1.TypeMeta `json:",inline"`
+	// Standard list metadata.
+	// +optional
+	metav1.ListMeta `json:"metadata,omitempty"`
+	// Items are the restores.
+	Items []Restore `json:"items"`
+}
+
+// +genclient
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// Schedule takes backups on a cron schedule.
+type Schedule struct {
+	metav1.TypeMeta `json:",inline"`
+	// Standard object metadata.
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// Spec says when to back up and what.
+	// +optional
+	Spec ScheduleSpec `json:"spec,omitempty"`
+	// Status is written by Ark's schedule controller.
+	// +optional
+	Status ScheduleStatus `json:"status,omitempty"`
+}
+
+// ScheduleSpec says when to back up and what.
+type ScheduleSpec struct {
+	// Schedule is a cron expression: five fields ("0 */6 * * *"), a descriptor
+	// ("@daily", "@every 6h"), optionally prefixed by CRON_TZ=<zone>.
+	Schedule string `json:"schedule"`
+	// Template is the spec of every backup the schedule creates.
+	// +optional
+	Template BackupSpec `json:"template,omitempty"`
+	// Paused stops the schedule from creating backups.
+	// +optional
+	Paused bool `json:"paused,omitempty"`
+}
+
+// SchedulePhase is the state of a schedule.
+type SchedulePhase string
+
+const (
+	// SchedulePhaseNew is a schedule not yet seen by the controller.
+	SchedulePhaseNew SchedulePhase = "New"
+	// SchedulePhaseEnabled is a valid schedule creating backups.
+	SchedulePhaseEnabled SchedulePhase = "Enabled"
+	// SchedulePhaseFailedValidation is a schedule whose spec the controller rejected.
+	SchedulePhaseFailedValidation SchedulePhase = "FailedValidation"
+)
+
+// ScheduleStatus is what the schedule controller observed.
+type ScheduleStatus struct {
+	// Phase is the schedule's state.
+	// +optional
+	Phase SchedulePhase `json:"phase,omitempty"`
+	// LastBackup is when the schedule last created a backup.
+	// +optional
+	LastBackup *metav1.Time `json:"lastBackup,omitempty"`
+	// LastBackupName is the name of the backup it last created.
+	// +optional
+	LastBackupName string `json:"lastBackupName,omitempty"`
+	// ValidationErrors explain a FailedValidation phase.
+	// +optional
+	// +listType=atomic
+	ValidationErrors []string `json:"validationErrors,omitempty"`
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// ScheduleList is a list of Schedules.
+type ScheduleList struct {
+	metav1.TypeMeta `json:",inline"`
+	// Standard list metadata.
+	// +optional
+	metav1.ListMeta `json:"metadata,omitempty"`
+	// Items are the schedules.
+	Items []Schedule `json:"items"`
+}

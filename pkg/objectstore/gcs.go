@@ -1,0 +1,233 @@
+package objectstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"cloud.google.com/go/storage"
+	"google.golang.org/api/googleapi"
+	"google.golang.org/api/iterator"
+	"google.golang.org/api/option"
+)
+
+// GCSStore is a backup location in a Google Cloud Storage bucket, under an
+// optional prefix. GCS object generations and its ifGenerationMatch /
+// ifGenerationMatch=0 preconditions give Ark compare-and-swap natively.
+type GCSStore struct {
+	client     *storage.Client
+	ownsClient bool
+	bucket     *storage.BucketHandle
+	name       string
+	prefix     string // "" or ends with "/"
+}
+
+var _ Store = &GCSStore{}
+
+// OpenGCS connects with Application Default Credentials (or to the emulator
+// named by STORAGE_EMULATOR_HOST, which the client library honours itself).
+func OpenGCS(ctx context.Context, bucket, prefix string, opts ...option.ClientOption) (*GCSStore, error) {
+	client, err := storage.NewClient(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("creating GCS client for gs://%s: %w", bucket, err)
+	}
+	s := NewGCSStore(client, bucket, prefix)
+	s.ownsClient = true
+	return s, nil
+}
+
+// NewGCSStore uses an existing client; the caller keeps ownership of it.
+func NewGCSStore(client *storage.Client, bucket, prefix string) *GCSStore {
+	prefix = strings.Trim(prefix, "/")
+	if prefix != "" {
+		prefix += "/"
+	}
+	return &GCSStore{client: client, bucket: client.Bucket(bucket), name: bucket, prefix: prefix}
+}
+
+// String returns the location's URL.
+func (s *GCSStore) String() string {
+	return "gs://" + s.name + "/" + strings.TrimSuffix(s.prefix, "/")
+}
+
+// Close closes the client if the store created it.
+func (s *GCSStore) Close() error {
+	if s.ownsClient {
+		return s.client.Close()
+	}
+	return nil
+}
+
+func (s *GCSStore) object(key string) (*storage.ObjectHandle, error) {
+	if key == "" || strings.HasPrefix(key, "/") {
+		return nil, fmt.Errorf("%w: %q", ErrInvalidKey, key)
+	}
+	return s.bucket.Object(s.prefix + key), nil
+}
+
+func (s *GCSStore) mapErr(key string, err error) error {
+	if errors.Is(err, storage.ErrObjectNotExist) {
+		return fmt.Errorf("%s: %w", key, ErrNotFound)
+	}
+	var gerr *googleapi.Error
+	if errors.As(err, &gerr) {
+		switch gerr.Code {
+		case http.StatusNotFound:
+			if errors.Is(err, storage.ErrBucketNotExist) || strings.Contains(strings.ToLower(gerr.Message), "bucket") {
+				return fmt.Errorf("backup location %s: bucket does not exist: %w", s, err)
+			}
+			return fmt.Errorf("%s: %w", key, ErrNotFound)
+		case http.StatusPreconditionFailed:
+			return fmt.Errorf("%s: %w", key, ErrPreconditionFailed)
+		}
+	}
+	if errors.Is(err, storage.ErrBucketNotExist) {
+		return fmt.Errorf("backup location %s: bucket does not exist: %w", s, err)
+	}
+	return fmt.Errorf("backup location %s: %w", s, err)
+}
+
+func (s *GCSStore) attrs(a *storage.ObjectAttrs) ObjectAttrs {
+	return ObjectAttrs{Key: strings.TrimPrefix(a.Name, s.prefix), Size: a.Size, Generation: a.Generation, Updated: a.Updated}
+}
+
+// Attrs reads the object's metadata.
+func (s *GCSStore) Attrs(ctx context.Context, key string) (ObjectAttrs, error) {
+	o, err := s.object(key)
+	if err != nil {
+		return ObjectAttrs{}, err
+	}
+	a, err := o.Attrs(ctx)
+	if err != nil {
+		return ObjectAttrs{}, s.mapErr(key, err)
+	}
+	return s.attrs(a), nil
+}
+
+// NewReader streams the object.
+func (s *GCSStore) NewReader(ctx context.Context, key string) (io.ReadCloser, ObjectAttrs, error) {
+	o, err := s.object(key)
+	if err != nil {
+		return nil, ObjectAttrs{}, err
+	}
+	r, err := o.NewReader(ctx)
+	if err != nil {
+		return nil, ObjectAttrs{}, s.mapErr(key, err)
+	}
+	return r, ObjectAttrs{Key: key, Size: r.Attrs.Size, Generation: r.Attrs.Generation, Updated: r.Attrs.LastModified}, nil
+}
+
+// NewWriter streams an upload; cancelling its context on Abort makes GCS
+// discard the partial object.
+func (s *GCSStore) NewWriter(ctx context.Context, key string, cond Conditions) (Writer, error) {
+	o, err := s.object(key)
+	if err != nil {
+		return nil, err
+	}
+	if c, ok := gcsConditions(cond); ok {
+		o = o.If(c)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	w := o.NewWriter(ctx)
+	w.ChunkSize = 8 << 20
+	return &gcsWriter{store: s, key: key, w: w, cancel: cancel}, nil
+}
+
+func gcsConditions(cond Conditions) (storage.Conditions, bool) {
+	switch {
+	case cond.DoesNotExist:
+		return storage.Conditions{DoesNotExist: true}, true
+	case cond.GenerationMatch != 0:
+		return storage.Conditions{GenerationMatch: cond.GenerationMatch}, true
+	}
+	return storage.Conditions{}, false
+}
+
+type gcsWriter struct {
+	store  *GCSStore
+	key    string
+	w      *storage.Writer
+	cancel context.CancelFunc
+	done   bool
+	attrs  ObjectAttrs
+}
+
+func (w *gcsWriter) Write(p []byte) (int, error) {
+	n, err := w.w.Write(p)
+	if err != nil {
+		return n, w.store.mapErr(w.key, err)
+	}
+	return n, nil
+}
+
+func (w *gcsWriter) Close() error {
+	if w.done {
+		return errors.New("writer already closed")
+	}
+	w.done = true
+	defer w.cancel()
+	if err := w.w.Close(); err != nil {
+		return w.store.mapErr(w.key, err)
+	}
+	w.attrs = w.store.attrs(w.w.Attrs())
+	return nil
+}
+
+func (w *gcsWriter) Abort() {
+	if w.done {
+		return
+	}
+	w.done = true
+	w.cancel()
+	_ = w.w.Close() // returns the cancellation; nothing was committed
+}
+
+func (w *gcsWriter) Attrs() ObjectAttrs { return w.attrs }
+
+// List returns one page using the GCS page token as ours.
+func (s *GCSStore) List(ctx context.Context, opts ListOptions) (ListPage, error) {
+	limit := opts.Limit
+	if limit <= 0 {
+		limit = DefaultPageSize
+	}
+	q := &storage.Query{Prefix: s.prefix + opts.Prefix, Delimiter: opts.Delimiter}
+	if err := q.SetAttrSelection([]string{"Name", "Size", "Generation", "Updated"}); err != nil {
+		return ListPage{}, err
+	}
+	it := s.bucket.Objects(ctx, q)
+	var attrs []*storage.ObjectAttrs
+	next, err := iterator.NewPager(it, limit, opts.PageToken).NextPage(&attrs)
+	if err != nil {
+		return ListPage{}, s.mapErr(opts.Prefix, err)
+	}
+	page := ListPage{NextPageToken: next}
+	for _, a := range attrs {
+		if a.Prefix != "" {
+			page.Prefixes = append(page.Prefixes, strings.TrimPrefix(a.Prefix, s.prefix))
+			continue
+		}
+		page.Objects = append(page.Objects, s.attrs(a))
+	}
+	return page, nil
+}
+
+// Delete removes the object under conditions.
+func (s *GCSStore) Delete(ctx context.Context, key string, cond Conditions) error {
+	o, err := s.object(key)
+	if err != nil {
+		return err
+	}
+	if c, ok := gcsConditions(cond); ok {
+		if cond.DoesNotExist {
+			return fmt.Errorf("%s: delete cannot require absence: %w", key, ErrPreconditionFailed)
+		}
+		o = o.If(c)
+	}
+	if err := o.Delete(ctx); err != nil {
+		return s.mapErr(key, err)
+	}
+	return nil
+}

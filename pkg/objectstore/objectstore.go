@@ -1,0 +1,180 @@
+// Package objectstore is Ark's view of a backup storage location: a flat
+// namespace of keys holding byte streams, with the few primitives Ark needs to
+// treat a bucket as its database — create-if-absent, writes conditional on the
+// generation last read, and paged listing by prefix and delimiter. Every
+// backend passes the same conformance suite (objectstoretest).
+package objectstore
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"strings"
+	"time"
+)
+
+var (
+	// ErrNotFound means the key holds no object.
+	ErrNotFound = errors.New("object not found")
+	// ErrPreconditionFailed means a conditional write or delete found the
+	// object in another state than required: it exists where it must not, or
+	// its generation changed since it was read.
+	ErrPreconditionFailed = errors.New("precondition failed")
+	// ErrInvalidKey means a key the backend cannot store safely.
+	ErrInvalidKey = errors.New("invalid object key")
+)
+
+// ObjectAttrs describes a stored object.
+type ObjectAttrs struct {
+	// Key is the object's key relative to the store's prefix.
+	Key string
+	// Size in bytes.
+	Size int64
+	// Generation changes on every write of the key and never goes back; it is
+	// the token for conditional writes.
+	Generation int64
+	// Updated is when the object was last written.
+	Updated time.Time
+}
+
+// Conditions make a write or delete conditional. The zero value is unconditional.
+type Conditions struct {
+	// DoesNotExist requires that the key holds no object.
+	DoesNotExist bool
+	// GenerationMatch, when non-zero, requires the object's current generation.
+	GenerationMatch int64
+}
+
+// ListOptions select what List returns.
+type ListOptions struct {
+	// Prefix restricts the listing to keys starting with it.
+	Prefix string
+	// Delimiter, when set (only "/" is supported), rolls keys up to the first
+	// delimiter after the prefix and returns them once as Prefixes.
+	Delimiter string
+	// PageToken continues a listing from ListPage.NextPageToken.
+	PageToken string
+	// Limit caps the entries (objects plus prefixes) of one page; 0 means 1000.
+	Limit int
+}
+
+// ListPage is one page of a listing, in lexicographic key order.
+type ListPage struct {
+	Objects  []ObjectAttrs
+	Prefixes []string
+	// NextPageToken is empty on the last page.
+	NextPageToken string
+}
+
+// Writer streams one object into the store. Nothing is visible under the key
+// until Close succeeds; Abort discards what was written.
+type Writer interface {
+	io.Writer
+	// Close commits the object, checking the writer's conditions atomically.
+	Close() error
+	// Abort discards the upload. It is safe to call after Close.
+	Abort()
+	// Attrs describes the committed object; valid after a successful Close.
+	Attrs() ObjectAttrs
+}
+
+// Store is one backup storage location.
+type Store interface {
+	// String names the location (its URL, without credentials) for messages.
+	String() string
+	// Attrs returns the attributes of the object at key.
+	Attrs(ctx context.Context, key string) (ObjectAttrs, error)
+	// NewReader opens the object at key for streaming.
+	NewReader(ctx context.Context, key string) (io.ReadCloser, ObjectAttrs, error)
+	// NewWriter starts a streaming write of key under conditions.
+	NewWriter(ctx context.Context, key string, cond Conditions) (Writer, error)
+	// List returns one page of the keys under opts.Prefix.
+	List(ctx context.Context, opts ListOptions) (ListPage, error)
+	// Delete removes the object at key under conditions.
+	Delete(ctx context.Context, key string, cond Conditions) error
+	// Close releases the store's resources.
+	Close() error
+}
+
+// DefaultPageSize is the page size of List when none is given.
+const DefaultPageSize = 1000
+
+// Open returns the store for a location URL: file:///path or gs://bucket/prefix.
+func Open(ctx context.Context, location string) (Store, error) {
+	u, err := url.Parse(location)
+	if err != nil {
+		return nil, fmt.Errorf("parsing backup location %q: %w", location, err)
+	}
+	switch u.Scheme {
+	case "file":
+		if u.Host != "" && u.Host != "localhost" {
+			return nil, fmt.Errorf("backup location %q: file URLs must be file:///absolute/path", location)
+		}
+		return NewFileStore(u.Path)
+	case "gs":
+		if u.Host == "" {
+			return nil, fmt.Errorf("backup location %q: gs URLs must be gs://bucket[/prefix]", location)
+		}
+		return OpenGCS(ctx, u.Host, strings.Trim(u.Path, "/"))
+	default:
+		return nil, fmt.Errorf("backup location %q: unsupported scheme %q (want file or gs)", location, u.Scheme)
+	}
+}
+
+// PutBytes writes data to key under cond and returns the new object's attributes.
+func PutBytes(ctx context.Context, s Store, key string, data []byte, cond Conditions) (ObjectAttrs, error) {
+	w, err := s.NewWriter(ctx, key, cond)
+	if err != nil {
+		return ObjectAttrs{}, err
+	}
+	if _, err := io.Copy(w, bytes.NewReader(data)); err != nil {
+		w.Abort()
+		return ObjectAttrs{}, err
+	}
+	if err := w.Close(); err != nil {
+		return ObjectAttrs{}, err
+	}
+	return w.Attrs(), nil
+}
+
+// ReadAll reads the object at key, refusing objects larger than limit bytes so
+// that a hostile or corrupt object cannot exhaust memory.
+func ReadAll(ctx context.Context, s Store, key string, limit int64) ([]byte, ObjectAttrs, error) {
+	r, attrs, err := s.NewReader(ctx, key)
+	if err != nil {
+		return nil, ObjectAttrs{}, err
+	}
+	defer r.Close()
+	data, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, ObjectAttrs{}, fmt.Errorf("reading %s: %w", key, err)
+	}
+	if int64(len(data)) > limit {
+		return nil, ObjectAttrs{}, fmt.Errorf("object %s is larger than %d bytes", key, limit)
+	}
+	return data, attrs, nil
+}
+
+// ListAll calls fn for every object under prefix (no delimiter), page by page,
+// so callers never hold a whole listing they do not need.
+func ListAll(ctx context.Context, s Store, prefix string, fn func(ObjectAttrs) error) error {
+	opts := ListOptions{Prefix: prefix}
+	for {
+		page, err := s.List(ctx, opts)
+		if err != nil {
+			return err
+		}
+		for _, o := range page.Objects {
+			if err := fn(o); err != nil {
+				return err
+			}
+		}
+		if page.NextPageToken == "" {
+			return nil
+		}
+		opts.PageToken = page.NextPageToken
+	}
+}
