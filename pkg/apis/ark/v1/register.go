@@ -33,7 +33,7 @@ var (
 func init() {
 	// The generated conversion and defaulting functions register themselves
 	// on localSchemeBuilder in their own init.
-	localSchemeBuilder.Register(addKnownTypes, addDefaultingFuncs)
+	localSchemeBuilder.Register(addKnownTypes, addDefaultingFuncs, addFieldLabelConversions)
 }
 
 func addKnownTypes(scheme *runtime.Scheme) error {

@@ -1,0 +1,381 @@
+// Package validation checks Ark objects at the API boundary, so that a bad
+// spec is refused with a 422 naming the field instead of failing later in a
+// controller.
+package validation
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/robfig/cron/v3"
+	apimachineryvalidation "k8s.io/apimachinery/pkg/api/validation"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
+	"k8s.io/apimachinery/pkg/util/sets"
+	utilvalidation "k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/arkproject/ark/pkg/apis/ark"
+)
+
+// Scope tells validation where Ark's home namespace is and which storage
+// locations exist. Objects in the home namespace belong to administrators and
+// may cover the whole cluster; everywhere else they are confined to their own
+// namespace, which is what lets namespace users back up and restore
+// themselves without cluster-wide rights.
+type Scope struct {
+	HomeNamespace    string
+	StorageLocations []string
+}
+
+func (s Scope) confined(ns string) bool { return ns != s.HomeNamespace }
+
+// ValidateBackup validates a new Backup.
+func ValidateBackup(b *ark.Backup, scope Scope) field.ErrorList {
+	allErrs := apimachineryvalidation.ValidateObjectMeta(&b.ObjectMeta, true, apimachineryvalidation.NameIsDNSSubdomain, field.NewPath("metadata"))
+	allErrs = append(allErrs, ValidateBackupSpec(&b.Spec, b.Namespace, scope, field.NewPath("spec"))...)
+	return allErrs
+}
+
+// ValidateBackupUpdate validates a change to a Backup's spec or metadata. The
+// spec of a backup that has started is what was backed up: it cannot change.
+func ValidateBackupUpdate(b, old *ark.Backup, scope Scope) field.ErrorList {
+	allErrs := apimachineryvalidation.ValidateObjectMetaUpdate(&b.ObjectMeta, &old.ObjectMeta, field.NewPath("metadata"))
+	allErrs = append(allErrs, ValidateBackupSpec(&b.Spec, b.Namespace, scope, field.NewPath("spec"))...)
+	if old.Status.Phase != "" && old.Status.Phase != ark.BackupPhaseNew && !specEqual(b.Spec, old.Spec) {
+		allErrs = append(allErrs, field.Forbidden(field.NewPath("spec"), fmt.Sprintf("may not change once the backup is %s", old.Status.Phase)))
+	}
+	return allErrs
+}
+
+// ValidateBackupSpec validates a BackupSpec, of a Backup or of a Schedule's template.
+func ValidateBackupSpec(spec *ark.BackupSpec, ns string, scope Scope, fldPath *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	allErrs = append(allErrs, validateNamespaceFilters(spec.IncludedNamespaces, spec.ExcludedNamespaces, fldPath)...)
+	allErrs = append(allErrs, validateResourceFilters(spec.IncludedResources, spec.ExcludedResources, fldPath)...)
+	allErrs = append(allErrs, labelSelector(spec.LabelSelector, fldPath.Child("labelSelector"))...)
+	if spec.TTL.Duration < 0 {
+		allErrs = append(allErrs, field.Invalid(fldPath.Child("ttl"), spec.TTL.Duration.String(), "must not be negative"))
+	}
+	if spec.StorageLocation != "" && len(scope.StorageLocations) > 0 && !sets.New(scope.StorageLocations...).Has(spec.StorageLocation) {
+		allErrs = append(allErrs, field.NotSupported(fldPath.Child("storageLocation"), spec.StorageLocation, scope.StorageLocations))
+	}
+	allErrs = append(allErrs, validateHooks(&spec.Hooks, fldPath.Child("hooks"))...)
+	if scope.confined(ns) {
+		allErrs = append(allErrs, confineNamespaces(spec.IncludedNamespaces, ns, nil, fldPath.Child("includedNamespaces"))...)
+		if spec.IncludeClusterResources != nil && *spec.IncludeClusterResources {
+			allErrs = append(allErrs, field.Forbidden(fldPath.Child("includeClusterResources"), clusterForbidden(ns, scope)))
+		}
+		for i, h := range spec.Hooks.Resources {
+			allErrs = append(allErrs, confineNamespaces(h.IncludedNamespaces, ns, nil, fldPath.Child("hooks", "resources").Index(i).Child("includedNamespaces"))...)
+		}
+	}
+	return allErrs
+}
+
+func clusterForbidden(ns string, scope Scope) string {
+	return fmt.Sprintf("cluster-scoped resources may only be included by objects in the %q namespace, not %q", scope.HomeNamespace, ns)
+}
+
+// confineNamespaces checks that a confined object only reaches its own
+// namespace (or source namespaces that are mapped into it).
+func confineNamespaces(included []string, ns string, mapped map[string]string, fldPath *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	for i, n := range included {
+		if n == ns {
+			continue
+		}
+		if _, ok := mapped[n]; ok {
+			continue
+		}
+		allErrs = append(allErrs, field.Forbidden(fldPath.Index(i), fmt.Sprintf("an object in namespace %q may only include namespace %q, not %q", ns, ns, n)))
+	}
+	return allErrs
+}
+
+func validateNamespaceFilters(included, excluded []string, fldPath *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	check := func(list []string, p *field.Path) {
+		for i, n := range list {
+			if n == "*" {
+				continue
+			}
+			for _, msg := range utilvalidation.IsDNS1123Label(n) {
+				allErrs = append(allErrs, field.Invalid(p.Index(i), n, msg))
+			}
+		}
+	}
+	check(included, fldPath.Child("includedNamespaces"))
+	check(excluded, fldPath.Child("excludedNamespaces"))
+	allErrs = append(allErrs, validateIncludeExclude(included, excluded, fldPath.Child("includedNamespaces"), fldPath.Child("excludedNamespaces"))...)
+	return allErrs
+}
+
+func validateResourceFilters(included, excluded []string, fldPath *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	check := func(list []string, p *field.Path) {
+		for i, r := range list {
+			if r == "*" {
+				continue
+			}
+			if r == "" || strings.ContainsAny(r, " /,") {
+				allErrs = append(allErrs, field.Invalid(p.Index(i), r, "must be a resource name such as \"deployments\" or \"deployments.apps\""))
+			}
+		}
+	}
+	check(included, fldPath.Child("includedResources"))
+	check(excluded, fldPath.Child("excludedResources"))
+	allErrs = append(allErrs, validateIncludeExclude(included, excluded, fldPath.Child("includedResources"), fldPath.Child("excludedResources"))...)
+	return allErrs
+}
+
+// validateIncludeExclude refuses filters that contradict themselves: "*"
+// mixed with names, "*" excluded, or a name both included and excluded.
+func validateIncludeExclude(included, excluded []string, incPath, excPath *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	inc := sets.New(included...)
+	if inc.Has("*") && inc.Len() > 1 {
+		allErrs = append(allErrs, field.Invalid(incPath, included, "\"*\" may not be combined with other entries"))
+	}
+	for i, e := range excluded {
+		if e == "*" {
+			allErrs = append(allErrs, field.Invalid(excPath.Index(i), e, "\"*\" may not be excluded"))
+		} else if inc.Has(e) {
+			allErrs = append(allErrs, field.Invalid(excPath.Index(i), e, "is also included"))
+		}
+	}
+	return allErrs
+}
+
+func validateHooks(hooks *ark.BackupHooks, fldPath *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	names := sets.New[string]()
+	for i, h := range hooks.Resources {
+		p := fldPath.Child("resources").Index(i)
+		if h.Name == "" {
+			allErrs = append(allErrs, field.Required(p.Child("name"), ""))
+		} else if names.Has(h.Name) {
+			allErrs = append(allErrs, field.Duplicate(p.Child("name"), h.Name))
+		}
+		names.Insert(h.Name)
+		allErrs = append(allErrs, validateNamespaceFilters(h.IncludedNamespaces, h.ExcludedNamespaces, p)...)
+		allErrs = append(allErrs, validateResourceFilters(h.IncludedResources, h.ExcludedResources, p)...)
+		allErrs = append(allErrs, labelSelector(h.LabelSelector, p.Child("labelSelector"))...)
+		for j, hook := range h.PreHooks {
+			allErrs = append(allErrs, validateExecHook(hook.Exec, p.Child("pre").Index(j).Child("exec"))...)
+		}
+		for j, hook := range h.PostHooks {
+			allErrs = append(allErrs, validateExecHook(hook.Exec, p.Child("post").Index(j).Child("exec"))...)
+		}
+	}
+	return allErrs
+}
+
+func validateExecHook(e *ark.ExecHook, fldPath *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	if e == nil {
+		return append(allErrs, field.Required(fldPath, "exec is the only hook kind"))
+	}
+	if len(e.Command) == 0 {
+		allErrs = append(allErrs, field.Required(fldPath.Child("command"), ""))
+	}
+	switch e.OnError {
+	case "", ark.HookErrorModeContinue, ark.HookErrorModeFail:
+	default:
+		allErrs = append(allErrs, field.NotSupported(fldPath.Child("onError"), e.OnError, []ark.HookErrorMode{ark.HookErrorModeContinue, ark.HookErrorModeFail}))
+	}
+	if e.Timeout.Duration < 0 {
+		allErrs = append(allErrs, field.Invalid(fldPath.Child("timeout"), e.Timeout.Duration.String(), "must not be negative"))
+	}
+	if e.Container != "" {
+		for _, msg := range utilvalidation.IsDNS1123Label(e.Container) {
+			allErrs = append(allErrs, field.Invalid(fldPath.Child("container"), e.Container, msg))
+		}
+	}
+	return allErrs
+}
+
+// ValidateRestore validates a new Restore.
+func ValidateRestore(r *ark.Restore, scope Scope) field.ErrorList {
+	allErrs := apimachineryvalidation.ValidateObjectMeta(&r.ObjectMeta, true, apimachineryvalidation.NameIsDNSSubdomain, field.NewPath("metadata"))
+	allErrs = append(allErrs, validateRestoreSpec(&r.Spec, r.Namespace, scope, field.NewPath("spec"))...)
+	return allErrs
+}
+
+// ValidateRestoreUpdate validates a change to a Restore; like a backup's, its
+// spec is frozen once the restore has started.
+func ValidateRestoreUpdate(r, old *ark.Restore, scope Scope) field.ErrorList {
+	allErrs := apimachineryvalidation.ValidateObjectMetaUpdate(&r.ObjectMeta, &old.ObjectMeta, field.NewPath("metadata"))
+	allErrs = append(allErrs, validateRestoreSpec(&r.Spec, r.Namespace, scope, field.NewPath("spec"))...)
+	if old.Status.Phase != "" && old.Status.Phase != ark.RestorePhaseNew && !specEqual(r.Spec, old.Spec) {
+		allErrs = append(allErrs, field.Forbidden(field.NewPath("spec"), fmt.Sprintf("may not change once the restore is %s", old.Status.Phase)))
+	}
+	return allErrs
+}
+
+func validateRestoreSpec(spec *ark.RestoreSpec, ns string, scope Scope, fldPath *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	switch {
+	case spec.BackupName != "" && spec.ScheduleName != "":
+		allErrs = append(allErrs, field.Invalid(fldPath.Child("scheduleName"), spec.ScheduleName, "may not be set together with backupName"))
+	case spec.BackupName == "" && spec.ScheduleName == "":
+		allErrs = append(allErrs, field.Required(fldPath.Child("backupName"), "one of backupName and scheduleName is required"))
+	}
+	for _, n := range []struct {
+		name string
+		path *field.Path
+	}{{spec.BackupName, fldPath.Child("backupName")}, {spec.ScheduleName, fldPath.Child("scheduleName")}} {
+		if n.name == "" {
+			continue
+		}
+		for _, msg := range apimachineryvalidation.NameIsDNSSubdomain(n.name, false) {
+			allErrs = append(allErrs, field.Invalid(n.path, n.name, msg))
+		}
+	}
+	allErrs = append(allErrs, validateNamespaceFilters(spec.IncludedNamespaces, spec.ExcludedNamespaces, fldPath)...)
+	allErrs = append(allErrs, validateResourceFilters(spec.IncludedResources, spec.ExcludedResources, fldPath)...)
+	allErrs = append(allErrs, labelSelector(spec.LabelSelector, fldPath.Child("labelSelector"))...)
+	mapPath := fldPath.Child("namespaceMapping")
+	targets := map[string]string{}
+	for _, src := range sortedKeys(spec.NamespaceMapping) {
+		dst := spec.NamespaceMapping[src]
+		for _, msg := range utilvalidation.IsDNS1123Label(src) {
+			allErrs = append(allErrs, field.Invalid(mapPath.Key(src), src, "source namespace: "+msg))
+		}
+		for _, msg := range utilvalidation.IsDNS1123Label(dst) {
+			allErrs = append(allErrs, field.Invalid(mapPath.Key(src), dst, msg))
+		}
+		if other, ok := targets[dst]; ok && !scope.confined(ns) {
+			allErrs = append(allErrs, field.Invalid(mapPath.Key(src), dst, fmt.Sprintf("is also the target of %q", other)))
+		}
+		targets[dst] = src
+		if scope.confined(ns) && dst != ns {
+			allErrs = append(allErrs, field.Forbidden(mapPath.Key(src), fmt.Sprintf("a restore in namespace %q may only restore into %q, not %q", ns, ns, dst)))
+		}
+	}
+	switch spec.ExistingResourcePolicy {
+	case "", ark.ExistingResourcePolicyNone, ark.ExistingResourcePolicyUpdate:
+	default:
+		allErrs = append(allErrs, field.NotSupported(fldPath.Child("existingResourcePolicy"), spec.ExistingResourcePolicy,
+			[]ark.ExistingResourcePolicy{ark.ExistingResourcePolicyNone, ark.ExistingResourcePolicyUpdate}))
+	}
+	if scope.confined(ns) {
+		allErrs = append(allErrs, confineNamespaces(spec.IncludedNamespaces, ns, spec.NamespaceMapping, fldPath.Child("includedNamespaces"))...)
+		if spec.IncludeClusterResources != nil && *spec.IncludeClusterResources {
+			allErrs = append(allErrs, field.Forbidden(fldPath.Child("includeClusterResources"), clusterForbidden(ns, scope)))
+		}
+	}
+	return allErrs
+}
+
+// ValidateSchedule validates a Schedule, new or updated.
+func ValidateSchedule(s *ark.Schedule, scope Scope) field.ErrorList {
+	allErrs := apimachineryvalidation.ValidateObjectMeta(&s.ObjectMeta, true, apimachineryvalidation.NameIsDNSSubdomain, field.NewPath("metadata"))
+	allErrs = append(allErrs, ValidateScheduleSpec(&s.Spec, s.Namespace, scope, field.NewPath("spec"))...)
+	return allErrs
+}
+
+// ValidateScheduleUpdate validates a change to a Schedule.
+func ValidateScheduleUpdate(s, old *ark.Schedule, scope Scope) field.ErrorList {
+	allErrs := apimachineryvalidation.ValidateObjectMetaUpdate(&s.ObjectMeta, &old.ObjectMeta, field.NewPath("metadata"))
+	allErrs = append(allErrs, ValidateScheduleSpec(&s.Spec, s.Namespace, scope, field.NewPath("spec"))...)
+	return allErrs
+}
+
+// ValidateScheduleSpec checks the cron expression and the backup template.
+func ValidateScheduleSpec(spec *ark.ScheduleSpec, ns string, scope Scope, fldPath *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	if spec.Schedule == "" {
+		allErrs = append(allErrs, field.Required(fldPath.Child("schedule"), "a cron expression such as \"0 */6 * * *\" or \"@every 6h\""))
+	} else if _, err := ParseCron(spec.Schedule); err != nil {
+		allErrs = append(allErrs, field.Invalid(fldPath.Child("schedule"), spec.Schedule, err.Error()))
+	}
+	allErrs = append(allErrs, ValidateBackupSpec(&spec.Template, ns, scope, fldPath.Child("template"))...)
+	return allErrs
+}
+
+// ParseCron parses a schedule as Ark runs it: five standard fields or a
+// descriptor (@daily, @every 6h), optionally prefixed by CRON_TZ=<zone>.
+func ParseCron(expr string) (cron.Schedule, error) {
+	s, err := cron.ParseStandard(expr)
+	if err != nil {
+		return nil, fmt.Errorf("invalid cron expression: %w", err)
+	}
+	return s, nil
+}
+
+func labelSelector(sel *metav1.LabelSelector, fldPath *field.Path) field.ErrorList {
+	if sel == nil {
+		return nil
+	}
+	return metav1validation.ValidateLabelSelector(sel, metav1validation.LabelSelectorValidationOptions{}, fldPath)
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func specEqual(a, b any) bool { return apiequality.Semantic.DeepEqual(a, b) }
+
+// ValidateBackupStatusUpdate validates a controller's status write.
+func ValidateBackupStatusUpdate(b, old *ark.Backup) field.ErrorList {
+	allErrs := apimachineryvalidation.ValidateObjectMetaUpdate(&b.ObjectMeta, &old.ObjectMeta, field.NewPath("metadata"))
+	p := field.NewPath("status")
+	allErrs = append(allErrs, counts(p, map[string]int{
+		"warnings": b.Status.Warnings, "errors": b.Status.Errors,
+		"volumeSnapshotsAttempted": b.Status.VolumeSnapshotsAttempted,
+		"volumeSnapshotsCompleted": b.Status.VolumeSnapshotsCompleted,
+	})...)
+	allErrs = append(allErrs, progress(b.Status.Progress, p.Child("progress"))...)
+	return allErrs
+}
+
+// ValidateRestoreStatusUpdate validates a controller's status write.
+func ValidateRestoreStatusUpdate(r, old *ark.Restore) field.ErrorList {
+	allErrs := apimachineryvalidation.ValidateObjectMetaUpdate(&r.ObjectMeta, &old.ObjectMeta, field.NewPath("metadata"))
+	p := field.NewPath("status")
+	allErrs = append(allErrs, counts(p, map[string]int{"warnings": r.Status.Warnings, "errors": r.Status.Errors})...)
+	allErrs = append(allErrs, progress(r.Status.Progress, p.Child("progress"))...)
+	return allErrs
+}
+
+// ValidateScheduleStatusUpdate validates a controller's status write.
+func ValidateScheduleStatusUpdate(s, old *ark.Schedule) field.ErrorList {
+	return apimachineryvalidation.ValidateObjectMetaUpdate(&s.ObjectMeta, &old.ObjectMeta, field.NewPath("metadata"))
+}
+
+func counts(p *field.Path, values map[string]int) field.ErrorList {
+	var allErrs field.ErrorList
+	names := make([]string, 0, len(values))
+	for k := range values {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		if values[k] < 0 {
+			allErrs = append(allErrs, field.Invalid(p.Child(k), values[k], "must not be negative"))
+		}
+	}
+	return allErrs
+}
+
+func progress(pr *ark.Progress, p *field.Path) field.ErrorList {
+	if pr == nil {
+		return nil
+	}
+	var allErrs field.ErrorList
+	if pr.TotalItems < 0 {
+		allErrs = append(allErrs, field.Invalid(p.Child("totalItems"), pr.TotalItems, "must not be negative"))
+	}
+	if pr.ItemsDone < 0 {
+		allErrs = append(allErrs, field.Invalid(p.Child("itemsDone"), pr.ItemsDone, "must not be negative"))
+	}
+	return allErrs
+}

@@ -1,0 +1,146 @@
+// Package apiserver assembles Ark's aggregated API server: the scheme, the
+// ark.heptio.com/v1 group and its storage (backups in the bucket, restores and
+// schedules in etcd).
+package apiserver
+
+import (
+	"fmt"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
+	"k8s.io/apimachinery/pkg/runtime/serializer/json"
+	"k8s.io/apiserver/pkg/registry/rest"
+	genericapiserver "k8s.io/apiserver/pkg/server"
+
+	"github.com/arkproject/ark/pkg/apis/ark"
+	"github.com/arkproject/ark/pkg/apis/ark/install"
+	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
+	"github.com/arkproject/ark/pkg/apis/ark/validation"
+	"github.com/arkproject/ark/pkg/objectstore"
+	backupstorage "github.com/arkproject/ark/pkg/registry/backup"
+	restorestorage "github.com/arkproject/ark/pkg/registry/restore"
+	schedulestorage "github.com/arkproject/ark/pkg/registry/schedule"
+)
+
+var (
+	// Scheme holds Ark's types and the meta types the server needs.
+	Scheme = runtime.NewScheme()
+	// Codecs serializes Scheme's types.
+	Codecs = serializer.NewCodecFactory(Scheme)
+)
+
+func init() {
+	install.Install(Scheme)
+	metav1.AddToGroupVersion(Scheme, schema.GroupVersion{Version: "v1"})
+	unversioned := schema.GroupVersion{Group: "", Version: "v1"}
+	Scheme.AddUnversionedTypes(unversioned,
+		&metav1.Status{},
+		&metav1.APIVersions{},
+		&metav1.APIGroupList{},
+		&metav1.APIGroup{},
+		&metav1.APIResourceList{},
+	)
+}
+
+// BucketCodec writes Backups into the bucket as indented ark.heptio.com/v1
+// JSON (readable with any tool) and reads any served version back as the
+// internal type, defaults applied.
+func BucketCodec() runtime.Codec {
+	pretty := json.NewSerializerWithOptions(json.DefaultMetaFactory, Scheme, Scheme, json.SerializerOptions{Pretty: true})
+	return Codecs.CodecForVersions(pretty, Codecs.UniversalDeserializer(), arkv1.SchemeGroupVersion, ark.SchemeGroupVersion)
+}
+
+// ExtraConfig is Ark's own configuration.
+type ExtraConfig struct {
+	// HomeNamespace holds the administrators' backups and restores.
+	HomeNamespace string
+	// BackupStore is the backup storage location and LocationName its name.
+	BackupStore  objectstore.Store
+	LocationName string
+	// BucketPollInterval is how often the bucket is listed for outside changes.
+	BucketPollInterval time.Duration
+	// NamespaceVisible hides the backups of terminating or absent namespaces;
+	// nil shows every namespace (standalone mode has no namespaces).
+	NamespaceVisible func(string) bool
+}
+
+// Config is the whole server configuration.
+type Config struct {
+	GenericConfig *genericapiserver.RecommendedConfig
+	ExtraConfig   ExtraConfig
+}
+
+// ArkServer is the running server.
+type ArkServer struct {
+	GenericAPIServer *genericapiserver.GenericAPIServer
+	// Backups is the bucket-backed storage, exposed for tests that change the
+	// bucket behind the server's back and wait for the next poll.
+	Backups *backupstorage.REST
+}
+
+type completedConfig struct {
+	GenericConfig genericapiserver.CompletedConfig
+	ExtraConfig   *ExtraConfig
+}
+
+// CompletedConfig is a Config with every default filled in.
+type CompletedConfig struct {
+	*completedConfig
+}
+
+// Complete fills in defaults.
+func (cfg *Config) Complete() CompletedConfig {
+	if cfg.ExtraConfig.LocationName == "" {
+		cfg.ExtraConfig.LocationName = arkv1.DefaultStorageLocation
+	}
+	if cfg.ExtraConfig.BucketPollInterval <= 0 {
+		cfg.ExtraConfig.BucketPollInterval = 5 * time.Second
+	}
+	return CompletedConfig{&completedConfig{cfg.GenericConfig.Complete(), &cfg.ExtraConfig}}
+}
+
+// New builds the server and installs the ark.heptio.com API group.
+func (c completedConfig) New() (*ArkServer, error) {
+	if c.ExtraConfig.BackupStore == nil {
+		return nil, fmt.Errorf("no backup storage location configured")
+	}
+	generic, err := c.GenericConfig.New("ark-apiserver", genericapiserver.NewEmptyDelegate())
+	if err != nil {
+		return nil, err
+	}
+	scope := validation.Scope{HomeNamespace: c.ExtraConfig.HomeNamespace, StorageLocations: []string{c.ExtraConfig.LocationName}}
+
+	restores, restoreStatus, err := restorestorage.NewREST(Scheme, c.GenericConfig.RESTOptionsGetter, scope)
+	if err != nil {
+		return nil, fmt.Errorf("creating restore storage: %w", err)
+	}
+	schedules, scheduleStatus, err := schedulestorage.NewREST(Scheme, c.GenericConfig.RESTOptionsGetter, scope)
+	if err != nil {
+		return nil, fmt.Errorf("creating schedule storage: %w", err)
+	}
+	backups, backupStatus := backupstorage.NewREST(Scheme, backupstorage.Options{
+		Store:            c.ExtraConfig.BackupStore,
+		LocationName:     c.ExtraConfig.LocationName,
+		Codec:            BucketCodec(),
+		Scope:            scope,
+		PollInterval:     c.ExtraConfig.BucketPollInterval,
+		NamespaceVisible: c.ExtraConfig.NamespaceVisible,
+	})
+
+	group := genericapiserver.NewDefaultAPIGroupInfo(ark.GroupName, Scheme, metav1.ParameterCodec, Codecs)
+	group.VersionedResourcesStorageMap[arkv1.SchemeGroupVersion.Version] = map[string]rest.Storage{
+		"backups":          backups,
+		"backups/status":   backupStatus,
+		"restores":         restores,
+		"restores/status":  restoreStatus,
+		"schedules":        schedules,
+		"schedules/status": scheduleStatus,
+	}
+	if err := generic.InstallAPIGroup(&group); err != nil {
+		return nil, err
+	}
+	return &ArkServer{GenericAPIServer: generic, Backups: backups}, nil
+}

@@ -1,0 +1,315 @@
+// Package server is the ark-apiserver command: flags, their validation, and
+// the translation into an apiserver.Config.
+package server
+
+import (
+	"context"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"net"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	utilerrors "k8s.io/apimachinery/pkg/util/errors"
+	x509request "k8s.io/apiserver/pkg/authentication/request/x509"
+	"k8s.io/apiserver/pkg/authorization/authorizerfactory"
+	"k8s.io/apiserver/pkg/endpoints/openapi"
+	genericapiserver "k8s.io/apiserver/pkg/server"
+	"k8s.io/apiserver/pkg/server/dynamiccertificates"
+	genericoptions "k8s.io/apiserver/pkg/server/options"
+	"k8s.io/apiserver/pkg/util/compatibility"
+	utilfeature "k8s.io/apiserver/pkg/util/feature"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/klog/v2"
+	netutils "k8s.io/utils/net"
+
+	"github.com/arkproject/ark/pkg/apis/ark"
+	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
+	"github.com/arkproject/ark/pkg/apiserver"
+	"github.com/arkproject/ark/pkg/embeddedetcd"
+	generatedopenapi "github.com/arkproject/ark/pkg/generated/openapi"
+	"github.com/arkproject/ark/pkg/objectstore"
+	"github.com/arkproject/ark/pkg/standalone"
+)
+
+const etcdPathPrefix = "/registry/ark.heptio.com"
+
+// Options are ark-apiserver's flags.
+type Options struct {
+	RecommendedOptions *genericoptions.RecommendedOptions
+
+	// HomeNamespace is where administrators' backups and restores live.
+	HomeNamespace string
+	// DataDir holds the embedded etcd, the default bucket and standalone certificates.
+	DataDir string
+	// BackupLocation is the bucket URL: file:///path or gs://bucket/prefix.
+	BackupLocation string
+	// BucketPollInterval is how often the bucket is listed for outside changes.
+	BucketPollInterval time.Duration
+	// Standalone serves without a kube-apiserver.
+	Standalone bool
+	// AlternateDNS are extra names for the self-signed serving certificate.
+	AlternateDNS []string
+	// EtcdUnsafeNoFsync speeds up the embedded etcd for tests.
+	EtcdUnsafeNoFsync bool
+
+	Out, ErrOut io.Writer
+	flags       *pflag.FlagSet
+	pki         *standalone.PKI
+	// embeddedEtcd is set by Complete when no --etcd-servers were given.
+	embeddedEtcd bool
+}
+
+// NewOptions returns the defaults.
+func NewOptions(out, errOut io.Writer) *Options {
+	o := &Options{
+		RecommendedOptions: genericoptions.NewRecommendedOptions(
+			etcdPathPrefix,
+			apiserver.Codecs.LegacyCodec(arkv1.SchemeGroupVersion),
+		),
+		HomeNamespace:      "heptio-ark",
+		DataDir:            filepath.Join("_output", "data"),
+		BucketPollInterval: 5 * time.Second,
+		Out:                out,
+		ErrOut:             errOut,
+	}
+	o.RecommendedOptions.Etcd.StorageConfig.EncodeVersioner = runtime.NewMultiGroupVersioner(arkv1.SchemeGroupVersion, schema.GroupKind{Group: ark.GroupName})
+	o.RecommendedOptions.SecureServing.BindPort = 8443
+	return o
+}
+
+// NewCommand returns the ark-apiserver command.
+func NewCommand(ctx context.Context, o *Options) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "ark-apiserver",
+		Short: "Serve Ark's API: backups from the bucket, restores and schedules from etcd",
+		Long: `ark-apiserver serves the ark.heptio.com API. Backups are read from and
+written to the backup storage location itself; restores and schedules are kept
+in etcd (an embedded one unless --etcd-servers is given). Without --standalone
+it runs as an aggregated API server behind kube-apiserver.`,
+		SilenceUsage: true,
+		RunE: func(c *cobra.Command, args []string) error {
+			if err := o.Complete(); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(c.Context())
+		},
+	}
+	cmd.SetContext(ctx)
+	o.AddFlags(cmd.Flags())
+	return cmd
+}
+
+// AddFlags registers the flags.
+func (o *Options) AddFlags(fs *pflag.FlagSet) {
+	o.flags = fs
+	o.RecommendedOptions.AddFlags(fs)
+	fs.StringVar(&o.HomeNamespace, "namespace", o.HomeNamespace, "Ark's home namespace: backups and restores here may cover the whole cluster; elsewhere they are confined to their own namespace.")
+	fs.StringVar(&o.DataDir, "data-dir", o.DataDir, "Directory for the embedded etcd, the default file bucket and standalone certificates.")
+	fs.StringVar(&o.BackupLocation, "backup-location", o.BackupLocation, "Backup storage location URL: file:///path or gs://bucket[/prefix]. Default: file://<data-dir>/bucket.")
+	fs.DurationVar(&o.BucketPollInterval, "bucket-poll-interval", o.BucketPollInterval, "How often the bucket is listed, so backups written or removed by others appear in list and watch.")
+	fs.BoolVar(&o.Standalone, "standalone", o.Standalone, "Serve without kube-apiserver: accept client certificates from a CA in the data directory, allow every authenticated user, and write <data-dir>/kubeconfig.")
+	fs.StringSliceVar(&o.AlternateDNS, "alternate-dns", o.AlternateDNS, "Extra DNS names for the generated serving certificate.")
+	fs.BoolVar(&o.EtcdUnsafeNoFsync, "embedded-etcd-unsafe-no-fsync", o.EtcdUnsafeNoFsync, "Skip fsync in the embedded etcd. Faster, loses data on power failure: for tests only.")
+}
+
+// Complete fills in defaults that depend on other flags.
+func (o *Options) Complete() error {
+	abs, err := filepath.Abs(o.DataDir)
+	if err != nil {
+		return err
+	}
+	o.DataDir = abs
+	o.embeddedEtcd = len(o.RecommendedOptions.Etcd.StorageConfig.Transport.ServerList) == 0
+	if o.BackupLocation == "" {
+		o.BackupLocation = "file://" + filepath.Join(o.DataDir, "bucket")
+	}
+	if o.RecommendedOptions.SecureServing.ServerCert.CertDirectory == "" || o.RecommendedOptions.SecureServing.ServerCert.CertDirectory == "apiserver.local.config/certificates" {
+		o.RecommendedOptions.SecureServing.ServerCert.CertDirectory = filepath.Join(o.DataDir, "certs")
+	}
+	if o.Standalone {
+		// Standalone is for one machine: stay on loopback unless told otherwise.
+		if o.flags == nil || !o.flags.Changed("bind-address") {
+			o.RecommendedOptions.SecureServing.BindAddress = netutils.ParseIPSloppy("127.0.0.1")
+		}
+		o.RecommendedOptions.Authentication = nil
+		o.RecommendedOptions.Authorization = nil
+		o.RecommendedOptions.CoreAPI = nil
+		o.RecommendedOptions.Admission = nil
+		o.RecommendedOptions.Features.EnablePriorityAndFairness = false
+	}
+	return nil
+}
+
+// Validate checks the flags.
+func (o *Options) Validate() error {
+	var errs []error
+	if o.embeddedEtcd {
+		// The embedded etcd's address is known only once it runs; validate
+		// the other etcd flags with a stand-in.
+		servers := &o.RecommendedOptions.Etcd.StorageConfig.Transport.ServerList
+		*servers = []string{"http://127.0.0.1:2379"}
+		defer func() { *servers = nil }()
+	}
+	errs = append(errs, o.RecommendedOptions.Validate()...)
+	if o.HomeNamespace == "" {
+		errs = append(errs, fmt.Errorf("--namespace must not be empty"))
+	}
+	if o.BucketPollInterval < 100*time.Millisecond {
+		errs = append(errs, fmt.Errorf("--bucket-poll-interval must be at least 100ms"))
+	}
+	return utilerrors.NewAggregate(errs)
+}
+
+// Config builds the server configuration, starting the embedded etcd when no
+// --etcd-servers were given. The returned cleanup stops what Config started.
+func (o *Options) Config(ctx context.Context) (*apiserver.Config, func(), error) {
+	cleanup := func() {}
+	if o.embeddedEtcd {
+		e, err := embeddedetcd.Start(embeddedetcd.Options{Dir: filepath.Join(o.DataDir, "etcd"), UnsafeNoFsync: o.EtcdUnsafeNoFsync})
+		if err != nil {
+			return nil, nil, err
+		}
+		cleanup = e.Close
+		o.RecommendedOptions.Etcd.StorageConfig.Transport.ServerList = []string{e.ClientURL}
+	}
+	fail := func(err error) (*apiserver.Config, func(), error) {
+		cleanup()
+		return nil, nil, err
+	}
+
+	var pki *standalone.PKI
+	if o.Standalone {
+		var err error
+		hosts := append([]string{"localhost", "127.0.0.1"}, o.AlternateDNS...)
+		if pki, err = standalone.EnsurePKI(filepath.Join(o.DataDir, "pki"), hosts); err != nil {
+			return fail(err)
+		}
+		o.pki = pki
+		o.RecommendedOptions.SecureServing.ServerCert.CertKey.CertFile = pki.ServingCertFile
+		o.RecommendedOptions.SecureServing.ServerCert.CertKey.KeyFile = pki.ServingKeyFile
+	} else if err := o.RecommendedOptions.SecureServing.MaybeDefaultWithSelfSignedCerts("localhost", o.AlternateDNS, []net.IP{netutils.ParseIPSloppy("127.0.0.1")}); err != nil {
+		return fail(fmt.Errorf("creating self-signed serving certificate: %w", err))
+	}
+
+	serverConfig := genericapiserver.NewRecommendedConfig(apiserver.Codecs)
+	namer := openapi.NewDefinitionNamer(apiserver.Scheme)
+	serverConfig.OpenAPIConfig = genericapiserver.DefaultOpenAPIConfig(generatedopenapi.GetOpenAPIDefinitions, namer)
+	serverConfig.OpenAPIConfig.Info.Title = "Ark"
+	serverConfig.OpenAPIConfig.Info.Version = "v1"
+	serverConfig.OpenAPIV3Config = genericapiserver.DefaultOpenAPIV3Config(generatedopenapi.GetOpenAPIDefinitions, namer)
+	serverConfig.OpenAPIV3Config.Info.Title = "Ark"
+	serverConfig.OpenAPIV3Config.Info.Version = "v1"
+	serverConfig.FeatureGate = utilfeature.DefaultFeatureGate
+	serverConfig.EffectiveVersion = compatibility.DefaultBuildEffectiveVersion()
+
+	if err := o.RecommendedOptions.ApplyTo(serverConfig); err != nil {
+		return fail(err)
+	}
+	if pki != nil {
+		if err := applyStandaloneAuth(serverConfig, pki); err != nil {
+			return fail(err)
+		}
+	}
+
+	store, err := objectstore.Open(ctx, o.BackupLocation)
+	if err != nil {
+		return fail(err)
+	}
+	cleanupAll := func() { store.Close(); cleanup() }
+
+	extra := apiserver.ExtraConfig{
+		HomeNamespace:      o.HomeNamespace,
+		BackupStore:        store,
+		BucketPollInterval: o.BucketPollInterval,
+	}
+	if serverConfig.SharedInformerFactory != nil {
+		namespaces := serverConfig.SharedInformerFactory.Core().V1().Namespaces()
+		informer := namespaces.Informer() // registered now, started with the server
+		extra.NamespaceVisible = namespaceVisible(namespaces.Lister(), informer.HasSynced)
+	}
+	return &apiserver.Config{GenericConfig: serverConfig, ExtraConfig: extra}, cleanupAll, nil
+}
+
+// applyStandaloneAuth authenticates clients by certificates from the
+// standalone CA and lets every authenticated user do everything.
+func applyStandaloneAuth(c *genericapiserver.RecommendedConfig, pki *standalone.PKI) error {
+	ca, err := dynamiccertificates.NewStaticCAContent("ark-standalone-ca", pki.CACert)
+	if err != nil {
+		return err
+	}
+	if err := c.Authentication.ApplyClientCert(ca, c.SecureServing); err != nil {
+		return err
+	}
+	opts := x509request.DefaultVerifyOptions()
+	opts.Roots = pki.CAPool()
+	opts.KeyUsages = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
+	c.Authentication.Authenticator = x509request.New(opts, x509request.CommonNameUserConversion)
+	c.Authorization.Authorizer = authorizerfactory.NewAlwaysAllowAuthorizer()
+	return nil
+}
+
+// namespaceVisible reports whether a namespace's backups are shown: not while
+// it is terminating or absent, so that the namespace controller finds nothing
+// to delete and the bucket keeps the backups. Until the namespace informer has
+// synced, every namespace is shown.
+func namespaceVisible(lister corelisters.NamespaceLister, synced func() bool) func(string) bool {
+	return func(name string) bool {
+		if !synced() {
+			return true
+		}
+		ns, err := lister.Get(name)
+		if apierrors.IsNotFound(err) {
+			return false
+		}
+		if err != nil {
+			return true
+		}
+		return ns.Status.Phase != corev1.NamespaceTerminating && ns.DeletionTimestamp == nil
+	}
+}
+
+// Run serves until ctx ends.
+func (o *Options) Run(ctx context.Context) error {
+	config, cleanup, err := o.Config(ctx)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	server, err := config.Complete().New()
+	if err != nil {
+		return err
+	}
+	if o.Standalone {
+		if err := o.writeStandaloneKubeconfig(); err != nil {
+			return err
+		}
+	}
+	klog.InfoS("Serving Ark API", "backupLocation", o.BackupLocation, "homeNamespace", o.HomeNamespace, "standalone", o.Standalone)
+	return server.GenericAPIServer.PrepareRun().RunWithContext(ctx)
+}
+
+func (o *Options) writeStandaloneKubeconfig() error {
+	host := "127.0.0.1"
+	if ip := o.RecommendedOptions.SecureServing.BindAddress; ip != nil && !ip.IsUnspecified() {
+		host = ip.String()
+	}
+	server := "https://" + net.JoinHostPort(host, strconv.Itoa(o.RecommendedOptions.SecureServing.BindPort))
+	path := filepath.Join(o.DataDir, "kubeconfig")
+	if err := o.pki.WriteKubeconfig(path, server, o.HomeNamespace); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	fmt.Fprintf(o.Out, "Standalone Ark API at %s\n  export KUBECONFIG=%s\n  kubectl get backups -n %s\n", server, path, o.HomeNamespace)
+	return nil
+}

@@ -1,0 +1,96 @@
+// Package embeddedetcd runs etcd inside the ark-apiserver process, so that a
+// single binary with a data directory is a complete Ark: restores and
+// schedules need etcd, and most users should not have to run one.
+package embeddedetcd
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	"go.etcd.io/etcd/server/v3/embed"
+	"k8s.io/klog/v2"
+)
+
+// Etcd is a running embedded etcd.
+type Etcd struct {
+	etcd *embed.Etcd
+	// ClientURL is where the API server reaches it (127.0.0.1 only).
+	ClientURL string
+}
+
+// Options configure the embedded etcd.
+type Options struct {
+	// Dir holds etcd's data; it survives restarts.
+	Dir string
+	// UnsafeNoFsync trades durability for speed; for tests only.
+	UnsafeNoFsync bool
+}
+
+// Start starts etcd on free loopback ports and waits until it serves.
+func Start(opts Options) (*Etcd, error) {
+	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating etcd data directory: %w", err)
+	}
+	clientPort, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	peerPort, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	cfg := embed.NewConfig()
+	cfg.Name = "ark"
+	cfg.Dir = filepath.Join(opts.Dir, "member-data")
+	cfg.LogLevel = "error"
+	cfg.UnsafeNoFsync = opts.UnsafeNoFsync
+	clientURL := url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", clientPort)}
+	peerURL := url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", peerPort)}
+	cfg.ListenClientUrls = []url.URL{clientURL}
+	cfg.AdvertiseClientUrls = []url.URL{clientURL}
+	cfg.ListenPeerUrls = []url.URL{peerURL}
+	cfg.AdvertisePeerUrls = []url.URL{peerURL}
+	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
+	// The member's peer URL is stored in its data; a restart on new ports must
+	// not be refused as a different cluster.
+	cfg.ForceNewCluster = memberDataExists(cfg.Dir)
+
+	e, err := embed.StartEtcd(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("starting embedded etcd: %w", err)
+	}
+	select {
+	case <-e.Server.ReadyNotify():
+	case err := <-e.Err():
+		e.Close()
+		return nil, fmt.Errorf("embedded etcd failed: %w", err)
+	case <-time.After(60 * time.Second):
+		e.Close()
+		return nil, fmt.Errorf("embedded etcd did not become ready within 60s")
+	}
+	klog.InfoS("Embedded etcd ready", "dir", opts.Dir, "url", clientURL.String())
+	return &Etcd{etcd: e, ClientURL: clientURL.String()}, nil
+}
+
+// Close stops etcd.
+func (e *Etcd) Close() {
+	e.etcd.Close()
+}
+
+func memberDataExists(dir string) bool {
+	_, err := os.Stat(filepath.Join(dir, "member"))
+	return err == nil
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("finding a free port for embedded etcd: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}

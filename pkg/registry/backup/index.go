@@ -1,0 +1,409 @@
+package backup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
+
+	"github.com/arkproject/ark/pkg/apis/ark"
+	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
+	"github.com/arkproject/ark/pkg/objectstore"
+)
+
+// Bucket layout of a backup's API object.
+const (
+	backupsPrefix   = "backups/"
+	metadataFile    = "ark-backup.json"
+	maxMetadataSize = 4 << 20
+	// eventWindow is how many changes a watch can resume across.
+	eventWindow = 10000
+	// readConcurrency bounds the parallel reads of changed ark-backup.json files during a poll.
+	readConcurrency = 16
+)
+
+// MetadataKey is where the Backup object of a backup lives in the bucket.
+func MetadataKey(name string) string { return backupsPrefix + name + "/" + metadataFile }
+
+// nameFromKey returns the backup name of a backups/<name>/ark-backup.json key.
+func nameFromKey(key string) (string, bool) {
+	rest, ok := strings.CutPrefix(key, backupsPrefix)
+	if !ok {
+		return "", false
+	}
+	name, file, ok := strings.Cut(rest, "/")
+	if !ok || file != metadataFile || name == "" {
+		return "", false
+	}
+	return name, true
+}
+
+// entry is one backup as the index knows it.
+type entry struct {
+	obj *ark.Backup // ResourceVersion is the generation of its ark-backup.json
+	gen int64
+	// seen is the index revision at which this entry was last written, so a
+	// poll that started earlier cannot undo a newer local write.
+	seen uint64
+}
+
+// event is one change, numbered by the index revision it produced.
+type event struct {
+	rev  uint64
+	typ  watch.EventType
+	obj  *ark.Backup
+	prev *ark.Backup
+}
+
+// index is the in-memory view of the backups in one bucket. It is filled by
+// polling the bucket's listing (one LIST per poll, plus one read per changed
+// ark-backup.json) and by every write this server makes, and it fans changes
+// out to watchers.
+//
+// Revisions: every change gets a revision greater than the previous one and
+// at least the generation of the object it carries, so the resourceVersion of
+// any object a client saw (its generation) or of any list (the revision) is a
+// valid point to resume a watch from within the event window.
+type index struct {
+	store    objectstore.Store
+	location string
+	decoder  runtime.Decoder
+	clock    clock.Clock
+
+	mu       sync.RWMutex
+	items    map[string]*entry
+	bad      map[string]int64 // undecodable files by generation, not re-read until they change
+	rev      uint64
+	synced   bool
+	syncErr  error
+	events   []event // ring of the latest changes, oldest first
+	ringBase uint64  // every change after this revision is in events
+	watchers map[*watcher]struct{}
+	// listDone is closed and replaced after every poll, for tests and for
+	// callers that want to wait for the next poll.
+	pollDone chan struct{}
+}
+
+func newIndex(store objectstore.Store, location string, decoder runtime.Decoder, clk clock.Clock) *index {
+	return &index{
+		store:    store,
+		location: location,
+		decoder:  decoder,
+		clock:    clk,
+		items:    map[string]*entry{},
+		bad:      map[string]int64{},
+		watchers: map[*watcher]struct{}{},
+		pollDone: make(chan struct{}),
+	}
+}
+
+// unavailable wraps a bucket failure with the location, for 503s.
+func (ix *index) unavailable(err error) error {
+	return &unavailableError{location: ix.location, store: ix.store.String(), err: err}
+}
+
+type unavailableError struct {
+	location, store string
+	err             error
+}
+
+func (e *unavailableError) Error() string {
+	return fmt.Sprintf("backup storage location %q (%s) is unavailable: %v", e.location, e.store, e.err)
+}
+
+func (e *unavailableError) Unwrap() error { return e.err }
+
+// run polls the bucket every interval until ctx ends.
+func (ix *index) run(ctx context.Context, interval time.Duration) {
+	wait.UntilWithContext(ctx, func(ctx context.Context) {
+		if err := ix.poll(ctx); err != nil {
+			klog.ErrorS(err, "Polling backup storage location failed", "location", ix.location)
+		}
+	}, interval)
+}
+
+// poll lists the bucket and brings the index up to date with it.
+func (ix *index) poll(ctx context.Context) error {
+	ix.mu.RLock()
+	start := ix.rev
+	ix.mu.RUnlock()
+
+	listed := map[string]objectstore.ObjectAttrs{}
+	err := objectstore.ListAll(ctx, ix.store, backupsPrefix, func(a objectstore.ObjectAttrs) error {
+		if name, ok := nameFromKey(a.Key); ok {
+			listed[name] = a
+		}
+		return nil
+	})
+	if err != nil {
+		err = ix.unavailable(err)
+		ix.mu.Lock()
+		ix.syncErr = err
+		ix.finishPoll()
+		ix.mu.Unlock()
+		return err
+	}
+
+	// Read only what is new or changed since we last saw it.
+	var changed []objectstore.ObjectAttrs
+	ix.mu.RLock()
+	for name, a := range listed {
+		if e, ok := ix.items[name]; ok && e.gen == a.Generation {
+			continue
+		}
+		if g, ok := ix.bad[name]; ok && g == a.Generation {
+			continue
+		}
+		changed = append(changed, a)
+	}
+	ix.mu.RUnlock()
+	loaded, readErr := ix.readAll(ctx, changed)
+
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	for _, l := range loaded {
+		ix.applyLocked(l.name, l.obj, l.gen, start)
+	}
+	for name, e := range ix.items {
+		if _, ok := listed[name]; !ok && e.seen <= start {
+			ix.removeLocked(name)
+		}
+	}
+	for name := range ix.bad {
+		if _, ok := listed[name]; !ok {
+			delete(ix.bad, name)
+		}
+	}
+	if readErr != nil {
+		ix.syncErr = ix.unavailable(readErr)
+	} else {
+		ix.syncErr = nil
+		if !ix.synced {
+			ix.synced = true
+			ix.ringBase = ix.rev
+			klog.InfoS("Loaded backups from storage location", "location", ix.location, "backups", len(ix.items))
+		}
+	}
+	ix.finishPoll()
+	return ix.syncErr
+}
+
+func (ix *index) finishPoll() {
+	close(ix.pollDone)
+	ix.pollDone = make(chan struct{})
+}
+
+// nextPoll returns a channel closed when the poll after now has finished.
+func (ix *index) nextPoll() <-chan struct{} {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return ix.pollDone
+}
+
+type loadedBackup struct {
+	name string
+	obj  *ark.Backup
+	gen  int64
+}
+
+// readAll reads and decodes changed metadata files, a few at a time.
+// Undecodable files are remembered and logged, never fatal: one corrupt file
+// must not hide every other backup.
+func (ix *index) readAll(ctx context.Context, attrs []objectstore.ObjectAttrs) ([]loadedBackup, error) {
+	var (
+		mu      sync.Mutex
+		out     []loadedBackup
+		firstEr error
+		wg      sync.WaitGroup
+		sem     = make(chan struct{}, readConcurrency)
+	)
+	for _, a := range attrs {
+		name, _ := nameFromKey(a.Key)
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			obj, gen, err := ix.read(ctx, name)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				out = append(out, loadedBackup{name, obj, gen})
+			case errors.Is(err, objectstore.ErrNotFound):
+				// Deleted between list and read: the next poll sees it gone.
+			case errors.Is(err, errCorrupt):
+				klog.ErrorS(err, "Ignoring unreadable backup metadata", "location", ix.location, "backup", name)
+				ix.mu.Lock()
+				ix.bad[name] = a.Generation
+				ix.mu.Unlock()
+			default:
+				if firstEr == nil {
+					firstEr = err
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return out, firstEr
+}
+
+var (
+	errCorrupt = errors.New("corrupt backup metadata")
+	defaultGVK = arkv1.SchemeGroupVersion.WithKind("Backup")
+)
+
+// read fetches and decodes one ark-backup.json. The directory name is the
+// backup's name whatever the file says, and a file with no namespace belongs
+// to the home namespace (as files written by Heptio Ark do).
+func (ix *index) read(ctx context.Context, name string) (*ark.Backup, int64, error) {
+	data, attrs, err := objectstore.ReadAll(ctx, ix.store, MetadataKey(name), maxMetadataSize)
+	if err != nil {
+		return nil, 0, err
+	}
+	obj, err := ix.decode(data)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%w %s: %v", errCorrupt, MetadataKey(name), err)
+	}
+	obj.Name = name
+	obj.ResourceVersion = strconv.FormatInt(attrs.Generation, 10)
+	return obj, attrs.Generation, nil
+}
+
+func (ix *index) decode(data []byte) (*ark.Backup, error) {
+	// Files without apiVersion/kind are read as ark.heptio.com/v1 Backups.
+	out, _, err := ix.decoder.Decode(data, &defaultGVK, nil)
+	if err != nil {
+		return nil, err
+	}
+	b, ok := out.(*ark.Backup)
+	if !ok {
+		return nil, fmt.Errorf("holds a %T, not a Backup", out)
+	}
+	return b, nil
+}
+
+// observe records an object this server just wrote or read, so that its own
+// clients see their writes in list and watch at once.
+func (ix *index) observe(obj *ark.Backup, gen int64) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	ix.applyLocked(obj.Name, obj, gen, ^uint64(0))
+}
+
+// forget records that a backup is gone from the bucket.
+func (ix *index) forget(name string) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	ix.removeLocked(name)
+}
+
+// applyLocked adds or replaces an entry unless the index already holds a
+// newer write than a poll that started at revision since.
+func (ix *index) applyLocked(name string, obj *ark.Backup, gen int64, since uint64) {
+	old, exists := ix.items[name]
+	if exists {
+		if old.gen == gen {
+			return
+		}
+		if old.seen > since && gen < old.gen {
+			return // a local write overtook this poll
+		}
+	}
+	delete(ix.bad, name)
+	ix.rev++
+	if uint64(gen) > ix.rev {
+		ix.rev = uint64(gen)
+	}
+	e := &entry{obj: obj, gen: gen, seen: ix.rev}
+	ix.items[name] = e
+	if exists {
+		ix.emitLocked(event{rev: ix.rev, typ: watch.Modified, obj: obj, prev: old.obj})
+	} else {
+		ix.emitLocked(event{rev: ix.rev, typ: watch.Added, obj: obj})
+	}
+}
+
+func (ix *index) removeLocked(name string) {
+	old, ok := ix.items[name]
+	if !ok {
+		return
+	}
+	delete(ix.items, name)
+	ix.rev++
+	gone := old.obj.DeepCopy()
+	gone.ResourceVersion = strconv.FormatUint(ix.rev, 10)
+	ix.emitLocked(event{rev: ix.rev, typ: watch.Deleted, obj: gone, prev: old.obj})
+}
+
+func (ix *index) emitLocked(ev event) {
+	if !ix.synced {
+		return // the initial load is not a change anyone can watch for
+	}
+	ix.events = append(ix.events, ev)
+	if len(ix.events) > eventWindow {
+		drop := len(ix.events) - eventWindow
+		ix.ringBase = ix.events[drop-1].rev
+		ix.events = append([]event(nil), ix.events[drop:]...)
+	}
+	for w := range ix.watchers {
+		if !w.send(ev) {
+			delete(ix.watchers, w)
+		}
+	}
+}
+
+// ready returns an error unless the index reflects a successful recent poll.
+func (ix *index) readyLocked() error {
+	if ix.syncErr != nil {
+		return ix.syncErr
+	}
+	if !ix.synced {
+		return ix.unavailable(errors.New("backups have not been loaded from the bucket yet"))
+	}
+	return nil
+}
+
+// snapshot returns the current backups sorted by namespace and name, and the
+// revision they reflect.
+func (ix *index) snapshot(filter func(*ark.Backup) bool) ([]*ark.Backup, uint64, error) {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	if err := ix.readyLocked(); err != nil {
+		return nil, 0, err
+	}
+	all := ix.sortedLocked()
+	out := all[:0]
+	for _, b := range all {
+		if filter == nil || filter(b) {
+			out = append(out, b)
+		}
+	}
+	return out, ix.rev, nil
+}
+
+// cached returns the index's copy of a backup if it is at generation gen.
+func (ix *index) cached(name string, gen int64) *ark.Backup {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	if e, ok := ix.items[name]; ok && e.gen == gen {
+		return e.obj
+	}
+	return nil
+}
+
+// currentRev is the revision of the index's state.
+func (ix *index) currentRev() uint64 {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return ix.rev
+}

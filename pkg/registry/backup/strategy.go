@@ -1,0 +1,124 @@
+package backup
+
+import (
+	"context"
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/apiserver/pkg/registry/generic"
+	"k8s.io/apiserver/pkg/registry/rest"
+	"k8s.io/apiserver/pkg/storage"
+	"k8s.io/apiserver/pkg/storage/names"
+	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
+
+	"github.com/arkproject/ark/pkg/apis/ark"
+	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
+	"github.com/arkproject/ark/pkg/apis/ark/validation"
+	"github.com/arkproject/ark/pkg/registry"
+)
+
+// strategy lets users own a Backup's spec; its status is reset on create and
+// kept on update, and the requester is recorded once, on create. It runs the
+// same create/update checks as a genericregistry.Store would, but the object
+// is then written to the bucket instead of etcd.
+type strategy struct {
+	runtime.ObjectTyper
+	names.NameGenerator
+	scope validation.Scope
+}
+
+var (
+	_ rest.RESTCreateStrategy  = strategy{}
+	_ rest.RESTUpdateStrategy  = strategy{}
+	_ rest.ResetFieldsStrategy = strategy{}
+)
+
+func newStrategy(typer runtime.ObjectTyper, scope validation.Scope) strategy {
+	return strategy{typer, names.SimpleNameGenerator, scope}
+}
+
+func (strategy) NamespaceScoped() bool { return true }
+
+func (strategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
+	return registry.ResetFields(arkv1.SchemeGroupVersion.String(), "status")
+}
+
+func (s strategy) PrepareForCreate(ctx context.Context, obj runtime.Object) {
+	r := obj.(*ark.Backup)
+	r.Status = ark.BackupStatus{Phase: ark.BackupPhaseNew}
+	r.Generation = 1
+	r.Spec.Requester = registry.Requester(ctx, r.Spec.Requester)
+	// A namespace user's backup covers their namespace unless it says otherwise;
+	// validation refuses anything wider.
+	if r.Namespace != s.scope.HomeNamespace && len(r.Spec.IncludedNamespaces) == 0 {
+		r.Spec.IncludedNamespaces = []string{r.Namespace}
+	}
+}
+
+func (strategy) PrepareForUpdate(ctx context.Context, obj, old runtime.Object) {
+	r, o := obj.(*ark.Backup), old.(*ark.Backup)
+	r.Status = o.Status
+	r.Spec.Requester = o.Spec.Requester
+}
+
+func (s strategy) Validate(ctx context.Context, obj runtime.Object) field.ErrorList {
+	return validation.ValidateBackup(obj.(*ark.Backup), s.scope)
+}
+
+func (s strategy) ValidateUpdate(ctx context.Context, obj, old runtime.Object) field.ErrorList {
+	return validation.ValidateBackupUpdate(obj.(*ark.Backup), old.(*ark.Backup), s.scope)
+}
+
+func (strategy) WarningsOnCreate(ctx context.Context, obj runtime.Object) []string { return nil }
+
+func (strategy) WarningsOnUpdate(ctx context.Context, obj, old runtime.Object) []string { return nil }
+
+func (strategy) AllowCreateOnUpdate(context.Context) bool { return false }
+
+func (strategy) AllowUnconditionalUpdate(context.Context) bool { return true }
+
+func (strategy) Canonicalize(obj runtime.Object) {}
+
+// statusStrategy lets controllers own status: the spec of the update is discarded.
+type statusStrategy struct {
+	strategy
+}
+
+func (statusStrategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
+	return registry.ResetFields(arkv1.SchemeGroupVersion.String(), "spec")
+}
+
+func (statusStrategy) PrepareForUpdate(ctx context.Context, obj, old runtime.Object) {
+	r, o := obj.(*ark.Backup), old.(*ark.Backup)
+	r.Spec = o.Spec
+}
+
+func (statusStrategy) ValidateUpdate(ctx context.Context, obj, old runtime.Object) field.ErrorList {
+	return validation.ValidateBackupStatusUpdate(obj.(*ark.Backup), old.(*ark.Backup))
+}
+
+// GetAttrs returns the labels and selectable fields of a Backup.
+func GetAttrs(obj runtime.Object) (labels.Set, fields.Set, error) {
+	r, ok := obj.(*ark.Backup)
+	if !ok {
+		return nil, nil, fmt.Errorf("not a Backup: %T", obj)
+	}
+	return labels.Set(r.Labels), SelectableFields(r), nil
+}
+
+// SelectableFields are the fields a field selector may name.
+func SelectableFields(r *ark.Backup) fields.Set {
+	return generic.AddObjectMetaFieldsSet(fields.Set{
+		"status.phase":         string(r.Status.Phase),
+		"spec.storageLocation": r.Spec.StorageLocation,
+		"spec.scheduleName":    r.Labels[arkv1.LabelScheduleName],
+	}, &r.ObjectMeta, true)
+}
+
+// Match is the selection predicate of list and watch.
+func Match(label labels.Selector, field fields.Selector) storage.SelectionPredicate {
+	return storage.SelectionPredicate{Label: label, Field: field, GetAttrs: GetAttrs}
+}

@@ -1,0 +1,71 @@
+package backup
+
+import (
+	"context"
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/arkproject/ark/pkg/apis/ark"
+	"github.com/arkproject/ark/pkg/registry"
+)
+
+var columns = []metav1.TableColumnDefinition{
+	{Name: "Name", Type: "string", Format: "name", Description: "Name of the backup"},
+	{Name: "Status", Type: "string", Description: "Phase of the backup, with progress while it runs"},
+	{Name: "Errors", Type: "integer", Description: "Errors during the backup"},
+	{Name: "Warnings", Type: "integer", Description: "Warnings during the backup"},
+	{Name: "Created", Type: "string", Description: "When the backup was created"},
+	{Name: "Expires", Type: "string", Description: "Time left before the backup expires"},
+	{Name: "Storage Location", Type: "string", Description: "Backup storage location holding the backup"},
+	{Name: "Selector", Type: "string", Description: "Label selector of the backed-up objects"},
+}
+
+// ConvertToTable prints backups the way `ark backup get` does.
+func (r *REST) ConvertToTable(ctx context.Context, obj runtime.Object, tableOptions runtime.Object) (*metav1.Table, error) {
+	table := &metav1.Table{}
+	if opt, ok := tableOptions.(*metav1.TableOptions); !ok || !opt.NoHeaders {
+		table.ColumnDefinitions = columns
+	}
+	var items []ark.Backup
+	switch o := obj.(type) {
+	case *ark.Backup:
+		items = []ark.Backup{*o}
+	case *ark.BackupList:
+		items = o.Items
+		table.ResourceVersion, table.Continue, table.RemainingItemCount = o.ResourceVersion, o.Continue, o.RemainingItemCount
+	default:
+		return nil, fmt.Errorf("cannot print %T as a backup table", obj)
+	}
+	if m, err := meta.ListAccessor(obj); err == nil {
+		table.SelfLink = m.GetSelfLink()
+	}
+	now := r.clock.Now()
+	for i := range items {
+		b := &items[i]
+		table.Rows = append(table.Rows, metav1.TableRow{
+			Cells: []interface{}{
+				b.Name, registry.ProgressPhase(string(b.Status.Phase), b.Status.Progress),
+				int64(b.Status.Errors), int64(b.Status.Warnings),
+				registry.Timestamp(&b.CreationTimestamp), registry.Until(b.Status.Expiration, now),
+				b.Spec.StorageLocation, selector(b.Spec.LabelSelector),
+			},
+			Object: runtime.RawExtension{Object: b},
+		})
+	}
+	return table, nil
+}
+
+func selector(s *metav1.LabelSelector) string {
+	if s == nil {
+		return "<none>"
+	}
+	sel, err := metav1.LabelSelectorAsSelector(s)
+	if err != nil || sel.Empty() {
+		return "<none>"
+	}
+	return sel.String()
+}
+

@@ -1,0 +1,117 @@
+// Package restore serves Restores from etcd.
+package restore
+
+import (
+	"context"
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/apiserver/pkg/registry/generic"
+	"k8s.io/apiserver/pkg/registry/rest"
+	"k8s.io/apiserver/pkg/storage"
+	"k8s.io/apiserver/pkg/storage/names"
+	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
+
+	"github.com/arkproject/ark/pkg/apis/ark"
+	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
+	"github.com/arkproject/ark/pkg/apis/ark/validation"
+	"github.com/arkproject/ark/pkg/registry"
+)
+
+// strategy lets users own a Restore's spec; its status is reset on create and
+// kept on update, and the requester is recorded once, on create.
+type strategy struct {
+	runtime.ObjectTyper
+	names.NameGenerator
+	scope validation.Scope
+}
+
+var (
+	_ rest.RESTCreateStrategy  = strategy{}
+	_ rest.RESTUpdateStrategy  = strategy{}
+	_ rest.ResetFieldsStrategy = strategy{}
+)
+
+func newStrategy(typer runtime.ObjectTyper, scope validation.Scope) strategy {
+	return strategy{typer, names.SimpleNameGenerator, scope}
+}
+
+func (strategy) NamespaceScoped() bool { return true }
+
+func (strategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
+	return registry.ResetFields(arkv1.SchemeGroupVersion.String(), "status")
+}
+
+func (strategy) PrepareForCreate(ctx context.Context, obj runtime.Object) {
+	r := obj.(*ark.Restore)
+	r.Status = ark.RestoreStatus{Phase: ark.RestorePhaseNew}
+	r.Generation = 1
+	r.Spec.Requester = registry.Requester(ctx, r.Spec.Requester)
+}
+
+func (strategy) PrepareForUpdate(ctx context.Context, obj, old runtime.Object) {
+	r, o := obj.(*ark.Restore), old.(*ark.Restore)
+	r.Status = o.Status
+	r.Spec.Requester = o.Spec.Requester
+}
+
+func (s strategy) Validate(ctx context.Context, obj runtime.Object) field.ErrorList {
+	return validation.ValidateRestore(obj.(*ark.Restore), s.scope)
+}
+
+func (s strategy) ValidateUpdate(ctx context.Context, obj, old runtime.Object) field.ErrorList {
+	return validation.ValidateRestoreUpdate(obj.(*ark.Restore), old.(*ark.Restore), s.scope)
+}
+
+func (strategy) WarningsOnCreate(ctx context.Context, obj runtime.Object) []string { return nil }
+
+func (strategy) WarningsOnUpdate(ctx context.Context, obj, old runtime.Object) []string { return nil }
+
+func (strategy) AllowCreateOnUpdate(context.Context) bool { return false }
+
+func (strategy) AllowUnconditionalUpdate(context.Context) bool { return true }
+
+func (strategy) Canonicalize(obj runtime.Object) {}
+
+// statusStrategy lets controllers own status: the spec of the update is discarded.
+type statusStrategy struct {
+	strategy
+}
+
+func (statusStrategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
+	return registry.ResetFields(arkv1.SchemeGroupVersion.String(), "spec")
+}
+
+func (statusStrategy) PrepareForUpdate(ctx context.Context, obj, old runtime.Object) {
+	r, o := obj.(*ark.Restore), old.(*ark.Restore)
+	r.Spec = o.Spec
+}
+
+func (statusStrategy) ValidateUpdate(ctx context.Context, obj, old runtime.Object) field.ErrorList {
+	return validation.ValidateRestoreStatusUpdate(obj.(*ark.Restore), old.(*ark.Restore))
+}
+
+// GetAttrs returns the labels and selectable fields of a Restore.
+func GetAttrs(obj runtime.Object) (labels.Set, fields.Set, error) {
+	r, ok := obj.(*ark.Restore)
+	if !ok {
+		return nil, nil, fmt.Errorf("not a Restore: %T", obj)
+	}
+	return labels.Set(r.Labels), SelectableFields(r), nil
+}
+
+// SelectableFields are the fields a field selector may name.
+func SelectableFields(r *ark.Restore) fields.Set {
+	return generic.AddObjectMetaFieldsSet(fields.Set{
+		"status.phase":    string(r.Status.Phase),
+		"spec.backupName": r.Spec.BackupName,
+	}, &r.ObjectMeta, true)
+}
+
+// Match is the selection predicate of list and watch.
+func Match(label labels.Selector, field fields.Selector) storage.SelectionPredicate {
+	return storage.SelectionPredicate{Label: label, Field: field, GetAttrs: GetAttrs}
+}
