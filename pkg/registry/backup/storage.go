@@ -74,24 +74,24 @@ type REST struct {
 }
 
 var (
-	_ rest.Storage                  = &REST{}
-	_ rest.Scoper                   = &REST{}
-	_ rest.SingularNameProvider     = &REST{}
-	_ rest.ShortNamesProvider       = &REST{}
-	_ rest.CategoriesProvider       = &REST{}
-	_ rest.Creater                  = &REST{}
-	_ rest.Getter                   = &REST{}
-	_ rest.Lister                   = &REST{}
-	_ rest.Watcher                  = &REST{}
-	_ rest.Updater                  = &REST{}
-	_ rest.Patcher                  = &REST{}
-	_ rest.GracefulDeleter          = &REST{}
-	_ rest.CollectionDeleter        = &REST{}
-	_ rest.TableConvertor           = &REST{}
-	_ rest.ResetFieldsStrategy      = &REST{}
-	_ rest.Patcher                  = &StatusREST{}
-	_ rest.ResetFieldsStrategy      = &StatusREST{}
-	_ rest.StandardStorage          = &REST{}
+	_ rest.Storage              = &REST{}
+	_ rest.Scoper               = &REST{}
+	_ rest.SingularNameProvider = &REST{}
+	_ rest.ShortNamesProvider   = &REST{}
+	_ rest.CategoriesProvider   = &REST{}
+	_ rest.Creater              = &REST{}
+	_ rest.Getter               = &REST{}
+	_ rest.Lister               = &REST{}
+	_ rest.Watcher              = &REST{}
+	_ rest.Updater              = &REST{}
+	_ rest.Patcher              = &REST{}
+	_ rest.GracefulDeleter      = &REST{}
+	_ rest.CollectionDeleter    = &REST{}
+	_ rest.TableConvertor       = &REST{}
+	_ rest.ResetFieldsStrategy  = &REST{}
+	_ rest.Patcher              = &StatusREST{}
+	_ rest.ResetFieldsStrategy  = &StatusREST{}
+	_ rest.StandardStorage      = &REST{}
 )
 
 // NewREST returns the storage of backups and of their status subresource, and

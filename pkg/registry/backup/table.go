@@ -68,4 +68,3 @@ func selector(s *metav1.LabelSelector) string {
 	}
 	return sel.String()
 }
-

@@ -9,8 +9,8 @@ import (
 	"strings"
 
 	"github.com/robfig/cron/v3"
-	apimachineryvalidation "k8s.io/apimachinery/pkg/api/validation"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apimachineryvalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/util/sets"
