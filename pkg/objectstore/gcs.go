@@ -6,9 +6,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"cloud.google.com/go/storage"
+	gax "github.com/googleapis/gax-go/v2"
 	"google.golang.org/api/googleapi"
 	"google.golang.org/api/iterator"
 	"google.golang.org/api/option"
@@ -18,6 +22,12 @@ import (
 // optional prefix. GCS object generations and its ifGenerationMatch /
 // ifGenerationMatch=0 preconditions give Ark compare-and-swap natively.
 type GCSStore struct {
+	// StallTimeout cancels an upload when one Write or Close makes no
+	// progress for this long. The client library retries failed uploads until
+	// their context ends, which would turn an unreachable bucket into a hung
+	// request instead of an error. Default 30s.
+	StallTimeout time.Duration
+
 	client     *storage.Client
 	ownsClient bool
 	bucket     *storage.BucketHandle
@@ -30,6 +40,10 @@ var _ Store = &GCSStore{}
 // OpenGCS connects with Application Default Credentials (or to the emulator
 // named by STORAGE_EMULATOR_HOST, which the client library honours itself).
 func OpenGCS(ctx context.Context, bucket, prefix string, opts ...option.ClientOption) (*GCSStore, error) {
+	if os.Getenv("STORAGE_EMULATOR_HOST") != "" {
+		// Emulators serve the JSON API; the default XML reads would miss them.
+		opts = append(opts, storage.WithJSONReads())
+	}
 	client, err := storage.NewClient(ctx, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("creating GCS client for gs://%s: %w", bucket, err)
@@ -45,8 +59,17 @@ func NewGCSStore(client *storage.Client, bucket, prefix string) *GCSStore {
 	if prefix != "" {
 		prefix += "/"
 	}
-	return &GCSStore{client: client, bucket: client.Bucket(bucket), name: bucket, prefix: prefix}
+	// A few quick retries, not the library's default of retrying until the
+	// context ends: an unreachable bucket must surface as an error in seconds.
+	handle := client.Bucket(bucket).Retryer(
+		storage.WithMaxAttempts(gcsMaxAttempts),
+		storage.WithBackoff(gax.Backoff{Initial: 100 * time.Millisecond, Max: time.Second, Multiplier: 2}),
+	)
+	return &GCSStore{StallTimeout: 30 * time.Second, client: client, bucket: handle, name: bucket, prefix: prefix}
 }
+
+// gcsMaxAttempts bounds the tries of one GCS call.
+const gcsMaxAttempts = 3
 
 // String returns the location's URL.
 func (s *GCSStore) String() string {
@@ -155,12 +178,28 @@ type gcsWriter struct {
 	attrs  ObjectAttrs
 }
 
-func (w *gcsWriter) Write(p []byte) (int, error) {
-	n, err := w.w.Write(p)
-	if err != nil {
-		return n, w.store.mapErr(w.key, err)
+// guard runs one blocking writer call, cancelling the upload if it stalls.
+func (w *gcsWriter) guard(call func() error) error {
+	var stalled atomic.Bool
+	timer := time.AfterFunc(w.store.StallTimeout, func() { stalled.Store(true); w.cancel() })
+	err := call()
+	timer.Stop()
+	if stalled.Load() && err != nil {
+		return fmt.Errorf("backup location %s: upload of %s made no progress for %s: %w", w.store, w.key, w.store.StallTimeout, err)
 	}
-	return n, nil
+	if err != nil {
+		return w.store.mapErr(w.key, err)
+	}
+	return nil
+}
+
+func (w *gcsWriter) Write(p []byte) (int, error) {
+	var n int
+	err := w.guard(func() (err error) {
+		n, err = w.w.Write(p)
+		return err
+	})
+	return n, err
 }
 
 func (w *gcsWriter) Close() error {
@@ -169,8 +208,8 @@ func (w *gcsWriter) Close() error {
 	}
 	w.done = true
 	defer w.cancel()
-	if err := w.w.Close(); err != nil {
-		return w.store.mapErr(w.key, err)
+	if err := w.guard(w.w.Close); err != nil {
+		return err
 	}
 	w.attrs = w.store.attrs(w.w.Attrs())
 	return nil

@@ -14,6 +14,7 @@ import (
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 
 	"github.com/arkproject/ark/pkg/apis/ark"
+	"github.com/arkproject/ark/pkg/apis/ark/validation"
 )
 
 // Requester returns the user to record on a new Backup or Restore: the
@@ -36,6 +37,15 @@ func Requester(ctx context.Context, supplied *ark.UserInfo) *ark.UserInfo {
 		}
 	}
 	return info
+}
+
+// ConfineToNamespace makes a backup spec outside the home namespace cover
+// its own namespace when it names none: for a namespace user "everything"
+// means their namespace. Validation refuses anything wider.
+func ConfineToNamespace(spec *ark.BackupSpec, namespace string, scope validation.Scope) {
+	if namespace != "" && namespace != scope.HomeNamespace && len(spec.IncludedNamespaces) == 0 {
+		spec.IncludedNamespaces = []string{namespace}
+	}
 }
 
 // Timestamp formats a time the way `ark ... get` prints it.

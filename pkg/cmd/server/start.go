@@ -60,6 +60,9 @@ type Options struct {
 	AlternateDNS []string
 	// EtcdUnsafeNoFsync speeds up the embedded etcd for tests.
 	EtcdUnsafeNoFsync bool
+	// BackupStore, when set, is used instead of opening BackupLocation; tests
+	// inject stores this way.
+	BackupStore objectstore.Store
 
 	Out, ErrOut io.Writer
 	flags       *pflag.FlagSet
@@ -223,11 +226,15 @@ func (o *Options) Config(ctx context.Context) (*apiserver.Config, func(), error)
 		}
 	}
 
-	store, err := objectstore.Open(ctx, o.BackupLocation)
-	if err != nil {
-		return fail(err)
+	store := o.BackupStore
+	cleanupAll := cleanup
+	if store == nil {
+		var err error
+		if store, err = objectstore.Open(ctx, o.BackupLocation); err != nil {
+			return fail(err)
+		}
+		cleanupAll = func() { store.Close(); cleanup() }
 	}
-	cleanupAll := func() { store.Close(); cleanup() }
 
 	extra := apiserver.ExtraConfig{
 		HomeNamespace:      o.HomeNamespace,
@@ -280,22 +287,38 @@ func namespaceVisible(lister corelisters.NamespaceLister, synced func() bool) fu
 	}
 }
 
+// NewServer builds the server from completed and validated options; in
+// standalone mode it also writes the admin kubeconfig. The cleanup stops the
+// embedded etcd and closes the bucket once the server has stopped.
+func (o *Options) NewServer(ctx context.Context) (*apiserver.ArkServer, func(), error) {
+	config, cleanup, err := o.Config(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	server, err := config.Complete().New()
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	if o.Standalone {
+		if err := o.writeStandaloneKubeconfig(); err != nil {
+			cleanup()
+			return nil, nil, err
+		}
+	}
+	return server, cleanup, nil
+}
+
+// KubeconfigPath is where standalone mode writes the admin kubeconfig.
+func (o *Options) KubeconfigPath() string { return filepath.Join(o.DataDir, "kubeconfig") }
+
 // Run serves until ctx ends.
 func (o *Options) Run(ctx context.Context) error {
-	config, cleanup, err := o.Config(ctx)
+	server, cleanup, err := o.NewServer(ctx)
 	if err != nil {
 		return err
 	}
 	defer cleanup()
-	server, err := config.Complete().New()
-	if err != nil {
-		return err
-	}
-	if o.Standalone {
-		if err := o.writeStandaloneKubeconfig(); err != nil {
-			return err
-		}
-	}
 	klog.InfoS("Serving Ark API", "backupLocation", o.BackupLocation, "homeNamespace", o.HomeNamespace, "standalone", o.Standalone)
 	return server.GenericAPIServer.PrepareRun().RunWithContext(ctx)
 }
@@ -306,7 +329,7 @@ func (o *Options) writeStandaloneKubeconfig() error {
 		host = ip.String()
 	}
 	server := "https://" + net.JoinHostPort(host, strconv.Itoa(o.RecommendedOptions.SecureServing.BindPort))
-	path := filepath.Join(o.DataDir, "kubeconfig")
+	path := o.KubeconfigPath()
 	if err := o.pki.WriteKubeconfig(path, server, o.HomeNamespace); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}

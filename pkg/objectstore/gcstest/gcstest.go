@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"time"
 
 	"cloud.google.com/go/storage"
 	"github.com/fsouza/fake-gcs-server/fakestorage"
@@ -82,7 +83,10 @@ func (s *Server) NewStore(ctx context.Context, bucket, prefix string) (objectsto
 	if err != nil {
 		return nil, err
 	}
-	return &ownedStore{GCSStore: objectstore.NewGCSStore(client, bucket, prefix), client: client}, nil
+	store := objectstore.NewGCSStore(client, bucket, prefix)
+	// Tests stop the server to make the bucket unreachable; fail fast then.
+	store.StallTimeout = 3 * time.Second
+	return &ownedStore{GCSStore: store, client: client}, nil
 }
 
 type ownedStore struct {

@@ -86,6 +86,7 @@ type index struct {
 	synced   bool
 	syncErr  error
 	events   []event // ring of the latest changes, oldest first
+	window   int     // how many changes events keeps
 	ringBase uint64  // every change after this revision is in events
 	watchers map[*watcher]struct{}
 	// listDone is closed and replaced after every poll, for tests and for
@@ -102,6 +103,7 @@ func newIndex(store objectstore.Store, location string, decoder runtime.Decoder,
 		items:    map[string]*entry{},
 		bad:      map[string]int64{},
 		watchers: map[*watcher]struct{}{},
+		window:   eventWindow,
 		pollDone: make(chan struct{}),
 	}
 }
@@ -122,9 +124,15 @@ func (e *unavailableError) Error() string {
 
 func (e *unavailableError) Unwrap() error { return e.err }
 
+// pollTimeout bounds one poll, so an unreachable bucket is reported rather
+// than waited for.
+const pollTimeout = 30 * time.Second
+
 // run polls the bucket every interval until ctx ends.
 func (ix *index) run(ctx context.Context, interval time.Duration) {
 	wait.UntilWithContext(ctx, func(ctx context.Context) {
+		ctx, cancel := context.WithTimeout(ctx, pollTimeout)
+		defer cancel()
 		if err := ix.poll(ctx); err != nil {
 			klog.ErrorS(err, "Polling backup storage location failed", "location", ix.location)
 		}
@@ -350,8 +358,8 @@ func (ix *index) emitLocked(ev event) {
 		return // the initial load is not a change anyone can watch for
 	}
 	ix.events = append(ix.events, ev)
-	if len(ix.events) > eventWindow {
-		drop := len(ix.events) - eventWindow
+	if len(ix.events) > ix.window {
+		drop := len(ix.events) - ix.window
 		ix.ringBase = ix.events[drop-1].rev
 		ix.events = append([]event(nil), ix.events[drop:]...)
 	}

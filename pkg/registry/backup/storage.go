@@ -435,7 +435,10 @@ func (r *REST) update(ctx context.Context, name string, objInfo rest.UpdatedObje
 		}
 		saved, err := r.swap(ctx, b, gen)
 		if errors.Is(err, objectstore.ErrPreconditionFailed) {
-			if requested != "" || attempt == maxUpdateAttempts {
+			// Someone wrote in between. Re-read and re-apply: a caller's stale
+			// resourceVersion is then caught by the check above, while a patch
+			// (whose version comes from the object it was applied to) lands.
+			if attempt == maxUpdateAttempts {
 				return nil, false, r.conflict(name)
 			}
 			continue

@@ -51,17 +51,14 @@ func (s strategy) PrepareForCreate(ctx context.Context, obj runtime.Object) {
 	r.Status = ark.BackupStatus{Phase: ark.BackupPhaseNew}
 	r.Generation = 1
 	r.Spec.Requester = registry.Requester(ctx, r.Spec.Requester)
-	// A namespace user's backup covers their namespace unless it says otherwise;
-	// validation refuses anything wider.
-	if r.Namespace != s.scope.HomeNamespace && len(r.Spec.IncludedNamespaces) == 0 {
-		r.Spec.IncludedNamespaces = []string{r.Namespace}
-	}
+	registry.ConfineToNamespace(&r.Spec, r.Namespace, s.scope)
 }
 
-func (strategy) PrepareForUpdate(ctx context.Context, obj, old runtime.Object) {
+func (s strategy) PrepareForUpdate(ctx context.Context, obj, old runtime.Object) {
 	r, o := obj.(*ark.Backup), old.(*ark.Backup)
 	r.Status = o.Status
 	r.Spec.Requester = o.Spec.Requester
+	registry.ConfineToNamespace(&r.Spec, r.Namespace, s.scope)
 }
 
 func (s strategy) Validate(ctx context.Context, obj runtime.Object) field.ErrorList {

@@ -63,7 +63,10 @@ func (ix *index) watch(opts watchOptions) (watch.Interface, error) {
 				initial = append(initial, watch.Event{Type: watch.Added, Object: b.DeepCopy()})
 			}
 		}
-		if opts.sendInitialEvents {
+		// Legacy watches (resourceVersion "" or "0") are defaulted to
+		// sendInitialEvents by the API server but did not ask for bookmarks;
+		// only a streaming list gets the end-of-initial-events bookmark.
+		if opts.sendInitialEvents && opts.bookmarks {
 			end := w.bookmarkObject(ix.rev)
 			end.Annotations = map[string]string{metav1.InitialEventsAnnotationKey: "true"}
 			initial = append(initial, watch.Event{Type: watch.Bookmark, Object: end})

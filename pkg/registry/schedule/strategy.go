@@ -47,16 +47,18 @@ func (strategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
 	return registry.ResetFields(arkv1.SchemeGroupVersion.String(), "status")
 }
 
-func (strategy) PrepareForCreate(ctx context.Context, obj runtime.Object) {
+func (st strategy) PrepareForCreate(ctx context.Context, obj runtime.Object) {
 	s := obj.(*ark.Schedule)
 	s.Status = ark.ScheduleStatus{Phase: ark.SchedulePhaseNew}
 	s.Generation = 1
 	s.Spec.Template.Requester = registry.Requester(ctx, s.Spec.Template.Requester)
+	registry.ConfineToNamespace(&s.Spec.Template, s.Namespace, st.scope)
 }
 
-func (strategy) PrepareForUpdate(ctx context.Context, obj, old runtime.Object) {
+func (st strategy) PrepareForUpdate(ctx context.Context, obj, old runtime.Object) {
 	s, o := obj.(*ark.Schedule), old.(*ark.Schedule)
 	s.Status = o.Status
+	registry.ConfineToNamespace(&s.Spec.Template, s.Namespace, st.scope)
 	supplied := s.Spec.Template.Requester
 	s.Spec.Template.Requester = o.Spec.Template.Requester
 	if !apiequality.Semantic.DeepEqual(s.Spec, o.Spec) {

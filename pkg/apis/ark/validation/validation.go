@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/robfig/cron/v3"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
@@ -30,7 +31,7 @@ type Scope struct {
 	StorageLocations []string
 }
 
-func (s Scope) confined(ns string) bool { return ns != s.HomeNamespace }
+func (s Scope) confined(ns string) bool { return ns != "" && ns != s.HomeNamespace }
 
 // ValidateBackup validates a new Backup.
 func ValidateBackup(b *ark.Backup, scope Scope) field.ErrorList {
@@ -44,7 +45,7 @@ func ValidateBackup(b *ark.Backup, scope Scope) field.ErrorList {
 func ValidateBackupUpdate(b, old *ark.Backup, scope Scope) field.ErrorList {
 	allErrs := apimachineryvalidation.ValidateObjectMetaUpdate(&b.ObjectMeta, &old.ObjectMeta, field.NewPath("metadata"))
 	allErrs = append(allErrs, ValidateBackupSpec(&b.Spec, b.Namespace, scope, field.NewPath("spec"))...)
-	if old.Status.Phase != "" && old.Status.Phase != ark.BackupPhaseNew && !specEqual(b.Spec, old.Spec) {
+	if !backupSpecMutable(old.Status.Phase) && !specEqual(b.Spec, old.Spec) {
 		allErrs = append(allErrs, field.Forbidden(field.NewPath("spec"), fmt.Sprintf("may not change once the backup is %s", old.Status.Phase)))
 	}
 	return allErrs
@@ -64,6 +65,11 @@ func ValidateBackupSpec(spec *ark.BackupSpec, ns string, scope Scope, fldPath *f
 	}
 	allErrs = append(allErrs, validateHooks(&spec.Hooks, fldPath.Child("hooks"))...)
 	if scope.confined(ns) {
+		if len(spec.IncludedNamespaces) == 0 {
+			// Empty means every namespace; the API server fills in the
+			// object's own namespace on create and update.
+			allErrs = append(allErrs, field.Required(fldPath.Child("includedNamespaces"), fmt.Sprintf("an object in namespace %q must name the namespaces it includes (only %q is allowed)", ns, ns)))
+		}
 		allErrs = append(allErrs, confineNamespaces(spec.IncludedNamespaces, ns, nil, fldPath.Child("includedNamespaces"))...)
 		if spec.IncludeClusterResources != nil && *spec.IncludeClusterResources {
 			allErrs = append(allErrs, field.Forbidden(fldPath.Child("includeClusterResources"), clusterForbidden(ns, scope)))
@@ -209,7 +215,7 @@ func ValidateRestore(r *ark.Restore, scope Scope) field.ErrorList {
 func ValidateRestoreUpdate(r, old *ark.Restore, scope Scope) field.ErrorList {
 	allErrs := apimachineryvalidation.ValidateObjectMetaUpdate(&r.ObjectMeta, &old.ObjectMeta, field.NewPath("metadata"))
 	allErrs = append(allErrs, validateRestoreSpec(&r.Spec, r.Namespace, scope, field.NewPath("spec"))...)
-	if old.Status.Phase != "" && old.Status.Phase != ark.RestorePhaseNew && !specEqual(r.Spec, old.Spec) {
+	if !restoreSpecMutable(old.Status.Phase) && !specEqual(r.Spec, old.Spec) {
 		allErrs = append(allErrs, field.Forbidden(field.NewPath("spec"), fmt.Sprintf("may not change once the restore is %s", old.Status.Phase)))
 	}
 	return allErrs
@@ -298,10 +304,20 @@ func ValidateScheduleSpec(spec *ark.ScheduleSpec, ns string, scope Scope, fldPat
 
 // ParseCron parses a schedule as Ark runs it: five standard fields or a
 // descriptor (@daily, @every 6h), optionally prefixed by CRON_TZ=<zone>.
-func ParseCron(expr string) (cron.Schedule, error) {
-	s, err := cron.ParseStandard(expr)
+func ParseCron(expr string) (s cron.Schedule, err error) {
+	// robfig/cron v3.0.1 panics on a time-zone prefix with nothing after it
+	// ("CRON_TZ=UTC"); user input must never crash the server.
+	defer func() {
+		if r := recover(); r != nil {
+			s, err = nil, fmt.Errorf("invalid cron expression: %v", r)
+		}
+	}()
+	s, err = cron.ParseStandard(expr)
 	if err != nil {
 		return nil, fmt.Errorf("invalid cron expression: %w", err)
+	}
+	if every, ok := s.(cron.ConstantDelaySchedule); ok && every.Delay < time.Minute {
+		return nil, fmt.Errorf("invalid cron expression: an @every interval must be at least 1m, not %s", every.Delay)
 	}
 	return s, nil
 }
@@ -378,4 +394,14 @@ func progress(pr *ark.Progress, p *field.Path) field.ErrorList {
 		allErrs = append(allErrs, field.Invalid(p.Child("itemsDone"), pr.ItemsDone, "must not be negative"))
 	}
 	return allErrs
+}
+
+// A spec may change until the controller starts working on it; a spec the
+// controller rejected may be corrected.
+func backupSpecMutable(p ark.BackupPhase) bool {
+	return p == "" || p == ark.BackupPhaseNew || p == ark.BackupPhaseFailedValidation
+}
+
+func restoreSpecMutable(p ark.RestorePhase) bool {
+	return p == "" || p == ark.RestorePhaseNew || p == ark.RestorePhaseFailedValidation
 }
