@@ -188,4 +188,3 @@ func bucketKinds(t *testing.T, fn func(t *testing.T, ts *testServer)) {
 		fn(t, startServer(t, serverOptions{store: store}))
 	})
 }
-
