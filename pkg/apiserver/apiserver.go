@@ -4,6 +4,7 @@
 package apiserver
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -65,6 +66,9 @@ type ExtraConfig struct {
 	// NamespaceVisible hides the backups of terminating or absent namespaces;
 	// nil shows every namespace (standalone mode has no namespaces).
 	NamespaceVisible func(string) bool
+	// NamespaceTerminating asks the cluster whether a namespace is being
+	// deleted; nil in standalone mode.
+	NamespaceTerminating func(context.Context, string) (bool, error)
 }
 
 // Config is the whole server configuration.
@@ -122,12 +126,13 @@ func (c completedConfig) New() (*ArkServer, error) {
 		return nil, fmt.Errorf("creating schedule storage: %w", err)
 	}
 	backups, backupStatus := backupstorage.NewREST(Scheme, backupstorage.Options{
-		Store:            c.ExtraConfig.BackupStore,
-		LocationName:     c.ExtraConfig.LocationName,
-		Codec:            BucketCodec(),
-		Scope:            scope,
-		PollInterval:     c.ExtraConfig.BucketPollInterval,
-		NamespaceVisible: c.ExtraConfig.NamespaceVisible,
+		Store:                c.ExtraConfig.BackupStore,
+		LocationName:         c.ExtraConfig.LocationName,
+		Codec:                BucketCodec(),
+		Scope:                scope,
+		PollInterval:         c.ExtraConfig.BucketPollInterval,
+		NamespaceVisible:     c.ExtraConfig.NamespaceVisible,
+		NamespaceTerminating: c.ExtraConfig.NamespaceTerminating,
 	})
 
 	group := genericapiserver.NewDefaultAPIGroupInfo(ark.GroupName, Scheme, metav1.ParameterCodec, Codecs)

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/pflag"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
@@ -27,6 +28,7 @@ import (
 	genericoptions "k8s.io/apiserver/pkg/server/options"
 	"k8s.io/apiserver/pkg/util/compatibility"
 	utilfeature "k8s.io/apiserver/pkg/util/feature"
+	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/klog/v2"
 	netutils "k8s.io/utils/net"
@@ -245,6 +247,12 @@ func (o *Options) Config(ctx context.Context) (*apiserver.Config, func(), error)
 		namespaces := serverConfig.SharedInformerFactory.Core().V1().Namespaces()
 		informer := namespaces.Informer() // registered now, started with the server
 		extra.NamespaceVisible = namespaceVisible(namespaces.Lister(), informer.HasSynced)
+		kube, err := kubernetes.NewForConfig(serverConfig.ClientConfig)
+		if err != nil {
+			cleanupAll()
+			return nil, nil, err
+		}
+		extra.NamespaceTerminating = namespaceTerminating(kube)
 	}
 	return &apiserver.Config{GenericConfig: serverConfig, ExtraConfig: extra}, cleanupAll, nil
 }
@@ -311,6 +319,21 @@ func (o *Options) NewServer(ctx context.Context) (*apiserver.ArkServer, func(), 
 
 // KubeconfigPath is where standalone mode writes the admin kubeconfig.
 func (o *Options) KubeconfigPath() string { return filepath.Join(o.DataDir, "kubeconfig") }
+
+// namespaceTerminating reads a namespace from kube-apiserver: gone or
+// terminating means its backups must not be deleted.
+func namespaceTerminating(kube kubernetes.Interface) func(context.Context, string) (bool, error) {
+	return func(ctx context.Context, name string) (bool, error) {
+		ns, err := kube.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return true, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		return ns.Status.Phase == corev1.NamespaceTerminating || ns.DeletionTimestamp != nil, nil
+	}
+}
 
 // Run serves until ctx ends.
 func (o *Options) Run(ctx context.Context) error {

@@ -58,6 +58,10 @@ type Options struct {
 	// terminating or absent, so that deleting a namespace never touches the
 	// bucket and still finishes.
 	NamespaceVisible func(namespace string) bool
+	// NamespaceTerminating, when set, asks the cluster (not a cache) whether a
+	// namespace is being deleted. Deletes consult it so that a namespace
+	// deletion racing the namespace cache can never delete backups.
+	NamespaceTerminating func(ctx context.Context, namespace string) (bool, error)
 	// Clock is for tests; nil means the real clock.
 	Clock clock.WithTicker
 }
@@ -69,8 +73,10 @@ type REST struct {
 	codec    runtime.Codec
 	strategy strategy
 	visible  func(string) bool
-	clock    clock.WithTicker
-	cancel   context.CancelFunc
+	// terminating is Options.NamespaceTerminating, or nil.
+	terminating func(context.Context, string) (bool, error)
+	clock       clock.WithTicker
+	cancel      context.CancelFunc
 }
 
 var (
@@ -107,13 +113,14 @@ func NewREST(typer runtime.ObjectTyper, opts Options) (*REST, *StatusREST) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &REST{
-		ix:       newIndex(opts.Store, opts.LocationName, opts.Codec, clk),
-		store:    opts.Store,
-		codec:    opts.Codec,
-		strategy: newStrategy(typer, opts.Scope),
-		visible:  visible,
-		clock:    clk,
-		cancel:   cancel,
+		ix:          newIndex(opts.Store, opts.LocationName, opts.Codec, clk),
+		store:       opts.Store,
+		codec:       opts.Codec,
+		strategy:    newStrategy(typer, opts.Scope),
+		visible:     visible,
+		terminating: opts.NamespaceTerminating,
+		clock:       clk,
+		cancel:      cancel,
 	}
 	go r.ix.run(ctx, opts.PollInterval)
 	go func() {
@@ -484,6 +491,9 @@ func (r *REST) Delete(ctx context.Context, name string, deleteValidation rest.Va
 		if err != nil {
 			return nil, false, err
 		}
+		if r.namespaceBeingDeleted(ctx, old.Namespace) {
+			return nil, false, apierrors.NewNotFound(ark.Resource("backups"), name)
+		}
 		if options != nil && options.Preconditions != nil {
 			if p := options.Preconditions.UID; p != nil && *p != old.UID {
 				return nil, false, apierrors.NewConflict(ark.Resource("backups"), name, fmt.Errorf("precondition failed: UID in precondition: %v, UID in object meta: %v", *p, old.UID))
@@ -527,7 +537,7 @@ func (r *REST) Delete(ctx context.Context, name string, deleteValidation rest.Va
 // DeleteCollection marks every selected backup Deleting. In a namespace that
 // is terminating it does nothing: deleting a namespace never deletes backups.
 func (r *REST) DeleteCollection(ctx context.Context, deleteValidation rest.ValidateObjectFunc, options *metav1.DeleteOptions, listOptions *metainternalversion.ListOptions) (runtime.Object, error) {
-	if ns, _ := genericapirequest.NamespaceFrom(ctx); ns != "" && !r.visible(ns) {
+	if ns, _ := genericapirequest.NamespaceFrom(ctx); ns != "" && r.namespaceBeingDeleted(ctx, ns) {
 		return &ark.BackupList{}, nil
 	}
 	listObj, err := r.List(ctx, listOptions)
@@ -546,6 +556,36 @@ func (r *REST) DeleteCollection(ctx context.Context, deleteValidation rest.Valid
 		out.Items = append(out.Items, *obj.(*ark.Backup))
 	}
 	return out, nil
+}
+
+// namespaceControllers are the identities kube-controller-manager's namespace
+// controller acts as; their deletes are never honoured, because deleting a
+// namespace must not delete the backups in the bucket.
+var namespaceControllers = map[string]bool{
+	"system:serviceaccount:kube-system:namespace-controller": true,
+	"system:kube-controller-manager":                         true,
+}
+
+// namespaceBeingDeleted reports whether a delete in ns is part of deleting
+// the namespace: the namespace is hidden, the caller is the namespace
+// controller, or the cluster says the namespace is terminating. Any one is
+// enough; a failed live check falls back to the other two.
+func (r *REST) namespaceBeingDeleted(ctx context.Context, ns string) bool {
+	if !r.visible(ns) {
+		return true
+	}
+	if u, ok := genericapirequest.UserFrom(ctx); ok && namespaceControllers[u.GetName()] {
+		return true
+	}
+	if r.terminating != nil {
+		terminating, err := r.terminating(ctx, ns)
+		if err != nil {
+			klog.ErrorS(err, "Checking whether a namespace is terminating", "namespace", ns)
+			return false
+		}
+		return terminating
+	}
+	return false
 }
 
 // StatusREST serves backups/status: controllers write status, the spec of

@@ -13,8 +13,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/apimachinery/pkg/watch"
-	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/authentication/user"
+	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 
 	"github.com/arkproject/ark/pkg/apis/ark"
 	"github.com/arkproject/ark/pkg/apis/ark/install"
@@ -234,3 +234,40 @@ func TestBucketKeysAreNotNames(t *testing.T) {
 }
 
 func (r *REST) currentRV() string { return fmt.Sprint(r.ix.currentRev()) }
+
+// Even before the namespace cache has seen a namespace terminate, the
+// namespace controller's deletes (and any delete the cluster says is part of a
+// namespace deletion) leave the bucket alone.
+func TestNamespaceControllerNeverDeletesBackups(t *testing.T) {
+	r, store := newTestREST(t, nil)
+	create(t, r, "team-a", "precious")
+	_, before, err := objectstore.ReadAll(context.Background(), store, MetadataKey("precious"), 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := genericapirequest.WithUser(genericapirequest.WithNamespace(context.Background(), "team-a"),
+		&user.DefaultInfo{Name: "system:serviceaccount:kube-system:namespace-controller"})
+	out, err := r.DeleteCollection(ctx, nil, &metav1.DeleteOptions{}, &metainternalversion.ListOptions{})
+	if err != nil || len(out.(*ark.BackupList).Items) != 0 {
+		t.Fatalf("namespace controller's deletecollection: %v %+v", err, out)
+	}
+	if _, _, err := r.Delete(ctx, "precious", nil, &metav1.DeleteOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("namespace controller's delete: %v, want NotFound", err)
+	}
+
+	r.terminating = func(context.Context, string) (bool, error) { return true, nil }
+	if _, _, err := r.Delete(nsContext("team-a"), "precious", nil, &metav1.DeleteOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("delete while the cluster says the namespace terminates: %v, want NotFound", err)
+	}
+	_, after, err := objectstore.ReadAll(context.Background(), store, MetadataKey("precious"), 1<<20)
+	if err != nil || after.Generation != before.Generation {
+		t.Fatalf("bucket file changed: %v (generation %d -> %d)", err, before.Generation, after.Generation)
+	}
+
+	// An ordinary delete of a live namespace's backup marks it Deleting.
+	r.terminating = func(context.Context, string) (bool, error) { return false, nil }
+	obj, _, err := r.Delete(nsContext("team-a"), "precious", nil, &metav1.DeleteOptions{})
+	if err != nil || obj.(*ark.Backup).Status.Phase != ark.BackupPhaseDeleting {
+		t.Fatalf("user delete: %v %+v", err, obj)
+	}
+}
