@@ -11,7 +11,6 @@ import (
 	"k8s.io/apiserver/pkg/registry/generic"
 	"k8s.io/apiserver/pkg/registry/rest"
 	"k8s.io/apiserver/pkg/storage"
-	"k8s.io/apiserver/pkg/storage/names"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
 	"github.com/arkproject/ark/pkg/apis/ark"
@@ -25,9 +24,7 @@ import (
 // same create/update checks as a genericregistry.Store would, but the object
 // is then written to the bucket instead of etcd.
 type strategy struct {
-	runtime.ObjectTyper
-	names.NameGenerator
-	scope validation.Scope
+	registry.Strategy
 }
 
 var (
@@ -37,13 +34,7 @@ var (
 )
 
 func newStrategy(typer runtime.ObjectTyper, scope validation.Scope) strategy {
-	return strategy{typer, names.SimpleNameGenerator, scope}
-}
-
-func (strategy) NamespaceScoped() bool { return true }
-
-func (strategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
-	return registry.ResetFields(arkv1.SchemeGroupVersion.String(), "status")
+	return strategy{registry.NewStrategy(typer, scope)}
 }
 
 func (s strategy) PrepareForCreate(ctx context.Context, obj runtime.Object) {
@@ -51,33 +42,23 @@ func (s strategy) PrepareForCreate(ctx context.Context, obj runtime.Object) {
 	r.Status = ark.BackupStatus{Phase: ark.BackupPhaseNew}
 	r.Generation = 1
 	r.Spec.Requester = registry.Requester(ctx, r.Spec.Requester)
-	registry.ConfineToNamespace(&r.Spec, r.Namespace, s.scope)
+	registry.ConfineToNamespace(&r.Spec, r.Namespace, s.Scope)
 }
 
 func (s strategy) PrepareForUpdate(ctx context.Context, obj, old runtime.Object) {
 	r, o := obj.(*ark.Backup), old.(*ark.Backup)
 	r.Status = o.Status
 	r.Spec.Requester = o.Spec.Requester
-	registry.ConfineToNamespace(&r.Spec, r.Namespace, s.scope)
+	registry.ConfineToNamespace(&r.Spec, r.Namespace, s.Scope)
 }
 
 func (s strategy) Validate(ctx context.Context, obj runtime.Object) field.ErrorList {
-	return validation.ValidateBackup(obj.(*ark.Backup), s.scope)
+	return validation.ValidateBackup(obj.(*ark.Backup), s.Scope)
 }
 
 func (s strategy) ValidateUpdate(ctx context.Context, obj, old runtime.Object) field.ErrorList {
-	return validation.ValidateBackupUpdate(obj.(*ark.Backup), old.(*ark.Backup), s.scope)
+	return validation.ValidateBackupUpdate(obj.(*ark.Backup), old.(*ark.Backup), s.Scope)
 }
-
-func (strategy) WarningsOnCreate(ctx context.Context, obj runtime.Object) []string { return nil }
-
-func (strategy) WarningsOnUpdate(ctx context.Context, obj, old runtime.Object) []string { return nil }
-
-func (strategy) AllowCreateOnUpdate(context.Context) bool { return false }
-
-func (strategy) AllowUnconditionalUpdate(context.Context) bool { return true }
-
-func (strategy) Canonicalize(obj runtime.Object) {}
 
 // statusStrategy lets controllers own status: the spec of the update is discarded.
 type statusStrategy struct {
@@ -85,7 +66,7 @@ type statusStrategy struct {
 }
 
 func (statusStrategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
-	return registry.ResetFields(arkv1.SchemeGroupVersion.String(), "spec")
+	return registry.StatusResetFields()
 }
 
 func (statusStrategy) PrepareForUpdate(ctx context.Context, obj, old runtime.Object) {

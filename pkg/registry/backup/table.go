@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
@@ -25,37 +24,19 @@ var columns = []metav1.TableColumnDefinition{
 
 // ConvertToTable prints backups the way `ark backup get` does.
 func (r *REST) ConvertToTable(ctx context.Context, obj runtime.Object, tableOptions runtime.Object) (*metav1.Table, error) {
-	table := &metav1.Table{}
-	if opt, ok := tableOptions.(*metav1.TableOptions); !ok || !opt.NoHeaders {
-		table.ColumnDefinitions = columns
-	}
-	var items []ark.Backup
-	switch o := obj.(type) {
-	case *ark.Backup:
-		items = []ark.Backup{*o}
-	case *ark.BackupList:
-		items = o.Items
-		table.ResourceVersion, table.Continue, table.RemainingItemCount = o.ResourceVersion, o.Continue, o.RemainingItemCount
-	default:
-		return nil, fmt.Errorf("cannot print %T as a backup table", obj)
-	}
-	if m, err := meta.ListAccessor(obj); err == nil {
-		table.SelfLink = m.GetSelfLink()
-	}
 	now := r.clock.Now()
-	for i := range items {
-		b := &items[i]
-		table.Rows = append(table.Rows, metav1.TableRow{
-			Cells: []interface{}{
-				b.Name, registry.ProgressPhase(string(b.Status.Phase), b.Status.Progress),
-				int64(b.Status.Errors), int64(b.Status.Warnings),
-				registry.Timestamp(&b.CreationTimestamp), registry.Until(b.Status.Expiration, now),
-				b.Spec.StorageLocation, selector(b.Spec.LabelSelector),
-			},
-			Object: runtime.RawExtension{Object: b},
-		})
-	}
-	return table, nil
+	return registry.Table(obj, tableOptions, columns, func(o runtime.Object) ([]interface{}, error) {
+		b, ok := o.(*ark.Backup)
+		if !ok {
+			return nil, fmt.Errorf("cannot print %T as a backup", o)
+		}
+		return []interface{}{
+			b.Name, registry.ProgressPhase(string(b.Status.Phase), b.Status.Progress),
+			int64(b.Status.Errors), int64(b.Status.Warnings),
+			registry.Timestamp(&b.CreationTimestamp), registry.Until(b.Status.Expiration, now),
+			b.Spec.StorageLocation, selector(b.Spec.LabelSelector),
+		}, nil
+	})
 }
 
 func selector(s *metav1.LabelSelector) string {

@@ -12,11 +12,9 @@ import (
 	"k8s.io/apiserver/pkg/registry/generic"
 	"k8s.io/apiserver/pkg/registry/rest"
 	"k8s.io/apiserver/pkg/storage"
-	"k8s.io/apiserver/pkg/storage/names"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
 	"github.com/arkproject/ark/pkg/apis/ark"
-	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
 	"github.com/arkproject/ark/pkg/apis/ark/validation"
 	"github.com/arkproject/ark/pkg/registry"
 )
@@ -24,9 +22,7 @@ import (
 // strategy lets users own a Restore's spec; its status is reset on create and
 // kept on update, and the requester is recorded once, on create.
 type strategy struct {
-	runtime.ObjectTyper
-	names.NameGenerator
-	scope validation.Scope
+	registry.Strategy
 }
 
 var (
@@ -36,13 +32,7 @@ var (
 )
 
 func newStrategy(typer runtime.ObjectTyper, scope validation.Scope) strategy {
-	return strategy{typer, names.SimpleNameGenerator, scope}
-}
-
-func (strategy) NamespaceScoped() bool { return true }
-
-func (strategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
-	return registry.ResetFields(arkv1.SchemeGroupVersion.String(), "status")
+	return strategy{registry.NewStrategy(typer, scope)}
 }
 
 func (strategy) PrepareForCreate(ctx context.Context, obj runtime.Object) {
@@ -59,22 +49,12 @@ func (strategy) PrepareForUpdate(ctx context.Context, obj, old runtime.Object) {
 }
 
 func (s strategy) Validate(ctx context.Context, obj runtime.Object) field.ErrorList {
-	return validation.ValidateRestore(obj.(*ark.Restore), s.scope)
+	return validation.ValidateRestore(obj.(*ark.Restore), s.Scope)
 }
 
 func (s strategy) ValidateUpdate(ctx context.Context, obj, old runtime.Object) field.ErrorList {
-	return validation.ValidateRestoreUpdate(obj.(*ark.Restore), old.(*ark.Restore), s.scope)
+	return validation.ValidateRestoreUpdate(obj.(*ark.Restore), old.(*ark.Restore), s.Scope)
 }
-
-func (strategy) WarningsOnCreate(ctx context.Context, obj runtime.Object) []string { return nil }
-
-func (strategy) WarningsOnUpdate(ctx context.Context, obj, old runtime.Object) []string { return nil }
-
-func (strategy) AllowCreateOnUpdate(context.Context) bool { return false }
-
-func (strategy) AllowUnconditionalUpdate(context.Context) bool { return true }
-
-func (strategy) Canonicalize(obj runtime.Object) {}
 
 // statusStrategy lets controllers own status: the spec of the update is discarded.
 type statusStrategy struct {
@@ -82,7 +62,7 @@ type statusStrategy struct {
 }
 
 func (statusStrategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
-	return registry.ResetFields(arkv1.SchemeGroupVersion.String(), "spec")
+	return registry.StatusResetFields()
 }
 
 func (statusStrategy) PrepareForUpdate(ctx context.Context, obj, old runtime.Object) {

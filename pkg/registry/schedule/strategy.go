@@ -13,11 +13,9 @@ import (
 	"k8s.io/apiserver/pkg/registry/generic"
 	"k8s.io/apiserver/pkg/registry/rest"
 	"k8s.io/apiserver/pkg/storage"
-	"k8s.io/apiserver/pkg/storage/names"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
 	"github.com/arkproject/ark/pkg/apis/ark"
-	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
 	"github.com/arkproject/ark/pkg/apis/ark/validation"
 	"github.com/arkproject/ark/pkg/registry"
 )
@@ -26,9 +24,7 @@ import (
 // user who last changed the spec: scheduled backups run with that user's
 // rights, never with those of Ark's controllers.
 type strategy struct {
-	runtime.ObjectTyper
-	names.NameGenerator
-	scope validation.Scope
+	registry.Strategy
 }
 
 var (
@@ -38,13 +34,7 @@ var (
 )
 
 func newStrategy(typer runtime.ObjectTyper, scope validation.Scope) strategy {
-	return strategy{typer, names.SimpleNameGenerator, scope}
-}
-
-func (strategy) NamespaceScoped() bool { return true }
-
-func (strategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
-	return registry.ResetFields(arkv1.SchemeGroupVersion.String(), "status")
+	return strategy{registry.NewStrategy(typer, scope)}
 }
 
 func (st strategy) PrepareForCreate(ctx context.Context, obj runtime.Object) {
@@ -52,13 +42,13 @@ func (st strategy) PrepareForCreate(ctx context.Context, obj runtime.Object) {
 	s.Status = ark.ScheduleStatus{Phase: ark.SchedulePhaseNew}
 	s.Generation = 1
 	s.Spec.Template.Requester = registry.Requester(ctx, s.Spec.Template.Requester)
-	registry.ConfineToNamespace(&s.Spec.Template, s.Namespace, st.scope)
+	registry.ConfineToNamespace(&s.Spec.Template, s.Namespace, st.Scope)
 }
 
 func (st strategy) PrepareForUpdate(ctx context.Context, obj, old runtime.Object) {
 	s, o := obj.(*ark.Schedule), old.(*ark.Schedule)
 	s.Status = o.Status
-	registry.ConfineToNamespace(&s.Spec.Template, s.Namespace, st.scope)
+	registry.ConfineToNamespace(&s.Spec.Template, s.Namespace, st.Scope)
 	supplied := s.Spec.Template.Requester
 	s.Spec.Template.Requester = o.Spec.Template.Requester
 	if !apiequality.Semantic.DeepEqual(s.Spec, o.Spec) {
@@ -68,22 +58,12 @@ func (st strategy) PrepareForUpdate(ctx context.Context, obj, old runtime.Object
 }
 
 func (s strategy) Validate(ctx context.Context, obj runtime.Object) field.ErrorList {
-	return validation.ValidateSchedule(obj.(*ark.Schedule), s.scope)
+	return validation.ValidateSchedule(obj.(*ark.Schedule), s.Scope)
 }
 
 func (s strategy) ValidateUpdate(ctx context.Context, obj, old runtime.Object) field.ErrorList {
-	return validation.ValidateScheduleUpdate(obj.(*ark.Schedule), old.(*ark.Schedule), s.scope)
+	return validation.ValidateScheduleUpdate(obj.(*ark.Schedule), old.(*ark.Schedule), s.Scope)
 }
-
-func (strategy) WarningsOnCreate(ctx context.Context, obj runtime.Object) []string { return nil }
-
-func (strategy) WarningsOnUpdate(ctx context.Context, obj, old runtime.Object) []string { return nil }
-
-func (strategy) AllowCreateOnUpdate(context.Context) bool { return false }
-
-func (strategy) AllowUnconditionalUpdate(context.Context) bool { return true }
-
-func (strategy) Canonicalize(obj runtime.Object) {}
 
 // statusStrategy lets controllers own status: the spec of the update is discarded.
 type statusStrategy struct {
@@ -91,7 +71,7 @@ type statusStrategy struct {
 }
 
 func (statusStrategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
-	return registry.ResetFields(arkv1.SchemeGroupVersion.String(), "spec")
+	return registry.StatusResetFields()
 }
 
 func (statusStrategy) PrepareForUpdate(ctx context.Context, obj, old runtime.Object) {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
@@ -26,37 +25,19 @@ type tableConvertor struct{}
 
 // ConvertToTable prints schedules the way `ark schedule get` does.
 func (tableConvertor) ConvertToTable(ctx context.Context, obj runtime.Object, tableOptions runtime.Object) (*metav1.Table, error) {
-	table := &metav1.Table{}
-	if opt, ok := tableOptions.(*metav1.TableOptions); !ok || !opt.NoHeaders {
-		table.ColumnDefinitions = columns
-	}
-	var items []ark.Schedule
-	switch o := obj.(type) {
-	case *ark.Schedule:
-		items = []ark.Schedule{*o}
-	case *ark.ScheduleList:
-		items = o.Items
-		table.ResourceVersion, table.Continue, table.RemainingItemCount = o.ResourceVersion, o.Continue, o.RemainingItemCount
-	default:
-		return nil, fmt.Errorf("cannot print %T as a schedule table", obj)
-	}
-	if m, err := meta.ListAccessor(obj); err == nil {
-		table.SelfLink = m.GetSelfLink()
-	}
 	now := time.Now()
-	for i := range items {
-		s := &items[i]
+	return registry.Table(obj, tableOptions, columns, func(o runtime.Object) ([]interface{}, error) {
+		s, ok := o.(*ark.Schedule)
+		if !ok {
+			return nil, fmt.Errorf("cannot print %T as a schedule", o)
+		}
 		phase := string(s.Status.Phase)
 		if phase == "" {
 			phase = string(ark.SchedulePhaseNew)
 		}
-		table.Rows = append(table.Rows, metav1.TableRow{
-			Cells: []interface{}{
-				s.Name, phase, s.Spec.Schedule, registry.Ago(s.Status.LastBackup, now), s.Spec.Paused,
-				registry.Ago(&s.CreationTimestamp, now),
-			},
-			Object: runtime.RawExtension{Object: s},
-		})
-	}
-	return table, nil
+		return []interface{}{
+			s.Name, phase, s.Spec.Schedule, registry.Ago(s.Status.LastBackup, now), s.Spec.Paused,
+			registry.Ago(&s.CreationTimestamp, now),
+		}, nil
+	})
 }
