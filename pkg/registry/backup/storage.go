@@ -317,18 +317,20 @@ func (r *REST) List(ctx context.Context, options *metainternalversion.ListOption
 	return list, nil
 }
 
-func itemKey(b *ark.Backup) string { return b.Namespace + "/" + b.Name }
+// itemKey orders backups as the index sorts them, by namespace then name:
+// NUL sorts before every character a name may hold.
+func itemKey(b *ark.Backup) string { return b.Namespace + "\x00" + b.Name }
 
 func encodeContinue(key string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte("v1:" + key))
+	return base64.RawURLEncoding.EncodeToString([]byte("v2:" + key))
 }
 
 func decodeContinue(token string) (string, error) {
 	raw, err := base64.RawURLEncoding.DecodeString(token)
-	if err != nil || !strings.HasPrefix(string(raw), "v1:") {
+	if err != nil || !strings.HasPrefix(string(raw), "v2:") {
 		return "", fmt.Errorf("invalid continue token %q", token)
 	}
-	return strings.TrimPrefix(string(raw), "v1:"), nil
+	return strings.TrimPrefix(string(raw), "v2:"), nil
 }
 
 // Watch streams changes from the index: initial events, resumption within

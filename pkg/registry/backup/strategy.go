@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -49,6 +51,9 @@ func (s strategy) PrepareForUpdate(ctx context.Context, obj, old runtime.Object)
 	r, o := obj.(*ark.Backup), old.(*ark.Backup)
 	r.Status = o.Status
 	r.Spec.Requester = o.Spec.Requester
+	if !apiequality.Semantic.DeepEqual(r.Spec, o.Spec) {
+		r.Generation = o.Generation + 1
+	}
 	registry.ConfineToNamespace(&r.Spec, r.Namespace, s.Scope)
 }
 

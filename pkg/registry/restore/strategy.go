@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -46,6 +48,9 @@ func (strategy) PrepareForUpdate(ctx context.Context, obj, old runtime.Object) {
 	r, o := obj.(*ark.Restore), old.(*ark.Restore)
 	r.Status = o.Status
 	r.Spec.Requester = o.Spec.Requester
+	if !apiequality.Semantic.DeepEqual(r.Spec, o.Spec) {
+		r.Generation = o.Generation + 1
+	}
 }
 
 func (s strategy) Validate(ctx context.Context, obj runtime.Object) field.ErrorList {
