@@ -46,7 +46,9 @@ func Start(opts Options) (*Etcd, error) {
 	cfg := embed.NewConfig()
 	cfg.Name = "ark"
 	cfg.Dir = filepath.Join(opts.Dir, "member-data")
-	cfg.LogLevel = "error"
+	cfg.LogLevel = "warn"
+	// etcd logs in its own format; keep it beside its data, out of the server's log.
+	cfg.LogOutputs = []string{filepath.Join(opts.Dir, "etcd.log")}
 	cfg.UnsafeNoFsync = opts.UnsafeNoFsync
 	clientURL := url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", clientPort)}
 	peerURL := url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", peerPort)}
