@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the local control plane (kube-apiserver, kube-controller-manager, etcd,
-# kwok) from the pinned Go modules in this directory into _output/bin, one file
+# kwok) and the matching kubectl from the pinned Go modules in this directory into _output/bin, one file
 # per version, so only the first run pays. Usage: build.sh [binary...]
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -37,13 +37,14 @@ build() { # name version package ldflags minutes
 }
 
 targets=("$@")
-[[ ${#targets[@]} -gt 0 ]] || targets=(etcd kube-apiserver kube-controller-manager kwok)
+[[ ${#targets[@]} -gt 0 ]] || targets=(etcd kube-apiserver kube-controller-manager kwok kubectl)
 for t in "${targets[@]}"; do
   case "${t}" in
     etcd) build etcd "${ETCD_VERSION}" go.etcd.io/etcd/server/v3 "-s -w" 3 ;;
     kube-apiserver) build kube-apiserver "${KUBE_VERSION}" k8s.io/kubernetes/cmd/kube-apiserver "${kube_ldflags}" 21 ;;
     kube-controller-manager) build kube-controller-manager "${KUBE_VERSION}" k8s.io/kubernetes/cmd/kube-controller-manager "${kube_ldflags}" 6 ;;
     kwok) build kwok "${KWOK_VERSION}" sigs.k8s.io/kwok/cmd/kwok "-s -w" 4 ;;
+    kubectl) build kubectl "${KUBE_VERSION}" k8s.io/kubernetes/cmd/kubectl "${kube_ldflags}" 5 ;;
     *) echo "unknown binary ${t}" >&2; exit 2 ;;
   esac
 done

@@ -34,6 +34,10 @@ import (
 	_ "go.etcd.io/etcd/server/v3"
 	_ "k8s.io/kubernetes/cmd/kube-apiserver"
 	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
+	_ "k8s.io/kubernetes/cmd/kubectl"
 	_ "sigs.k8s.io/kwok/cmd/kwok"
 )
 TOOLS
+# etcd and kwok at the versions known to work with this Kubernetes.
+go get go.etcd.io/etcd/server/v3@v3.7.3 sigs.k8s.io/kwok@v0.8.0
+go mod tidy

@@ -54,6 +54,26 @@ func BucketCodec() runtime.Codec {
 	return Codecs.CodecForVersions(pretty, Codecs.UniversalDeserializer(), arkv1.SchemeGroupVersion, ark.SchemeGroupVersion)
 }
 
+// withoutProtobuf serves Ark's group as JSON, YAML and CBOR only. Ark's types
+// have no protobuf marshalling; offering protobuf anyway makes clients that
+// prefer it (kube-controller-manager's metadata clients: the namespace
+// controller, the garbage collector) get encoding errors instead of JSON, and
+// namespace deletion never finishes.
+type withoutProtobuf struct {
+	runtime.NegotiatedSerializer
+}
+
+// SupportedMediaTypes drops protobuf from the negotiable media types.
+func (s withoutProtobuf) SupportedMediaTypes() []runtime.SerializerInfo {
+	var out []runtime.SerializerInfo
+	for _, info := range s.NegotiatedSerializer.SupportedMediaTypes() {
+		if info.MediaType != runtime.ContentTypeProtobuf {
+			out = append(out, info)
+		}
+	}
+	return out
+}
+
 // ExtraConfig is Ark's own configuration.
 type ExtraConfig struct {
 	// HomeNamespace holds the administrators' backups and restores.
@@ -136,6 +156,7 @@ func (c completedConfig) New() (*ArkServer, error) {
 	})
 
 	group := genericapiserver.NewDefaultAPIGroupInfo(ark.GroupName, Scheme, metav1.ParameterCodec, Codecs)
+	group.NegotiatedSerializer = withoutProtobuf{Codecs}
 	group.VersionedResourcesStorageMap[arkv1.SchemeGroupVersion.Version] = map[string]rest.Storage{
 		"backups":          backups,
 		"backups/status":   backupStatus,

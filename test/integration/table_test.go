@@ -328,3 +328,25 @@ func TestTableSchedules(t *testing.T) {
 	cell(t, cells, idx, "STATUS", "Enabled")
 	cell(t, cells, idx, "LAST BACKUP", "26h ago")
 }
+
+// Clients that prefer protobuf (kube-controller-manager's metadata clients,
+// which delete namespaces and collect garbage) must get JSON, not an encoding
+// error: Ark's types have no protobuf form.
+func TestProtobufPreferringClientsGetJSON(t *testing.T) {
+	ts := startServer(t, serverOptions{})
+	ctx := context.Background()
+	if _, err := ts.Client.ArkV1().Backups(home).Create(ctx, newBackup("pb"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{
+		"/apis/ark.heptio.com/v1/namespaces/heptio-ark/backups",
+		"/apis/ark.heptio.com/v1/namespaces/heptio-ark/restores",
+		"/apis/ark.heptio.com/v1/namespaces/heptio-ark/schedules",
+		"/apis/ark.heptio.com/v1/namespaces/heptio-ark/backups/pb",
+	} {
+		code, body := ts.request(ctx, http.MethodGet, path, "application/vnd.kubernetes.protobuf, application/json")
+		if code != http.StatusOK || !strings.HasPrefix(strings.TrimSpace(string(body)), "{") {
+			t.Errorf("GET %s preferring protobuf: %d %.200s", path, code, body)
+		}
+	}
+}

@@ -1,0 +1,467 @@
+// Package localcluster runs a real Kubernetes control plane on loopback —
+// etcd, kube-apiserver, kube-controller-manager, kwok with a fake node — and
+// ark-apiserver registered behind it as an APIService, the way users run
+// Ark. `make run` and the end-to-end tests use it. Every binary is built from
+// pinned Go modules by hack/controlplane/build.sh; nothing is downloaded.
+package localcluster
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+// Names of what the local cluster creates.
+const (
+	HomeNamespace = "heptio-ark"
+	ArkService    = "ark-apiserver"
+	APIService    = "v1.ark.heptio.com"
+	NodeName      = "kwok-node-0"
+)
+
+// Options configure a local cluster.
+type Options struct {
+	// Dir holds the PKI, kubeconfigs, logs, data and the bucket.
+	Dir string
+	// BinDir holds etcd, kube-apiserver, kube-controller-manager, kwok, kubectl.
+	BinDir string
+	// ArkAPIServer is the ark-apiserver binary.
+	ArkAPIServer string
+	// ArtifactsDir holds the manifests applied to the cluster.
+	ArtifactsDir string
+	// KwokStages are kwok Stage files (node and pod lifecycles).
+	KwokStages []string
+	// BucketPollInterval is passed to ark-apiserver.
+	BucketPollInterval time.Duration
+	// Log receives progress messages.
+	Log io.Writer
+}
+
+// Cluster is a running local cluster.
+type Cluster struct {
+	opts Options
+	pki  *pki
+	// Kubeconfig is the administrator's kubeconfig (system:masters).
+	Kubeconfig string
+	// Server is kube-apiserver's URL.
+	Server string
+	// Config and Kube are the administrator's client configuration and clientset.
+	Config *rest.Config
+	Kube   kubernetes.Interface
+	// ArkPort is where ark-apiserver listens on 127.0.0.1.
+	ArkPort int
+	// BucketDir is the file bucket's directory.
+	BucketDir string
+
+	procs map[string]*process
+	order []string
+}
+
+func (c *Cluster) logf(format string, args ...any) {
+	if c.opts.Log != nil {
+		fmt.Fprintf(c.opts.Log, format+"\n", args...)
+	}
+}
+
+func (c *Cluster) path(elem ...string) string {
+	return filepath.Join(append([]string{c.opts.Dir}, elem...)...)
+}
+
+func (c *Cluster) bin(name string) string { return filepath.Join(c.opts.BinDir, name) }
+
+// Start brings the whole cluster up and returns once the Ark APIService is
+// Available. On error everything started is stopped again.
+func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
+	if opts.BucketPollInterval == 0 {
+		opts.BucketPollInterval = 5 * time.Second
+	}
+	abs, err := filepath.Abs(opts.Dir)
+	if err != nil {
+		return nil, err
+	}
+	opts.Dir = abs
+	c = &Cluster{opts: opts, procs: map[string]*process{}}
+	defer func() {
+		if err != nil {
+			c.Stop()
+		}
+	}()
+	for _, b := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kwok", "kubectl"} {
+		if _, err := os.Stat(c.bin(b)); err != nil {
+			return nil, fmt.Errorf("%s is missing: run hack/controlplane/build.sh (make controlplane): %w", b, err)
+		}
+	}
+	// Cluster state starts fresh every time; the bucket and the PKI persist,
+	// so backups outlive the cluster, as they should.
+	for _, d := range []string{"etcd", "ark", "logs"} {
+		if err := os.RemoveAll(c.path(d)); err != nil {
+			return nil, err
+		}
+	}
+	c.BucketDir = c.path("bucket")
+	if err := os.MkdirAll(c.BucketDir, 0o755); err != nil {
+		return nil, err
+	}
+	if c.pki, err = ensurePKI(c.path("pki"), ArkService+"."+HomeNamespace+".svc"); err != nil {
+		return nil, fmt.Errorf("local PKI: %w", err)
+	}
+	ports, err := freePorts(5)
+	if err != nil {
+		return nil, err
+	}
+	etcdPort, peerPort, apiPort, kwokPort, arkPort := ports[0], ports[1], ports[2], ports[3], ports[4]
+	c.ArkPort = arkPort
+	c.Server = "https://127.0.0.1:" + strconv.Itoa(apiPort)
+
+	if err := c.startEtcd(ctx, etcdPort, peerPort); err != nil {
+		return nil, err
+	}
+	if err := c.startKubeAPIServer(ctx, etcdPort, apiPort); err != nil {
+		return nil, err
+	}
+	if err := c.startControllerManager(ctx); err != nil {
+		return nil, err
+	}
+	if err := c.startKwok(ctx, kwokPort); err != nil {
+		return nil, err
+	}
+	if err := c.installArk(ctx); err != nil {
+		return nil, err
+	}
+	if err := c.StartArk(ctx); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *Cluster) track(p *process) {
+	c.procs[p.name] = p
+	c.order = append(c.order, p.name)
+}
+
+func (c *Cluster) startEtcd(ctx context.Context, port, peer int) error {
+	c.logf(">> starting etcd")
+	client := fmt.Sprintf("http://127.0.0.1:%d", port)
+	peerURL := fmt.Sprintf("http://127.0.0.1:%d", peer)
+	p, err := startProcess(c.path("logs"), "etcd", c.bin("etcd"),
+		"--name=local", "--data-dir="+c.path("etcd"),
+		"--listen-client-urls="+client, "--advertise-client-urls="+client,
+		"--listen-peer-urls="+peerURL, "--initial-advertise-peer-urls="+peerURL,
+		"--initial-cluster=local="+peerURL, "--unsafe-no-fsync", "--log-level=warn")
+	if err != nil {
+		return err
+	}
+	c.track(p)
+	return waitFor(ctx, p, "etcd", time.Minute, func(ctx context.Context) error {
+		return httpOK(ctx, http.DefaultClient, client+"/health")
+	})
+}
+
+func (c *Cluster) startKubeAPIServer(ctx context.Context, etcdPort, port int) error {
+	c.logf(">> starting kube-apiserver on %s", c.Server)
+	pk := c.pki.path
+	p, err := startProcess(c.path("logs"), "kube-apiserver", c.bin("kube-apiserver"),
+		fmt.Sprintf("--etcd-servers=http://127.0.0.1:%d", etcdPort),
+		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", fmt.Sprintf("--secure-port=%d", port),
+		// A loopback advertise address needs this, or kube-apiserver exits.
+		"--endpoint-reconciler-type=none",
+		"--tls-cert-file="+pk("kube-apiserver.crt"), "--tls-private-key-file="+pk("kube-apiserver.key"),
+		"--client-ca-file="+pk("ca.crt"),
+		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+		"--service-account-key-file="+pk("sa.pub"), "--service-account-signing-key-file="+pk("sa.key"),
+		"--service-cluster-ip-range=10.0.0.0/24",
+		"--authorization-mode=Node,RBAC",
+		"--requestheader-client-ca-file="+pk("front-proxy-ca.crt"),
+		"--requestheader-allowed-names=front-proxy-client",
+		"--requestheader-username-headers=X-Remote-User",
+		"--requestheader-group-headers=X-Remote-Group",
+		"--requestheader-extra-headers-prefix=X-Remote-Extra-",
+		"--proxy-client-cert-file="+pk("front-proxy-client.crt"), "--proxy-client-key-file="+pk("front-proxy-client.key"),
+		// Aggregated servers on 127.0.0.1 are reached through an ExternalName
+		// Service; endpoint routing would refuse a loopback address.
+		"--enable-aggregator-routing=false",
+		"--kubelet-client-certificate="+pk("kubelet-client.crt"), "--kubelet-client-key="+pk("kubelet-client.key"),
+		"--allow-privileged=true",
+	)
+	if err != nil {
+		return err
+	}
+	c.track(p)
+	c.Kubeconfig = c.path("admin.kubeconfig")
+	if err := c.pki.writeCertKubeconfig(c.Kubeconfig, c.Server, "admin", "default"); err != nil {
+		return err
+	}
+	if c.Config, err = clientcmd.BuildConfigFromFlags("", c.Kubeconfig); err != nil {
+		return err
+	}
+	c.Config.QPS, c.Config.Burst = 100, 200
+	if c.Kube, err = kubernetes.NewForConfig(c.Config); err != nil {
+		return err
+	}
+	return waitFor(ctx, p, "kube-apiserver /readyz", 2*time.Minute, func(ctx context.Context) error {
+		_, err := c.Kube.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
+		return err
+	})
+}
+
+func (c *Cluster) startControllerManager(ctx context.Context) error {
+	c.logf(">> starting kube-controller-manager")
+	kubeconfig := c.path("kube-controller-manager.kubeconfig")
+	if err := c.pki.writeCertKubeconfig(kubeconfig, c.Server, "kube-controller-manager", ""); err != nil {
+		return err
+	}
+	p, err := startProcess(c.path("logs"), "kube-controller-manager", c.bin("kube-controller-manager"),
+		"--kubeconfig="+kubeconfig,
+		"--authentication-kubeconfig="+kubeconfig, "--authorization-kubeconfig="+kubeconfig,
+		"--bind-address=127.0.0.1", "--secure-port=0",
+		"--leader-elect=false",
+		"--use-service-account-credentials=true",
+		"--service-account-private-key-file="+c.pki.path("sa.key"),
+		"--root-ca-file="+c.pki.path("ca.crt"),
+		"--cluster-signing-cert-file="+c.pki.path("ca.crt"), "--cluster-signing-key-file="+c.pki.path("ca.key"),
+	)
+	if err != nil {
+		return err
+	}
+	c.track(p)
+	// The default service account shows the controllers are working.
+	return waitFor(ctx, p, "kube-controller-manager (default service account)", 2*time.Minute, func(ctx context.Context) error {
+		_, err := c.Kube.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{})
+		return err
+	})
+}
+
+func (c *Cluster) startKwok(ctx context.Context, port int) error {
+	c.logf(">> starting kwok with node %s", NodeName)
+	config := c.path("kwok.yaml")
+	// kwok requires its parallelism options set explicitly.
+	if err := os.WriteFile(config, []byte(`apiVersion: config.kwok.x-k8s.io/v1alpha1
+kind: KwokConfiguration
+options:
+  podPlayStageParallelism: 4
+  nodePlayStageParallelism: 4
+  nodeLeaseParallelism: 4
+  podsOnNodeSyncParallelism: 4
+`), 0o644); err != nil {
+		return err
+	}
+	args := []string{
+		"--kubeconfig=" + c.Kubeconfig,
+		"--manage-all-nodes=false", "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
+		"--node-ip=127.0.0.1", fmt.Sprintf("--node-port=%d", port),
+		fmt.Sprintf("--server-address=127.0.0.1:%d", port),
+		"--tls-cert-file=" + c.pki.path("kwok.crt"), "--tls-private-key-file=" + c.pki.path("kwok.key"),
+		"--config=" + config,
+	}
+	for _, s := range c.opts.KwokStages {
+		args = append(args, "--config="+s)
+	}
+	p, err := startProcess(c.path("logs"), "kwok", c.bin("kwok"), args...)
+	if err != nil {
+		return err
+	}
+	c.track(p)
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{
+		Name:        NodeName,
+		Annotations: map[string]string{"kwok.x-k8s.io/node": "fake"},
+		Labels:      map[string]string{"type": "kwok", "kubernetes.io/hostname": NodeName},
+	}}
+	if _, err := c.Kube.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("creating fake node: %w", err)
+	}
+	return waitFor(ctx, p, "fake node Ready", time.Minute, func(ctx context.Context) error {
+		n, err := c.Kube.CoreV1().Nodes().Get(ctx, NodeName, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		for _, cond := range n.Status.Conditions {
+			if cond.Type == corev1.NodeReady && cond.Status == corev1.ConditionTrue {
+				return nil
+			}
+		}
+		return errors.New("node not Ready")
+	})
+}
+
+// installArk applies the manifests of artifacts/ that fit a local cluster
+// (namespace, service account, RBAC, user roles), then the local Service and
+// APIService, and writes ark-apiserver's kubeconfig with a token of its
+// service account, so the server runs with exactly the rights a real
+// deployment has.
+func (c *Cluster) installArk(ctx context.Context) error {
+	c.logf(">> installing Ark's namespace, service account, RBAC and APIService")
+	for _, f := range []string{"00-namespace.yaml", "10-rbac.yaml", "20-user-roles.yaml"} {
+		if out, err := c.Kubectl(ctx, nil, "apply", "-f", filepath.Join(c.opts.ArtifactsDir, f)); err != nil {
+			return fmt.Errorf("applying %s: %v\n%s", f, err, out)
+		}
+	}
+	if out, err := c.Kubectl(ctx, []byte(c.localManifests()), "apply", "-f", "-"); err != nil {
+		return fmt.Errorf("applying the local Service and APIService: %v\n%s", err, out)
+	}
+	token, err := c.Kubectl(ctx, nil, "create", "token", ArkService, "-n", HomeNamespace, "--duration=8760h")
+	if err != nil {
+		return fmt.Errorf("creating a token for %s: %v\n%s", ArkService, err, token)
+	}
+	return c.pki.writeTokenKubeconfig(c.path("ark-apiserver.kubeconfig"), c.Server,
+		"system:serviceaccount:"+HomeNamespace+":"+ArkService, strings.TrimSpace(string(token)), HomeNamespace)
+}
+
+// localManifests are the Service and APIService for a server on loopback: an
+// ExternalName Service to localhost, and the real CA bundle of Ark's serving
+// certificate.
+func (c *Cluster) localManifests() string {
+	return fmt.Sprintf(`apiVersion: v1
+kind: Service
+metadata:
+  name: %[1]s
+  namespace: %[2]s
+spec:
+  type: ExternalName
+  externalName: localhost
+  ports:
+  - name: https
+    port: %[3]d
+---
+apiVersion: apiregistration.k8s.io/v1
+kind: APIService
+metadata:
+  name: %[4]s
+spec:
+  group: ark.heptio.com
+  version: v1
+  groupPriorityMinimum: 1000
+  versionPriority: 100
+  service:
+    name: %[1]s
+    namespace: %[2]s
+    port: %[3]d
+  caBundle: %[5]s
+`, ArkService, HomeNamespace, c.ArkPort, APIService, base64.StdEncoding.EncodeToString(c.pki.arkCA.CertPEM))
+}
+
+// StartArk starts ark-apiserver (again, after StopArk) and waits until the
+// APIService is Available.
+func (c *Cluster) StartArk(ctx context.Context, extraArgs ...string) error {
+	c.logf(">> starting ark-apiserver on 127.0.0.1:%d", c.ArkPort)
+	kubeconfig := c.path("ark-apiserver.kubeconfig")
+	args := append([]string{
+		fmt.Sprintf("--secure-port=%d", c.ArkPort), "--bind-address=127.0.0.1",
+		"--tls-cert-file=" + c.pki.path("ark-apiserver.crt"), "--tls-private-key-file=" + c.pki.path("ark-apiserver.key"),
+		"--kubeconfig=" + kubeconfig, "--authentication-kubeconfig=" + kubeconfig, "--authorization-kubeconfig=" + kubeconfig,
+		"--namespace=" + HomeNamespace,
+		"--data-dir=" + c.path("ark"),
+		"--backup-location=file://" + c.BucketDir,
+		"--bucket-poll-interval=" + c.opts.BucketPollInterval.String(),
+		"--embedded-etcd-unsafe-no-fsync",
+	}, extraArgs...)
+	if old, ok := c.procs["ark-apiserver"]; ok && old.running() == nil {
+		return errors.New("ark-apiserver is already running")
+	}
+	p, err := startProcess(c.path("logs"), "ark-apiserver", c.opts.ArkAPIServer, args...)
+	if err != nil {
+		return err
+	}
+	if _, ok := c.procs["ark-apiserver"]; !ok {
+		c.order = append(c.order, "ark-apiserver")
+	}
+	c.procs["ark-apiserver"] = p
+	return waitFor(ctx, p, "APIService "+APIService+" Available", 2*time.Minute, func(ctx context.Context) error {
+		return c.apiServiceAvailable(ctx)
+	})
+}
+
+// StopArk stops ark-apiserver, leaving the rest of the cluster running.
+func (c *Cluster) StopArk() {
+	if p, ok := c.procs["ark-apiserver"]; ok {
+		p.stop(20 * time.Second)
+	}
+}
+
+var apiServiceGVR = schema.GroupVersionResource{Group: "apiregistration.k8s.io", Version: "v1", Resource: "apiservices"}
+
+func (c *Cluster) apiServiceAvailable(ctx context.Context) error {
+	dyn, err := dynamic.NewForConfig(c.Config)
+	if err != nil {
+		return err
+	}
+	obj, err := dyn.Resource(apiServiceGVR).Get(ctx, APIService, metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	conds, _, _ := unstructured.NestedSlice(obj.Object, "status", "conditions")
+	for _, cnd := range conds {
+		m, _ := cnd.(map[string]any)
+		if m["type"] == "Available" {
+			if m["status"] == "True" {
+				return nil
+			}
+			return fmt.Errorf("APIService not Available: %v: %v", m["reason"], m["message"])
+		}
+	}
+	return errors.New("APIService has no Available condition yet")
+}
+
+// Kubectl runs the cluster's kubectl as the administrator, with stdin.
+func (c *Cluster) Kubectl(ctx context.Context, stdin []byte, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, c.bin("kubectl"), append([]string{"--kubeconfig=" + c.Kubeconfig}, args...)...)
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
+	return cmd.CombinedOutput()
+}
+
+// KubectlPath is the kubectl binary matching the cluster.
+func (c *Cluster) KubectlPath() string { return c.bin("kubectl") }
+
+// LogDir holds one log file per process.
+func (c *Cluster) LogDir() string { return c.path("logs") }
+
+// Stop stops every process in the reverse order of starting: Ark and the
+// controllers first, kube-apiserver before etcd.
+func (c *Cluster) Stop() {
+	for i := len(c.order) - 1; i >= 0; i-- {
+		p := c.procs[c.order[i]]
+		grace := 20 * time.Second
+		if p.name == "etcd" {
+			grace = 10 * time.Second
+		}
+		p.stop(grace)
+	}
+}
+
+// httpOK GETs url and requires 200.
+func httpOK(ctx context.Context, client *http.Client, url string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(resp.Body)
+		return fmt.Errorf("%s: %d %s", url, resp.StatusCode, body)
+	}
+	return nil
+}

@@ -1,0 +1,55 @@
+// Command ark-localcluster is `make run`: it brings up a local Kubernetes
+// control plane with Ark registered as an aggregated API server, prints how
+// to use it, and stops everything on Ctrl-C.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/arkproject/ark/test/localcluster"
+)
+
+func main() {
+	root := flag.String("repo", ".", "root of the Ark checkout")
+	dir := flag.String("dir", filepath.Join("_output", "local"), "directory for the cluster's PKI, logs, data and bucket")
+	poll := flag.Duration("bucket-poll-interval", 5*time.Second, "ark-apiserver's --bucket-poll-interval")
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	opts, err := localcluster.DefaultOptions(*root, *dir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	opts.BucketPollInterval = *poll
+	opts.Log = os.Stdout
+	started := time.Now()
+	c, err := localcluster.Start(ctx, opts)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "local cluster failed:", err)
+		os.Exit(1)
+	}
+	kubectlDir, _ := filepath.Abs(filepath.Dir(c.KubectlPath()))
+	fmt.Printf(`
+Ark is up (%s): kube-apiserver %s, APIService %s Available.
+
+  export PATH=%s:$PATH KUBECONFIG=%s
+  kubectl get apiservice %s
+  kubectl create -f artifacts/examples/backup.yaml && kubectl get backups -n %s
+
+Bucket: %s    Logs: %s
+Ctrl-C stops every process started here.
+`, time.Since(started).Round(time.Second), c.Server, localcluster.APIService, kubectlDir, c.Kubeconfig,
+		localcluster.APIService, localcluster.HomeNamespace, c.BucketDir, c.LogDir())
+	<-ctx.Done()
+	fmt.Println("\n>> stopping")
+	c.Stop()
+}

@@ -1,0 +1,42 @@
+package localcluster
+
+import (
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// DefaultOptions lays a cluster out in a checkout of the repository: binaries
+// from _output/bin and bin/, manifests from artifacts/, and kwok's stages
+// from the kwok module pinned by hack/controlplane.
+func DefaultOptions(repoRoot, dir string) (Options, error) {
+	stages, err := kwokStages(repoRoot)
+	if err != nil {
+		return Options{}, err
+	}
+	return Options{
+		Dir:          dir,
+		BinDir:       filepath.Join(repoRoot, "_output", "bin"),
+		ArkAPIServer: filepath.Join(repoRoot, "bin", "ark-apiserver"),
+		ArtifactsDir: filepath.Join(repoRoot, "artifacts"),
+		KwokStages:   stages,
+	}, nil
+}
+
+// kwokStages returns kwok's own "fast" node and pod stages, read from the
+// module cache at the version hack/controlplane pins.
+func kwokStages(repoRoot string) ([]string, error) {
+	cmd := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/kwok")
+	cmd.Dir = filepath.Join(repoRoot, "hack", "controlplane")
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("locating the kwok module (run make controlplane first): %w", err)
+	}
+	dir := strings.TrimSpace(string(out))
+	var files []string
+	for _, f := range []string{"node/fast/node-initialize.yaml", "pod/fast/pod-ready.yaml", "pod/fast/pod-complete.yaml", "pod/fast/pod-delete.yaml"} {
+		files = append(files, filepath.Join(dir, "kustomize", "stage", f))
+	}
+	return files, nil
+}
