@@ -2,10 +2,11 @@
 SHELL := /usr/bin/env bash
 GO ?= go
 DATA_DIR ?= _output/data
+LOCAL_DIR ?= _output/local
 PORT ?= 8443
 BENCH_TIME ?= 20x
 
-.PHONY: all build test unit verify run bench codegen controlplane clean
+.PHONY: all build test unit e2e verify run run-standalone bench codegen controlplane clean
 
 all: build
 
@@ -13,13 +14,17 @@ all: build
 build:
 	$(GO) build -o bin/ark-apiserver ./cmd/ark-apiserver
 
-## test: verify, then every test (unit and in-process integration)
-test: verify
-	$(GO) test ./... -count=1 -timeout 20m
+## test: verify, then every test: unit, in-process integration, and end-to-end on a local cluster
+test: verify controlplane
+	$(GO) test ./... -count=1 -timeout 30m
 
-## unit: the tests without the integration suite (quick)
+## unit: the tests without the integration and end-to-end suites (quick)
 unit:
 	$(GO) test $$($(GO) list ./... | grep -v /test/) -count=1
+
+## e2e: only the end-to-end suite (local cluster)
+e2e: controlplane
+	$(GO) test ./test/e2e -count=1 -v
 
 ## verify: formatting, vet, generated code and go.mod are up to date
 verify:
@@ -32,8 +37,13 @@ verify:
 codegen:
 	hack/update-codegen.sh
 
-## run: serve Ark standalone on 127.0.0.1:$(PORT) with data in $(DATA_DIR)
-run: build
+## run: a local Kubernetes control plane with Ark registered as an APIService (Ctrl-C stops it)
+run: build controlplane
+	$(GO) build -o _output/bin/ark-localcluster ./test/localcluster/cmd/ark-localcluster
+	_output/bin/ark-localcluster --dir $(LOCAL_DIR)
+
+## run-standalone: serve Ark alone (no kube-apiserver) on 127.0.0.1:$(PORT) with data in $(DATA_DIR)
+run-standalone: build
 	bin/ark-apiserver --standalone --data-dir $(DATA_DIR) --secure-port $(PORT)
 
 ## bench: list 10,000 backups through the API from a file bucket and from fake GCS

@@ -33,7 +33,10 @@ import (
 // Names of what the local cluster creates.
 const (
 	HomeNamespace = "heptio-ark"
-	ArkService    = "ark-apiserver"
+	// SystemNamespace runs the server; it is not the home namespace, so that
+	// deleting heptio-ark does not take the API down (see artifacts/).
+	SystemNamespace = "ark-system"
+	ArkService      = "ark-apiserver"
 	APIService    = "v1.ark.heptio.com"
 	NodeName      = "kwok-node-0"
 )
@@ -121,7 +124,7 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	if err := os.MkdirAll(c.BucketDir, 0o755); err != nil {
 		return nil, err
 	}
-	if c.pki, err = ensurePKI(c.path("pki"), ArkService+"."+HomeNamespace+".svc"); err != nil {
+	if c.pki, err = ensurePKI(c.path("pki"), ArkService+"."+SystemNamespace+".svc"); err != nil {
 		return nil, fmt.Errorf("local PKI: %w", err)
 	}
 	ports, err := freePorts(5)
@@ -317,12 +320,12 @@ func (c *Cluster) installArk(ctx context.Context) error {
 	if out, err := c.Kubectl(ctx, []byte(c.localManifests()), "apply", "-f", "-"); err != nil {
 		return fmt.Errorf("applying the local Service and APIService: %v\n%s", err, out)
 	}
-	token, err := c.Kubectl(ctx, nil, "create", "token", ArkService, "-n", HomeNamespace, "--duration=8760h")
+	token, err := c.Kubectl(ctx, nil, "create", "token", ArkService, "-n", SystemNamespace, "--duration=8760h")
 	if err != nil {
 		return fmt.Errorf("creating a token for %s: %v\n%s", ArkService, err, token)
 	}
 	return c.pki.writeTokenKubeconfig(c.path("ark-apiserver.kubeconfig"), c.Server,
-		"system:serviceaccount:"+HomeNamespace+":"+ArkService, strings.TrimSpace(string(token)), HomeNamespace)
+		"system:serviceaccount:"+SystemNamespace+":"+ArkService, strings.TrimSpace(string(token)), SystemNamespace)
 }
 
 // localManifests are the Service and APIService for a server on loopback: an
@@ -355,7 +358,7 @@ spec:
     namespace: %[2]s
     port: %[3]d
   caBundle: %[5]s
-`, ArkService, HomeNamespace, c.ArkPort, APIService, base64.StdEncoding.EncodeToString(c.pki.arkCA.CertPEM))
+`, ArkService, SystemNamespace, c.ArkPort, APIService, base64.StdEncoding.EncodeToString(c.pki.arkCA.CertPEM))
 }
 
 // StartArk starts ark-apiserver (again, after StopArk) and waits until the
