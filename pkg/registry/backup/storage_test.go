@@ -269,3 +269,24 @@ func TestNamespaceControllerNeverDeletesBackups(t *testing.T) {
 		t.Fatalf("user delete: %v %+v", err, obj)
 	}
 }
+
+// Heptio Ark wrote ark-backup.json files without a namespace: they belong to
+// the home namespace, and the directory names the backup whatever the file says.
+func TestBucketFileWithoutNamespaceIsHome(t *testing.T) {
+	r, store := newTestREST(t, nil)
+	body := `{"apiVersion":"ark.heptio.com/v1","kind":"Backup","metadata":{"name":"other-name"},"status":{"phase":"Completed"}}`
+	if _, err := objectstore.PutBytes(context.Background(), store, MetadataKey("legacy"), []byte(body), objectstore.Conditions{}); err != nil {
+		t.Fatal(err)
+	}
+	obj, err := r.Get(nsContext(home), "legacy", &metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("get: %v", err)
+	}
+	b := obj.(*ark.Backup)
+	if b.Namespace != home || b.Name != "legacy" || b.Status.Phase != ark.BackupPhaseCompleted {
+		t.Errorf("read as %s/%s %s", b.Namespace, b.Name, b.Status.Phase)
+	}
+	if _, err := r.Get(nsContext("team-a"), "legacy", &metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("visible from team-a: %v", err)
+	}
+}

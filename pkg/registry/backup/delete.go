@@ -1,0 +1,125 @@
+package backup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
+	"k8s.io/apiserver/pkg/registry/rest"
+	"k8s.io/apiserver/pkg/util/dryrun"
+	"k8s.io/klog/v2"
+
+	"github.com/arkproject/ark/pkg/apis/ark"
+	"github.com/arkproject/ark/pkg/objectstore"
+)
+
+// Delete marks a backup Deleting; the garbage collector then removes its
+// snapshots and files, and the backup leaves the list when its metadata file
+// is gone. The request returns the object in its Deleting state.
+func (r *REST) Delete(ctx context.Context, name string, deleteValidation rest.ValidateObjectFunc, options *metav1.DeleteOptions) (runtime.Object, bool, error) {
+	for attempt := 1; ; attempt++ {
+		old, gen, err := r.loadInNamespace(ctx, name)
+		if err != nil {
+			return nil, false, err
+		}
+		if r.namespaceBeingDeleted(ctx, old.Namespace) {
+			return nil, false, apierrors.NewNotFound(ark.Resource("backups"), name)
+		}
+		if options != nil && options.Preconditions != nil {
+			if p := options.Preconditions.UID; p != nil && *p != old.UID {
+				return nil, false, apierrors.NewConflict(ark.Resource("backups"), name, fmt.Errorf("precondition failed: UID in precondition: %v, UID in object meta: %v", *p, old.UID))
+			}
+			if p := options.Preconditions.ResourceVersion; p != nil && *p != old.ResourceVersion {
+				return nil, false, apierrors.NewConflict(ark.Resource("backups"), name, fmt.Errorf("precondition failed: ResourceVersion in precondition: %v, ResourceVersion in object meta: %v", *p, old.ResourceVersion))
+			}
+		}
+		if deleteValidation != nil {
+			if err := deleteValidation(ctx, old.DeepCopyObject()); err != nil {
+				return nil, false, err
+			}
+		}
+		if old.Status.Phase == ark.BackupPhaseDeleting {
+			return old.DeepCopy(), false, nil
+		}
+		b := old.DeepCopy()
+		b.Status.Phase = ark.BackupPhaseDeleting
+		if b.DeletionTimestamp == nil {
+			now := metav1.NewTime(r.clock.Now())
+			b.DeletionTimestamp = &now
+		}
+		if options != nil && dryrun.IsDryRun(options.DryRun) {
+			return b, false, nil
+		}
+		saved, err := r.swap(ctx, b, gen)
+		if errors.Is(err, objectstore.ErrPreconditionFailed) && attempt < maxUpdateAttempts {
+			continue
+		}
+		if errors.Is(err, objectstore.ErrPreconditionFailed) {
+			return nil, false, r.conflict(name)
+		}
+		if err != nil {
+			return nil, false, err
+		}
+		klog.InfoS("Backup marked for deletion", "backup", klog.KObj(b))
+		return saved, false, nil
+	}
+}
+
+// DeleteCollection marks every selected backup Deleting. In a namespace that
+// is terminating it does nothing: deleting a namespace never deletes backups.
+func (r *REST) DeleteCollection(ctx context.Context, deleteValidation rest.ValidateObjectFunc, options *metav1.DeleteOptions, listOptions *metainternalversion.ListOptions) (runtime.Object, error) {
+	if ns, _ := genericapirequest.NamespaceFrom(ctx); ns != "" && r.namespaceBeingDeleted(ctx, ns) {
+		return &ark.BackupList{}, nil
+	}
+	listObj, err := r.List(ctx, listOptions)
+	if err != nil {
+		return nil, err
+	}
+	out := &ark.BackupList{ListMeta: listObj.(*ark.BackupList).ListMeta}
+	for _, b := range listObj.(*ark.BackupList).Items {
+		obj, _, err := r.Delete(genericapirequest.WithNamespace(ctx, b.Namespace), b.Name, deleteValidation, options)
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out.Items = append(out.Items, *obj.(*ark.Backup))
+	}
+	return out, nil
+}
+
+// namespaceControllers are the identities kube-controller-manager's namespace
+// controller acts as; their deletes are never honoured, because deleting a
+// namespace must not delete the backups in the bucket.
+var namespaceControllers = map[string]bool{
+	"system:serviceaccount:kube-system:namespace-controller": true,
+	"system:kube-controller-manager":                         true,
+}
+
+// namespaceBeingDeleted reports whether a delete in ns is part of deleting
+// the namespace: the namespace is hidden, the caller is the namespace
+// controller, or the cluster says the namespace is terminating. Any one is
+// enough; a failed live check falls back to the other two.
+func (r *REST) namespaceBeingDeleted(ctx context.Context, ns string) bool {
+	if !r.visible(ns) {
+		return true
+	}
+	if u, ok := genericapirequest.UserFrom(ctx); ok && namespaceControllers[u.GetName()] {
+		return true
+	}
+	if r.terminating != nil {
+		terminating, err := r.terminating(ctx, ns)
+		if err != nil {
+			klog.ErrorS(err, "Checking whether a namespace is terminating", "namespace", ns)
+			return false
+		}
+		return terminating
+	}
+	return false
+}

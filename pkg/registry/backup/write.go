@@ -1,0 +1,153 @@
+package backup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apiserver/pkg/registry/rest"
+	"k8s.io/apiserver/pkg/util/dryrun"
+	"k8s.io/klog/v2"
+
+	"github.com/arkproject/ark/pkg/apis/ark"
+	"github.com/arkproject/ark/pkg/objectstore"
+)
+
+// stored: it is the generation of the file itself.
+func (r *REST) encode(b *ark.Backup) ([]byte, error) {
+	c := b.DeepCopy()
+	c.ResourceVersion = ""
+	c.SelfLink = ""
+	data, err := runtime.Encode(r.codec, c)
+	if err != nil {
+		return nil, apierrors.NewInternalError(fmt.Errorf("encoding backup %s: %w", b.Name, err))
+	}
+	return data, nil
+}
+
+// Create writes ark-backup.json with a does-not-exist precondition, so two
+// creators (two replicas, two schedules) can never both win.
+func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation rest.ValidateObjectFunc, options *metav1.CreateOptions) (runtime.Object, error) {
+	b, ok := obj.(*ark.Backup)
+	if !ok {
+		return nil, apierrors.NewBadRequest(fmt.Sprintf("not a Backup: %T", obj))
+	}
+	rest.FillObjectMetaSystemFields(b)
+	if b.GenerateName != "" && b.Name == "" {
+		b.Name = r.strategy.GenerateName(b.GenerateName)
+	}
+	if err := rest.BeforeCreate(r.strategy, ctx, b); err != nil {
+		return nil, err
+	}
+	if createValidation != nil {
+		if err := createValidation(ctx, b.DeepCopyObject()); err != nil {
+			return nil, err
+		}
+	}
+	if options != nil && dryrun.IsDryRun(options.DryRun) {
+		return b, nil
+	}
+	data, err := r.encode(b)
+	if err != nil {
+		return nil, err
+	}
+	attrs, err := objectstore.PutBytes(ctx, r.store, MetadataKey(b.Name), data, objectstore.Conditions{DoesNotExist: true})
+	switch {
+	case errors.Is(err, objectstore.ErrPreconditionFailed):
+		return nil, apierrors.NewAlreadyExists(ark.Resource("backups"), b.Name)
+	case err != nil:
+		return nil, r.toAPIError(b.Name, err)
+	}
+	b.ResourceVersion = strconv.FormatInt(attrs.Generation, 10)
+	r.ix.observe(b.DeepCopy(), attrs.Generation)
+	klog.V(2).InfoS("Created backup in storage location", "backup", klog.KObj(b), "generation", attrs.Generation)
+	return b, nil
+}
+
+// Update changes a backup's spec or metadata.
+func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc, updateValidation rest.ValidateObjectUpdateFunc, forceAllowCreate bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
+	return r.update(ctx, name, objInfo, updateValidation, r.strategy, options)
+}
+
+// update is a compare-and-swap on the metadata file's generation. A caller's
+// resourceVersion must match the stored one (else 409); without one, a
+// concurrent change makes us re-read and re-apply, as etcd storage does.
+func (r *REST) update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, updateValidation rest.ValidateObjectUpdateFunc, strat rest.RESTUpdateStrategy, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
+	for attempt := 1; ; attempt++ {
+		old, gen, err := r.loadInNamespace(ctx, name)
+		if err != nil {
+			return nil, false, err
+		}
+		obj, err := objInfo.UpdatedObject(ctx, old.DeepCopy())
+		if err != nil {
+			return nil, false, err
+		}
+		b, ok := obj.(*ark.Backup)
+		if !ok {
+			return nil, false, apierrors.NewBadRequest(fmt.Sprintf("not a Backup: %T", obj))
+		}
+		requested := b.ResourceVersion
+		if requested != "" && requested != old.ResourceVersion {
+			return nil, false, r.conflict(name)
+		}
+		if err := rest.BeforeUpdate(strat, ctx, b, old); err != nil {
+			return nil, false, err
+		}
+		if updateValidation != nil {
+			if err := updateValidation(ctx, b.DeepCopyObject(), old.DeepCopyObject()); err != nil {
+				return nil, false, err
+			}
+		}
+		b.ResourceVersion = old.ResourceVersion
+		if apiequality.Semantic.DeepEqual(b, old) {
+			return b, false, nil // nothing to write
+		}
+		if options != nil && dryrun.IsDryRun(options.DryRun) {
+			return b, false, nil
+		}
+		saved, err := r.swap(ctx, b, gen)
+		if errors.Is(err, objectstore.ErrPreconditionFailed) {
+			// Someone wrote in between. Re-read and re-apply: a caller's stale
+			// resourceVersion is then caught by the check above, while a patch
+			// (whose version comes from the object it was applied to) lands.
+			if attempt == maxUpdateAttempts {
+				return nil, false, r.conflict(name)
+			}
+			continue
+		}
+		if err != nil {
+			return nil, false, err
+		}
+		return saved, false, nil
+	}
+}
+
+// swap writes b if the stored file is still at generation gen.
+func (r *REST) swap(ctx context.Context, b *ark.Backup, gen int64) (*ark.Backup, error) {
+	data, err := r.encode(b)
+	if err != nil {
+		return nil, err
+	}
+	attrs, err := objectstore.PutBytes(ctx, r.store, MetadataKey(b.Name), data, objectstore.Conditions{GenerationMatch: gen})
+	if errors.Is(err, objectstore.ErrPreconditionFailed) {
+		return nil, err
+	}
+	if err != nil {
+		return nil, r.toAPIError(b.Name, err)
+	}
+	b.ResourceVersion = strconv.FormatInt(attrs.Generation, 10)
+	r.ix.observe(b.DeepCopy(), attrs.Generation)
+	return b, nil
+}
+
+func (r *REST) conflict(name string) error {
+	return apierrors.NewConflict(ark.Resource("backups"), name, errors.New(registryOptimisticLockMsg))
+}
+
+// registryOptimisticLockMsg is the message kubectl users know from etcd-backed resources.
+const registryOptimisticLockMsg = "the object has been modified; please apply your changes to the latest version and try again"
