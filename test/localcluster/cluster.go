@@ -37,8 +37,8 @@ const (
 	// deleting heptio-ark does not take the API down (see artifacts/).
 	SystemNamespace = "ark-system"
 	ArkService      = "ark-apiserver"
-	APIService    = "v1.ark.heptio.com"
-	NodeName      = "kwok-node-0"
+	APIService      = "v1.ark.heptio.com"
+	NodeName        = "kwok-node-0"
 )
 
 // Options configure a local cluster.
