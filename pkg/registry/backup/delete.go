@@ -56,7 +56,7 @@ func (r *REST) Delete(ctx context.Context, name string, deleteValidation rest.Va
 			return b, false, nil
 		}
 		saved, err := r.swap(ctx, b, gen)
-		if errors.Is(err, objectstore.ErrPreconditionFailed) && attempt < maxUpdateAttempts {
+		if errors.Is(err, objectstore.ErrPreconditionFailed) && attempt < maxUpdateAttempts && retryPause(ctx, attempt) == nil {
 			continue
 		}
 		if errors.Is(err, objectstore.ErrPreconditionFailed) {

@@ -7,6 +7,7 @@ package backup
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -23,8 +24,21 @@ import (
 )
 
 // maxUpdateAttempts bounds the retries of an update that carries no
-// resourceVersion when another writer changes the object in between.
-const maxUpdateAttempts = 5
+// resourceVersion when other writers keep changing the object in between;
+// each retry waits a little longer, with jitter, so contending writers spread out.
+const maxUpdateAttempts = 20
+
+// retryPause is the wait before retry number attempt of a contended write.
+func retryPause(ctx context.Context, attempt int) error {
+	d := time.Duration(attempt) * 5 * time.Millisecond
+	d += time.Duration(rand.Int64N(int64(d) + 1))
+	select {
+	case <-time.After(d):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
 
 // bookmarkInterval is how often idle watchers learn the current revision.
 const bookmarkInterval = time.Minute

@@ -115,7 +115,7 @@ func (r *REST) update(ctx context.Context, name string, objInfo rest.UpdatedObje
 			// Someone wrote in between. Re-read and re-apply: a caller's stale
 			// resourceVersion is then caught by the check above, while a patch
 			// (whose version comes from the object it was applied to) lands.
-			if attempt == maxUpdateAttempts {
+			if attempt == maxUpdateAttempts || retryPause(ctx, attempt) != nil {
 				return nil, false, r.conflict(name)
 			}
 			continue
