@@ -12,13 +12,12 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/arkproject/ark/pkg/apis/ark"
+	"github.com/arkproject/ark/pkg/backupstore"
 	"github.com/arkproject/ark/pkg/objectstore"
 )
 
-// Bucket layout of a backup's API object.
 const (
-	backupsPrefix   = "backups/"
-	metadataFile    = "ark-backup.json"
+	// maxMetadataSize caps what is read of one ark-backup.json.
 	maxMetadataSize = 4 << 20
 	// eventWindow is how many changes a watch can resume across.
 	eventWindow = 10000
@@ -27,16 +26,16 @@ const (
 )
 
 // MetadataKey is where the Backup object of a backup lives in the bucket.
-func MetadataKey(name string) string { return backupsPrefix + name + "/" + metadataFile }
+func MetadataKey(name string) string { return backupstore.MetadataKey(name) }
 
 // nameFromKey returns the backup name of a backups/<name>/ark-backup.json key.
 func nameFromKey(key string) (string, bool) {
-	rest, ok := strings.CutPrefix(key, backupsPrefix)
+	rest, ok := strings.CutPrefix(key, backupstore.BackupsPrefix)
 	if !ok {
 		return "", false
 	}
 	name, file, ok := strings.Cut(rest, "/")
-	if !ok || file != metadataFile || name == "" {
+	if !ok || file != backupstore.MetadataFile || name == "" {
 		return "", false
 	}
 	return name, true

@@ -13,6 +13,7 @@ import (
 
 	"github.com/arkproject/ark/pkg/apis/ark"
 	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
+	"github.com/arkproject/ark/pkg/backupstore"
 	"github.com/arkproject/ark/pkg/objectstore"
 )
 
@@ -38,7 +39,7 @@ func (ix *index) poll(ctx context.Context) error {
 	ix.mu.RUnlock()
 
 	listed := map[string]objectstore.ObjectAttrs{}
-	err := objectstore.ListAll(ctx, ix.store, backupsPrefix, func(a objectstore.ObjectAttrs) error {
+	err := objectstore.ListAll(ctx, ix.store, backupstore.BackupsPrefix, func(a objectstore.ObjectAttrs) error {
 		if name, ok := nameFromKey(a.Key); ok {
 			listed[name] = a
 		}

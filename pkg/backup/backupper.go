@@ -1,0 +1,370 @@
+package backup
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/dynamic"
+
+	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
+	"github.com/arkproject/ark/pkg/backupstore"
+	"github.com/arkproject/ark/pkg/objectstore"
+)
+
+// DefaultPageSize is how many objects one LIST returns.
+const DefaultPageSize = 500
+
+// Backupper takes backups of one cluster into one backup storage location.
+type Backupper struct {
+	Discovery discovery.DiscoveryInterface
+	Dynamic   dynamic.Interface
+	// Access checks the requester's rights before anything is read.
+	Access AccessChecker
+	Store  objectstore.Store
+	// PageSize is the LIST page size; 0 means DefaultPageSize.
+	PageSize int64
+}
+
+// ProgressFunc receives the number of items found and written so far. It is
+// called after every item; callers throttle what they publish.
+type ProgressFunc func(total, done int)
+
+// Outcome summarizes a finished backup.
+type Outcome struct {
+	Items    int
+	Warnings int
+	Errors   int
+}
+
+// run is the state of one backup in progress.
+type run struct {
+	*Backupper
+	backup    *arkv1.Backup
+	log       *backupLog
+	tar       *tarball
+	list      *resourceList
+	ns        namespaceFilter
+	progress  ProgressFunc
+	total     int
+	done      int
+	boundPVs  sets.Set[string]
+	startTime time.Time
+}
+
+// Run takes the backup and uploads its files. It returns an error when the
+// backup as a whole failed (nothing usable was stored); per-item problems are
+// counted in the Outcome and written to the results and the log.
+func (b *Backupper) Run(ctx context.Context, backup *arkv1.Backup, progress ProgressFunc) (out Outcome, err error) {
+	if backup.Spec.Requester == nil {
+		return out, errors.New("the backup records no requester, so there is no one whose rights it could use")
+	}
+	if progress == nil {
+		progress = func(int, int) {}
+	}
+	name := backup.Name
+	start := time.Now()
+	if backup.Status.StartTimestamp != nil {
+		start = backup.Status.StartTimestamp.Time
+	}
+	uploads := map[string]*upload{}
+	defer func() {
+		if err != nil {
+			for _, u := range uploads {
+				u.abort()
+			}
+		}
+	}()
+	open := func(key string) (*upload, error) {
+		u, err := newUpload(ctx, b.Store, key)
+		if err == nil {
+			uploads[key] = u
+		}
+		return u, err
+	}
+	tarUp, err := open(backupstore.TarballKey(name))
+	if err != nil {
+		return out, err
+	}
+	logUp, err := open(backupstore.LogsKey(name))
+	if err != nil {
+		return out, err
+	}
+	listUp, err := open(backupstore.ResourceListKey(name))
+	if err != nil {
+		return out, err
+	}
+	r := &run{
+		Backupper: b, backup: backup, progress: progress,
+		log:       newBackupLog(logUp, name),
+		tar:       newTarball(tarUp, start),
+		list:      newResourceList(listUp),
+		ns:        newNamespaceFilter(backup.Spec.IncludedNamespaces, backup.Spec.ExcludedNamespaces),
+		boundPVs:  sets.New[string](),
+		startTime: start,
+	}
+	r.log.infof("starting backup %s/%s of %s, requested by %s", backup.Namespace, name, r.ns, backup.Spec.Requester.Username)
+	if err := r.tar.add("metadata/version", []byte(strconv.Itoa(FormatVersion))); err != nil {
+		return out, err
+	}
+	if err := r.collect(ctx); err != nil {
+		return out, err
+	}
+	r.log.infof("backed up %d items: %d warnings, %d errors", r.done, r.log.results.Warnings.Count, r.log.results.Errors.Count)
+
+	manifest := Manifest{Version: 1, Files: map[string]ManifestEntry{}}
+	finish := func(key string, closeStream func() error) error {
+		if err := closeStream(); err != nil {
+			return fmt.Errorf("finishing %s: %w", key, err)
+		}
+		entry, err := uploads[key].commit()
+		if err != nil {
+			return err
+		}
+		delete(uploads, key)
+		manifest.Files[baseName(key)] = entry
+		return nil
+	}
+	if err := finish(backupstore.TarballKey(name), r.tar.close); err != nil {
+		return out, err
+	}
+	if err := finish(backupstore.ResourceListKey(name), r.list.close); err != nil {
+		return out, err
+	}
+	out = Outcome{Items: r.done, Warnings: r.log.results.Warnings.Count, Errors: r.log.results.Errors.Count}
+	if err := finish(backupstore.LogsKey(name), r.log.close); err != nil {
+		return out, err
+	}
+	for key, v := range map[string]any{
+		backupstore.ResultsKey(name):         r.log.results,
+		backupstore.VolumeSnapshotsKey(name): []any{},
+	} {
+		u, err := open(key)
+		if err != nil {
+			return out, err
+		}
+		gz := newGzipJSON(u)
+		if err := finish(key, func() error { return gz.write(v) }); err != nil {
+			return out, err
+		}
+	}
+	data, err := json.MarshalIndent(manifest, "", "  ")
+	if err != nil {
+		return out, err
+	}
+	if _, err := objectstore.PutBytes(ctx, b.Store, backupstore.ManifestKey(name), data, objectstore.Conditions{}); err != nil {
+		return out, fmt.Errorf("uploading the manifest: %w", err)
+	}
+	return out, nil
+}
+
+// collect lists every selected resource and writes its items.
+func (r *run) collect(ctx context.Context) error {
+	resources, discErr := discoverResources(r.Discovery)
+	if discErr != nil {
+		if len(resources) == 0 {
+			return fmt.Errorf("discovering the cluster's resources: %w", discErr)
+		}
+		r.log.warnf("", "", "some API groups could not be discovered and are not backed up: %v", discErr)
+	}
+	filter, unknown := newResourceFilter(r.backup.Spec.IncludedResources, r.backup.Spec.ExcludedResources, resources)
+	for _, u := range unknown {
+		r.log.warnf("", "", "resource %q is not served by this cluster", u)
+	}
+	for _, res := range resources {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if !filter.includes(res) {
+			continue
+		}
+		var err error
+		if res.namespaced {
+			err = r.backupNamespaced(ctx, res)
+		} else {
+			err = r.backupClusterScoped(ctx, res, filter)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *run) backupNamespaced(ctx context.Context, res resource) error {
+	namespaces := r.ns.listed()
+	if namespaces == nil {
+		namespaces = []string{metav1.NamespaceAll}
+	}
+	for _, ns := range namespaces {
+		if err := r.listAndWrite(ctx, res, ns, r.selector(), func(item *unstructured.Unstructured) bool {
+			return r.ns.includes(item.GetNamespace())
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// backupClusterScoped backs up a cluster-scoped resource when the spec asks
+// for cluster resources, or, when it does not say, if the whole cluster is
+// backed up or the items are tied to what was: the namespaces themselves and
+// the persistent volumes of backed-up claims.
+func (r *run) backupClusterScoped(ctx context.Context, res resource, filter resourceFilter) error {
+	include := r.backup.Spec.IncludeClusterResources
+	gr := res.GroupResource()
+	switch {
+	case gr == "namespaces":
+		return r.listAndWrite(ctx, res, "", "", func(item *unstructured.Unstructured) bool {
+			return r.ns.includes(item.GetName())
+		})
+	case include != nil && !*include:
+		return nil
+	case (include != nil && *include) || r.ns.wholeCluster() || filter.explicitlyIncluded(res):
+		return r.listAndWrite(ctx, res, "", r.selector(), nil)
+	case gr == "persistentvolumes":
+		if r.boundPVs.Len() == 0 {
+			return nil
+		}
+		return r.listAndWrite(ctx, res, "", "", func(item *unstructured.Unstructured) bool {
+			return r.boundPVs.Has(item.GetName())
+		})
+	}
+	return nil
+}
+
+func (r *run) selector() string {
+	if r.backup.Spec.LabelSelector == nil {
+		return ""
+	}
+	sel, err := metav1.LabelSelectorAsSelector(r.backup.Spec.LabelSelector)
+	if err != nil {
+		return ""
+	}
+	return sel.String()
+}
+
+// listAndWrite lists res (in ns, or cluster-wide) page by page, writing each
+// item that keep accepts. A denied or failed list is an error for that
+// resource, not for the backup.
+func (r *run) listAndWrite(ctx context.Context, res resource, ns, selector string, keep func(*unstructured.Unstructured) bool) error {
+	gr := res.GroupResource()
+	scope := "cluster"
+	if res.namespaced && ns != "" {
+		scope = ""
+	}
+	allowed, reason, err := r.Access.CanList(ctx, r.backup.Spec.Requester, res.gvr.GroupResource(), ns)
+	if err != nil {
+		r.log.errorf(ns, scope, "checking whether %s may list %s: %v", r.backup.Spec.Requester.Username, gr, err)
+		return nil
+	}
+	if !allowed {
+		where := "cluster-wide"
+		if ns != "" {
+			where = "in namespace " + ns
+		}
+		r.log.errorf(ns, scope, "%s may not list %s %s, so they are not backed up: %s", r.backup.Spec.Requester.Username, gr, where, reason)
+		return nil
+	}
+	pageSize := r.PageSize
+	if pageSize == 0 {
+		pageSize = DefaultPageSize
+	}
+	client := r.Dynamic.Resource(res.gvr)
+	var lister dynamic.ResourceInterface = client
+	if res.namespaced {
+		lister = client.Namespace(ns)
+	}
+	opts := metav1.ListOptions{Limit: pageSize, LabelSelector: selector}
+	// The total grows as pages arrive, using the server's count of what
+	// remains when it gives one, so progress is an honest estimate.
+	base, expected, received, skipped := r.total, 0, 0, 0
+	for {
+		page, err := lister.List(ctx, opts)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			r.log.errorf(ns, scope, "listing %s: %v", gr, err)
+			return nil
+		}
+		received += len(page.Items)
+		if rem := page.GetRemainingItemCount(); rem != nil {
+			expected = received + int(*rem)
+		}
+		r.total = base + max(expected, received) - skipped
+		for i := range page.Items {
+			item := &page.Items[i]
+			if keep != nil && !keep(item) {
+				skipped++
+				r.total--
+				continue
+			}
+			if err := r.write(res, item); err != nil {
+				return err
+			}
+		}
+		if page.GetContinue() == "" {
+			return nil
+		}
+		opts.Continue = page.GetContinue()
+	}
+}
+
+// write stores one item in the tarball and the resource list.
+func (r *run) write(res resource, item *unstructured.Unstructured) error {
+	ns, name := item.GetNamespace(), item.GetName()
+	if !res.namespaced {
+		ns = ""
+	}
+	path, err := itemPath(res.GroupResource(), ns, name)
+	if err != nil {
+		r.log.errorf(ns, "cluster", "%s %s: %v", res.GroupResource(), name, err)
+		return nil
+	}
+	prepare(res, item)
+	data, err := json.Marshal(item.Object)
+	if err != nil {
+		r.log.errorf(ns, "cluster", "encoding %s %s/%s: %v", res.GroupResource(), ns, name, err)
+		return nil
+	}
+	if err := r.tar.add(path, data); err != nil {
+		return err
+	}
+	if err := r.list.add(res.GroupResource(), ns, name); err != nil {
+		return err
+	}
+	if res.GroupResource() == "persistentvolumeclaims" {
+		if pv, _, _ := unstructured.NestedString(item.Object, "spec", "volumeName"); pv != "" {
+			r.boundPVs.Insert(pv)
+		}
+	}
+	r.done++
+	r.progress(max(r.total, r.done), r.done)
+	return nil
+}
+
+// prepare removes what a restore must not see and what only churns:
+// managed fields everywhere, and a node's status.
+func prepare(res resource, item *unstructured.Unstructured) {
+	unstructured.RemoveNestedField(item.Object, "metadata", "managedFields")
+	if res.GroupResource() == "nodes" {
+		unstructured.RemoveNestedField(item.Object, "status")
+	}
+}
+
+func baseName(key string) string {
+	for i := len(key) - 1; i >= 0; i-- {
+		if key[i] == '/' {
+			return key[i+1:]
+		}
+	}
+	return key
+}

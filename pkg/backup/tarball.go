@@ -1,0 +1,72 @@
+package backup
+
+import (
+	"archive/tar"
+	"compress/gzip"
+	"fmt"
+	"io"
+	"path"
+	"strings"
+	"time"
+)
+
+// FormatVersion is written to metadata/version: Heptio Ark's tarball format 1.
+const FormatVersion = 1
+
+// tarball writes a backup's entries as tar inside gzip. Entries go straight
+// to the underlying writer (the bucket upload): only the entry being written
+// is ever in memory.
+type tarball struct {
+	gz      *gzip.Writer
+	tw      *tar.Writer
+	modTime time.Time
+	entries int
+}
+
+func newTarball(w io.Writer, modTime time.Time) *tarball {
+	gz := gzip.NewWriter(w)
+	return &tarball{gz: gz, tw: tar.NewWriter(gz), modTime: modTime.UTC().Truncate(time.Second)}
+}
+
+// add writes one regular file.
+func (t *tarball) add(name string, data []byte) error {
+	hdr := &tar.Header{
+		Name:     name,
+		Mode:     0o644,
+		Size:     int64(len(data)),
+		ModTime:  t.modTime,
+		Typeflag: tar.TypeReg,
+		Format:   tar.FormatPAX,
+	}
+	if err := t.tw.WriteHeader(hdr); err != nil {
+		return fmt.Errorf("writing tar header %s: %w", name, err)
+	}
+	if _, err := t.tw.Write(data); err != nil {
+		return fmt.Errorf("writing tar entry %s: %w", name, err)
+	}
+	t.entries++
+	return nil
+}
+
+// close finishes the tar stream and the gzip stream (not the upload).
+func (t *tarball) close() error {
+	if err := t.tw.Close(); err != nil {
+		return err
+	}
+	return t.gz.Close()
+}
+
+// itemPath is where an object goes in the tarball:
+// resources/<resource>[.<group>]/namespaces/<ns>/<name>.json or
+// resources/<resource>[.<group>]/cluster/<name>.json.
+func itemPath(groupResource, namespace, name string) (string, error) {
+	for _, part := range []string{groupResource, namespace, name} {
+		if strings.ContainsAny(part, "/\\\x00") || part == ".." || part == "." {
+			return "", fmt.Errorf("refusing unsafe name %q in a tar path", part)
+		}
+	}
+	if namespace == "" {
+		return path.Join("resources", groupResource, "cluster", name+".json"), nil
+	}
+	return path.Join("resources", groupResource, "namespaces", namespace, name+".json"), nil
+}
