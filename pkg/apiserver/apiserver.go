@@ -15,11 +15,13 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/serializer/json"
 	"k8s.io/apiserver/pkg/registry/rest"
 	genericapiserver "k8s.io/apiserver/pkg/server"
+	"k8s.io/klog/v2"
 
 	"github.com/arkproject/ark/pkg/apis/ark"
 	"github.com/arkproject/ark/pkg/apis/ark/install"
 	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
 	"github.com/arkproject/ark/pkg/apis/ark/validation"
+	"github.com/arkproject/ark/pkg/controllers"
 	"github.com/arkproject/ark/pkg/objectstore"
 	backupstorage "github.com/arkproject/ark/pkg/registry/backup"
 	restorestorage "github.com/arkproject/ark/pkg/registry/restore"
@@ -89,6 +91,8 @@ type ExtraConfig struct {
 	// NamespaceTerminating asks the cluster whether a namespace is being
 	// deleted; nil in standalone mode.
 	NamespaceTerminating func(context.Context, string) (bool, error)
+	// Controllers, when set, runs Ark's controllers once the server serves.
+	Controllers *controllers.Config
 }
 
 // Config is the whole server configuration.
@@ -160,6 +164,8 @@ func (c completedConfig) New() (*ArkServer, error) {
 	group.VersionedResourcesStorageMap[arkv1.SchemeGroupVersion.Version] = map[string]rest.Storage{
 		"backups":          backups,
 		"backups/status":   backupStatus,
+		"backups/download": backupstorage.NewDownloadREST(backups),
+		"backups/logs":     backupstorage.NewLogsREST(backups),
 		"restores":         restores,
 		"restores/status":  restoreStatus,
 		"schedules":        schedules,
@@ -167,6 +173,20 @@ func (c completedConfig) New() (*ArkServer, error) {
 	}
 	if err := generic.InstallAPIGroup(&group); err != nil {
 		return nil, err
+	}
+	if cc := c.ExtraConfig.Controllers; cc != nil {
+		generic.AddPostStartHookOrDie("start-ark-controllers", func(hook genericapiserver.PostStartHookContext) error {
+			cfg := *cc
+			if cfg.Ark == nil {
+				cfg.Ark = hook.LoopbackClientConfig
+			}
+			go func() {
+				if err := controllers.Run(hook.Context, cfg); err != nil {
+					klog.ErrorS(err, "Ark controllers stopped")
+				}
+			}()
+			return nil
+		})
 	}
 	return &ArkServer{GenericAPIServer: generic, Backups: backups}, nil
 }

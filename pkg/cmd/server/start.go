@@ -36,6 +36,7 @@ import (
 	"github.com/arkproject/ark/pkg/apis/ark"
 	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
 	"github.com/arkproject/ark/pkg/apiserver"
+	"github.com/arkproject/ark/pkg/controllers"
 	"github.com/arkproject/ark/pkg/embeddedetcd"
 	generatedopenapi "github.com/arkproject/ark/pkg/generated/openapi"
 	"github.com/arkproject/ark/pkg/objectstore"
@@ -65,6 +66,13 @@ type Options struct {
 	// BackupStore, when set, is used instead of opening BackupLocation; tests
 	// inject stores this way.
 	BackupStore objectstore.Store
+	// Controllers runs the backup controller (aggregated mode only).
+	Controllers bool
+	// LeaderElect and LeaderElectionNamespace make replicas take turns.
+	LeaderElect             bool
+	LeaderElectionNamespace string
+	// BackupWorkers is how many backups run at once.
+	BackupWorkers int
 
 	Out, ErrOut io.Writer
 	flags       *pflag.FlagSet
@@ -80,11 +88,15 @@ func NewOptions(out, errOut io.Writer) *Options {
 			etcdPathPrefix,
 			apiserver.Codecs.LegacyCodec(arkv1.SchemeGroupVersion),
 		),
-		HomeNamespace:      "heptio-ark",
-		DataDir:            filepath.Join("_output", "data"),
-		BucketPollInterval: 5 * time.Second,
-		Out:                out,
-		ErrOut:             errOut,
+		HomeNamespace:           "heptio-ark",
+		DataDir:                 filepath.Join("_output", "data"),
+		BucketPollInterval:      5 * time.Second,
+		Controllers:             true,
+		LeaderElect:             true,
+		LeaderElectionNamespace: "ark-system",
+		BackupWorkers:           2,
+		Out:                     out,
+		ErrOut:                  errOut,
 	}
 	o.RecommendedOptions.Etcd.StorageConfig.EncodeVersioner = runtime.NewMultiGroupVersioner(arkv1.SchemeGroupVersion, schema.GroupKind{Group: ark.GroupName})
 	o.RecommendedOptions.SecureServing.BindPort = 8443
@@ -126,6 +138,10 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.BucketPollInterval, "bucket-poll-interval", o.BucketPollInterval, "How often the bucket is listed, so backups written or removed by others appear in list and watch.")
 	fs.BoolVar(&o.Standalone, "standalone", o.Standalone, "Serve without kube-apiserver: accept client certificates from a CA in the data directory, allow every authenticated user, and write <data-dir>/kubeconfig.")
 	fs.StringSliceVar(&o.AlternateDNS, "alternate-dns", o.AlternateDNS, "Extra DNS names for the generated serving certificate.")
+	fs.BoolVar(&o.Controllers, "controllers", o.Controllers, "Run Ark's controllers (backups) in this process. Needs a cluster: ignored with --standalone.")
+	fs.BoolVar(&o.LeaderElect, "leader-elect", o.LeaderElect, "Elect one replica to run the controllers, through a Lease.")
+	fs.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", o.LeaderElectionNamespace, "Namespace of the controllers' Lease.")
+	fs.IntVar(&o.BackupWorkers, "backup-workers", o.BackupWorkers, "How many backups may run at the same time.")
 	fs.BoolVar(&o.EtcdUnsafeNoFsync, "embedded-etcd-unsafe-no-fsync", o.EtcdUnsafeNoFsync, "Skip fsync in the embedded etcd. Faster, loses data on power failure: for tests only.")
 }
 
@@ -253,6 +269,15 @@ func (o *Options) Config(ctx context.Context) (*apiserver.Config, func(), error)
 			return nil, nil, err
 		}
 		extra.NamespaceTerminating = namespaceTerminating(kube)
+		if o.Controllers {
+			extra.Controllers = &controllers.Config{
+				Kube:           serverConfig.ClientConfig,
+				Store:          store,
+				LeaderElect:    o.LeaderElect,
+				LeaseNamespace: o.LeaderElectionNamespace,
+				Workers:        o.BackupWorkers,
+			}
+		}
 	}
 	return &apiserver.Config{GenericConfig: serverConfig, ExtraConfig: extra}, cleanupAll, nil
 }

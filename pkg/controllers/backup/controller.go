@@ -1,0 +1,231 @@
+// Package backup is the controller that takes the backups users ask for: it
+// picks up New backups, marks them InProgress, runs the backup engine with
+// live progress in status, and records the outcome. The final status write
+// (after every file is uploaded) is the commit point.
+package backup
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/retry"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
+
+	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
+	backupengine "github.com/arkproject/ark/pkg/backup"
+	"github.com/arkproject/ark/pkg/generated/clientset/versioned"
+	arkinformers "github.com/arkproject/ark/pkg/generated/informers/externalversions/ark/v1"
+	arklisters "github.com/arkproject/ark/pkg/generated/listers/ark/v1"
+)
+
+// InterruptedReason is the failure reason of backups that were running when
+// the server stopped.
+const InterruptedReason = "ark-apiserver stopped while the backup was in progress; its files may be incomplete, take a new backup"
+
+// Engine takes one backup; the controller gets a fresh one per backup so that
+// per-backup caches (access decisions, discovery) never outlive it.
+type Engine interface {
+	Run(ctx context.Context, backup *arkv1.Backup, progress backupengine.ProgressFunc) (backupengine.Outcome, error)
+}
+
+// Controller runs backups.
+type Controller struct {
+	client    versioned.Interface
+	lister    arklisters.BackupLister
+	synced    cache.InformerSynced
+	queue     workqueue.TypedRateLimitingInterface[string]
+	newEngine func() Engine
+	clock     clock.Clock
+	// ProgressInterval is how often progress is written to status.
+	ProgressInterval time.Duration
+}
+
+// New returns a controller over the backups informer.
+func New(client versioned.Interface, informer arkinformers.BackupInformer, newEngine func() Engine) *Controller {
+	c := &Controller{
+		client:           client,
+		lister:           informer.Lister(),
+		synced:           informer.Informer().HasSynced,
+		queue:            workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](), workqueue.TypedRateLimitingQueueConfig[string]{Name: "backups"}),
+		newEngine:        newEngine,
+		clock:            clock.RealClock{},
+		ProgressInterval: time.Second,
+	}
+	_, _ = informer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    c.enqueue,
+		UpdateFunc: func(_, obj interface{}) { c.enqueue(obj) },
+	})
+	return c
+}
+
+func (c *Controller) enqueue(obj interface{}) {
+	b, ok := obj.(*arkv1.Backup)
+	if !ok || (b.Status.Phase != "" && b.Status.Phase != arkv1.BackupPhaseNew) {
+		return
+	}
+	key, err := cache.MetaNamespaceKeyFunc(obj)
+	if err != nil {
+		utilruntime.HandleError(err)
+		return
+	}
+	c.queue.Add(key)
+}
+
+// Run processes backups with workers until ctx ends. Backups left InProgress
+// by a previous run are marked Failed first: nobody is working on them.
+func (c *Controller) Run(ctx context.Context, workers int) {
+	defer utilruntime.HandleCrash()
+	defer c.queue.ShutDown()
+	klog.InfoS("Starting backup controller", "workers", workers)
+	if !cache.WaitForCacheSync(ctx.Done(), c.synced) {
+		return
+	}
+	c.failInterrupted(ctx)
+	for range workers {
+		go wait.UntilWithContext(ctx, c.worker, time.Second)
+	}
+	<-ctx.Done()
+	klog.InfoS("Stopping backup controller")
+}
+
+func (c *Controller) failInterrupted(ctx context.Context) {
+	backups, err := c.lister.List(labels.Everything())
+	if err != nil {
+		utilruntime.HandleError(err)
+		return
+	}
+	for _, b := range backups {
+		if b.Status.Phase != arkv1.BackupPhaseInProgress {
+			continue
+		}
+		err := c.updateStatus(ctx, b.Namespace, b.Name, func(s *arkv1.BackupStatus) {
+			if s.Phase != arkv1.BackupPhaseInProgress {
+				return
+			}
+			s.Phase = arkv1.BackupPhaseFailed
+			s.FailureReason = InterruptedReason
+			now := metav1.NewTime(c.clock.Now())
+			s.CompletionTimestamp = &now
+		})
+		if err != nil {
+			utilruntime.HandleError(fmt.Errorf("marking interrupted backup %s/%s failed: %w", b.Namespace, b.Name, err))
+			continue
+		}
+		klog.InfoS("Marked interrupted backup failed", "backup", klog.KObj(b))
+	}
+}
+
+func (c *Controller) worker(ctx context.Context) {
+	for c.processNextWorkItem(ctx) {
+	}
+}
+
+func (c *Controller) processNextWorkItem(ctx context.Context) bool {
+	key, quit := c.queue.Get()
+	if quit {
+		return false
+	}
+	defer c.queue.Done(key)
+	if err := c.sync(ctx, key); err != nil {
+		utilruntime.HandleError(fmt.Errorf("backup %s: %w", key, err))
+		c.queue.AddRateLimited(key)
+		return true
+	}
+	c.queue.Forget(key)
+	return true
+}
+
+// sync takes the backup if it is New.
+func (c *Controller) sync(ctx context.Context, key string) error {
+	ns, name, err := cache.SplitMetaNamespaceKey(key)
+	if err != nil {
+		return nil
+	}
+	cached, err := c.lister.Backups(ns).Get(name)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if cached.Status.Phase != "" && cached.Status.Phase != arkv1.BackupPhaseNew {
+		return nil
+	}
+	// Claim it: the write is conditional on the version we saw, so a second
+	// worker (or replica) racing us gets a conflict and backs off.
+	b := cached.DeepCopy()
+	start := metav1.NewTime(c.clock.Now())
+	expires := metav1.NewTime(start.Add(b.Spec.TTL.Duration))
+	b.Status.Phase = arkv1.BackupPhaseInProgress
+	b.Status.StartTimestamp = &start
+	b.Status.Expiration = &expires
+	b.Status.Version = backupengine.FormatVersion
+	b.Status.Progress = &arkv1.Progress{}
+	b, err = c.client.ArkV1().Backups(ns).UpdateStatus(ctx, b, metav1.UpdateOptions{})
+	if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
+		return nil // someone else has it, or it is gone; the informer tells us more
+	}
+	if err != nil {
+		return err
+	}
+	klog.InfoS("Backup started", "backup", klog.KObj(b))
+
+	last := c.clock.Now()
+	progress := func(total, done int) {
+		if c.clock.Since(last) < c.ProgressInterval {
+			return
+		}
+		last = c.clock.Now()
+		if err := c.updateStatus(ctx, ns, name, func(s *arkv1.BackupStatus) {
+			s.Progress = &arkv1.Progress{TotalItems: total, ItemsDone: done}
+		}); err != nil {
+			klog.ErrorS(err, "Publishing backup progress", "backup", klog.KObj(b))
+		}
+	}
+	out, runErr := c.newEngine().Run(ctx, b, progress)
+	if runErr != nil && ctx.Err() != nil {
+		// The server is stopping; the next leader marks the backup interrupted.
+		return nil
+	}
+	return c.updateStatus(ctx, ns, name, func(s *arkv1.BackupStatus) {
+		now := metav1.NewTime(c.clock.Now())
+		s.CompletionTimestamp = &now
+		s.Warnings, s.Errors = out.Warnings, out.Errors
+		s.Progress = &arkv1.Progress{TotalItems: out.Items, ItemsDone: out.Items}
+		switch {
+		case runErr != nil:
+			s.Phase = arkv1.BackupPhaseFailed
+			s.FailureReason = runErr.Error()
+			klog.ErrorS(runErr, "Backup failed", "backup", klog.KObj(b))
+		case out.Errors > 0:
+			s.Phase = arkv1.BackupPhasePartiallyFailed
+			klog.InfoS("Backup partially failed", "backup", klog.KObj(b), "items", out.Items, "errors", out.Errors, "warnings", out.Warnings)
+		default:
+			s.Phase = arkv1.BackupPhaseCompleted
+			klog.InfoS("Backup completed", "backup", klog.KObj(b), "items", out.Items, "warnings", out.Warnings)
+		}
+	})
+}
+
+// updateStatus applies mutate to the latest version of the backup's status,
+// retrying on conflicts (the bucket's compare-and-swap).
+func (c *Controller) updateStatus(ctx context.Context, ns, name string, mutate func(*arkv1.BackupStatus)) error {
+	return retry.RetryOnConflict(retry.DefaultBackoff, func() error {
+		b, err := c.client.ArkV1().Backups(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		mutate(&b.Status)
+		_, err = c.client.ArkV1().Backups(ns).UpdateStatus(ctx, b, metav1.UpdateOptions{})
+		return err
+	})
+}

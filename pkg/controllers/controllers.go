@@ -1,0 +1,105 @@
+// Package controllers starts Ark's controllers inside ark-apiserver, under
+// leader election so that only one replica acts at a time.
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/google/uuid"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/leaderelection"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
+	"k8s.io/klog/v2"
+
+	"github.com/arkproject/ark/pkg/backup"
+	backupcontroller "github.com/arkproject/ark/pkg/controllers/backup"
+	"github.com/arkproject/ark/pkg/generated/clientset/versioned"
+	"github.com/arkproject/ark/pkg/generated/informers/externalversions"
+	"github.com/arkproject/ark/pkg/objectstore"
+)
+
+// Config is what the controllers need.
+type Config struct {
+	// Ark reaches Ark's own API; nil means the server's loopback client.
+	Ark *rest.Config
+	// Kube reaches the cluster being backed up.
+	Kube *rest.Config
+	// Store is the backup storage location.
+	Store objectstore.Store
+	// LeaderElect turns on leader election on a Lease in LeaseNamespace.
+	LeaderElect    bool
+	LeaseNamespace string
+	// Workers is how many backups may run at once.
+	Workers int
+}
+
+// Run runs the controllers until ctx ends, as leader when LeaderElect is set.
+func Run(ctx context.Context, cfg Config) error {
+	ark, err := versioned.NewForConfig(cfg.Ark)
+	if err != nil {
+		return err
+	}
+	// A backup makes a LIST and a SubjectAccessReview per resource and page:
+	// client-go's default of 5 requests per second would dominate its time.
+	kubeConfig := rest.CopyConfig(cfg.Kube)
+	kubeConfig.QPS, kubeConfig.Burst = 100, 200
+	kube, err := kubernetes.NewForConfig(kubeConfig)
+	if err != nil {
+		return err
+	}
+	dyn, err := dynamic.NewForConfig(kubeConfig)
+	if err != nil {
+		return err
+	}
+	disc := memory.NewMemCacheClient(kube.Discovery())
+	run := func(ctx context.Context) {
+		factory := externalversions.NewSharedInformerFactory(ark, 0)
+		backups := backupcontroller.New(ark, factory.Ark().V1().Backups(), func() backupcontroller.Engine {
+			// Fresh per backup: resources may have changed, and access
+			// decisions belong to one requester.
+			disc.Invalidate()
+			return &backup.Backupper{
+				Discovery: discovery.DiscoveryInterface(disc),
+				Dynamic:   dyn,
+				Access:    &backup.SubjectAccessReviews{Client: kube.AuthorizationV1().SubjectAccessReviews()},
+				Store:     cfg.Store,
+			}
+		})
+		factory.Start(ctx.Done())
+		backups.Run(ctx, max(cfg.Workers, 1))
+	}
+	if !cfg.LeaderElect {
+		run(ctx)
+		return nil
+	}
+	host, _ := os.Hostname()
+	lock := &resourcelock.LeaseLock{
+		LeaseMeta:  metav1.ObjectMeta{Name: "ark-controllers", Namespace: cfg.LeaseNamespace},
+		Client:     kube.CoordinationV1(),
+		LockConfig: resourcelock.ResourceLockConfig{Identity: fmt.Sprintf("%s_%s", host, uuid.NewString())},
+	}
+	leaderelection.RunOrDie(ctx, leaderelection.LeaderElectionConfig{
+		Lock:            lock,
+		ReleaseOnCancel: true,
+		LeaseDuration:   15 * time.Second,
+		RenewDeadline:   10 * time.Second,
+		RetryPeriod:     2 * time.Second,
+		Name:            "ark-controllers",
+		Callbacks: leaderelection.LeaderCallbacks{
+			OnStartedLeading: run,
+			OnStoppedLeading: func() { klog.InfoS("No longer leading Ark's controllers") },
+			OnNewLeader: func(id string) {
+				klog.InfoS("Ark controllers leader", "identity", id)
+			},
+		},
+	})
+	return nil
+}

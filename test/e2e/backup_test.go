@@ -1,0 +1,311 @@
+package e2e
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
+)
+
+// shopFixture is a namespace with the kinds of objects users back up, plus a
+// namespace that must stay out of a backup of the first.
+const shopFixture = `apiVersion: v1
+kind: Namespace
+metadata: {name: shop}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: elsewhere}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings, namespace: shop, labels: {app: shop, tier: web}}
+data: {color: blue}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: unlabelled, namespace: shop}
+data: {x: "1"}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: not-mine, namespace: elsewhere}
+data: {x: "1"}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: db-password, namespace: shop, labels: {app: shop}}
+stringData: {password: hunter2}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop, labels: {app: shop}}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: shop}}
+  template:
+    metadata: {labels: {app: shop}}
+    spec: {containers: [{name: web, image: nginx}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: shop, labels: {app: shop}}
+spec:
+  selector: {app: shop}
+  ports: [{port: 80}]
+---
+apiVersion: v1
+kind: PersistentVolume
+metadata: {name: shop-data, labels: {app: shop}}
+spec:
+  capacity: {storage: 1Gi}
+  accessModes: [ReadWriteOnce]
+  storageClassName: manual
+  hostPath: {path: /tmp/ark-e2e-shop-data}
+---
+apiVersion: v1
+kind: PersistentVolume
+metadata: {name: unrelated-data}
+spec:
+  capacity: {storage: 1Gi}
+  accessModes: [ReadWriteOnce]
+  storageClassName: other
+  hostPath: {path: /tmp/ark-e2e-unrelated}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: data, namespace: shop, labels: {app: shop}}
+spec:
+  accessModes: [ReadWriteOnce]
+  storageClassName: manual
+  volumeName: shop-data
+  resources: {requests: {storage: 1Gi}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: worker, namespace: shop, labels: {app: shop}}
+spec:
+  nodeName: kwok-node-0
+  tolerations: [{operator: Exists}]
+  containers: [{name: worker, image: busybox}]
+`
+
+func createShop(t *testing.T) {
+	t.Helper()
+	if out, err := kubectlIn(t, shopFixture, "apply", "-f", "-"); err != nil {
+		t.Fatalf("creating the shop fixture: %v\n%s", err, out)
+	}
+	eventually(t, time.Minute, "the claim is bound", func() error {
+		out, err := kubectl(t, "get", "pvc", "data", "-n", "shop", "-o", "jsonpath={.status.phase}")
+		if err != nil || out != "Bound" {
+			return fmt.Errorf("%v: %q", err, out)
+		}
+		return nil
+	})
+}
+
+// runBackup creates a backup through the API and waits for it to finish.
+func runBackup(t *testing.T, ns string, b *arkv1.Backup, as string) *arkv1.Backup {
+	t.Helper()
+	b.Namespace = ns
+	b.TypeMeta = metav1.TypeMeta{APIVersion: arkv1.SchemeGroupVersion.String(), Kind: "Backup"}
+	data, err := json.Marshal(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"create", "-f", "-"}
+	if as != "" {
+		args = append([]string{"--as=" + as}, args...)
+	}
+	if out, err := kubectlIn(t, string(data), args...); err != nil {
+		t.Fatalf("creating backup %s: %v\n%s", b.Name, err, out)
+	}
+	t.Cleanup(func() { os.RemoveAll(filepath.Join(cluster.BucketDir, "backups", b.Name)) })
+	var got *arkv1.Backup
+	eventually(t, 2*time.Minute, "backup "+b.Name+" finishes", func() error {
+		got, err = ark.ArkV1().Backups(ns).Get(context.Background(), b.Name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		switch got.Status.Phase {
+		case arkv1.BackupPhaseCompleted, arkv1.BackupPhasePartiallyFailed, arkv1.BackupPhaseFailed:
+			return nil
+		}
+		return fmt.Errorf("phase %q", got.Status.Phase)
+	})
+	return got
+}
+
+// download fetches backups/download through kube-apiserver and returns the
+// tarball's entries by name.
+func download(t *testing.T, ns, name string) map[string][]byte {
+	t.Helper()
+	raw, err := kubectl(t, "get", "--raw", fmt.Sprintf("/apis/ark.heptio.com/v1/namespaces/%s/backups/%s/download", ns, name))
+	if err != nil {
+		t.Fatalf("download: %v\n%.300s", err, raw)
+	}
+	gz, err := gzip.NewReader(bytes.NewReader([]byte(raw)))
+	if err != nil {
+		t.Fatalf("download is not gzip: %v", err)
+	}
+	tr := tar.NewReader(gz)
+	entries := map[string][]byte{}
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("reading the tarball: %v", err)
+		}
+		if hdr.Typeflag != tar.TypeReg {
+			t.Errorf("entry %s is not a regular file", hdr.Name)
+		}
+		data, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		entries[hdr.Name] = data
+	}
+	return entries
+}
+
+func names(entries map[string][]byte) []string {
+	var out []string
+	for k := range entries {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func TestBackupNamespace(t *testing.T) {
+	createShop(t)
+	b := runBackup(t, home, &arkv1.Backup{
+		ObjectMeta: metav1.ObjectMeta{Name: "shop-full"},
+		Spec:       arkv1.BackupSpec{IncludedNamespaces: []string{"shop"}},
+	}, "")
+	if b.Status.Phase != arkv1.BackupPhaseCompleted || b.Status.Errors != 0 {
+		logs, _ := kubectl(t, "get", "--raw", "/apis/ark.heptio.com/v1/namespaces/"+home+"/backups/shop-full/logs")
+		t.Fatalf("backup: %+v\n%s", b.Status, logs)
+	}
+	if p := b.Status.Progress; p == nil || p.ItemsDone != p.TotalItems || p.ItemsDone < 10 {
+		t.Errorf("progress at the end: %+v", p)
+	}
+	if b.Status.StartTimestamp == nil || b.Status.Expiration == nil || !b.Status.Expiration.Time.Equal(b.Status.StartTimestamp.Add(720*time.Hour)) {
+		t.Errorf("expiration %v is not start %v + 720h", b.Status.Expiration, b.Status.StartTimestamp)
+	}
+	entries := download(t, home, "shop-full")
+	for _, want := range []string{
+		"metadata/version",
+		"resources/configmaps/namespaces/shop/settings.json",
+		"resources/configmaps/namespaces/shop/unlabelled.json",
+		"resources/secrets/namespaces/shop/db-password.json",
+		"resources/deployments.apps/namespaces/shop/web.json",
+		"resources/services/namespaces/shop/web.json",
+		"resources/persistentvolumeclaims/namespaces/shop/data.json",
+		"resources/persistentvolumes/cluster/shop-data.json",
+		"resources/pods/namespaces/shop/worker.json",
+		"resources/namespaces/cluster/shop.json",
+	} {
+		if _, ok := entries[want]; !ok {
+			t.Errorf("tarball lacks %s; it has:\n%s", want, strings.Join(names(entries), "\n"))
+		}
+	}
+	for name := range entries {
+		switch {
+		case strings.Contains(name, "/elsewhere"), strings.Contains(name, "unrelated-data"),
+			strings.HasPrefix(name, "resources/events"), strings.HasPrefix(name, "resources/nodes"),
+			strings.Contains(name, "ark.heptio.com"):
+			t.Errorf("tarball holds %s, which a backup of shop must not", name)
+		}
+	}
+	if string(entries["metadata/version"]) != "1" {
+		t.Errorf("metadata/version = %q", entries["metadata/version"])
+	}
+	var cm struct {
+		Data     map[string]string `json:"data"`
+		Metadata struct {
+			ManagedFields []any `json:"managedFields"`
+		} `json:"metadata"`
+	}
+	if err := json.Unmarshal(entries["resources/configmaps/namespaces/shop/settings.json"], &cm); err != nil || cm.Data["color"] != "blue" || cm.Metadata.ManagedFields != nil {
+		t.Errorf("configmap entry: %v %+v", err, cm)
+	}
+	logs := mustKubectl(t, "get", "--raw", "/apis/ark.heptio.com/v1/namespaces/"+home+"/backups/shop-full/logs")
+	if !strings.Contains(logs, "starting backup heptio-ark/shop-full") || !strings.Contains(logs, fmt.Sprintf("backed up %d items", b.Status.Progress.ItemsDone)) {
+		t.Errorf("backup log:\n%s", logs)
+	}
+}
+
+func TestBackupFilters(t *testing.T) {
+	createShop(t)
+	b := runBackup(t, home, &arkv1.Backup{
+		ObjectMeta: metav1.ObjectMeta{Name: "shop-filtered"},
+		Spec: arkv1.BackupSpec{
+			IncludedNamespaces: []string{"*"},
+			ExcludedNamespaces: []string{"elsewhere", "kube-system"},
+			IncludedResources:  []string{"cm", "deployments.apps", "secret"},
+			ExcludedResources:  []string{"secrets"},
+			LabelSelector:      &metav1.LabelSelector{MatchLabels: map[string]string{"app": "shop"}},
+		},
+	}, "")
+	if b.Status.Phase != arkv1.BackupPhaseCompleted {
+		t.Fatalf("backup: %+v", b.Status)
+	}
+	got := names(download(t, home, "shop-filtered"))
+	want := []string{
+		"metadata/version",
+		"resources/configmaps/namespaces/shop/settings.json",
+		"resources/deployments.apps/namespaces/shop/web.json",
+	}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("filtered tarball:\n got %v\nwant %v", got, want)
+	}
+}
+
+// A backup never reveals what its requester could not read: carol may back
+// up shop and read its config maps, not its secrets.
+func TestBackupUsesRequesterRights(t *testing.T) {
+	createShop(t)
+	mustKubectl(t, "create", "rolebinding", "carol-ark", "-n", "shop", "--clusterrole=ark-namespace-user", "--user=carol")
+	mustKubectl(t, "create", "role", "cm-reader", "-n", "shop", "--verb=get,list", "--resource=configmaps")
+	mustKubectl(t, "create", "rolebinding", "carol-cm", "-n", "shop", "--role=cm-reader", "--user=carol")
+	eventually(t, 30*time.Second, "carol's rights apply", func() error {
+		_, err := kubectl(t, "--as=carol", "get", "configmaps", "-n", "shop")
+		return err
+	})
+	b := runBackup(t, "shop", &arkv1.Backup{ObjectMeta: metav1.ObjectMeta{Name: "carol-shop"}}, "carol")
+	if b.Spec.Requester == nil || b.Spec.Requester.Username != "carol" {
+		t.Fatalf("requester: %+v", b.Spec.Requester)
+	}
+	if b.Status.Phase != arkv1.BackupPhasePartiallyFailed || b.Status.Errors == 0 {
+		t.Fatalf("carol's backup: %+v", b.Status)
+	}
+	entries := download(t, "shop", "carol-shop")
+	if _, ok := entries["resources/configmaps/namespaces/shop/settings.json"]; !ok {
+		t.Errorf("carol's backup lacks the config map she may read: %v", names(entries))
+	}
+	for name := range entries {
+		if strings.HasPrefix(name, "resources/secrets/") || strings.HasPrefix(name, "resources/persistentvolumes/") || strings.HasPrefix(name, "resources/namespaces/") {
+			t.Errorf("carol's backup holds %s, which she may not list", name)
+		}
+	}
+	logs := mustKubectl(t, "get", "--raw", "/apis/ark.heptio.com/v1/namespaces/shop/backups/carol-shop/logs")
+	if !strings.Contains(logs, "carol may not list secrets in namespace shop") {
+		t.Errorf("the log does not record the denial:\n%s", logs)
+	}
+}
