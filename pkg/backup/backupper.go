@@ -66,6 +66,13 @@ func (b *Backupper) Run(ctx context.Context, backup *arkv1.Backup, progress Prog
 	if backup.Spec.Requester == nil {
 		return out, errors.New("the backup records no requester, so there is no one whose rights it could use")
 	}
+	if sel := backup.Spec.LabelSelector; sel != nil {
+		// selector() cannot fail later: an invalid selector must fail the
+		// backup, never widen it to every object.
+		if _, err := metav1.LabelSelectorAsSelector(sel); err != nil {
+			return out, fmt.Errorf("the backup's label selector is invalid: %w", err)
+		}
+	}
 	if progress == nil {
 		progress = func(int, int) {}
 	}
