@@ -10,6 +10,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
@@ -149,10 +150,14 @@ func (b *Backupper) Run(ctx context.Context, backup *arkv1.Backup, progress Prog
 	if err := finish(backupstore.LogsKey(name), r.log.close); err != nil {
 		return out, err
 	}
-	for key, v := range map[string]any{
-		backupstore.ResultsKey(name):         r.log.results,
-		backupstore.VolumeSnapshotsKey(name): []any{},
+	for _, f := range []struct {
+		key string
+		v   any
+	}{
+		{backupstore.ResultsKey(name), r.log.results},
+		{backupstore.VolumeSnapshotsKey(name), []any{}},
 	} {
+		key, v := f.key, f.v
 		u, err := open(key)
 		if err != nil {
 			return out, err
@@ -175,6 +180,7 @@ func (b *Backupper) Run(ctx context.Context, backup *arkv1.Backup, progress Prog
 // collect lists every selected resource and writes its items.
 func (r *run) collect(ctx context.Context) error {
 	resources, discErr := discoverResources(r.Discovery)
+	discErr = withoutArkGroup(discErr)
 	if discErr != nil {
 		if len(resources) == 0 {
 			return fmt.Errorf("discovering the cluster's resources: %w", discErr)
@@ -229,9 +235,11 @@ func (r *run) backupClusterScoped(ctx context.Context, res resource, filter reso
 	gr := res.GroupResource()
 	switch {
 	case gr == "namespaces":
-		return r.listAndWrite(ctx, res, "", "", func(item *unstructured.Unstructured) bool {
-			return r.ns.includes(item.GetName())
-		})
+		keep := func(item *unstructured.Unstructured) bool { return r.ns.includes(item.GetName()) }
+		if r.ns.wholeCluster() || (include != nil && *include) || filter.explicitlyIncluded(res) {
+			return r.listAndWrite(ctx, res, "", "", keep)
+		}
+		return r.listImplied(ctx, res, keep)
 	case include != nil && !*include:
 		return nil
 	case (include != nil && *include) || r.ns.wholeCluster() || filter.explicitlyIncluded(res):
@@ -240,7 +248,7 @@ func (r *run) backupClusterScoped(ctx context.Context, res resource, filter reso
 		if r.boundPVs.Len() == 0 {
 			return nil
 		}
-		return r.listAndWrite(ctx, res, "", "", func(item *unstructured.Unstructured) bool {
+		return r.listImplied(ctx, res, func(item *unstructured.Unstructured) bool {
 			return r.boundPVs.Has(item.GetName())
 		})
 	}
@@ -262,6 +270,18 @@ func (r *run) selector() string {
 // item that keep accepts. A denied or failed list is an error for that
 // resource, not for the backup.
 func (r *run) listAndWrite(ctx context.Context, res resource, ns, selector string, keep func(*unstructured.Unstructured) bool) error {
+	return r.listItems(ctx, res, ns, selector, false, keep)
+}
+
+// listImplied lists a cluster-scoped resource the backup did not ask for but
+// that goes with what it did (namespace objects, claimed volumes). A requester
+// who may not read it gets a warning, not an error: a namespace user can
+// rarely list cluster-scoped resources, and their backup is still whole.
+func (r *run) listImplied(ctx context.Context, res resource, keep func(*unstructured.Unstructured) bool) error {
+	return r.listItems(ctx, res, "", "", true, keep)
+}
+
+func (r *run) listItems(ctx context.Context, res resource, ns, selector string, implied bool, keep func(*unstructured.Unstructured) bool) error {
 	gr := res.GroupResource()
 	scope := "cluster"
 	if res.namespaced && ns != "" {
@@ -277,7 +297,11 @@ func (r *run) listAndWrite(ctx context.Context, res resource, ns, selector strin
 		if ns != "" {
 			where = "in namespace " + ns
 		}
-		r.log.errorf(ns, scope, "%s may not list %s %s, so they are not backed up: %s", r.backup.Spec.Requester.Username, gr, where, reason)
+		report := r.log.errorf
+		if implied {
+			report = r.log.warnf
+		}
+		report(ns, scope, "%s may not list %s %s, so they are not backed up: %s", r.backup.Spec.Requester.Username, gr, where, reason)
 		return nil
 	}
 	pageSize := r.PageSize
@@ -374,4 +398,23 @@ func baseName(key string) string {
 		}
 	}
 	return key
+}
+
+// withoutArkGroup drops discovery failures of Ark's own group, which is never
+// backed up (and is briefly unavailable while the server starts).
+func withoutArkGroup(err error) error {
+	var failed *discovery.ErrGroupDiscoveryFailed
+	if !errors.As(err, &failed) {
+		return err
+	}
+	rest := map[schema.GroupVersion]error{}
+	for gv, e := range failed.Groups {
+		if gv.Group != arkGroup {
+			rest[gv] = e
+		}
+	}
+	if len(rest) == 0 {
+		return nil
+	}
+	return &discovery.ErrGroupDiscoveryFailed{Groups: rest}
 }
