@@ -35,9 +35,20 @@ type decision struct {
 
 var _ AccessChecker = &SubjectAccessReviews{}
 
+var _ ExecAccessChecker = &SubjectAccessReviews{}
+
 // CanList asks whether user may list gr in namespace ("" is cluster-wide).
 func (s *SubjectAccessReviews) CanList(ctx context.Context, user *arkv1.UserInfo, gr schema.GroupResource, namespace string) (bool, string, error) {
-	key := fmt.Sprintf("%s|%s|%s", user.Username, gr, namespace)
+	return s.check(ctx, user, authorizationv1.ResourceAttributes{Verb: "list", Group: gr.Group, Resource: gr.Resource, Namespace: namespace})
+}
+
+// CanExec asks whether user may exec into pods in namespace, as hooks do.
+func (s *SubjectAccessReviews) CanExec(ctx context.Context, user *arkv1.UserInfo, namespace string) (bool, string, error) {
+	return s.check(ctx, user, authorizationv1.ResourceAttributes{Verb: "create", Resource: "pods", Subresource: "exec", Namespace: namespace})
+}
+
+func (s *SubjectAccessReviews) check(ctx context.Context, user *arkv1.UserInfo, attrs authorizationv1.ResourceAttributes) (bool, string, error) {
+	key := fmt.Sprintf("%s|%s|%s|%s|%s|%s", user.Username, attrs.Verb, attrs.Group, attrs.Resource, attrs.Subresource, attrs.Namespace)
 	s.mu.Lock()
 	if d, ok := s.cache[key]; ok {
 		s.mu.Unlock()
@@ -50,9 +61,7 @@ func (s *SubjectAccessReviews) CanList(ctx context.Context, user *arkv1.UserInfo
 	}
 	review := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
 		User: user.Username, UID: user.UID, Groups: user.Groups, Extra: extra,
-		ResourceAttributes: &authorizationv1.ResourceAttributes{
-			Verb: "list", Group: gr.Group, Resource: gr.Resource, Namespace: namespace,
-		},
+		ResourceAttributes: &attrs,
 	}}
 	resp, err := s.Client.Create(ctx, review, metav1.CreateOptions{})
 	if err != nil {

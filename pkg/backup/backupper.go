@@ -17,6 +17,7 @@ import (
 
 	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
 	"github.com/arkproject/ark/pkg/backupstore"
+	"github.com/arkproject/ark/pkg/hooks"
 	"github.com/arkproject/ark/pkg/objectstore"
 )
 
@@ -30,6 +31,9 @@ type Backupper struct {
 	// Access checks the requester's rights before anything is read.
 	Access AccessChecker
 	Store  objectstore.Store
+	// Hooks runs pre and post hooks in pods; nil means hooks are not run
+	// (and a backup that has some gets a warning).
+	Hooks hooks.Executor
 	// PageSize is the LIST page size; 0 means DefaultPageSize.
 	PageSize int64
 }
@@ -338,7 +342,11 @@ func (r *run) listItems(ctx context.Context, res resource, ns, selector string, 
 				r.total--
 				continue
 			}
-			if err := r.write(res, item); err != nil {
+			write := r.write
+			if res.GroupResource() == "pods" {
+				write = func(res resource, item *unstructured.Unstructured) error { return r.writePod(ctx, res, item) }
+			}
+			if err := write(res, item); err != nil {
 				return err
 			}
 		}

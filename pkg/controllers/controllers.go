@@ -23,6 +23,7 @@ import (
 	backupcontroller "github.com/arkproject/ark/pkg/controllers/backup"
 	"github.com/arkproject/ark/pkg/generated/clientset/versioned"
 	"github.com/arkproject/ark/pkg/generated/informers/externalversions"
+	"github.com/arkproject/ark/pkg/hooks"
 	"github.com/arkproject/ark/pkg/objectstore"
 )
 
@@ -71,6 +72,7 @@ func Run(ctx context.Context, cfg Config) error {
 				Dynamic:   dyn,
 				Access:    &backup.SubjectAccessReviews{Client: kube.AuthorizationV1().SubjectAccessReviews()},
 				Store:     cfg.Store,
+				Hooks:     &hooks.PodExec{Config: kubeConfig, Client: kube},
 			}
 		})
 		factory.Start(ctx.Done())

@@ -309,3 +309,47 @@ func TestBackupUsesRequesterRights(t *testing.T) {
 		t.Errorf("the log does not record the denial:\n%s", logs)
 	}
 }
+
+// A pod's pre hook runs through pods/exec (kwok runs it on this machine)
+// before the pod is read: the hook annotates its own pod, and the backed-up
+// pod carries the annotation. The post hook runs after.
+func TestBackupHooks(t *testing.T) {
+	createShop(t)
+	marker := filepath.Join(t.TempDir(), "post-hook-ran")
+	annotate := fmt.Sprintf("%s --kubeconfig=%s annotate pod worker -n shop hook.example/pre=ran --overwrite", cluster.KubectlPath(), cluster.Kubeconfig)
+	pre, _ := json.Marshal([]string{"sh", "-c", annotate})
+	post, _ := json.Marshal([]string{"sh", "-c", "touch " + marker})
+	mustKubectl(t, "annotate", "pod", "worker", "-n", "shop", "--overwrite",
+		"pre.hook.backup.ark.heptio.com/command="+string(pre),
+		"post.hook.backup.ark.heptio.com/command="+string(post))
+	mustKubectl(t, "annotate", "pod", "worker", "-n", "shop", "hook.example/pre-")
+	t.Cleanup(func() {
+		kubectl(t, "annotate", "pod", "worker", "-n", "shop", "pre.hook.backup.ark.heptio.com/command-", "post.hook.backup.ark.heptio.com/command-", "hook.example/pre-")
+	})
+	b := runBackup(t, home, &arkv1.Backup{
+		ObjectMeta: metav1.ObjectMeta{Name: "shop-hooks"},
+		Spec:       arkv1.BackupSpec{IncludedNamespaces: []string{"shop"}, IncludedResources: []string{"pods"}},
+	}, "")
+	logs := mustKubectl(t, "get", "--raw", "/apis/ark.heptio.com/v1/namespaces/"+home+"/backups/shop-hooks/logs")
+	if b.Status.Phase != arkv1.BackupPhaseCompleted {
+		t.Fatalf("backup: %+v\n%s", b.Status, logs)
+	}
+	var pod struct {
+		Metadata struct {
+			Annotations map[string]string `json:"annotations"`
+		} `json:"metadata"`
+	}
+	entries := download(t, home, "shop-hooks")
+	if err := json.Unmarshal(entries["resources/pods/namespaces/shop/worker.json"], &pod); err != nil {
+		t.Fatalf("pod entry: %v (entries %v)", err, names(entries))
+	}
+	if pod.Metadata.Annotations["hook.example/pre"] != "ran" {
+		t.Errorf("the backed-up pod was read before its pre hook ran: annotations %v\n%s", pod.Metadata.Annotations, logs)
+	}
+	if _, err := os.Stat(marker); err != nil {
+		t.Errorf("post hook did not run: %v\n%s", err, logs)
+	}
+	if !strings.Contains(logs, "running pre hook annotation in pod shop/worker") || !strings.Contains(logs, "running post hook annotation in pod shop/worker") {
+		t.Errorf("hooks not in the log:\n%s", logs)
+	}
+}

@@ -264,6 +264,19 @@ options:
   nodePlayStageParallelism: 4
   nodeLeaseParallelism: 4
   podsOnNodeSyncParallelism: 4
+  # Serves exec (and logs) for pods on the fake node.
+  enableDebuggingHandlers: true
+---
+# kubectl exec into a fake pod runs the command here, on the host, in
+# the cluster directory: enough to test backup hooks through pods/exec.
+apiVersion: kwok.x-k8s.io/v1alpha1
+kind: ClusterExec
+metadata:
+  name: local
+spec:
+  execs:
+  - local:
+      workDir: `+c.opts.Dir+`
 `), 0o644); err != nil {
 		return err
 	}
