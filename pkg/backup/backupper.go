@@ -19,6 +19,7 @@ import (
 	"github.com/arkproject/ark/pkg/backupstore"
 	"github.com/arkproject/ark/pkg/hooks"
 	"github.com/arkproject/ark/pkg/objectstore"
+	"github.com/arkproject/ark/pkg/snapshot"
 )
 
 // DefaultPageSize is how many objects one LIST returns.
@@ -31,6 +32,9 @@ type Backupper struct {
 	// Access checks the requester's rights before anything is read.
 	Access AccessChecker
 	Store  objectstore.Store
+	// Snapshotters snapshot persistent volumes, the first that handles a
+	// volume wins; none means volume data is not backed up.
+	Snapshotters []snapshot.VolumeSnapshotter
 	// Hooks runs pre and post hooks in pods; nil means hooks are not run
 	// (and a backup that has some gets a warning).
 	Hooks hooks.Executor
@@ -47,6 +51,9 @@ type Outcome struct {
 	Items    int
 	Warnings int
 	Errors   int
+	// VolumeSnapshotsAttempted and VolumeSnapshotsCompleted count volume snapshots.
+	VolumeSnapshotsAttempted int
+	VolumeSnapshotsCompleted int
 }
 
 // run is the state of one backup in progress.
@@ -62,6 +69,9 @@ type run struct {
 	done      int
 	boundPVs  sets.Set[string]
 	startTime time.Time
+	// snapshotted are the PVs already snapshotted; snapshots their records.
+	snapshotted sets.Set[string]
+	snapshots   []snapshot.Record
 }
 
 // Run takes the backup and uploads its files. It returns an error when the
@@ -115,12 +125,13 @@ func (b *Backupper) Run(ctx context.Context, backup *arkv1.Backup, progress Prog
 	}
 	r := &run{
 		Backupper: b, backup: backup, progress: progress,
-		log:       newBackupLog(logUp, name),
-		tar:       newTarball(tarUp, start),
-		list:      newResourceList(listUp),
-		ns:        newNamespaceFilter(backup.Spec.IncludedNamespaces, backup.Spec.ExcludedNamespaces),
-		boundPVs:  sets.New[string](),
-		startTime: start,
+		log:         newBackupLog(logUp, name),
+		tar:         newTarball(tarUp, start),
+		list:        newResourceList(listUp),
+		ns:          newNamespaceFilter(backup.Spec.IncludedNamespaces, backup.Spec.ExcludedNamespaces),
+		boundPVs:    sets.New[string](),
+		snapshotted: sets.New[string](),
+		startTime:   start,
 	}
 	r.log.infof("starting backup %s/%s of %s, requested by %s", backup.Namespace, name, r.ns, backup.Spec.Requester.Username)
 	if err := r.tar.add("metadata/version", []byte(strconv.Itoa(FormatVersion))); err != nil {
@@ -151,6 +162,12 @@ func (b *Backupper) Run(ctx context.Context, backup *arkv1.Backup, progress Prog
 		return out, err
 	}
 	out = Outcome{Items: r.done, Warnings: r.log.results.Warnings.Count, Errors: r.log.results.Errors.Count}
+	for _, s := range r.snapshots {
+		out.VolumeSnapshotsAttempted++
+		if s.Phase == snapshot.PhaseCompleted {
+			out.VolumeSnapshotsCompleted++
+		}
+	}
 	if err := finish(backupstore.LogsKey(name), r.log.close); err != nil {
 		return out, err
 	}
@@ -159,7 +176,7 @@ func (b *Backupper) Run(ctx context.Context, backup *arkv1.Backup, progress Prog
 		v   any
 	}{
 		{backupstore.ResultsKey(name), r.log.results},
-		{backupstore.VolumeSnapshotsKey(name), []any{}},
+		{backupstore.VolumeSnapshotsKey(name), append([]snapshot.Record{}, r.snapshots...)},
 	} {
 		key, v := f.key, f.v
 		u, err := open(key)
@@ -344,9 +361,9 @@ func (r *run) listItems(ctx context.Context, res resource, ns, selector string, 
 			}
 			write := r.write
 			if res.GroupResource() == "pods" {
-				write = func(res resource, item *unstructured.Unstructured) error { return r.writePod(ctx, res, item) }
+				write = r.writePod
 			}
-			if err := write(res, item); err != nil {
+			if err := write(ctx, res, item); err != nil {
 				return err
 			}
 		}
@@ -358,7 +375,7 @@ func (r *run) listItems(ctx context.Context, res resource, ns, selector string, 
 }
 
 // write stores one item in the tarball and the resource list.
-func (r *run) write(res resource, item *unstructured.Unstructured) error {
+func (r *run) write(ctx context.Context, res resource, item *unstructured.Unstructured) error {
 	ns, name := item.GetNamespace(), item.GetName()
 	if !res.namespaced {
 		ns = ""
@@ -379,6 +396,9 @@ func (r *run) write(res resource, item *unstructured.Unstructured) error {
 	}
 	if err := r.list.add(res.GroupResource(), ns, name); err != nil {
 		return err
+	}
+	if res.GroupResource() == "persistentvolumes" {
+		r.snapshotPV(ctx, item)
 	}
 	if res.GroupResource() == "persistentvolumeclaims" {
 		if pv, _, _ := unstructured.NestedString(item.Object, "spec", "volumeName"); pv != "" {

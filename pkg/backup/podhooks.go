@@ -96,8 +96,8 @@ func phaseOf(item *unstructured.Unstructured) string {
 }
 
 // writePod backs up a pod between its hooks: pre hooks run first and the pod
-// is read again after them, so its backup shows what the hooks did; post
-// hooks run once it is written.
+// is read again after them, so its backup shows what the hooks did; then its
+// volumes are snapshotted; post hooks run last.
 func (r *run) writePod(ctx context.Context, res resource, item *unstructured.Unstructured) error {
 	ran, err := r.runPodHooks(ctx, item, hooks.Pre)
 	if err != nil {
@@ -111,9 +111,10 @@ func (r *run) writePod(ctx context.Context, res resource, item *unstructured.Uns
 		}
 		item = fresh
 	}
-	if err := r.write(res, item); err != nil {
+	if err := r.write(ctx, res, item); err != nil {
 		return err
 	}
+	r.snapshotPodVolumes(ctx, item)
 	_, err = r.runPodHooks(ctx, item, hooks.Post)
 	return err
 }

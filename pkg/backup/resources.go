@@ -66,7 +66,16 @@ func discoverResources(d discovery.DiscoveryInterface) ([]resource, error) {
 			out = append(out, res)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].GroupResource() < out[j].GroupResource() })
+	// Pods first: their pre hooks (which quiesce applications) must run
+	// before their volumes are snapshotted, which happens as each pod is
+	// backed up; everything else in name order, so layouts are stable.
+	sort.Slice(out, func(i, j int) bool {
+		pi, pj := out[i].GroupResource() == "pods", out[j].GroupResource() == "pods"
+		if pi != pj {
+			return pi
+		}
+		return out[i].GroupResource() < out[j].GroupResource()
+	})
 	return out, discErr
 }
 

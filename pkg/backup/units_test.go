@@ -83,14 +83,15 @@ func TestDiscoverResources(t *testing.T) {
 	for _, r := range got {
 		rows = append(rows, row{r.GroupResource(), r.gvr.Version, r.namespaced})
 	}
+	// Pods first (their hooks run before volumes are snapshotted), then by name.
 	want := []row{
+		{"pods", "v1", true},
 		{"configmaps", "v1", true},
 		{"deployments.apps", "v1", true},
 		{"namespaces", "v1", false},
 		{"nodes", "v1", false},
 		{"persistentvolumeclaims", "v1", true},
 		{"persistentvolumes", "v1", false},
-		{"pods", "v1", true},
 		{"secrets", "v1", true},
 	}
 	if !reflect.DeepEqual(rows, want) {
@@ -168,13 +169,13 @@ func TestResourceFilter(t *testing.T) {
 		want               []string
 		unknown            []string
 	}{
-		{nil, nil, []string{"configmaps", "deployments.apps", "namespaces", "nodes", "persistentvolumeclaims", "persistentvolumes", "pods", "secrets"}, nil},
+		{nil, nil, []string{"pods", "configmaps", "deployments.apps", "namespaces", "nodes", "persistentvolumeclaims", "persistentvolumes", "secrets"}, nil},
 		{[]string{"*"}, []string{"po", "Secret", "PersistentVolumeClaim", "deploy"}, []string{"configmaps", "namespaces", "nodes", "persistentvolumes"}, nil},
 		{[]string{"pods", "pod", "po", "Pod"}, nil, []string{"pods"}, nil},
 		{[]string{"deployments.apps", "deploy.apps", "deployment.apps"}, nil, []string{"deployments.apps"}, nil},
 		{[]string{"deployments.extensions", "cm"}, nil, []string{"configmaps"}, []string{"deployments.extensions"}},
 		{[]string{"cm", "ConfigMaps"}, []string{"configmaps"}, nil, nil},
-		{nil, []string{"widgets"}, []string{"configmaps", "deployments.apps", "namespaces", "nodes", "persistentvolumeclaims", "persistentvolumes", "pods", "secrets"}, []string{"widgets"}},
+		{nil, []string{"widgets"}, []string{"pods", "configmaps", "deployments.apps", "namespaces", "nodes", "persistentvolumeclaims", "persistentvolumes", "secrets"}, []string{"widgets"}},
 		{[]string{"backups"}, nil, nil, []string{"backups"}},
 	} {
 		f, unknown := newResourceFilter(tc.includes, tc.excludes, served)

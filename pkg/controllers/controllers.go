@@ -25,6 +25,7 @@ import (
 	"github.com/arkproject/ark/pkg/generated/informers/externalversions"
 	"github.com/arkproject/ark/pkg/hooks"
 	"github.com/arkproject/ark/pkg/objectstore"
+	"github.com/arkproject/ark/pkg/snapshot"
 )
 
 // Config is what the controllers need.
@@ -73,6 +74,9 @@ func Run(ctx context.Context, cfg Config) error {
 				Access:    &backup.SubjectAccessReviews{Client: kube.AuthorizationV1().SubjectAccessReviews()},
 				Store:     cfg.Store,
 				Hooks:     &hooks.PodExec{Config: kubeConfig, Client: kube},
+				// The embedded default; CSI and cloud snapshotters go first
+				// once configured, hostPath/local volumes are archived.
+				Snapshotters: []snapshot.VolumeSnapshotter{&snapshot.HostPath{Store: cfg.Store}},
 			}
 		})
 		factory.Start(ctx.Done())
