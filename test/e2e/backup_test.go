@@ -74,7 +74,7 @@ spec:
   capacity: {storage: 1Gi}
   accessModes: [ReadWriteOnce]
   storageClassName: manual
-  hostPath: {path: /tmp/ark-e2e-shop-data}
+  hostPath: {path: SHOP_DATA}
 ---
 apiVersion: v1
 kind: PersistentVolume
@@ -103,9 +103,19 @@ spec:
   containers: [{name: worker, image: busybox}]
 `
 
+// shopData is the shop's hostPath volume, on this machine (the fake node).
+func shopData() string { return filepath.Join(filepath.Dir(cluster.BucketDir), "volumes", "shop-data") }
+
 func createShop(t *testing.T) {
 	t.Helper()
-	if out, err := kubectlIn(t, shopFixture, "apply", "-f", "-"); err != nil {
+	if err := os.MkdirAll(filepath.Join(shopData(), "orders"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(shopData(), "orders", "1.json"), []byte(`{"order":1}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fixture := strings.ReplaceAll(shopFixture, "SHOP_DATA", shopData())
+	if out, err := kubectlIn(t, fixture, "apply", "-f", "-"); err != nil {
 		t.Fatalf("creating the shop fixture: %v\n%s", err, out)
 	}
 	eventually(t, time.Minute, "the claim is bound", func() error {
@@ -353,3 +363,78 @@ func TestBackupHooks(t *testing.T) {
 		t.Errorf("hooks not in the log:\n%s", logs)
 	}
 }
+
+// The shop's hostPath volume is archived into the bucket and recorded;
+// with snapshotVolumes=false it is not.
+func TestBackupVolumeSnapshots(t *testing.T) {
+	createShop(t)
+	b := runBackup(t, home, &arkv1.Backup{
+		ObjectMeta: metav1.ObjectMeta{Name: "shop-volumes"},
+		Spec:       arkv1.BackupSpec{IncludedNamespaces: []string{"shop"}},
+	}, "")
+	if b.Status.Phase != arkv1.BackupPhaseCompleted || b.Status.VolumeSnapshotsAttempted != 1 || b.Status.VolumeSnapshotsCompleted != 1 {
+		t.Fatalf("backup: %+v", b.Status)
+	}
+	dir := filepath.Join(cluster.BucketDir, "backups", "shop-volumes")
+	var records []map[string]any
+	readGzipJSON(t, filepath.Join(dir, "shop-volumes-volumesnapshots.json.gz"), &records)
+	if len(records) != 1 || records[0]["persistentVolumeName"] != "shop-data" || records[0]["snapshotter"] != "hostpath" || records[0]["phase"] != "Completed" {
+		t.Fatalf("volume snapshot records: %+v", records)
+	}
+	archive, err := os.Open(filepath.Join(dir, "volumes", "shop-data.tar.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer archive.Close()
+	gz, err := gzip.NewReader(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := tar.NewReader(gz)
+	found := false
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if hdr.Name == "orders/1.json" {
+			data, _ := io.ReadAll(tr)
+			found = string(data) == `{"order":1}`
+		}
+	}
+	if !found {
+		t.Errorf("the volume archive lacks orders/1.json")
+	}
+
+	off := runBackup(t, home, &arkv1.Backup{
+		ObjectMeta: metav1.ObjectMeta{Name: "shop-no-volumes"},
+		Spec:       arkv1.BackupSpec{IncludedNamespaces: []string{"shop"}, SnapshotVolumes: ptrTo(false)},
+	}, "")
+	if off.Status.Phase != arkv1.BackupPhaseCompleted || off.Status.VolumeSnapshotsAttempted != 0 {
+		t.Fatalf("backup with snapshotVolumes=false: %+v", off.Status)
+	}
+	if _, err := os.Stat(filepath.Join(cluster.BucketDir, "backups", "shop-no-volumes", "volumes")); !os.IsNotExist(err) {
+		t.Errorf("volumes archived despite snapshotVolumes=false: %v", err)
+	}
+}
+
+func readGzipJSON(t *testing.T, path string, v any) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	gz, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.NewDecoder(gz).Decode(v); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+}
+
+func ptrTo[T any](v T) *T { return &v }

@@ -197,9 +197,16 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		return nil
 	}
 	return c.updateStatus(ctx, ns, name, func(s *arkv1.BackupStatus) {
+		if s.Phase == arkv1.BackupPhaseDeleting {
+			// Its deletion was requested while it ran: finishing must not
+			// turn it back into a kept backup.
+			klog.InfoS("Backup finished after its deletion was requested", "backup", klog.KObj(b))
+			return
+		}
 		now := metav1.NewTime(c.clock.Now())
 		s.CompletionTimestamp = &now
 		s.Warnings, s.Errors = out.Warnings, out.Errors
+		s.VolumeSnapshotsAttempted, s.VolumeSnapshotsCompleted = out.VolumeSnapshotsAttempted, out.VolumeSnapshotsCompleted
 		s.Progress = &arkv1.Progress{TotalItems: out.Items, ItemsDone: out.Items}
 		switch {
 		case runErr != nil:
