@@ -233,7 +233,7 @@ type env struct {
 	b      *Backupper
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	var objs []runtime.Object
 	for _, o := range clusterObjects() {
