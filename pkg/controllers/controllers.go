@@ -74,9 +74,12 @@ func Run(ctx context.Context, cfg Config) error {
 				Access:    &backup.SubjectAccessReviews{Client: kube.AuthorizationV1().SubjectAccessReviews()},
 				Store:     cfg.Store,
 				Hooks:     &hooks.PodExec{Config: kubeConfig, Client: kube},
-				// The embedded default; CSI and cloud snapshotters go first
-				// once configured, hostPath/local volumes are archived.
-				Snapshotters: []snapshot.VolumeSnapshotter{&snapshot.HostPath{Store: cfg.Store}},
+				// CSI volumes with a VolumeSnapshotClass get VolumeSnapshots;
+				// hostPath and local volumes are archived into the bucket.
+				Snapshotters: []snapshot.VolumeSnapshotter{
+					&snapshot.CSI{Dynamic: dyn},
+					&snapshot.HostPath{Store: cfg.Store},
+				},
 			}
 		})
 		factory.Start(ctx.Done())

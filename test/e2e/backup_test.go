@@ -438,3 +438,82 @@ func readGzipJSON(t *testing.T, path string, v any) {
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+// CSI volumes get a VolumeSnapshot through the snapshot.storage.k8s.io API.
+// No CSI driver or snapshot controller runs here, so the test plays the
+// snapshot controller and marks the VolumeSnapshot ready.
+func TestBackupCSISnapshot(t *testing.T) {
+	mustKubectl(t, "apply", "-f", filepath.Join("testdata", "volumesnapshot-crds.yaml"))
+	mustKubectl(t, "wait", "--for=condition=Established", "crd/volumesnapshots.snapshot.storage.k8s.io", "crd/volumesnapshotclasses.snapshot.storage.k8s.io", "--timeout=60s")
+	out, err := kubectlIn(t, `apiVersion: v1
+kind: Namespace
+metadata: {name: csi-shop}
+---
+apiVersion: snapshot.storage.k8s.io/v1
+kind: VolumeSnapshotClass
+metadata: {name: fake-csi}
+driver: hostpath.csi.example.com
+deletionPolicy: Retain
+---
+apiVersion: v1
+kind: PersistentVolume
+metadata: {name: csi-data}
+spec:
+  capacity: {storage: 2Gi}
+  accessModes: [ReadWriteOnce]
+  storageClassName: csi
+  csi: {driver: hostpath.csi.example.com, volumeHandle: vol-42}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: data, namespace: csi-shop}
+spec:
+  accessModes: [ReadWriteOnce]
+  storageClassName: csi
+  volumeName: csi-data
+  resources: {requests: {storage: 2Gi}}
+`, "apply", "-f", "-")
+	if err != nil {
+		t.Fatalf("fixture: %v\n%s", err, out)
+	}
+	eventually(t, time.Minute, "the CSI claim is bound", func() error {
+		out, err := kubectl(t, "get", "pvc", "data", "-n", "csi-shop", "-o", "jsonpath={.status.phase}")
+		if err != nil || out != "Bound" {
+			return fmt.Errorf("%v: %q", err, out)
+		}
+		return nil
+	})
+	// Be the snapshot controller: mark Ark's VolumeSnapshot ready once it exists.
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(200 * time.Millisecond):
+			}
+			if _, err := kubectl(t, "patch", "volumesnapshot", "ark-csi-backup-data", "-n", "csi-shop", "--subresource=status", "--type=merge",
+				"-p", `{"status":{"readyToUse":true,"restoreSize":"2Gi","boundVolumeSnapshotContentName":"snapcontent-42"}}`); err == nil {
+				return
+			}
+		}
+	}()
+	b := runBackup(t, home, &arkv1.Backup{
+		ObjectMeta: metav1.ObjectMeta{Name: "csi-backup"},
+		Spec:       arkv1.BackupSpec{IncludedNamespaces: []string{"csi-shop"}},
+	}, "")
+	if b.Status.Phase != arkv1.BackupPhaseCompleted || b.Status.VolumeSnapshotsAttempted != 1 || b.Status.VolumeSnapshotsCompleted != 1 {
+		logs, _ := kubectl(t, "get", "--raw", "/apis/ark.heptio.com/v1/namespaces/"+home+"/backups/csi-backup/logs")
+		t.Fatalf("backup: %+v\n%s", b.Status, logs)
+	}
+	var records []map[string]any
+	readGzipJSON(t, filepath.Join(cluster.BucketDir, "backups", "csi-backup", "csi-backup-volumesnapshots.json.gz"), &records)
+	if len(records) != 1 || records[0]["snapshotter"] != "csi" || records[0]["snapshotID"] != "csi-shop/ark-csi-backup-data" || records[0]["volumeID"] != "vol-42" {
+		t.Fatalf("records: %+v", records)
+	}
+	out = mustKubectl(t, "get", "volumesnapshot", "ark-csi-backup-data", "-n", "csi-shop", "-o", "jsonpath={.spec.volumeSnapshotClassName}/{.spec.source.persistentVolumeClaimName}/{.metadata.labels.ark\\.heptio\\.com/backup-name}")
+	if out != "fake-csi/data/csi-backup" {
+		t.Errorf("VolumeSnapshot: %q", out)
+	}
+}
