@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"google.golang.org/api/compute/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
@@ -41,6 +42,9 @@ type Config struct {
 	LeaseNamespace string
 	// Workers is how many backups may run at once.
 	Workers int
+	// GCEProject, when set, turns on GCE persistent disk snapshots (with
+	// Application Default Credentials) for disks that name no project.
+	GCEProject string
 }
 
 // Run runs the controllers until ctx ends, as leader when LeaderElect is set.
@@ -62,6 +66,16 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	disc := memory.NewMemCacheClient(kube.Discovery())
+	snapshotters := []snapshot.VolumeSnapshotter{&snapshot.CSI{Dynamic: dyn}}
+	if cfg.GCEProject != "" {
+		svc, err := compute.NewService(ctx)
+		if err != nil {
+			return fmt.Errorf("GCE snapshots: %w", err)
+		}
+		snapshotters = append(snapshotters, &snapshot.GCE{Service: svc, Project: cfg.GCEProject})
+	}
+	// hostPath and local volumes are archived into the bucket.
+	snapshotters = append(snapshotters, &snapshot.HostPath{Store: cfg.Store})
 	run := func(ctx context.Context) {
 		factory := externalversions.NewSharedInformerFactory(ark, 0)
 		backups := backupcontroller.New(ark, factory.Ark().V1().Backups(), func() backupcontroller.Engine {
@@ -69,17 +83,12 @@ func Run(ctx context.Context, cfg Config) error {
 			// decisions belong to one requester.
 			disc.Invalidate()
 			return &backup.Backupper{
-				Discovery: discovery.DiscoveryInterface(disc),
-				Dynamic:   dyn,
-				Access:    &backup.SubjectAccessReviews{Client: kube.AuthorizationV1().SubjectAccessReviews()},
-				Store:     cfg.Store,
-				Hooks:     &hooks.PodExec{Config: kubeConfig, Client: kube},
-				// CSI volumes with a VolumeSnapshotClass get VolumeSnapshots;
-				// hostPath and local volumes are archived into the bucket.
-				Snapshotters: []snapshot.VolumeSnapshotter{
-					&snapshot.CSI{Dynamic: dyn},
-					&snapshot.HostPath{Store: cfg.Store},
-				},
+				Discovery:    discovery.DiscoveryInterface(disc),
+				Dynamic:      dyn,
+				Access:       &backup.SubjectAccessReviews{Client: kube.AuthorizationV1().SubjectAccessReviews()},
+				Store:        cfg.Store,
+				Hooks:        &hooks.PodExec{Config: kubeConfig, Client: kube},
+				Snapshotters: snapshotters,
 			}
 		})
 		factory.Start(ctx.Done())

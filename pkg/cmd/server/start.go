@@ -73,6 +73,8 @@ type Options struct {
 	LeaderElectionNamespace string
 	// BackupWorkers is how many backups run at once.
 	BackupWorkers int
+	// GCEProject turns on GCE persistent disk snapshots.
+	GCEProject string
 
 	Out, ErrOut io.Writer
 	flags       *pflag.FlagSet
@@ -142,6 +144,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.LeaderElect, "leader-elect", o.LeaderElect, "Elect one replica to run the controllers, through a Lease.")
 	fs.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", o.LeaderElectionNamespace, "Namespace of the controllers' Lease.")
 	fs.IntVar(&o.BackupWorkers, "backup-workers", o.BackupWorkers, "How many backups may run at the same time.")
+	fs.StringVar(&o.GCEProject, "gce-project", o.GCEProject, "Snapshot GCE persistent disks through the compute API (Application Default Credentials); the project of in-tree disks.")
 	fs.BoolVar(&o.EtcdUnsafeNoFsync, "embedded-etcd-unsafe-no-fsync", o.EtcdUnsafeNoFsync, "Skip fsync in the embedded etcd. Faster, loses data on power failure: for tests only.")
 }
 
@@ -276,6 +279,7 @@ func (o *Options) Config(ctx context.Context) (*apiserver.Config, func(), error)
 				LeaderElect:    o.LeaderElect,
 				LeaseNamespace: o.LeaderElectionNamespace,
 				Workers:        o.BackupWorkers,
+				GCEProject:     o.GCEProject,
 			}
 		}
 	}

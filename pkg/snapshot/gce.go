@@ -1,0 +1,126 @@
+package snapshot
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"google.golang.org/api/compute/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+)
+
+// GCEName is the name of the GCE persistent disk snapshotter.
+const GCEName = "gce"
+
+// gcePDDriver is the CSI driver of GCE persistent disks.
+const gcePDDriver = "pd.csi.storage.gke.io"
+
+// GCE snapshots Google Compute Engine persistent disks through the compute
+// API: in-tree gcePersistentDisk volumes and pd.csi.storage.gke.io volumes.
+type GCE struct {
+	Service *compute.Service
+	// Project is used when the volume does not name its project (in-tree disks).
+	Project string
+	// PollInterval and Timeout govern the wait for the snapshot operation.
+	PollInterval time.Duration
+	Timeout      time.Duration
+}
+
+var _ VolumeSnapshotter = &GCE{}
+
+// Name returns "gce".
+func (g *GCE) Name() string { return GCEName }
+
+// Handles GCE persistent disks whose disk and zone can be determined.
+func (g *GCE) Handles(pv *corev1.PersistentVolume) bool {
+	_, _, _, err := g.disk(pv)
+	return err == nil
+}
+
+// disk returns the project, zone and disk of a PV.
+func (g *GCE) disk(pv *corev1.PersistentVolume) (project, zone, disk string, err error) {
+	switch {
+	case pv.Spec.CSI != nil && pv.Spec.CSI.Driver == gcePDDriver:
+		// projects/<project>/zones/<zone>/disks/<disk>
+		parts := strings.Split(pv.Spec.CSI.VolumeHandle, "/")
+		if len(parts) == 6 && parts[0] == "projects" && parts[2] == "zones" && parts[4] == "disks" {
+			return parts[1], parts[3], parts[5], nil
+		}
+		return "", "", "", fmt.Errorf("volume handle %q is not a zonal disk", pv.Spec.CSI.VolumeHandle)
+	case pv.Spec.GCEPersistentDisk != nil:
+		zone := pv.Labels["topology.kubernetes.io/zone"]
+		if zone == "" {
+			zone = pv.Labels["failure-domain.beta.kubernetes.io/zone"]
+		}
+		if zone == "" || g.Project == "" {
+			return "", "", "", fmt.Errorf("GCE disk %s: zone label or project unknown", pv.Spec.GCEPersistentDisk.PDName)
+		}
+		return g.Project, zone, pv.Spec.GCEPersistentDisk.PDName, nil
+	}
+	return "", "", "", fmt.Errorf("not a GCE persistent disk")
+}
+
+var gceNameInvalid = regexp.MustCompile(`[^a-z0-9-]`)
+
+// gceSnapshotName is a valid GCE resource name, unique per backup and volume.
+func gceSnapshotName(backup, pv string) string {
+	name := gceNameInvalid.ReplaceAllString(strings.ToLower("ark-"+backup+"-"+pv), "-")
+	name = strings.TrimRight(name, "-")
+	if len(name) <= 63 {
+		return name
+	}
+	sum := sha256.Sum256([]byte(name))
+	return strings.TrimRight(name[:52], "-") + "-" + hex.EncodeToString(sum[:])[:10]
+}
+
+// Snapshot creates a disk snapshot and waits for its operation to finish.
+func (g *GCE) Snapshot(ctx context.Context, backup string, pv *corev1.PersistentVolume) (Record, error) {
+	project, zone, disk, err := g.disk(pv)
+	rec := Record{VolumeID: fmt.Sprintf("projects/%s/zones/%s/disks/%s", project, zone, disk)}
+	if err != nil {
+		return rec, err
+	}
+	name := gceSnapshotName(backup, pv.Name)
+	rec.SnapshotID = fmt.Sprintf("projects/%s/global/snapshots/%s", project, name)
+	op, err := g.Service.Disks.CreateSnapshot(project, zone, disk, &compute.Snapshot{
+		Name:        name,
+		Description: fmt.Sprintf("Ark backup %s of persistent volume %s", backup, pv.Name),
+		Labels:      map[string]string{"ark-backup": gceNameInvalid.ReplaceAllString(strings.ToLower(backup), "-")},
+	}).Context(ctx).Do()
+	if err != nil {
+		return rec, fmt.Errorf("creating snapshot %s of disk %s: %w", name, rec.VolumeID, err)
+	}
+	interval, timeout := g.PollInterval, g.Timeout
+	if interval == 0 {
+		interval = 2 * time.Second
+	}
+	if timeout == 0 {
+		timeout = 30 * time.Minute
+	}
+	err = wait.PollUntilContextTimeout(ctx, interval, timeout, true, func(ctx context.Context) (bool, error) {
+		if op.Status != "DONE" {
+			if op, err = g.Service.ZoneOperations.Get(project, zone, op.Name).Context(ctx).Do(); err != nil {
+				return false, err
+			}
+		}
+		if op.Status != "DONE" {
+			return false, nil
+		}
+		if op.Error != nil && len(op.Error.Errors) > 0 {
+			return false, fmt.Errorf("%s: %s", op.Error.Errors[0].Code, op.Error.Errors[0].Message)
+		}
+		return true, nil
+	})
+	if err != nil {
+		return rec, fmt.Errorf("snapshot %s of disk %s: %w", name, rec.VolumeID, err)
+	}
+	if snap, err := g.Service.Snapshots.Get(project, name).Context(ctx).Do(); err == nil {
+		rec.Size = snap.StorageBytes
+	}
+	return rec, nil
+}
