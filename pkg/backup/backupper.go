@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -40,6 +41,9 @@ type Backupper struct {
 	Hooks hooks.Executor
 	// PageSize is the LIST page size; 0 means DefaultPageSize.
 	PageSize int64
+	// LiveLogInterval is how often a running backup's log is published for
+	// followers; 0 means every 2 seconds.
+	LiveLogInterval time.Duration
 }
 
 // ProgressFunc receives the number of items found and written so far. It is
@@ -134,6 +138,14 @@ func (b *Backupper) Run(ctx context.Context, backup *arkv1.Backup, progress Prog
 		startTime:   start,
 	}
 	r.log.infof("starting backup %s/%s of %s, requested by %s", backup.Namespace, name, r.ns, backup.Spec.Requester.Username)
+	stopLive := r.publishLiveLog(ctx)
+	defer func() {
+		stopLive()
+		if err != nil {
+			// A failed backup keeps no files; its reason is in its status.
+			_ = b.Store.Delete(context.WithoutCancel(ctx), backupstore.LiveLogKey(name), objectstore.Conditions{})
+		}
+	}()
 	if err := r.tar.add("metadata/version", []byte(strconv.Itoa(FormatVersion))); err != nil {
 		return out, err
 	}
@@ -168,9 +180,13 @@ func (b *Backupper) Run(ctx context.Context, backup *arkv1.Backup, progress Prog
 			out.VolumeSnapshotsCompleted++
 		}
 	}
+	stopLive()
 	if err := finish(backupstore.LogsKey(name), r.log.close); err != nil {
 		return out, err
 	}
+	// Followers switch to the final log once the backup's phase is final;
+	// the live copy is only a convenience, so a failed delete is harmless.
+	_ = b.Store.Delete(ctx, backupstore.LiveLogKey(name), objectstore.Conditions{})
 	for _, f := range []struct {
 		key string
 		v   any
@@ -445,4 +461,43 @@ func withoutArkGroup(err error) error {
 		return nil
 	}
 	return &discovery.ErrGroupDiscoveryFailed{Groups: rest}
+}
+
+// publishLiveLog uploads the log's start every LiveLogInterval while the
+// backup runs, so `backups/logs` can follow it from any replica. The
+// returned func stops it after one last upload; it may be called twice.
+func (r *run) publishLiveLog(ctx context.Context) (stop func()) {
+	interval := r.LiveLogInterval
+	if interval == 0 {
+		interval = 2 * time.Second
+	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	publish := func() {
+		if data, ok := r.log.liveSnapshot(); ok {
+			_, _ = objectstore.PutBytes(ctx, r.Store, backupstore.LiveLogKey(r.backup.Name), data, objectstore.Conditions{})
+		}
+	}
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			publish()
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			close(done)
+			<-finished
+		})
+	}
 }

@@ -1,6 +1,7 @@
 package backup
 
 import (
+	"bytes"
 	"compress/gzip"
 	"fmt"
 	"io"
@@ -58,14 +59,38 @@ type backupLog struct {
 	gz      *gzip.Writer
 	backup  string
 	results Results
+	// live is the start of the log as plain text, published while the
+	// backup runs so `backups/logs` can follow it; capped at liveLogLimit.
+	live    bytes.Buffer
+	changed bool
 }
+
+// liveLogLimit caps the part of a running backup's log kept for followers;
+// the rest appears when the backup finishes.
+const liveLogLimit = 4 << 20
 
 func newBackupLog(w io.Writer, backup string) *backupLog {
 	return &backupLog{gz: gzip.NewWriter(w), backup: backup}
 }
 
 func (l *backupLog) write(level, msg string) {
-	fmt.Fprintf(l.gz, "%s %s %s\n", time.Now().UTC().Format(time.RFC3339), level, msg)
+	line := fmt.Sprintf("%s %s %s\n", time.Now().UTC().Format(time.RFC3339), level, msg)
+	io.WriteString(l.gz, line)
+	if l.live.Len()+len(line) <= liveLogLimit {
+		l.live.WriteString(line)
+		l.changed = true
+	}
+}
+
+// liveSnapshot returns the live log if it changed since the last call.
+func (l *backupLog) liveSnapshot() ([]byte, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.changed {
+		return nil, false
+	}
+	l.changed = false
+	return append([]byte(nil), l.live.Bytes()...), true
 }
 
 // infof logs progress.

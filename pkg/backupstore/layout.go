@@ -4,6 +4,7 @@
 //	backups/<name>/ark-backup.json               the Backup object: the API's record
 //	backups/<name>/<name>.tar.gz                 the backed-up objects
 //	backups/<name>/<name>-logs.gz                the backup's log
+//	backups/<name>/<name>-logs.live              its start, while it runs
 //	backups/<name>/<name>-resource-list.json.gz  what was backed up, by resource
 //	backups/<name>/<name>-volumesnapshots.json.gz
 //	backups/<name>/<name>-results.json.gz        warnings and errors
@@ -27,6 +28,10 @@ func TarballKey(name string) string { return Dir(name) + name + ".tar.gz" }
 
 // LogsKey is where the backup's log lives.
 func LogsKey(name string) string { return Dir(name) + name + "-logs.gz" }
+
+// LiveLogKey holds the start of a running backup's log as plain text, for
+// following it; it is removed when the backup finishes.
+func LiveLogKey(name string) string { return Dir(name) + name + "-logs.live" }
 
 // ResourceListKey lists the backed-up items by resource.
 func ResourceListKey(name string) string { return Dir(name) + name + "-resource-list.json.gz" }

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"archive/tar"
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -9,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -515,5 +517,80 @@ spec:
 	out = mustKubectl(t, "get", "volumesnapshot", "ark-csi-backup-data", "-n", "csi-shop", "-o", "jsonpath={.spec.volumeSnapshotClassName}/{.spec.source.persistentVolumeClaimName}/{.metadata.labels.ark\\.heptio\\.com/backup-name}")
 	if out != "fake-csi/data/csi-backup" {
 		t.Errorf("VolumeSnapshot: %q", out)
+	}
+}
+
+// `backups/logs` of a running backup follows the log until the backup ends.
+// A pre hook that sleeps keeps the backup running long enough to see lines
+// arrive before it completes.
+func TestBackupLogsFollow(t *testing.T) {
+	if out, err := kubectlIn(t, `apiVersion: v1
+kind: Namespace
+metadata: {name: slow}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: sleeper
+  namespace: slow
+  annotations:
+    pre.hook.backup.ark.heptio.com/command: '["sh","-c","sleep 5"]'
+spec:
+  nodeName: kwok-node-0
+  containers: [{name: app, image: busybox}]
+`, "apply", "-f", "-"); err != nil {
+		t.Fatalf("fixture: %v\n%s", err, out)
+	}
+	eventually(t, time.Minute, "the pod runs", func() error {
+		out, err := kubectl(t, "get", "pod", "sleeper", "-n", "slow", "-o", "jsonpath={.status.phase}")
+		if err != nil || out != "Running" {
+			return fmt.Errorf("%v: %q", err, out)
+		}
+		return nil
+	})
+	if out, err := kubectlIn(t, `apiVersion: ark.heptio.com/v1
+kind: Backup
+metadata: {name: slow-1}
+spec: {includedNamespaces: [slow]}
+`, "create", "-n", home, "-f", "-"); err != nil {
+		t.Fatalf("create: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { os.RemoveAll(filepath.Join(cluster.BucketDir, "backups", "slow-1")) })
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, cluster.KubectlPath(), "--kubeconfig="+cluster.Kubeconfig, "get", "--raw", "/apis/ark.heptio.com/v1/namespaces/"+home+"/backups/slow-1/logs")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	var firstAt time.Time
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		if firstAt.IsZero() {
+			firstAt = time.Now()
+		}
+		lines = append(lines, sc.Text())
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("following the log: %v (got %q)", err, lines)
+	}
+	endedAt := time.Now()
+	b, err := ark.ArkV1().Backups(home).Get(ctx, "slow-1", metav1.GetOptions{})
+	if err != nil || b.Status.Phase != arkv1.BackupPhaseCompleted {
+		t.Fatalf("backup: %v %+v", err, b.Status)
+	}
+	text := strings.Join(lines, "\n")
+	if !strings.Contains(text, "starting backup heptio-ark/slow-1") || !strings.Contains(text, "backed up") || !strings.Contains(text, "running pre hook annotation in pod slow/sleeper") {
+		t.Errorf("followed log:\n%s", text)
+	}
+	if strings.Count(text, "starting backup") != 1 {
+		t.Errorf("lines repeated when switching to the final log:\n%s", text)
+	}
+	if endedAt.Sub(firstAt) < 2*time.Second {
+		t.Errorf("the first line came %s before the stream ended: the log was not followed while the backup ran", endedAt.Sub(firstAt))
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -71,6 +72,11 @@ func (c *ContentREST) Get(ctx context.Context, name string, _ *metav1.GetOptions
 	}
 	switch b.Status.Phase {
 	case ark.BackupPhaseCompleted, ark.BackupPhasePartiallyFailed, ark.BackupPhaseFailed, ark.BackupPhaseDeleting:
+	case ark.BackupPhaseInProgress, ark.BackupPhaseNew, "":
+		if c.gunzip {
+			return &followStream{r: c.r, name: name, interval: c.r.followInterval()}, nil
+		}
+		fallthrough
 	default:
 		phase := b.Status.Phase
 		if phase == "" {
@@ -134,4 +140,75 @@ func (g *gunzipReader) Read(p []byte) (int, error) { return g.gz.Read(p) }
 func (g *gunzipReader) Close() error {
 	g.gz.Close()
 	return g.rc.Close()
+}
+
+// followStream streams the log of a running backup: the live copy as it
+// grows, then, once the backup has finished, the rest of the final log.
+type followStream struct {
+	r        *REST
+	name     string
+	interval time.Duration
+}
+
+var _ rest.ResourceStreamer = &followStream{}
+
+// GetObjectKind is required of a runtime.Object; a stream has no kind.
+func (s *followStream) GetObjectKind() schema.ObjectKind { return schema.EmptyObjectKind }
+
+// DeepCopyObject is required of a runtime.Object; streams are not copied.
+func (s *followStream) DeepCopyObject() runtime.Object { panic("a log stream cannot be copied") }
+
+// InputStream starts following; it ends when the backup does or the client goes.
+func (s *followStream) InputStream(ctx context.Context, apiVersion, acceptHeader string) (io.ReadCloser, bool, string, error) {
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(s.follow(ctx, pw)) }()
+	return pr, true, "text/plain", nil
+}
+
+func (s *followStream) follow(ctx context.Context, w io.Writer) error {
+	var sent int64
+	for {
+		b, _, err := s.r.loadInNamespace(ctx, s.name)
+		if err != nil {
+			return err
+		}
+		finished := b.Status.Phase != ark.BackupPhaseNew && b.Status.Phase != ark.BackupPhaseInProgress && b.Status.Phase != ""
+		if finished {
+			return s.rest(ctx, w, sent)
+		}
+		data, _, err := objectstore.ReadAll(ctx, s.r.store, backupstore.LiveLogKey(s.name), 16<<20)
+		if err == nil && int64(len(data)) > sent {
+			n, err := w.Write(data[sent:])
+			sent += int64(n)
+			if err != nil {
+				return err
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(s.interval):
+		}
+	}
+}
+
+// rest sends what the final log holds beyond the part already sent.
+func (s *followStream) rest(ctx context.Context, w io.Writer, sent int64) error {
+	rc, _, err := s.r.store.NewReader(ctx, backupstore.LogsKey(s.name))
+	if errors.Is(err, objectstore.ErrNotFound) {
+		return nil // a failed backup keeps no log; its reason is in its status
+	}
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	gz, err := gzip.NewReader(rc)
+	if err != nil {
+		return err
+	}
+	if _, err := io.CopyN(io.Discard, gz, sent); err != nil {
+		return err
+	}
+	_, err = io.Copy(w, gz)
+	return err
 }

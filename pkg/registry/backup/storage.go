@@ -77,8 +77,10 @@ type REST struct {
 	visible  func(string) bool
 	// terminating is Options.NamespaceTerminating, or nil.
 	terminating func(context.Context, string) (bool, error)
-	clock       clock.WithTicker
-	cancel      context.CancelFunc
+	// pollInterval is Options.PollInterval.
+	pollInterval time.Duration
+	clock        clock.WithTicker
+	cancel       context.CancelFunc
 }
 
 var (
@@ -115,14 +117,15 @@ func NewREST(typer runtime.ObjectTyper, opts Options) (*REST, *StatusREST) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &REST{
-		ix:          newIndex(opts.Store, opts.LocationName, opts.Scope.HomeNamespace, opts.Codec, clk),
-		store:       opts.Store,
-		codec:       opts.Codec,
-		strategy:    newStrategy(typer, opts.Scope),
-		visible:     visible,
-		terminating: opts.NamespaceTerminating,
-		clock:       clk,
-		cancel:      cancel,
+		ix:           newIndex(opts.Store, opts.LocationName, opts.Scope.HomeNamespace, opts.Codec, clk),
+		store:        opts.Store,
+		codec:        opts.Codec,
+		strategy:     newStrategy(typer, opts.Scope),
+		visible:      visible,
+		terminating:  opts.NamespaceTerminating,
+		pollInterval: opts.PollInterval,
+		clock:        clk,
+		cancel:       cancel,
 	}
 	go r.ix.run(ctx, opts.PollInterval)
 	go func() {
@@ -138,6 +141,15 @@ func NewREST(typer runtime.ObjectTyper, opts Options) (*REST, *StatusREST) {
 		}
 	}()
 	return r, &StatusREST{r: r}
+}
+
+// followInterval is how often a followed log is checked for more: the
+// engine publishes it every 2 seconds; the bucket poll is the natural pace.
+func (r *REST) followInterval() time.Duration {
+	if r.pollInterval <= 0 {
+		return time.Second
+	}
+	return min(r.pollInterval, 2*time.Second)
 }
 
 // New returns an empty Backup.
