@@ -160,6 +160,19 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	if cached.Status.Phase != "" && cached.Status.Phase != arkv1.BackupPhaseNew {
 		return nil
 	}
+	// The API validated the spec, but a Backup can also arrive straight
+	// through the bucket: refuse what cannot be backed up faithfully.
+	if problems := unusable(cached); len(problems) > 0 {
+		b := cached.DeepCopy()
+		b.Status.Phase = arkv1.BackupPhaseFailedValidation
+		b.Status.ValidationErrors = problems
+		_, err := c.client.ArkV1().Backups(ns).UpdateStatus(ctx, b, metav1.UpdateOptions{})
+		if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
+			return nil
+		}
+		klog.InfoS("Backup failed validation", "backup", klog.KObj(b), "errors", problems)
+		return err
+	}
 	// Claim it: the write is conditional on the version we saw, so a second
 	// worker (or replica) racing us gets a conflict and backs off.
 	b := cached.DeepCopy()
@@ -235,4 +248,21 @@ func (c *Controller) updateStatus(ctx context.Context, ns, name string, mutate f
 		_, err = c.client.ArkV1().Backups(ns).UpdateStatus(ctx, b, metav1.UpdateOptions{})
 		return err
 	})
+}
+
+// unusable lists what makes a backup impossible to take as asked.
+func unusable(b *arkv1.Backup) []string {
+	var problems []string
+	if b.Spec.Requester == nil {
+		problems = append(problems, "spec.requester: the backup records no requester, so there is no one whose rights it could use")
+	}
+	if b.Spec.LabelSelector != nil {
+		if _, err := metav1.LabelSelectorAsSelector(b.Spec.LabelSelector); err != nil {
+			problems = append(problems, "spec.labelSelector: "+err.Error())
+		}
+	}
+	if b.Spec.TTL.Duration < 0 {
+		problems = append(problems, "spec.ttl: must not be negative")
+	}
+	return problems
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -707,5 +708,30 @@ func TestRunEndToEnd(t *testing.T) {
 	}
 	if progressWrites != 1 {
 		t.Errorf("progress writes {4 2} = %d, want 1", progressWrites)
+	}
+}
+
+// A Backup that arrived through the bucket without a requester or with an
+// invalid selector is never run: it fails validation with the reasons.
+func TestSyncRefusesUnusableBackups(t *testing.T) {
+	noRequester := newBackup("no-requester", arkv1.BackupPhaseNew)
+	noRequester.Spec.Requester = nil
+	badSelector := newBackup("bad-selector", "")
+	badSelector.Spec.LabelSelector = &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "a", Operator: "Near"}}}
+	h := newHarness(t, noRequester, badSelector)
+	for name, want := range map[string]string{
+		"no-requester": "spec.requester: the backup records no requester",
+		"bad-selector": "spec.labelSelector: ",
+	} {
+		if err := h.c.sync(context.Background(), key(name)); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		got := h.get(t, name)
+		if got.Status.Phase != arkv1.BackupPhaseFailedValidation || len(got.Status.ValidationErrors) != 1 || !strings.HasPrefix(got.Status.ValidationErrors[0], want) {
+			t.Errorf("%s: %+v", name, got.Status)
+		}
+	}
+	if n := h.engineCount(); n != 0 {
+		t.Errorf("the engine ran %d times for unusable backups", n)
 	}
 }
