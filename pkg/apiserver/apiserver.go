@@ -168,6 +168,8 @@ func (c completedConfig) New() (*ArkServer, error) {
 		"backups/logs":     backupstorage.NewLogsREST(backups),
 		"restores":         restores,
 		"restores/status":  restoreStatus,
+		"restores/logs":    restorestorage.NewLogsREST(restores, c.ExtraConfig.BackupStore),
+		"restores/results": restorestorage.NewResultsREST(restores, c.ExtraConfig.BackupStore),
 		"schedules":        schedules,
 		"schedules/status": scheduleStatus,
 	}

@@ -42,6 +42,12 @@ func (s *SubjectAccessReviews) CanList(ctx context.Context, user *arkv1.UserInfo
 	return s.check(ctx, user, authorizationv1.ResourceAttributes{Verb: "list", Group: gr.Group, Resource: gr.Resource, Namespace: namespace})
 }
 
+// CanCreate asks whether user may create gr in namespace ("" is
+// cluster-scoped), as restores do.
+func (s *SubjectAccessReviews) CanCreate(ctx context.Context, user *arkv1.UserInfo, gr schema.GroupResource, namespace string) (bool, string, error) {
+	return s.check(ctx, user, authorizationv1.ResourceAttributes{Verb: "create", Group: gr.Group, Resource: gr.Resource, Namespace: namespace})
+}
+
 // CanExec asks whether user may exec into pods in namespace, as hooks do.
 func (s *SubjectAccessReviews) CanExec(ctx context.Context, user *arkv1.UserInfo, namespace string) (bool, string, error) {
 	return s.check(ctx, user, authorizationv1.ResourceAttributes{Verb: "create", Resource: "pods", Subresource: "exec", Namespace: namespace})

@@ -44,3 +44,14 @@ func ResultsKey(name string) string { return Dir(name) + name + "-results.json.g
 
 // ManifestKey records the checksum of every other file.
 func ManifestKey(name string) string { return Dir(name) + name + "-manifest.json" }
+
+// RestoresPrefix is the folder of every restore's files.
+const RestoresPrefix = "restores/"
+
+// RestoreResultsKey holds a restore's per-item results.
+func RestoreResultsKey(name string) string {
+	return RestoresPrefix + name + "/" + name + "-results.json.gz"
+}
+
+// RestoreLogsKey holds a restore's log.
+func RestoreLogsKey(name string) string { return RestoresPrefix + name + "/" + name + "-logs.gz" }

@@ -22,10 +22,12 @@ import (
 
 	"github.com/arkproject/ark/pkg/backup"
 	backupcontroller "github.com/arkproject/ark/pkg/controllers/backup"
+	restorecontroller "github.com/arkproject/ark/pkg/controllers/restore"
 	"github.com/arkproject/ark/pkg/generated/clientset/versioned"
 	"github.com/arkproject/ark/pkg/generated/informers/externalversions"
 	"github.com/arkproject/ark/pkg/hooks"
 	"github.com/arkproject/ark/pkg/objectstore"
+	"github.com/arkproject/ark/pkg/restore"
 	"github.com/arkproject/ark/pkg/snapshot"
 )
 
@@ -42,6 +44,8 @@ type Config struct {
 	LeaseNamespace string
 	// Workers is how many backups may run at once.
 	Workers int
+	// HomeNamespace is where restores may create cluster-scoped objects.
+	HomeNamespace string
 	// GCEProject, when set, turns on GCE persistent disk snapshots (with
 	// Application Default Credentials) for disks that name no project.
 	GCEProject string
@@ -91,7 +95,18 @@ func Run(ctx context.Context, cfg Config) error {
 				Snapshotters: snapshotters,
 			}
 		})
+		restores := restorecontroller.New(ark, factory.Ark().V1().Restores(), func() restorecontroller.Engine {
+			disc.Invalidate()
+			return &restore.Restorer{
+				Discovery:     discovery.DiscoveryInterface(disc),
+				Dynamic:       dyn,
+				Access:        &backup.SubjectAccessReviews{Client: kube.AuthorizationV1().SubjectAccessReviews()},
+				Store:         cfg.Store,
+				HomeNamespace: cfg.HomeNamespace,
+			}
+		})
 		factory.Start(ctx.Done())
+		go restores.Run(ctx, max(cfg.Workers, 1))
 		backups.Run(ctx, max(cfg.Workers, 1))
 	}
 	if !cfg.LeaderElect {

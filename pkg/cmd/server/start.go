@@ -280,6 +280,7 @@ func (o *Options) Config(ctx context.Context) (*apiserver.Config, func(), error)
 				LeaseNamespace: o.LeaderElectionNamespace,
 				Workers:        o.BackupWorkers,
 				GCEProject:     o.GCEProject,
+				HomeNamespace:  o.HomeNamespace,
 			}
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/arkproject/ark/pkg/apis/ark"
 	"github.com/arkproject/ark/pkg/backupstore"
 	"github.com/arkproject/ark/pkg/objectstore"
+	"github.com/arkproject/ark/pkg/registry"
 )
 
 // ContentREST serves one of a backup's files as a stream through the API
@@ -92,7 +93,7 @@ func (c *ContentREST) Get(ctx context.Context, name string, _ *metav1.GetOptions
 	if err != nil {
 		return nil, c.r.toAPIError(name, err)
 	}
-	return &fileStream{rc: rc, mimeType: c.mimeType, gunzip: c.gunzip}, nil
+	return &registry.FileStream{RC: rc, MimeType: c.mimeType, Gunzip: c.gunzip}, nil
 }
 
 func (c *ContentREST) subresource() string {
@@ -100,46 +101,6 @@ func (c *ContentREST) subresource() string {
 		return "logs"
 	}
 	return "download"
-}
-
-// fileStream is a bucket file handed to the API server for streaming.
-type fileStream struct {
-	rc       io.ReadCloser
-	mimeType string
-	gunzip   bool
-}
-
-var _ rest.ResourceStreamer = &fileStream{}
-
-// GetObjectKind is required of a runtime.Object; a stream has no kind.
-func (s *fileStream) GetObjectKind() schema.ObjectKind { return schema.EmptyObjectKind }
-
-// DeepCopyObject is required of a runtime.Object; streams are not copied.
-func (s *fileStream) DeepCopyObject() runtime.Object { panic("a file stream cannot be copied") }
-
-// InputStream hands the bucket reader to the API server.
-func (s *fileStream) InputStream(ctx context.Context, apiVersion, acceptHeader string) (io.ReadCloser, bool, string, error) {
-	if !s.gunzip {
-		return s.rc, false, s.mimeType, nil
-	}
-	gz, err := gzip.NewReader(s.rc)
-	if err != nil {
-		s.rc.Close()
-		return nil, false, "", apierrors.NewInternalError(fmt.Errorf("reading the backup log: %w", err))
-	}
-	return &gunzipReader{gz: gz, rc: s.rc}, true, s.mimeType, nil
-}
-
-type gunzipReader struct {
-	gz *gzip.Reader
-	rc io.ReadCloser
-}
-
-func (g *gunzipReader) Read(p []byte) (int, error) { return g.gz.Read(p) }
-
-func (g *gunzipReader) Close() error {
-	g.gz.Close()
-	return g.rc.Close()
 }
 
 // followStream streams the log of a running backup: the live copy as it

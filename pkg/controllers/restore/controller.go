@@ -1,0 +1,259 @@
+// Package restore is the controller that carries out restores: it resolves
+// the backup (by name, or the newest completed one of a schedule), runs the
+// restore engine with live progress, and records the outcome.
+package restore
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/retry"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
+
+	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
+	"github.com/arkproject/ark/pkg/generated/clientset/versioned"
+	arkinformers "github.com/arkproject/ark/pkg/generated/informers/externalversions/ark/v1"
+	arklisters "github.com/arkproject/ark/pkg/generated/listers/ark/v1"
+	restoreengine "github.com/arkproject/ark/pkg/restore"
+)
+
+// InterruptedReason is the failure reason of restores that were running when
+// the server stopped.
+const InterruptedReason = "ark-apiserver stopped while the restore was in progress; some items may have been restored, run it again with the update policy or a new name"
+
+// Engine restores one backup.
+type Engine interface {
+	Run(ctx context.Context, restore *arkv1.Restore, backup string, progress restoreengine.ProgressFunc) (restoreengine.Outcome, error)
+}
+
+// Controller runs restores.
+type Controller struct {
+	client    versioned.Interface
+	lister    arklisters.RestoreLister
+	synced    cache.InformerSynced
+	queue     workqueue.TypedRateLimitingInterface[string]
+	newEngine func() Engine
+	clock     clock.Clock
+	// ProgressInterval is how often progress is written to status.
+	ProgressInterval time.Duration
+}
+
+// New returns a controller over the restores informer.
+func New(client versioned.Interface, informer arkinformers.RestoreInformer, newEngine func() Engine) *Controller {
+	c := &Controller{
+		client:           client,
+		lister:           informer.Lister(),
+		synced:           informer.Informer().HasSynced,
+		queue:            workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](), workqueue.TypedRateLimitingQueueConfig[string]{Name: "restores"}),
+		newEngine:        newEngine,
+		clock:            clock.RealClock{},
+		ProgressInterval: time.Second,
+	}
+	_, _ = informer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    c.enqueue,
+		UpdateFunc: func(_, obj interface{}) { c.enqueue(obj) },
+	})
+	return c
+}
+
+func (c *Controller) enqueue(obj interface{}) {
+	r, ok := obj.(*arkv1.Restore)
+	if !ok || (r.Status.Phase != "" && r.Status.Phase != arkv1.RestorePhaseNew) {
+		return
+	}
+	if key, err := cache.MetaNamespaceKeyFunc(obj); err == nil {
+		c.queue.Add(key)
+	}
+}
+
+// Run processes restores until ctx ends; restores left InProgress by a
+// previous run are marked Failed first.
+func (c *Controller) Run(ctx context.Context, workers int) {
+	defer utilruntime.HandleCrash()
+	defer c.queue.ShutDown()
+	klog.InfoS("Starting restore controller", "workers", workers)
+	if !cache.WaitForCacheSync(ctx.Done(), c.synced) {
+		return
+	}
+	c.failInterrupted(ctx)
+	for range workers {
+		go wait.UntilWithContext(ctx, func(ctx context.Context) {
+			for c.processNextWorkItem(ctx) {
+			}
+		}, time.Second)
+	}
+	<-ctx.Done()
+}
+
+func (c *Controller) failInterrupted(ctx context.Context) {
+	restores, err := c.lister.List(labels.Everything())
+	if err != nil {
+		utilruntime.HandleError(err)
+		return
+	}
+	for _, r := range restores {
+		if r.Status.Phase != arkv1.RestorePhaseInProgress {
+			continue
+		}
+		if err := c.updateStatus(ctx, r.Namespace, r.Name, func(s *arkv1.RestoreStatus) {
+			if s.Phase != arkv1.RestorePhaseInProgress {
+				return
+			}
+			now := metav1.NewTime(c.clock.Now())
+			s.Phase, s.FailureReason, s.CompletionTimestamp = arkv1.RestorePhaseFailed, InterruptedReason, &now
+		}); err != nil {
+			utilruntime.HandleError(fmt.Errorf("marking interrupted restore %s/%s failed: %w", r.Namespace, r.Name, err))
+		}
+	}
+}
+
+func (c *Controller) processNextWorkItem(ctx context.Context) bool {
+	key, quit := c.queue.Get()
+	if quit {
+		return false
+	}
+	defer c.queue.Done(key)
+	if err := c.sync(ctx, key); err != nil {
+		utilruntime.HandleError(fmt.Errorf("restore %s: %w", key, err))
+		c.queue.AddRateLimited(key)
+		return true
+	}
+	c.queue.Forget(key)
+	return true
+}
+
+// resolveBackup finds the backup to restore: the named one, or the newest
+// completed backup of the named schedule, in the restore's namespace.
+func (c *Controller) resolveBackup(ctx context.Context, r *arkv1.Restore) (*arkv1.Backup, string) {
+	backups := c.client.ArkV1().Backups(r.Namespace)
+	if r.Spec.BackupName != "" {
+		b, err := backups.Get(ctx, r.Spec.BackupName, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return nil, fmt.Sprintf("spec.backupName: backup %q does not exist in namespace %s", r.Spec.BackupName, r.Namespace)
+		}
+		if err != nil {
+			return nil, ""
+		}
+		switch b.Status.Phase {
+		case arkv1.BackupPhaseCompleted, arkv1.BackupPhasePartiallyFailed:
+			return b, ""
+		}
+		return nil, fmt.Sprintf("spec.backupName: backup %q is %s; only Completed and PartiallyFailed backups can be restored", b.Name, b.Status.Phase)
+	}
+	list, err := backups.List(ctx, metav1.ListOptions{LabelSelector: arkv1.LabelScheduleName + "=" + r.Spec.ScheduleName})
+	if err != nil {
+		return nil, ""
+	}
+	var done []arkv1.Backup
+	for _, b := range list.Items {
+		if b.Status.Phase == arkv1.BackupPhaseCompleted {
+			done = append(done, b)
+		}
+	}
+	if len(done) == 0 {
+		return nil, fmt.Sprintf("spec.scheduleName: schedule %q has no completed backup in namespace %s", r.Spec.ScheduleName, r.Namespace)
+	}
+	sort.Slice(done, func(i, j int) bool { return done[i].CreationTimestamp.After(done[j].CreationTimestamp.Time) })
+	return &done[0], ""
+}
+
+func (c *Controller) sync(ctx context.Context, key string) error {
+	ns, name, err := cache.SplitMetaNamespaceKey(key)
+	if err != nil {
+		return nil
+	}
+	cached, err := c.lister.Restores(ns).Get(name)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if cached.Status.Phase != "" && cached.Status.Phase != arkv1.RestorePhaseNew {
+		return nil
+	}
+	backup, problem := c.resolveBackup(ctx, cached)
+	r := cached.DeepCopy()
+	if problem != "" {
+		r.Status.Phase = arkv1.RestorePhaseFailedValidation
+		r.Status.ValidationErrors = []string{problem}
+		_, err := c.client.ArkV1().Restores(ns).UpdateStatus(ctx, r, metav1.UpdateOptions{})
+		if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
+			return nil
+		}
+		return err
+	}
+	if backup == nil {
+		return fmt.Errorf("reading the backup of restore %s failed; retrying", key)
+	}
+	start := metav1.NewTime(c.clock.Now())
+	r.Status.Phase = arkv1.RestorePhaseInProgress
+	r.Status.StartTimestamp = &start
+	r.Status.BackupName = backup.Name
+	r.Status.Progress = &arkv1.Progress{}
+	r, err = c.client.ArkV1().Restores(ns).UpdateStatus(ctx, r, metav1.UpdateOptions{})
+	if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	klog.InfoS("Restore started", "restore", klog.KObj(r), "backup", backup.Name)
+
+	last := c.clock.Now()
+	progress := func(total, done int) {
+		if c.clock.Since(last) < c.ProgressInterval {
+			return
+		}
+		last = c.clock.Now()
+		if err := c.updateStatus(ctx, ns, name, func(s *arkv1.RestoreStatus) {
+			s.Progress = &arkv1.Progress{TotalItems: total, ItemsDone: done}
+		}); err != nil {
+			klog.ErrorS(err, "Publishing restore progress", "restore", klog.KObj(r))
+		}
+	}
+	out, runErr := c.newEngine().Run(ctx, r, backup.Name, progress)
+	if runErr != nil && ctx.Err() != nil {
+		return nil // stopping; the next leader marks it interrupted
+	}
+	return c.updateStatus(ctx, ns, name, func(s *arkv1.RestoreStatus) {
+		now := metav1.NewTime(c.clock.Now())
+		s.CompletionTimestamp = &now
+		s.Warnings, s.Errors = out.Warnings, out.Errors
+		s.Progress = &arkv1.Progress{TotalItems: out.Items, ItemsDone: out.Items}
+		switch {
+		case runErr != nil:
+			s.Phase, s.FailureReason = arkv1.RestorePhaseFailed, runErr.Error()
+			klog.ErrorS(runErr, "Restore failed", "restore", klog.KObj(r))
+		case out.Errors > 0:
+			s.Phase = arkv1.RestorePhasePartiallyFailed
+			klog.InfoS("Restore partially failed", "restore", klog.KObj(r), "created", out.Created, "failed", out.Failed)
+		default:
+			s.Phase = arkv1.RestorePhaseCompleted
+			klog.InfoS("Restore completed", "restore", klog.KObj(r), "created", out.Created, "updated", out.Updated, "skipped", out.Skipped)
+		}
+	})
+}
+
+// updateStatus applies mutate to the latest status, retrying on conflicts.
+func (c *Controller) updateStatus(ctx context.Context, ns, name string, mutate func(*arkv1.RestoreStatus)) error {
+	return retry.RetryOnConflict(retry.DefaultBackoff, func() error {
+		r, err := c.client.ArkV1().Restores(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		mutate(&r.Status)
+		_, err = c.client.ArkV1().Restores(ns).UpdateStatus(ctx, r, metav1.UpdateOptions{})
+		return err
+	})
+}

@@ -1,0 +1,83 @@
+package restore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
+	"k8s.io/apiserver/pkg/registry/rest"
+
+	"github.com/arkproject/ark/pkg/apis/ark"
+	"github.com/arkproject/ark/pkg/backupstore"
+	"github.com/arkproject/ark/pkg/objectstore"
+	"github.com/arkproject/ark/pkg/registry"
+)
+
+// ContentREST serves a finished restore's files from the bucket:
+// restores/logs (the log, text) and restores/results (one JSON document of
+// per-item results). Each is its own RBAC target.
+type ContentREST struct {
+	store    *genericregistry.Store
+	bucket   objectstore.Store
+	key      func(name string) string
+	mimeType string
+	what     string
+}
+
+var (
+	_ rest.Getter          = &ContentREST{}
+	_ rest.StorageMetadata = &ContentREST{}
+)
+
+// NewLogsREST serves restores/logs.
+func NewLogsREST(r *REST, bucket objectstore.Store) *ContentREST {
+	return &ContentREST{store: r.Store, bucket: bucket, key: backupstore.RestoreLogsKey, mimeType: "text/plain", what: "logs"}
+}
+
+// NewResultsREST serves restores/results.
+func NewResultsREST(r *REST, bucket objectstore.Store) *ContentREST {
+	return &ContentREST{store: r.Store, bucket: bucket, key: backupstore.RestoreResultsKey, mimeType: "application/json", what: "results"}
+}
+
+// New returns the kind the subresource belongs to.
+func (c *ContentREST) New() runtime.Object { return &ark.Restore{} }
+
+// Destroy does nothing: the main storage owns the store.
+func (c *ContentREST) Destroy() {}
+
+// ProducesMIMETypes tells discovery what the stream is.
+func (c *ContentREST) ProducesMIMETypes(verb string) []string { return []string{c.mimeType} }
+
+// ProducesObject says the response is not an API object.
+func (c *ContentREST) ProducesObject(verb string) interface{} { return "" }
+
+// Get streams the file once the restore has finished.
+func (c *ContentREST) Get(ctx context.Context, name string, _ *metav1.GetOptions) (runtime.Object, error) {
+	obj, err := c.store.Get(ctx, name, &metav1.GetOptions{})
+	if err != nil {
+		return nil, err
+	}
+	r := obj.(*ark.Restore)
+	switch r.Status.Phase {
+	case ark.RestorePhaseCompleted, ark.RestorePhasePartiallyFailed, ark.RestorePhaseFailed:
+	default:
+		phase := r.Status.Phase
+		if phase == "" {
+			phase = ark.RestorePhaseNew
+		}
+		return nil, apierrors.NewBadRequest(fmt.Sprintf("restore %q is %s: its %s can be read once it has finished", name, phase, c.what))
+	}
+	rc, _, err := c.bucket.NewReader(ctx, c.key(name))
+	if errors.Is(err, objectstore.ErrNotFound) {
+		return nil, apierrors.NewNotFound(schema.GroupResource{Group: ark.GroupName, Resource: "restores/" + c.what}, name)
+	}
+	if err != nil {
+		return nil, apierrors.NewServiceUnavailable(fmt.Sprintf("backup storage location (%s) is unavailable: %v", c.bucket, err))
+	}
+	return &registry.FileStream{RC: rc, MimeType: c.mimeType, Gunzip: true}, nil
+}

@@ -1,0 +1,757 @@
+// Package archive reads a backup's tarball out of its storage location for a
+// restore. The bucket is treated as hostile: anyone able to write to it may
+// have replaced or crafted any object, so nothing in it is trusted until it
+// has been checked.
+//
+// Extract downloads the tarball to a temporary file while hashing it, checks
+// its size and SHA-256 against the backup's manifest, and only then reads it,
+// validating every entry (path, type, layout, size, JSON content) before it
+// writes the entry's file. Nothing outside the caller's directory can be
+// written (the files are created through an os.Root), the memory used is one
+// entry at a time, and the disk, CPU and entry counts are bounded by Limits.
+// On any error, what Extract wrote is removed.
+//
+// Errors caused by the bucket's content (a tampered, truncated, malformed or
+// missing object) match ErrCorrupt with errors.Is; a missing object also
+// matches objectstore.ErrNotFound. Errors of the store itself (an outage),
+// of the local disk, or of the context do not match ErrCorrupt.
+package archive
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"compress/flate"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/arkproject/ark/pkg/backup"
+	"github.com/arkproject/ark/pkg/backupstore"
+	"github.com/arkproject/ark/pkg/objectstore"
+)
+
+// Default limits, used for the zero (or a negative) value of a Limits field.
+const (
+	DefaultMaxEntrySize int64 = 16 << 20 // 16 MiB
+	DefaultMaxEntries         = 1_000_000
+	DefaultMaxTotalSize int64 = 8 << 30 // 8 GiB
+)
+
+// Limits bound the resources a tarball may make Extract use.
+type Limits struct {
+	// MaxEntrySize caps the size of one tar entry. Default 16 MiB.
+	MaxEntrySize int64
+	// MaxEntries caps the number of tar entries, directories included.
+	// Default 1,000,000.
+	MaxEntries int
+	// MaxTotalSize caps the sum of the entries' sizes (the uncompressed
+	// content) and also the size of the compressed tarball downloaded.
+	// Default 8 GiB.
+	MaxTotalSize int64
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxEntrySize <= 0 {
+		l.MaxEntrySize = DefaultMaxEntrySize
+	}
+	if l.MaxEntries <= 0 {
+		l.MaxEntries = DefaultMaxEntries
+	}
+	if l.MaxTotalSize <= 0 {
+		l.MaxTotalSize = DefaultMaxTotalSize
+	}
+	return l
+}
+
+// Item is one backed-up object extracted from the tarball.
+type Item struct {
+	// Resource is the resource with its API group, as in the tarball:
+	// "pods", "deployments.apps".
+	Resource string
+	// Namespace is "" for a cluster-scoped object.
+	Namespace string
+	// Name is the object's name.
+	Name string
+	// Path is the absolute path of the extracted JSON file.
+	Path string
+}
+
+// Index describes an extracted tarball.
+type Index struct {
+	// Version is the content of metadata/version (always "1" today).
+	Version string
+	// Items are the extracted objects, in tar order.
+	Items []Item
+}
+
+// ErrCorrupt is matched (errors.Is) by every error Extract returns because
+// of what the bucket holds: a missing, tampered, truncated or malformed
+// manifest or tarball, or a tarball entry that is unsafe or not a backup's.
+var ErrCorrupt = errors.New("corrupt backup")
+
+// corruptError says what is wrong with a backup; it matches ErrCorrupt and
+// unwraps to its cause, if any.
+type corruptError struct {
+	backup string
+	msg    string
+	err    error
+}
+
+func (e *corruptError) Error() string {
+	s := fmt.Sprintf("backup %q is corrupt: %s", e.backup, e.msg)
+	if e.err != nil {
+		s += ": " + e.err.Error()
+	}
+	return s
+}
+
+func (e *corruptError) Is(target error) bool { return target == ErrCorrupt }
+func (e *corruptError) Unwrap() error        { return e.err }
+
+const (
+	// VersionFile is the tarball entry holding the format version.
+	VersionFile = "metadata/version"
+	// maxManifestSize caps the manifest download.
+	maxManifestSize = 1 << 20
+	// maxVersionSize caps metadata/version.
+	maxVersionSize = 256
+	// maxEntryOverhead caps the tar stream bytes that are not entry content,
+	// per entry: the previous entry's padding and the next header with its
+	// PAX or GNU long-name records. Ark's own entries need about 3 KiB.
+	maxEntryOverhead = 16 << 10
+	// maxTrailer caps the zero padding allowed after the end-of-archive
+	// marker (tar writers pad to a record size, 10 KiB by default).
+	maxTrailer = 1 << 20
+	// endMarker is the size of tar's end-of-archive marker: two zero blocks.
+	endMarker = 1024
+	// tempName is the download's name in the extraction directory; no tar
+	// entry can take it.
+	tempName = ".ark-download.tar.gz"
+)
+
+// Extract downloads backups/<backup>/<backup>.tar.gz, verifies its size and
+// SHA-256 against backups/<backup>/<backup>-manifest.json (a missing or
+// malformed manifest, a missing tarball or a mismatch is an error), then
+// validates every tar entry and extracts the item files into dir, which must
+// be an existing, empty directory that the caller owns. Item files are laid
+// out as in the tarball: dir/resources/<resource>/namespaces/<ns>/<name>.json
+// and dir/resources/<resource>/cluster/<name>.json (mode 0600).
+//
+// No file but a temporary download is written to dir before the checksum
+// has been verified, and on error Extract removes everything it wrote.
+func Extract(ctx context.Context, store objectstore.Store, backupName string, dir string, limits Limits) (_ *Index, err error) {
+	if err := checkBackupName(backupName); err != nil {
+		return nil, err
+	}
+	x := &extractor{backup: backupName, limits: limits.withDefaults(), dirs: map[string]struct{}{}}
+	if x.dir, err = filepath.Abs(dir); err != nil {
+		return nil, fmt.Errorf("extracting backup %q: %w", backupName, err)
+	}
+	if x.root, err = openEmptyDir(x.dir); err != nil {
+		return nil, fmt.Errorf("extracting backup %q: %w", backupName, err)
+	}
+	defer x.root.Close()
+	defer func() {
+		if cerr := x.cleanup(err != nil); cerr != nil {
+			if err == nil {
+				err = fmt.Errorf("extracting backup %q: %w", backupName, cerr)
+			} else {
+				err = fmt.Errorf("%w (and cleaning up %s failed: %v)", err, x.dir, cerr)
+			}
+		}
+	}()
+
+	want, err := x.readManifest(ctx, store)
+	if err != nil {
+		return nil, err
+	}
+	f, err := x.download(ctx, store, want)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return x.extract(ctx, f)
+}
+
+func checkBackupName(name string) error {
+	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, "/\\\x00") {
+		return fmt.Errorf("invalid backup name %q", name)
+	}
+	return nil
+}
+
+// openEmptyDir opens dir as a root, refusing a directory that holds anything:
+// Extract must neither trip over nor remove files it did not write.
+func openEmptyDir(dir string) (*os.Root, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	d, err := root.Open(".")
+	if err == nil {
+		var names []string
+		names, err = d.Readdirnames(1)
+		d.Close()
+		if err == io.EOF {
+			return root, nil
+		}
+		if err == nil {
+			err = fmt.Errorf("directory %s is not empty (it holds %q)", dir, names[0])
+		}
+	}
+	root.Close()
+	return nil, err
+}
+
+type extractor struct {
+	backup string
+	dir    string // absolute
+	root   *os.Root
+	limits Limits
+
+	wroteTemp      bool
+	wroteResources bool
+	dirs           map[string]struct{} // directories created, slash-separated
+	buf            []byte              // the current entry's content
+}
+
+func (x *extractor) tarballName() string { return x.backup + ".tar.gz" }
+
+func (x *extractor) corrupt(cause error, format string, args ...any) error {
+	return &corruptError{backup: x.backup, msg: fmt.Sprintf(format, args...), err: cause}
+}
+
+// cleanup removes the download, and everything extracted if failed.
+func (x *extractor) cleanup(failed bool) error {
+	var errs []error
+	if x.wroteTemp {
+		if err := x.root.Remove(tempName); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	if failed && x.wroteResources {
+		if err := x.root.RemoveAll("resources"); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// readManifest returns the manifest's entry for the tarball.
+func (x *extractor) readManifest(ctx context.Context, store objectstore.Store) (backup.ManifestEntry, error) {
+	key := backupstore.ManifestKey(x.backup)
+	r, _, err := store.NewReader(ctx, key)
+	if err != nil {
+		if errors.Is(err, objectstore.ErrNotFound) {
+			return backup.ManifestEntry{}, x.corrupt(err, "its manifest is missing")
+		}
+		return backup.ManifestEntry{}, fmt.Errorf("reading the manifest of backup %q: %w", x.backup, err)
+	}
+	defer r.Close()
+	data, err := io.ReadAll(io.LimitReader(ctxReader{ctx, r}, maxManifestSize+1))
+	if err != nil {
+		return backup.ManifestEntry{}, fmt.Errorf("reading the manifest of backup %q: %w", x.backup, err)
+	}
+	if len(data) > maxManifestSize {
+		return backup.ManifestEntry{}, x.corrupt(nil, "its manifest %s is larger than %d bytes", key, maxManifestSize)
+	}
+	var m backup.Manifest
+	if err := json.Unmarshal(data, &m); err != nil {
+		return backup.ManifestEntry{}, x.corrupt(err, "its manifest %s is malformed", key)
+	}
+	if m.Version != 1 {
+		return backup.ManifestEntry{}, x.corrupt(nil, "its manifest %s has unsupported version %d", key, m.Version)
+	}
+	e, ok := m.Files[x.tarballName()]
+	if !ok {
+		return backup.ManifestEntry{}, x.corrupt(nil, "its manifest %s does not list %s", key, x.tarballName())
+	}
+	if sum, err := hex.DecodeString(e.SHA256); err != nil || len(sum) != sha256.Size {
+		return backup.ManifestEntry{}, x.corrupt(nil, "its manifest %s has an invalid SHA-256 %q for %s", key, e.SHA256, x.tarballName())
+	}
+	if e.Size < 0 {
+		return backup.ManifestEntry{}, x.corrupt(nil, "its manifest %s has a negative size for %s", key, x.tarballName())
+	}
+	return e, nil
+}
+
+// download streams the tarball into a temporary file in the directory while
+// hashing it, and returns the file, rewound, once its size and checksum match
+// the manifest's.
+func (x *extractor) download(ctx context.Context, store objectstore.Store, want backup.ManifestEntry) (*os.File, error) {
+	key, file := backupstore.TarballKey(x.backup), x.tarballName()
+	if want.Size > x.limits.MaxTotalSize {
+		return nil, x.corrupt(nil, "%s is %d bytes, more than the limit of %d", file, want.Size, x.limits.MaxTotalSize)
+	}
+	r, attrs, err := store.NewReader(ctx, key)
+	if err != nil {
+		if errors.Is(err, objectstore.ErrNotFound) {
+			return nil, x.corrupt(err, "its tarball is missing")
+		}
+		return nil, fmt.Errorf("downloading backup %q: %w", x.backup, err)
+	}
+	defer r.Close()
+	if attrs.Size != want.Size {
+		return nil, x.sizeMismatch(attrs.Size, want.Size)
+	}
+	x.wroteTemp = true
+	f, err := x.root.OpenFile(tempName, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("downloading backup %q: %w", x.backup, err)
+	}
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(f, h), io.LimitReader(ctxReader{ctx, r}, want.Size+1))
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("downloading backup %q: %s: %w", x.backup, key, err)
+	}
+	if n != want.Size {
+		f.Close()
+		return nil, x.sizeMismatch(n, want.Size)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); !strings.EqualFold(got, want.SHA256) {
+		f.Close()
+		return nil, x.corrupt(nil, "checksum of %s does not match its manifest (sha256 %s, the manifest says %s)", file, got, want.SHA256)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("extracting backup %q: %w", x.backup, err)
+	}
+	return f, nil
+}
+
+func (x *extractor) sizeMismatch(got, want int64) error {
+	return x.corrupt(nil, "size of %s does not match its manifest (%d bytes, the manifest says %d)", x.tarballName(), got, want)
+}
+
+// extract reads the verified tarball.
+func (x *extractor) extract(ctx context.Context, f *os.File) (*Index, error) {
+	br := bufio.NewReaderSize(f, 64<<10)
+	zr, err := gzip.NewReader(br)
+	if err != nil {
+		switch {
+		case errors.Is(err, gzip.ErrHeader), errors.Is(err, io.EOF):
+			return nil, x.corrupt(nil, "%s is not a gzip stream", x.tarballName())
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			return nil, x.corrupt(nil, "the archive is truncated")
+		}
+		return nil, fmt.Errorf("extracting backup %q: %w", x.backup, err)
+	}
+	defer zr.Close()
+	zr.Multistream(false)
+	m := &meteredReader{r: &gzipStream{br: br, zr: zr}, budget: maxEntryOverhead, over: fmt.Sprintf("a tar header (with its padding) is larger than %d bytes", maxEntryOverhead)}
+	tr := tar.NewReader(m)
+	idx := &Index{}
+	var entries int
+	var total int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			if errors.Is(err, tar.ErrInsecurePath) && hdr != nil {
+				if msg := checkPath(hdr.Name, hdr.Typeflag == tar.TypeDir); msg != "" {
+					return nil, x.corrupt(nil, "%s", msg)
+				}
+			}
+			return nil, x.streamError(err)
+		}
+		entries++
+		if entries > x.limits.MaxEntries {
+			return nil, x.corrupt(nil, "the archive has more than %d entries", x.limits.MaxEntries)
+		}
+		if hdr.Size > 0 {
+			m.budget += hdr.Size
+		}
+		m.budget += maxEntryOverhead
+		if err := x.entry(tr, hdr, idx, &total); err != nil {
+			return nil, err
+		}
+	}
+	// Go's tar reader also stops, without error, where the stream ends at a
+	// block boundary: only the end-of-archive marker, two zero blocks that
+	// no entry's content can end with (it is JSON), proves the archive whole.
+	if m.zeroRun < endMarker {
+		return nil, x.corrupt(nil, "the archive is truncated (no end-of-archive marker)")
+	}
+	// What follows the marker may only be zero padding; reading to the end of
+	// the gzip stream also verifies its CRC and finds trailing garbage.
+	m.budget = m.n + maxTrailer
+	m.over = fmt.Sprintf("more than %d bytes follow the end of the tar archive", maxTrailer)
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := m.Read(buf)
+		if !allZero(buf[:n]) {
+			return nil, x.corrupt(nil, "trailing garbage after the end of the tar archive")
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, x.streamError(err)
+		}
+	}
+	if idx.Version == "" {
+		return nil, x.corrupt(nil, "missing %s", VersionFile)
+	}
+	return idx, nil
+}
+
+// streamError explains an error reading the gzip or tar stream.
+func (x *extractor) streamError(err error) error {
+	var budget *budgetError
+	var flateErr flate.CorruptInputError
+	switch {
+	case errors.As(err, &budget):
+		return x.corrupt(nil, "%s", budget.msg)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return x.corrupt(nil, "the archive is truncated")
+	case errors.Is(err, gzip.ErrChecksum):
+		return x.corrupt(err, "the gzip stream is damaged")
+	case errors.As(err, &flateErr):
+		return x.corrupt(err, "the gzip stream is damaged")
+	case errors.Is(err, errTrailingGzip):
+		return x.corrupt(nil, "trailing garbage after the gzip stream")
+	case errors.Is(err, gzip.ErrHeader):
+		// The first header was read by gzip.NewReader: this one starts a
+		// further gzip member.
+		return x.corrupt(err, "the gzip stream is damaged")
+	case errors.Is(err, tar.ErrHeader), errors.Is(err, tar.ErrInsecurePath):
+		return x.corrupt(err, "invalid tar header")
+	}
+	return fmt.Errorf("extracting backup %q: %w", x.backup, err)
+}
+
+// entry validates one tar entry and extracts it.
+func (x *extractor) entry(tr *tar.Reader, hdr *tar.Header, idx *Index, total *int64) error {
+	name := hdr.Name
+	if msg := checkPath(name, hdr.Typeflag == tar.TypeDir); msg != "" {
+		return x.corrupt(nil, "%s", msg)
+	}
+	switch hdr.Typeflag {
+	case tar.TypeReg:
+	case tar.TypeDir:
+		if !allowedDir(strings.TrimSuffix(name, "/")) {
+			return x.corrupt(nil, "unexpected tar directory %q", name)
+		}
+		if hdr.Size != 0 {
+			return x.corrupt(nil, "tar directory %q has a size", name)
+		}
+		return nil // directories are created as needed
+	case tar.TypeSymlink:
+		return x.corrupt(nil, "tar entry %q is a symbolic link", name)
+	case tar.TypeLink:
+		return x.corrupt(nil, "tar entry %q is a hard link", name)
+	case tar.TypeChar:
+		return x.corrupt(nil, "tar entry %q is a character device", name)
+	case tar.TypeBlock:
+		return x.corrupt(nil, "tar entry %q is a block device", name)
+	case tar.TypeFifo:
+		return x.corrupt(nil, "tar entry %q is a FIFO", name)
+	default:
+		return x.corrupt(nil, "tar entry %q has unsupported type %q", name, hdr.Typeflag)
+	}
+	for k := range hdr.PAXRecords {
+		if strings.HasPrefix(k, "GNU.sparse.") {
+			return x.corrupt(nil, "tar entry %q is a sparse file", name)
+		}
+	}
+	if hdr.Size > x.limits.MaxEntrySize {
+		return x.corrupt(nil, "tar entry %q is larger than %d bytes", name, x.limits.MaxEntrySize)
+	}
+	if *total += hdr.Size; *total > x.limits.MaxTotalSize {
+		return x.corrupt(nil, "the archive's entries hold more than %d bytes", x.limits.MaxTotalSize)
+	}
+
+	if name == VersionFile {
+		if idx.Version != "" {
+			return x.corrupt(nil, "duplicate tar entry %q", name)
+		}
+		if hdr.Size > maxVersionSize {
+			return x.corrupt(nil, "unsupported backup format version (%s holds %d bytes)", VersionFile, hdr.Size)
+		}
+		data, err := x.read(tr, hdr)
+		if err != nil {
+			return err
+		}
+		v := strings.TrimSpace(string(data))
+		if v != strconv.Itoa(backup.FormatVersion) {
+			return x.corrupt(nil, "unsupported backup format version %q", v)
+		}
+		idx.Version = v
+		return nil
+	}
+
+	item, msg := parseItemPath(name)
+	if msg != "" {
+		return x.corrupt(nil, "%s", msg)
+	}
+	data, err := x.read(tr, hdr)
+	if err != nil {
+		return err
+	}
+	if !json.Valid(data) {
+		return x.corrupt(nil, "tar entry %q is not valid JSON", name)
+	}
+	if t := bytes.TrimLeft(data, " \t\r\n"); len(t) == 0 || t[0] != '{' {
+		return x.corrupt(nil, "tar entry %q is not a JSON object", name)
+	}
+	if err := x.write(name, data); err != nil {
+		return err
+	}
+	item.Path = filepath.Join(x.dir, filepath.FromSlash(name))
+	idx.Items = append(idx.Items, item)
+	return nil
+}
+
+// read returns the entry's content, which is hdr.Size bytes, already checked
+// against the limits: exactly that much is read, into a buffer reused from
+// entry to entry.
+func (x *extractor) read(tr *tar.Reader, hdr *tar.Header) ([]byte, error) {
+	if int64(cap(x.buf)) < hdr.Size {
+		x.buf = make([]byte, hdr.Size)
+	}
+	data := x.buf[:hdr.Size]
+	if _, err := io.ReadFull(io.LimitReader(tr, hdr.Size), data); err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, x.streamError(err)
+	}
+	return data, nil
+}
+
+// write creates the item's file, through the root so that nothing outside
+// the directory can be reached; O_EXCL makes a duplicate entry an error.
+func (x *extractor) write(name string, data []byte) error {
+	if parent := path.Dir(name); !x.has(parent) {
+		x.wroteResources = true
+		if err := x.root.MkdirAll(filepath.FromSlash(parent), 0o700); err != nil {
+			return fmt.Errorf("extracting backup %q: %w", x.backup, err)
+		}
+		x.dirs[parent] = struct{}{}
+	}
+	f, err := x.root.OpenFile(filepath.FromSlash(name), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return x.corrupt(nil, "duplicate tar entry %q", name)
+		}
+		return fmt.Errorf("extracting backup %q: %w", x.backup, err)
+	}
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("extracting backup %q: %w", x.backup, err)
+	}
+	return nil
+}
+
+func (x *extractor) has(dir string) bool {
+	_, ok := x.dirs[dir]
+	return ok
+}
+
+// checkPath returns why a tar entry's name is unsafe, or "". A directory's
+// name may end with one slash.
+func checkPath(name string, isDir bool) string {
+	switch {
+	case name == "":
+		return "a tar entry has an empty name"
+	case strings.ContainsRune(name, 0):
+		return fmt.Sprintf("tar entry %q contains a NUL byte", name)
+	case strings.Contains(name, "\\"):
+		return fmt.Sprintf("tar entry %q contains a backslash", name)
+	case strings.HasPrefix(name, "/"):
+		return fmt.Sprintf("tar entry %q is an absolute path", name)
+	}
+	p := name
+	if isDir {
+		p = strings.TrimSuffix(p, "/")
+	}
+	segs := strings.Split(p, "/")
+	for _, s := range segs {
+		if s == ".." {
+			return fmt.Sprintf("tar entry %q escapes the archive", name)
+		}
+	}
+	for _, s := range segs {
+		if s == "" || s == "." {
+			return fmt.Sprintf("tar entry %q has an empty or \".\" path segment", name)
+		}
+	}
+	return ""
+}
+
+// allowedDir reports whether a (checked) directory entry is one of the
+// tarball's layout: metadata, resources and the folders of item files.
+func allowedDir(p string) bool {
+	if p == "metadata" {
+		return true
+	}
+	segs := strings.Split(p, "/")
+	if segs[0] != "resources" {
+		return false
+	}
+	switch len(segs) {
+	case 1, 2:
+		return true
+	case 3:
+		return segs[2] == "cluster" || segs[2] == "namespaces"
+	case 4:
+		return segs[2] == "namespaces"
+	}
+	return false
+}
+
+// parseItemPath parses a (checked) regular file's name that is not
+// metadata/version, or says why it is not an item file.
+func parseItemPath(name string) (Item, string) {
+	segs := strings.Split(name, "/")
+	if segs[0] != "resources" {
+		return Item{}, fmt.Sprintf("unexpected tar entry %q", name)
+	}
+	file := segs[len(segs)-1]
+	var it Item
+	switch {
+	case len(segs) == 5 && segs[2] == "namespaces":
+		it.Resource, it.Namespace = segs[1], segs[3]
+	case len(segs) == 4 && segs[2] == "cluster":
+		it.Resource = segs[1]
+	default:
+		return Item{}, fmt.Sprintf("tar entry %q is not resources/<resource>/namespaces/<namespace>/<name>.json or resources/<resource>/cluster/<name>.json", name)
+	}
+	if !strings.HasSuffix(file, ".json") {
+		return Item{}, fmt.Sprintf("tar entry %q is not a .json file", name)
+	}
+	it.Name = strings.TrimSuffix(file, ".json")
+	if it.Name == "" || it.Name == "." || it.Name == ".." {
+		return Item{}, fmt.Sprintf("tar entry %q has an invalid object name", name)
+	}
+	return it, ""
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+var errTrailingGzip = errors.New("trailing garbage after the gzip stream")
+
+// gzipStream reads a gzip stream of one or more members (as concatenated
+// gzip files are), each checked against its CRC, and fails on bytes after
+// the last member that do not start another one.
+type gzipStream struct {
+	br *bufio.Reader
+	zr *gzip.Reader // not multistream
+}
+
+func (g *gzipStream) Read(p []byte) (int, error) {
+	for {
+		n, err := g.zr.Read(p)
+		if err != io.EOF {
+			return n, err
+		}
+		if err := g.nextMember(); err != nil {
+			return n, err
+		}
+		if n > 0 {
+			return n, nil
+		}
+	}
+}
+
+// nextMember starts the next member, or returns io.EOF at the end.
+func (g *gzipStream) nextMember() error {
+	magic, err := g.br.Peek(2)
+	switch {
+	case len(magic) == 0 && err == io.EOF:
+		return io.EOF
+	case len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b:
+	case err != nil && err != io.EOF:
+		return err
+	default:
+		return errTrailingGzip
+	}
+	if err := g.zr.Reset(g.br); err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return err
+	}
+	g.zr.Multistream(false)
+	return nil
+}
+
+// ctxReader stops a stream when its context ends.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// budgetError is returned by a meteredReader over its budget.
+type budgetError struct{ msg string }
+
+func (e *budgetError) Error() string { return e.msg }
+
+// meteredReader bounds the decompressed stream: its budget grows with the
+// entries' declared sizes plus a fixed overhead per entry, so that neither
+// huge headers nor padding can make a small archive decompress for ever. It
+// also tracks how many zero bytes end what has been read so far.
+type meteredReader struct {
+	r       io.Reader
+	n       int64  // bytes read
+	budget  int64  // bytes that may be read
+	over    string // the error message past the budget
+	zeroRun int64  // zero bytes at the end of what was read
+}
+
+func (m *meteredReader) Read(p []byte) (int, error) {
+	rem := m.budget - m.n
+	if rem <= 0 {
+		return 0, &budgetError{m.over}
+	}
+	if int64(len(p)) > rem {
+		p = p[:rem]
+	}
+	n, err := m.r.Read(p)
+	m.n += int64(n)
+	i := n
+	for i > 0 && p[i-1] == 0 {
+		i--
+	}
+	if i == 0 {
+		m.zeroRun += int64(n)
+	} else {
+		m.zeroRun = int64(n - i)
+	}
+	return n, err
+}

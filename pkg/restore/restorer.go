@@ -1,0 +1,523 @@
+package restore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/dynamic"
+
+	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
+	"github.com/arkproject/ark/pkg/backupstore"
+	"github.com/arkproject/ark/pkg/objectstore"
+	"github.com/arkproject/ark/pkg/restore/archive"
+)
+
+// AccessChecker answers whether the user who asked for a restore may create
+// a resource in a namespace ("" for cluster-scoped), so a restore never
+// creates what its requester could not.
+type AccessChecker interface {
+	CanCreate(ctx context.Context, user *arkv1.UserInfo, gr schema.GroupResource, namespace string) (allowed bool, reason string, err error)
+}
+
+// Restorer restores backups into one cluster.
+type Restorer struct {
+	Discovery discovery.DiscoveryInterface
+	Dynamic   dynamic.Interface
+	Access    AccessChecker
+	Store     objectstore.Store
+	// HomeNamespace is where restores may create cluster-scoped objects.
+	HomeNamespace string
+	// ScratchDir holds the unpacked backup during a restore; "" is the
+	// system's temporary directory.
+	ScratchDir string
+	// Workers create the items of one resource in parallel; 0 means 16.
+	Workers int
+	// Limits bound what is read from the backup.
+	Limits archive.Limits
+}
+
+// ProgressFunc receives the items to restore and those done so far.
+type ProgressFunc func(total, done int)
+
+// Outcome summarizes a finished restore.
+type Outcome struct {
+	Summary
+	Items int
+}
+
+// apiResource is how the cluster serves a resource.
+type apiResource struct {
+	gvr        schema.GroupVersionResource
+	namespaced bool
+}
+
+// run is one restore in progress.
+type run struct {
+	*Restorer
+	restore   *arkv1.Restore
+	backup    string
+	results   *results
+	shaper    *shaper
+	served    map[string]apiResource
+	selector  labels.Selector
+	confined  bool
+	nsOK      sync.Map // target namespaces known to exist
+	uidMu     sync.Mutex
+	restored  sets.Set[string] // "ns/name" of restored claims, for their volumes
+	total     int
+	done      int
+	doneMu    sync.Mutex
+	progress  ProgressFunc
+	byKind    map[string][]archive.Item
+	includeNS func(string) bool
+}
+
+// Run restores restore's backup. It returns an error when the restore as a
+// whole failed; when the backup cannot be verified that happens before
+// anything is created.
+func (r *Restorer) Run(ctx context.Context, restore *arkv1.Restore, backup string, progress ProgressFunc) (out Outcome, err error) {
+	if restore.Spec.Requester == nil {
+		return out, errors.New("the restore records no requester, so there is no one whose rights it could use")
+	}
+	if progress == nil {
+		progress = func(int, int) {}
+	}
+	sel := labels.Everything()
+	if restore.Spec.LabelSelector != nil {
+		if sel, err = metav1.LabelSelectorAsSelector(restore.Spec.LabelSelector); err != nil {
+			return out, fmt.Errorf("the restore's label selector is invalid: %w", err)
+		}
+	}
+	dir, err := os.MkdirTemp(r.ScratchDir, "ark-restore-")
+	if err != nil {
+		return out, err
+	}
+	defer os.RemoveAll(dir)
+	index, err := archive.Extract(ctx, r.Store, backup, dir, r.Limits)
+	if err != nil {
+		return out, err
+	}
+
+	resW, err := r.Store.NewWriter(ctx, backupstore.RestoreResultsKey(restore.Name), objectstore.Conditions{})
+	if err != nil {
+		return out, err
+	}
+	logW, err := r.Store.NewWriter(ctx, backupstore.RestoreLogsKey(restore.Name), objectstore.Conditions{})
+	if err != nil {
+		resW.Abort()
+		return out, err
+	}
+	run := &run{
+		Restorer: r, restore: restore, backup: backup, progress: progress, selector: sel,
+		results:  newResults(resW, logW, restore.Name),
+		shaper:   &shaper{restore: restore.Name, backup: backup, mapping: restore.Spec.NamespaceMapping, restoredUIDs: map[string]string{}},
+		confined: restore.Namespace != r.HomeNamespace,
+		restored: sets.New[string](),
+		byKind:   map[string][]archive.Item{},
+	}
+	inc := sets.New(restore.Spec.IncludedNamespaces...)
+	exc := sets.New(restore.Spec.ExcludedNamespaces...)
+	run.includeNS = func(ns string) bool {
+		return !exc.Has(ns) && (inc.Len() == 0 || inc.Has("*") || inc.Has(ns))
+	}
+	run.results.infof("restoring backup %s into the cluster, requested by %s", backup, restore.Spec.Requester.Username)
+	runErr := run.restoreAll(ctx, index)
+	counts := run.results.counts()
+	run.results.infof("restore finished: %d created, %d updated, %d skipped, %d failed", counts.Created, counts.Updated, counts.Skipped, counts.Failed)
+	closeErr := run.results.close()
+	if runErr != nil || closeErr != nil {
+		resW.Abort()
+		logW.Abort()
+		if runErr != nil {
+			return out, runErr
+		}
+		return out, closeErr
+	}
+	if err := resW.Close(); err != nil {
+		logW.Abort()
+		return out, err
+	}
+	if err := logW.Close(); err != nil {
+		return out, err
+	}
+	return Outcome{Summary: run.results.counts(), Items: run.total}, nil
+}
+
+func (r *run) discover(ctx context.Context) error {
+	lists, err := r.Discovery.ServerPreferredResources()
+	if err != nil && len(lists) == 0 {
+		return fmt.Errorf("discovering the cluster's resources: %w", err)
+	}
+	r.served = map[string]apiResource{}
+	for _, l := range lists {
+		gv, perr := schema.ParseGroupVersion(l.GroupVersion)
+		if perr != nil {
+			continue
+		}
+		for _, res := range l.APIResources {
+			if strings.Contains(res.Name, "/") {
+				continue
+			}
+			gr := res.Name
+			if gv.Group != "" {
+				gr += "." + gv.Group
+			}
+			r.served[gr] = apiResource{gvr: gv.WithResource(res.Name), namespaced: res.Namespaced}
+		}
+	}
+	return nil
+}
+
+// restoreAll restores the selected items, one resource at a time in
+// priority order, the items of a resource in parallel.
+func (r *run) restoreAll(ctx context.Context, index *archive.Index) error {
+	if err := r.discover(ctx); err != nil {
+		return err
+	}
+	resFilter := newNameFilter(r.restore.Spec.IncludedResources, r.restore.Spec.ExcludedResources)
+	for _, it := range index.Items {
+		if neverRestored(it.Resource) || !resFilter.includes(it.Resource) {
+			continue
+		}
+		if it.Namespace != "" && !r.includeNS(it.Namespace) {
+			continue
+		}
+		r.byKind[it.Resource] = append(r.byKind[it.Resource], it)
+		r.total++
+	}
+	var kinds []string
+	for k := range r.byKind {
+		kinds = append(kinds, k)
+	}
+	for _, kind := range ordered(kinds) {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := r.restoreKind(ctx, kind, r.byKind[kind]); err != nil {
+			return err
+		}
+		if kind == "customresourcedefinitions.apiextensions.k8s.io" {
+			// Custom resources restored next need their definitions served.
+			if err := r.discover(ctx); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (r *run) restoreKind(ctx context.Context, kind string, items []archive.Item) error {
+	api, ok := r.served[kind]
+	if !ok {
+		for _, it := range items {
+			r.finish(ItemResult{Resource: kind, Namespace: r.shaper.target(it.Namespace), Name: it.Name, Action: ActionSkipped,
+				Reason: fmt.Sprintf("resource %s is not served by this cluster", kind)})
+		}
+		return nil
+	}
+	workers := r.Workers
+	if workers <= 0 {
+		workers = 16
+	}
+	if kind == "namespaces" || kind == "customresourcedefinitions.apiextensions.k8s.io" {
+		workers = 1
+	}
+	jobs := make(chan archive.Item)
+	var wg sync.WaitGroup
+	for range min(workers, len(items)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for it := range jobs {
+				r.finish(r.restoreItem(ctx, kind, api, it))
+			}
+		}()
+	}
+	for _, it := range items {
+		select {
+		case jobs <- it:
+		case <-ctx.Done():
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	return ctx.Err()
+}
+
+// finish records an item's result (items the filters leave out have none)
+// and advances progress.
+func (r *run) finish(res ItemResult) {
+	if res.Action != "" {
+		r.results.item(res)
+	}
+	r.doneMu.Lock()
+	r.done++
+	done := r.done
+	r.doneMu.Unlock()
+	r.progress(r.total, done)
+}
+
+// restoreItem restores one item and says what happened.
+func (r *run) restoreItem(ctx context.Context, kind string, api apiResource, it archive.Item) ItemResult {
+	res := ItemResult{Resource: kind, Namespace: r.shaper.target(it.Namespace), Name: it.Name}
+	if it.Namespace != "" && res.Namespace != it.Namespace {
+		res.SourceNamespace = it.Namespace
+	}
+	fail := func(format string, args ...any) ItemResult {
+		res.Action, res.Reason = ActionFailed, fmt.Sprintf(format, args...)
+		return res
+	}
+	skip := func(format string, args ...any) ItemResult {
+		res.Action, res.Reason = ActionSkipped, fmt.Sprintf(format, args...)
+		return res
+	}
+	data, err := os.ReadFile(it.Path)
+	if err != nil {
+		return fail("reading the backed-up object: %v", err)
+	}
+	obj := &unstructured.Unstructured{}
+	if err := json.Unmarshal(data, &obj.Object); err != nil {
+		return fail("decoding the backed-up object: %v", err)
+	}
+	if finished(kind, obj) {
+		res.Action = ActionSkipped
+		res.Reason = ""
+		return res
+	}
+	if !r.selector.Matches(labels.Set(obj.GetLabels())) && kind != "namespaces" {
+		return ItemResult{}
+	}
+	if !api.namespaced {
+		if r.confined {
+			return skip("a restore in namespace %s may not create cluster-scoped objects", r.restore.Namespace)
+		}
+		if !r.wantClusterScoped(kind, obj) {
+			return ItemResult{}
+		}
+	} else if r.confined && res.Namespace != r.restore.Namespace {
+		return fail("a restore in namespace %s may only restore into %s, not %s", r.restore.Namespace, r.restore.Namespace, res.Namespace)
+	}
+	if kind == "persistentvolumes" && r.restore.Spec.RestorePVs != nil && !*r.restore.Spec.RestorePVs {
+		return skip("restorePVs is false")
+	}
+	oldUID := string(obj.GetUID())
+	r.shaper.shape(kind, obj)
+	if kind == "namespaces" {
+		res.Name = obj.GetName()
+	}
+	allowed, reason, err := r.Access.CanCreate(ctx, r.restore.Spec.Requester, api.gvr.GroupResource(), res.Namespace)
+	if err != nil {
+		return fail("checking whether %s may create %s: %v", r.restore.Spec.Requester.Username, kind, err)
+	}
+	if !allowed {
+		return fail("%s may not create %s in %s: %s", r.restore.Spec.Requester.Username, kind, scopeName(res.Namespace), reason)
+	}
+	if api.namespaced {
+		if err := r.ensureNamespace(ctx, res.Namespace); err != nil {
+			return fail("namespace %s: %v", res.Namespace, err)
+		}
+	}
+	gvr := api.gvr
+	if gv, err := schema.ParseGroupVersion(obj.GetAPIVersion()); err == nil && gv.Group == gvr.Group && gv.Version != "" {
+		gvr.Version = gv.Version // create in the version it was backed up in
+	}
+	client := r.Dynamic.Resource(gvr)
+	var ri dynamic.ResourceInterface = client
+	if api.namespaced {
+		ri = client.Namespace(res.Namespace)
+	}
+	created, err := ri.Create(ctx, obj, metav1.CreateOptions{FieldManager: "ark-restore"})
+	switch {
+	case err == nil:
+		res.Action = ActionCreated
+		r.remember(kind, oldUID, created)
+		return res
+	case apierrors.IsAlreadyExists(err):
+		if kind == "namespaces" {
+			res.Action = ActionSkipped
+			return res
+		}
+		if r.restore.Spec.ExistingResourcePolicy != arkv1.ExistingResourcePolicyUpdate {
+			return skip("%s %s already exists and the existing-resource policy is %q", kind, displayName(res), policyOf(r.restore))
+		}
+		existing, err := ri.Get(ctx, obj.GetName(), metav1.GetOptions{})
+		if err != nil {
+			return fail("reading the existing object: %v", err)
+		}
+		obj.SetResourceVersion(existing.GetResourceVersion())
+		updated, err := ri.Update(ctx, obj, metav1.UpdateOptions{FieldManager: "ark-restore"})
+		if err != nil {
+			return fail("updating the existing object: %v", err)
+		}
+		res.Action = ActionUpdated
+		r.remember(kind, oldUID, updated)
+		return res
+	default:
+		return fail("%v", err)
+	}
+}
+
+func scopeName(ns string) string {
+	if ns == "" {
+		return "the cluster"
+	}
+	return "namespace " + ns
+}
+
+func displayName(res ItemResult) string {
+	if res.Namespace == "" {
+		return res.Name
+	}
+	return res.Namespace + "/" + res.Name
+}
+
+func policyOf(r *arkv1.Restore) arkv1.ExistingResourcePolicy {
+	if r.Spec.ExistingResourcePolicy == "" {
+		return arkv1.ExistingResourcePolicyNone
+	}
+	return r.Spec.ExistingResourcePolicy
+}
+
+// remember maps a restored object's old UID to its new one, and notes
+// restored claims and definitions.
+func (r *run) remember(kind, oldUID string, created *unstructured.Unstructured) {
+	r.uidMu.Lock()
+	defer r.uidMu.Unlock()
+	if oldUID != "" {
+		r.shaper.restoredUIDs[oldUID] = string(created.GetUID())
+	}
+	if kind == "persistentvolumeclaims" {
+		r.restored.Insert(created.GetNamespace() + "/" + created.GetName())
+	}
+	if kind == "customresourcedefinitions.apiextensions.k8s.io" {
+		r.waitEstablished(created.GetName())
+	}
+}
+
+// wantClusterScoped decides whether a cluster-scoped item is restored:
+// everything when the spec asks for cluster resources or the whole backup is
+// restored, otherwise only the namespaces of restored items and the volumes
+// of restored claims.
+func (r *run) wantClusterScoped(kind string, obj *unstructured.Unstructured) bool {
+	include := r.restore.Spec.IncludeClusterResources
+	switch {
+	case kind == "namespaces":
+		return r.includeNS(obj.GetName())
+	case include != nil && !*include:
+		return false
+	case include != nil && *include:
+		return true
+	case kind == "persistentvolumes":
+		ns, _, _ := unstructured.NestedString(obj.Object, "spec", "claimRef", "namespace")
+		name, _, _ := unstructured.NestedString(obj.Object, "spec", "claimRef", "name")
+		return ns != "" && r.includeNS(ns) && r.claimSelected(ns, name)
+	}
+	inc := r.restore.Spec.IncludedNamespaces
+	return len(inc) == 0 || (len(inc) == 1 && inc[0] == "*")
+}
+
+// claimSelected reports whether the backup holds the claim and this restore
+// restores it (PVs are restored before their claims, so this checks the
+// selection, not the outcome).
+func (r *run) claimSelected(ns, name string) bool {
+	for _, it := range r.byKind["persistentvolumeclaims"] {
+		if it.Namespace == ns && it.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// ensureNamespace creates a target namespace that does not exist yet.
+func (r *run) ensureNamespace(ctx context.Context, ns string) error {
+	if _, ok := r.nsOK.Load(ns); ok {
+		return nil
+	}
+	nsGVR := schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}
+	if _, err := r.Dynamic.Resource(nsGVR).Get(ctx, ns, metav1.GetOptions{}); err == nil {
+		r.nsOK.Store(ns, true)
+		return nil
+	} else if !apierrors.IsNotFound(err) {
+		return err
+	}
+	obj := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{
+		"name": ns,
+		"labels": map[string]any{
+			arkv1.LabelRestoreName: labelValue(r.restore.Name),
+			arkv1.LabelBackupName:  labelValue(r.backup),
+		},
+	}}}
+	if _, err := r.Dynamic.Resource(nsGVR).Create(ctx, obj, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	r.results.infof("created namespace %s", ns)
+	r.nsOK.Store(ns, true)
+	return nil
+}
+
+var crdGVR = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+
+// waitEstablished waits (up to a minute) until a restored definition is served.
+func (r *run) waitEstablished(name string) {
+	err := wait.PollUntilContextTimeout(context.Background(), 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		crd, err := r.Dynamic.Resource(crdGVR).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return false, nil
+		}
+		conds, _, _ := unstructured.NestedSlice(crd.Object, "status", "conditions")
+		for _, c := range conds {
+			m, _ := c.(map[string]any)
+			if m["type"] == "Established" && m["status"] == "True" {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	if err != nil {
+		r.results.warnf("custom resource definition %s was not established within a minute", name)
+	}
+}
+
+// nameFilter selects resources by the names a user wrote: plural,
+// "resource.group", or "*".
+type nameFilter struct {
+	all                bool
+	included, excluded sets.Set[string]
+}
+
+func newNameFilter(inc, exc []string) nameFilter {
+	f := nameFilter{included: sets.New[string](), excluded: sets.New[string]()}
+	if len(inc) == 0 || (len(inc) == 1 && inc[0] == "*") {
+		f.all = true
+	}
+	for _, n := range inc {
+		f.included.Insert(strings.ToLower(n))
+	}
+	for _, n := range exc {
+		f.excluded.Insert(strings.ToLower(n))
+	}
+	return f
+}
+
+// includes matches "deployments.apps" by its full name or its plural alone.
+func (f nameFilter) includes(groupResource string) bool {
+	plural, _, _ := strings.Cut(groupResource, ".")
+	if f.excluded.Has(groupResource) || f.excluded.Has(plural) {
+		return false
+	}
+	return f.all || f.included.Has(groupResource) || f.included.Has(plural)
+}

@@ -1,0 +1,141 @@
+package restore
+
+import (
+	"compress/gzip"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"k8s.io/klog/v2"
+)
+
+// Actions a restore takes on an item.
+const (
+	ActionCreated = "created"
+	ActionUpdated = "updated"
+	ActionSkipped = "skipped"
+	ActionFailed  = "failed"
+)
+
+// ItemResult is what happened to one backed-up item.
+type ItemResult struct {
+	Resource  string `json:"resource"`
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name"`
+	// SourceNamespace is the item's namespace in the backup, when mapped.
+	SourceNamespace string `json:"sourceNamespace,omitempty"`
+	Action          string `json:"action"`
+	Reason          string `json:"reason,omitempty"`
+}
+
+// Summary counts a restore's item results.
+type Summary struct {
+	Created  int `json:"created"`
+	Updated  int `json:"updated"`
+	Skipped  int `json:"skipped"`
+	Failed   int `json:"failed"`
+	Warnings int `json:"warnings"`
+	Errors   int `json:"errors"`
+}
+
+// results streams restores/<name>/<name>-results.json.gz:
+// {"items":[...one per item...],"summary":{...}}, and the log beside it.
+// Nothing is kept per item, so a million-item restore has bounded memory.
+type results struct {
+	mu      sync.Mutex
+	gz      *gzip.Writer
+	log     *gzip.Writer
+	first   bool
+	err     error
+	summary Summary
+	restore string
+}
+
+func newResults(resultsW, logW io.Writer, restore string) *results {
+	r := &results{gz: gzip.NewWriter(resultsW), log: gzip.NewWriter(logW), first: true, restore: restore}
+	r.printf(`{"items":[`)
+	return r
+}
+
+func (r *results) printf(format string, args ...any) {
+	if r.err == nil {
+		_, r.err = fmt.Fprintf(r.gz, format, args...)
+	}
+}
+
+func (r *results) logf(level, format string, args ...any) {
+	fmt.Fprintf(r.log, "%s %s %s\n", time.Now().UTC().Format(time.RFC3339), level, fmt.Sprintf(format, args...))
+}
+
+// item records one item's outcome; failures are errors of the restore.
+func (r *results) item(res ItemResult) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	data, _ := json.Marshal(res)
+	if !r.first {
+		r.printf(",")
+	}
+	r.first = false
+	r.printf("\n%s", data)
+	where := res.Name
+	if res.Namespace != "" {
+		where = res.Namespace + "/" + res.Name
+	}
+	switch res.Action {
+	case ActionCreated:
+		r.summary.Created++
+	case ActionUpdated:
+		r.summary.Updated++
+		r.logf("info", "updated %s %s", res.Resource, where)
+	case ActionSkipped:
+		r.summary.Skipped++
+		if res.Reason != "" {
+			r.summary.Warnings++
+			r.logf("warning", "skipped %s %s: %s", res.Resource, where, res.Reason)
+		}
+	case ActionFailed:
+		r.summary.Failed++
+		r.summary.Errors++
+		r.logf("error", "failed %s %s: %s", res.Resource, where, res.Reason)
+		klog.V(2).InfoS("Restore item failed", "restore", r.restore, "resource", res.Resource, "item", where, "reason", res.Reason)
+	}
+}
+
+// infof logs progress.
+func (r *results) infof(format string, args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.logf("info", format, args...)
+}
+
+// warnf records a warning not tied to one item.
+func (r *results) warnf(format string, args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.summary.Warnings++
+	r.logf("warning", format, args...)
+}
+
+// counts returns the summary so far.
+func (r *results) counts() Summary {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.summary
+}
+
+// close finishes both documents.
+func (r *results) close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	data, _ := json.Marshal(r.summary)
+	r.printf("\n],\"summary\":%s}\n", data)
+	if r.err != nil {
+		return r.err
+	}
+	if err := r.gz.Close(); err != nil {
+		return err
+	}
+	return r.log.Close()
+}
