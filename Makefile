@@ -6,7 +6,7 @@ LOCAL_DIR ?= _output/local
 PORT ?= 8443
 BENCH_TIME ?= 20x
 
-.PHONY: all build test unit e2e verify run run-standalone bench codegen controlplane clean
+.PHONY: all build test unit e2e verify run run-standalone bench bench-restore codegen controlplane clean
 
 all: build
 
@@ -50,6 +50,11 @@ run-standalone: build
 bench:
 	$(GO) test ./test/integration -run '^$$' -bench BenchmarkListBackups -benchtime $(BENCH_TIME) -timeout 60m
 	$(GO) test ./pkg/backup -run '^$$' -bench BenchmarkBackup -benchtime 3x
+
+## bench-restore: restore N (default 10,000) objects through the local cluster; objects/s and ratio to a plain client
+N ?= 10000
+bench-restore: build controlplane
+	$(GO) run ./test/bench/restore -n $(N)
 
 ## controlplane: build kube-apiserver, kube-controller-manager, etcd and kwok into _output/bin (cached)
 controlplane:

@@ -57,10 +57,12 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	// A backup makes a LIST and a SubjectAccessReview per resource and page:
-	// client-go's default of 5 requests per second would dominate its time.
+	// A backup makes a LIST and a SubjectAccessReview per resource and page,
+	// a restore a create per object: client-go's default of 5 requests per
+	// second would dominate their time. The API server's priority and
+	// fairness still protects the cluster.
 	kubeConfig := rest.CopyConfig(cfg.Kube)
-	kubeConfig.QPS, kubeConfig.Burst = 100, 200
+	kubeConfig.QPS, kubeConfig.Burst = 2000, 4000
 	kube, err := kubernetes.NewForConfig(kubeConfig)
 	if err != nil {
 		return err
