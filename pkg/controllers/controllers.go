@@ -105,6 +105,7 @@ func Run(ctx context.Context, cfg Config) error {
 				Access:        &backup.SubjectAccessReviews{Client: kube.AuthorizationV1().SubjectAccessReviews()},
 				Store:         cfg.Store,
 				HomeNamespace: cfg.HomeNamespace,
+				HostPath:      &snapshot.HostPath{Store: cfg.Store},
 			}
 		})
 		factory.Start(ctx.Done())

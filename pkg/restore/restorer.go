@@ -24,6 +24,7 @@ import (
 	"github.com/arkproject/ark/pkg/backupstore"
 	"github.com/arkproject/ark/pkg/objectstore"
 	"github.com/arkproject/ark/pkg/restore/archive"
+	"github.com/arkproject/ark/pkg/snapshot"
 )
 
 // AccessChecker answers whether the user who asked for a restore may create
@@ -48,6 +49,8 @@ type Restorer struct {
 	Workers int
 	// Limits bound what is read from the backup.
 	Limits archive.Limits
+	// HostPath restores the data of hostPath and local volumes; nil skips it.
+	HostPath *snapshot.HostPath
 }
 
 // ProgressFunc receives the items to restore and those done so far.
@@ -84,6 +87,8 @@ type run struct {
 	progress  ProgressFunc
 	byKind    map[string][]archive.Item
 	includeNS func(string) bool
+	// snapshots are the backup's completed volume snapshots, by PV name.
+	snapshots map[string]snapshot.Record
 }
 
 // Run restores restore's backup. It returns an error when the restore as a
@@ -111,6 +116,10 @@ func (r *Restorer) Run(ctx context.Context, restore *arkv1.Restore, backup strin
 	if err != nil {
 		return out, err
 	}
+	snapshots, err := loadSnapshots(ctx, r.Store, backup)
+	if err != nil {
+		return out, err
+	}
 
 	resW, err := r.Store.NewWriter(ctx, backupstore.RestoreResultsKey(restore.Name), objectstore.Conditions{})
 	if err != nil {
@@ -123,11 +132,12 @@ func (r *Restorer) Run(ctx context.Context, restore *arkv1.Restore, backup strin
 	}
 	run := &run{
 		Restorer: r, restore: restore, backup: backup, progress: progress, selector: sel,
-		results:  newResults(resW, logW, restore.Name),
-		shaper:   &shaper{restore: restore.Name, backup: backup, mapping: restore.Spec.NamespaceMapping, restoredUIDs: map[string]string{}},
-		confined: restore.Namespace != r.HomeNamespace,
-		restored: sets.New[string](),
-		byKind:   map[string][]archive.Item{},
+		results:   newResults(resW, logW, restore.Name),
+		shaper:    &shaper{restore: restore.Name, backup: backup, mapping: restore.Spec.NamespaceMapping, restoredUIDs: map[string]string{}},
+		confined:  restore.Namespace != r.HomeNamespace,
+		restored:  sets.New[string](),
+		byKind:    map[string][]archive.Item{},
+		snapshots: snapshots,
 	}
 	inc := sets.New(restore.Spec.IncludedNamespaces...)
 	exc := sets.New(restore.Spec.ExcludedNamespaces...)
@@ -314,8 +324,21 @@ func (r *run) restoreItem(ctx context.Context, kind string, api apiResource, it 
 	if kind == "persistentvolumes" && r.restore.Spec.RestorePVs != nil && !*r.restore.Spec.RestorePVs {
 		return skip("restorePVs is false")
 	}
+	if kind == "persistentvolumes" {
+		if rec, ok := r.csiSnapshotOf(obj.GetName()); ok {
+			res.Action = ActionSkipped
+			res.Note = fmt.Sprintf("a new volume is provisioned from CSI snapshot %s when its claim is restored", rec.SnapshotID)
+			return res
+		}
+	}
+
 	oldUID := string(obj.GetUID())
 	r.shaper.shape(kind, obj)
+	if kind == "persistentvolumeclaims" && (r.restore.Spec.RestorePVs == nil || *r.restore.Spec.RestorePVs) {
+		if err := r.claimFromSnapshot(obj); err != nil {
+			return fail("%v", err)
+		}
+	}
 	if kind == "namespaces" {
 		res.Name = obj.GetName()
 	}
@@ -345,6 +368,13 @@ func (r *run) restoreItem(ctx context.Context, kind string, api apiResource, it 
 	case err == nil:
 		res.Action = ActionCreated
 		r.remember(kind, oldUID, created)
+		if kind == "persistentvolumes" {
+			note, err := r.restoreVolumeData(ctx, created)
+			res.Note = note
+			if err != nil {
+				res.Reason = fmt.Sprintf("volume data not restored: %v", err)
+			}
+		}
 		return res
 	case apierrors.IsAlreadyExists(err):
 		if kind == "namespaces" {

@@ -27,7 +27,11 @@ type ItemResult struct {
 	// SourceNamespace is the item's namespace in the backup, when mapped.
 	SourceNamespace string `json:"sourceNamespace,omitempty"`
 	Action          string `json:"action"`
-	Reason          string `json:"reason,omitempty"`
+	// Reason explains a skipped or failed item (a warning or an error of the
+	// restore), or what went wrong with a created item's data (an error).
+	Reason string `json:"reason,omitempty"`
+	// Note is information that is neither: e.g. where a volume's data came from.
+	Note string `json:"note,omitempty"`
 }
 
 // Summary counts a restore's item results.
@@ -86,6 +90,13 @@ func (r *results) item(res ItemResult) {
 	switch res.Action {
 	case ActionCreated:
 		r.summary.Created++
+		if res.Reason != "" {
+			r.summary.Errors++
+			r.logf("error", "created %s %s, but %s", res.Resource, where, res.Reason)
+		}
+		if res.Note != "" {
+			r.logf("info", "%s %s: %s", res.Resource, where, res.Note)
+		}
 	case ActionUpdated:
 		r.summary.Updated++
 		r.logf("info", "updated %s %s", res.Resource, where)

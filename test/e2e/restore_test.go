@@ -342,3 +342,87 @@ func TestRestoreByNamespaceUser(t *testing.T) {
 		t.Errorf("erin restoring into kube-system: err=%v\n%s", err, out)
 	}
 }
+
+// A hostPath volume's data comes back with its volume; a CSI volume's claim
+// is restored to provision from its VolumeSnapshot.
+func TestRestoreVolumes(t *testing.T) {
+	data := filepath.Join(filepath.Dir(cluster.BucketDir), "volumes", "vault-data")
+	if err := os.MkdirAll(filepath.Join(data, "gold"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(data, "gold", "bars.txt"), []byte("42 bars"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fixture := fmt.Sprintf(`apiVersion: v1
+kind: Namespace
+metadata: {name: vault}
+---
+apiVersion: v1
+kind: PersistentVolume
+metadata: {name: vault-data}
+spec:
+  capacity: {storage: 1Gi}
+  accessModes: [ReadWriteOnce]
+  storageClassName: vault
+  persistentVolumeReclaimPolicy: Retain
+  hostPath: {path: %s}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: data, namespace: vault}
+spec:
+  accessModes: [ReadWriteOnce]
+  storageClassName: vault
+  volumeName: vault-data
+  resources: {requests: {storage: 1Gi}}
+`, data)
+	if out, err := kubectlIn(t, fixture, "apply", "-f", "-"); err != nil {
+		t.Fatalf("fixture: %v\n%s", err, out)
+	}
+	eventually(t, time.Minute, "the claim is bound", func() error {
+		if got := jsonpath(t, "{.status.phase}", "get", "pvc", "data", "-n", "vault"); got != "Bound" {
+			return fmt.Errorf("%q", got)
+		}
+		return nil
+	})
+	b := runBackup(t, home, &arkv1.Backup{ObjectMeta: metav1.ObjectMeta{Name: "vault-1"}, Spec: arkv1.BackupSpec{IncludedNamespaces: []string{"vault"}}}, "")
+	if b.Status.VolumeSnapshotsCompleted != 1 {
+		t.Fatalf("backup: %+v", b.Status)
+	}
+	// Disaster: the namespace, the volume and its data are gone.
+	mustKubectl(t, "delete", "namespace", "vault", "--timeout=90s")
+	mustKubectl(t, "delete", "pv", "vault-data", "--timeout=60s")
+	if err := os.RemoveAll(data); err != nil {
+		t.Fatal(err)
+	}
+	r := runRestore(t, home, &arkv1.Restore{ObjectMeta: metav1.ObjectMeta{Name: "vault-1-restore"}, Spec: arkv1.RestoreSpec{BackupName: "vault-1"}}, "")
+	if r.Status.Phase != arkv1.RestorePhaseCompleted {
+		logs, _ := kubectl(t, "get", "--raw", "/apis/ark.heptio.com/v1/namespaces/"+home+"/restores/vault-1-restore/logs")
+		t.Fatalf("restore: %+v\n%s", r.Status, logs)
+	}
+	got, err := os.ReadFile(filepath.Join(data, "gold", "bars.txt"))
+	if err != nil || string(got) != "42 bars" {
+		t.Errorf("volume data: %q %v", got, err)
+	}
+	eventually(t, time.Minute, "the restored claim binds to the restored volume", func() error {
+		if got := jsonpath(t, "{.status.phase}/{.spec.volumeName}", "get", "pvc", "data", "-n", "vault"); got != "Bound/vault-data" {
+			return fmt.Errorf("%q", got)
+		}
+		return nil
+	})
+}
+
+func TestRestoreCSIClaimFromSnapshot(t *testing.T) {
+	// Reuses the CSI backup of TestBackupCSISnapshot's fixture.
+	TestBackupCSISnapshot(t)
+	mustKubectl(t, "delete", "pvc", "data", "-n", "csi-shop", "--timeout=60s")
+	r := runRestore(t, home, &arkv1.Restore{ObjectMeta: metav1.ObjectMeta{Name: "csi-restore"}, Spec: arkv1.RestoreSpec{
+		BackupName: "csi-backup", IncludedResources: []string{"persistentvolumeclaims", "persistentvolumes"},
+	}}, "")
+	if r.Status.Phase != arkv1.RestorePhaseCompleted {
+		t.Fatalf("restore: %+v", r.Status)
+	}
+	if got := jsonpath(t, "{.spec.dataSource.kind}/{.spec.dataSource.name}/{.spec.volumeName}", "get", "pvc", "data", "-n", "csi-shop"); got != "VolumeSnapshot/ark-csi-backup-data/" {
+		t.Errorf("restored claim: %q", got)
+	}
+}

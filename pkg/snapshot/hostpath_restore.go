@@ -1,0 +1,124 @@
+package snapshot
+
+import (
+	"archive/tar"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// ErrNotEmpty means a volume's directory already holds data: a restore never
+// overwrites it.
+var ErrNotEmpty = errors.New("the volume's directory is not empty")
+
+// maxRestoredFile caps one file of a restored volume (and so what a
+// tampered archive can make us write in one go).
+const maxRestoredFile = 64 << 30
+
+// Restore unpacks a hostPath/local snapshot into the volume's directory,
+// creating it if needed. The archive comes from the bucket and is not
+// trusted: every path is resolved inside the directory (os.Root), so no
+// entry — and no symbolic link in the archive — can write outside it. An
+// existing non-empty directory is left alone (ErrNotEmpty).
+func (h *HostPath) Restore(ctx context.Context, rec Record, pv *corev1.PersistentVolume) (int64, error) {
+	dir := filepath.Join(h.Root, volumePath(pv))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return 0, fmt.Errorf("creating %s: %w", dir, err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, err
+	}
+	if len(entries) > 0 {
+		return 0, fmt.Errorf("%s: %w", dir, ErrNotEmpty)
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return 0, err
+	}
+	defer root.Close()
+	r, _, err := h.Store.NewReader(ctx, rec.SnapshotID)
+	if err != nil {
+		return 0, fmt.Errorf("reading the snapshot %s: %w", rec.SnapshotID, err)
+	}
+	defer r.Close()
+	gz, err := gzip.NewReader(r)
+	if err != nil {
+		return 0, fmt.Errorf("snapshot %s is not a gzip stream: %w", rec.SnapshotID, err)
+	}
+	tr := tar.NewReader(gz)
+	var written int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return written, err
+		}
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			return written, nil
+		}
+		if err != nil {
+			return written, fmt.Errorf("snapshot %s is corrupt: %w", rec.SnapshotID, err)
+		}
+		name, err := safeName(hdr.Name)
+		if err != nil {
+			return written, fmt.Errorf("snapshot %s: %w", rec.SnapshotID, err)
+		}
+		mode := fs.FileMode(hdr.Mode).Perm()
+		switch hdr.Typeflag {
+		case tar.TypeDir:
+			if err := root.MkdirAll(name, mode|0o700); err != nil {
+				return written, err
+			}
+		case tar.TypeReg:
+			if hdr.Size > maxRestoredFile {
+				return written, fmt.Errorf("snapshot %s: entry %q is larger than %d bytes", rec.SnapshotID, hdr.Name, int64(maxRestoredFile))
+			}
+			if dirName := path.Dir(name); dirName != "." {
+				if err := root.MkdirAll(dirName, 0o755); err != nil {
+					return written, err
+				}
+			}
+			f, err := root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+			if err != nil {
+				return written, err
+			}
+			n, err := io.Copy(f, io.LimitReader(tr, hdr.Size))
+			written += n
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return written, err
+			}
+		case tar.TypeSymlink:
+			// Links are recreated as they were; os.Root keeps later
+			// entries from writing through them to outside the volume.
+			if err := root.Symlink(hdr.Linkname, name); err != nil {
+				return written, err
+			}
+		default:
+			return written, fmt.Errorf("snapshot %s: entry %q has unsupported type %q", rec.SnapshotID, hdr.Name, hdr.Typeflag)
+		}
+	}
+}
+
+// safeName cleans an archive path and refuses anything that leaves the volume.
+func safeName(name string) (string, error) {
+	if name == "" || strings.ContainsAny(name, "\\\x00") || path.IsAbs(name) {
+		return "", fmt.Errorf("unsafe entry %q", name)
+	}
+	clean := path.Clean(strings.TrimSuffix(name, "/"))
+	if clean == "." || clean == ".." || strings.HasPrefix(clean, "../") {
+		return "", fmt.Errorf("unsafe entry %q", name)
+	}
+	return clean, nil
+}
