@@ -87,6 +87,8 @@ type run struct {
 	progress  ProgressFunc
 	byKind    map[string][]archive.Item
 	includeNS func(string) bool
+	// aliases maps singular, short and kind names to group-resources.
+	aliases map[string][]string
 	// snapshots are the backup's completed volume snapshots, by PV name.
 	snapshots map[string]snapshot.Record
 }
@@ -173,6 +175,7 @@ func (r *run) discover(ctx context.Context) error {
 		return fmt.Errorf("discovering the cluster's resources: %w", err)
 	}
 	r.served = map[string]apiResource{}
+	r.aliases = map[string][]string{}
 	for _, l := range lists {
 		gv, perr := schema.ParseGroupVersion(l.GroupVersion)
 		if perr != nil {
@@ -187,6 +190,12 @@ func (r *run) discover(ctx context.Context) error {
 				gr += "." + gv.Group
 			}
 			r.served[gr] = apiResource{gvr: gv.WithResource(res.Name), namespaced: res.Namespaced}
+			// The other names kubectl accepts: singular, short names, kind.
+			for _, alias := range append([]string{res.SingularName, strings.ToLower(res.Kind)}, res.ShortNames...) {
+				if alias != "" {
+					r.aliases[alias] = append(r.aliases[alias], gr)
+				}
+			}
 		}
 	}
 	return nil
@@ -198,7 +207,7 @@ func (r *run) restoreAll(ctx context.Context, index *archive.Index) error {
 	if err := r.discover(ctx); err != nil {
 		return err
 	}
-	resFilter := newNameFilter(r.restore.Spec.IncludedResources, r.restore.Spec.ExcludedResources)
+	resFilter := newNameFilter(r.resolve(r.restore.Spec.IncludedResources), r.resolve(r.restore.Spec.ExcludedResources))
 	for _, it := range index.Items {
 		if neverRestored(it.Resource) || !resFilter.includes(it.Resource) {
 			continue
@@ -520,6 +529,18 @@ func (r *run) waitEstablished(name string) {
 	if err != nil {
 		r.results.warnf("custom resource definition %s was not established within a minute", name)
 	}
+}
+
+// resolve adds, for every name a user wrote, the group-resources it stands
+// for: "cm" is configmaps, "deploy" deployments.apps. Names the cluster does
+// not know are kept as written (the backup may hold resources it no longer
+// serves).
+func (r *run) resolve(names []string) []string {
+	out := append([]string(nil), names...)
+	for _, n := range names {
+		out = append(out, r.aliases[strings.ToLower(n)]...)
+	}
+	return out
 }
 
 // nameFilter selects resources by the names a user wrote: plural,

@@ -226,7 +226,7 @@ func TestRestoreFiltered(t *testing.T) {
 	runBackup(t, home, &arkv1.Backup{ObjectMeta: metav1.ObjectMeta{Name: "bistro-f"}, Spec: arkv1.BackupSpec{IncludedNamespaces: []string{"bistro"}}}, "")
 	r := runRestore(t, home, &arkv1.Restore{ObjectMeta: metav1.ObjectMeta{Name: "bistro-f-cm"}, Spec: arkv1.RestoreSpec{
 		BackupName:        "bistro-f",
-		IncludedResources: []string{"configmaps"},
+		IncludedResources: []string{"cm"}, // short names work as with kubectl
 		LabelSelector:     &metav1.LabelSelector{MatchLabels: map[string]string{"app": "bistro"}},
 		NamespaceMapping:  map[string]string{"bistro": "bistro-copy"},
 	}}, "")
