@@ -262,3 +262,33 @@ func TestRestoreValidation(t *testing.T) {
 		t.Errorf("restore from a schedule: %v %+v", err, r)
 	}
 }
+
+// A restore the controller rejected can be corrected: changing its spec
+// makes it New again, so the controller takes it.
+func TestRestoreCorrectedAfterFailedValidation(t *testing.T) {
+	ts := startServer(t, serverOptions{})
+	ctx := context.Background()
+	restores := ts.Client.ArkV1().Restores(home)
+	r, err := restores.Create(ctx, &arkv1.Restore{ObjectMeta: metav1.ObjectMeta{Name: "typo"}, Spec: arkv1.RestoreSpec{BackupName: "nightlly"}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Status.Phase = arkv1.RestorePhaseFailedValidation
+	r.Status.ValidationErrors = []string{`spec.backupName: backup "nightlly" does not exist`}
+	if r, err = restores.UpdateStatus(ctx, r, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// A metadata-only change keeps the verdict.
+	r.Labels = map[string]string{"x": "y"}
+	if r, err = restores.Update(ctx, r, metav1.UpdateOptions{}); err != nil || r.Status.Phase != arkv1.RestorePhaseFailedValidation {
+		t.Fatalf("label change: %v %+v", err, r.Status)
+	}
+	r.Spec.BackupName = "nightly"
+	fixed, err := restores.Update(ctx, r, metav1.UpdateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fixed.Status.Phase != arkv1.RestorePhaseNew || len(fixed.Status.ValidationErrors) != 0 || fixed.Generation != 2 {
+		t.Errorf("after the correction: generation %d, status %+v", fixed.Generation, fixed.Status)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"sync"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -148,7 +149,11 @@ func (c *Controller) resolveBackup(ctx context.Context, r *arkv1.Restore) (*arkv
 		case arkv1.BackupPhaseCompleted, arkv1.BackupPhasePartiallyFailed:
 			return b, ""
 		}
-		return nil, fmt.Sprintf("spec.backupName: backup %q is %s; only Completed and PartiallyFailed backups can be restored", b.Name, b.Status.Phase)
+		phase := b.Status.Phase
+		if phase == "" {
+			phase = arkv1.BackupPhaseNew
+		}
+		return nil, fmt.Sprintf("spec.backupName: backup %q is %s; only Completed and PartiallyFailed backups can be restored", b.Name, phase)
 	}
 	list, err := backups.List(ctx, metav1.ListOptions{LabelSelector: arkv1.LabelScheduleName + "=" + r.Spec.ScheduleName})
 	if err != nil {
@@ -163,7 +168,14 @@ func (c *Controller) resolveBackup(ctx context.Context, r *arkv1.Restore) (*arkv
 	if len(done) == 0 {
 		return nil, fmt.Sprintf("spec.scheduleName: schedule %q has no completed backup in namespace %s", r.Spec.ScheduleName, r.Namespace)
 	}
-	sort.Slice(done, func(i, j int) bool { return done[i].CreationTimestamp.After(done[j].CreationTimestamp.Time) })
+	// Newest first; names break ties of the same second (scheduled backup
+	// names end in their timestamp, so the later name is the later backup).
+	sort.Slice(done, func(i, j int) bool {
+		if !done[i].CreationTimestamp.Equal(&done[j].CreationTimestamp) {
+			return done[i].CreationTimestamp.After(done[j].CreationTimestamp.Time)
+		}
+		return done[i].Name > done[j].Name
+	})
 	return &done[0], ""
 }
 
@@ -210,8 +222,13 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	}
 	klog.InfoS("Restore started", "restore", klog.KObj(r), "backup", backup.Name)
 
+	// The engine reports progress from its parallel item workers: mu makes
+	// the check of last, its update and the write one step.
+	var mu sync.Mutex
 	last := c.clock.Now()
 	progress := func(total, done int) {
+		mu.Lock()
+		defer mu.Unlock()
 		if c.clock.Since(last) < c.ProgressInterval {
 			return
 		}

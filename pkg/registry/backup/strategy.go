@@ -53,6 +53,10 @@ func (s strategy) PrepareForUpdate(ctx context.Context, obj, old runtime.Object)
 	r.Spec.Requester = o.Spec.Requester
 	if !apiequality.Semantic.DeepEqual(r.Spec, o.Spec) {
 		r.Generation = o.Generation + 1
+		// A corrected spec gets another chance: the controller takes New ones.
+		if o.Status.Phase == ark.BackupPhaseFailedValidation {
+			r.Status = ark.BackupStatus{Phase: ark.BackupPhaseNew}
+		}
 	}
 	registry.ConfineToNamespace(&r.Spec, r.Namespace, s.Scope)
 }

@@ -50,6 +50,10 @@ func (strategy) PrepareForUpdate(ctx context.Context, obj, old runtime.Object) {
 	r.Spec.Requester = o.Spec.Requester
 	if !apiequality.Semantic.DeepEqual(r.Spec, o.Spec) {
 		r.Generation = o.Generation + 1
+		// A corrected spec gets another chance: the controller takes New ones.
+		if o.Status.Phase == ark.RestorePhaseFailedValidation {
+			r.Status = ark.RestoreStatus{Phase: ark.RestorePhaseNew}
+		}
 	}
 }
 
