@@ -84,15 +84,16 @@ func TestRunNamespaceLookupFails(t *testing.T) {
 	}
 }
 
-// Names longer than a label value are cut to 63 characters.
+// Names longer than a label value are cut and suffixed with a hash of the
+// whole name, staying a valid and unique label value.
 func TestRunLongNamesInLabels(t *testing.T) {
 	f := newFixture(t)
 	f.backup(namespaceItem("abc"), configMap("abc", "cm"))
 	long := strings.Repeat("r", 70)
 	f.run(newRestore(func(r *arkv1.Restore) { r.Name = long }))
 	got := f.sent("configmaps abc/cm").GetLabels()[arkv1.LabelRestoreName]
-	if got != long[:63] {
-		t.Errorf("restore-name label = %q, want the name's first 63 characters", got)
+	if len(got) > 63 || !strings.HasPrefix(got, long[:52]+"-") || got == labelValue(strings.Repeat("r", 71)) {
+		t.Errorf("restore-name label = %q, want the name's first 52 characters and a hash", got)
 	}
 	if errs := validation.IsValidLabelValue(got); len(errs) != 0 {
 		t.Errorf("restore-name label %q is invalid: %v", got, errs)

@@ -2,7 +2,6 @@ package restore
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -207,9 +206,13 @@ func (r *run) restoreAll(ctx context.Context, index *archive.Index) error {
 	if err := r.discover(ctx); err != nil {
 		return err
 	}
-	resFilter := newNameFilter(r.resolve(r.restore.Spec.IncludedResources), r.resolve(r.restore.Spec.ExcludedResources))
+	resFilter := r.resourceFilter()
 	for _, it := range index.Items {
-		if neverRestored(it.Resource) || !resFilter.includes(it.Resource) {
+		// A resource the cluster does not serve yet may be defined by a CRD
+		// of this restore: its short names are only known after that, so
+		// it is filtered again when its turn comes.
+		_, served := r.served[it.Resource]
+		if neverRestored(it.Resource) || (served && !resFilter.includes(it.Resource)) {
 			continue
 		}
 		if it.Namespace != "" && !r.includeNS(it.Namespace) {
@@ -239,12 +242,26 @@ func (r *run) restoreAll(ctx context.Context, index *archive.Index) error {
 	return nil
 }
 
+func (r *run) resourceFilter() nameFilter {
+	return newNameFilter(r.resolve(r.restore.Spec.IncludedResources), r.resolve(r.restore.Spec.ExcludedResources))
+}
+
 func (r *run) restoreKind(ctx context.Context, kind string, items []archive.Item) error {
+	if !r.resourceFilter().includes(kind) {
+		for range items {
+			r.finish(ItemResult{}) // left out by the filters: no result, but done
+		}
+		return nil
+	}
 	api, ok := r.served[kind]
 	if !ok {
 		for _, it := range items {
-			r.finish(ItemResult{Resource: kind, Namespace: r.shaper.target(it.Namespace), Name: it.Name, Action: ActionSkipped,
-				Reason: fmt.Sprintf("resource %s is not served by this cluster", kind)})
+			res := ItemResult{Resource: kind, Namespace: r.shaper.target(it.Namespace), Name: it.Name, Action: ActionSkipped,
+				Reason: fmt.Sprintf("resource %s is not served by this cluster", kind)}
+			if res.Namespace != it.Namespace {
+				res.SourceNamespace = it.Namespace
+			}
+			r.finish(res)
 		}
 		return nil
 	}
@@ -284,10 +301,9 @@ func (r *run) finish(res ItemResult) {
 		r.results.item(res)
 	}
 	r.doneMu.Lock()
+	defer r.doneMu.Unlock()
 	r.done++
-	done := r.done
-	r.doneMu.Unlock()
-	r.progress(r.total, done)
+	r.progress(r.total, r.done)
 }
 
 // restoreItem restores one item and says what happened.
@@ -304,12 +320,18 @@ func (r *run) restoreItem(ctx context.Context, kind string, api apiResource, it 
 		res.Action, res.Reason = ActionSkipped, fmt.Sprintf(format, args...)
 		return res
 	}
+	if api.namespaced != (it.Namespace != "") {
+		// The layout says one scope, the cluster another: a tampered or
+		// foreign backup. Never check rights in one scope and create in another.
+		return fail("the backup stores %s as %s, but the cluster serves it as %s", kind, scopeWord(it.Namespace != ""), scopeWord(api.namespaced))
+	}
 	data, err := os.ReadFile(it.Path)
 	if err != nil {
 		return fail("reading the backed-up object: %v", err)
 	}
 	obj := &unstructured.Unstructured{}
-	if err := json.Unmarshal(data, &obj.Object); err != nil {
+	// UnmarshalJSON keeps integers as int64; encoding/json would round them.
+	if err := obj.UnmarshalJSON(data); err != nil {
 		return fail("decoding the backed-up object: %v", err)
 	}
 	if finished(kind, obj) {
@@ -321,11 +343,11 @@ func (r *run) restoreItem(ctx context.Context, kind string, api apiResource, it 
 		return ItemResult{}
 	}
 	if !api.namespaced {
-		if r.confined {
-			return skip("a restore in namespace %s may not create cluster-scoped objects", r.restore.Namespace)
-		}
 		if !r.wantClusterScoped(kind, obj) {
 			return ItemResult{}
+		}
+		if r.confined {
+			return skip("a restore in namespace %s may not create cluster-scoped objects", r.restore.Namespace)
 		}
 	} else if r.confined && res.Namespace != r.restore.Namespace {
 		return fail("a restore in namespace %s may only restore into %s, not %s", r.restore.Namespace, r.restore.Namespace, res.Namespace)
@@ -342,7 +364,9 @@ func (r *run) restoreItem(ctx context.Context, kind string, api apiResource, it 
 	}
 
 	oldUID := string(obj.GetUID())
+	r.uidMu.Lock() // shape reads the UIDs other workers record
 	r.shaper.shape(kind, obj)
+	r.uidMu.Unlock()
 	if kind == "persistentvolumeclaims" && (r.restore.Spec.RestorePVs == nil || *r.restore.Spec.RestorePVs) {
 		if err := r.claimFromSnapshot(obj); err != nil {
 			return fail("%v", err)
@@ -376,7 +400,7 @@ func (r *run) restoreItem(ctx context.Context, kind string, api apiResource, it 
 	switch {
 	case err == nil:
 		res.Action = ActionCreated
-		r.remember(kind, oldUID, created)
+		r.remember(ctx, kind, oldUID, created)
 		if kind == "persistentvolumes" {
 			note, err := r.restoreVolumeData(ctx, created)
 			res.Note = note
@@ -403,11 +427,18 @@ func (r *run) restoreItem(ctx context.Context, kind string, api apiResource, it 
 			return fail("updating the existing object: %v", err)
 		}
 		res.Action = ActionUpdated
-		r.remember(kind, oldUID, updated)
+		r.remember(ctx, kind, oldUID, updated)
 		return res
 	default:
 		return fail("%v", err)
 	}
+}
+
+func scopeWord(namespaced bool) string {
+	if namespaced {
+		return "namespaced"
+	}
+	return "cluster-scoped"
 }
 
 func scopeName(ns string) string {
@@ -433,17 +464,17 @@ func policyOf(r *arkv1.Restore) arkv1.ExistingResourcePolicy {
 
 // remember maps a restored object's old UID to its new one, and notes
 // restored claims and definitions.
-func (r *run) remember(kind, oldUID string, created *unstructured.Unstructured) {
+func (r *run) remember(ctx context.Context, kind, oldUID string, created *unstructured.Unstructured) {
 	r.uidMu.Lock()
-	defer r.uidMu.Unlock()
 	if oldUID != "" {
 		r.shaper.restoredUIDs[oldUID] = string(created.GetUID())
 	}
 	if kind == "persistentvolumeclaims" {
 		r.restored.Insert(created.GetNamespace() + "/" + created.GetName())
 	}
+	r.uidMu.Unlock()
 	if kind == "customresourcedefinitions.apiextensions.k8s.io" {
-		r.waitEstablished(created.GetName())
+		r.waitEstablished(ctx, created.GetName())
 	}
 }
 
@@ -453,20 +484,21 @@ func (r *run) remember(kind, oldUID string, created *unstructured.Unstructured) 
 // of restored claims.
 func (r *run) wantClusterScoped(kind string, obj *unstructured.Unstructured) bool {
 	include := r.restore.Spec.IncludeClusterResources
+	inc := r.restore.Spec.IncludedNamespaces
+	whole := (len(inc) == 0 || (len(inc) == 1 && inc[0] == "*")) && len(r.restore.Spec.ExcludedNamespaces) == 0
 	switch {
 	case kind == "namespaces":
 		return r.includeNS(obj.GetName())
 	case include != nil && !*include:
 		return false
-	case include != nil && *include:
+	case (include != nil && *include) || whole:
 		return true
 	case kind == "persistentvolumes":
 		ns, _, _ := unstructured.NestedString(obj.Object, "spec", "claimRef", "namespace")
 		name, _, _ := unstructured.NestedString(obj.Object, "spec", "claimRef", "name")
 		return ns != "" && r.includeNS(ns) && r.claimSelected(ns, name)
 	}
-	inc := r.restore.Spec.IncludedNamespaces
-	return len(inc) == 0 || (len(inc) == 1 && inc[0] == "*")
+	return false
 }
 
 // claimSelected reports whether the backup holds the claim and this restore
@@ -493,6 +525,15 @@ func (r *run) ensureNamespace(ctx context.Context, ns string) error {
 	} else if !apierrors.IsNotFound(err) {
 		return err
 	}
+	// Creating a namespace is creating a cluster-scoped object: the
+	// requester must be allowed to, like for any restored item.
+	allowed, reason, err := r.Access.CanCreate(ctx, r.restore.Spec.Requester, schema.GroupResource{Resource: "namespaces"}, "")
+	if err != nil {
+		return fmt.Errorf("checking whether %s may create it: %w", r.restore.Spec.Requester.Username, err)
+	}
+	if !allowed {
+		return fmt.Errorf("it does not exist and %s may not create namespaces: %s", r.restore.Spec.Requester.Username, reason)
+	}
 	obj := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{
 		"name": ns,
 		"labels": map[string]any{
@@ -511,8 +552,8 @@ func (r *run) ensureNamespace(ctx context.Context, ns string) error {
 var crdGVR = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
 
 // waitEstablished waits (up to a minute) until a restored definition is served.
-func (r *run) waitEstablished(name string) {
-	err := wait.PollUntilContextTimeout(context.Background(), 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+func (r *run) waitEstablished(ctx context.Context, name string) {
+	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
 		crd, err := r.Dynamic.Resource(crdGVR).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			return false, nil

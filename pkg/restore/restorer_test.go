@@ -685,7 +685,7 @@ func TestRunSkipsFinishedPodsAndJobs(t *testing.T) {
 
 func TestRunOwnerReferences(t *testing.T) {
 	f := newFixture(t)
-	f.restorer.Workers = 1 // see TestKnownBugOwnerUIDMapRace
+
 	depUID := oldUID("Deployment", "abc", "web")
 	rsUID := oldUID("ReplicaSet", "abc", "web-rs")
 	secUID := oldUID("Secret", "abc", "s")
@@ -1026,9 +1026,6 @@ func TestRunNilRequester(t *testing.T) {
 
 func TestRunProgress(t *testing.T) {
 	f := newFixture(t)
-	// One worker: with more, calls may come out of order (see
-	// TestKnownBugProgressOutOfOrder).
-	f.restorer.Workers = 1
 	items := []bItem{namespaceItem("abc"), pv("pv-free", "", ""), generic("nodes", "v1", "Node", "", "n1")}
 	for i := range 12 {
 		items = append(items, configMap("abc", fmt.Sprintf("cm-%d", i)))

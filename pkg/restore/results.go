@@ -102,6 +102,9 @@ func (r *results) item(res ItemResult) {
 		r.logf("info", "updated %s %s", res.Resource, where)
 	case ActionSkipped:
 		r.summary.Skipped++
+		if res.Note != "" {
+			r.logf("info", "skipped %s %s: %s", res.Resource, where, res.Note)
+		}
 		if res.Reason != "" {
 			r.summary.Warnings++
 			r.logf("warning", "skipped %s %s: %s", res.Resource, where, res.Reason)

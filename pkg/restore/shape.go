@@ -1,6 +1,10 @@
 package restore
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -68,12 +72,15 @@ func (s *shaper) shape(groupResource string, obj *unstructured.Unstructured) {
 	}
 }
 
-// labelValue fits a name into a label value (63 characters).
+// labelValue fits a name into a label value: at most 63 characters that
+// start and end with a letter or digit. A longer name is cut and suffixed
+// with a hash of the whole, so it stays unique.
 func labelValue(name string) string {
-	if len(name) > 63 {
-		return name[:63]
+	if len(name) <= 63 {
+		return name
 	}
-	return name
+	sum := sha256.Sum256([]byte(name))
+	return strings.TrimRight(name[:52], "-_.") + "-" + hex.EncodeToString(sum[:])[:10]
 }
 
 // ownerReferences keeps references to owners restored earlier in this

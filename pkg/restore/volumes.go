@@ -18,6 +18,7 @@ import (
 	"github.com/arkproject/ark/pkg/backup"
 	"github.com/arkproject/ark/pkg/backupstore"
 	"github.com/arkproject/ark/pkg/objectstore"
+	"github.com/arkproject/ark/pkg/restore/archive"
 	"github.com/arkproject/ark/pkg/snapshot"
 )
 
@@ -46,7 +47,7 @@ func loadSnapshots(ctx context.Context, store objectstore.Store, name string) (m
 	}
 	sum := sha256.Sum256(data)
 	if !listed || hex.EncodeToString(sum[:]) != want.SHA256 {
-		return nil, fmt.Errorf("backup %q is corrupt: its volume-snapshots file does not match its manifest", name)
+		return nil, fmt.Errorf("backup %q: its volume-snapshots file does not match its manifest: %w", name, archive.ErrCorrupt)
 	}
 	gz, err := gzip.NewReader(strings.NewReader(string(data)))
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -21,22 +20,14 @@ import (
 	"github.com/arkproject/ark/pkg/snapshot"
 )
 
-// The tests in this file assert the intended behaviour where the engine
-// does not have it yet. They are skipped unless ARK_RESTORE_KNOWN_BUGS is
-// set, so that `ARK_RESTORE_KNOWN_BUGS=1 go test -run KnownBug ./pkg/restore/`
-// shows each bug; once one is fixed, its skip should be removed.
-func knownBug(t *testing.T, what string) {
-	t.Helper()
-	if os.Getenv("ARK_RESTORE_KNOWN_BUGS") == "" {
-		t.Skipf("known bug (set ARK_RESTORE_KNOWN_BUGS=1 to run): %s", what)
-	}
-}
+// Regression tests: each pins a bug the unit tests found in the engine
+// (access checks bypassed, a data race, filters, precision, cancellation,
+// labels), now fixed.
 
 // A requester who may not create namespaces must not get one created by the
 // restore: ensureNamespace creates missing target namespaces without asking
 // the AccessChecker.
-func TestKnownBugImplicitNamespaceBypassesAccessCheck(t *testing.T) {
-	knownBug(t, "ensureNamespace creates namespaces without CanCreate(namespaces, \"\")")
+func TestRegressionImplicitNamespaceBypassesAccessCheck(t *testing.T) {
 	f := newFixture(t)
 	f.access.deny = map[accessKey]string{{"namespaces", ""}: "may not create namespaces"}
 	f.backup(namespaceItem("abc"), configMap("abc", "cm"), configMap("xyz", "cm"))
@@ -62,8 +53,7 @@ func TestKnownBugImplicitNamespaceBypassesAccessCheck(t *testing.T) {
 // namespaced) is checked with CanCreate in <ns> but created cluster-wide.
 // A requester with broad rights in one namespace only (say cluster-admin
 // bound by a RoleBinding there) thus gets a ClusterRoleBinding created.
-func TestKnownBugClusterScopedItemCheckedInPathNamespace(t *testing.T) {
-	knownBug(t, "CanCreate for a cluster-scoped item uses the namespace of its tarball path")
+func TestRegressionClusterScopedItemCheckedInPathNamespace(t *testing.T) {
 	f := newFixture(t)
 	f.access.deny = map[accessKey]string{{"clusterrolebindings.rbac.authorization.k8s.io", ""}: "not a cluster admin"}
 	crb := clusterRoleBinding("pwn", subject("User", "", "mallory"))
@@ -88,8 +78,7 @@ func TestKnownBugClusterScopedItemCheckedInPathNamespace(t *testing.T) {
 // backup is restored, unbound volumes (and volumes of claims not in the
 // backup) included; wantClusterScoped's persistentvolumes case comes before
 // the whole-backup case and drops them silently (no result either).
-func TestKnownBugUnboundVolumesDroppedFromWholeRestore(t *testing.T) {
-	knownBug(t, "unbound PVs are not restored when includeClusterResources is nil and no namespace is filtered")
+func TestRegressionUnboundVolumesDroppedFromWholeRestore(t *testing.T) {
 	f := newFixture(t)
 	f.backup(namespaceItem("abc"), pv("pv-free", "", ""), pv("pv-orphan", "gone", "data"), storageClass("fast"))
 	out := f.run(newRestore())
@@ -105,8 +94,7 @@ func TestKnownBugUnboundVolumesDroppedFromWholeRestore(t *testing.T) {
 // unset, only the namespaces and the volumes of restored claims should come
 // back, but wantClusterScoped only looks at includedNamespaces and restores
 // every cluster-scoped object.
-func TestKnownBugExcludedNamespacesRestoreAllClusterResources(t *testing.T) {
-	knownBug(t, "excludedNamespaces is not treated as a namespace filter for cluster-scoped resources")
+func TestRegressionExcludedNamespacesRestoreAllClusterResources(t *testing.T) {
 	f := newFixture(t)
 	f.backup(clusterBackup()...)
 	f.run(newRestore(func(r *arkv1.Restore) { r.Spec.ExcludedNamespaces = []string{"xyz"} }))
@@ -121,8 +109,7 @@ func TestKnownBugExcludedNamespacesRestoreAllClusterResources(t *testing.T) {
 // after the one with done=total. Here the callback is slow for done=total-1
 // (as one that writes the restore's status would be); it waits at most 3s
 // for the final call, which with serialized calls never comes first.
-func TestKnownBugProgressOutOfOrder(t *testing.T) {
-	knownBug(t, "ProgressFunc calls are concurrent and may end with done < total")
+func TestRegressionProgressOutOfOrder(t *testing.T) {
 	f := newFixture(t)
 	f.seedNamespace("abc")
 	f.restorer.Workers = 4
@@ -159,8 +146,7 @@ func TestKnownBugProgressOutOfOrder(t *testing.T) {
 // error: concurrent map read and map write", which kills the whole process
 // (here the test binary, in production ark-apiserver), so run this test on
 // its own: ARK_RESTORE_KNOWN_BUGS=1 go test -race -run OwnerUIDMapRace.
-func TestKnownBugOwnerUIDMapRace(t *testing.T) {
-	knownBug(t, "concurrent map access to shaper.restoredUIDs (run with -race)")
+func TestRegressionOwnerUIDMapRace(t *testing.T) {
 	f := newFixture(t)
 	f.restorer.Workers = 16
 	items := []bItem{namespaceItem("abc")}
@@ -177,8 +163,7 @@ func TestKnownBugOwnerUIDMapRace(t *testing.T) {
 
 // Every item restored into a mapped namespace reports its sourceNamespace,
 // but restoreKind's "not served" results leave it out.
-func TestKnownBugUnservedItemsLoseSourceNamespace(t *testing.T) {
-	knownBug(t, "results of unserved resources have no sourceNamespace")
+func TestRegressionUnservedItemsLoseSourceNamespace(t *testing.T) {
 	f := newFixture(t)
 	f.backup(namespaceItem("abc"), generic("gadgets.example.com", "example.com/v1", "Gadget", "abc", "g"))
 	f.run(newRestore(func(r *arkv1.Restore) { r.Spec.NamespaceMapping = map[string]string{"abc": "def"} }))
@@ -190,8 +175,7 @@ func TestKnownBugUnservedItemsLoseSourceNamespace(t *testing.T) {
 
 // restoreItem decodes objects with encoding/json into map[string]any, so
 // every number becomes a float64: integers above 2^53 change value.
-func TestKnownBugLargeIntegersLosePrecision(t *testing.T) {
-	knownBug(t, "backed-up objects are decoded with float64 numbers")
+func TestRegressionLargeIntegersLosePrecision(t *testing.T) {
 	f := newFixture(t)
 	f.backup(namespaceItem("abc"), withField(job("abc", "j", map[string]any{"active": int64(1)}), int64(9007199254740993), "spec", "activeDeadlineSeconds"))
 	f.run(newRestore())
@@ -207,8 +191,7 @@ func TestKnownBugLargeIntegersLosePrecision(t *testing.T) {
 // A restore is canceled, but waitEstablished polls with
 // context.Background() for up to a minute per definition that the cluster
 // does not establish.
-func TestKnownBugWaitEstablishedIgnoresCancel(t *testing.T) {
-	knownBug(t, "waitEstablished ignores the restore's context")
+func TestRegressionWaitEstablishedIgnoresCancel(t *testing.T) {
 	f := newFixture(t)
 	f.neverEstablish = true
 	f.backup(widgetCRD(), namespaceItem("abc"))
@@ -228,8 +211,7 @@ func TestKnownBugWaitEstablishedIgnoresCancel(t *testing.T) {
 // for cluster-scoped items its own filters leave out (namespaces outside
 // includedNamespaces, everything with includeClusterResources false): the
 // confinement check comes before wantClusterScoped.
-func TestKnownBugConfinedWarnsAboutFilteredClusterItems(t *testing.T) {
-	knownBug(t, "confined restores warn about cluster-scoped items their filters exclude")
+func TestRegressionConfinedWarnsAboutFilteredClusterItems(t *testing.T) {
 	f := newFixture(t)
 	f.seedNamespace("team")
 	f.backup(namespaceItem("team"), namespaceItem("abc"), namespaceItem("xyz"), configMap("team", "cm"), storageClass("fast"))
@@ -252,8 +234,7 @@ func TestKnownBugConfinedWarnsAboutFilteredClusterItems(t *testing.T) {
 // results.item logs an item's Note only when it was created: a volume
 // skipped because its claim provisions from a CSI snapshot leaves no trace in
 // the log (only in the results document).
-func TestKnownBugNoteOfSkippedItemNotLogged(t *testing.T) {
-	knownBug(t, "the note of a skipped item is not logged")
+func TestRegressionNoteOfSkippedItemNotLogged(t *testing.T) {
 	f := newFixture(t)
 	putBackupWithSnapshots(t, f.store, testBackup, []snapshot.Record{csiRecord("pv-csi", "abc/snap-1")},
 		namespaceItem("abc"), pvc("abc", "data", "pv-csi"), pv("pv-csi", "abc", "data"))
@@ -266,8 +247,7 @@ func TestKnownBugNoteOfSkippedItemNotLogged(t *testing.T) {
 // Every error caused by what the bucket holds should match
 // archive.ErrCorrupt (as Extract's do); loadSnapshots' "does not match its
 // manifest" error does not.
-func TestKnownBugTamperedVolumeSnapshotsNotErrCorrupt(t *testing.T) {
-	knownBug(t, "a tampered volume-snapshots file is not reported as archive.ErrCorrupt")
+func TestRegressionTamperedVolumeSnapshotsNotErrCorrupt(t *testing.T) {
 	f := newFixture(t)
 	putBackupWithSnapshots(t, f.store, testBackup, []snapshot.Record{csiRecord("pv-a", "abc/snap")}, namespaceItem("abc"))
 	put(t, f.store, backupstore.VolumeSnapshotsKey(testBackup), gzipBytes(t, []byte(`[]`)))
@@ -281,8 +261,7 @@ func TestKnownBugTamperedVolumeSnapshotsNotErrCorrupt(t *testing.T) {
 // the end: not a valid label value, so an API server refuses every object
 // (the fake cluster does not validate labels). A schedule named with 62
 // characters makes backups "<schedule>-<timestamp>" whose cut ends with '-'.
-func TestKnownBugTruncatedLabelValueInvalid(t *testing.T) {
-	knownBug(t, "labelValue can produce an invalid label value")
+func TestRegressionTruncatedLabelValueInvalid(t *testing.T) {
 	f := newFixture(t)
 	f.backup(namespaceItem("abc"), configMap("abc", "cm"))
 	name := strings.Repeat("s", 62) + "-20240501100000"
@@ -297,8 +276,7 @@ func TestKnownBugTruncatedLabelValueInvalid(t *testing.T) {
 // in the backup are restored: the singular (or kind, or short) name of a
 // custom resource whose definition this restore creates selects nothing,
 // though its plural does.
-func TestKnownBugAliasOfRestoredCustomResource(t *testing.T) {
-	knownBug(t, "aliases of custom resources defined by the restore are not resolved")
+func TestRegressionAliasOfRestoredCustomResource(t *testing.T) {
 	f := newFixture(t)
 	f.backup(widgetCRD(), namespaceItem("abc"), widget("abc", "w1"))
 	f.run(newRestore(func(r *arkv1.Restore) { r.Spec.IncludedResources = []string{"crd", "ns", "widget"} }))
