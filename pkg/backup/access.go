@@ -48,6 +48,12 @@ func (s *SubjectAccessReviews) CanCreate(ctx context.Context, user *arkv1.UserIn
 	return s.check(ctx, user, authorizationv1.ResourceAttributes{Verb: "create", Group: gr.Group, Resource: gr.Resource, Namespace: namespace})
 }
 
+// CanUpdate asks whether user may update gr in namespace, as restores with
+// the update policy do to existing objects.
+func (s *SubjectAccessReviews) CanUpdate(ctx context.Context, user *arkv1.UserInfo, gr schema.GroupResource, namespace string) (bool, string, error) {
+	return s.check(ctx, user, authorizationv1.ResourceAttributes{Verb: "update", Group: gr.Group, Resource: gr.Resource, Namespace: namespace})
+}
+
 // CanExec asks whether user may exec into pods in namespace, as hooks do.
 func (s *SubjectAccessReviews) CanExec(ctx context.Context, user *arkv1.UserInfo, namespace string) (bool, string, error) {
 	return s.check(ctx, user, authorizationv1.ResourceAttributes{Verb: "create", Resource: "pods", Subresource: "exec", Namespace: namespace})

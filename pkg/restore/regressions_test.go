@@ -11,6 +11,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation"
 
@@ -283,4 +284,28 @@ func TestRegressionAliasOfRestoredCustomResource(t *testing.T) {
 	equalStrings(t, "created", sortedCopy(f.createdKeys()), []string{
 		"customresourcedefinitions.apiextensions.k8s.io widgets.example.com", "namespaces abc", "widgets.example.com abc/w1",
 	})
+}
+
+// denyUpdates lets the requester create everything but update nothing.
+type denyUpdates struct{ *fakeAccess }
+
+func (denyUpdates) CanUpdate(context.Context, *arkv1.UserInfo, schema.GroupResource, string) (bool, string, error) {
+	return false, "no update rights", nil
+}
+
+// The update policy overwrites existing objects only if the requester may
+// update them: create rights are not enough.
+func TestRegressionUpdatePolicyChecksUpdateRights(t *testing.T) {
+	f := newFixture(t)
+	f.backup(namespaceItem("abc"), configMap("abc", "cm"))
+	f.restorer.Access = denyUpdates{f.access}
+	f.run(newRestore())
+	out := f.run(newRestore(func(r *arkv1.Restore) {
+		r.Name = "again"
+		r.Spec.ExistingResourcePolicy = arkv1.ExistingResourcePolicyUpdate
+	}))
+	if out.Updated != 0 || out.Failed == 0 {
+		t.Errorf("outcome %+v: an existing object was updated without update rights", out.Summary)
+	}
+	f.results("again").want(t, "configmaps", "abc", "cm", ActionFailed, "may not update configmaps")
 }

@@ -33,6 +33,13 @@ type AccessChecker interface {
 	CanCreate(ctx context.Context, user *arkv1.UserInfo, gr schema.GroupResource, namespace string) (allowed bool, reason string, err error)
 }
 
+// UpdateAccessChecker is implemented by access checkers that can also say
+// whether the requester may update a resource, as the update policy does to
+// existing objects.
+type UpdateAccessChecker interface {
+	CanUpdate(ctx context.Context, user *arkv1.UserInfo, gr schema.GroupResource, namespace string) (allowed bool, reason string, err error)
+}
+
 // Restorer restores backups into one cluster.
 type Restorer struct {
 	Discovery discovery.DiscoveryInterface
@@ -416,6 +423,15 @@ func (r *run) restoreItem(ctx context.Context, kind string, api apiResource, it 
 		}
 		if r.restore.Spec.ExistingResourcePolicy != arkv1.ExistingResourcePolicyUpdate {
 			return skip("%s %s already exists and the existing-resource policy is %q", kind, displayName(res), policyOf(r.restore))
+		}
+		if checker, ok := r.Access.(UpdateAccessChecker); ok {
+			allowed, reason, err := checker.CanUpdate(ctx, r.restore.Spec.Requester, api.gvr.GroupResource(), res.Namespace)
+			if err != nil {
+				return fail("checking whether %s may update %s: %v", r.restore.Spec.Requester.Username, kind, err)
+			}
+			if !allowed {
+				return fail("%s already exists and %s may not update %s in %s: %s", displayName(res), r.restore.Spec.Requester.Username, kind, scopeName(res.Namespace), reason)
+			}
 		}
 		existing, err := ri.Get(ctx, obj.GetName(), metav1.GetOptions{})
 		if err != nil {
