@@ -23,6 +23,7 @@ import (
 	"github.com/arkproject/ark/pkg/backup"
 	backupcontroller "github.com/arkproject/ark/pkg/controllers/backup"
 	restorecontroller "github.com/arkproject/ark/pkg/controllers/restore"
+	schedulecontroller "github.com/arkproject/ark/pkg/controllers/schedule"
 	"github.com/arkproject/ark/pkg/generated/clientset/versioned"
 	"github.com/arkproject/ark/pkg/generated/informers/externalversions"
 	"github.com/arkproject/ark/pkg/hooks"
@@ -108,8 +109,10 @@ func Run(ctx context.Context, cfg Config) error {
 				HostPath:      &snapshot.HostPath{Store: cfg.Store},
 			}
 		})
+		schedules := schedulecontroller.New(ark, factory.Ark().V1().Schedules(), factory.Ark().V1().Backups(), nil)
 		factory.Start(ctx.Done())
 		go restores.Run(ctx, max(cfg.Workers, 1))
+		go schedules.Run(ctx, 1)
 		backups.Run(ctx, max(cfg.Workers, 1))
 	}
 	if !cfg.LeaderElect {

@@ -302,6 +302,10 @@ func ValidateScheduleSpec(spec *ark.ScheduleSpec, ns string, scope Scope, fldPat
 	return allErrs
 }
 
+// MinInterval is the shortest @every a schedule may use: shorter intervals
+// would only queue backups behind each other.
+const MinInterval = 10 * time.Second
+
 // ParseCron parses a schedule as Ark runs it: five standard fields or a
 // descriptor (@daily, @every 6h), optionally prefixed by CRON_TZ=<zone>.
 func ParseCron(expr string) (s cron.Schedule, err error) {
@@ -316,8 +320,8 @@ func ParseCron(expr string) (s cron.Schedule, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("invalid cron expression: %w", err)
 	}
-	if every, ok := s.(cron.ConstantDelaySchedule); ok && every.Delay < time.Minute {
-		return nil, fmt.Errorf("invalid cron expression: an @every interval must be at least 1m, not %s", every.Delay)
+	if every, ok := s.(cron.ConstantDelaySchedule); ok && every.Delay < MinInterval {
+		return nil, fmt.Errorf("invalid cron expression: an @every interval must be at least %s, not %s", MinInterval, every.Delay)
 	}
 	return s, nil
 }

@@ -1,0 +1,264 @@
+// Package schedule is the controller that takes scheduled backups: the
+// first when a schedule is created, then one at each cron tick, never two of
+// one schedule at a time, and after downtime one catch-up backup rather than
+// one per missed tick.
+package schedule
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/robfig/cron/v3"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/retry"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/klog/v2"
+	"k8s.io/utils/clock"
+
+	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
+	"github.com/arkproject/ark/pkg/apis/ark/validation"
+	"github.com/arkproject/ark/pkg/generated/clientset/versioned"
+	arkinformers "github.com/arkproject/ark/pkg/generated/informers/externalversions/ark/v1"
+	arklisters "github.com/arkproject/ark/pkg/generated/listers/ark/v1"
+)
+
+// busyRetry is how soon a schedule whose previous backup still runs is
+// looked at again.
+const busyRetry = 5 * time.Second
+
+// maxCatchUpSteps bounds the walk over missed ticks after a long downtime.
+const maxCatchUpSteps = 1 << 20
+
+// Controller creates the backups of schedules.
+type Controller struct {
+	client  versioned.Interface
+	lister  arklisters.ScheduleLister
+	backups arklisters.BackupLister
+	synced  []cache.InformerSynced
+	queue   workqueue.TypedRateLimitingInterface[string]
+	clock   clock.WithTicker
+}
+
+// New returns a controller over the schedules and backups informers.
+func New(client versioned.Interface, schedules arkinformers.ScheduleInformer, backups arkinformers.BackupInformer, clk clock.WithTicker) *Controller {
+	if clk == nil {
+		clk = clock.RealClock{}
+	}
+	c := &Controller{
+		client:  client,
+		lister:  schedules.Lister(),
+		backups: backups.Lister(),
+		synced:  []cache.InformerSynced{schedules.Informer().HasSynced, backups.Informer().HasSynced},
+		queue:   workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](), workqueue.TypedRateLimitingQueueConfig[string]{Name: "schedules", Clock: clk}),
+		clock:   clk,
+	}
+	_, _ = schedules.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    c.enqueue,
+		UpdateFunc: func(_, obj interface{}) { c.enqueue(obj) },
+	})
+	// When a scheduled backup finishes, its schedule may be due again.
+	_, _ = backups.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		UpdateFunc: func(_, obj interface{}) {
+			if b, ok := obj.(*arkv1.Backup); ok && b.Labels[arkv1.LabelScheduleName] != "" {
+				c.queue.Add(b.Namespace + "/" + b.Labels[arkv1.LabelScheduleName])
+			}
+		},
+	})
+	return c
+}
+
+func (c *Controller) enqueue(obj interface{}) {
+	if key, err := cache.MetaNamespaceKeyFunc(obj); err == nil {
+		c.queue.Add(key)
+	}
+}
+
+// Run processes schedules until ctx ends.
+func (c *Controller) Run(ctx context.Context, workers int) {
+	defer utilruntime.HandleCrash()
+	defer c.queue.ShutDown()
+	klog.InfoS("Starting schedule controller")
+	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
+		return
+	}
+	for range workers {
+		go wait.UntilWithContext(ctx, func(ctx context.Context) {
+			for c.processNextWorkItem(ctx) {
+			}
+		}, time.Second)
+	}
+	<-ctx.Done()
+}
+
+func (c *Controller) processNextWorkItem(ctx context.Context) bool {
+	key, quit := c.queue.Get()
+	if quit {
+		return false
+	}
+	defer c.queue.Done(key)
+	after, err := c.sync(ctx, key)
+	switch {
+	case err != nil:
+		utilruntime.HandleError(fmt.Errorf("schedule %s: %w", key, err))
+		c.queue.AddRateLimited(key)
+	case after > 0:
+		c.queue.Forget(key)
+		c.queue.AddAfter(key, after)
+	default:
+		c.queue.Forget(key)
+	}
+	return true
+}
+
+// BackupName is the name of a schedule's backup for a tick:
+// <schedule>-<YYYYMMDDhhmmss> in UTC. It is a function of the tick alone, so
+// every replica computes the same name and the bucket's create-if-absent
+// lets only one of them create it.
+func BackupName(schedule string, tick time.Time) string {
+	stamp := tick.UTC().Format("20060102150405")
+	if max := 253 - len(stamp) - 1; len(schedule) > max {
+		schedule = schedule[:max]
+	}
+	return schedule + "-" + stamp
+}
+
+// due returns the tick a backup is due for, or when the next one is.
+// A schedule's first backup is due at its creation. After downtime only the
+// latest missed tick is due: one catch-up backup, not one per missed tick.
+func due(s *arkv1.Schedule, sched cron.Schedule, now time.Time) (bool, time.Time) {
+	if s.Status.LastBackup == nil {
+		return true, s.CreationTimestamp.Time.UTC().Truncate(time.Second)
+	}
+	next := nextTick(sched, s.Status.LastBackup.Time)
+	if next.After(now) {
+		return false, next
+	}
+	tick := next
+	for i := 0; i < maxCatchUpSteps; i++ {
+		n := nextTick(sched, tick)
+		if n.After(now) || n.IsZero() {
+			break
+		}
+		tick = n
+	}
+	return true, tick
+}
+
+// nextTick is sched.Next, except that a wall-clock time repeated when
+// daylight saving time ends fires once, as cron does: robfig/cron would fire
+// 02:30 twice on the night the clocks go back.
+func nextTick(sched cron.Schedule, t time.Time) time.Time {
+	n := sched.Next(t)
+	spec, ok := sched.(*cron.SpecSchedule)
+	if !ok || n.IsZero() {
+		return n
+	}
+	prev, cur := t.In(spec.Location), n.In(spec.Location)
+	if prev.Year() == cur.Year() && prev.YearDay() == cur.YearDay() && prev.Hour() == cur.Hour() && prev.Minute() == cur.Minute() {
+		return sched.Next(n)
+	}
+	return n
+}
+
+// sync creates the schedule's due backup, if any, and says when to look again.
+func (c *Controller) sync(ctx context.Context, key string) (time.Duration, error) {
+	ns, name, err := cache.SplitMetaNamespaceKey(key)
+	if err != nil {
+		return 0, nil
+	}
+	s, err := c.lister.Schedules(ns).Get(name)
+	if apierrors.IsNotFound(err) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	sched, perr := validation.ParseCron(s.Spec.Schedule)
+	if perr != nil {
+		return 0, c.setStatus(ctx, s, func(st *arkv1.ScheduleStatus) {
+			st.Phase, st.ValidationErrors = arkv1.SchedulePhaseFailedValidation, []string{"spec.schedule: " + perr.Error()}
+		})
+	}
+	if s.Status.Phase != arkv1.SchedulePhaseEnabled {
+		if err := c.setStatus(ctx, s, func(st *arkv1.ScheduleStatus) {
+			st.Phase, st.ValidationErrors = arkv1.SchedulePhaseEnabled, nil
+		}); err != nil {
+			return 0, err
+		}
+	}
+	if s.Spec.Paused {
+		return 0, nil // unpausing updates the schedule, which queues it
+	}
+	now := c.clock.Now()
+	isDue, tick := due(s, sched, now)
+	if !isDue {
+		return tick.Sub(now), nil
+	}
+	if busy, err := c.backupRunning(s); err != nil || busy {
+		return busyRetry, err
+	}
+	backupName := BackupName(s.Name, tick)
+	b := &arkv1.Backup{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:      backupName,
+			Namespace: s.Namespace,
+			Labels:    map[string]string{arkv1.LabelScheduleName: s.Name},
+		},
+		Spec: *s.Spec.Template.DeepCopy(),
+	}
+	for k, v := range s.Labels {
+		if _, taken := b.Labels[k]; !taken {
+			b.Labels[k] = v
+		}
+	}
+	_, err = c.client.ArkV1().Backups(s.Namespace).Create(ctx, b, metav1.CreateOptions{})
+	switch {
+	case apierrors.IsAlreadyExists(err):
+		klog.V(2).InfoS("Scheduled backup already exists (another replica took it)", "schedule", klog.KObj(s), "backup", backupName)
+	case err != nil:
+		return 0, fmt.Errorf("creating backup %s: %w", backupName, err)
+	default:
+		klog.InfoS("Created scheduled backup", "schedule", klog.KObj(s), "backup", backupName)
+	}
+	last := metav1.NewTime(tick)
+	if err := c.setStatus(ctx, s, func(st *arkv1.ScheduleStatus) {
+		st.Phase, st.LastBackup, st.LastBackupName = arkv1.SchedulePhaseEnabled, &last, backupName
+	}); err != nil {
+		return 0, err
+	}
+	return max(nextTick(sched, tick).Sub(now), time.Second), nil
+}
+
+// backupRunning reports whether a backup of the schedule is New or InProgress.
+func (c *Controller) backupRunning(s *arkv1.Schedule) (bool, error) {
+	sel := labels.SelectorFromSet(labels.Set{arkv1.LabelScheduleName: s.Name})
+	backups, err := c.backups.Backups(s.Namespace).List(sel)
+	if err != nil {
+		return false, err
+	}
+	for _, b := range backups {
+		switch b.Status.Phase {
+		case "", arkv1.BackupPhaseNew, arkv1.BackupPhaseInProgress:
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+func (c *Controller) setStatus(ctx context.Context, s *arkv1.Schedule, mutate func(*arkv1.ScheduleStatus)) error {
+	return retry.RetryOnConflict(retry.DefaultBackoff, func() error {
+		latest, err := c.client.ArkV1().Schedules(s.Namespace).Get(ctx, s.Name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		mutate(&latest.Status)
+		_, err = c.client.ArkV1().Schedules(s.Namespace).UpdateStatus(ctx, latest, metav1.UpdateOptions{})
+		return err
+	})
+}
