@@ -10,21 +10,26 @@ import (
 
 	"github.com/google/uuid"
 	"google.golang.org/api/compute/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
+	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
 
 	"github.com/arkproject/ark/pkg/backup"
 	backupcontroller "github.com/arkproject/ark/pkg/controllers/backup"
+	"github.com/arkproject/ark/pkg/controllers/gc"
 	restorecontroller "github.com/arkproject/ark/pkg/controllers/restore"
 	schedulecontroller "github.com/arkproject/ark/pkg/controllers/schedule"
 	"github.com/arkproject/ark/pkg/generated/clientset/versioned"
+	arkscheme "github.com/arkproject/ark/pkg/generated/clientset/versioned/scheme"
 	"github.com/arkproject/ark/pkg/generated/informers/externalversions"
 	"github.com/arkproject/ark/pkg/hooks"
 	"github.com/arkproject/ark/pkg/objectstore"
@@ -45,6 +50,8 @@ type Config struct {
 	LeaseNamespace string
 	// Workers is how many backups may run at once.
 	Workers int
+	// GCInterval is how often backups are checked for expiry; 0 is a minute.
+	GCInterval time.Duration
 	// HomeNamespace is where restores may create cluster-scoped objects.
 	HomeNamespace string
 	// GCEProject, when set, turns on GCE persistent disk snapshots (with
@@ -110,7 +117,22 @@ func Run(ctx context.Context, cfg Config) error {
 			}
 		})
 		schedules := schedulecontroller.New(ark, factory.Ark().V1().Schedules(), factory.Ark().V1().Backups(), nil)
+		broadcaster := record.NewBroadcaster(record.WithContext(ctx))
+		broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: kube.CoreV1().Events("")})
+		defer broadcaster.Shutdown()
+		recorder := broadcaster.NewRecorder(arkscheme.Scheme, corev1.EventSource{Component: "ark-gc"})
+		clusterID := ""
+		if ns, err := kube.CoreV1().Namespaces().Get(ctx, metav1.NamespaceSystem, metav1.GetOptions{}); err == nil {
+			clusterID = string(ns.UID)
+		} else {
+			klog.ErrorS(err, "Reading the cluster's identity; the backup storage location's owner is not checked")
+		}
+		collector := gc.New(ark, factory.Ark().V1().Backups(), cfg.Store, dyn, recorder, clusterID)
+		if cfg.GCInterval > 0 {
+			collector.Interval = cfg.GCInterval
+		}
 		factory.Start(ctx.Done())
+		go collector.Run(ctx)
 		go restores.Run(ctx, max(cfg.Workers, 1))
 		go schedules.Run(ctx, 1)
 		backups.Run(ctx, max(cfg.Workers, 1))

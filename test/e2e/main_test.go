@@ -19,8 +19,12 @@ import (
 	"github.com/arkproject/ark/test/localcluster"
 )
 
-// pollInterval is ark-apiserver's --bucket-poll-interval in the suite.
-const pollInterval = time.Second
+// pollInterval and gcInterval are ark-apiserver's --bucket-poll-interval
+// and --gc-interval in the suite.
+const (
+	pollInterval = time.Second
+	gcInterval   = 5 * time.Second
+)
 
 var (
 	cluster *localcluster.Cluster
@@ -59,6 +63,7 @@ func run(m *testing.M) int {
 	}
 	opts.ArkAPIServer = arkBin
 	opts.BucketPollInterval = pollInterval
+	opts.ArkArgs = []string{"--gc-interval=" + gcInterval.String()}
 	opts.Log = os.Stderr
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	cluster, err = localcluster.Start(ctx, opts)

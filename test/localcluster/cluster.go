@@ -8,6 +8,7 @@ package localcluster
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -55,6 +56,8 @@ type Options struct {
 	KwokStages []string
 	// BucketPollInterval is passed to ark-apiserver.
 	BucketPollInterval time.Duration
+	// ArkArgs are extra flags for ark-apiserver.
+	ArkArgs []string
 	// Log receives progress messages.
 	Log io.Writer
 }
@@ -74,6 +77,9 @@ type Cluster struct {
 	ArkPort int
 	// BucketDir is the file bucket's directory.
 	BucketDir string
+	// EtcdURL is the cluster's etcd, which Ark shares (under its own prefix)
+	// so that several ark-apiserver replicas see the same restores and schedules.
+	EtcdURL string
 
 	procs map[string]*process
 	order []string
@@ -133,6 +139,7 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	}
 	etcdPort, peerPort, apiPort, kwokPort, arkPort := ports[0], ports[1], ports[2], ports[3], ports[4]
 	c.ArkPort = arkPort
+	c.EtcdURL = fmt.Sprintf("http://127.0.0.1:%d", etcdPort)
 	c.Server = "https://127.0.0.1:" + strconv.Itoa(apiPort)
 
 	if err := c.startEtcd(ctx, etcdPort, peerPort); err != nil {
@@ -378,17 +385,7 @@ spec:
 // APIService is Available.
 func (c *Cluster) StartArk(ctx context.Context, extraArgs ...string) error {
 	c.logf(">> starting ark-apiserver on 127.0.0.1:%d", c.ArkPort)
-	kubeconfig := c.path("ark-apiserver.kubeconfig")
-	args := append([]string{
-		fmt.Sprintf("--secure-port=%d", c.ArkPort), "--bind-address=127.0.0.1",
-		"--tls-cert-file=" + c.pki.path("ark-apiserver.crt"), "--tls-private-key-file=" + c.pki.path("ark-apiserver.key"),
-		"--kubeconfig=" + kubeconfig, "--authentication-kubeconfig=" + kubeconfig, "--authorization-kubeconfig=" + kubeconfig,
-		"--namespace=" + HomeNamespace,
-		"--data-dir=" + c.path("ark"),
-		"--backup-location=file://" + c.BucketDir,
-		"--bucket-poll-interval=" + c.opts.BucketPollInterval.String(),
-		"--embedded-etcd-unsafe-no-fsync",
-	}, extraArgs...)
+	args := c.arkArgs(c.ArkPort, "ark", extraArgs)
 	if old, ok := c.procs["ark-apiserver"]; ok && old.running() == nil {
 		return errors.New("ark-apiserver is already running")
 	}
@@ -403,6 +400,47 @@ func (c *Cluster) StartArk(ctx context.Context, extraArgs ...string) error {
 	return waitFor(ctx, p, "APIService "+APIService+" Available", 2*time.Minute, func(ctx context.Context) error {
 		return c.apiServiceAvailable(ctx)
 	})
+}
+
+func (c *Cluster) arkArgs(port int, dataDir string, extraArgs []string) []string {
+	kubeconfig := c.path("ark-apiserver.kubeconfig")
+	return append([]string{
+		fmt.Sprintf("--secure-port=%d", port), "--bind-address=127.0.0.1",
+		"--tls-cert-file=" + c.pki.path("ark-apiserver.crt"), "--tls-private-key-file=" + c.pki.path("ark-apiserver.key"),
+		"--kubeconfig=" + kubeconfig, "--authentication-kubeconfig=" + kubeconfig, "--authorization-kubeconfig=" + kubeconfig,
+		"--namespace=" + HomeNamespace,
+		"--data-dir=" + c.path(dataDir),
+		"--etcd-servers=" + c.EtcdURL,
+		"--backup-location=file://" + c.BucketDir,
+		"--bucket-poll-interval=" + c.opts.BucketPollInterval.String(),
+	}, append(append([]string(nil), c.opts.ArkArgs...), extraArgs...)...)
+}
+
+// StartReplica starts another ark-apiserver sharing etcd and the bucket,
+// not registered with the aggregator, and waits until it is ready. Tests use
+// it to check what replicas must never do twice.
+func (c *Cluster) StartReplica(ctx context.Context, name string, extraArgs ...string) error {
+	ports, err := freePorts(1)
+	if err != nil {
+		return err
+	}
+	c.logf(">> starting replica %s on 127.0.0.1:%d", name, ports[0])
+	p, err := startProcess(c.path("logs"), name, c.opts.ArkAPIServer, c.arkArgs(ports[0], name, extraArgs)...)
+	if err != nil {
+		return err
+	}
+	c.track(p)
+	insecure := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} // readiness only
+	return waitFor(ctx, p, name+" /readyz", 2*time.Minute, func(ctx context.Context) error {
+		return httpOK(ctx, insecure, fmt.Sprintf("https://127.0.0.1:%d/readyz", ports[0]))
+	})
+}
+
+// StopReplica stops a replica started by StartReplica.
+func (c *Cluster) StopReplica(name string) {
+	if p, ok := c.procs[name]; ok {
+		p.stop(20 * time.Second)
+	}
 }
 
 // StopArk stops ark-apiserver, leaving the rest of the cluster running.

@@ -75,6 +75,8 @@ type Options struct {
 	BackupWorkers int
 	// GCEProject turns on GCE persistent disk snapshots.
 	GCEProject string
+	// GCInterval is how often backups are checked for expiry.
+	GCInterval time.Duration
 
 	Out, ErrOut io.Writer
 	flags       *pflag.FlagSet
@@ -97,6 +99,7 @@ func NewOptions(out, errOut io.Writer) *Options {
 		LeaderElect:             true,
 		LeaderElectionNamespace: "ark-system",
 		BackupWorkers:           2,
+		GCInterval:              time.Minute,
 		Out:                     out,
 		ErrOut:                  errOut,
 	}
@@ -144,6 +147,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.LeaderElect, "leader-elect", o.LeaderElect, "Elect one replica to run the controllers, through a Lease.")
 	fs.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", o.LeaderElectionNamespace, "Namespace of the controllers' Lease.")
 	fs.IntVar(&o.BackupWorkers, "backup-workers", o.BackupWorkers, "How many backups may run at the same time.")
+	fs.DurationVar(&o.GCInterval, "gc-interval", o.GCInterval, "How often backups are checked for expiry.")
 	fs.StringVar(&o.GCEProject, "gce-project", o.GCEProject, "Snapshot GCE persistent disks through the compute API (Application Default Credentials); the project of in-tree disks.")
 	fs.BoolVar(&o.EtcdUnsafeNoFsync, "embedded-etcd-unsafe-no-fsync", o.EtcdUnsafeNoFsync, "Skip fsync in the embedded etcd. Faster, loses data on power failure: for tests only.")
 }
@@ -281,6 +285,7 @@ func (o *Options) Config(ctx context.Context) (*apiserver.Config, func(), error)
 				Workers:        o.BackupWorkers,
 				GCEProject:     o.GCEProject,
 				HomeNamespace:  o.HomeNamespace,
+				GCInterval:     o.GCInterval,
 			}
 		}
 	}
