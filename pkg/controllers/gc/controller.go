@@ -202,6 +202,14 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		if !expired(b, c.clock.Now()) {
 			return nil
 		}
+		if !c.owned {
+			if err := c.claimLocation(ctx); err != nil {
+				// Another cluster's backups expire on that cluster's terms.
+				klog.V(2).InfoS("Leaving an expired backup of a location this server does not own", "backup", klog.KObj(b), "reason", err)
+				return nil
+			}
+			c.owned = true
+		}
 		klog.InfoS("Backup expired", "backup", klog.KObj(b), "expiration", b.Status.Expiration)
 		c.recorder.Eventf(b, corev1.EventTypeNormal, "Expired", "Backup expired at %s; deleting it", b.Status.Expiration.UTC().Format(time.RFC3339))
 		return backups.Delete(ctx, name, metav1.DeleteOptions{}) // marks it Deleting; the update queues it again

@@ -132,10 +132,18 @@ func BackupName(schedule string, tick time.Time) string {
 // A schedule's first backup is due at its creation. After downtime only the
 // latest missed tick is due: one catch-up backup, not one per missed tick.
 func due(s *arkv1.Schedule, sched cron.Schedule, now time.Time) (bool, time.Time) {
+	last := s.CreationTimestamp.Time.UTC().Truncate(time.Second)
 	if s.Status.LastBackup == nil {
-		return true, s.CreationTimestamp.Time.UTC().Truncate(time.Second)
+		// The first backup is the creation's, unless a regular tick has
+		// passed since (the controller was down): then that tick's backup
+		// is the one catch-up backup.
+		if next := nextTick(sched, last); next.After(now) || next.IsZero() {
+			return true, last
+		}
+	} else {
+		last = s.Status.LastBackup.Time
 	}
-	next := nextTick(sched, s.Status.LastBackup.Time)
+	next := nextTick(sched, last)
 	if next.After(now) {
 		return false, next
 	}

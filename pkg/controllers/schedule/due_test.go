@@ -88,3 +88,14 @@ func TestBackupNames(t *testing.T) {
 		t.Errorf("name of %d characters", len(long))
 	}
 }
+
+// A schedule created while the controller was down gets one backup when it
+// is back: the latest tick's, not the creation's and then the tick's.
+func TestDueCreatedDuringDowntime(t *testing.T) {
+	sched, _ := validation.ParseCron("0 */6 * * *")
+	s := schedule("0 */6 * * *", at("2026-11-25T10:17:42Z"), nil)
+	isDue, tick := due(s, sched, at("2026-11-25T23:30:00Z"))
+	if !isDue || !tick.Equal(at("2026-11-25T18:00:00Z")) {
+		t.Errorf("due %v at %s, want the 18:00 tick", isDue, tick)
+	}
+}

@@ -1,0 +1,872 @@
+package gc
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	dynamicfake "k8s.io/client-go/dynamic/fake"
+	clienttesting "k8s.io/client-go/testing"
+	"k8s.io/client-go/tools/record"
+	clocktesting "k8s.io/utils/clock/testing"
+
+	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
+	"github.com/arkproject/ark/pkg/backupstore"
+	"github.com/arkproject/ark/pkg/generated/clientset/versioned/fake"
+	"github.com/arkproject/ark/pkg/generated/informers/externalversions"
+	arkinformers "github.com/arkproject/ark/pkg/generated/informers/externalversions/ark/v1"
+	"github.com/arkproject/ark/pkg/objectstore"
+	"github.com/arkproject/ark/pkg/snapshot"
+)
+
+const (
+	testNS      = "ark"
+	thisCluster = "this-cluster-uid"
+)
+
+// t0 is whole seconds, so timestamps survive any serialization unchanged.
+var t0 = time.Date(2026, 5, 6, 7, 8, 9, 0, time.UTC)
+
+var (
+	backupsGVR  = arkv1.SchemeGroupVersion.WithResource("backups")
+	restoresGVR = arkv1.SchemeGroupVersion.WithResource("restores")
+)
+
+var errOutage = errors.New("bucket unreachable")
+
+// flakyStore wraps a store: while down, every read, listing, write and
+// delete fails; while only readsDown, reads fail. It records the keys it
+// deleted, in order.
+type flakyStore struct {
+	objectstore.Store
+
+	mu        sync.Mutex
+	down      bool
+	readsDown bool
+	deleted   []string
+}
+
+func (s *flakyStore) setReadsDown(down bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.readsDown = down
+}
+
+func (s *flakyStore) setDown(down bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.down = down
+}
+
+func (s *flakyStore) isDown() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.down
+}
+
+func (s *flakyStore) deletedKeys() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.deleted...)
+}
+
+func (s *flakyStore) Attrs(ctx context.Context, key string) (objectstore.ObjectAttrs, error) {
+	if s.isDown() {
+		return objectstore.ObjectAttrs{}, errOutage
+	}
+	return s.Store.Attrs(ctx, key)
+}
+
+func (s *flakyStore) NewReader(ctx context.Context, key string) (io.ReadCloser, objectstore.ObjectAttrs, error) {
+	s.mu.Lock()
+	down := s.down || s.readsDown
+	s.mu.Unlock()
+	if down {
+		return nil, objectstore.ObjectAttrs{}, errOutage
+	}
+	return s.Store.NewReader(ctx, key)
+}
+
+func (s *flakyStore) NewWriter(ctx context.Context, key string, cond objectstore.Conditions) (objectstore.Writer, error) {
+	if s.isDown() {
+		return nil, errOutage
+	}
+	return s.Store.NewWriter(ctx, key, cond)
+}
+
+func (s *flakyStore) List(ctx context.Context, opts objectstore.ListOptions) (objectstore.ListPage, error) {
+	if s.isDown() {
+		return objectstore.ListPage{}, errOutage
+	}
+	return s.Store.List(ctx, opts)
+}
+
+func (s *flakyStore) Delete(ctx context.Context, key string, cond objectstore.Conditions) error {
+	if s.isDown() {
+		return errOutage
+	}
+	err := s.Store.Delete(ctx, key, cond)
+	if err == nil {
+		s.mu.Lock()
+		s.deleted = append(s.deleted, key)
+		s.mu.Unlock()
+	}
+	return err
+}
+
+type harness struct {
+	client   *fake.Clientset
+	factory  externalversions.SharedInformerFactory
+	informer arkinformers.BackupInformer
+	store    *flakyStore
+	dyn      *dynamicfake.FakeDynamicClient
+	recorder *record.FakeRecorder
+	clock    *clocktesting.FakeClock
+	c        *Controller
+}
+
+// newHarness builds a collector over an empty fake clientset, a file store
+// and a fake dynamic client. The informer is not started: objects are put in
+// its indexer by addBackup. Deleting a backup through the fake clientset
+// marks it Deleting, as the API server does, rather than removing it.
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	files, err := objectstore.NewFileStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{
+		client:   fake.NewSimpleClientset(),
+		store:    &flakyStore{Store: files},
+		recorder: record.NewFakeRecorder(100),
+		clock:    clocktesting.NewFakeClock(t0),
+		dyn: dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{
+			volumeSnapshotGVR: "VolumeSnapshotList",
+		}),
+	}
+	h.client.PrependReactor("delete", "backups", func(a clienttesting.Action) (bool, runtime.Object, error) {
+		d := a.(clienttesting.DeleteAction)
+		obj, err := h.client.Tracker().Get(backupsGVR, d.GetNamespace(), d.GetName())
+		if err != nil {
+			return true, nil, err
+		}
+		b := obj.(*arkv1.Backup).DeepCopy()
+		b.Status.Phase = arkv1.BackupPhaseDeleting
+		return true, b, h.client.Tracker().Update(backupsGVR, b, d.GetNamespace())
+	})
+	h.factory = externalversions.NewSharedInformerFactory(h.client, 0)
+	h.informer = h.factory.Ark().V1().Backups()
+	h.c = New(h.client, h.informer, h.store, h.dyn, h.recorder, thisCluster)
+	h.c.clock = h.clock
+	return h
+}
+
+// claim does what Run does before collecting.
+func (h *harness) claim() { h.c.owned = h.c.claimLocation(context.Background()) == nil }
+
+func newBackup(name string, phase arkv1.BackupPhase, expiration *time.Time) *arkv1.Backup {
+	b := &arkv1.Backup{
+		ObjectMeta: metav1.ObjectMeta{Namespace: testNS, Name: name},
+		Spec:       arkv1.BackupSpec{IncludedNamespaces: []string{"shop"}, TTL: metav1.Duration{Duration: time.Hour}},
+		Status:     arkv1.BackupStatus{Phase: phase},
+	}
+	if expiration != nil {
+		e := metav1.NewTime(*expiration)
+		b.Status.Expiration = &e
+	}
+	return b
+}
+
+func at(d time.Duration) *time.Time {
+	t := t0.Add(d)
+	return &t
+}
+
+// backupFiles are the files a finished backup leaves under backups/<name>/.
+func backupFiles(name string) []string {
+	return []string{
+		backupstore.TarballKey(name),
+		backupstore.LogsKey(name),
+		backupstore.ResourceListKey(name),
+		backupstore.ResultsKey(name),
+		backupstore.ManifestKey(name),
+	}
+}
+
+// addBackup writes the backup's metadata file and its other files to the
+// bucket, gives the object the metadata's generation as resourceVersion (as
+// the API server does) and puts it in the clientset and the informer.
+func (h *harness) addBackup(t *testing.T, b *arkv1.Backup) *arkv1.Backup {
+	t.Helper()
+	b = b.DeepCopy()
+	meta, err := json.Marshal(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	attrs, err := objectstore.PutBytes(context.Background(), h.store, backupstore.MetadataKey(b.Name), meta, objectstore.Conditions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.ResourceVersion = strconv.FormatInt(attrs.Generation, 10)
+	for _, k := range backupFiles(b.Name) {
+		h.put(t, k, []byte("content of "+k))
+	}
+	if err := h.client.Tracker().Add(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.informer.Informer().GetIndexer().Add(b.DeepCopy()); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func (h *harness) addRestore(t *testing.T, name, specBackup, statusBackup string) {
+	t.Helper()
+	r := &arkv1.Restore{ObjectMeta: metav1.ObjectMeta{Namespace: testNS, Name: name}}
+	r.Spec.BackupName = specBackup
+	if specBackup == "" {
+		r.Spec.ScheduleName = "nightly"
+	}
+	r.Status.BackupName = statusBackup
+	r.Status.Phase = arkv1.RestorePhaseCompleted
+	if err := h.client.Tracker().Add(r); err != nil {
+		t.Fatal(err)
+	}
+	h.put(t, backupstore.RestoreResultsKey(name), []byte("results"))
+	h.put(t, backupstore.RestoreLogsKey(name), []byte("logs"))
+}
+
+func (h *harness) addVolumeSnapshot(t *testing.T, ns, name string) {
+	t.Helper()
+	u := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshot",
+		"metadata": map[string]any{"namespace": ns, "name": name},
+	}}
+	if err := h.dyn.Tracker().Add(u); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (h *harness) volumeSnapshotExists(t *testing.T, ns, name string) bool {
+	t.Helper()
+	_, err := h.dyn.Resource(volumeSnapshotGVR).Namespace(ns).Get(context.Background(), name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return false
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return true
+}
+
+func (h *harness) put(t *testing.T, key string, data []byte) objectstore.ObjectAttrs {
+	t.Helper()
+	attrs, err := objectstore.PutBytes(context.Background(), h.store, key, data, objectstore.Conditions{})
+	if err != nil {
+		t.Fatalf("put %s: %v", key, err)
+	}
+	return attrs
+}
+
+func gz(t *testing.T, data []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	w := gzip.NewWriter(&buf)
+	if _, err := w.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func (h *harness) putSnapshots(t *testing.T, backup string, records []snapshot.Record) {
+	t.Helper()
+	data, err := json.Marshal(records)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.put(t, backupstore.VolumeSnapshotsKey(backup), gz(t, data))
+}
+
+// keys lists every object in the bucket, read past the outage switch.
+func (h *harness) keys(t *testing.T) []string {
+	t.Helper()
+	var out []string
+	if err := objectstore.ListAll(context.Background(), h.store.Store, "", func(a objectstore.ObjectAttrs) error {
+		out = append(out, a.Key)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (h *harness) exists(t *testing.T, key string) bool {
+	t.Helper()
+	_, err := h.store.Store.Attrs(context.Background(), key)
+	if errors.Is(err, objectstore.ErrNotFound) {
+		return false
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return true
+}
+
+func (h *harness) getBackup(t *testing.T, name string) *arkv1.Backup {
+	t.Helper()
+	b, err := h.client.ArkV1().Backups(testNS).Get(context.Background(), name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("get backup %s: %v", name, err)
+	}
+	return b
+}
+
+func (h *harness) restoreExists(t *testing.T, name string) bool {
+	t.Helper()
+	_, err := h.client.ArkV1().Restores(testNS).Get(context.Background(), name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return false
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return true
+}
+
+// events drains the recorded events.
+func (h *harness) events() []string {
+	var out []string
+	for {
+		select {
+		case e := <-h.recorder.Events:
+			out = append(out, e)
+		default:
+			return out
+		}
+	}
+}
+
+// writes returns the clientset's mutating actions (create, update, patch, delete).
+func (h *harness) writes() []clienttesting.Action {
+	var out []clienttesting.Action
+	for _, a := range h.client.Actions() {
+		switch a.GetVerb() {
+		case "create", "update", "patch", "delete", "delete-collection":
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+func (h *harness) dynDeletes() []string {
+	var out []string
+	for _, a := range h.dyn.Actions() {
+		if d, ok := a.(clienttesting.DeleteAction); ok {
+			out = append(out, d.GetNamespace()+"/"+d.GetName())
+		}
+	}
+	return out
+}
+
+func key(name string) string { return testNS + "/" + name }
+
+// fixture is a Deleting backup b1 with a hostPath snapshot archived in its
+// folder, one archived elsewhere in the bucket, a CSI VolumeSnapshot and two
+// restores made from it; and, which must all survive, a backup b10 (whose
+// folder b1's is a prefix of), a backup b2 with its own VolumeSnapshot and a
+// restore r10 of b2 (whose folder r1's is a prefix of).
+type fixture struct {
+	// gone must all be deleted with b1; kept must all survive.
+	gone, kept []string
+}
+
+func (h *harness) deletingFixture(t *testing.T) fixture {
+	t.Helper()
+	var f fixture
+	h.addBackup(t, newBackup("b1", arkv1.BackupPhaseDeleting, at(time.Hour)))
+	f.gone = append(f.gone, backupstore.MetadataKey("b1"), backupstore.VolumeSnapshotsKey("b1"))
+	f.gone = append(f.gone, backupFiles("b1")...)
+	h.put(t, snapshot.ArchiveKey("b1", "pv-data"), []byte("archive"))
+	h.put(t, "snapshots/b1/pv-legacy.tar.gz", []byte("archive"))
+	f.gone = append(f.gone, snapshot.ArchiveKey("b1", "pv-data"), "snapshots/b1/pv-legacy.tar.gz")
+	h.putSnapshots(t, "b1", []snapshot.Record{
+		{PersistentVolume: "pv-data", Snapshotter: snapshot.HostPathName, SnapshotID: snapshot.ArchiveKey("b1", "pv-data"), Phase: snapshot.PhaseCompleted},
+		{PersistentVolume: "pv-legacy", Snapshotter: snapshot.HostPathName, SnapshotID: "snapshots/b1/pv-legacy.tar.gz", Phase: snapshot.PhaseCompleted},
+		{PersistentVolume: "pv-db", Snapshotter: snapshot.CSIName, SnapshotID: "shop/ark-b1-db", Phase: snapshot.PhaseCompleted},
+		{PersistentVolume: "pv-failed", Snapshotter: snapshot.HostPathName, Phase: snapshot.PhaseFailed, Error: "no such directory"},
+	})
+	h.addVolumeSnapshot(t, "shop", "ark-b1-db")
+	h.addVolumeSnapshot(t, "shop", "ark-b2-db")
+
+	h.addRestore(t, "r1", "b1", "b1")
+	h.addRestore(t, "r2", "", "b1") // from schedule nightly, resolved to b1
+	h.addRestore(t, "r10", "b2", "b2")
+	f.gone = append(f.gone, backupstore.RestoreResultsKey("r1"), backupstore.RestoreLogsKey("r1"),
+		backupstore.RestoreResultsKey("r2"), backupstore.RestoreLogsKey("r2"))
+	f.kept = append(f.kept, backupstore.RestoreResultsKey("r10"), backupstore.RestoreLogsKey("r10"))
+
+	h.addBackup(t, newBackup("b10", arkv1.BackupPhaseCompleted, at(time.Hour)))
+	h.addBackup(t, newBackup("b2", arkv1.BackupPhaseCompleted, at(time.Hour)))
+	for _, b := range []string{"b10", "b2"} {
+		f.kept = append(f.kept, backupstore.MetadataKey(b))
+		f.kept = append(f.kept, backupFiles(b)...)
+	}
+	return f
+}
+
+func TestExpiredBackupIsDeletedThroughTheAPI(t *testing.T) {
+	for _, phase := range []arkv1.BackupPhase{arkv1.BackupPhaseCompleted, arkv1.BackupPhasePartiallyFailed, arkv1.BackupPhaseFailed, arkv1.BackupPhaseFailedValidation} {
+		t.Run(string(phase), func(t *testing.T) {
+			h := newHarness(t)
+			h.claim()
+			h.addBackup(t, newBackup("old", phase, at(-time.Minute)))
+			before := h.keys(t)
+
+			if err := h.c.sync(context.Background(), key("old")); err != nil {
+				t.Fatalf("sync: %v", err)
+			}
+
+			writes := h.writes()
+			if len(writes) != 1 || writes[0].GetVerb() != "delete" || writes[0].GetResource() != backupsGVR ||
+				writes[0].(clienttesting.DeleteAction).GetName() != "old" {
+				t.Fatalf("writes = %v, want one delete of backup old", writes)
+			}
+			if got := h.getBackup(t, "old").Status.Phase; got != arkv1.BackupPhaseDeleting {
+				t.Errorf("phase after delete = %q, want Deleting", got)
+			}
+			events := h.events()
+			if len(events) != 1 || !strings.HasPrefix(events[0], "Normal Expired ") || !strings.Contains(events[0], t0.Add(-time.Minute).Format(time.RFC3339)) {
+				t.Errorf("events = %q, want one Normal Expired naming the expiration", events)
+			}
+			// Files go in the Deleting pass, not here.
+			if after := h.keys(t); !slices.Equal(after, before) {
+				t.Errorf("bucket changed on expiry: %v -> %v", before, after)
+			}
+		})
+	}
+}
+
+func TestUnexpiredOrRunningBackupIsUntouched(t *testing.T) {
+	cases := []struct {
+		name       string
+		phase      arkv1.BackupPhase
+		expiration *time.Time
+	}{
+		{"completed, expires later", arkv1.BackupPhaseCompleted, at(time.Second)},
+		{"completed, no expiration", arkv1.BackupPhaseCompleted, nil},
+		{"in progress past expiration", arkv1.BackupPhaseInProgress, at(-time.Hour)},
+		{"new past expiration", arkv1.BackupPhaseNew, at(-time.Hour)},
+		{"no phase past expiration", "", at(-time.Hour)},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			h.claim()
+			h.addBackup(t, newBackup("b", tc.phase, tc.expiration))
+			before := h.keys(t)
+
+			if err := h.c.sync(context.Background(), key("b")); err != nil {
+				t.Fatalf("sync: %v", err)
+			}
+
+			if w := h.writes(); len(w) != 0 {
+				t.Errorf("writes = %v, want none", w)
+			}
+			if e := h.events(); len(e) != 0 {
+				t.Errorf("events = %q, want none", e)
+			}
+			if got := h.getBackup(t, "b").Status.Phase; got != tc.phase {
+				t.Errorf("phase = %q, want %q", got, tc.phase)
+			}
+			if after := h.keys(t); !slices.Equal(after, before) {
+				t.Errorf("bucket changed: %v -> %v", before, after)
+			}
+		})
+	}
+}
+
+func TestDeletingBackupIsRemovedCompletely(t *testing.T) {
+	h := newHarness(t)
+	h.claim()
+	f := h.deletingFixture(t)
+
+	if err := h.c.sync(context.Background(), key("b1")); err != nil {
+		t.Fatalf("sync: %v", err)
+	}
+
+	for _, k := range f.gone {
+		if h.exists(t, k) {
+			t.Errorf("%s still in the bucket", k)
+		}
+	}
+	for _, k := range f.kept {
+		if !h.exists(t, k) {
+			t.Errorf("%s was deleted", k)
+		}
+	}
+	if h.volumeSnapshotExists(t, "shop", "ark-b1-db") {
+		t.Error("VolumeSnapshot shop/ark-b1-db of b1 still exists")
+	}
+	if !h.volumeSnapshotExists(t, "shop", "ark-b2-db") {
+		t.Error("VolumeSnapshot shop/ark-b2-db of b2 was deleted")
+	}
+	if got := h.dynDeletes(); !slices.Equal(got, []string{"shop/ark-b1-db"}) {
+		t.Errorf("VolumeSnapshot deletes = %v, want [shop/ark-b1-db]", got)
+	}
+	for _, r := range []string{"r1", "r2"} {
+		if h.restoreExists(t, r) {
+			t.Errorf("restore %s of b1 still exists", r)
+		}
+	}
+	if !h.restoreExists(t, "r10") {
+		t.Error("restore r10 of b2 was deleted")
+	}
+	deleted := h.store.deletedKeys()
+	if len(deleted) == 0 || deleted[len(deleted)-1] != backupstore.MetadataKey("b1") {
+		t.Errorf("bucket deletes = %v, want %s last", deleted, backupstore.MetadataKey("b1"))
+	}
+	if slices.Contains(deleted[:max(len(deleted)-1, 0)], backupstore.MetadataKey("b1")) {
+		t.Errorf("metadata deleted more than once: %v", deleted)
+	}
+	// The other backups were not touched through the API either.
+	for _, a := range h.writes() {
+		if a.GetResource() == backupsGVR {
+			t.Errorf("backup write %v, want none", a)
+		}
+		if a.GetResource() == restoresGVR && a.GetVerb() != "delete" {
+			t.Errorf("restore write %v, want only deletes", a)
+		}
+	}
+	if e := h.events(); len(e) != 0 {
+		t.Errorf("events = %q, want none", e)
+	}
+	if reason := h.getBackup(t, "b1").Status.FailureReason; reason != "" {
+		t.Errorf("failureReason = %q, want none", reason)
+	}
+}
+
+// A backup without a volume-snapshots file (it failed early) is deleted all the same.
+func TestDeletingBackupWithoutSnapshotRecords(t *testing.T) {
+	h := newHarness(t)
+	h.claim()
+	h.addBackup(t, newBackup("b1", arkv1.BackupPhaseDeleting, nil))
+
+	if err := h.c.sync(context.Background(), key("b1")); err != nil {
+		t.Fatalf("sync: %v", err)
+	}
+	if left := h.keys(t); len(left) != 1 || left[0] != OwnerKey {
+		t.Errorf("bucket holds %v, want only %s", left, OwnerKey)
+	}
+}
+
+// The metadata file goes only while it is still the version that was read
+// as Deleting; a newer one is not deleted.
+func TestMetadataOfAnotherGenerationIsKept(t *testing.T) {
+	h := newHarness(t)
+	h.claim()
+	b := h.addBackup(t, newBackup("b1", arkv1.BackupPhaseDeleting, nil))
+	rewritten, err := json.Marshal(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	attrs := h.put(t, backupstore.MetadataKey("b1"), rewritten)
+	if strconv.FormatInt(attrs.Generation, 10) == b.ResourceVersion {
+		t.Fatalf("rewriting kept generation %d", attrs.Generation)
+	}
+
+	if err := h.c.sync(context.Background(), key("b1")); err == nil {
+		t.Fatal("sync succeeded, want an error")
+	}
+	if !h.exists(t, backupstore.MetadataKey("b1")) {
+		t.Error("the newer metadata file was deleted")
+	}
+	if reason := h.getBackup(t, "b1").Status.FailureReason; !strings.HasPrefix(reason, "deletion blocked:") {
+		t.Errorf("failureReason = %q, want deletion blocked", reason)
+	}
+}
+
+// checkNothingDeleted asserts that b1's deletion left everything in place
+// and was recorded as blocked.
+func (h *harness) checkNothingDeleted(t *testing.T, before []string, reasonHas string) {
+	t.Helper()
+	if after := h.keys(t); !slices.Equal(after, before) {
+		t.Errorf("bucket changed: %v -> %v", before, after)
+	}
+	if d := h.store.deletedKeys(); len(d) != 0 {
+		t.Errorf("bucket deletes = %v, want none", d)
+	}
+	if d := h.dynDeletes(); len(d) != 0 {
+		t.Errorf("VolumeSnapshot deletes = %v, want none", d)
+	}
+	if !h.volumeSnapshotExists(t, "shop", "ark-b1-db") {
+		t.Error("VolumeSnapshot shop/ark-b1-db was deleted")
+	}
+	for _, r := range []string{"r1", "r2", "r10"} {
+		if !h.restoreExists(t, r) {
+			t.Errorf("restore %s was deleted", r)
+		}
+	}
+	b := h.getBackup(t, "b1")
+	if b.Status.Phase != arkv1.BackupPhaseDeleting {
+		t.Errorf("phase = %q, want Deleting", b.Status.Phase)
+	}
+	if !strings.HasPrefix(b.Status.FailureReason, "deletion blocked:") || !strings.Contains(b.Status.FailureReason, reasonHas) {
+		t.Errorf("failureReason = %q, want \"deletion blocked: ...%s...\"", b.Status.FailureReason, reasonHas)
+	}
+	events := h.events()
+	if len(events) != 1 || !strings.HasPrefix(events[0], "Warning DeletionBlocked deletion blocked:") {
+		t.Errorf("events = %q, want one Warning DeletionBlocked", events)
+	}
+}
+
+func TestBucketOutageDeletesNothing(t *testing.T) {
+	h := newHarness(t)
+	h.claim()
+	h.deletingFixture(t)
+	before := h.keys(t)
+
+	h.store.setDown(true)
+	err := h.c.sync(context.Background(), key("b1"))
+	h.store.setDown(false)
+
+	if !errors.Is(err, errOutage) {
+		t.Errorf("sync = %v, want the outage (so the backup is retried)", err)
+	}
+	h.checkNothingDeleted(t, before, errOutage.Error())
+}
+
+// Snapshot records that cannot be read block deletion even when listing and
+// deleting work: deleting the files would lose the only record of the
+// snapshots, which would then never be deleted.
+func TestUnreadableSnapshotRecordsBlockDeletion(t *testing.T) {
+	h := newHarness(t)
+	h.claim()
+	h.deletingFixture(t)
+	before := h.keys(t)
+
+	h.store.setReadsDown(true)
+	err := h.c.sync(context.Background(), key("b1"))
+	h.store.setReadsDown(false)
+
+	if !errors.Is(err, errOutage) {
+		t.Errorf("sync = %v, want the read error", err)
+	}
+	h.checkNothingDeleted(t, before, errOutage.Error())
+}
+
+func TestCorruptSnapshotRecordsBlockDeletion(t *testing.T) {
+	cases := map[string]func(t *testing.T) []byte{
+		"not gzip":       func(*testing.T) []byte { return []byte(`[{"snapshotter":"hostpath"}]`) },
+		"truncated gzip": func(t *testing.T) []byte { d := gz(t, []byte(`[{"snapshotter":"hostpath"}]`)); return d[:len(d)-6] },
+		"not JSON":       func(t *testing.T) []byte { return gz(t, []byte(`[{"snapshotter":`)) },
+	}
+	for name, data := range cases {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t)
+			h.claim()
+			h.deletingFixture(t)
+			h.put(t, backupstore.VolumeSnapshotsKey("b1"), data(t))
+			before := h.keys(t)
+
+			if err := h.c.sync(context.Background(), key("b1")); err == nil {
+				t.Error("sync succeeded, want an error")
+			}
+			h.checkNothingDeleted(t, before, "volume snapshots")
+		})
+	}
+}
+
+func TestForeignOwnerBlocksDeletion(t *testing.T) {
+	h := newHarness(t)
+	owner := []byte(`{"cluster":"other-cluster-uid"}`)
+	h.put(t, OwnerKey, owner)
+	h.claim()
+	if h.c.owned {
+		t.Fatal("claimed a location owned by another cluster")
+	}
+	h.deletingFixture(t)
+	before := h.keys(t)
+
+	if err := h.c.sync(context.Background(), key("b1")); err != nil {
+		t.Fatalf("sync: %v", err)
+	}
+	h.checkNothingDeleted(t, before, "another cluster's Ark")
+	data, _, err := objectstore.ReadAll(context.Background(), h.store, OwnerKey, 1<<10)
+	if err != nil || !bytes.Equal(data, owner) {
+		t.Errorf("owner file = %q, %v; want it unchanged", data, err)
+	}
+}
+
+func TestUnclaimedLocationIsClaimed(t *testing.T) {
+	h := newHarness(t)
+	h.claim()
+	data, _, err := objectstore.ReadAll(context.Background(), h.store, OwnerKey, 1<<10)
+	if err != nil {
+		t.Fatalf("owner file: %v", err)
+	}
+	var owner Owner
+	if err := json.Unmarshal(data, &owner); err != nil || owner.Cluster != thisCluster {
+		t.Fatalf("owner file = %q (%v), want cluster %q", data, err, thisCluster)
+	}
+	if !h.c.owned {
+		t.Fatal("not owned after claiming")
+	}
+
+	// A second start (or replica) of this cluster finds its own marker.
+	again := New(h.client, h.informer, h.store, h.dyn, h.recorder, thisCluster)
+	if err := again.claimLocation(context.Background()); err != nil {
+		t.Errorf("claiming again: %v", err)
+	}
+
+	h.deletingFixture(t)
+	if err := h.c.sync(context.Background(), key("b1")); err != nil {
+		t.Fatalf("sync: %v", err)
+	}
+	if h.exists(t, backupstore.MetadataKey("b1")) {
+		t.Error("backup b1 not deleted in a location this cluster owns")
+	}
+}
+
+// An owner marker that cannot be read when the collector starts is read
+// again later, rather than blocking every deletion until a restart.
+func TestOwnerUnreadableAtStartIsReadAgain(t *testing.T) {
+	h := newHarness(t)
+	h.deletingFixture(t)
+	before := h.keys(t)
+
+	h.store.setDown(true)
+	h.claim()
+	if h.c.owned {
+		t.Fatal("owned a location whose owner could not be read")
+	}
+	err := h.c.sync(context.Background(), key("b1"))
+	h.store.setDown(false)
+	if err != nil {
+		t.Fatalf("sync: %v", err)
+	}
+	h.checkNothingDeleted(t, before, "cannot be read")
+	if reason := h.getBackup(t, "b1").Status.FailureReason; strings.Contains(reason, "another cluster") {
+		t.Errorf("failureReason = %q blames another cluster for an outage", reason)
+	}
+
+	if err := h.c.sync(context.Background(), key("b1")); err != nil {
+		t.Fatalf("sync after the outage: %v", err)
+	}
+	if h.exists(t, backupstore.MetadataKey("b1")) {
+		t.Error("backup b1 not deleted once the bucket is back")
+	}
+	if !h.exists(t, OwnerKey) {
+		t.Error("the location was not claimed once the bucket is back")
+	}
+}
+
+func TestScanQueuesExpiredAndDeletingBackups(t *testing.T) {
+	h := newHarness(t)
+	for _, b := range []*arkv1.Backup{
+		newBackup("expired-completed", arkv1.BackupPhaseCompleted, at(-time.Second)),
+		newBackup("expired-failed", arkv1.BackupPhaseFailed, at(-time.Hour)),
+		newBackup("expired-partially-failed", arkv1.BackupPhasePartiallyFailed, at(-time.Hour)),
+		newBackup("deleting", arkv1.BackupPhaseDeleting, nil),
+		newBackup("deleting-unexpired", arkv1.BackupPhaseDeleting, at(time.Hour)),
+		newBackup("fresh", arkv1.BackupPhaseCompleted, at(time.Second)),
+		newBackup("no-expiration", arkv1.BackupPhaseCompleted, nil),
+		newBackup("running", arkv1.BackupPhaseInProgress, at(-time.Hour)),
+		newBackup("new", arkv1.BackupPhaseNew, at(-time.Hour)),
+	} {
+		if err := h.informer.Informer().GetIndexer().Add(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	h.c.scan(context.Background())
+
+	var got []string
+	for h.c.queue.Len() > 0 {
+		k, _ := h.c.queue.Get()
+		h.c.queue.Done(k)
+		got = append(got, k)
+	}
+	sort.Strings(got)
+	want := []string{key("deleting"), key("deleting-unexpired"), key("expired-completed"), key("expired-failed"), key("expired-partially-failed")}
+	if !slices.Equal(got, want) {
+		t.Errorf("queued %v, want %v", got, want)
+	}
+}
+
+// Run, end to end over a running informer: an expired backup is marked
+// Deleting, which queues it again, and then everything of it is removed.
+func TestRunCollectsExpiredBackup(t *testing.T) {
+	h := newHarness(t)
+	h.deletingFixture(t)
+	h.addBackup(t, newBackup("old", arkv1.BackupPhaseCompleted, at(-time.Minute)))
+	h.c.Interval = 20 * time.Millisecond
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	h.factory.Start(ctx.Done())
+	go func() {
+		defer close(done)
+		h.c.Run(ctx)
+	}()
+	defer func() {
+		cancel()
+		<-done
+		h.factory.Shutdown()
+	}()
+
+	deadline := time.Now().Add(10 * time.Second)
+	for h.exists(t, backupstore.MetadataKey("old")) || h.exists(t, backupstore.MetadataKey("b1")) {
+		if time.Now().After(deadline) {
+			t.Fatalf("backups not collected; bucket holds %v", h.keys(t))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for _, k := range backupFiles("old") {
+		if h.exists(t, k) {
+			t.Errorf("%s still in the bucket", k)
+		}
+	}
+	if !h.exists(t, backupstore.MetadataKey("b2")) || !h.exists(t, backupstore.MetadataKey("b10")) {
+		t.Error("an unexpired backup was collected")
+	}
+	if !h.exists(t, OwnerKey) {
+		t.Error("Run did not claim the location")
+	}
+}
+
+// In a location another cluster's Ark owns, expired backups are not even
+// marked Deleting: that cluster decides when its backups go.
+func TestForeignOwnerExpiredBackupUntouched(t *testing.T) {
+	h := newHarness(t)
+	h.put(t, OwnerKey, []byte(`{"cluster":"other-cluster-uid"}`))
+	h.claim()
+	h.addBackup(t, newBackup("old", arkv1.BackupPhaseCompleted, at(-time.Minute)))
+	if err := h.c.sync(context.Background(), key("old")); err != nil {
+		t.Fatalf("sync: %v", err)
+	}
+	if w := h.writes(); len(w) != 0 {
+		t.Errorf("writes to another cluster's backup: %v", w)
+	}
+	if got := h.getBackup(t, "old").Status.Phase; got != arkv1.BackupPhaseCompleted {
+		t.Errorf("phase %q, want Completed", got)
+	}
+}
