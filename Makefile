@@ -10,9 +10,13 @@ BENCH_TIME ?= 20x
 
 all: build
 
-## build: compile bin/ark-apiserver
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+
+## build: compile bin/ark-apiserver and the ark CLI (bin/ark, and bin/kubectl-ark for kubectl)
 build:
 	$(GO) build -o bin/ark-apiserver ./cmd/ark-apiserver
+	$(GO) build -ldflags "-X github.com/arkproject/ark/pkg/cmd/cli.Version=$(VERSION)" -o bin/ark ./cmd/ark
+	cp bin/ark bin/kubectl-ark
 
 ## test: verify, then every test: unit, in-process integration, and end-to-end on a local cluster
 test: verify controlplane

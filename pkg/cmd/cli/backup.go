@@ -1,0 +1,286 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
+)
+
+func newBackupCommand(env *Env) *cobra.Command {
+	cmd := &cobra.Command{Use: "backup", Aliases: []string{"backups"}, Short: "Work with backups"}
+	cmd.AddCommand(newBackupCreate(env), newGet(env, "backups"), newBackupDescribe(env),
+		newDelete(env, "backup"), newContent(env, "backup", "logs"), newBackupDownload(env))
+	return cmd
+}
+
+func newBackupCreate(env *Env) *cobra.Command {
+	var flags backupFlags
+	var fromSchedule string
+	var wait bool
+	cmd := &cobra.Command{
+		Use:   "create NAME",
+		Short: "Create a backup",
+		Example: `  ark backup create nginx-backup --include-namespaces nginx-example
+  ark backup create full --snapshot-volumes=false --ttl 24h0m0s --wait
+  ark backup create --from-schedule nightly`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			client, err := env.Ark()
+			if err != nil {
+				return err
+			}
+			b := &arkv1.Backup{ObjectMeta: metav1.ObjectMeta{Namespace: env.Namespace()}}
+			if fromSchedule != "" {
+				s, err := client.ArkV1().Schedules(env.Namespace()).Get(ctx, fromSchedule, metav1.GetOptions{})
+				if err != nil {
+					return err
+				}
+				b.Spec = s.Spec.Template
+				b.Labels = map[string]string{arkv1.LabelScheduleName: s.Name}
+				b.Name = fmt.Sprintf("%s-%s", s.Name, time.Now().UTC().Format("20060102150405"))
+			} else {
+				if b.Spec, err = flags.spec(); err != nil {
+					return err
+				}
+			}
+			if len(args) == 1 {
+				b.Name = args[0]
+			}
+			if b.Name == "" {
+				return fmt.Errorf("a backup needs a name: ark backup create NAME")
+			}
+			created, err := client.ArkV1().Backups(b.Namespace).Create(ctx, b, metav1.CreateOptions{})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(env.Out, "Backup %q submitted.\n", created.Name)
+			if !wait {
+				fmt.Fprintf(env.Out, "Run `ark backup describe %s -n %s` or `ark backup logs %s -n %s` for more.\n", created.Name, created.Namespace, created.Name, created.Namespace)
+				return nil
+			}
+			return waitBackup(ctx, env, created.Namespace, created.Name)
+		},
+	}
+	flags.add(cmd.Flags())
+	cmd.Flags().StringVar(&fromSchedule, "from-schedule", "", "take the backup now with this schedule's template")
+	cmd.Flags().BoolVarP(&wait, "wait", "w", false, "wait for the backup to finish, showing progress")
+	return cmd
+}
+
+func waitBackup(ctx context.Context, env *Env, ns, name string) error {
+	client, err := env.Ark()
+	if err != nil {
+		return err
+	}
+	var last *arkv1.Backup
+	phase, err := waitFor(ctx, env.Err, "backup "+name, func(ctx context.Context) (string, *arkv1.Progress, bool, error) {
+		b, err := client.ArkV1().Backups(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return "", nil, false, err
+		}
+		last = b
+		switch b.Status.Phase {
+		case arkv1.BackupPhaseCompleted, arkv1.BackupPhasePartiallyFailed, arkv1.BackupPhaseFailed, arkv1.BackupPhaseFailedValidation:
+			return string(b.Status.Phase), b.Status.Progress, true, nil
+		}
+		return string(b.Status.Phase), b.Status.Progress, false, nil
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Out, "Backup %q %s: %d items, %d warnings, %d errors.\n", name, phase, progressDone(last.Status.Progress), last.Status.Warnings, last.Status.Errors)
+	return outcome("backup", name, phase, last.Status.FailureReason, last.Status.ValidationErrors,
+		fmt.Sprintf("See `ark backup describe %s -n %s` and `ark backup logs %s -n %s`.", name, ns, name, ns))
+}
+
+func progressDone(p *arkv1.Progress) int {
+	if p == nil {
+		return 0
+	}
+	return p.ItemsDone
+}
+
+// newGet lists or gets backups, restores or schedules as a table, YAML or JSON.
+func newGet(env *Env, resource string) *cobra.Command {
+	var o getOptions
+	cmd := &cobra.Command{
+		Use:   "get [NAME...]",
+		Short: "List " + resource,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			if o.output == "table" || o.output == "" {
+				return printTable(ctx, env, resource, args, o)
+			}
+			objs, err := getObjects(ctx, env, resource, args, o)
+			if err != nil {
+				return err
+			}
+			kind := map[string]string{"backups": "Backup", "restores": "Restore", "schedules": "Schedule"}[resource]
+			for _, obj := range objs {
+				if err := printObject(env.Out, obj, kind, o.output); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	}
+	o.add(cmd.Flags())
+	return cmd
+}
+
+func newBackupDescribe(env *Env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "describe NAME...",
+		Short: "Show a backup in detail",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			client, err := env.Ark()
+			if err != nil {
+				return err
+			}
+			for i, name := range args {
+				b, err := client.ArkV1().Backups(env.Namespace()).Get(cmd.Context(), name, metav1.GetOptions{})
+				if err != nil {
+					return err
+				}
+				if i > 0 {
+					fmt.Fprintln(env.Out)
+				}
+				describeBackup(env.Out, b, time.Now())
+			}
+			return nil
+		},
+	}
+}
+
+// newDelete deletes backups, restores or schedules, asking first.
+func newDelete(env *Env, kind string) *cobra.Command {
+	var confirm bool
+	cmd := &cobra.Command{
+		Use:   "delete NAME...",
+		Short: "Delete " + kind + "s",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !confirm && !ask(env, fmt.Sprintf("Delete %s %s in namespace %s? [y/N] ", kind, strings.Join(args, ", "), env.Namespace())) {
+				fmt.Fprintln(env.Out, "Nothing deleted.")
+				return nil
+			}
+			client, err := env.Ark()
+			if err != nil {
+				return err
+			}
+			for _, name := range args {
+				var err error
+				switch kind {
+				case "backup":
+					err = client.ArkV1().Backups(env.Namespace()).Delete(cmd.Context(), name, metav1.DeleteOptions{})
+				case "restore":
+					err = client.ArkV1().Restores(env.Namespace()).Delete(cmd.Context(), name, metav1.DeleteOptions{})
+				case "schedule":
+					err = client.ArkV1().Schedules(env.Namespace()).Delete(cmd.Context(), name, metav1.DeleteOptions{})
+				}
+				if err != nil {
+					return err
+				}
+				if kind == "backup" {
+					fmt.Fprintf(env.Out, "Backup %q is being deleted: its volume snapshots, files and restores are removed in the background.\n", name)
+				} else {
+					fmt.Fprintf(env.Out, "%s %q deleted.\n", strings.ToUpper(kind[:1])+kind[1:], name)
+				}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&confirm, "confirm", false, "do not ask for confirmation")
+	return cmd
+}
+
+// ask reads a yes from the input.
+func ask(env *Env, question string) bool {
+	fmt.Fprint(env.Out, question)
+	line, _ := bufio.NewReader(env.In).ReadString('\n')
+	switch strings.ToLower(strings.TrimSpace(line)) {
+	case "y", "yes":
+		return true
+	}
+	return false
+}
+
+// newContent streams a subresource (logs, results) to the output.
+func newContent(env *Env, kind, sub string) *cobra.Command {
+	return &cobra.Command{
+		Use:   sub + " NAME",
+		Short: fmt.Sprintf("Show the %s of a %s", sub, kind),
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			rc, err := stream(cmd.Context(), env, kind+"s", args[0], sub)
+			if err != nil {
+				return err
+			}
+			defer rc.Close()
+			_, err = io.Copy(env.Out, rc)
+			return err
+		},
+	}
+}
+
+func newBackupDownload(env *Env) *cobra.Command {
+	var output string
+	var force bool
+	cmd := &cobra.Command{
+		Use:   "download NAME",
+		Short: "Download a backup's contents as NAME-data.tar.gz",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name := args[0]
+			if output == "" {
+				output = name + "-data.tar.gz"
+			}
+			flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL
+			if force {
+				flags = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+			}
+			rc, err := stream(cmd.Context(), env, "backups", name, "download")
+			if err != nil {
+				return err
+			}
+			defer rc.Close()
+			f, err := os.OpenFile(output, flags, 0o600)
+			if err != nil {
+				return fmt.Errorf("%w (use --force to overwrite)", err)
+			}
+			n, err := io.Copy(f, rc)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				os.Remove(output)
+				return err
+			}
+			fmt.Fprintf(env.Out, "Backup %q downloaded to %s (%d bytes).\n", name, output, n)
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "", "file to write (default NAME-data.tar.gz)")
+	cmd.Flags().BoolVar(&force, "force", false, "overwrite the file if it exists")
+	return cmd
+}
+
+// stream opens a subresource of an object as a byte stream.
+func stream(ctx context.Context, env *Env, resource, name, sub string) (io.ReadCloser, error) {
+	client, err := env.Ark()
+	if err != nil {
+		return nil, err
+	}
+	return client.ArkV1().RESTClient().Get().Namespace(env.Namespace()).Resource(resource).Name(name).SubResource(sub).Stream(ctx)
+}

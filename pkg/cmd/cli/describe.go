@@ -1,0 +1,217 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/duration"
+
+	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
+)
+
+// describer writes "Key:  value" lines, indented by section.
+type describer struct {
+	w      io.Writer
+	indent string
+}
+
+func (d *describer) line(key string, value any) {
+	fmt.Fprintf(d.w, "%s%-26s %v\n", d.indent, key+":", value)
+}
+
+func (d *describer) section(title string, fn func()) {
+	fmt.Fprintf(d.w, "%s%s:\n", d.indent, title)
+	outer := d.indent
+	d.indent += "  "
+	fn()
+	d.indent = outer
+}
+
+func listOr(l []string, none string) string {
+	if len(l) == 0 {
+		return none
+	}
+	return strings.Join(l, ", ")
+}
+
+func selectorString(s *metav1.LabelSelector) string {
+	if s == nil {
+		return "<none>"
+	}
+	sel, err := metav1.LabelSelectorAsSelector(s)
+	if err != nil {
+		return "<invalid>"
+	}
+	return sel.String()
+}
+
+func optBool(b *bool, unset string) string {
+	if b == nil {
+		return unset
+	}
+	return fmt.Sprint(*b)
+}
+
+func timeOr(t *metav1.Time, none string) string {
+	if t == nil || t.IsZero() {
+		return none
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+func progressString(p *arkv1.Progress) string {
+	if p == nil {
+		return "<none>"
+	}
+	return fmt.Sprintf("%d of %d items", p.ItemsDone, p.TotalItems)
+}
+
+func (d *describer) backupSpec(s arkv1.BackupSpec) {
+	d.line("Included namespaces", listOr(s.IncludedNamespaces, "*"))
+	d.line("Excluded namespaces", listOr(s.ExcludedNamespaces, "<none>"))
+	d.line("Included resources", listOr(s.IncludedResources, "*"))
+	d.line("Excluded resources", listOr(s.ExcludedResources, "<none>"))
+	d.line("Label selector", selectorString(s.LabelSelector))
+	d.line("Cluster resources", optBool(s.IncludeClusterResources, "auto"))
+	d.line("Snapshot volumes", optBool(s.SnapshotVolumes, "true"))
+	d.line("TTL", s.TTL.Duration)
+	d.line("Storage location", s.StorageLocation)
+	if len(s.Hooks.Resources) > 0 {
+		d.section("Hooks", func() {
+			for _, h := range s.Hooks.Resources {
+				d.line(h.Name, fmt.Sprintf("%d pre, %d post; namespaces %s; selector %s", len(h.PreHooks), len(h.PostHooks), listOr(h.IncludedNamespaces, "*"), selectorString(h.LabelSelector)))
+			}
+		})
+	}
+	if s.Requester != nil {
+		d.line("Requested by", s.Requester.Username)
+	}
+}
+
+func describeBackup(w io.Writer, b *arkv1.Backup, now time.Time) {
+	d := &describer{w: w}
+	d.line("Name", b.Name)
+	d.line("Namespace", b.Namespace)
+	d.line("Labels", labelsString(b.Labels))
+	d.line("Phase", phaseOr(string(b.Status.Phase)))
+	if b.Status.FailureReason != "" {
+		d.line("Failure reason", b.Status.FailureReason)
+	}
+	for _, v := range b.Status.ValidationErrors {
+		d.line("Validation error", v)
+	}
+	d.section("Spec", func() { d.backupSpec(b.Spec) })
+	d.section("Status", func() {
+		d.line("Started", timeOr(b.Status.StartTimestamp, "<not yet>"))
+		d.line("Completed", timeOr(b.Status.CompletionTimestamp, "<not yet>"))
+		exp := timeOr(b.Status.Expiration, "<not set>")
+		if b.Status.Expiration != nil && b.Status.Expiration.After(now) {
+			exp += " (in " + duration.HumanDuration(b.Status.Expiration.Sub(now)) + ")"
+		}
+		d.line("Expires", exp)
+		d.line("Progress", progressString(b.Status.Progress))
+		d.line("Warnings", b.Status.Warnings)
+		d.line("Errors", b.Status.Errors)
+		d.line("Volume snapshots", fmt.Sprintf("%d of %d completed", b.Status.VolumeSnapshotsCompleted, b.Status.VolumeSnapshotsAttempted))
+	})
+	if b.Status.Warnings+b.Status.Errors > 0 {
+		fmt.Fprintf(w, "\nDetails: ark backup logs %s -n %s\n", b.Name, b.Namespace)
+	}
+}
+
+func describeRestore(w io.Writer, r *arkv1.Restore) {
+	d := &describer{w: w}
+	d.line("Name", r.Name)
+	d.line("Namespace", r.Namespace)
+	d.line("Phase", phaseOr(string(r.Status.Phase)))
+	if r.Status.FailureReason != "" {
+		d.line("Failure reason", r.Status.FailureReason)
+	}
+	for _, v := range r.Status.ValidationErrors {
+		d.line("Validation error", v)
+	}
+	d.section("Spec", func() {
+		src := r.Spec.BackupName
+		if src == "" {
+			src = "newest completed backup of schedule " + r.Spec.ScheduleName
+		}
+		d.line("Backup", src)
+		d.line("Included namespaces", listOr(r.Spec.IncludedNamespaces, "*"))
+		d.line("Excluded namespaces", listOr(r.Spec.ExcludedNamespaces, "<none>"))
+		d.line("Included resources", listOr(r.Spec.IncludedResources, "*"))
+		d.line("Excluded resources", listOr(r.Spec.ExcludedResources, "<none>"))
+		d.line("Label selector", selectorString(r.Spec.LabelSelector))
+		d.line("Namespace mappings", mappingsString(r.Spec.NamespaceMapping))
+		d.line("Cluster resources", optBool(r.Spec.IncludeClusterResources, "auto"))
+		d.line("Restore volumes", optBool(r.Spec.RestorePVs, "true"))
+		d.line("Existing resources", r.Spec.ExistingResourcePolicy)
+		if r.Spec.Requester != nil {
+			d.line("Requested by", r.Spec.Requester.Username)
+		}
+	})
+	d.section("Status", func() {
+		d.line("Restored from", phaseOrNone(r.Status.BackupName))
+		d.line("Started", timeOr(r.Status.StartTimestamp, "<not yet>"))
+		d.line("Completed", timeOr(r.Status.CompletionTimestamp, "<not yet>"))
+		d.line("Progress", progressString(r.Status.Progress))
+		d.line("Warnings", r.Status.Warnings)
+		d.line("Errors", r.Status.Errors)
+	})
+	fmt.Fprintf(w, "\nPer-item results: ark restore results %s -n %s\n", r.Name, r.Namespace)
+}
+
+func describeSchedule(w io.Writer, s *arkv1.Schedule) {
+	d := &describer{w: w}
+	d.line("Name", s.Name)
+	d.line("Namespace", s.Namespace)
+	d.line("Phase", phaseOr(string(s.Status.Phase)))
+	for _, v := range s.Status.ValidationErrors {
+		d.line("Validation error", v)
+	}
+	d.line("Schedule", s.Spec.Schedule)
+	d.line("Paused", s.Spec.Paused)
+	d.line("Last backup", timeOr(s.Status.LastBackup, "<never>")+" "+s.Status.LastBackupName)
+	d.section("Backup template", func() { d.backupSpec(s.Spec.Template) })
+}
+
+func phaseOr(p string) string {
+	if p == "" {
+		return "New"
+	}
+	return p
+}
+
+func phaseOrNone(s string) string {
+	if s == "" {
+		return "<not yet>"
+	}
+	return s
+}
+
+func labelsString(l map[string]string) string {
+	if len(l) == 0 {
+		return "<none>"
+	}
+	var out []string
+	for k, v := range l {
+		out = append(out, k+"="+v)
+	}
+	sort.Strings(out)
+	return strings.Join(out, ",")
+}
+
+func mappingsString(m map[string]string) string {
+	if len(m) == 0 {
+		return "<none>"
+	}
+	var out []string
+	for k, v := range m {
+		out = append(out, k+":"+v)
+	}
+	sort.Strings(out)
+	return strings.Join(out, ", ")
+}

@@ -1,0 +1,119 @@
+package cli
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
+)
+
+// optionalBool is a boolean flag that can also be unset: the API tells
+// "not said" from "false" for includeClusterResources.
+type optionalBool struct {
+	value *bool
+}
+
+func (o *optionalBool) String() string {
+	if o.value == nil {
+		return "auto"
+	}
+	return strconv.FormatBool(*o.value)
+}
+
+func (o *optionalBool) Set(s string) error {
+	v, err := strconv.ParseBool(s)
+	if err != nil {
+		return err
+	}
+	o.value = &v
+	return nil
+}
+
+func (o *optionalBool) Type() string     { return "bool" }
+func (o *optionalBool) IsBoolFlag() bool { return true }
+
+// filterFlags are the selection flags backups, schedules and restores share.
+type filterFlags struct {
+	includeNamespaces, excludeNamespaces []string
+	includeResources, excludeResources   []string
+	selector                             string
+	includeClusterResources              optionalBool
+}
+
+func (f *filterFlags) add(fs *pflag.FlagSet) {
+	fs.StringSliceVar(&f.includeNamespaces, "include-namespaces", nil, "namespaces to include (comma-separated; * for all)")
+	fs.StringSliceVar(&f.excludeNamespaces, "exclude-namespaces", nil, "namespaces to exclude")
+	fs.StringSliceVar(&f.includeResources, "include-resources", nil, "resources to include, as kubectl names them (pods, deploy, deployments.apps; * for all)")
+	fs.StringSliceVar(&f.excludeResources, "exclude-resources", nil, "resources to exclude")
+	fs.StringVarP(&f.selector, "selector", "l", "", "only objects matching this label selector")
+	fs.Var(&f.includeClusterResources, "include-cluster-resources", "include cluster-scoped resources (default: those related to included namespaced ones; all for a whole-cluster backup)")
+}
+
+func (f *filterFlags) labelSelector() (*metav1.LabelSelector, error) {
+	if f.selector == "" {
+		return nil, nil
+	}
+	sel, err := metav1.ParseToLabelSelector(f.selector)
+	if err != nil {
+		return nil, fmt.Errorf("--selector: %w", err)
+	}
+	return sel, nil
+}
+
+// backupFlags are the flags of a backup spec (backup create, schedule create).
+type backupFlags struct {
+	filterFlags
+	snapshotVolumes bool
+	ttl             time.Duration
+	storageLocation string
+}
+
+func (b *backupFlags) add(fs *pflag.FlagSet) {
+	b.filterFlags.add(fs)
+	fs.BoolVar(&b.snapshotVolumes, "snapshot-volumes", true, "take snapshots of persistent volumes (--snapshot-volumes=false to skip)")
+	fs.DurationVar(&b.ttl, "ttl", arkv1.DefaultBackupTTL, "how long the backup is kept")
+	fs.StringVar(&b.storageLocation, "storage-location", "", "backup storage location (default: the server's)")
+}
+
+func (b *backupFlags) spec() (arkv1.BackupSpec, error) {
+	sel, err := b.labelSelector()
+	if err != nil {
+		return arkv1.BackupSpec{}, err
+	}
+	snap := b.snapshotVolumes
+	return arkv1.BackupSpec{
+		IncludedNamespaces:      b.includeNamespaces,
+		ExcludedNamespaces:      b.excludeNamespaces,
+		IncludedResources:       b.includeResources,
+		ExcludedResources:       b.excludeResources,
+		LabelSelector:           sel,
+		IncludeClusterResources: b.includeClusterResources.value,
+		SnapshotVolumes:         &snap,
+		TTL:                     metav1.Duration{Duration: b.ttl},
+		StorageLocation:         b.storageLocation,
+	}, nil
+}
+
+// parseMappings reads --namespace-mappings abc:def,123:456.
+func parseMappings(pairs []string) (map[string]string, error) {
+	if len(pairs) == 0 {
+		return nil, nil
+	}
+	out := map[string]string{}
+	for _, p := range pairs {
+		src, dst, ok := strings.Cut(p, ":")
+		if !ok || src == "" || dst == "" {
+			return nil, fmt.Errorf("--namespace-mappings: %q is not source:target", p)
+		}
+		if _, dup := out[src]; dup {
+			return nil, fmt.Errorf("--namespace-mappings: %q is mapped twice", src)
+		}
+		out[src] = dst
+	}
+	return out, nil
+}

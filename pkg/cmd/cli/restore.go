@@ -1,0 +1,145 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
+)
+
+func newRestoreCommand(env *Env) *cobra.Command {
+	cmd := &cobra.Command{Use: "restore", Aliases: []string{"restores"}, Short: "Work with restores"}
+	cmd.AddCommand(newRestoreCreate(env), newGet(env, "restores"), newRestoreDescribe(env),
+		newDelete(env, "restore"), newContent(env, "restore", "logs"), newContent(env, "restore", "results"))
+	return cmd
+}
+
+// DefaultRestoreName is <backup>-<YYYYMMDDhhmmss>, the seed's default.
+func DefaultRestoreName(source string, now time.Time) string {
+	return fmt.Sprintf("%s-%s", source, now.UTC().Format("20060102150405"))
+}
+
+func newRestoreCreate(env *Env) *cobra.Command {
+	var flags filterFlags
+	var fromBackup, fromSchedule, policy string
+	var mappings []string
+	var restoreVolumes, wait bool
+	cmd := &cobra.Command{
+		Use:   "create [NAME] --from-backup BACKUP | --from-schedule SCHEDULE",
+		Short: "Restore a backup",
+		Example: `  ark restore create --from-backup nginx-backup
+  ark restore create --from-backup full --namespace-mappings abc:def,123:456 --wait
+  ark restore create latest --from-schedule nightly --include-resources deployments,configmaps`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if (fromBackup == "") == (fromSchedule == "") {
+				return fmt.Errorf("give exactly one of --from-backup and --from-schedule")
+			}
+			m, err := parseMappings(mappings)
+			if err != nil {
+				return err
+			}
+			sel, err := flags.labelSelector()
+			if err != nil {
+				return err
+			}
+			source := fromBackup
+			if source == "" {
+				source = fromSchedule
+			}
+			name := DefaultRestoreName(source, time.Now())
+			if len(args) == 1 {
+				name = args[0]
+			}
+			r := &arkv1.Restore{
+				ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: env.Namespace()},
+				Spec: arkv1.RestoreSpec{
+					BackupName: fromBackup, ScheduleName: fromSchedule,
+					IncludedNamespaces: flags.includeNamespaces, ExcludedNamespaces: flags.excludeNamespaces,
+					IncludedResources: flags.includeResources, ExcludedResources: flags.excludeResources,
+					LabelSelector: sel, NamespaceMapping: m,
+					IncludeClusterResources: flags.includeClusterResources.value,
+					RestorePVs:              &restoreVolumes,
+					ExistingResourcePolicy:  arkv1.ExistingResourcePolicy(policy),
+				},
+			}
+			client, err := env.Ark()
+			if err != nil {
+				return err
+			}
+			created, err := client.ArkV1().Restores(r.Namespace).Create(cmd.Context(), r, metav1.CreateOptions{})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(env.Out, "Restore %q submitted.\n", created.Name)
+			if !wait {
+				fmt.Fprintf(env.Out, "Run `ark restore describe %s -n %s` or `ark restore results %s -n %s` for more.\n", created.Name, created.Namespace, created.Name, created.Namespace)
+				return nil
+			}
+			return waitRestore(cmd.Context(), env, created.Namespace, created.Name)
+		},
+	}
+	flags.add(cmd.Flags())
+	cmd.Flags().StringVar(&fromBackup, "from-backup", "", "backup to restore")
+	cmd.Flags().StringVar(&fromSchedule, "from-schedule", "", "restore the newest completed backup of this schedule")
+	cmd.Flags().StringSliceVar(&mappings, "namespace-mappings", nil, "restore namespaces under other names: src:dst,src2:dst2")
+	cmd.Flags().BoolVar(&restoreVolumes, "restore-volumes", true, "restore persistent volumes from their snapshots")
+	cmd.Flags().StringVar(&policy, "existing-resource-policy", "none", "what to do with objects that exist: none (skip, warn) or update")
+	cmd.Flags().BoolVarP(&wait, "wait", "w", false, "wait for the restore to finish, showing progress")
+	return cmd
+}
+
+func waitRestore(ctx context.Context, env *Env, ns, name string) error {
+	client, err := env.Ark()
+	if err != nil {
+		return err
+	}
+	var last *arkv1.Restore
+	phase, err := waitFor(ctx, env.Err, "restore "+name, func(ctx context.Context) (string, *arkv1.Progress, bool, error) {
+		r, err := client.ArkV1().Restores(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return "", nil, false, err
+		}
+		last = r
+		switch r.Status.Phase {
+		case arkv1.RestorePhaseCompleted, arkv1.RestorePhasePartiallyFailed, arkv1.RestorePhaseFailed, arkv1.RestorePhaseFailedValidation:
+			return string(r.Status.Phase), r.Status.Progress, true, nil
+		}
+		return string(r.Status.Phase), r.Status.Progress, false, nil
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Out, "Restore %q %s: %d items, %d warnings, %d errors.\n", name, phase, progressDone(last.Status.Progress), last.Status.Warnings, last.Status.Errors)
+	return outcome("restore", name, phase, last.Status.FailureReason, last.Status.ValidationErrors,
+		fmt.Sprintf("See `ark restore describe %s -n %s` and `ark restore results %s -n %s`.", name, ns, name, ns))
+}
+
+func newRestoreDescribe(env *Env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "describe NAME...",
+		Short: "Show a restore in detail",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			client, err := env.Ark()
+			if err != nil {
+				return err
+			}
+			for i, name := range args {
+				r, err := client.ArkV1().Restores(env.Namespace()).Get(cmd.Context(), name, metav1.GetOptions{})
+				if err != nil {
+					return err
+				}
+				if i > 0 {
+					fmt.Fprintln(env.Out)
+				}
+				describeRestore(env.Out, r)
+			}
+			return nil
+		},
+	}
+}
