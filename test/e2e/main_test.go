@@ -29,6 +29,8 @@ const (
 var (
 	cluster *localcluster.Cluster
 	ark     versioned.Interface
+	// arkCLI is the ark command line built from this checkout.
+	arkCLI string
 )
 
 func TestMain(m *testing.M) {
@@ -50,11 +52,14 @@ func run(m *testing.M) int {
 
 	// Test the code in this checkout, not whatever bin/ holds.
 	arkBin := filepath.Join(work, "ark-apiserver")
-	build := exec.Command("go", "build", "-o", arkBin, "./cmd/ark-apiserver")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building ark-apiserver: %v\n%s", err, out)
-		return 1
+	arkCLI = filepath.Join(work, "ark")
+	for bin, pkg := range map[string]string{arkBin: "./cmd/ark-apiserver", arkCLI: "./cmd/ark"} {
+		build := exec.Command("go", "build", "-o", bin, pkg)
+		build.Dir = root
+		if out, err := build.CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "building %s: %v\n%s", pkg, err, out)
+			return 1
+		}
 	}
 	opts, err := localcluster.DefaultOptions(root, filepath.Join(work, "cluster"))
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/spf13/pflag"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -62,7 +63,7 @@ func printTable(ctx context.Context, env *Env, resource string, names []string, 
 		}
 		raw, err := req.Do(ctx).Raw()
 		if err != nil {
-			return err
+			return statusFromBody(raw, err)
 		}
 		var t metav1.Table
 		if err := json.Unmarshal(raw, &t); err != nil {
@@ -115,6 +116,18 @@ func printObject(w io.Writer, obj runtime.Object, kind, format string) error {
 		_, err = w.Write(y)
 	default:
 		return fmt.Errorf("unknown output format %q (want table, yaml or json)", format)
+	}
+	return err
+}
+
+// statusFromBody recovers the API Status from an error response's body.
+// client-go only decodes it when the response's media type matches what it
+// asked for, and a Table request gets a plain JSON Status back, so without
+// this a denied `ark backup get` would say "unknown" instead of why.
+func statusFromBody(body []byte, err error) error {
+	var st metav1.Status
+	if json.Unmarshal(body, &st) == nil && st.Kind == "Status" && st.Status == metav1.StatusFailure {
+		return &apierrors.StatusError{ErrStatus: st}
 	}
 	return err
 }

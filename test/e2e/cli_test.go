@@ -1,0 +1,180 @@
+package e2e
+
+import (
+	"archive/tar"
+	"compress/gzip"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// ark runs the ark command line as a user would, from dir.
+func arkCmd(t *testing.T, dir string, args ...string) (string, int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, arkCLI, append([]string{"--kubeconfig=" + cluster.Kubeconfig}, args...)...)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		return string(out), exit.ExitCode()
+	}
+	if err != nil {
+		t.Fatalf("ark %v: %v", args, err)
+	}
+	return string(out), 0
+}
+
+func mustArk(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	out, code := arkCmd(t, dir, args...)
+	if code != 0 {
+		t.Fatalf("ark %s: exit %d\n%s", strings.Join(args, " "), code, out)
+	}
+	return out
+}
+
+// The seed's flows, typed as a user would.
+func TestCLISeedFlows(t *testing.T) {
+	dir := t.TempDir()
+	if out, err := kubectlIn(t, `apiVersion: v1
+kind: Namespace
+metadata: {name: abc}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: "123"}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: letters, namespace: abc, labels: {app: nginx}}
+data: {a: b}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: digits, namespace: "123", labels: {app: nginx}}
+data: {"1": "2"}
+`, "apply", "-f", "-"); err != nil {
+		t.Fatalf("fixture: %v\n%s", err, out)
+	}
+
+	// ark backup create with a TTL and without volume snapshots, waiting.
+	out := mustArk(t, dir, "backup", "create", "nginx-backup", "--include-namespaces", "abc,123", "--ttl", "24h0m0s", "--snapshot-volumes=false", "--wait")
+	if !strings.Contains(out, `Backup "nginx-backup" Completed`) || !strings.Contains(out, "items  Completed") {
+		t.Errorf("backup create --wait:\n%s", out)
+	}
+	t.Cleanup(func() { os.RemoveAll(filepath.Join(cluster.BucketDir, "backups", "nginx-backup")) })
+	out = mustArk(t, dir, "backup", "describe", "nginx-backup")
+	for _, want := range []string{"Phase:                     Completed", "Snapshot volumes:          false", "TTL:                       24h0m0s", "Included namespaces:       abc, 123"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("describe lacks %q:\n%s", want, out)
+		}
+	}
+	out = mustArk(t, dir, "backup", "get")
+	if !strings.Contains(out, "nginx-backup") || !strings.Contains(out, "STORAGE LOCATION") {
+		t.Errorf("backup get:\n%s", out)
+	}
+
+	// ark backup download writes NAME-data.tar.gz.
+	mustArk(t, dir, "backup", "download", "nginx-backup")
+	names := tarNames(t, filepath.Join(dir, "nginx-backup-data.tar.gz"))
+	if !strings.Contains(names, "resources/configmaps/namespaces/abc/letters.json") || !strings.Contains(names, "resources/configmaps/namespaces/123/digits.json") {
+		t.Errorf("downloaded tarball:\n%s", names)
+	}
+	if out := mustArk(t, dir, "backup", "logs", "nginx-backup"); !strings.Contains(out, "starting backup heptio-ark/nginx-backup") {
+		t.Errorf("backup logs:\n%s", out)
+	}
+
+	// Disaster, then a restore with two namespace mappings.
+	mustKubectl(t, "delete", "namespace", "abc", "123", "--timeout=90s")
+	out = mustArk(t, dir, "restore", "create", "--from-backup", "nginx-backup", "--namespace-mappings", "abc:def,123:456", "--wait")
+	if !strings.Contains(out, "Completed") {
+		t.Fatalf("restore create --wait:\n%s", out)
+	}
+	restoreName := ""
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, `Restore "nginx-backup-`) {
+			restoreName = strings.Split(line, `"`)[1]
+			break
+		}
+	}
+	if len(restoreName) != len("nginx-backup-")+14 {
+		t.Fatalf("default restore name %q is not <backup>-<YYYYMMDDhhmmss>", restoreName)
+	}
+	if got := jsonpath(t, `{.metadata.labels.ark\.heptio\.com/restore-name}`, "get", "configmap", "letters", "-n", "def"); got != restoreName {
+		t.Errorf("restore label on def/letters: %q, want %q", got, restoreName)
+	}
+	if got := jsonpath(t, "{.data.1}", "get", "configmap", "digits", "-n", "456"); got != "2" {
+		t.Errorf("456/digits: %q", got)
+	}
+	if out := mustArk(t, dir, "restore", "results", restoreName); !strings.Contains(out, `"name":"letters"`) {
+		t.Errorf("restore results:\n%s", out)
+	}
+
+	// Schedules: create, see, pause.
+	mustArk(t, dir, "schedule", "create", "nginx-daily", "--schedule", "0 3 * * *", "--include-namespaces", "def", "--ttl", "72h0m0s", "--paused")
+	t.Cleanup(func() { arkCmd(t, dir, "schedule", "delete", "nginx-daily", "--confirm") })
+	mustArk(t, dir, "schedule", "unpause", "nginx-daily")
+	mustArk(t, dir, "schedule", "pause", "nginx-daily")
+	out = mustArk(t, dir, "schedule", "get", "nginx-daily")
+	if !strings.Contains(out, "0 3 * * *") || !strings.Contains(out, "true") {
+		t.Errorf("schedule get:\n%s", out)
+	}
+	if got := jsonpath(t, "{.spec.paused}/{.spec.template.ttl}", "get", "schedule", "nginx-daily", "-n", home); got != "true/72h0m0s" {
+		t.Errorf("schedule: %q", got)
+	}
+}
+
+// Failures reach the user with a non-zero exit and a clear message.
+func TestCLIErrors(t *testing.T) {
+	dir := t.TempDir()
+	out, code := arkCmd(t, dir, "backup", "create", "neg", "--ttl", "-1h")
+	if code == 0 || !strings.Contains(out, "spec.ttl") || !strings.Contains(out, "must not be negative") {
+		t.Errorf("negative ttl: exit %d\n%s", code, out)
+	}
+	out, code = arkCmd(t, dir, "restore", "create", "nothing", "--from-backup", "does-not-exist", "--wait")
+	if code != 1 || !strings.Contains(out, "FailedValidation") || !strings.Contains(out, "does not exist") {
+		t.Errorf("restore of a missing backup: exit %d\n%s", code, out)
+	}
+	out, code = arkCmd(t, dir, "--as=nobody", "backup", "get")
+	if code == 0 || !strings.Contains(out, "forbidden") || !strings.Contains(out, `User "nobody" cannot list resource "backups"`) {
+		t.Errorf("forbidden: exit %d\n%s", code, out)
+	}
+	out, code = arkCmd(t, dir, "backup", "describe", "nosuch")
+	if code == 0 || !strings.Contains(out, `"nosuch" not found`) {
+		t.Errorf("not found: exit %d\n%s", code, out)
+	}
+}
+
+func tarNames(t *testing.T, path string) string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	gz, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := tar.NewReader(gz)
+	var names []string
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, h.Name)
+	}
+	return strings.Join(names, "\n")
+}
