@@ -38,16 +38,19 @@ func main() {
 		os.Exit(1)
 	}
 	kubectlDir, _ := filepath.Abs(filepath.Dir(c.KubectlPath()))
+	cliDir, _ := filepath.Abs(filepath.Join(*root, "bin"))
 	fmt.Printf(`
 Ark is up (%s): kube-apiserver %s, APIService %s Available.
 
-  export PATH=%s:$PATH KUBECONFIG=%s
+  export PATH=%s:%s:$PATH KUBECONFIG=%s
   kubectl get apiservice %s
-  kubectl create -f artifacts/examples/backup.yaml && kubectl get backups -n %s
+  ark backup create first --include-namespaces default --wait
+  ark backup get && ark backup describe first
+  kubectl get backups -n %s        # or: kubectl ark backup get
 
 Bucket: %s    Logs: %s
 Ctrl-C stops every process started here.
-`, time.Since(started).Round(time.Second), c.Server, localcluster.APIService, kubectlDir, c.Kubeconfig,
+`, time.Since(started).Round(time.Second), c.Server, localcluster.APIService, cliDir, kubectlDir, c.Kubeconfig,
 		localcluster.APIService, localcluster.HomeNamespace, c.BucketDir, c.LogDir())
 	<-ctx.Done()
 	fmt.Println("\n>> stopping")
