@@ -118,15 +118,22 @@ func newGet(env *Env, resource string) *cobra.Command {
 		Short: "List " + resource,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			if o.output == "table" || o.output == "" {
+			switch o.output {
+			case "table", "":
 				return printTable(ctx, env, resource, args, o)
+			case "yaml", "json":
+			default: // even when there is nothing to print
+				return fmt.Errorf("unknown output format %q (want table, yaml or json)", o.output)
 			}
 			objs, err := getObjects(ctx, env, resource, args, o)
 			if err != nil {
 				return err
 			}
 			kind := map[string]string{"backups": "Backup", "restores": "Restore", "schedules": "Schedule"}[resource]
-			for _, obj := range objs {
+			for i, obj := range objs {
+				if i > 0 && o.output == "yaml" {
+					fmt.Fprintln(env.Out, "---") // one YAML document per object
+				}
 				if err := printObject(env.Out, obj, kind, o.output); err != nil {
 					return err
 				}

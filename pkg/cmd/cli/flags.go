@@ -8,6 +8,8 @@ import (
 
 	"github.com/spf13/pflag"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
 
 	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
 )
@@ -51,16 +53,40 @@ func (f *filterFlags) add(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&f.includeResources, "include-resources", nil, "resources to include, as kubectl names them (pods, deploy, deployments.apps; * for all)")
 	fs.StringSliceVar(&f.excludeResources, "exclude-resources", nil, "resources to exclude")
 	fs.StringVarP(&f.selector, "selector", "l", "", "only objects matching this label selector")
-	fs.Var(&f.includeClusterResources, "include-cluster-resources", "include cluster-scoped resources (default: those related to included namespaced ones; all for a whole-cluster backup)")
+	// pflag ignores IsBoolFlag: without NoOptDefVal a bare
+	// --include-cluster-resources would demand (or swallow) the next argument.
+	fs.VarPF(&f.includeClusterResources, "include-cluster-resources", "", "include cluster-scoped resources (default: those related to included namespaced ones; all for a whole-cluster backup)").NoOptDefVal = "true"
 }
 
 func (f *filterFlags) labelSelector() (*metav1.LabelSelector, error) {
 	if f.selector == "" {
 		return nil, nil
 	}
-	sel, err := metav1.ParseToLabelSelector(f.selector)
+	// As metav1.ParseToLabelSelector, but "key!=value" (which kubectl's -l
+	// takes and ParseToLabelSelector rejects) becomes "key notin (value)".
+	reqs, err := labels.ParseToRequirements(f.selector)
 	if err != nil {
 		return nil, fmt.Errorf("--selector: %w", err)
+	}
+	sel := &metav1.LabelSelector{MatchLabels: map[string]string{}, MatchExpressions: []metav1.LabelSelectorRequirement{}}
+	for _, r := range reqs {
+		var op metav1.LabelSelectorOperator
+		switch r.Operator() {
+		case selection.Equals, selection.DoubleEquals:
+			sel.MatchLabels[r.Key()] = r.Values().List()[0]
+			continue
+		case selection.In:
+			op = metav1.LabelSelectorOpIn
+		case selection.NotIn, selection.NotEquals:
+			op = metav1.LabelSelectorOpNotIn
+		case selection.Exists:
+			op = metav1.LabelSelectorOpExists
+		case selection.DoesNotExist:
+			op = metav1.LabelSelectorOpDoesNotExist
+		default:
+			return nil, fmt.Errorf("--selector: %q is not supported in label selectors", r.Operator())
+		}
+		sel.MatchExpressions = append(sel.MatchExpressions, metav1.LabelSelectorRequirement{Key: r.Key(), Operator: op, Values: r.Values().List()})
 	}
 	return sel, nil
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/pflag"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
@@ -68,6 +69,15 @@ func printTable(ctx context.Context, env *Env, resource string, names []string, 
 		var t metav1.Table
 		if err := json.Unmarshal(raw, &t); err != nil {
 			return fmt.Errorf("reading the table: %w", err)
+		}
+		// The printer reads each row's namespace (the NAMESPACE column of
+		// -A) from its decoded object, the server's PartialObjectMetadata.
+		for i := range t.Rows {
+			if o := &t.Rows[i].Object; o.Object == nil && len(o.Raw) > 0 {
+				if obj, err := runtime.Decode(unstructured.UnstructuredJSONScheme, o.Raw); err == nil {
+					o.Object = obj
+				}
+			}
 		}
 		tables = append(tables, &t)
 		return nil
