@@ -153,6 +153,44 @@ func TestCLIErrors(t *testing.T) {
 	}
 }
 
+// ark version reaches the server, and the same binary named kubectl-ark is
+// found by kubectl as the plugin "kubectl ark".
+func TestCLIVersionAndPlugin(t *testing.T) {
+	dir := t.TempDir()
+	out := mustArk(t, dir, "version")
+	for _, want := range []string{"Client: ark ", "Kubernetes: v1.", "Server: ark.heptio.com/v1 served by APIService v1.ark.heptio.com (Available=True)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("ark version lacks %q:\n%s", want, out)
+		}
+	}
+
+	bin := t.TempDir()
+	data, err := os.ReadFile(arkCLI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(bin, "kubectl-ark"), data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, cluster.KubectlPath(), "ark", "schedule", "create", "via-plugin", "--schedule", "@daily", "--paused")
+	// kubectl takes no flags before a plugin's name: KUBECONFIG it is.
+	cmd.Env = append(os.Environ(), "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"), "KUBECONFIG="+cluster.Kubeconfig)
+	cmd.Dir = dir
+	plugin, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("kubectl ark schedule create: %v\n%s", err, plugin)
+	}
+	t.Cleanup(func() { arkCmd(t, dir, "schedule", "delete", "via-plugin", "--confirm") })
+	if !strings.Contains(string(plugin), "via-plugin") {
+		t.Errorf("kubectl ark output:\n%s", plugin)
+	}
+	if got := jsonpath(t, "{.spec.paused}", "get", "schedule", "via-plugin", "-n", home); got != "true" {
+		t.Errorf("schedule made through the plugin: paused=%q", got)
+	}
+}
+
 func tarNames(t *testing.T, path string) string {
 	t.Helper()
 	f, err := os.Open(path)

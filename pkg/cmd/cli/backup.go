@@ -65,7 +65,7 @@ func newBackupCreate(env *Env) *cobra.Command {
 			}
 			fmt.Fprintf(env.Out, "Backup %q submitted.\n", created.Name)
 			if !wait {
-				fmt.Fprintf(env.Out, "Run `ark backup describe %s -n %s` or `ark backup logs %s -n %s` for more.\n", created.Name, created.Namespace, created.Name, created.Namespace)
+				fmt.Fprintf(env.Out, "Run `%[1]s backup describe %[2]s -n %[3]s` or `%[1]s backup logs %[2]s -n %[3]s` for more.\n", env.Name, created.Name, created.Namespace)
 				return nil
 			}
 			return waitBackup(ctx, env, created.Namespace, created.Name)
@@ -100,7 +100,7 @@ func waitBackup(ctx context.Context, env *Env, ns, name string) error {
 	}
 	fmt.Fprintf(env.Out, "Backup %q %s: %d items, %d warnings, %d errors.\n", name, phase, progressDone(last.Status.Progress), last.Status.Warnings, last.Status.Errors)
 	return outcome("backup", name, phase, last.Status.FailureReason, last.Status.ValidationErrors,
-		fmt.Sprintf("See `ark backup describe %s -n %s` and `ark backup logs %s -n %s`.", name, ns, name, ns))
+		fmt.Sprintf("See `%[1]s backup describe %[2]s -n %[3]s` and `%[1]s backup logs %[2]s -n %[3]s`.", env.Name, name, ns))
 }
 
 func progressDone(p *arkv1.Progress) int {

@@ -77,7 +77,7 @@ func newRestoreCreate(env *Env) *cobra.Command {
 			}
 			fmt.Fprintf(env.Out, "Restore %q submitted.\n", created.Name)
 			if !wait {
-				fmt.Fprintf(env.Out, "Run `ark restore describe %s -n %s` or `ark restore results %s -n %s` for more.\n", created.Name, created.Namespace, created.Name, created.Namespace)
+				fmt.Fprintf(env.Out, "Run `%[1]s restore describe %[2]s -n %[3]s` or `%[1]s restore results %[2]s -n %[3]s` for more.\n", env.Name, created.Name, created.Namespace)
 				return nil
 			}
 			return waitRestore(cmd.Context(), env, created.Namespace, created.Name)
@@ -116,7 +116,7 @@ func waitRestore(ctx context.Context, env *Env, ns, name string) error {
 	}
 	fmt.Fprintf(env.Out, "Restore %q %s: %d items, %d warnings, %d errors.\n", name, phase, progressDone(last.Status.Progress), last.Status.Warnings, last.Status.Errors)
 	return outcome("restore", name, phase, last.Status.FailureReason, last.Status.ValidationErrors,
-		fmt.Sprintf("See `ark restore describe %s -n %s` and `ark restore results %s -n %s`.", name, ns, name, ns))
+		fmt.Sprintf("See `%[1]s restore describe %[2]s -n %[3]s` and `%[1]s restore results %[2]s -n %[3]s`.", env.Name, name, ns))
 }
 
 func newRestoreDescribe(env *Env) *cobra.Command {

@@ -29,7 +29,9 @@ var Version = "dev"
 type Env struct {
 	In       io.Reader
 	Out, Err io.Writer
-	flags    *genericclioptions.ConfigFlags
+	// Name is how the user invoked us ("ark" or "kubectl ark"), for hints.
+	Name  string
+	flags *genericclioptions.ConfigFlags
 	// for tests
 	ark  versioned.Interface
 	kube kubernetes.Interface
@@ -89,10 +91,13 @@ func (e *Env) Namespace() string {
 
 // NewRootCommand builds the ark command tree.
 func NewRootCommand(name string, in io.Reader, out, errOut io.Writer) (*cobra.Command, *Env) {
-	env := &Env{In: in, Out: out, Err: errOut, flags: genericclioptions.NewConfigFlags(true)}
+	env := &Env{In: in, Out: out, Err: errOut, Name: name, flags: genericclioptions.NewConfigFlags(true)}
 	root := &cobra.Command{
-		Use:           name,
-		Short:         "Back up and restore Kubernetes clusters",
+		Use:   "ark",
+		Short: "Back up and restore Kubernetes clusters",
+		// cobra names a command by the first word of Use; the display name
+		// lets help say "kubectl ark backup ..." when run as a plugin.
+		Annotations:   map[string]string{cobra.CommandDisplayNameAnnotation: name},
 		Long:          "ark backs up Kubernetes objects and persistent volumes to object storage, restores all or part of a backup\n(optionally into other namespaces), and takes backups on schedules. It talks to Ark's API through your kubeconfig.",
 		SilenceUsage:  true,
 		SilenceErrors: true,
