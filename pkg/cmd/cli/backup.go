@@ -164,6 +164,9 @@ func newBackupDescribe(env *Env) *cobra.Command {
 					fmt.Fprintln(env.Out)
 				}
 				describeBackup(env.Out, b, time.Now())
+				if finishedBackup(b.Status.Phase) && b.Status.Warnings+b.Status.Errors > 0 {
+					describeProblems(cmd.Context(), env, "backups", name)
+				}
 			}
 			return nil
 		},

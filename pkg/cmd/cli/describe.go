@@ -118,9 +118,6 @@ func describeBackup(w io.Writer, b *arkv1.Backup, now time.Time) {
 		d.line("Errors", b.Status.Errors)
 		d.line("Volume snapshots", fmt.Sprintf("%d of %d completed", b.Status.VolumeSnapshotsCompleted, b.Status.VolumeSnapshotsAttempted))
 	})
-	if b.Status.Warnings+b.Status.Errors > 0 {
-		fmt.Fprintf(w, "\nDetails: ark backup logs %s -n %s\n", b.Name, b.Namespace)
-	}
 }
 
 func describeRestore(w io.Writer, r *arkv1.Restore) {

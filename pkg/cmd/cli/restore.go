@@ -138,6 +138,9 @@ func newRestoreDescribe(env *Env) *cobra.Command {
 					fmt.Fprintln(env.Out)
 				}
 				describeRestore(env.Out, r)
+				if finishedRestore(r.Status.Phase) && r.Status.Warnings+r.Status.Errors > 0 {
+					describeProblems(cmd.Context(), env, "restores", name)
+				}
 			}
 			return nil
 		},

@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
+
+	"golang.org/x/term"
 
 	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
 )
@@ -34,27 +37,54 @@ func progressBar(phase string, p *arkv1.Progress) string {
 	return fmt.Sprintf("[%s] %d/%d items  %s", bar, done, total, phase)
 }
 
+// logProgressEvery is how often --wait prints a progress line when its
+// output is not a terminal (a CI log, a pipe), where a redrawn bar would
+// pile up as one unreadable line.
+var logProgressEvery = 5 * time.Second
+
+// isTerminal says whether w is a terminal the bar can be redrawn on.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
 // waitFor polls get until done says the object finished, drawing progress.
 // It returns the final phase.
 func waitFor(ctx context.Context, w io.Writer, what string, get func(context.Context) (phase string, progress *arkv1.Progress, finished bool, err error)) (string, error) {
 	fmt.Fprintf(w, "Waiting for %s to finish (Ctrl-C stops waiting; the operation goes on).\n", what)
-	last := ""
+	redraw := isTerminal(w)
+	last, lastPhase := "", ""
+	var lastPrinted time.Time
 	for {
 		phase, p, finished, err := get(ctx)
 		if err != nil {
+			if redraw && last != "" {
+				fmt.Fprintln(w)
+			}
 			return "", err
 		}
-		if line := progressBar(phase, p); line != last {
-			fmt.Fprintf(w, "\r%s", line)
+		line := progressBar(phase, p)
+		switch {
+		case redraw && line != last:
+			// pad over the rest of a longer previous line
+			fmt.Fprintf(w, "\r%-*s", len(last), line)
 			last = line
+		case !redraw && line != last && (finished || phase != lastPhase || time.Since(lastPrinted) >= logProgressEvery):
+			fmt.Fprintln(w, line)
+			last, lastPrinted = line, time.Now()
 		}
+		lastPhase = phase
 		if finished {
-			fmt.Fprintln(w)
+			if redraw {
+				fmt.Fprintln(w)
+			}
 			return phase, nil
 		}
 		select {
 		case <-ctx.Done():
-			fmt.Fprintln(w)
+			if redraw {
+				fmt.Fprintln(w)
+			}
 			return "", ctx.Err()
 		case <-time.After(waitInterval):
 		}
