@@ -130,15 +130,12 @@ func newGet(env *Env, resource string) *cobra.Command {
 				return err
 			}
 			kind := map[string]string{"backups": "Backup", "restores": "Restore", "schedules": "Schedule"}[resource]
-			for i, obj := range objs {
-				if i > 0 && o.output == "yaml" {
-					fmt.Fprintln(env.Out, "---") // one YAML document per object
-				}
-				if err := printObject(env.Out, obj, kind, o.output); err != nil {
-					return err
-				}
+			// As kubectl: one named object prints as itself, anything else
+			// (a listing, several names) as one List document.
+			if len(args) == 1 {
+				return printObject(env.Out, objs[0], kind, o.output)
 			}
-			return nil
+			return printList(env.Out, objs, kind, o.output)
 		},
 	}
 	o.add(cmd.Flags())

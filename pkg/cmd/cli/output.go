@@ -111,7 +111,30 @@ func printTable(ctx context.Context, env *Env, resource string, names []string, 
 // printObject prints an object as YAML or JSON, with its apiVersion and kind.
 func printObject(w io.Writer, obj runtime.Object, kind, format string) error {
 	obj.GetObjectKind().SetGroupVersionKind(arkv1.SchemeGroupVersion.WithKind(kind))
-	data, err := json.MarshalIndent(obj, "", "  ")
+	return printValue(w, obj, format)
+}
+
+// itemList is what kubectl prints for a list in YAML or JSON: a v1 List, so
+// the output is one document a tool can read back.
+type itemList struct {
+	APIVersion string            `json:"apiVersion"`
+	Kind       string            `json:"kind"`
+	Metadata   map[string]string `json:"metadata"`
+	Items      []runtime.Object  `json:"items"`
+}
+
+// printList prints objects (of one kind) as a List, even zero of them.
+func printList(w io.Writer, objs []runtime.Object, kind, format string) error {
+	l := itemList{APIVersion: "v1", Kind: "List", Metadata: map[string]string{"resourceVersion": ""}, Items: []runtime.Object{}}
+	for _, obj := range objs {
+		obj.GetObjectKind().SetGroupVersionKind(arkv1.SchemeGroupVersion.WithKind(kind))
+		l.Items = append(l.Items, obj)
+	}
+	return printValue(w, l, format)
+}
+
+func printValue(w io.Writer, v any, format string) error {
+	data, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
 	}

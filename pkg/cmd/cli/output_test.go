@@ -56,20 +56,29 @@ func TestGetBackupYAMLAndJSON(t *testing.T) {
 	}
 }
 
-// decodeAll reads a YAML or JSON stream into objects with apiVersion and kind.
-func decodeAll(t *testing.T, s string) []metav1.PartialObjectMetadata {
+// decodeAll reads one YAML or JSON document: an object, or a v1 List of
+// them (then it returns the items), as kubectl prints.
+func decodeAll(t *testing.T, s string) (objs []metav1.PartialObjectMetadata, isList bool) {
 	t.Helper()
 	dec := utilyaml.NewYAMLOrJSONDecoder(strings.NewReader(s), 4096)
-	var out []metav1.PartialObjectMetadata
-	for {
-		var m metav1.PartialObjectMetadata
-		if err := dec.Decode(&m); err == io.EOF {
-			return out
-		} else if err != nil {
-			t.Fatalf("decoding %q: %v", s, err)
-		}
-		out = append(out, m)
+	var doc struct {
+		metav1.PartialObjectMetadata `json:",inline"`
+		Items                        []metav1.PartialObjectMetadata `json:"items"`
 	}
+	if err := dec.Decode(&doc); err != nil {
+		t.Fatalf("decoding %q: %v", s, err)
+	}
+	var rest map[string]any
+	if err := dec.Decode(&rest); err != io.EOF {
+		t.Fatalf("more than one document (%v): %q", err, s)
+	}
+	if doc.Kind == "List" {
+		if doc.APIVersion != "v1" {
+			t.Errorf("List apiVersion %q", doc.APIVersion)
+		}
+		return doc.Items, true
+	}
+	return []metav1.PartialObjectMetadata{doc.PartialObjectMetadata}, false
 }
 
 func TestGetListsEveryKind(t *testing.T) {
@@ -87,11 +96,16 @@ func TestGetListsEveryKind(t *testing.T) {
 		{[]string{"restore", "get", "r"}, "Restore", []string{"r"}},
 		{[]string{"schedule", "get"}, "Schedule", []string{"s"}},
 		{[]string{"schedule", "get", "s"}, "Schedule", []string{"s"}},
+		{[]string{"schedule", "get", "-n", "empty"}, "Schedule", nil}, // an empty List
 	} {
 		for _, format := range []string{"yaml", "json"} {
 			t.Run(strings.Join(tc.args, " ")+" -o "+format, func(t *testing.T) {
 				r := mustRun(t, getFixtures(), nil, append(tc.args, "-o", format)...)
-				objs := decodeAll(t, r.out)
+				objs, isList := decodeAll(t, r.out)
+				// one name prints the object, anything else a List
+				if single := len(tc.args) == 3 && !strings.HasPrefix(tc.args[2], "-"); isList == single {
+					t.Errorf("List = %v for %v", isList, tc.args)
+				}
 				var names []string
 				for _, o := range objs {
 					if o.APIVersion != "ark.heptio.com/v1" || o.Kind != tc.kind {
