@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/duration"
 
 	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
+	"github.com/arkproject/ark/pkg/controllers/schedule"
 )
 
 // describer writes "Key:  value" lines, indented by section.
@@ -161,7 +162,7 @@ func describeRestore(w io.Writer, r *arkv1.Restore) {
 	fmt.Fprintf(w, "\nPer-item results: ark restore results %s -n %s\n", r.Name, r.Namespace)
 }
 
-func describeSchedule(w io.Writer, s *arkv1.Schedule) {
+func describeSchedule(w io.Writer, s *arkv1.Schedule, now time.Time) {
 	d := &describer{w: w}
 	d.line("Name", s.Name)
 	d.line("Namespace", s.Namespace)
@@ -171,7 +172,21 @@ func describeSchedule(w io.Writer, s *arkv1.Schedule) {
 	}
 	d.line("Schedule", s.Spec.Schedule)
 	d.line("Paused", s.Spec.Paused)
-	d.line("Last backup", timeOr(s.Status.LastBackup, "<never>")+" "+s.Status.LastBackupName)
+	last := timeOr(s.Status.LastBackup, "<never>")
+	if s.Status.LastBackupName != "" {
+		last += " (" + s.Status.LastBackupName + ")"
+	}
+	d.line("Last backup", last)
+	switch next := schedule.NextBackup(s, now); {
+	case s.Spec.Paused:
+		d.line("Next backup", "<paused>")
+	case next.IsZero():
+		d.line("Next backup", "<none>")
+	case !next.After(now):
+		d.line("Next backup", "due now")
+	default:
+		d.line("Next backup", next.UTC().Format(time.RFC3339)+" (in "+duration.HumanDuration(next.Sub(now))+")")
+	}
 	d.section("Backup template", func() { d.backupSpec(s.Spec.Template) })
 }
 

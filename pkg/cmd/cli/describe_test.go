@@ -160,7 +160,7 @@ func TestDescribeSchedule(t *testing.T) {
 	} {
 		t.Run(tc.golden, func(t *testing.T) {
 			var buf bytes.Buffer
-			describeSchedule(&buf, tc.schedule)
+			describeSchedule(&buf, tc.schedule, describeNow)
 			golden(t, tc.golden, buf.Bytes())
 		})
 	}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -78,7 +79,7 @@ func newScheduleDescribe(env *Env) *cobra.Command {
 				if i > 0 {
 					fmt.Fprintln(env.Out)
 				}
-				describeSchedule(env.Out, s)
+				describeSchedule(env.Out, s, time.Now())
 			}
 			return nil
 		},

@@ -128,6 +128,18 @@ func BackupName(schedule string, tick time.Time) string {
 	return schedule + "-" + stamp
 }
 
+// NextBackup says when the schedule takes its next backup, as the
+// controller will compute it: a time in the past means one is due now.
+// Paused and invalid schedules have none (zero time).
+func NextBackup(s *arkv1.Schedule, now time.Time) time.Time {
+	sched, err := validation.ParseCron(s.Spec.Schedule)
+	if err != nil || s.Spec.Paused {
+		return time.Time{}
+	}
+	_, t := due(s, sched, now)
+	return t
+}
+
 // due returns the tick a backup is due for, or when the next one is.
 // A schedule's first backup is due at its creation. After downtime only the
 // latest missed tick is due: one catch-up backup, not one per missed tick.

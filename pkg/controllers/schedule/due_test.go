@@ -99,3 +99,29 @@ func TestDueCreatedDuringDowntime(t *testing.T) {
 		t.Errorf("due %v at %s, want the 18:00 tick", isDue, tick)
 	}
 }
+
+// NextBackup is what `ark schedule describe` shows: due is the
+// controller's own rule, so the two cannot disagree.
+func TestNextBackup(t *testing.T) {
+	now := at("2024-05-01T12:00:00Z")
+	// Backed up at 03:00 today: next is 03:00 tomorrow.
+	if got := NextBackup(schedule("0 3 * * *", at("2024-04-01T00:00:00Z"), ptr(at("2024-05-01T03:00:00Z"))), now); !got.Equal(at("2024-05-02T03:00:00Z")) {
+		t.Errorf("next = %v", got)
+	}
+	// Never backed up, just created: due at once (the creation's backup).
+	if got := NextBackup(schedule("0 3 * * *", now.Add(-time.Second), nil), now); got.After(now) {
+		t.Errorf("a new schedule's next = %v, want due now", got)
+	}
+	// Last backup two days ago: a catch-up backup is due now.
+	if got := NextBackup(schedule("0 3 * * *", at("2024-04-01T00:00:00Z"), ptr(at("2024-04-29T03:00:00Z"))), now); got.After(now) {
+		t.Errorf("missed ticks: next = %v, want due now", got)
+	}
+	paused := schedule("0 3 * * *", at("2024-04-01T00:00:00Z"), nil)
+	paused.Spec.Paused = true
+	if got := NextBackup(paused, now); !got.IsZero() {
+		t.Errorf("paused: next = %v", got)
+	}
+	if got := NextBackup(schedule("61 * * * *", at("2024-04-01T00:00:00Z"), nil), now); !got.IsZero() {
+		t.Errorf("invalid: next = %v", got)
+	}
+}
