@@ -188,6 +188,35 @@ func TestCLIVersionAndPlugin(t *testing.T) {
 	}
 }
 
+// ark install --dry-run=server sends every manifest of artifacts/ through
+// the real API server's validation and admission, persisting nothing: the
+// apply path works and the manifests are valid for a real cluster.
+func TestCLIInstallServerDryRun(t *testing.T) {
+	dir := t.TempDir()
+	before := mustKubectl(t, "get", "apiservice", "v1.ark.heptio.com", "-o", "jsonpath={.spec.caBundle}/{.spec.service.name}/{.metadata.resourceVersion}")
+	ca := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(ca, []byte("-----BEGIN CERTIFICATE-----\nMIIBdummy\n-----END CERTIFICATE-----\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := mustArk(t, dir, "install", "--dry-run=server", "--ca-bundle-file", ca, "--image", "registry.example/ark:e2e", "--backup-location", "gs://e2e-bucket/c1")
+	for _, want := range []string{
+		"namespace/heptio-ark applied (server dry run)",
+		"clusterrole/ark-namespace-user applied (server dry run)",
+		"deployment/ark-apiserver applied (server dry run)",
+		"apiservice/v1.ark.heptio.com applied (server dry run)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("install output lacks %q:\n%s", want, out)
+		}
+	}
+	if after := mustKubectl(t, "get", "apiservice", "v1.ark.heptio.com", "-o", "jsonpath={.spec.caBundle}/{.spec.service.name}/{.metadata.resourceVersion}"); after != before {
+		t.Errorf("a server dry run changed the APIService: %q -> %q", before, after)
+	}
+	if out, err := kubectl(t, "get", "deployment", "ark-apiserver", "-n", "ark-system"); err == nil || !strings.Contains(out, "NotFound") {
+		t.Errorf("a server dry run created the Deployment: %v\n%s", err, out)
+	}
+}
+
 func tarNames(t *testing.T, path string) string {
 	t.Helper()
 	f, err := os.Open(path)

@@ -350,7 +350,9 @@ func (c *Cluster) installArk(ctx context.Context) error {
 
 // localManifests are the Service and APIService for a server on loopback: an
 // ExternalName Service to localhost, and the real CA bundle of Ark's serving
-// certificate.
+// certificate. The port is not named "https" as in artifacts/, so that
+// `ark install --dry-run=server` can be tried here: applied over this
+// Service, artifacts/' port 443 would otherwise duplicate the name.
 func (c *Cluster) localManifests() string {
 	return fmt.Sprintf(`apiVersion: v1
 kind: Service
@@ -361,7 +363,7 @@ spec:
   type: ExternalName
   externalName: localhost
   ports:
-  - name: https
+  - name: loopback
     port: %[3]d
 ---
 apiVersion: apiregistration.k8s.io/v1

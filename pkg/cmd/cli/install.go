@@ -64,38 +64,47 @@ func installManifests(image, location, caBundleFile string) (string, error) {
 }
 
 func newInstallCommand(env *Env) *cobra.Command {
-	var dryRun bool
-	var image, location, caBundle string
+	var dryRun, image, location, caBundle string
 	cmd := &cobra.Command{
 		Use:   "install",
 		Short: "Install Ark into a cluster (or print the manifests with --dry-run)",
 		Long: `install applies Ark's manifests (artifacts/): the ark-system and heptio-ark namespaces, RBAC,
 the user roles, the Service, the Deployment and the APIService. The serving certificate is yours to
-provide (Secret ark-system/ark-apiserver-tls), with its CA given by --ca-bundle-file.`,
+provide (Secret ark-system/ark-apiserver-tls), with its CA given by --ca-bundle-file.
+
+--dry-run (or --dry-run=client) prints the manifests; --dry-run=server sends them to the cluster
+for validation and admission without persisting anything, as kubectl does.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			manifests, err := installManifests(image, location, caBundle)
 			if err != nil {
 				return err
 			}
-			if dryRun {
+			switch dryRun {
+			case "client":
 				_, err := io.WriteString(env.Out, manifests)
 				return err
+			case "none", "server":
+			default:
+				return fmt.Errorf(`--dry-run must be "none", "client" or "server", not %q`, dryRun)
 			}
 			if caBundle == "" {
 				return fmt.Errorf("--ca-bundle-file is required to install: the APIService must trust ark-apiserver's serving certificate (see --help; --dry-run prints the manifests)")
 			}
-			return apply(cmd, env, manifests)
+			return apply(cmd, env, manifests, dryRun == "server")
 		},
 	}
-	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the manifests instead of applying them")
+	cmd.Flags().StringVar(&dryRun, "dry-run", "none", `"client" (or just --dry-run) prints the manifests, "server" validates them on the cluster without persisting`)
+	cmd.Flags().Lookup("dry-run").NoOptDefVal = "client"
 	cmd.Flags().StringVar(&image, "image", "", "ark-apiserver image")
 	cmd.Flags().StringVar(&location, "backup-location", "", "backup storage location, e.g. gs://bucket/prefix")
 	cmd.Flags().StringVar(&caBundle, "ca-bundle-file", "", "PEM file of the CA that signed ark-apiserver's serving certificate")
 	return cmd
 }
 
-// apply server-side applies every document, as `kubectl apply --server-side` would.
-func apply(cmd *cobra.Command, env *Env, manifests string) error {
+// apply server-side applies every document, as `kubectl apply --server-side`
+// would; with serverDryRun the API server validates and admits each one but
+// persists nothing.
+func apply(cmd *cobra.Command, env *Env, manifests string, serverDryRun bool) error {
 	kube, err := env.Kube()
 	if err != nil {
 		return err
@@ -128,6 +137,11 @@ func apply(cmd *cobra.Command, env *Env, manifests string) error {
 		ri := dyn.Resource(m.Resource)
 		force := true
 		opts := metav1.PatchOptions{FieldManager: "ark-install", Force: &force}
+		suffix := ""
+		if serverDryRun {
+			opts.DryRun = []string{metav1.DryRunAll}
+			suffix = " (server dry run)"
+		}
 		if obj.GetNamespace() != "" {
 			_, err = ri.Namespace(obj.GetNamespace()).Patch(cmd.Context(), obj.GetName(), types.ApplyPatchType, data, opts)
 		} else {
@@ -136,6 +150,6 @@ func apply(cmd *cobra.Command, env *Env, manifests string) error {
 		if err != nil {
 			return fmt.Errorf("applying %s %s: %w", gvk.Kind, obj.GetName(), err)
 		}
-		fmt.Fprintf(env.Out, "%s/%s applied\n", strings.ToLower(gvk.Kind), obj.GetName())
+		fmt.Fprintf(env.Out, "%s/%s applied%s\n", strings.ToLower(gvk.Kind), obj.GetName(), suffix)
 	}
 }

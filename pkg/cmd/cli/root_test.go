@@ -211,6 +211,10 @@ func TestInstallDryRun(t *testing.T) {
 	// Without a CA bundle a real install cannot work: refuse, but let
 	// --dry-run print the manifests to edit.
 	wantErr(t, nil, []string{"install"}, "--ca-bundle-file is required")
+	wantErr(t, nil, []string{"install", "--dry-run=maybe"}, `--dry-run must be "none", "client" or "server", not "maybe"`)
+	if r := mustRun(t, nil, nil, "install", "--dry-run=client"); r.out != mustRun(t, nil, nil, "install", "--dry-run").out || !strings.Contains(r.out, "kind: APIService") {
+		t.Errorf("--dry-run=client does not print what --dry-run does")
+	}
 	wantErr(t, nil, []string{"install", "--dry-run", "--ca-bundle-file", filepath.Join(t.TempDir(), "missing")}, "--ca-bundle-file")
 }
 
