@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 
 	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
 )
@@ -172,19 +173,42 @@ func newBackupDescribe(env *Env) *cobra.Command {
 
 // newDelete deletes backups, restores or schedules, asking first.
 func newDelete(env *Env, kind string) *cobra.Command {
-	var confirm bool
+	var confirm, all bool
+	var selector string
 	cmd := &cobra.Command{
 		Use:   "delete NAME...",
 		Short: "Delete " + kind + "s",
-		Args:  cobra.MinimumNArgs(1),
+		Long:  "Delete " + kind + "s by name, or every one in the namespace matching --selector, or --all of them.",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if !confirm && !ask(env, fmt.Sprintf("Delete %s %s in namespace %s? [y/N] ", kind, strings.Join(args, ", "), env.Namespace())) {
-				fmt.Fprintln(env.Out, "Nothing deleted.")
-				return nil
+			switch {
+			case len(args) > 0 && (all || selector != ""):
+				return fmt.Errorf("give names, or --all or --selector, not both")
+			case len(args) == 0 && !all && selector == "":
+				return fmt.Errorf("name the %ss to delete, or use --all or --selector", kind)
+			}
+			if _, err := labels.Parse(selector); err != nil {
+				return fmt.Errorf("--selector: %w", err)
 			}
 			client, err := env.Ark()
 			if err != nil {
 				return err
+			}
+			if len(args) == 0 {
+				objs, err := getObjects(cmd.Context(), env, kind+"s", nil, getOptions{selector: selector})
+				if err != nil {
+					return err
+				}
+				for _, obj := range objs {
+					args = append(args, obj.(metav1.Object).GetName())
+				}
+				if len(args) == 0 {
+					fmt.Fprintf(env.Out, "No %ss to delete in namespace %s.\n", kind, env.Namespace())
+					return nil
+				}
+			}
+			if !confirm && !ask(env, fmt.Sprintf("Delete %s %s in namespace %s? [y/N] ", kind, strings.Join(args, ", "), env.Namespace())) {
+				fmt.Fprintln(env.Out, "Nothing deleted.")
+				return nil
 			}
 			for _, name := range args {
 				var err error
@@ -208,6 +232,8 @@ func newDelete(env *Env, kind string) *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&all, "all", false, "delete every "+kind+" in the namespace")
+	cmd.Flags().StringVarP(&selector, "selector", "l", "", "delete the "+kind+"s matching this label selector")
 	cmd.Flags().BoolVar(&confirm, "confirm", false, "do not ask for confirmation")
 	return cmd
 }

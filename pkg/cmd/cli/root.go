@@ -113,6 +113,7 @@ func NewRootCommand(name string, in io.Reader, out, errOut io.Writer) (*cobra.Co
 		newVersionCommand(env),
 		newInstallCommand(env),
 	)
+	root.AddCommand(newVerbCommands(env)...)
 	return root, env
 }
 

@@ -136,8 +136,13 @@ func NextBackup(s *arkv1.Schedule, now time.Time) time.Time {
 	if err != nil || s.Spec.Paused {
 		return time.Time{}
 	}
-	_, t := due(s, sched, now)
-	return t
+	// due's rule without its walk over missed ticks, which only picks the
+	// catch-up backup's name: never backed up means due at once; otherwise
+	// the tick after the last backup, due now if already passed.
+	if s.Status.LastBackup == nil {
+		return s.CreationTimestamp.Time
+	}
+	return nextTick(sched, s.Status.LastBackup.Time)
 }
 
 // due returns the tick a backup is due for, or when the next one is.

@@ -1,0 +1,58 @@
+package cli
+
+import (
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+// newVerbCommands gives kubectl's word order (`ark get backups`, `ark
+// describe backup NAME`) beside ark's own (`ark backup get`), as Velero
+// does. Each is the same command, built afresh (a cobra command has one
+// parent) and renamed after its noun.
+func newVerbCommands(env *Env) []*cobra.Command {
+	type noun struct {
+		singular string
+		build    map[string]func() *cobra.Command
+	}
+	nouns := []noun{
+		{"backup", map[string]func() *cobra.Command{
+			"create":   func() *cobra.Command { return newBackupCreate(env) },
+			"get":      func() *cobra.Command { return newGet(env, "backups") },
+			"describe": func() *cobra.Command { return newBackupDescribe(env) },
+			"delete":   func() *cobra.Command { return newDelete(env, "backup") },
+		}},
+		{"restore", map[string]func() *cobra.Command{
+			"create":   func() *cobra.Command { return newRestoreCreate(env) },
+			"get":      func() *cobra.Command { return newGet(env, "restores") },
+			"describe": func() *cobra.Command { return newRestoreDescribe(env) },
+			"delete":   func() *cobra.Command { return newDelete(env, "restore") },
+		}},
+		{"schedule", map[string]func() *cobra.Command{
+			"create":   func() *cobra.Command { return newScheduleCreate(env) },
+			"get":      func() *cobra.Command { return newGet(env, "schedules") },
+			"describe": func() *cobra.Command { return newScheduleDescribe(env) },
+			"delete":   func() *cobra.Command { return newDelete(env, "schedule") },
+		}},
+	}
+	var out []*cobra.Command
+	for _, verb := range []string{"create", "get", "describe", "delete"} {
+		parent := &cobra.Command{
+			Use:   verb,
+			Short: strings.ToUpper(verb[:1]) + verb[1:] + " backups, restores or schedules (as `ark backup " + verb + "`, ...)",
+		}
+		for _, n := range nouns {
+			cmd := n.build[verb]()
+			_, rest, _ := strings.Cut(cmd.Use, " ")
+			cmd.Use = strings.TrimSpace(n.singular + " " + rest)
+			cmd.Aliases = []string{n.singular + "s"}
+			if verb == "get" { // `ark get backups` is the usual form
+				cmd.Use = strings.TrimSpace(n.singular + "s " + rest)
+				cmd.Aliases = []string{n.singular}
+			}
+			parent.AddCommand(cmd)
+		}
+		out = append(out, parent)
+	}
+	return out
+}
