@@ -74,6 +74,7 @@ func newBackupCreate(env *Env) *cobra.Command {
 	}
 	flags.add(cmd.Flags())
 	cmd.Flags().StringVar(&fromSchedule, "from-schedule", "", "take the backup now with this schedule's template")
+	completeFlag(env, cmd, "from-schedule", "schedules")
 	cmd.Flags().BoolVarP(&wait, "wait", "w", false, "wait for the backup to finish, showing progress")
 	return cmd
 }
@@ -115,8 +116,9 @@ func progressDone(p *arkv1.Progress) int {
 func newGet(env *Env, resource string) *cobra.Command {
 	var o getOptions
 	cmd := &cobra.Command{
-		Use:   "get [NAME...]",
-		Short: "List " + resource,
+		Use:               "get [NAME...]",
+		ValidArgsFunction: completeArgs(env, resource),
+		Short:             "List " + resource,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			switch o.output {
@@ -145,9 +147,10 @@ func newGet(env *Env, resource string) *cobra.Command {
 
 func newBackupDescribe(env *Env) *cobra.Command {
 	return &cobra.Command{
-		Use:   "describe NAME...",
-		Short: "Show a backup in detail",
-		Args:  cobra.MinimumNArgs(1),
+		Use:               "describe NAME...",
+		ValidArgsFunction: completeArgs(env, "backups"),
+		Short:             "Show a backup in detail",
+		Args:              cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			client, err := env.Ark()
 			if err != nil {
@@ -176,9 +179,10 @@ func newDelete(env *Env, kind string) *cobra.Command {
 	var confirm, all bool
 	var selector string
 	cmd := &cobra.Command{
-		Use:   "delete NAME...",
-		Short: "Delete " + kind + "s",
-		Long:  "Delete " + kind + "s by name, or every one in the namespace matching --selector, or --all of them.",
+		Use:               "delete NAME...",
+		ValidArgsFunction: completeArgs(env, kind+"s"),
+		Short:             "Delete " + kind + "s",
+		Long:              "Delete " + kind + "s by name, or every one in the namespace matching --selector, or --all of them.",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			switch {
 			case len(args) > 0 && (all || selector != ""):
@@ -252,9 +256,10 @@ func ask(env *Env, question string) bool {
 // newContent streams a subresource (logs, results) to the output.
 func newContent(env *Env, kind, sub string) *cobra.Command {
 	return &cobra.Command{
-		Use:   sub + " NAME",
-		Short: fmt.Sprintf("Show the %s of a %s", sub, kind),
-		Args:  cobra.ExactArgs(1),
+		Use:               sub + " NAME",
+		ValidArgsFunction: completeArgs(env, kind+"s"),
+		Short:             fmt.Sprintf("Show the %s of a %s", sub, kind),
+		Args:              cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			rc, err := stream(cmd.Context(), env, kind+"s", args[0], sub)
 			if err != nil {
@@ -271,9 +276,10 @@ func newBackupDownload(env *Env) *cobra.Command {
 	var output string
 	var force bool
 	cmd := &cobra.Command{
-		Use:   "download NAME",
-		Short: "Download a backup's contents as NAME-data.tar.gz",
-		Args:  cobra.ExactArgs(1),
+		Use:               "download NAME",
+		ValidArgsFunction: completeArgs(env, "backups"),
+		Short:             "Download a backup's contents as NAME-data.tar.gz",
+		Args:              cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]
 			if output == "" {

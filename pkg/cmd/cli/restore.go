@@ -86,6 +86,8 @@ func newRestoreCreate(env *Env) *cobra.Command {
 	flags.add(cmd.Flags())
 	cmd.Flags().StringVar(&fromBackup, "from-backup", "", "backup to restore")
 	cmd.Flags().StringVar(&fromSchedule, "from-schedule", "", "restore the newest completed backup of this schedule")
+	completeFlag(env, cmd, "from-backup", "backups")
+	completeFlag(env, cmd, "from-schedule", "schedules")
 	cmd.Flags().StringSliceVar(&mappings, "namespace-mappings", nil, "restore namespaces under other names: src:dst,src2:dst2")
 	cmd.Flags().BoolVar(&restoreVolumes, "restore-volumes", true, "restore persistent volumes from their snapshots")
 	cmd.Flags().StringVar(&policy, "existing-resource-policy", "none", "what to do with objects that exist: none (skip, warn) or update")
@@ -121,9 +123,10 @@ func waitRestore(ctx context.Context, env *Env, ns, name string) error {
 
 func newRestoreDescribe(env *Env) *cobra.Command {
 	return &cobra.Command{
-		Use:   "describe NAME...",
-		Short: "Show a restore in detail",
-		Args:  cobra.MinimumNArgs(1),
+		Use:               "describe NAME...",
+		ValidArgsFunction: completeArgs(env, "restores"),
+		Short:             "Show a restore in detail",
+		Args:              cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			client, err := env.Ark()
 			if err != nil {

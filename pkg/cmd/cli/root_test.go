@@ -225,3 +225,28 @@ func keys[V any](m map[string]V) []string {
 	}
 	return out
 }
+
+// Names complete from the server: arguments and the flags that name a
+// backup or schedule.
+func TestCompleteNames(t *testing.T) {
+	c := getFixtures()
+	lines := func(args ...string) []string {
+		t.Helper()
+		r := mustRun(t, c, nil, append([]string{"__complete"}, args...)...)
+		// the last line is cobra's ":<directive>"
+		out := strings.Split(strings.TrimSpace(r.out), "\n")
+		if last := out[len(out)-1]; last != ":4" {
+			t.Errorf("%v: directive %q, want :4 (no file completion)", args, last)
+		}
+		return sortedCopy(out[:len(out)-1])
+	}
+	assertEqual(t, "backup describe", lines("backup", "describe", ""), []string{"nginx-backup", "other"})
+	assertEqual(t, "prefix", lines("backup", "describe", "ng"), []string{"nginx-backup"})
+	assertEqual(t, "already given", lines("backup", "delete", "other", ""), []string{"nginx-backup"})
+	assertEqual(t, "another namespace", lines("backup", "get", "-n", "team-a", ""), []string{"elsewhere"})
+	assertEqual(t, "logs takes one name", lines("backup", "logs", "other", ""), []string(nil))
+	assertEqual(t, "restore create --from-backup", lines("restore", "create", "--from-backup", ""), []string{"nginx-backup", "other"})
+	assertEqual(t, "--from-schedule", lines("backup", "create", "x", "--from-schedule", ""), []string{"s"})
+	assertEqual(t, "schedule pause", lines("schedule", "pause", ""), []string{"s"})
+	assertEqual(t, "verb first", lines("describe", "restore", ""), []string{"r"})
+}

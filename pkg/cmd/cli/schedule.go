@@ -63,9 +63,10 @@ func newScheduleCreate(env *Env) *cobra.Command {
 
 func newScheduleDescribe(env *Env) *cobra.Command {
 	return &cobra.Command{
-		Use:   "describe NAME...",
-		Short: "Show a schedule in detail",
-		Args:  cobra.MinimumNArgs(1),
+		Use:               "describe NAME...",
+		ValidArgsFunction: completeArgs(env, "schedules"),
+		Short:             "Show a schedule in detail",
+		Args:              cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			client, err := env.Ark()
 			if err != nil {
@@ -92,9 +93,10 @@ func newPause(env *Env, pause bool) *cobra.Command {
 		verb = "unpause"
 	}
 	return &cobra.Command{
-		Use:   verb + " NAME...",
-		Short: verb + " schedules",
-		Args:  cobra.MinimumNArgs(1),
+		Use:               verb + " NAME...",
+		ValidArgsFunction: completeArgs(env, "schedules"),
+		Short:             verb + " schedules",
+		Args:              cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			client, err := env.Ark()
 			if err != nil {
