@@ -81,12 +81,14 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	disc := memory.NewMemCacheClient(kube.Discovery())
 	snapshotters := []snapshot.VolumeSnapshotter{&snapshot.CSI{Dynamic: dyn}}
+	var gce *snapshot.GCE
 	if cfg.GCEProject != "" {
 		svc, err := compute.NewService(ctx)
 		if err != nil {
 			return fmt.Errorf("GCE snapshots: %w", err)
 		}
-		snapshotters = append(snapshotters, &snapshot.GCE{Service: svc, Project: cfg.GCEProject})
+		gce = &snapshot.GCE{Service: svc, Project: cfg.GCEProject}
+		snapshotters = append(snapshotters, gce)
 	}
 	// hostPath and local volumes are archived into the bucket.
 	snapshotters = append(snapshotters, &snapshot.HostPath{Store: cfg.Store})
@@ -130,6 +132,9 @@ func Run(ctx context.Context, cfg Config) error {
 		collector := gc.New(ark, factory.Ark().V1().Backups(), cfg.Store, dyn, recorder, clusterID)
 		if cfg.GCInterval > 0 {
 			collector.Interval = cfg.GCInterval
+		}
+		if gce != nil {
+			collector.GCE = gce
 		}
 		factory.Start(ctx.Done())
 		go collector.Run(ctx)

@@ -4,12 +4,15 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"net/http"
 	"regexp"
 	"strings"
 	"time"
 
 	"google.golang.org/api/compute/v1"
+	"google.golang.org/api/googleapi"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 )
@@ -95,6 +98,21 @@ func (g *GCE) Snapshot(ctx context.Context, backup string, pv *corev1.Persistent
 	if err != nil {
 		return rec, fmt.Errorf("creating snapshot %s of disk %s: %w", name, rec.VolumeID, err)
 	}
+	err = g.wait(ctx, op, func(ctx context.Context, name string) (*compute.Operation, error) {
+		return g.Service.ZoneOperations.Get(project, zone, name).Context(ctx).Do()
+	})
+	if err != nil {
+		return rec, fmt.Errorf("snapshot %s of disk %s: %w", name, rec.VolumeID, err)
+	}
+	if snap, err := g.Service.Snapshots.Get(project, name).Context(ctx).Do(); err == nil {
+		rec.Size = snap.StorageBytes
+	}
+	return rec, nil
+}
+
+// wait polls a compute operation (with get) until it is DONE, and returns
+// its error, if any.
+func (g *GCE) wait(ctx context.Context, op *compute.Operation, get func(context.Context, string) (*compute.Operation, error)) error {
 	interval, timeout := g.PollInterval, g.Timeout
 	if interval == 0 {
 		interval = 2 * time.Second
@@ -102,9 +120,10 @@ func (g *GCE) Snapshot(ctx context.Context, backup string, pv *corev1.Persistent
 	if timeout == 0 {
 		timeout = 30 * time.Minute
 	}
-	err = wait.PollUntilContextTimeout(ctx, interval, timeout, true, func(ctx context.Context) (bool, error) {
+	return wait.PollUntilContextTimeout(ctx, interval, timeout, true, func(ctx context.Context) (bool, error) {
 		if op.Status != "DONE" {
-			if op, err = g.Service.ZoneOperations.Get(project, zone, op.Name).Context(ctx).Do(); err != nil {
+			var err error
+			if op, err = get(ctx, op.Name); err != nil {
 				return false, err
 			}
 		}
@@ -116,11 +135,34 @@ func (g *GCE) Snapshot(ctx context.Context, backup string, pv *corev1.Persistent
 		}
 		return true, nil
 	})
+}
+
+// Delete deletes the disk snapshot of rec (projects/P/global/snapshots/N)
+// and waits for the deletion to finish; one already gone is not an error,
+// so a deletion interrupted and retried completes.
+func (g *GCE) Delete(ctx context.Context, rec Record) error {
+	parts := strings.Split(rec.SnapshotID, "/")
+	if len(parts) != 5 || parts[0] != "projects" || parts[2] != "global" || parts[3] != "snapshots" || parts[1] == "" || parts[4] == "" {
+		return fmt.Errorf("GCE snapshot ID %q is not projects/PROJECT/global/snapshots/NAME", rec.SnapshotID)
+	}
+	project, name := parts[1], parts[4]
+	op, err := g.Service.Snapshots.Delete(project, name).Context(ctx).Do()
+	if isNotFound(err) {
+		return nil
+	}
 	if err != nil {
-		return rec, fmt.Errorf("snapshot %s of disk %s: %w", name, rec.VolumeID, err)
+		return fmt.Errorf("deleting GCE snapshot %s: %w", rec.SnapshotID, err)
 	}
-	if snap, err := g.Service.Snapshots.Get(project, name).Context(ctx).Do(); err == nil {
-		rec.Size = snap.StorageBytes
+	err = g.wait(ctx, op, func(ctx context.Context, name string) (*compute.Operation, error) {
+		return g.Service.GlobalOperations.Get(project, name).Context(ctx).Do()
+	})
+	if err != nil {
+		return fmt.Errorf("deleting GCE snapshot %s: %w", rec.SnapshotID, err)
 	}
-	return rec, nil
+	return nil
+}
+
+func isNotFound(err error) bool {
+	var gerr *googleapi.Error
+	return errors.As(err, &gerr) && gerr.Code == http.StatusNotFound
 }

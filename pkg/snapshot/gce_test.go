@@ -28,6 +28,9 @@ type recordedCompute struct {
 	body     map[string]any
 	polls    int
 	failWith string
+	// deleted is set once a snapshot deletion's operation is DONE.
+	deleted     bool
+	deletePolls int
 }
 
 func (r *recordedCompute) ServeHTTP(w http.ResponseWriter, req *http.Request) {
@@ -52,6 +55,19 @@ func (r *recordedCompute) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		}
 	case req.Method == http.MethodGet && strings.HasSuffix(req.URL.Path, "/projects/proj/global/snapshots/ark-nightly-pv-gce"):
 		io.WriteString(w, `{"kind":"compute#snapshot","name":"ark-nightly-pv-gce","status":"READY","diskSizeGb":"10","storageBytes":"1073741824"}`)
+	case req.Method == http.MethodDelete && strings.HasSuffix(req.URL.Path, "/projects/proj/global/snapshots/ark-nightly-pv-gce") && !r.deleted:
+		io.WriteString(w, `{"kind":"compute#operation","name":"operation-del-1","operationType":"delete","targetLink":"https://www.googleapis.com/compute/v1/projects/proj/global/snapshots/ark-nightly-pv-gce","status":"PENDING","progress":0}`)
+	case req.Method == http.MethodGet && strings.HasSuffix(req.URL.Path, "/projects/proj/global/operations/operation-del-1"):
+		r.deletePolls++
+		switch {
+		case r.deletePolls < 2:
+			io.WriteString(w, `{"kind":"compute#operation","name":"operation-del-1","status":"RUNNING","progress":50}`)
+		case r.failWith != "":
+			io.WriteString(w, `{"kind":"compute#operation","name":"operation-del-1","status":"DONE","progress":100,"error":{"errors":[{"code":"RESOURCE_IN_USE_BY_ANOTHER_RESOURCE","message":"`+r.failWith+`"}]}}`)
+		default:
+			r.deleted = true
+			io.WriteString(w, `{"kind":"compute#operation","name":"operation-del-1","status":"DONE","progress":100}`)
+		}
 	default:
 		w.WriteHeader(http.StatusNotFound)
 		io.WriteString(w, `{"error":{"code":404,"message":"not found"}}`)
@@ -129,5 +145,43 @@ func TestGCEHandlesOnlyGCEDisks(t *testing.T) {
 	}
 	if n := gceSnapshotName(strings.Repeat("Backup_", 20), "PV.x"); len(n) > 63 || strings.ContainsAny(n, "_.B") {
 		t.Errorf("snapshot name %q", n)
+	}
+}
+
+func TestGCEDelete(t *testing.T) {
+	fake := &recordedCompute{}
+	g := newGCE(t, fake)
+	rec := Record{Snapshotter: GCEName, SnapshotID: "projects/proj/global/snapshots/ark-nightly-pv-gce"}
+	if err := g.Delete(context.Background(), rec); err != nil {
+		t.Fatal(err)
+	}
+	if !fake.deleted || fake.deletePolls != 2 {
+		t.Errorf("deleted=%v after %d polls; want the operation followed to DONE", fake.deleted, fake.deletePolls)
+	}
+	// Already gone (a retried deletion): done, without error.
+	n := len(fake.requests)
+	if err := g.Delete(context.Background(), rec); err != nil {
+		t.Errorf("deleting a deleted snapshot: %v", err)
+	}
+	if got := fake.requests[n:]; len(got) != 1 || got[0] != "DELETE /compute/v1/projects/proj/global/snapshots/ark-nightly-pv-gce" {
+		t.Errorf("requests %v", got)
+	}
+}
+
+func TestGCEDeleteErrors(t *testing.T) {
+	fake := &recordedCompute{failWith: "The snapshot is being used by image img-1"}
+	g := newGCE(t, fake)
+	err := g.Delete(context.Background(), Record{SnapshotID: "projects/proj/global/snapshots/ark-nightly-pv-gce"})
+	if err == nil || !strings.Contains(err.Error(), "RESOURCE_IN_USE_BY_ANOTHER_RESOURCE: The snapshot is being used by image img-1") {
+		t.Errorf("err = %v", err)
+	}
+	for _, id := range []string{"", "ark-nightly-pv-gce", "projects/proj/zones/z/snapshots/x", "projects//global/snapshots/x", "projects/proj/global/snapshots/"} {
+		n := len(fake.requests)
+		if err := g.Delete(context.Background(), Record{SnapshotID: id}); err == nil || !strings.Contains(err.Error(), "is not projects/PROJECT/global/snapshots/NAME") {
+			t.Errorf("%q: err = %v", id, err)
+		}
+		if len(fake.requests) != n {
+			t.Errorf("%q: a malformed ID reached the API", id)
+		}
 	}
 }

@@ -66,7 +66,16 @@ type Controller struct {
 	Interval time.Duration
 	// Cluster identifies this cluster in the location's owner marker.
 	Cluster string
-	owned   bool
+	// GCE deletes GCE disk snapshots; nil when the server has no
+	// --gce-project, and then a backup with one cannot be deleted.
+	GCE   SnapshotDeleter
+	owned bool
+}
+
+// SnapshotDeleter deletes the snapshot a record names; one already gone is
+// not an error.
+type SnapshotDeleter interface {
+	Delete(ctx context.Context, rec snapshot.Record) error
 }
 
 // New returns a garbage collector over the backups informer.
@@ -321,8 +330,15 @@ func (c *Controller) deleteSnapshot(ctx context.Context, rec snapshot.Record) er
 		if err := c.dynamic.Resource(volumeSnapshotGVR).Namespace(ns).Delete(ctx, name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 			return err
 		}
+	case snapshot.GCEName:
+		// Leaving the disk snapshot would leak it (and its cost) for good
+		// once the record is gone: deletion waits for a server that can.
+		if c.GCE == nil {
+			return fmt.Errorf("GCE snapshot %s cannot be deleted by a server without --gce-project", rec.SnapshotID)
+		}
+		return c.GCE.Delete(ctx, rec)
 	default:
-		klog.InfoS("Leaving a volume snapshot this server cannot delete", "snapshotter", rec.Snapshotter, "snapshot", rec.SnapshotID)
+		return fmt.Errorf("snapshot %s was taken by %q, which this server does not know", rec.SnapshotID, rec.Snapshotter)
 	}
 	return nil
 }

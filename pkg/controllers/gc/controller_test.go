@@ -870,3 +870,92 @@ func TestForeignOwnerExpiredBackupUntouched(t *testing.T) {
 		t.Errorf("phase %q, want Completed", got)
 	}
 }
+
+// fakeGCE stands in for the compute API's snapshot deletion, whose HTTP
+// exchange pkg/snapshot tests against a recorded fake.
+type fakeGCE struct {
+	deleted []string
+	err     error
+}
+
+func (f *fakeGCE) Delete(_ context.Context, rec snapshot.Record) error {
+	if f.err != nil {
+		return f.err
+	}
+	f.deleted = append(f.deleted, rec.SnapshotID)
+	return nil
+}
+
+// withGCERecord puts a GCE disk snapshot first among b1's records, so that a
+// failure to delete it must leave everything else in place.
+func (h *harness) withGCERecord(t *testing.T) {
+	t.Helper()
+	h.putSnapshots(t, "b1", []snapshot.Record{
+		{PersistentVolume: "pv-disk", Snapshotter: snapshot.GCEName, SnapshotID: "projects/p/global/snapshots/ark-b1-pv-disk", Phase: snapshot.PhaseCompleted},
+		{PersistentVolume: "pv-data", Snapshotter: snapshot.HostPathName, SnapshotID: snapshot.ArchiveKey("b1", "pv-data"), Phase: snapshot.PhaseCompleted},
+		{PersistentVolume: "pv-db", Snapshotter: snapshot.CSIName, SnapshotID: "shop/ark-b1-db", Phase: snapshot.PhaseCompleted},
+	})
+}
+
+func TestGCESnapshotsAreDeleted(t *testing.T) {
+	h := newHarness(t)
+	h.claim()
+	f := h.deletingFixture(t)
+	h.withGCERecord(t)
+	gce := &fakeGCE{}
+	h.c.GCE = gce
+
+	if err := h.c.sync(context.Background(), key("b1")); err != nil {
+		t.Fatalf("sync: %v", err)
+	}
+	if !slices.Equal(gce.deleted, []string{"projects/p/global/snapshots/ark-b1-pv-disk"}) {
+		t.Errorf("GCE deletes = %v", gce.deleted)
+	}
+	if h.exists(t, backupstore.MetadataKey("b1")) || h.volumeSnapshotExists(t, "shop", "ark-b1-db") {
+		t.Error("b1 was not deleted completely")
+	}
+	for _, k := range f.kept {
+		if !h.exists(t, k) {
+			t.Errorf("%s was deleted", k)
+		}
+	}
+}
+
+// A GCE snapshot that cannot be deleted (no --gce-project, or the API
+// refuses) blocks the backup's deletion before anything is gone: deleting
+// the records would leak the disk snapshot for good.
+func TestUndeletableGCESnapshotBlocksDeletion(t *testing.T) {
+	for name, tc := range map[string]struct {
+		gce    SnapshotDeleter
+		reason string
+	}{
+		"no --gce-project": {nil, "cannot be deleted by a server without --gce-project"},
+		"API refuses":      {&fakeGCE{err: errors.New("RESOURCE_IN_USE_BY_ANOTHER_RESOURCE: used by image img-1")}, "used by image img-1"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t)
+			h.claim()
+			h.deletingFixture(t)
+			h.withGCERecord(t)
+			h.c.GCE = tc.gce
+			before := h.keys(t)
+
+			if err := h.c.sync(context.Background(), key("b1")); err == nil {
+				t.Error("sync succeeded, want an error")
+			}
+			h.checkNothingDeleted(t, before, tc.reason)
+		})
+	}
+}
+
+func TestUnknownSnapshotterBlocksDeletion(t *testing.T) {
+	h := newHarness(t)
+	h.claim()
+	h.deletingFixture(t)
+	h.putSnapshots(t, "b1", []snapshot.Record{{PersistentVolume: "pv-x", Snapshotter: "aws", SnapshotID: "snap-123", Phase: snapshot.PhaseCompleted}})
+	before := h.keys(t)
+	if err := h.c.sync(context.Background(), key("b1")); err == nil {
+		t.Error("sync succeeded, want an error")
+	}
+	h.checkNothingDeleted(t, before, `taken by "aws", which this server does not know`)
+}
