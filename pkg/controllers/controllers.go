@@ -57,6 +57,9 @@ type Config struct {
 	// GCEProject, when set, turns on GCE persistent disk snapshots (with
 	// Application Default Credentials) for disks that name no project.
 	GCEProject string
+	// HostPathRestoreDirs, when set, are the only directories restores
+	// write hostPath and local volume data under.
+	HostPathRestoreDirs []string
 }
 
 // Run runs the controllers until ctx ends, as leader when LeaderElect is set.
@@ -115,7 +118,7 @@ func Run(ctx context.Context, cfg Config) error {
 				Access:        &backup.SubjectAccessReviews{Client: kube.AuthorizationV1().SubjectAccessReviews()},
 				Store:         cfg.Store,
 				HomeNamespace: cfg.HomeNamespace,
-				HostPath:      &snapshot.HostPath{Store: cfg.Store},
+				HostPath:      &snapshot.HostPath{Store: cfg.Store, RestoreDirs: cfg.HostPathRestoreDirs},
 			}
 		})
 		schedules := schedulecontroller.New(ark, factory.Ark().V1().Schedules(), factory.Ark().V1().Backups(), nil)

@@ -28,6 +28,12 @@ type HostPath struct {
 	// Root, when set, is prefixed to volume paths: ark-apiserver may see the
 	// node's filesystem mounted somewhere else (e.g. /host).
 	Root string
+	// RestoreDirs, when set, are the only directories (of this server's
+	// filesystem, Root included) under which volume data is restored. The
+	// path comes from the backup's PersistentVolume, which is only as
+	// trustworthy as the bucket; this bounds where a tampered backup can
+	// write. Empty allows any directory.
+	RestoreDirs []string
 }
 
 var _ VolumeSnapshotter = &HostPath{}

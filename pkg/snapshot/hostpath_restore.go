@@ -31,21 +31,23 @@ const maxRestoredFile = 64 << 30
 // existing non-empty directory is left alone (ErrNotEmpty).
 func (h *HostPath) Restore(ctx context.Context, rec Record, pv *corev1.PersistentVolume) (int64, error) {
 	dir := filepath.Join(h.Root, volumePath(pv))
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return 0, fmt.Errorf("creating %s: %w", dir, err)
-	}
-	entries, err := os.ReadDir(dir)
+	root, err := h.openVolumeDir(dir)
 	if err != nil {
+		return 0, err
+	}
+	defer root.Close()
+	f, err := root.Open(".")
+	if err != nil {
+		return 0, err
+	}
+	entries, err := f.ReadDir(1)
+	f.Close()
+	if err != nil && err != io.EOF {
 		return 0, err
 	}
 	if len(entries) > 0 {
 		return 0, fmt.Errorf("%s: %w", dir, ErrNotEmpty)
 	}
-	root, err := os.OpenRoot(dir)
-	if err != nil {
-		return 0, err
-	}
-	defer root.Close()
 	r, _, err := h.Store.NewReader(ctx, rec.SnapshotID)
 	if err != nil {
 		return 0, fmt.Errorf("reading the snapshot %s: %w", rec.SnapshotID, err)
@@ -109,6 +111,46 @@ func (h *HostPath) Restore(ctx context.Context, rec Record, pv *corev1.Persisten
 			return written, fmt.Errorf("snapshot %s: entry %q has unsupported type %q", rec.SnapshotID, hdr.Name, hdr.Typeflag)
 		}
 	}
+}
+
+// ErrOutsideRestoreDirs means a volume's directory is not under any of the
+// directories volume data may be restored to.
+var ErrOutsideRestoreDirs = errors.New("is outside the directories volume data may be restored to")
+
+// openVolumeDir creates dir if needed and opens it as an os.Root. With
+// RestoreDirs, dir must lie lexically under one of them, and it is created
+// and opened through that directory's os.Root, so no symbolic link on the
+// way can lead outside it either.
+func (h *HostPath) openVolumeDir(dir string) (*os.Root, error) {
+	if len(h.RestoreDirs) == 0 {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("creating %s: %w", dir, err)
+		}
+		return os.OpenRoot(dir)
+	}
+	for _, allowed := range h.RestoreDirs {
+		allowed = filepath.Clean(allowed)
+		rel, err := filepath.Rel(allowed, dir)
+		if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(rel) {
+			continue
+		}
+		parent, err := os.OpenRoot(allowed)
+		if err != nil {
+			return nil, fmt.Errorf("opening %s: %w", allowed, err)
+		}
+		defer parent.Close()
+		if rel != "." {
+			if err := parent.MkdirAll(rel, 0o755); err != nil {
+				return nil, fmt.Errorf("creating %s: %w", dir, err)
+			}
+		}
+		root, err := parent.OpenRoot(rel)
+		if err != nil {
+			return nil, fmt.Errorf("opening %s: %w", dir, err)
+		}
+		return root, nil
+	}
+	return nil, fmt.Errorf("volume directory %s %w (%s)", dir, ErrOutsideRestoreDirs, strings.Join(h.RestoreDirs, ", "))
 }
 
 // safeName cleans an archive path and refuses anything that leaves the volume.

@@ -184,3 +184,57 @@ func TestHostPathRestoreRefusesEscapes(t *testing.T) {
 		})
 	}
 }
+
+// With RestoreDirs, volume data goes only under those directories: a
+// backup's PV naming another path (as a tampered bucket could) is refused
+// before anything is created, and a symbolic link inside an allowed
+// directory cannot lead out of it.
+func TestHostPathRestoreDirs(t *testing.T) {
+	src := t.TempDir()
+	os.WriteFile(filepath.Join(src, "f.txt"), []byte("payload"), 0o644)
+	store, _ := objectstore.NewFileStore(t.TempDir())
+	snap := &HostPath{Store: store}
+	rec, err := snap.Snapshot(context.Background(), "b1", hostPathPV("data", src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	allowed, outside := t.TempDir(), t.TempDir()
+	h := &HostPath{Store: store, RestoreDirs: []string{filepath.Join(t.TempDir(), "other"), allowed + "/"}}
+
+	// Inside: created, nested, restored.
+	dst := filepath.Join(allowed, "vols", "data")
+	if _, err := h.Restore(context.Background(), rec, hostPathPV("data", dst)); err != nil {
+		t.Fatalf("restore under an allowed directory: %v", err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dst, "f.txt")); string(got) != "payload" {
+		t.Errorf("restored %q", got)
+	}
+
+	for name, path := range map[string]string{
+		"outside":           filepath.Join(outside, "vol"),
+		"sibling prefix":    allowed + "-evil/vol",
+		"dot-dot":           allowed + "/../" + filepath.Base(outside) + "/vol",
+		"the parent itself": filepath.Dir(allowed),
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := h.Restore(context.Background(), rec, hostPathPV("data", path))
+			if !errors.Is(err, ErrOutsideRestoreDirs) {
+				t.Fatalf("err = %v, want ErrOutsideRestoreDirs", err)
+			}
+			if _, err := os.Stat(filepath.Join(outside, "vol")); !os.IsNotExist(err) {
+				t.Errorf("created outside: %v", err)
+			}
+		})
+	}
+
+	// A link planted inside the allowed directory pointing out of it.
+	if err := os.Symlink(outside, filepath.Join(allowed, "link")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Restore(context.Background(), rec, hostPathPV("data", filepath.Join(allowed, "link", "vol"))); err == nil {
+		t.Error("restored through a symbolic link out of the allowed directory")
+	}
+	if entries, _ := os.ReadDir(outside); len(entries) != 0 {
+		t.Errorf("wrote outside through the link: %v", entries)
+	}
+}

@@ -426,3 +426,72 @@ func TestRestoreCSIClaimFromSnapshot(t *testing.T) {
 		t.Errorf("restored claim: %q", got)
 	}
 }
+
+// The local cluster's Ark restores volume data only under its volumes
+// directory (--hostpath-restore-dirs): a backup whose volume lives elsewhere
+// gets its objects back, but not its data, and the restore says why.
+func TestRestoreVolumeOutsideRestoreDirs(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "elsewhere")
+	if err := os.MkdirAll(data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(data, "f.txt"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fixture := fmt.Sprintf(`apiVersion: v1
+kind: Namespace
+metadata: {name: outside}
+---
+apiVersion: v1
+kind: PersistentVolume
+metadata: {name: outside-data}
+spec:
+  capacity: {storage: 1Gi}
+  accessModes: [ReadWriteOnce]
+  storageClassName: outside
+  persistentVolumeReclaimPolicy: Retain
+  hostPath: {path: %s}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: data, namespace: outside}
+spec:
+  accessModes: [ReadWriteOnce]
+  storageClassName: outside
+  volumeName: outside-data
+  resources: {requests: {storage: 1Gi}}
+`, data)
+	if out, err := kubectlIn(t, fixture, "apply", "-f", "-"); err != nil {
+		t.Fatalf("fixture: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { kubectl(t, "delete", "pv", "outside-data", "--wait=false") })
+	eventually(t, time.Minute, "the claim is bound", func() error {
+		if got := jsonpath(t, "{.status.phase}", "get", "pvc", "data", "-n", "outside"); got != "Bound" {
+			return fmt.Errorf("%q", got)
+		}
+		return nil
+	})
+	b := runBackup(t, home, &arkv1.Backup{ObjectMeta: metav1.ObjectMeta{Name: "outside-1"}, Spec: arkv1.BackupSpec{IncludedNamespaces: []string{"outside"}}}, "")
+	if b.Status.VolumeSnapshotsCompleted != 1 {
+		t.Fatalf("backup: %+v", b.Status)
+	}
+	mustKubectl(t, "delete", "namespace", "outside", "--timeout=90s")
+	mustKubectl(t, "delete", "pv", "outside-data", "--timeout=60s")
+	if err := os.RemoveAll(data); err != nil {
+		t.Fatal(err)
+	}
+	r := runRestore(t, home, &arkv1.Restore{ObjectMeta: metav1.ObjectMeta{Name: "outside-1-restore"}, Spec: arkv1.RestoreSpec{BackupName: "outside-1"}}, "")
+	if r.Status.Phase != arkv1.RestorePhasePartiallyFailed || r.Status.Errors != 1 {
+		t.Errorf("restore: %+v, want PartiallyFailed with one error", r.Status)
+	}
+	logs := mustKubectl(t, "get", "--raw", "/apis/ark.heptio.com/v1/namespaces/"+home+"/restores/outside-1-restore/logs")
+	if !strings.Contains(logs, "is outside the directories volume data may be restored to") {
+		t.Errorf("the log does not say why the data was not restored:\n%s", logs)
+	}
+	if _, err := os.Stat(data); !os.IsNotExist(err) {
+		t.Errorf("data written outside the allowed directories: %v", err)
+	}
+	if got := jsonpath(t, "{.metadata.name}", "get", "pvc", "data", "-n", "outside"); got != "data" {
+		t.Errorf("the claim was not restored: %q", got)
+	}
+}

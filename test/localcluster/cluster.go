@@ -127,8 +127,10 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 		}
 	}
 	c.BucketDir = c.path("bucket")
-	if err := os.MkdirAll(c.BucketDir, 0o755); err != nil {
-		return nil, err
+	for _, dir := range []string{c.BucketDir, c.VolumesDir()} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, err
+		}
 	}
 	if c.pki, err = ensurePKI(c.path("pki"), ArkService+"."+SystemNamespace+".svc"); err != nil {
 		return nil, fmt.Errorf("local PKI: %w", err)
@@ -415,6 +417,8 @@ func (c *Cluster) arkArgs(port int, dataDir string, extraArgs []string) []string
 		"--etcd-servers=" + c.EtcdURL,
 		"--backup-location=file://" + c.BucketDir,
 		"--bucket-poll-interval=" + c.opts.BucketPollInterval.String(),
+		// the fake node's hostPath volumes live here
+		"--hostpath-restore-dirs=" + c.VolumesDir(),
 	}, append(append([]string(nil), c.opts.ArkArgs...), extraArgs...)...)
 }
 
@@ -484,6 +488,10 @@ func (c *Cluster) Kubectl(ctx context.Context, stdin []byte, args ...string) ([]
 	}
 	return cmd.CombinedOutput()
 }
+
+// VolumesDir is where hostPath volumes of the fake node belong: restores
+// write volume data only under it.
+func (c *Cluster) VolumesDir() string { return c.path("volumes") }
 
 // KubectlPath is the kubectl binary matching the cluster.
 func (c *Cluster) KubectlPath() string { return c.bin("kubectl") }

@@ -77,6 +77,8 @@ type Options struct {
 	GCEProject string
 	// GCInterval is how often backups are checked for expiry.
 	GCInterval time.Duration
+	// HostPathRestoreDirs bounds where hostPath/local volume data is restored.
+	HostPathRestoreDirs []string
 
 	Out, ErrOut io.Writer
 	flags       *pflag.FlagSet
@@ -148,6 +150,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", o.LeaderElectionNamespace, "Namespace of the controllers' Lease.")
 	fs.IntVar(&o.BackupWorkers, "backup-workers", o.BackupWorkers, "How many backups may run at the same time.")
 	fs.DurationVar(&o.GCInterval, "gc-interval", o.GCInterval, "How often backups are checked for expiry.")
+	fs.StringSliceVar(&o.HostPathRestoreDirs, "hostpath-restore-dirs", o.HostPathRestoreDirs, "Directories under which restores may write hostPath and local volume data (the path comes from the backup's PersistentVolume). Empty allows any.")
 	fs.StringVar(&o.GCEProject, "gce-project", o.GCEProject, "Snapshot GCE persistent disks through the compute API (Application Default Credentials); the project of in-tree disks.")
 	fs.BoolVar(&o.EtcdUnsafeNoFsync, "embedded-etcd-unsafe-no-fsync", o.EtcdUnsafeNoFsync, "Skip fsync in the embedded etcd. Faster, loses data on power failure: for tests only.")
 }
@@ -278,14 +281,15 @@ func (o *Options) Config(ctx context.Context) (*apiserver.Config, func(), error)
 		extra.NamespaceTerminating = namespaceTerminating(kube)
 		if o.Controllers {
 			extra.Controllers = &controllers.Config{
-				Kube:           serverConfig.ClientConfig,
-				Store:          store,
-				LeaderElect:    o.LeaderElect,
-				LeaseNamespace: o.LeaderElectionNamespace,
-				Workers:        o.BackupWorkers,
-				GCEProject:     o.GCEProject,
-				HomeNamespace:  o.HomeNamespace,
-				GCInterval:     o.GCInterval,
+				Kube:                serverConfig.ClientConfig,
+				Store:               store,
+				LeaderElect:         o.LeaderElect,
+				LeaseNamespace:      o.LeaderElectionNamespace,
+				Workers:             o.BackupWorkers,
+				GCEProject:          o.GCEProject,
+				HomeNamespace:       o.HomeNamespace,
+				GCInterval:          o.GCInterval,
+				HostPathRestoreDirs: o.HostPathRestoreDirs,
 			}
 		}
 	}
