@@ -168,8 +168,9 @@ func TestCRUDThroughKubeAPIServer(t *testing.T) {
 		t.Errorf("after delete: %v %+v", err, got)
 	}
 
+	// (not of "crud": the collector deleting it would delete its restores)
 	restores := ark.ArkV1().Restores(home)
-	r, err := restores.Create(ctx, &arkv1.Restore{ObjectMeta: metav1.ObjectMeta{Name: "r"}, Spec: arkv1.RestoreSpec{BackupName: "crud"}}, metav1.CreateOptions{})
+	r, err := restores.Create(ctx, &arkv1.Restore{ObjectMeta: metav1.ObjectMeta{Name: "r"}, Spec: arkv1.RestoreSpec{BackupName: "crud-never-made"}}, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
