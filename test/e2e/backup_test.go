@@ -106,7 +106,7 @@ spec:
 `
 
 // shopData is the shop's hostPath volume, on this machine (the fake node).
-func shopData() string { return filepath.Join(filepath.Dir(cluster.BucketDir), "volumes", "shop-data") }
+func shopData() string { return filepath.Join(cluster.VolumesDir(), "shop-data") }
 
 func createShop(t *testing.T) {
 	t.Helper()

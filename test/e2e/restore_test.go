@@ -346,55 +346,20 @@ func TestRestoreByNamespaceUser(t *testing.T) {
 // A hostPath volume's data comes back with its volume; a CSI volume's claim
 // is restored to provision from its VolumeSnapshot.
 func TestRestoreVolumes(t *testing.T) {
-	data := filepath.Join(filepath.Dir(cluster.BucketDir), "volumes", "vault-data")
+	data := filepath.Join(cluster.VolumesDir(), "vault-data")
 	if err := os.MkdirAll(filepath.Join(data, "gold"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(data, "gold", "bars.txt"), []byte("42 bars"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	fixture := fmt.Sprintf(`apiVersion: v1
-kind: Namespace
-metadata: {name: vault}
----
-apiVersion: v1
-kind: PersistentVolume
-metadata: {name: vault-data}
-spec:
-  capacity: {storage: 1Gi}
-  accessModes: [ReadWriteOnce]
-  storageClassName: vault
-  persistentVolumeReclaimPolicy: Retain
-  hostPath: {path: %s}
----
-apiVersion: v1
-kind: PersistentVolumeClaim
-metadata: {name: data, namespace: vault}
-spec:
-  accessModes: [ReadWriteOnce]
-  storageClassName: vault
-  volumeName: vault-data
-  resources: {requests: {storage: 1Gi}}
-`, data)
-	if out, err := kubectlIn(t, fixture, "apply", "-f", "-"); err != nil {
-		t.Fatalf("fixture: %v\n%s", err, out)
-	}
-	eventually(t, time.Minute, "the claim is bound", func() error {
-		if got := jsonpath(t, "{.status.phase}", "get", "pvc", "data", "-n", "vault"); got != "Bound" {
-			return fmt.Errorf("%q", got)
-		}
-		return nil
-	})
+	hostPathClaim(t, "vault", "vault-data", data)
 	b := runBackup(t, home, &arkv1.Backup{ObjectMeta: metav1.ObjectMeta{Name: "vault-1"}, Spec: arkv1.BackupSpec{IncludedNamespaces: []string{"vault"}}}, "")
 	if b.Status.VolumeSnapshotsCompleted != 1 {
 		t.Fatalf("backup: %+v", b.Status)
 	}
 	// Disaster: the namespace, the volume and its data are gone.
-	mustKubectl(t, "delete", "namespace", "vault", "--timeout=90s")
-	mustKubectl(t, "delete", "pv", "vault-data", "--timeout=60s")
-	if err := os.RemoveAll(data); err != nil {
-		t.Fatal(err)
-	}
+	loseVolume(t, "vault", "vault-data", data)
 	r := runRestore(t, home, &arkv1.Restore{ObjectMeta: metav1.ObjectMeta{Name: "vault-1-restore"}, Spec: arkv1.RestoreSpec{BackupName: "vault-1"}}, "")
 	if r.Status.Phase != arkv1.RestorePhaseCompleted {
 		logs, _ := kubectl(t, "get", "--raw", "/apis/ark.heptio.com/v1/namespaces/"+home+"/restores/vault-1-restore/logs")
@@ -438,48 +403,13 @@ func TestRestoreVolumeOutsideRestoreDirs(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(data, "f.txt"), []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	fixture := fmt.Sprintf(`apiVersion: v1
-kind: Namespace
-metadata: {name: outside}
----
-apiVersion: v1
-kind: PersistentVolume
-metadata: {name: outside-data}
-spec:
-  capacity: {storage: 1Gi}
-  accessModes: [ReadWriteOnce]
-  storageClassName: outside
-  persistentVolumeReclaimPolicy: Retain
-  hostPath: {path: %s}
----
-apiVersion: v1
-kind: PersistentVolumeClaim
-metadata: {name: data, namespace: outside}
-spec:
-  accessModes: [ReadWriteOnce]
-  storageClassName: outside
-  volumeName: outside-data
-  resources: {requests: {storage: 1Gi}}
-`, data)
-	if out, err := kubectlIn(t, fixture, "apply", "-f", "-"); err != nil {
-		t.Fatalf("fixture: %v\n%s", err, out)
-	}
+	hostPathClaim(t, "outside", "outside-data", data)
 	t.Cleanup(func() { kubectl(t, "delete", "pv", "outside-data", "--wait=false") })
-	eventually(t, time.Minute, "the claim is bound", func() error {
-		if got := jsonpath(t, "{.status.phase}", "get", "pvc", "data", "-n", "outside"); got != "Bound" {
-			return fmt.Errorf("%q", got)
-		}
-		return nil
-	})
 	b := runBackup(t, home, &arkv1.Backup{ObjectMeta: metav1.ObjectMeta{Name: "outside-1"}, Spec: arkv1.BackupSpec{IncludedNamespaces: []string{"outside"}}}, "")
 	if b.Status.VolumeSnapshotsCompleted != 1 {
 		t.Fatalf("backup: %+v", b.Status)
 	}
-	mustKubectl(t, "delete", "namespace", "outside", "--timeout=90s")
-	mustKubectl(t, "delete", "pv", "outside-data", "--timeout=60s")
-	if err := os.RemoveAll(data); err != nil {
-		t.Fatal(err)
-	}
+	loseVolume(t, "outside", "outside-data", data)
 	r := runRestore(t, home, &arkv1.Restore{ObjectMeta: metav1.ObjectMeta{Name: "outside-1-restore"}, Spec: arkv1.RestoreSpec{BackupName: "outside-1"}}, "")
 	if r.Status.Phase != arkv1.RestorePhasePartiallyFailed || r.Status.Errors != 1 {
 		t.Errorf("restore: %+v, want PartiallyFailed with one error", r.Status)
@@ -493,5 +423,54 @@ spec:
 	}
 	if got := jsonpath(t, "{.metadata.name}", "get", "pvc", "data", "-n", "outside"); got != "data" {
 		t.Errorf("the claim was not restored: %q", got)
+	}
+}
+
+// hostPathClaim creates namespace ns with a claim "data" bound to the
+// hostPath PersistentVolume pv at dir (storage class pv, so that nothing
+// else binds), and waits until it is bound.
+func hostPathClaim(t *testing.T, ns, pv, dir string) {
+	t.Helper()
+	fixture := fmt.Sprintf(`apiVersion: v1
+kind: Namespace
+metadata: {name: %[1]s}
+---
+apiVersion: v1
+kind: PersistentVolume
+metadata: {name: %[2]s}
+spec:
+  capacity: {storage: 1Gi}
+  accessModes: [ReadWriteOnce]
+  storageClassName: %[2]s
+  persistentVolumeReclaimPolicy: Retain
+  hostPath: {path: %[3]s}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: data, namespace: %[1]s}
+spec:
+  accessModes: [ReadWriteOnce]
+  storageClassName: %[2]s
+  volumeName: %[2]s
+  resources: {requests: {storage: 1Gi}}
+`, ns, pv, dir)
+	if out, err := kubectlIn(t, fixture, "apply", "-f", "-"); err != nil {
+		t.Fatalf("fixture: %v\n%s", err, out)
+	}
+	eventually(t, time.Minute, "the claim is bound", func() error {
+		if got := jsonpath(t, "{.status.phase}", "get", "pvc", "data", "-n", ns); got != "Bound" {
+			return fmt.Errorf("%q", got)
+		}
+		return nil
+	})
+}
+
+// loseVolume is the disaster: the namespace, the volume and its data go.
+func loseVolume(t *testing.T, ns, pv, dir string) {
+	t.Helper()
+	mustKubectl(t, "delete", "namespace", ns, "--timeout=90s")
+	mustKubectl(t, "delete", "pv", pv, "--timeout=60s")
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
 	}
 }
