@@ -345,6 +345,13 @@ func TestBucketUnreachable(t *testing.T) {
 	}
 	mustKubectl(t, "get", "namespaces")
 	mustKubectl(t, "get", "restores,schedules", "-n", home)
+	// The ark command line says what is wrong, and fails.
+	for _, args := range [][]string{{"backup", "get"}, {"backup", "describe", "default-daily"}, {"get", "backups", "-o", "json"}} {
+		out, code := arkCmd(t, t.TempDir(), args...)
+		if code != 1 || !strings.Contains(out, "Error: ") || !strings.Contains(out, cluster.BucketDir) || !strings.Contains(out, "Ark cannot reach its backup storage location") {
+			t.Errorf("ark %s with the bucket unreachable: exit %d\n%s", strings.Join(args, " "), code, out)
+		}
+	}
 	restore()
 	eventually(t, 3*pollInterval+5*time.Second, "backups are back with the bucket", func() error {
 		out, err := kubectl(t, "get", "backups", "-n", home, "--no-headers")
