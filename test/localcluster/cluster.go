@@ -456,6 +456,14 @@ func (c *Cluster) StopArk() {
 	}
 }
 
+// KillArk kills ark-apiserver with SIGKILL, as a crash or an OOM kill
+// would: no shutdown code runs.
+func (c *Cluster) KillArk() {
+	if p, ok := c.procs["ark-apiserver"]; ok {
+		p.kill()
+	}
+}
+
 var apiServiceGVR = schema.GroupVersionResource{Group: "apiregistration.k8s.io", Version: "v1", Resource: "apiservices"}
 
 func (c *Cluster) apiServiceAvailable(ctx context.Context) error {

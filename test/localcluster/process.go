@@ -73,6 +73,15 @@ func (p *process) stop(grace time.Duration) {
 	}
 }
 
+// kill sends SIGKILL to the process group and waits for the exit.
+func (p *process) kill() {
+	if p.running() != nil {
+		return
+	}
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	<-p.exited
+}
+
 // waitFor polls check until it succeeds, the process dies, or the timeout.
 func waitFor(ctx context.Context, p *process, what string, timeout time.Duration, check func(context.Context) error) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
