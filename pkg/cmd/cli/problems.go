@@ -16,7 +16,8 @@ const maxProblems = 20
 
 // problems are the warnings and errors of a finished backup or restore, as
 // its log records them ("TIME LEVEL MESSAGE" lines). The log is read as a
-// stream, so a log of millions of lines costs no more than the first few.
+// stream and only the first few messages are kept, so memory stays bounded
+// however long the log is.
 type problems struct {
 	warnings, errors   []string
 	nWarnings, nErrors int
