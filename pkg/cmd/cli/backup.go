@@ -179,7 +179,7 @@ func newDelete(env *Env, kind string) *cobra.Command {
 	var confirm, all bool
 	var selector string
 	cmd := &cobra.Command{
-		Use:               "delete NAME...",
+		Use:               "delete NAME... | --all | -l SELECTOR",
 		ValidArgsFunction: completeArgs(env, kind+"s"),
 		Short:             "Delete " + kind + "s",
 		Long:              "Delete " + kind + "s by name, or every one in the namespace matching --selector, or --all of them.",
