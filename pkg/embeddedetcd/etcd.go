@@ -4,11 +4,13 @@
 package embeddedetcd
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"go.etcd.io/etcd/server/v3/embed"
@@ -31,10 +33,28 @@ type Options struct {
 }
 
 // Start starts etcd on free loopback ports and waits until it serves.
+// A free port can be taken by another process between being found and
+// being bound; then it tries again on new ports.
 func Start(opts Options) (*Etcd, error) {
 	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating etcd data directory: %w", err)
 	}
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		var e *Etcd
+		e, err = start(opts)
+		if err == nil {
+			return e, nil
+		}
+		if !errors.Is(err, syscall.EADDRINUSE) {
+			return nil, err
+		}
+		klog.InfoS("Embedded etcd's port was taken; trying others", "err", err)
+	}
+	return nil, err
+}
+
+func start(opts Options) (*Etcd, error) {
 	clientPort, err := freePort()
 	if err != nil {
 		return nil, err
@@ -88,7 +108,9 @@ func memberDataExists(dir string) bool {
 	return err == nil
 }
 
-func freePort() (int, error) {
+// freePort finds a free loopback port (a variable so tests can hand out a
+// taken one).
+var freePort = func() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, fmt.Errorf("finding a free port for embedded etcd: %w", err)
