@@ -401,10 +401,25 @@ func (c *Cluster) StartArk(ctx context.Context, extraArgs ...string) error {
 		c.order = append(c.order, "ark-apiserver")
 	}
 	c.procs["ark-apiserver"] = p
-	return waitFor(ctx, p, "APIService "+APIService+" Available", 2*time.Minute, func(ctx context.Context) error {
-		return c.apiServiceAvailable(ctx)
+	// Available alone is not enough after a restart: the condition can still
+	// be the previous process's. A list through kube-apiserver, as the
+	// administrator, proves this one serves and authenticates the
+	// aggregator (right after start it has been seen to answer 403 as
+	// system:anonymous for a moment).
+	return waitFor(ctx, p, "APIService "+APIService+" Available and serving", 2*time.Minute, func(ctx context.Context) error {
+		if err := c.apiServiceAvailable(ctx); err != nil {
+			return err
+		}
+		dyn, err := dynamic.NewForConfig(c.Config)
+		if err != nil {
+			return err
+		}
+		_, err = dyn.Resource(backupsGVR).Namespace(HomeNamespace).List(ctx, metav1.ListOptions{Limit: 1})
+		return err
 	})
 }
+
+var backupsGVR = schema.GroupVersionResource{Group: "ark.heptio.com", Version: "v1", Resource: "backups"}
 
 func (c *Cluster) arkArgs(port int, dataDir string, extraArgs []string) []string {
 	kubeconfig := c.path("ark-apiserver.kubeconfig")

@@ -29,7 +29,9 @@ func startProcess(logDir, name, bin string, args ...string) (*process, error) {
 		return nil, err
 	}
 	logPath := filepath.Join(logDir, name+".log")
-	logFile, err := os.Create(logPath)
+	// Appended, so a restarted process keeps its earlier run's log: what a
+	// failure after a restart needs to explain itself.
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, err
 	}
