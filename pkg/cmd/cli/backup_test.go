@@ -92,6 +92,7 @@ func TestBackupCreateIncludeClusterResources(t *testing.T) {
 		{"bare before the name", []string{"backup", "create", "--include-cluster-resources", "x"}, ptr(true)},
 		{"true", []string{"backup", "create", "x", "--include-cluster-resources=true"}, ptr(true)},
 		{"false", []string{"backup", "create", "x", "--include-cluster-resources=false"}, ptr(false)},
+		{"auto", []string{"backup", "create", "x", "--include-cluster-resources=auto"}, nil},
 		{"unset", []string{"backup", "create", "x"}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -28,9 +28,13 @@ func (o *optionalBool) String() string {
 }
 
 func (o *optionalBool) Set(s string) error {
+	if s == "auto" { // what String prints for unset, so it reads back
+		o.value = nil
+		return nil
+	}
 	v, err := strconv.ParseBool(s)
 	if err != nil {
-		return err
+		return fmt.Errorf("want true, false or auto: %w", err)
 	}
 	o.value = &v
 	return nil
@@ -55,7 +59,7 @@ func (f *filterFlags) add(fs *pflag.FlagSet) {
 	fs.StringVarP(&f.selector, "selector", "l", "", "only objects matching this label selector")
 	// pflag ignores IsBoolFlag: without NoOptDefVal a bare
 	// --include-cluster-resources would demand (or swallow) the next argument.
-	fs.VarPF(&f.includeClusterResources, "include-cluster-resources", "", "include cluster-scoped resources (default: those related to included namespaced ones; all for a whole-cluster backup)").NoOptDefVal = "true"
+	fs.VarPF(&f.includeClusterResources, "include-cluster-resources", "", "include cluster-scoped resources: true, false, or auto (those related to the included namespaced ones; all of them for a whole-cluster backup)").NoOptDefVal = "true"
 }
 
 func (f *filterFlags) labelSelector() (*metav1.LabelSelector, error) {

@@ -95,7 +95,10 @@ func TestOptionalBool(t *testing.T) {
 	if err := o.Set("false"); err != nil || o.value == nil || *o.value || o.String() != "false" {
 		t.Errorf("Set(false): %v, %v", err, o.String())
 	}
-	if err := o.Set("nope"); err == nil {
-		t.Error("Set(nope) accepted")
+	if err := o.Set("nope"); err == nil || !strings.Contains(err.Error(), "want true, false or auto") {
+		t.Errorf("Set(nope): %v", err)
+	}
+	if err := o.Set("auto"); err != nil || o.value != nil || o.String() != "auto" {
+		t.Errorf("Set(auto): %v, %v", err, o.String())
 	}
 }
