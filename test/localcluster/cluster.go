@@ -404,8 +404,8 @@ func (c *Cluster) StartArk(ctx context.Context, extraArgs ...string) error {
 	// Available alone is not enough after a restart: the condition can still
 	// be the previous process's. A list through kube-apiserver, as the
 	// administrator, proves this one serves and authenticates the
-	// aggregator (right after start it has been seen to answer 403 as
-	// system:anonymous for a moment).
+	// aggregator (for a moment after start it answers 503 while its
+	// delegated authentication takes effect).
 	return waitFor(ctx, p, "APIService "+APIService+" Available and serving", 2*time.Minute, func(ctx context.Context) error {
 		if err := c.apiServiceAvailable(ctx); err != nil {
 			return err

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -251,6 +252,15 @@ func (o *Options) Config(ctx context.Context) (*apiserver.Config, func(), error)
 	if pki != nil {
 		if err := applyStandaloneAuth(serverConfig, pki); err != nil {
 			return fail(err)
+		}
+	} else {
+		var headers func() []string
+		if rh := serverConfig.Authentication.RequestHeaderConfig; rh != nil && rh.UsernameHeaders != nil {
+			headers = rh.UsernameHeaders.Value
+		}
+		authn, started := serverConfig.Authentication.Authenticator, time.Now()
+		serverConfig.BuildHandlerChainFunc = func(h http.Handler, c *genericapiserver.Config) http.Handler {
+			return newAuthStartGate(genericapiserver.DefaultBuildHandlerChain(h, c), authn, headers, started)
 		}
 	}
 
