@@ -18,7 +18,7 @@ import (
 
 func newBackupCommand(env *Env) *cobra.Command {
 	cmd := &cobra.Command{Use: "backup", Aliases: []string{"backups"}, Short: "Work with backups"}
-	cmd.AddCommand(newBackupCreate(env), newGet(env, "backups"), newBackupDescribe(env),
+	cmd.AddCommand(newBackupCreate(env), newGet(env, "backups"), newDescribe(env, "backups"),
 		newDelete(env, "backup"), newContent(env, "backup", "logs"), newBackupDownload(env))
 	return cmd
 }
@@ -84,25 +84,15 @@ func waitBackup(ctx context.Context, env *Env, ns, name string) error {
 	if err != nil {
 		return err
 	}
-	var last *arkv1.Backup
-	phase, err := waitFor(ctx, env.Err, "backup "+name, func(ctx context.Context) (string, *arkv1.Progress, bool, error) {
-		b, err := client.ArkV1().Backups(ns).Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return "", nil, false, err
-		}
-		last = b
-		switch b.Status.Phase {
-		case arkv1.BackupPhaseCompleted, arkv1.BackupPhasePartiallyFailed, arkv1.BackupPhaseFailed, arkv1.BackupPhaseFailedValidation:
-			return string(b.Status.Phase), b.Status.Progress, true, nil
-		}
-		return string(b.Status.Phase), b.Status.Progress, false, nil
-	})
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(env.Out, "Backup %q %s: %d items, %d warnings, %d errors.\n", name, phase, progressDone(last.Status.Progress), last.Status.Warnings, last.Status.Errors)
-	return outcome("backup", name, phase, last.Status.FailureReason, last.Status.ValidationErrors,
-		fmt.Sprintf("See `%[1]s backup describe %[2]s -n %[3]s` and `%[1]s backup logs %[2]s -n %[3]s`.", env.Name, name, ns))
+	return waitOperation(ctx, env, "backup", name,
+		fmt.Sprintf("See `%[1]s backup describe %[2]s -n %[3]s` and `%[1]s backup logs %[2]s -n %[3]s`.", env.Name, name, ns),
+		func(ctx context.Context) (opStatus, error) {
+			b, err := client.ArkV1().Backups(ns).Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				return opStatus{}, err
+			}
+			return backupStatus(b), nil
+		})
 }
 
 func progressDone(p *arkv1.Progress) int {
@@ -143,35 +133,6 @@ func newGet(env *Env, resource string) *cobra.Command {
 	}
 	o.add(cmd.Flags())
 	return cmd
-}
-
-func newBackupDescribe(env *Env) *cobra.Command {
-	return &cobra.Command{
-		Use:               "describe NAME...",
-		ValidArgsFunction: completeArgs(env, "backups"),
-		Short:             "Show a backup in detail",
-		Args:              cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			client, err := env.Ark()
-			if err != nil {
-				return err
-			}
-			for i, name := range args {
-				b, err := client.ArkV1().Backups(env.Namespace()).Get(cmd.Context(), name, metav1.GetOptions{})
-				if err != nil {
-					return err
-				}
-				if i > 0 {
-					fmt.Fprintln(env.Out)
-				}
-				describeBackup(env.Out, b, time.Now())
-				if finishedBackup(b.Status.Phase) && b.Status.Warnings+b.Status.Errors > 0 {
-					describeProblems(cmd.Context(), env, "backups", name)
-				}
-			}
-			return nil
-		},
-	}
 }
 
 // newDelete deletes backups, restores or schedules, asking first.

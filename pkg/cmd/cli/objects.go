@@ -2,9 +2,15 @@ package cli
 
 import (
 	"context"
+	"fmt"
+	"strings"
+	"time"
 
+	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+
+	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
 )
 
 // getObjects reads the named objects, or lists them, for YAML and JSON output.
@@ -18,62 +24,151 @@ func getObjects(ctx context.Context, env *Env, resource string, names []string, 
 		ns = ""
 	}
 	opts := metav1.ListOptions{LabelSelector: o.selector}
-	var out []runtime.Object
 	switch resource {
 	case "backups":
 		c := client.ArkV1().Backups(ns)
-		if len(names) == 0 {
+		return getOrList(ctx, names, c.Get, func() ([]arkv1.Backup, error) {
 			l, err := c.List(ctx, opts)
 			if err != nil {
 				return nil, err
 			}
-			for i := range l.Items {
-				out = append(out, &l.Items[i])
-			}
-		}
-		for _, n := range names {
-			b, err := c.Get(ctx, n, metav1.GetOptions{})
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, b)
-		}
+			return l.Items, nil
+		})
 	case "restores":
 		c := client.ArkV1().Restores(ns)
-		if len(names) == 0 {
+		return getOrList(ctx, names, c.Get, func() ([]arkv1.Restore, error) {
 			l, err := c.List(ctx, opts)
 			if err != nil {
 				return nil, err
 			}
-			for i := range l.Items {
-				out = append(out, &l.Items[i])
-			}
-		}
-		for _, n := range names {
-			r, err := c.Get(ctx, n, metav1.GetOptions{})
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, r)
-		}
+			return l.Items, nil
+		})
 	case "schedules":
 		c := client.ArkV1().Schedules(ns)
-		if len(names) == 0 {
+		return getOrList(ctx, names, c.Get, func() ([]arkv1.Schedule, error) {
 			l, err := c.List(ctx, opts)
 			if err != nil {
 				return nil, err
 			}
-			for i := range l.Items {
-				out = append(out, &l.Items[i])
-			}
+			return l.Items, nil
+		})
+	}
+	return nil, fmt.Errorf("unknown resource %q", resource)
+}
+
+// getOrList gets each of names in order, or lists when there are none.
+func getOrList[T any, PT interface {
+	*T
+	runtime.Object
+}](ctx context.Context, names []string, get func(context.Context, string, metav1.GetOptions) (PT, error), list func() ([]T, error)) ([]runtime.Object, error) {
+	var out []runtime.Object
+	if len(names) == 0 {
+		items, err := list()
+		if err != nil {
+			return nil, err
 		}
-		for _, n := range names {
-			s, err := c.Get(ctx, n, metav1.GetOptions{})
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, s)
+		for i := range items {
+			out = append(out, PT(&items[i]))
 		}
 	}
+	for _, n := range names {
+		obj, err := get(ctx, n, metav1.GetOptions{})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, obj)
+	}
 	return out, nil
+}
+
+// newDescribe shows backups, restores or schedules in detail, one after the
+// other as they are read; for a finished backup or restore with warnings or
+// errors, those are read from its log.
+func newDescribe(env *Env, resource string) *cobra.Command {
+	kind := resource[:len(resource)-1]
+	return &cobra.Command{
+		Use:               "describe NAME...",
+		ValidArgsFunction: completeArgs(env, resource),
+		Short:             "Show a " + kind + " in detail",
+		Args:              cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			for i, name := range args {
+				objs, err := getObjects(cmd.Context(), env, resource, []string{name}, getOptions{})
+				if err != nil {
+					return err
+				}
+				if i > 0 {
+					fmt.Fprintln(env.Out)
+				}
+				var st opStatus
+				switch obj := objs[0].(type) {
+				case *arkv1.Backup:
+					describeBackup(env.Out, obj, time.Now())
+					st = backupStatus(obj)
+				case *arkv1.Restore:
+					describeRestore(env.Out, obj)
+					st = restoreStatus(obj)
+				case *arkv1.Schedule:
+					describeSchedule(env.Out, obj, time.Now())
+					continue
+				}
+				if st.hasLog() && st.warnings+st.errors > 0 {
+					describeProblems(cmd.Context(), env, resource, name)
+				}
+			}
+			return nil
+		},
+	}
+}
+
+// opStatus is what the command line reads of a backup's or a restore's
+// status; their phases share names.
+type opStatus struct {
+	phase            string
+	progress         *arkv1.Progress
+	warnings, errors int
+	failureReason    string
+	validationErrors []string
+}
+
+func backupStatus(b *arkv1.Backup) opStatus {
+	s := b.Status
+	return opStatus{string(s.Phase), s.Progress, s.Warnings, s.Errors, s.FailureReason, s.ValidationErrors}
+}
+
+func restoreStatus(r *arkv1.Restore) opStatus {
+	s := r.Status
+	return opStatus{string(s.Phase), s.Progress, s.Warnings, s.Errors, s.FailureReason, s.ValidationErrors}
+}
+
+// finished says whether the operation has ended, one way or another.
+func (s opStatus) finished() bool {
+	switch s.phase {
+	case "Completed", "PartiallyFailed", "Failed", "FailedValidation":
+		return true
+	}
+	return false
+}
+
+// hasLog says whether the operation ended after running, with a log.
+func (s opStatus) hasLog() bool { return s.finished() && s.phase != "FailedValidation" }
+
+// waitOperation waits for a backup or restore (kind) to finish, showing
+// progress, then prints its outcome; a failed one fails the command.
+// more names the commands that tell more.
+func waitOperation(ctx context.Context, env *Env, kind, name, more string, get func(context.Context) (opStatus, error)) error {
+	var last opStatus
+	phase, err := waitFor(ctx, env.Err, kind+" "+name, func(ctx context.Context) (string, *arkv1.Progress, bool, error) {
+		st, err := get(ctx)
+		if err != nil {
+			return "", nil, false, err
+		}
+		last = st
+		return st.phase, st.progress, st.finished(), nil
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Out, "%s%s %q %s: %d items, %d warnings, %d errors.\n", strings.ToUpper(kind[:1]), kind[1:], name, phase, progressDone(last.progress), last.warnings, last.errors)
+	return outcome(kind, name, phase, last.failureReason, last.validationErrors, more)
 }

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-
-	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
 )
 
 // maxProblems is how many warnings and how many errors describe prints; the
@@ -85,14 +83,4 @@ func describeProblems(ctx context.Context, env *Env, resource, name string) {
 		fmt.Fprintf(env.Out, "\n(%v)\n", err)
 	}
 	fmt.Fprintf(env.Out, "\nFull log: %s\n", more)
-}
-
-// finishedBackup says whether a backup has ended with a log to read.
-func finishedBackup(p arkv1.BackupPhase) bool {
-	return p == arkv1.BackupPhaseCompleted || p == arkv1.BackupPhasePartiallyFailed || p == arkv1.BackupPhaseFailed
-}
-
-// finishedRestore says whether a restore has ended with a log to read.
-func finishedRestore(p arkv1.RestorePhase) bool {
-	return p == arkv1.RestorePhaseCompleted || p == arkv1.RestorePhasePartiallyFailed || p == arkv1.RestorePhaseFailed
 }

@@ -13,7 +13,7 @@ import (
 
 func newRestoreCommand(env *Env) *cobra.Command {
 	cmd := &cobra.Command{Use: "restore", Aliases: []string{"restores"}, Short: "Work with restores"}
-	cmd.AddCommand(newRestoreCreate(env), newGet(env, "restores"), newRestoreDescribe(env),
+	cmd.AddCommand(newRestoreCreate(env), newGet(env, "restores"), newDescribe(env, "restores"),
 		newDelete(env, "restore"), newContent(env, "restore", "logs"), newContent(env, "restore", "results"))
 	return cmd
 }
@@ -100,52 +100,13 @@ func waitRestore(ctx context.Context, env *Env, ns, name string) error {
 	if err != nil {
 		return err
 	}
-	var last *arkv1.Restore
-	phase, err := waitFor(ctx, env.Err, "restore "+name, func(ctx context.Context) (string, *arkv1.Progress, bool, error) {
-		r, err := client.ArkV1().Restores(ns).Get(ctx, name, metav1.GetOptions{})
-		if err != nil {
-			return "", nil, false, err
-		}
-		last = r
-		switch r.Status.Phase {
-		case arkv1.RestorePhaseCompleted, arkv1.RestorePhasePartiallyFailed, arkv1.RestorePhaseFailed, arkv1.RestorePhaseFailedValidation:
-			return string(r.Status.Phase), r.Status.Progress, true, nil
-		}
-		return string(r.Status.Phase), r.Status.Progress, false, nil
-	})
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(env.Out, "Restore %q %s: %d items, %d warnings, %d errors.\n", name, phase, progressDone(last.Status.Progress), last.Status.Warnings, last.Status.Errors)
-	return outcome("restore", name, phase, last.Status.FailureReason, last.Status.ValidationErrors,
-		fmt.Sprintf("See `%[1]s restore describe %[2]s -n %[3]s` and `%[1]s restore results %[2]s -n %[3]s`.", env.Name, name, ns))
-}
-
-func newRestoreDescribe(env *Env) *cobra.Command {
-	return &cobra.Command{
-		Use:               "describe NAME...",
-		ValidArgsFunction: completeArgs(env, "restores"),
-		Short:             "Show a restore in detail",
-		Args:              cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			client, err := env.Ark()
+	return waitOperation(ctx, env, "restore", name,
+		fmt.Sprintf("See `%[1]s restore describe %[2]s -n %[3]s` and `%[1]s restore results %[2]s -n %[3]s`.", env.Name, name, ns),
+		func(ctx context.Context) (opStatus, error) {
+			r, err := client.ArkV1().Restores(ns).Get(ctx, name, metav1.GetOptions{})
 			if err != nil {
-				return err
+				return opStatus{}, err
 			}
-			for i, name := range args {
-				r, err := client.ArkV1().Restores(env.Namespace()).Get(cmd.Context(), name, metav1.GetOptions{})
-				if err != nil {
-					return err
-				}
-				if i > 0 {
-					fmt.Fprintln(env.Out)
-				}
-				describeRestore(env.Out, r)
-				if finishedRestore(r.Status.Phase) && r.Status.Warnings+r.Status.Errors > 0 {
-					describeProblems(cmd.Context(), env, "restores", name)
-				}
-			}
-			return nil
-		},
-	}
+			return restoreStatus(r), nil
+		})
 }

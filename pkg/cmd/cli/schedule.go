@@ -2,7 +2,6 @@ package cli
 
 import (
 	"fmt"
-	"time"
 
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -13,7 +12,7 @@ import (
 
 func newScheduleCommand(env *Env) *cobra.Command {
 	cmd := &cobra.Command{Use: "schedule", Aliases: []string{"schedules"}, Short: "Work with schedules"}
-	cmd.AddCommand(newScheduleCreate(env), newGet(env, "schedules"), newScheduleDescribe(env),
+	cmd.AddCommand(newScheduleCreate(env), newGet(env, "schedules"), newDescribe(env, "schedules"),
 		newDelete(env, "schedule"), newPause(env, true), newPause(env, false))
 	return cmd
 }
@@ -59,32 +58,6 @@ func newScheduleCreate(env *Env) *cobra.Command {
 	cmd.Flags().StringVar(&schedule, "schedule", "", "cron expression: five fields, @daily, @every 6h, optionally CRON_TZ=<zone> first")
 	cmd.Flags().BoolVar(&paused, "paused", false, "create the schedule paused")
 	return cmd
-}
-
-func newScheduleDescribe(env *Env) *cobra.Command {
-	return &cobra.Command{
-		Use:               "describe NAME...",
-		ValidArgsFunction: completeArgs(env, "schedules"),
-		Short:             "Show a schedule in detail",
-		Args:              cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			client, err := env.Ark()
-			if err != nil {
-				return err
-			}
-			for i, name := range args {
-				s, err := client.ArkV1().Schedules(env.Namespace()).Get(cmd.Context(), name, metav1.GetOptions{})
-				if err != nil {
-					return err
-				}
-				if i > 0 {
-					fmt.Fprintln(env.Out)
-				}
-				describeSchedule(env.Out, s, time.Now())
-			}
-			return nil
-		},
-	}
 }
 
 func newPause(env *Env, pause bool) *cobra.Command {

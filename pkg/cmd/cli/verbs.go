@@ -19,19 +19,19 @@ func newVerbCommands(env *Env) []*cobra.Command {
 		{"backup", map[string]func() *cobra.Command{
 			"create":   func() *cobra.Command { return newBackupCreate(env) },
 			"get":      func() *cobra.Command { return newGet(env, "backups") },
-			"describe": func() *cobra.Command { return newBackupDescribe(env) },
+			"describe": func() *cobra.Command { return newDescribe(env, "backups") },
 			"delete":   func() *cobra.Command { return newDelete(env, "backup") },
 		}},
 		{"restore", map[string]func() *cobra.Command{
 			"create":   func() *cobra.Command { return newRestoreCreate(env) },
 			"get":      func() *cobra.Command { return newGet(env, "restores") },
-			"describe": func() *cobra.Command { return newRestoreDescribe(env) },
+			"describe": func() *cobra.Command { return newDescribe(env, "restores") },
 			"delete":   func() *cobra.Command { return newDelete(env, "restore") },
 		}},
 		{"schedule", map[string]func() *cobra.Command{
 			"create":   func() *cobra.Command { return newScheduleCreate(env) },
 			"get":      func() *cobra.Command { return newGet(env, "schedules") },
-			"describe": func() *cobra.Command { return newScheduleDescribe(env) },
+			"describe": func() *cobra.Command { return newDescribe(env, "schedules") },
 			"delete":   func() *cobra.Command { return newDelete(env, "schedule") },
 		}},
 	}
