@@ -13,7 +13,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/client-go/util/workqueue"
@@ -22,6 +21,7 @@ import (
 
 	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
 	backupengine "github.com/arkproject/ark/pkg/backup"
+	"github.com/arkproject/ark/pkg/controllers/keyqueue"
 	"github.com/arkproject/ark/pkg/generated/clientset/versioned"
 	arkinformers "github.com/arkproject/ark/pkg/generated/informers/externalversions/ark/v1"
 	arklisters "github.com/arkproject/ark/pkg/generated/listers/ark/v1"
@@ -90,9 +90,7 @@ func (c *Controller) Run(ctx context.Context, workers int) {
 		return
 	}
 	c.failInterrupted(ctx)
-	for range workers {
-		go wait.UntilWithContext(ctx, c.worker, time.Second)
-	}
+	keyqueue.StartWorkers(ctx, workers, c.processNextWorkItem)
 	<-ctx.Done()
 	klog.InfoS("Stopping backup controller")
 }
@@ -124,24 +122,8 @@ func (c *Controller) failInterrupted(ctx context.Context) {
 	}
 }
 
-func (c *Controller) worker(ctx context.Context) {
-	for c.processNextWorkItem(ctx) {
-	}
-}
-
 func (c *Controller) processNextWorkItem(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
-	if err := c.sync(ctx, key); err != nil {
-		utilruntime.HandleError(fmt.Errorf("backup %s: %w", key, err))
-		c.queue.AddRateLimited(key)
-		return true
-	}
-	c.queue.Forget(key)
-	return true
+	return keyqueue.ProcessNext(ctx, c.queue, "backup", keyqueue.NoRequeue(c.sync))
 }
 
 // sync takes the backup if it is New.

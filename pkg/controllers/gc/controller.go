@@ -34,6 +34,7 @@ import (
 
 	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
 	"github.com/arkproject/ark/pkg/backupstore"
+	"github.com/arkproject/ark/pkg/controllers/keyqueue"
 	"github.com/arkproject/ark/pkg/generated/clientset/versioned"
 	arkinformers "github.com/arkproject/ark/pkg/generated/informers/externalversions/ark/v1"
 	arklisters "github.com/arkproject/ark/pkg/generated/listers/ark/v1"
@@ -114,10 +115,7 @@ func (c *Controller) Run(ctx context.Context) {
 	c.owned = c.claimLocation(ctx) == nil
 	klog.InfoS("Starting backup garbage collector", "interval", c.Interval, "ownsLocation", c.owned)
 	go wait.UntilWithContext(ctx, c.scan, c.Interval)
-	go wait.UntilWithContext(ctx, func(ctx context.Context) {
-		for c.processNextWorkItem(ctx) {
-		}
-	}, time.Second)
+	keyqueue.StartWorkers(ctx, 1, c.processNextWorkItem)
 	<-ctx.Done()
 }
 
@@ -175,18 +173,7 @@ func expired(b *arkv1.Backup, now time.Time) bool {
 }
 
 func (c *Controller) processNextWorkItem(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
-	if err := c.sync(ctx, key); err != nil {
-		utilruntime.HandleError(fmt.Errorf("deleting backup %s: %w", key, err))
-		c.queue.AddRateLimited(key)
-		return true
-	}
-	c.queue.Forget(key)
-	return true
+	return keyqueue.ProcessNext(ctx, c.queue, "deleting backup", keyqueue.NoRequeue(c.sync))
 }
 
 func (c *Controller) sync(ctx context.Context, key string) error {

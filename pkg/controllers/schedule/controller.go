@@ -14,7 +14,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/client-go/util/workqueue"
@@ -23,6 +22,7 @@ import (
 
 	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
 	"github.com/arkproject/ark/pkg/apis/ark/validation"
+	"github.com/arkproject/ark/pkg/controllers/keyqueue"
 	"github.com/arkproject/ark/pkg/generated/clientset/versioned"
 	arkinformers "github.com/arkproject/ark/pkg/generated/informers/externalversions/ark/v1"
 	arklisters "github.com/arkproject/ark/pkg/generated/listers/ark/v1"
@@ -87,33 +87,12 @@ func (c *Controller) Run(ctx context.Context, workers int) {
 	if !cache.WaitForCacheSync(ctx.Done(), c.synced...) {
 		return
 	}
-	for range workers {
-		go wait.UntilWithContext(ctx, func(ctx context.Context) {
-			for c.processNextWorkItem(ctx) {
-			}
-		}, time.Second)
-	}
+	keyqueue.StartWorkers(ctx, workers, c.processNextWorkItem)
 	<-ctx.Done()
 }
 
 func (c *Controller) processNextWorkItem(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
-	after, err := c.sync(ctx, key)
-	switch {
-	case err != nil:
-		utilruntime.HandleError(fmt.Errorf("schedule %s: %w", key, err))
-		c.queue.AddRateLimited(key)
-	case after > 0:
-		c.queue.Forget(key)
-		c.queue.AddAfter(key, after)
-	default:
-		c.queue.Forget(key)
-	}
-	return true
+	return keyqueue.ProcessNext(ctx, c.queue, "schedule", c.sync)
 }
 
 // BackupName is the name of a schedule's backup for a tick:
