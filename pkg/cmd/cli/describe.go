@@ -97,7 +97,7 @@ func describeBackup(w io.Writer, b *arkv1.Backup, now time.Time) {
 	d := &describer{w: w}
 	d.line("Name", b.Name)
 	d.line("Namespace", b.Namespace)
-	d.line("Labels", labelsString(b.Labels))
+	d.line("Labels", pairsString(b.Labels, "=", ","))
 	d.line("Phase", phaseOr(string(b.Status.Phase)))
 	if b.Status.FailureReason != "" {
 		d.line("Failure reason", b.Status.FailureReason)
@@ -143,7 +143,7 @@ func describeRestore(w io.Writer, r *arkv1.Restore) {
 		d.line("Included resources", listOr(r.Spec.IncludedResources, "*"))
 		d.line("Excluded resources", listOr(r.Spec.ExcludedResources, "<none>"))
 		d.line("Label selector", selectorString(r.Spec.LabelSelector))
-		d.line("Namespace mappings", mappingsString(r.Spec.NamespaceMapping))
+		d.line("Namespace mappings", pairsString(r.Spec.NamespaceMapping, ":", ", "))
 		d.line("Cluster resources", optBool(r.Spec.IncludeClusterResources, "auto"))
 		d.line("Restore volumes", optBool(r.Spec.RestorePVs, "true"))
 		d.line("Existing resources", r.Spec.ExistingResourcePolicy)
@@ -204,26 +204,15 @@ func phaseOrNone(s string) string {
 	return s
 }
 
-func labelsString(l map[string]string) string {
-	if len(l) == 0 {
-		return "<none>"
-	}
-	var out []string
-	for k, v := range l {
-		out = append(out, k+"="+v)
-	}
-	sort.Strings(out)
-	return strings.Join(out, ",")
-}
-
-func mappingsString(m map[string]string) string {
+// pairsString prints a map sorted, as k<kv>v joined by sep, or <none>.
+func pairsString(m map[string]string, kv, sep string) string {
 	if len(m) == 0 {
 		return "<none>"
 	}
 	var out []string
 	for k, v := range m {
-		out = append(out, k+":"+v)
+		out = append(out, k+kv+v)
 	}
 	sort.Strings(out)
-	return strings.Join(out, ", ")
+	return strings.Join(out, sep)
 }
