@@ -129,12 +129,11 @@ func createShop(t *testing.T) {
 	})
 }
 
-// runBackup creates a backup through the API and waits for it to finish.
-func runBackup(t *testing.T, ns string, b *arkv1.Backup, as string) *arkv1.Backup {
+// kubectlCreate creates obj (with apiVersion and kind set) with kubectl,
+// as the user as when not empty, as a user would.
+func kubectlCreate(t *testing.T, obj metav1.Object, as string) {
 	t.Helper()
-	b.Namespace = ns
-	b.TypeMeta = metav1.TypeMeta{APIVersion: arkv1.SchemeGroupVersion.String(), Kind: "Backup"}
-	data, err := json.Marshal(b)
+	data, err := json.Marshal(obj)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,11 +142,20 @@ func runBackup(t *testing.T, ns string, b *arkv1.Backup, as string) *arkv1.Backu
 		args = append([]string{"--as=" + as}, args...)
 	}
 	if out, err := kubectlIn(t, string(data), args...); err != nil {
-		t.Fatalf("creating backup %s: %v\n%s", b.Name, err, out)
+		t.Fatalf("creating %s: %v\n%s", obj.GetName(), err, out)
 	}
+}
+
+// runBackup creates a backup through the API and waits for it to finish.
+func runBackup(t *testing.T, ns string, b *arkv1.Backup, as string) *arkv1.Backup {
+	t.Helper()
+	b.Namespace = ns
+	b.TypeMeta = metav1.TypeMeta{APIVersion: arkv1.SchemeGroupVersion.String(), Kind: "Backup"}
+	kubectlCreate(t, b, as)
 	t.Cleanup(func() { os.RemoveAll(filepath.Join(cluster.BucketDir, "backups", b.Name)) })
 	var got *arkv1.Backup
 	eventually(t, 2*time.Minute, "backup "+b.Name+" finishes", func() error {
+		var err error
 		got, err = ark.ArkV1().Backups(ns).Get(context.Background(), b.Name, metav1.GetOptions{})
 		if err != nil {
 			return err
@@ -517,30 +525,7 @@ spec:
 // A pre hook that sleeps keeps the backup running long enough to see lines
 // arrive before it completes.
 func TestBackupLogsFollow(t *testing.T) {
-	if out, err := kubectlIn(t, `apiVersion: v1
-kind: Namespace
-metadata: {name: slow}
----
-apiVersion: v1
-kind: Pod
-metadata:
-  name: sleeper
-  namespace: slow
-  annotations:
-    pre.hook.backup.ark.heptio.com/command: '["sh","-c","sleep 5"]'
-spec:
-  nodeName: kwok-node-0
-  containers: [{name: app, image: busybox}]
-`, "apply", "-f", "-"); err != nil {
-		t.Fatalf("fixture: %v\n%s", err, out)
-	}
-	eventually(t, time.Minute, "the pod runs", func() error {
-		out, err := kubectl(t, "get", "pod", "sleeper", "-n", "slow", "-o", "jsonpath={.status.phase}")
-		if err != nil || out != "Running" {
-			return fmt.Errorf("%v: %q", err, out)
-		}
-		return nil
-	})
+	sleeperPod(t, "slow", 5)
 	if out, err := kubectlIn(t, `apiVersion: ark.heptio.com/v1
 kind: Backup
 metadata: {name: slow-1}
@@ -586,4 +571,33 @@ spec: {includedNamespaces: [slow]}
 	if endedAt.Sub(firstAt) < 2*time.Second {
 		t.Errorf("the first line came %s before the stream ended: the log was not followed while the backup ran", endedAt.Sub(firstAt))
 	}
+}
+
+// sleeperPod creates namespace ns with a running (kwok) pod "sleeper" whose
+// pre hook sleeps for seconds: it holds a backup of ns InProgress.
+func sleeperPod(t *testing.T, ns string, seconds int) {
+	t.Helper()
+	if out, err := kubectlIn(t, fmt.Sprintf(`apiVersion: v1
+kind: Namespace
+metadata: {name: %[1]s}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: sleeper
+  namespace: %[1]s
+  annotations:
+    pre.hook.backup.ark.heptio.com/command: '["sh","-c","sleep %[2]d"]'
+spec:
+  nodeName: kwok-node-0
+  containers: [{name: app, image: busybox}]
+`, ns, seconds), "apply", "-f", "-"); err != nil {
+		t.Fatalf("fixture: %v\n%s", err, out)
+	}
+	eventually(t, time.Minute, "the pod runs", func() error {
+		if got := jsonpath(t, "{.status.phase}", "get", "pod", "sleeper", "-n", ns); got != "Running" {
+			return fmt.Errorf("%q", got)
+		}
+		return nil
+	})
 }

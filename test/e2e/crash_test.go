@@ -22,34 +22,14 @@ import (
 // of the same namespace completes. A pre hook that sleeps holds the backup
 // InProgress while the server is killed.
 func TestCrashMidBackup(t *testing.T) {
+	sleeperPod(t, "crash", 20)
 	if out, err := kubectlIn(t, `apiVersion: v1
-kind: Namespace
-metadata: {name: crash}
----
-apiVersion: v1
 kind: ConfigMap
 metadata: {name: settings, namespace: crash}
 data: {a: b}
----
-apiVersion: v1
-kind: Pod
-metadata:
-  name: sleeper
-  namespace: crash
-  annotations:
-    pre.hook.backup.ark.heptio.com/command: '["sh","-c","sleep 20"]'
-spec:
-  nodeName: kwok-node-0
-  containers: [{name: app, image: busybox}]
 `, "apply", "-f", "-"); err != nil {
 		t.Fatalf("fixture: %v\n%s", err, out)
 	}
-	eventually(t, time.Minute, "the pod runs", func() error {
-		if got := jsonpath(t, "{.status.phase}", "get", "pod", "sleeper", "-n", "crash"); got != "Running" {
-			return fmt.Errorf("%q", got)
-		}
-		return nil
-	})
 	// A finished backup (of the config map only: no pod, so no hook) that
 	// the crash must leave as it is.
 	if b := runBackup(t, home, &arkv1.Backup{ObjectMeta: metav1.ObjectMeta{Name: "crash-0"}, Spec: arkv1.BackupSpec{IncludedNamespaces: []string{"crash"}, IncludedResources: []string{"configmaps"}}}, ""); b.Status.Phase != arkv1.BackupPhaseCompleted {

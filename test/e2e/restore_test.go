@@ -20,19 +20,10 @@ func runRestore(t *testing.T, ns string, r *arkv1.Restore, as string) *arkv1.Res
 	t.Helper()
 	r.Namespace = ns
 	r.TypeMeta = metav1.TypeMeta{APIVersion: arkv1.SchemeGroupVersion.String(), Kind: "Restore"}
-	data, err := json.Marshal(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	args := []string{"create", "-f", "-"}
-	if as != "" {
-		args = append([]string{"--as=" + as}, args...)
-	}
-	if out, err := kubectlIn(t, string(data), args...); err != nil {
-		t.Fatalf("creating restore %s: %v\n%s", r.Name, err, out)
-	}
+	kubectlCreate(t, r, as)
 	var got *arkv1.Restore
 	eventually(t, 2*time.Minute, "restore "+r.Name+" finishes", func() error {
+		var err error
 		got, err = ark.ArkV1().Restores(ns).Get(context.Background(), r.Name, metav1.GetOptions{})
 		if err != nil {
 			return err
