@@ -18,11 +18,11 @@ import (
 	"github.com/arkproject/ark/pkg/objectstore"
 )
 
+// encode serializes a Backup for ark-backup.json. Its resourceVersion is not
 // stored: it is the generation of the file itself.
 func (r *REST) encode(b *ark.Backup) ([]byte, error) {
 	c := b.DeepCopy()
 	c.ResourceVersion = ""
-	c.SelfLink = ""
 	data, err := runtime.Encode(r.codec, c)
 	if err != nil {
 		return nil, apierrors.NewInternalError(fmt.Errorf("encoding backup %s: %w", b.Name, err))
