@@ -20,15 +20,16 @@ build:
 
 ## test: verify, then every test: unit, in-process integration, and end-to-end on a local cluster
 test: verify controlplane
-	$(GO) test ./... -count=1 -timeout 30m
+	$(GO) test $$($(GO) list ./... | grep -v /test/e2e) -count=1 -timeout 30m
+	$(GO) test ./test/e2e/... -p 1 -count=1 -timeout 40m
 
 ## unit: the tests without the integration and end-to-end suites (quick)
 unit:
 	$(GO) test $$($(GO) list ./... | grep -v /test/) -count=1
 
-## e2e: only the end-to-end suite (local cluster)
+## e2e: only the end-to-end suites (local cluster): test/e2e, and test/e2e/tenancy (attacks on tenancy)
 e2e: controlplane
-	$(GO) test ./test/e2e -count=1 -v
+	$(GO) test ./test/e2e/... -p 1 -count=1 -v
 
 ## verify: formatting, vet, generated code and go.mod are up to date
 verify:

@@ -5,7 +5,9 @@ package apiserver
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -13,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/apimachinery/pkg/runtime/serializer/json"
+	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/registry/rest"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/klog/v2"
@@ -21,8 +24,10 @@ import (
 	"github.com/arkproject/ark/pkg/apis/ark/install"
 	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
 	"github.com/arkproject/ark/pkg/apis/ark/validation"
+	"github.com/arkproject/ark/pkg/backupstore"
 	"github.com/arkproject/ark/pkg/controllers"
 	"github.com/arkproject/ark/pkg/objectstore"
+	"github.com/arkproject/ark/pkg/provenance"
 	backupstorage "github.com/arkproject/ark/pkg/registry/backup"
 	restorestorage "github.com/arkproject/ark/pkg/registry/restore"
 	schedulestorage "github.com/arkproject/ark/pkg/registry/schedule"
@@ -91,6 +96,9 @@ type ExtraConfig struct {
 	// NamespaceTerminating asks the cluster whether a namespace is being
 	// deleted; nil in standalone mode.
 	NamespaceTerminating func(context.Context, string) (bool, error)
+	// Signer signs the Backups this API accepts; nil in standalone mode,
+	// which runs no controllers.
+	Signer *provenance.Signer
 	// Controllers, when set, runs Ark's controllers once the server serves.
 	Controllers *controllers.Config
 }
@@ -139,8 +147,15 @@ func (c completedConfig) New() (*ArkServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	scope := validation.Scope{HomeNamespace: c.ExtraConfig.HomeNamespace, StorageLocations: []string{c.ExtraConfig.LocationName}}
+	// The loopback identity is the only one trusted to pass on a requester
+	// (see registry.Requester); completing the config installed it.
+	loopback, err := loopbackUID(c.GenericConfig)
+	if err != nil {
+		return nil, fmt.Errorf("identifying the server's own loopback client: %w", err)
+	}
+	scope := validation.Scope{HomeNamespace: c.ExtraConfig.HomeNamespace, StorageLocations: []string{c.ExtraConfig.LocationName}, LoopbackUID: loopback}
 
+	layout := backupstore.Layout{HomeNamespace: scope.HomeNamespace}
 	restores, restoreStatus, err := restorestorage.NewREST(Scheme, c.GenericConfig.RESTOptionsGetter, scope)
 	if err != nil {
 		return nil, fmt.Errorf("creating restore storage: %w", err)
@@ -157,6 +172,7 @@ func (c completedConfig) New() (*ArkServer, error) {
 		PollInterval:         c.ExtraConfig.BucketPollInterval,
 		NamespaceVisible:     c.ExtraConfig.NamespaceVisible,
 		NamespaceTerminating: c.ExtraConfig.NamespaceTerminating,
+		Signer:               c.ExtraConfig.Signer,
 	})
 
 	group := genericapiserver.NewDefaultAPIGroupInfo(ark.GroupName, Scheme, metav1.ParameterCodec, Codecs)
@@ -168,8 +184,8 @@ func (c completedConfig) New() (*ArkServer, error) {
 		"backups/logs":     backupstorage.NewLogsREST(backups),
 		"restores":         restores,
 		"restores/status":  restoreStatus,
-		"restores/logs":    restorestorage.NewLogsREST(restores, c.ExtraConfig.BackupStore),
-		"restores/results": restorestorage.NewResultsREST(restores, c.ExtraConfig.BackupStore),
+		"restores/logs":    restorestorage.NewLogsREST(restores, c.ExtraConfig.BackupStore, layout),
+		"restores/results": restorestorage.NewResultsREST(restores, c.ExtraConfig.BackupStore, layout),
 		"schedules":        schedules,
 		"schedules/status": scheduleStatus,
 	}
@@ -191,4 +207,26 @@ func (c completedConfig) New() (*ArkServer, error) {
 		})
 	}
 	return &ArkServer{GenericAPIServer: generic, Backups: backups}, nil
+}
+
+// loopbackUID authenticates the server's loopback token the way a request
+// carrying it is authenticated, and returns the identity's UID: a random
+// value per process that no client outside the process can present.
+func loopbackUID(c genericapiserver.CompletedConfig) (string, error) {
+	if c.LoopbackClientConfig == nil || c.LoopbackClientConfig.BearerToken == "" || c.Authentication.Authenticator == nil {
+		return "", errors.New("the server has no loopback token")
+	}
+	req, err := http.NewRequest(http.MethodGet, "/", nil)
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.LoopbackClientConfig.BearerToken)
+	resp, ok, err := c.Authentication.Authenticator.AuthenticateRequest(req)
+	if err != nil || !ok {
+		return "", fmt.Errorf("the loopback token does not authenticate: %v", err)
+	}
+	if resp.User.GetName() != user.APIServerUser || resp.User.GetUID() == "" {
+		return "", fmt.Errorf("the loopback token authenticates as %q (uid %q)", resp.User.GetName(), resp.User.GetUID())
+	}
+	return resp.User.GetUID(), nil
 }

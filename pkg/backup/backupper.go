@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -33,6 +35,8 @@ type Backupper struct {
 	// Access checks the requester's rights before anything is read.
 	Access AccessChecker
 	Store  objectstore.Store
+	// Layout places the backup's files in the bucket by its namespace.
+	Layout backupstore.Layout
 	// Snapshotters snapshot persistent volumes, the first that handles a
 	// volume wins; none means volume data is not backed up.
 	Snapshotters []snapshot.VolumeSnapshotter
@@ -63,15 +67,22 @@ type Outcome struct {
 // run is the state of one backup in progress.
 type run struct {
 	*Backupper
-	backup    *arkv1.Backup
-	log       *backupLog
-	tar       *tarball
-	list      *resourceList
-	ns        namespaceFilter
-	progress  ProgressFunc
-	total     int
-	done      int
-	boundPVs  sets.Set[string]
+	backup   *arkv1.Backup
+	ref      backupstore.Backup
+	log      *backupLog
+	tar      *tarball
+	list     *resourceList
+	ns       namespaceFilter
+	progress ProgressFunc
+	total    int
+	done     int
+	boundPVs sets.Set[string]
+	filter   resourceFilter
+	// unlisted are the resources, by where, that the requester may not
+	// list and did not name: skipped, and reported once at the end.
+	unlisted map[string][]string
+	// claims are the backed-up claims bound to a volume, by "ns/name".
+	claims    map[string]claimBinding
 	startTime time.Time
 	// snapshotted are the PVs already snapshotted; snapshots their records.
 	snapshotted sets.Set[string]
@@ -95,7 +106,7 @@ func (b *Backupper) Run(ctx context.Context, backup *arkv1.Backup, progress Prog
 	if progress == nil {
 		progress = func(int, int) {}
 	}
-	name := backup.Name
+	ref := b.Layout.Backup(backup.Namespace, backup.Name)
 	start := time.Now()
 	if backup.Status.StartTimestamp != nil {
 		start = backup.Status.StartTimestamp.Time
@@ -115,35 +126,38 @@ func (b *Backupper) Run(ctx context.Context, backup *arkv1.Backup, progress Prog
 		}
 		return u, err
 	}
-	tarUp, err := open(backupstore.TarballKey(name))
+	tarUp, err := open(ref.TarballKey())
 	if err != nil {
 		return out, err
 	}
-	logUp, err := open(backupstore.LogsKey(name))
+	logUp, err := open(ref.LogsKey())
 	if err != nil {
 		return out, err
 	}
-	listUp, err := open(backupstore.ResourceListKey(name))
+	listUp, err := open(ref.ResourceListKey())
 	if err != nil {
 		return out, err
 	}
 	r := &run{
 		Backupper: b, backup: backup, progress: progress,
-		log:         newBackupLog(logUp, name),
+		ref:         ref,
+		log:         newBackupLog(logUp, backup.Name),
 		tar:         newTarball(tarUp, start),
 		list:        newResourceList(listUp),
 		ns:          newNamespaceFilter(backup.Spec.IncludedNamespaces, backup.Spec.ExcludedNamespaces),
 		boundPVs:    sets.New[string](),
+		claims:      map[string]claimBinding{},
+		unlisted:    map[string][]string{},
 		snapshotted: sets.New[string](),
 		startTime:   start,
 	}
-	r.log.infof("starting backup %s/%s of %s, requested by %s", backup.Namespace, name, r.ns, backup.Spec.Requester.Username)
+	r.log.infof("starting backup %s/%s of %s, requested by %s", backup.Namespace, backup.Name, r.ns, backup.Spec.Requester.Username)
 	stopLive := r.publishLiveLog(ctx)
 	defer func() {
 		stopLive()
 		if err != nil {
 			// A failed backup keeps no files; its reason is in its status.
-			_ = b.Store.Delete(context.WithoutCancel(ctx), backupstore.LiveLogKey(name), objectstore.Conditions{})
+			_ = b.Store.Delete(context.WithoutCancel(ctx), ref.LiveLogKey(), objectstore.Conditions{})
 		}
 	}()
 	if err := r.tar.add("metadata/version", []byte(strconv.Itoa(FormatVersion))); err != nil {
@@ -167,10 +181,10 @@ func (b *Backupper) Run(ctx context.Context, backup *arkv1.Backup, progress Prog
 		manifest.Files[baseName(key)] = entry
 		return nil
 	}
-	if err := finish(backupstore.TarballKey(name), r.tar.close); err != nil {
+	if err := finish(ref.TarballKey(), r.tar.close); err != nil {
 		return out, err
 	}
-	if err := finish(backupstore.ResourceListKey(name), r.list.close); err != nil {
+	if err := finish(ref.ResourceListKey(), r.list.close); err != nil {
 		return out, err
 	}
 	out = Outcome{Items: r.done, Warnings: r.log.results.Warnings.Count, Errors: r.log.results.Errors.Count}
@@ -181,18 +195,18 @@ func (b *Backupper) Run(ctx context.Context, backup *arkv1.Backup, progress Prog
 		}
 	}
 	stopLive()
-	if err := finish(backupstore.LogsKey(name), r.log.close); err != nil {
+	if err := finish(ref.LogsKey(), r.log.close); err != nil {
 		return out, err
 	}
 	// Followers switch to the final log once the backup's phase is final;
 	// the live copy is only a convenience, so a failed delete is harmless.
-	_ = b.Store.Delete(ctx, backupstore.LiveLogKey(name), objectstore.Conditions{})
+	_ = b.Store.Delete(ctx, ref.LiveLogKey(), objectstore.Conditions{})
 	for _, f := range []struct {
 		key string
 		v   any
 	}{
-		{backupstore.ResultsKey(name), r.log.results},
-		{backupstore.VolumeSnapshotsKey(name), append([]snapshot.Record{}, r.snapshots...)},
+		{ref.ResultsKey(), r.log.results},
+		{ref.VolumeSnapshotsKey(), append([]snapshot.Record{}, r.snapshots...)},
 	} {
 		key, v := f.key, f.v
 		u, err := open(key)
@@ -208,7 +222,7 @@ func (b *Backupper) Run(ctx context.Context, backup *arkv1.Backup, progress Prog
 	if err != nil {
 		return out, err
 	}
-	if _, err := objectstore.PutBytes(ctx, b.Store, backupstore.ManifestKey(name), data, objectstore.Conditions{}); err != nil {
+	if _, err := objectstore.PutBytes(ctx, b.Store, ref.ManifestKey(), data, objectstore.Conditions{}); err != nil {
 		return out, fmt.Errorf("uploading the manifest: %w", err)
 	}
 	return out, nil
@@ -225,9 +239,11 @@ func (r *run) collect(ctx context.Context) error {
 		r.log.warnf("", "", "some API groups could not be discovered and are not backed up: %v", discErr)
 	}
 	filter, unknown := newResourceFilter(r.backup.Spec.IncludedResources, r.backup.Spec.ExcludedResources, resources)
+	r.filter = filter
 	for _, u := range unknown {
 		r.log.warnf("", "", "resource %q is not served by this cluster", u)
 	}
+	defer r.reportUnlisted()
 	for _, res := range resources {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -334,6 +350,12 @@ func (r *run) listItems(ctx context.Context, res resource, ns, selector string, 
 		if ns != "" {
 			where = "in namespace " + ns
 		}
+		if !implied && !r.filter.explicitlyIncluded(res) {
+			// Not asked for by name: "everything" means everything the
+			// requester may read, so this is said once, not an error.
+			r.unlisted[where] = append(r.unlisted[where], gr)
+			return nil
+		}
 		report := r.log.errorf
 		if implied {
 			report = r.log.warnf
@@ -417,9 +439,7 @@ func (r *run) write(ctx context.Context, res resource, item *unstructured.Unstru
 		r.snapshotPV(ctx, item)
 	}
 	if res.GroupResource() == "persistentvolumeclaims" {
-		if pv, _, _ := unstructured.NestedString(item.Object, "spec", "volumeName"); pv != "" {
-			r.boundPVs.Insert(pv)
-		}
+		r.holdClaim(item)
 	}
 	r.done++
 	r.progress(max(r.total, r.done), r.done)
@@ -442,6 +462,24 @@ func baseName(key string) string {
 		}
 	}
 	return key
+}
+
+// reportUnlisted says, once per namespace, which resources were skipped
+// because the requester may not list them: a warning, so that an honest
+// tenant's backup of their namespace completes.
+func (r *run) reportUnlisted() {
+	wheres := make([]string, 0, len(r.unlisted))
+	for w := range r.unlisted {
+		wheres = append(wheres, w)
+	}
+	sort.Strings(wheres)
+	for _, where := range wheres {
+		ns, scope := strings.TrimPrefix(where, "in namespace "), ""
+		if ns == where {
+			ns, scope = "", "cluster"
+		}
+		r.log.warnf(ns, scope, "%s may not list these resources %s, so they are not backed up: %s", r.backup.Spec.Requester.Username, where, strings.Join(r.unlisted[where], ", "))
+	}
 }
 
 // withoutArkGroup drops discovery failures of Ark's own group, which is never
@@ -475,7 +513,7 @@ func (r *run) publishLiveLog(ctx context.Context) (stop func()) {
 	finished := make(chan struct{})
 	publish := func() {
 		if data, ok := r.log.liveSnapshot(); ok {
-			_, _ = objectstore.PutBytes(ctx, r.Store, backupstore.LiveLogKey(r.backup.Name), data, objectstore.Conditions{})
+			_, _ = objectstore.PutBytes(ctx, r.Store, r.ref.LiveLogKey(), data, objectstore.Conditions{})
 		}
 	}
 	go func() {

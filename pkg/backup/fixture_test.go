@@ -255,7 +255,7 @@ func newEnv(t testing.TB) *env {
 		access: &fakeAccess{},
 		store:  store,
 	}
-	e.b = &Backupper{Discovery: e.disc, Dynamic: e.rec, Access: e.access, Store: e.store}
+	e.b = &Backupper{Discovery: e.disc, Dynamic: e.rec, Access: e.access, Store: e.store, Layout: backupstore.Layout{HomeNamespace: "ark"}}
 	return e
 }
 

@@ -22,8 +22,27 @@ func (r *run) snapshotsWanted() bool {
 	return r.backup.Spec.SnapshotVolumes == nil || *r.backup.Spec.SnapshotVolumes
 }
 
+// claimBinding is what a backed-up claim says of its volume.
+type claimBinding struct {
+	uid    string
+	volume string
+}
+
+// holdClaim records a claim of the backup (read with the requester's
+// rights), so that its volume may be snapshotted.
+func (r *run) holdClaim(claim *unstructured.Unstructured) {
+	pv, _, _ := unstructured.NestedString(claim.Object, "spec", "volumeName")
+	if pv == "" {
+		return
+	}
+	r.claims[claim.GetNamespace()+"/"+claim.GetName()] = claimBinding{uid: string(claim.GetUID()), volume: pv}
+	r.boundPVs.Insert(pv)
+}
+
 // snapshotPodVolumes snapshots the persistent volumes a pod mounts, between
-// its pre and post hooks.
+// its pre and post hooks. The claim and the volume are read with the
+// requester's rights: a claim naming someone else's volume, or a volume the
+// requester may not read, is never snapshotted.
 func (r *run) snapshotPodVolumes(ctx context.Context, pod *unstructured.Unstructured) {
 	if !r.snapshotsWanted() {
 		return
@@ -39,13 +58,14 @@ func (r *run) snapshotPodVolumes(ctx context.Context, pod *unstructured.Unstruct
 			r.log.warnf(pod.GetNamespace(), "", "pod %s: reading claim %s to snapshot its volume: %v", pod.GetName(), claim, err)
 			continue
 		}
+		r.holdClaim(pvc)
 		pvName, _, _ := unstructured.NestedString(pvc.Object, "spec", "volumeName")
 		if pvName == "" || r.snapshotted.Has(pvName) {
 			continue
 		}
 		pv, err := r.Dynamic.Resource(pvGVR).Get(ctx, pvName, metav1.GetOptions{})
 		if err != nil {
-			r.log.warnf(pod.GetNamespace(), "", "pod %s: reading volume %s to snapshot it: %v", pod.GetName(), pvName, err)
+			r.log.warnf(pod.GetNamespace(), "", "pod %s: reading volume %s to snapshot it: %v; its data is not backed up", pod.GetName(), pvName, err)
 			continue
 		}
 		r.snapshotPV(ctx, pv)
@@ -57,25 +77,52 @@ func asMap(v any) map[string]any {
 	return m
 }
 
+// boundToHeldClaim says why a volume may not be snapshotted, or "" when it
+// may: its claimRef names a claim this backup holds, and that claim names
+// the volume (both directions, so a claim that merely names another
+// namespace's volume gets nothing).
+func (r *run) boundToHeldClaim(pv *corev1.PersistentVolume) string {
+	ref := pv.Spec.ClaimRef
+	if ref == nil || ref.Name == "" {
+		return "it is not bound to a claim"
+	}
+	key := ref.Namespace + "/" + ref.Name
+	c, ok := r.claims[key]
+	if !ok {
+		return "its claim " + key + " is not in the backup"
+	}
+	if c.volume != pv.Name {
+		return "its claim " + key + " is bound to volume " + c.volume
+	}
+	if ref.UID != "" && c.uid != "" && string(ref.UID) != c.uid {
+		return "it is bound to an earlier claim named " + key
+	}
+	return ""
+}
+
 // snapshotPV snapshots one persistent volume once per backup with the first
 // snapshotter that handles it, and records the outcome.
 func (r *run) snapshotPV(ctx context.Context, item *unstructured.Unstructured) {
 	if !r.snapshotsWanted() || r.snapshotted.Has(item.GetName()) {
 		return
 	}
-	r.snapshotted.Insert(item.GetName())
 	var pv corev1.PersistentVolume
 	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(item.Object, &pv); err != nil {
 		r.log.errorf("", "cluster", "reading persistent volume %s: %v", item.GetName(), err)
 		return
 	}
+	if why := r.boundToHeldClaim(&pv); why != "" {
+		r.log.infof("persistent volume %s is not snapshotted: %s", pv.Name, why)
+		return
+	}
+	r.snapshotted.Insert(item.GetName())
 	s := snapshot.For(r.Snapshotters, &pv)
 	if s == nil {
 		r.log.infof("no volume snapshotter handles persistent volume %s; its data is not backed up", pv.Name)
 		return
 	}
 	r.log.infof("snapshotting persistent volume %s with %s", pv.Name, s.Name())
-	rec, err := s.Snapshot(ctx, r.backup.Name, &pv)
+	rec, err := s.Snapshot(ctx, r.ref, &pv)
 	rec.PersistentVolume, rec.Snapshotter = pv.Name, s.Name()
 	if err != nil {
 		rec.Phase, rec.Error = snapshot.PhaseFailed, err.Error()

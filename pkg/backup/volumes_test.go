@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
+	"github.com/arkproject/ark/pkg/backupstore"
 	"github.com/arkproject/ark/pkg/snapshot"
 )
 
@@ -25,7 +26,8 @@ func (s *orderedSnapshotter) Name() string { return "fake" }
 func (s *orderedSnapshotter) Handles(pv *corev1.PersistentVolume) bool {
 	return pv.Spec.HostPath != nil
 }
-func (s *orderedSnapshotter) Snapshot(_ context.Context, backup string, pv *corev1.PersistentVolume) (snapshot.Record, error) {
+func (s *orderedSnapshotter) Snapshot(_ context.Context, ref backupstore.Backup, pv *corev1.PersistentVolume) (snapshot.Record, error) {
+	backup := ref.Name
 	*s.events = append(*s.events, "snapshot "+pv.Name)
 	if s.fail {
 		return snapshot.Record{VolumeID: pv.Spec.HostPath.Path}, errors.New("disk on fire")
@@ -130,3 +132,54 @@ func TestFailedSnapshotIsRecorded(t *testing.T) {
 }
 
 func ptrBool(b bool) *bool { return &b }
+
+// A claim that names another namespace's volume gets nothing: the volume's
+// claimRef points elsewhere, so it is neither snapshotted through the pod
+// that mounts the claim nor through the claim itself.
+func TestClaimNamingAnotherNamespacesVolumeIsNotSnapshotted(t *testing.T) {
+	e, events := volumeEnv(t, false)
+	ctx := context.Background()
+	// The volume belongs to a claim of namespace "other".
+	pv, _ := e.dyn.Resource(pvGVR).Get(ctx, "pv-1", metav1.GetOptions{})
+	_ = unstructured.SetNestedMap(pv.Object, map[string]any{"namespace": "other", "name": "vault", "uid": "uid-vault"}, "spec", "claimRef")
+	if _, err := e.dyn.Resource(pvGVR).Update(ctx, pv, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	s := e.run(t, newBackup("b1", func(s *arkv1.BackupSpec) { s.IncludedNamespaces = []string{"app"} }))
+	if s.err != nil {
+		t.Fatal(s.err)
+	}
+	if got := strings.Join(*events, ", "); got != "hook freeze, hook thaw" {
+		t.Errorf("events: %s (the volume of another namespace's claim was snapshotted)", got)
+	}
+	if len(s.snapshots) != 0 || s.out.VolumeSnapshotsAttempted != 0 {
+		t.Errorf("snapshots taken: %+v %+v", s.snapshots, s.out)
+	}
+	if !strings.Contains(s.log, "persistent volume pv-1 is not snapshotted: its claim other/vault is not in the backup") {
+		t.Errorf("log does not say why:\n%s", s.log)
+	}
+}
+
+// A volume whose claimRef names a claim of the backup, while that claim is
+// bound to another volume, is not snapshotted either (both directions).
+func TestVolumeClaimingABackedUpClaimIsNotEnough(t *testing.T) {
+	e, events := volumeEnv(t, false)
+	ctx := context.Background()
+	pvc, _ := e.dyn.Resource(pvcGVR).Namespace("app").Get(ctx, "data", metav1.GetOptions{})
+	_ = unstructured.SetNestedField(pvc.Object, "pv-2", "spec", "volumeName")
+	if _, err := e.dyn.Resource(pvcGVR).Namespace("app").Update(ctx, pvc, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	s := e.run(t, newBackup("b1", func(s *arkv1.BackupSpec) { s.IncludedNamespaces = []string{"*"} }))
+	if s.err != nil {
+		t.Fatal(s.err)
+	}
+	for _, ev := range *events {
+		if strings.HasPrefix(ev, "snapshot ") {
+			t.Errorf("snapshotted: %s", ev)
+		}
+	}
+	if !strings.Contains(s.log, "persistent volume pv-1 is not snapshotted: its claim app/data is bound to volume pv-2") {
+		t.Errorf("log does not say why:\n%s", s.log)
+	}
+}

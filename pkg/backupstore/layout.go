@@ -1,5 +1,6 @@
-// Package backupstore names the files of a backup in its storage location.
-// The layout is Heptio Ark's (and Velero's), so existing buckets can be read:
+// Package backupstore names the files of backups and restores in their
+// storage location. The home namespace's backups keep Heptio Ark's (and
+// Velero's) layout, so existing buckets stay readable:
 //
 //	backups/<name>/ark-backup.json               the Backup object: the API's record
 //	backups/<name>/<name>.tar.gz                 the backed-up objects
@@ -9,49 +10,169 @@
 //	backups/<name>/<name>-volumesnapshots.json.gz
 //	backups/<name>/<name>-results.json.gz        warnings and errors
 //	backups/<name>/<name>-manifest.json          SHA-256 and size of each file above
+//	restores/<name>/<name>-results.json.gz       a restore's per-item results
+//	restores/<name>/<name>-logs.gz               and its log
+//
+// Every other namespace has the same layout under namespaces/<namespace>/,
+// so names are per namespace: two namespaces may each have a backup or a
+// restore called "nightly", and neither can reach, overwrite or delete the
+// other's files through the API.
 package backupstore
 
-// BackupsPrefix is the folder of every backup.
+import (
+	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation"
+)
+
+// BackupsPrefix is the folder of the home namespace's backups.
 const BackupsPrefix = "backups/"
+
+// RestoresPrefix is the folder of the home namespace's restore files.
+const RestoresPrefix = "restores/"
+
+// NamespacesPrefix is the folder of every other namespace's backups and restores.
+const NamespacesPrefix = "namespaces/"
 
 // MetadataFile is the name of a backup's API object in its folder.
 const MetadataFile = "ark-backup.json"
 
-// Dir is the folder of a backup, with a trailing slash.
-func Dir(name string) string { return BackupsPrefix + name + "/" }
+// Layout places each namespace's backups and restores in a bucket.
+type Layout struct {
+	// HomeNamespace is the namespace whose backups live at the top.
+	HomeNamespace string
+}
+
+// root is the folder holding a namespace's backups/ and restores/.
+func (l Layout) root(namespace string) string {
+	if namespace == l.HomeNamespace {
+		return ""
+	}
+	return NamespacesPrefix + namespace + "/"
+}
+
+// Backup returns where the backup namespace/name lives.
+func (l Layout) Backup(namespace, name string) Backup {
+	return Backup{Namespace: namespace, Name: name, dir: l.root(namespace) + BackupsPrefix + name + "/"}
+}
+
+// Restore returns where the files of the restore namespace/name live.
+func (l Layout) Restore(namespace, name string) Restore {
+	return Restore{Namespace: namespace, Name: name, dir: l.root(namespace) + RestoresPrefix + name + "/"}
+}
+
+// Prefixes are the folders that hold backups' metadata files, for listing.
+func (l Layout) Prefixes() []string { return []string{BackupsPrefix, NamespacesPrefix} }
+
+// ParseMetadataKey returns the backup a key names, if it is the key of a
+// backup's metadata file: backups/<name>/ark-backup.json (home namespace) or
+// namespaces/<ns>/backups/<name>/ark-backup.json. The key decides the
+// namespace, never the file's content: a record cannot move itself into
+// another namespace.
+func (l Layout) ParseMetadataKey(key string) (Backup, bool) {
+	ns := l.HomeNamespace
+	rest := key
+	if after, ok := strings.CutPrefix(key, NamespacesPrefix); ok {
+		var found bool
+		ns, rest, found = strings.Cut(after, "/")
+		if !found || ns == "" || ns == l.HomeNamespace {
+			return Backup{}, false
+		}
+	}
+	rest, ok := strings.CutPrefix(rest, BackupsPrefix)
+	if !ok {
+		return Backup{}, false
+	}
+	name, file, ok := strings.Cut(rest, "/")
+	if !ok || file != MetadataFile || len(validation.IsDNS1123Subdomain(name)) > 0 || len(validation.IsDNS1123Label(ns)) > 0 {
+		return Backup{}, false
+	}
+	return l.Backup(ns, name), true
+}
+
+// Backup is where one backup's files live.
+type Backup struct {
+	Namespace, Name string
+	dir             string
+}
+
+// Dir is the folder of the backup, with a trailing slash.
+func (b Backup) Dir() string { return b.dir }
 
 // MetadataKey is where the Backup object lives.
-func MetadataKey(name string) string { return Dir(name) + MetadataFile }
+func (b Backup) MetadataKey() string { return b.dir + MetadataFile }
 
 // TarballKey is where the backup's objects live.
-func TarballKey(name string) string { return Dir(name) + name + ".tar.gz" }
+func (b Backup) TarballKey() string { return b.dir + b.Name + ".tar.gz" }
 
 // LogsKey is where the backup's log lives.
-func LogsKey(name string) string { return Dir(name) + name + "-logs.gz" }
+func (b Backup) LogsKey() string { return b.dir + b.Name + "-logs.gz" }
 
 // LiveLogKey holds the start of a running backup's log as plain text, for
 // following it; it is removed when the backup finishes.
-func LiveLogKey(name string) string { return Dir(name) + name + "-logs.live" }
+func (b Backup) LiveLogKey() string { return b.dir + b.Name + "-logs.live" }
 
 // ResourceListKey lists the backed-up items by resource.
-func ResourceListKey(name string) string { return Dir(name) + name + "-resource-list.json.gz" }
+func (b Backup) ResourceListKey() string { return b.dir + b.Name + "-resource-list.json.gz" }
 
 // VolumeSnapshotsKey records the volume snapshots taken.
-func VolumeSnapshotsKey(name string) string { return Dir(name) + name + "-volumesnapshots.json.gz" }
+func (b Backup) VolumeSnapshotsKey() string { return b.dir + b.Name + "-volumesnapshots.json.gz" }
 
 // ResultsKey records warnings and errors.
-func ResultsKey(name string) string { return Dir(name) + name + "-results.json.gz" }
+func (b Backup) ResultsKey() string { return b.dir + b.Name + "-results.json.gz" }
 
 // ManifestKey records the checksum of every other file.
-func ManifestKey(name string) string { return Dir(name) + name + "-manifest.json" }
+func (b Backup) ManifestKey() string { return b.dir + b.Name + "-manifest.json" }
 
-// RestoresPrefix is the folder of every restore's files.
-const RestoresPrefix = "restores/"
-
-// RestoreResultsKey holds a restore's per-item results.
-func RestoreResultsKey(name string) string {
-	return RestoresPrefix + name + "/" + name + "-results.json.gz"
+// Restore is where one restore's files live.
+type Restore struct {
+	Namespace, Name string
+	dir             string
 }
 
-// RestoreLogsKey holds a restore's log.
-func RestoreLogsKey(name string) string { return RestoresPrefix + name + "/" + name + "-logs.gz" }
+// Dir is the folder of the restore's files, with a trailing slash.
+func (r Restore) Dir() string { return r.dir }
+
+// ResultsKey holds a restore's per-item results.
+func (r Restore) ResultsKey() string { return r.dir + r.Name + "-results.json.gz" }
+
+// LogsKey holds a restore's log.
+func (r Restore) LogsKey() string { return r.dir + r.Name + "-logs.gz" }
+
+// The functions below name the files of the home namespace's backups and
+// restores (the top of the bucket), as Heptio Ark wrote them.
+
+func home(name string) Backup { return Layout{}.Backup("", name) }
+
+// Dir is the folder of a home-namespace backup, with a trailing slash.
+func Dir(name string) string { return home(name).Dir() }
+
+// MetadataKey is where a home-namespace Backup object lives.
+func MetadataKey(name string) string { return home(name).MetadataKey() }
+
+// TarballKey is where a home-namespace backup's objects live.
+func TarballKey(name string) string { return home(name).TarballKey() }
+
+// LogsKey is where a home-namespace backup's log lives.
+func LogsKey(name string) string { return home(name).LogsKey() }
+
+// LiveLogKey is where a running home-namespace backup's log is published.
+func LiveLogKey(name string) string { return home(name).LiveLogKey() }
+
+// ResourceListKey lists a home-namespace backup's items by resource.
+func ResourceListKey(name string) string { return home(name).ResourceListKey() }
+
+// VolumeSnapshotsKey records a home-namespace backup's volume snapshots.
+func VolumeSnapshotsKey(name string) string { return home(name).VolumeSnapshotsKey() }
+
+// ResultsKey records a home-namespace backup's warnings and errors.
+func ResultsKey(name string) string { return home(name).ResultsKey() }
+
+// ManifestKey records the checksum of a home-namespace backup's files.
+func ManifestKey(name string) string { return home(name).ManifestKey() }
+
+// RestoreResultsKey holds a home-namespace restore's per-item results.
+func RestoreResultsKey(name string) string { return Layout{}.Restore("", name).ResultsKey() }
+
+// RestoreLogsKey holds a home-namespace restore's log.
+func RestoreLogsKey(name string) string { return Layout{}.Restore("", name).LogsKey() }

@@ -23,7 +23,10 @@ import (
 	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
 
+	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
+	"github.com/arkproject/ark/pkg/apis/ark/validation"
 	"github.com/arkproject/ark/pkg/backup"
+	"github.com/arkproject/ark/pkg/backupstore"
 	backupcontroller "github.com/arkproject/ark/pkg/controllers/backup"
 	"github.com/arkproject/ark/pkg/controllers/gc"
 	restorecontroller "github.com/arkproject/ark/pkg/controllers/restore"
@@ -33,6 +36,8 @@ import (
 	"github.com/arkproject/ark/pkg/generated/informers/externalversions"
 	"github.com/arkproject/ark/pkg/hooks"
 	"github.com/arkproject/ark/pkg/objectstore"
+	"github.com/arkproject/ark/pkg/provenance"
+	"github.com/arkproject/ark/pkg/requester"
 	"github.com/arkproject/ark/pkg/restore"
 	"github.com/arkproject/ark/pkg/snapshot"
 )
@@ -60,6 +65,9 @@ type Config struct {
 	// HostPathRestoreDirs, when set, are the only directories restores
 	// write hostPath and local volume data under.
 	HostPathRestoreDirs []string
+	// Signer verifies that a backup was accepted by this cluster's API
+	// before it runs; backups of other clusters are left alone.
+	Signer *provenance.Signer
 }
 
 // Run runs the controllers until ctx ends, as leader when LeaderElect is set.
@@ -83,7 +91,11 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	disc := memory.NewMemCacheClient(kube.Discovery())
-	snapshotters := []snapshot.VolumeSnapshotter{&snapshot.CSI{Dynamic: dyn}}
+	// Everything done in the cluster for a user is done as that user: the
+	// engines get clients that impersonate the requester (see package
+	// requester). Ark's own clients do only Ark's bookkeeping: discovery,
+	// access reviews, volume snapshot classes, namespace lookups.
+	asUser := &requester.Factory{Base: kubeConfig}
 	var gce *snapshot.GCE
 	if cfg.GCEProject != "" {
 		svc, err := compute.NewService(ctx)
@@ -91,36 +103,52 @@ func Run(ctx context.Context, cfg Config) error {
 			return fmt.Errorf("GCE snapshots: %w", err)
 		}
 		gce = &snapshot.GCE{Service: svc, Project: cfg.GCEProject}
-		snapshotters = append(snapshotters, gce)
 	}
-	// hostPath and local volumes are archived into the bucket.
-	snapshotters = append(snapshotters, &snapshot.HostPath{Store: cfg.Store})
+	snapshotters := func(user *requester.Clients) []snapshot.VolumeSnapshotter {
+		out := []snapshot.VolumeSnapshotter{&snapshot.CSI{Dynamic: user.Dynamic, Classes: dyn}}
+		if gce != nil {
+			out = append(out, gce)
+		}
+		// hostPath and local volumes are archived into the bucket.
+		return append(out, &snapshot.HostPath{Store: cfg.Store})
+	}
 	run := func(ctx context.Context) {
 		factory := externalversions.NewSharedInformerFactory(ark, 0)
 		backups := backupcontroller.New(ark, factory.Ark().V1().Backups(), func() backupcontroller.Engine {
 			// Fresh per backup: resources may have changed, and access
 			// decisions belong to one requester.
 			disc.Invalidate()
-			return &backup.Backupper{
-				Discovery:    discovery.DiscoveryInterface(disc),
-				Dynamic:      dyn,
-				Access:       &backup.SubjectAccessReviews{Client: kube.AuthorizationV1().SubjectAccessReviews()},
-				Store:        cfg.Store,
-				Hooks:        &hooks.PodExec{Config: kubeConfig, Client: kube},
-				Snapshotters: snapshotters,
-			}
+			return backupAs{factory: asUser, engine: func(user *requester.Clients) *backup.Backupper {
+				return &backup.Backupper{
+					Discovery:    discovery.DiscoveryInterface(disc),
+					Dynamic:      user.Dynamic,
+					Access:       &backup.SubjectAccessReviews{Client: kube.AuthorizationV1().SubjectAccessReviews()},
+					Store:        cfg.Store,
+					Layout:       backupstore.Layout{HomeNamespace: cfg.HomeNamespace},
+					Hooks:        &hooks.PodExec{Config: user.Config, Client: user.Kube},
+					Snapshotters: snapshotters(user),
+				}
+			}}
 		})
 		restores := restorecontroller.New(ark, factory.Ark().V1().Restores(), func() restorecontroller.Engine {
 			disc.Invalidate()
-			return &restore.Restorer{
-				Discovery:     discovery.DiscoveryInterface(disc),
-				Dynamic:       dyn,
-				Access:        &backup.SubjectAccessReviews{Client: kube.AuthorizationV1().SubjectAccessReviews()},
-				Store:         cfg.Store,
-				HomeNamespace: cfg.HomeNamespace,
-				HostPath:      &snapshot.HostPath{Store: cfg.Store, RestoreDirs: cfg.HostPathRestoreDirs},
-			}
+			return restoreAs{factory: asUser, engine: func(user *requester.Clients) *restore.Restorer {
+				return &restore.Restorer{
+					Discovery:     discovery.DiscoveryInterface(disc),
+					Dynamic:       user.Dynamic,
+					Cluster:       dyn,
+					Access:        &backup.SubjectAccessReviews{Client: kube.AuthorizationV1().SubjectAccessReviews()},
+					Store:         cfg.Store,
+					HomeNamespace: cfg.HomeNamespace,
+					HostPath:      &snapshot.HostPath{Store: cfg.Store, RestoreDirs: cfg.HostPathRestoreDirs},
+				}
+			}}
 		})
+		scope := validation.Scope{HomeNamespace: cfg.HomeNamespace}
+		backups.Scope, restores.Scope = scope, scope
+		if cfg.Signer != nil {
+			backups.Provenance = cfg.Signer
+		}
 		schedules := schedulecontroller.New(ark, factory.Ark().V1().Schedules(), factory.Ark().V1().Backups(), nil)
 		broadcaster := record.NewBroadcaster(record.WithContext(ctx))
 		broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: kube.CoreV1().Events("")})
@@ -133,6 +161,7 @@ func Run(ctx context.Context, cfg Config) error {
 			klog.ErrorS(err, "Reading the cluster's identity; the backup storage location's owner is not checked")
 		}
 		collector := gc.New(ark, factory.Ark().V1().Backups(), cfg.Store, dyn, recorder, clusterID)
+		collector.Layout = backupstore.Layout{HomeNamespace: cfg.HomeNamespace}
 		if cfg.GCInterval > 0 {
 			collector.Interval = cfg.GCInterval
 		}
@@ -171,4 +200,34 @@ func Run(ctx context.Context, cfg Config) error {
 		},
 	})
 	return nil
+}
+
+// backupAs runs a backup engine whose cluster clients act as the backup's
+// requester; a backup whose requester cannot be impersonated fails.
+type backupAs struct {
+	factory *requester.Factory
+	engine  func(*requester.Clients) *backup.Backupper
+}
+
+func (e backupAs) Run(ctx context.Context, b *arkv1.Backup, progress backup.ProgressFunc) (backup.Outcome, error) {
+	user, err := e.factory.For(b.Spec.Requester)
+	if err != nil {
+		return backup.Outcome{}, err
+	}
+	return e.engine(user).Run(ctx, b, progress)
+}
+
+// restoreAs runs a restore engine whose cluster clients act as the
+// restore's requester.
+type restoreAs struct {
+	factory *requester.Factory
+	engine  func(*requester.Clients) *restore.Restorer
+}
+
+func (e restoreAs) Run(ctx context.Context, r *arkv1.Restore, backupName string, progress restore.ProgressFunc) (restore.Outcome, error) {
+	user, err := e.factory.For(r.Spec.Requester)
+	if err != nil {
+		return restore.Outcome{}, err
+	}
+	return e.engine(user).Run(ctx, r, backupName, progress)
 }

@@ -17,16 +17,20 @@ import (
 	"github.com/arkproject/ark/pkg/apis/ark/validation"
 )
 
-// Requester returns the user to record on a new Backup or Restore: the
-// authenticated user of the request. Only Ark's own controllers (the
-// loopback identity) may pass on a requester they were given, which is how a
-// schedule's backups act with the rights of the schedule's creator.
-func Requester(ctx context.Context, supplied *ark.UserInfo) *ark.UserInfo {
+// Requester returns the user to record on a new or changed Backup, Restore
+// or Schedule: the authenticated user of the request. Only Ark's own
+// controllers may pass on a requester they were given, which is how a
+// schedule's backups act with the rights of the schedule's creator. They are
+// recognised by this process's loopback identity, name and UID, which no
+// request from outside can carry (the name alone can be impersonated); and
+// the loopback identity itself is never recorded, since acting as it would
+// act as system:masters.
+func Requester(ctx context.Context, scope validation.Scope, supplied *ark.UserInfo) *ark.UserInfo {
 	u, ok := genericapirequest.UserFrom(ctx)
 	if !ok {
 		return nil
 	}
-	if u.GetName() == user.APIServerUser && supplied != nil {
+	if IsLoopback(u, scope) {
 		return supplied
 	}
 	info := &ark.UserInfo{Username: u.GetName(), UID: u.GetUID(), Groups: u.GetGroups()}
@@ -37,6 +41,11 @@ func Requester(ctx context.Context, supplied *ark.UserInfo) *ark.UserInfo {
 		}
 	}
 	return info
+}
+
+// IsLoopback reports whether u is this server's own loopback identity.
+func IsLoopback(u user.Info, scope validation.Scope) bool {
+	return u.GetName() == user.APIServerUser && scope.LoopbackUID != "" && u.GetUID() == scope.LoopbackUID
 }
 
 // ConfineToNamespace makes a backup spec outside the home namespace cover

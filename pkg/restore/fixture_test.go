@@ -322,6 +322,13 @@ func putBackup(t testing.TB, s objectstore.Store, name string, items ...bItem) [
 // the manifest, when records is not nil.
 func putBackupWithSnapshots(t testing.TB, s objectstore.Store, name string, records []snapshot.Record, items ...bItem) []byte {
 	t.Helper()
+	return putBackupAt(t, s, backupstore.Layout{}.Backup("", name), records, items...)
+}
+
+// putBackupAt stores a backup at ref, in any namespace's folder.
+func putBackupAt(t testing.TB, s objectstore.Store, ref backupstore.Backup, records []snapshot.Record, items ...bItem) []byte {
+	t.Helper()
+	name := ref.Name
 	tgz := tarball(t, items)
 	sum := sha256.Sum256(tgz)
 	m := backup.Manifest{Version: 1, Files: map[string]backup.ManifestEntry{
@@ -334,7 +341,7 @@ func putBackupWithSnapshots(t testing.TB, s objectstore.Store, name string, reco
 		}
 		gzd := gzipBytes(t, plain)
 		vsum := sha256.Sum256(gzd)
-		key := backupstore.VolumeSnapshotsKey(name)
+		key := ref.VolumeSnapshotsKey()
 		m.Files[key[strings.LastIndex(key, "/")+1:]] = backup.ManifestEntry{SHA256: hex.EncodeToString(vsum[:]), Size: int64(len(gzd))}
 		put(t, s, key, gzd)
 	}
@@ -342,8 +349,8 @@ func putBackupWithSnapshots(t testing.TB, s objectstore.Store, name string, reco
 	if err != nil {
 		t.Fatal(err)
 	}
-	put(t, s, backupstore.TarballKey(name), tgz)
-	put(t, s, backupstore.ManifestKey(name), data)
+	put(t, s, ref.TarballKey(), tgz)
+	put(t, s, ref.ManifestKey(), data)
 	return tgz
 }
 
@@ -522,7 +529,9 @@ func (c createCall) key() string {
 }
 
 type fixture struct {
-	t        *testing.T
+	t *testing.T
+	// ns is the namespace of the backup and of the restores' files.
+	ns       string
 	store    objectstore.Store
 	dyn      *dynamicfake.FakeDynamicClient
 	disc     *fakeDiscovery
@@ -620,7 +629,16 @@ func (f *fixture) seedNamespace(name string) {
 
 func (f *fixture) backup(items ...bItem) []byte {
 	f.t.Helper()
-	return putBackup(f.t, f.store, testBackup, items...)
+	return putBackupAt(f.t, f.store, f.layout().Backup(f.namespace(), testBackup), nil, items...)
+}
+
+func (f *fixture) layout() backupstore.Layout { return backupstore.Layout{HomeNamespace: homeNS} }
+
+func (f *fixture) namespace() string {
+	if f.ns == "" {
+		return homeNS
+	}
+	return f.ns
 }
 
 func newRestore(mods ...func(*arkv1.Restore)) *arkv1.Restore {
@@ -738,7 +756,7 @@ func gunzip(t testing.TB, data []byte) []byte {
 
 func (f *fixture) results(restore string) resultsDoc {
 	f.t.Helper()
-	data, _, err := objectstore.ReadAll(context.Background(), f.store, backupstore.RestoreResultsKey(restore), 64<<20)
+	data, _, err := objectstore.ReadAll(context.Background(), f.store, f.layout().Restore(f.namespace(), restore).ResultsKey(), 64<<20)
 	if err != nil {
 		f.t.Fatalf("reading the results: %v", err)
 	}
@@ -759,7 +777,7 @@ func (f *fixture) results(restore string) resultsDoc {
 
 func (f *fixture) logs(restore string) string {
 	f.t.Helper()
-	data, _, err := objectstore.ReadAll(context.Background(), f.store, backupstore.RestoreLogsKey(restore), 64<<20)
+	data, _, err := objectstore.ReadAll(context.Background(), f.store, f.layout().Restore(f.namespace(), restore).LogsKey(), 64<<20)
 	if err != nil {
 		f.t.Fatalf("reading the logs: %v", err)
 	}

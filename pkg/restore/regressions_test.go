@@ -214,6 +214,7 @@ func TestRegressionWaitEstablishedIgnoresCancel(t *testing.T) {
 // confinement check comes before wantClusterScoped.
 func TestRegressionConfinedWarnsAboutFilteredClusterItems(t *testing.T) {
 	f := newFixture(t)
+	f.ns = "team"
 	f.seedNamespace("team")
 	f.backup(namespaceItem("team"), namespaceItem("abc"), namespaceItem("xyz"), configMap("team", "cm"), storageClass("fast"))
 	out := f.run(newRestore(func(r *arkv1.Restore) {

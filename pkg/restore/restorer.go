@@ -43,9 +43,16 @@ type UpdateAccessChecker interface {
 // Restorer restores backups into one cluster.
 type Restorer struct {
 	Discovery discovery.DiscoveryInterface
-	Dynamic   dynamic.Interface
-	Access    AccessChecker
-	Store     objectstore.Store
+	// Dynamic creates, reads and updates the restored objects: it acts as
+	// the restore's requester, so Kubernetes applies its own rules (RBAC
+	// escalation checks, admission) to everything a restore creates.
+	Dynamic dynamic.Interface
+	// Cluster is Ark's own client, for lookups that are not the user's
+	// business: whether a target namespace exists, whether a restored
+	// definition is established. nil means Dynamic.
+	Cluster dynamic.Interface
+	Access  AccessChecker
+	Store   objectstore.Store
 	// HomeNamespace is where restores may create cluster-scoped objects.
 	HomeNamespace string
 	// ScratchDir holds the unpacked backup during a restore; "" is the
@@ -57,6 +64,25 @@ type Restorer struct {
 	Limits archive.Limits
 	// HostPath restores the data of hostPath and local volumes; nil skips it.
 	HostPath *snapshot.HostPath
+}
+
+// clearFiles removes the files of an earlier restore of the same name (one
+// deleted, possibly with its namespace): a restore that fails before writing
+// its own must never serve another's results or log.
+func clearFiles(ctx context.Context, store objectstore.Store, files backupstore.Restore) error {
+	for _, key := range []string{files.ResultsKey(), files.LogsKey()} {
+		if err := store.Delete(ctx, key, objectstore.Conditions{}); err != nil && !errors.Is(err, objectstore.ErrNotFound) {
+			return fmt.Errorf("removing the files of an earlier restore named %s: %w", files.Name, err)
+		}
+	}
+	return nil
+}
+
+func (r *Restorer) cluster() dynamic.Interface {
+	if r.Cluster != nil {
+		return r.Cluster
+	}
+	return r.Dynamic
 }
 
 // ProgressFunc receives the items to restore and those done so far.
@@ -79,6 +105,7 @@ type run struct {
 	*Restorer
 	restore   *arkv1.Restore
 	backup    string
+	source    backupstore.Backup
 	results   *results
 	shaper    *shaper
 	served    map[string]apiResource
@@ -120,26 +147,34 @@ func (r *Restorer) Run(ctx context.Context, restore *arkv1.Restore, backup strin
 		return out, err
 	}
 	defer os.RemoveAll(dir)
-	index, err := archive.Extract(ctx, r.Store, backup, dir, r.Limits)
+	// The backup is the restore's namespace's; the restore's files go to
+	// that namespace's folder too.
+	layout := backupstore.Layout{HomeNamespace: r.HomeNamespace}
+	files := layout.Restore(restore.Namespace, restore.Name)
+	if err := clearFiles(ctx, r.Store, files); err != nil {
+		return out, err
+	}
+	source := layout.Backup(restore.Namespace, backup)
+	index, err := archive.Extract(ctx, r.Store, source, dir, r.Limits)
 	if err != nil {
 		return out, err
 	}
-	snapshots, err := loadSnapshots(ctx, r.Store, backup)
+	snapshots, err := loadSnapshots(ctx, r.Store, source)
 	if err != nil {
 		return out, err
 	}
 
-	resW, err := r.Store.NewWriter(ctx, backupstore.RestoreResultsKey(restore.Name), objectstore.Conditions{})
+	resW, err := r.Store.NewWriter(ctx, files.ResultsKey(), objectstore.Conditions{})
 	if err != nil {
 		return out, err
 	}
-	logW, err := r.Store.NewWriter(ctx, backupstore.RestoreLogsKey(restore.Name), objectstore.Conditions{})
+	logW, err := r.Store.NewWriter(ctx, files.LogsKey(), objectstore.Conditions{})
 	if err != nil {
 		resW.Abort()
 		return out, err
 	}
 	run := &run{
-		Restorer: r, restore: restore, backup: backup, progress: progress, selector: sel,
+		Restorer: r, restore: restore, backup: backup, source: source, progress: progress, selector: sel,
 		results:   newResults(resW, logW, restore.Name),
 		shaper:    &shaper{restore: restore.Name, backup: backup, mapping: restore.Spec.NamespaceMapping, restoredUIDs: map[string]string{}},
 		confined:  restore.Namespace != r.HomeNamespace,
@@ -535,7 +570,7 @@ func (r *run) ensureNamespace(ctx context.Context, ns string) error {
 		return nil
 	}
 	nsGVR := schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}
-	if _, err := r.Dynamic.Resource(nsGVR).Get(ctx, ns, metav1.GetOptions{}); err == nil {
+	if _, err := r.cluster().Resource(nsGVR).Get(ctx, ns, metav1.GetOptions{}); err == nil {
 		r.nsOK.Store(ns, true)
 		return nil
 	} else if !apierrors.IsNotFound(err) {
@@ -570,7 +605,7 @@ var crdGVR = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version:
 // waitEstablished waits (up to a minute) until a restored definition is served.
 func (r *run) waitEstablished(ctx context.Context, name string) {
 	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
-		crd, err := r.Dynamic.Resource(crdGVR).Get(ctx, name, metav1.GetOptions{})
+		crd, err := r.cluster().Resource(crdGVR).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			return false, nil
 		}

@@ -894,6 +894,7 @@ func TestRunConfined(t *testing.T) {
 	}
 	t.Run("unmapped", func(t *testing.T) {
 		f := newFixture(t)
+		f.ns = "team"
 		f.seedNamespace("team")
 		f.backup(backupItems()...)
 		out := f.run(newRestore(func(r *arkv1.Restore) { r.Namespace = "team" }))
@@ -918,6 +919,7 @@ func TestRunConfined(t *testing.T) {
 	})
 	t.Run("mapped into its namespace", func(t *testing.T) {
 		f := newFixture(t)
+		f.ns = "team"
 		f.seedNamespace("team")
 		f.backup(backupItems()...)
 		out := f.run(newRestore(func(r *arkv1.Restore) {

@@ -27,8 +27,9 @@ const maxSnapshotRecords = 64 << 20
 
 // loadSnapshots reads a backup's volume-snapshot records, checked against
 // its manifest like the tarball. A backup without the file has no snapshots.
-func loadSnapshots(ctx context.Context, store objectstore.Store, name string) (map[string]snapshot.Record, error) {
-	manifestData, _, err := objectstore.ReadAll(ctx, store, backupstore.ManifestKey(name), 1<<20)
+func loadSnapshots(ctx context.Context, store objectstore.Store, ref backupstore.Backup) (map[string]snapshot.Record, error) {
+	name := ref.Name
+	manifestData, _, err := objectstore.ReadAll(ctx, store, ref.ManifestKey(), 1<<20)
 	if err != nil {
 		return nil, fmt.Errorf("reading the manifest of backup %q: %w", name, err)
 	}
@@ -36,7 +37,7 @@ func loadSnapshots(ctx context.Context, store objectstore.Store, name string) (m
 	if err := json.Unmarshal(manifestData, &m); err != nil {
 		return nil, fmt.Errorf("the manifest of backup %q is malformed: %w", name, err)
 	}
-	key := backupstore.VolumeSnapshotsKey(name)
+	key := ref.VolumeSnapshotsKey()
 	want, listed := m.Files[key[strings.LastIndex(key, "/")+1:]]
 	data, _, err := objectstore.ReadAll(ctx, store, key, maxSnapshotRecords)
 	if errors.Is(err, objectstore.ErrNotFound) && !listed {
@@ -99,6 +100,12 @@ func (r *run) restoreVolumeData(ctx context.Context, created *unstructured.Unstr
 	rec, ok := r.snapshots[created.GetName()]
 	if !ok || rec.Snapshotter != snapshot.HostPathName || r.HostPath == nil {
 		return "", nil
+	}
+	// The record comes from the bucket: it may only name an archive of
+	// this backup, never another backup's (which could be another
+	// namespace's).
+	if !strings.HasPrefix(rec.SnapshotID, r.source.Dir()) || strings.Contains(rec.SnapshotID, "..") {
+		return "", fmt.Errorf("its snapshot %s is not in the folder of backup %s", rec.SnapshotID, r.backup)
 	}
 	var pv corev1.PersistentVolume
 	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(created.Object, &pv); err != nil {

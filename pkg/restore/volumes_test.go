@@ -161,7 +161,7 @@ func TestRunHostPathVolumeData(t *testing.T) {
 			f.restorer.HostPath = &snapshot.HostPath{Store: f.store, Root: root}
 		}
 		vol := withField(pv("pv-host", "abc", "data"), map[string]any{"path": "/srv/vol"}, "spec", "hostPath")
-		key := snapshot.ArchiveKey(testBackup, "pv-host")
+		key := snapshot.ArchiveKey(backupstore.Layout{}.Backup("", testBackup), "pv-host")
 		putBackupWithSnapshots(t, f.store, testBackup,
 			[]snapshot.Record{{PersistentVolume: "pv-host", Snapshotter: snapshot.HostPathName, VolumeID: "/srv/vol", SnapshotID: key, Phase: snapshot.PhaseCompleted}},
 			namespaceItem("abc"), pvc("abc", "data", "pv-host"), vol)

@@ -15,6 +15,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
+
+	"github.com/arkproject/ark/pkg/backupstore"
 )
 
 // CSIName is the name of the CSI snapshotter.
@@ -34,7 +36,12 @@ const LabelBackupName = "ark.heptio.com/backup-name"
 // snapshot is ready to use. Restores create the claim again with the
 // VolumeSnapshot as its data source.
 type CSI struct {
+	// Dynamic creates and reads VolumeSnapshots: it acts as the backup's
+	// requester, so a snapshot is only made where they may make one.
 	Dynamic dynamic.Interface
+	// Classes reads VolumeSnapshotClasses, which are configuration (users
+	// rarely may list them); nil means Dynamic.
+	Classes dynamic.Interface
 	// ReadyTimeout bounds the wait for readyToUse; default 10 minutes.
 	ReadyTimeout time.Duration
 	// PollInterval is how often readiness is checked; default 1s.
@@ -58,7 +65,11 @@ func (c *CSI) Handles(pv *corev1.PersistentVolume) bool {
 // classFor returns the VolumeSnapshotClass of driver, preferring the one
 // annotated as the default.
 func (c *CSI) classFor(ctx context.Context, driver string) (string, error) {
-	list, err := c.Dynamic.Resource(volumeSnapshotClassGVR).List(ctx, metav1.ListOptions{})
+	classes := c.Classes
+	if classes == nil {
+		classes = c.Dynamic
+	}
+	list, err := classes.Resource(volumeSnapshotClassGVR).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return "", err
 	}
@@ -89,7 +100,8 @@ func snapshotName(backup, claim string) string {
 }
 
 // Snapshot creates the VolumeSnapshot and waits for it to be ready.
-func (c *CSI) Snapshot(ctx context.Context, backup string, pv *corev1.PersistentVolume) (Record, error) {
+func (c *CSI) Snapshot(ctx context.Context, ref backupstore.Backup, pv *corev1.PersistentVolume) (Record, error) {
+	backup := ref.Name
 	ns, claim := pv.Spec.ClaimRef.Namespace, pv.Spec.ClaimRef.Name
 	rec := Record{VolumeID: pv.Spec.CSI.VolumeHandle}
 	class, err := c.classFor(ctx, pv.Spec.CSI.Driver)

@@ -15,6 +15,8 @@ import (
 	"google.golang.org/api/googleapi"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
+
+	"github.com/arkproject/ark/pkg/backupstore"
 )
 
 // GCEName is the name of the GCE persistent disk snapshotter.
@@ -82,7 +84,8 @@ func gceSnapshotName(backup, pv string) string {
 }
 
 // Snapshot creates a disk snapshot and waits for its operation to finish.
-func (g *GCE) Snapshot(ctx context.Context, backup string, pv *corev1.PersistentVolume) (Record, error) {
+func (g *GCE) Snapshot(ctx context.Context, ref backupstore.Backup, pv *corev1.PersistentVolume) (Record, error) {
+	backup := ref.Name
 	project, zone, disk, err := g.disk(pv)
 	rec := Record{VolumeID: fmt.Sprintf("projects/%s/zones/%s/disks/%s", project, zone, disk)}
 	if err != nil {

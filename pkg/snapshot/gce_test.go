@@ -15,6 +15,8 @@ import (
 	"google.golang.org/api/option"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/arkproject/ark/pkg/backupstore"
 )
 
 // recordedCompute replays the compute API's responses to a disk snapshot, as
@@ -100,7 +102,7 @@ func TestGCESnapshot(t *testing.T) {
 	if !g.Handles(gcePV()) {
 		t.Fatal("a pd.csi.storage.gke.io volume is not handled")
 	}
-	rec, err := g.Snapshot(context.Background(), "nightly", gcePV())
+	rec, err := g.Snapshot(context.Background(), backupstore.Layout{}.Backup("", "nightly"), gcePV())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +119,7 @@ func TestGCESnapshot(t *testing.T) {
 
 func TestGCESnapshotOperationError(t *testing.T) {
 	fake := &recordedCompute{failWith: "Quota SNAPSHOTS exceeded"}
-	_, err := newGCE(t, fake).Snapshot(context.Background(), "nightly", gcePV())
+	_, err := newGCE(t, fake).Snapshot(context.Background(), backupstore.Layout{}.Backup("", "nightly"), gcePV())
 	if err == nil || !strings.Contains(err.Error(), "QUOTA_EXCEEDED: Quota SNAPSHOTS exceeded") {
 		t.Fatalf("got %v", err)
 	}

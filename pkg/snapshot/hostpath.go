@@ -57,13 +57,13 @@ func volumePath(pv *corev1.PersistentVolume) string {
 }
 
 // ArchiveKey is where the snapshot of a PV of a backup lives.
-func ArchiveKey(backup, pv string) string {
-	return backupstore.Dir(backup) + "volumes/" + pv + ".tar.gz"
+func ArchiveKey(backup backupstore.Backup, pv string) string {
+	return backup.Dir() + "volumes/" + pv + ".tar.gz"
 }
 
 // Snapshot streams the volume's directory into the bucket: directories,
 // regular files and symbolic links (never followed), with their modes.
-func (h *HostPath) Snapshot(ctx context.Context, backup string, pv *corev1.PersistentVolume) (Record, error) {
+func (h *HostPath) Snapshot(ctx context.Context, backup backupstore.Backup, pv *corev1.PersistentVolume) (Record, error) {
 	dir := filepath.Join(h.Root, volumePath(pv))
 	rec := Record{VolumeID: volumePath(pv), SnapshotID: ArchiveKey(backup, pv.Name)}
 	fi, err := os.Stat(dir)

@@ -8,6 +8,8 @@ import (
 	"context"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/arkproject/ark/pkg/backupstore"
 )
 
 // Record describes one volume snapshot of a backup; the list of them is the
@@ -42,9 +44,9 @@ type VolumeSnapshotter interface {
 	Name() string
 	// Handles reports whether it can snapshot pv.
 	Handles(pv *corev1.PersistentVolume) bool
-	// Snapshot takes a snapshot of pv for the named backup. The record's
+	// Snapshot takes a snapshot of pv for a backup. The record's
 	// PersistentVolume, Snapshotter and Phase are filled in by the caller.
-	Snapshot(ctx context.Context, backup string, pv *corev1.PersistentVolume) (Record, error)
+	Snapshot(ctx context.Context, backup backupstore.Backup, pv *corev1.PersistentVolume) (Record, error)
 }
 
 // For returns the first snapshotter that handles pv, or nil.

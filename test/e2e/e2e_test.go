@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
+	"github.com/arkproject/ark/test/e2e/framework"
 	"github.com/arkproject/ark/test/localcluster"
 )
 
@@ -244,7 +245,7 @@ spec: {includedNamespaces: [%s]}
 		}
 		return nil
 	})
-	t.Cleanup(func() { os.RemoveAll(filepath.Join(cluster.BucketDir, "backups", "alice-team-a")) })
+	t.Cleanup(func() { framework.RemoveBackupFiles("team-a", "alice-team-a") })
 	if out, err := teamBackup(home, home); err == nil || !strings.Contains(out, "Forbidden") {
 		t.Errorf("alice creating a backup in %s: err=%v\n%s", home, err, out)
 	}

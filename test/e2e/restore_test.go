@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -14,51 +13,6 @@ import (
 
 	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
 )
-
-// runRestore creates a restore and waits for it to finish.
-func runRestore(t *testing.T, ns string, r *arkv1.Restore, as string) *arkv1.Restore {
-	t.Helper()
-	r.Namespace = ns
-	r.TypeMeta = metav1.TypeMeta{APIVersion: arkv1.SchemeGroupVersion.String(), Kind: "Restore"}
-	kubectlCreate(t, r, as)
-	var got *arkv1.Restore
-	eventually(t, 2*time.Minute, "restore "+r.Name+" finishes", func() error {
-		var err error
-		got, err = ark.ArkV1().Restores(ns).Get(context.Background(), r.Name, metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
-		switch got.Status.Phase {
-		case arkv1.RestorePhaseCompleted, arkv1.RestorePhasePartiallyFailed, arkv1.RestorePhaseFailed, arkv1.RestorePhaseFailedValidation:
-			return nil
-		}
-		return fmt.Errorf("phase %q", got.Status.Phase)
-	})
-	return got
-}
-
-// restoreResults fetches restores/results through kube-apiserver.
-func restoreResults(t *testing.T, ns, name string) (items []map[string]string, summary map[string]int) {
-	t.Helper()
-	raw := mustKubectl(t, "get", "--raw", fmt.Sprintf("/apis/ark.heptio.com/v1/namespaces/%s/restores/%s/results", ns, name))
-	var doc struct {
-		Items   []map[string]string `json:"items"`
-		Summary map[string]int      `json:"summary"`
-	}
-	if err := json.Unmarshal([]byte(raw), &doc); err != nil {
-		t.Fatalf("results are not JSON: %v\n%.500s", err, raw)
-	}
-	return doc.Items, doc.Summary
-}
-
-func jsonpath(t *testing.T, path string, args ...string) string {
-	t.Helper()
-	out, err := kubectl(t, append(args, "-o", "jsonpath="+path)...)
-	if err != nil {
-		return "ERROR: " + out
-	}
-	return out
-}
 
 const bistro = `apiVersion: v1
 kind: Namespace

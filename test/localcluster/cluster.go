@@ -108,10 +108,12 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 		return nil, err
 	}
 	opts.Dir = abs
-	c = &Cluster{opts: opts, procs: map[string]*process{}}
+	started := &Cluster{opts: opts, procs: map[string]*process{}}
+	c = started
 	defer func() {
 		if err != nil {
-			c.Stop()
+			// c is nil by then: stop what was started through its own copy.
+			started.Stop()
 		}
 	}()
 	for _, b := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kwok", "kubectl"} {

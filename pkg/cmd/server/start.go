@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -41,6 +42,7 @@ import (
 	"github.com/arkproject/ark/pkg/embeddedetcd"
 	generatedopenapi "github.com/arkproject/ark/pkg/generated/openapi"
 	"github.com/arkproject/ark/pkg/objectstore"
+	"github.com/arkproject/ark/pkg/provenance"
 	"github.com/arkproject/ark/pkg/standalone"
 )
 
@@ -80,6 +82,9 @@ type Options struct {
 	GCInterval time.Duration
 	// HostPathRestoreDirs bounds where hostPath/local volume data is restored.
 	HostPathRestoreDirs []string
+	// ProvenanceSecret is the namespace/name of the Secret that holds the
+	// key this API signs the Backups it accepts with.
+	ProvenanceSecret string
 
 	Out, ErrOut io.Writer
 	flags       *pflag.FlagSet
@@ -103,6 +108,7 @@ func NewOptions(out, errOut io.Writer) *Options {
 		LeaderElectionNamespace: "ark-system",
 		BackupWorkers:           2,
 		GCInterval:              time.Minute,
+		ProvenanceSecret:        "ark-system/ark-provenance",
 		Out:                     out,
 		ErrOut:                  errOut,
 	}
@@ -152,6 +158,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.BackupWorkers, "backup-workers", o.BackupWorkers, "How many backups may run at the same time.")
 	fs.DurationVar(&o.GCInterval, "gc-interval", o.GCInterval, "How often backups are checked for expiry.")
 	fs.StringSliceVar(&o.HostPathRestoreDirs, "hostpath-restore-dirs", o.HostPathRestoreDirs, "Directories under which restores may write hostPath and local volume data (the path comes from the backup's PersistentVolume). Empty allows any.")
+	fs.StringVar(&o.ProvenanceSecret, "provenance-secret", o.ProvenanceSecret, "namespace/name of the Secret holding the key Ark signs the Backups its API accepts with (created if absent). Only signed Backups run: one written straight into the bucket never does. Replicas of one cluster share it.")
 	fs.StringVar(&o.GCEProject, "gce-project", o.GCEProject, "Snapshot GCE persistent disks through the compute API (Application Default Credentials); the project of in-tree disks.")
 	fs.BoolVar(&o.EtcdUnsafeNoFsync, "embedded-etcd-unsafe-no-fsync", o.EtcdUnsafeNoFsync, "Skip fsync in the embedded etcd. Faster, loses data on power failure: for tests only.")
 }
@@ -197,6 +204,9 @@ func (o *Options) Validate() error {
 	errs = append(errs, o.RecommendedOptions.Validate()...)
 	if o.HomeNamespace == "" {
 		errs = append(errs, fmt.Errorf("--namespace must not be empty"))
+	}
+	if ns, name, ok := strings.Cut(o.ProvenanceSecret, "/"); !ok || ns == "" || name == "" {
+		errs = append(errs, fmt.Errorf("--provenance-secret must be namespace/name, not %q", o.ProvenanceSecret))
 	}
 	if o.BucketPollInterval < 100*time.Millisecond {
 		errs = append(errs, fmt.Errorf("--bucket-poll-interval must be at least 100ms"))
@@ -289,6 +299,10 @@ func (o *Options) Config(ctx context.Context) (*apiserver.Config, func(), error)
 			return nil, nil, err
 		}
 		extra.NamespaceTerminating = namespaceTerminating(kube)
+		if extra.Signer, err = o.clusterSigner(ctx, kube); err != nil {
+			cleanupAll()
+			return nil, nil, err
+		}
 		if o.Controllers {
 			extra.Controllers = &controllers.Config{
 				Kube:                serverConfig.ClientConfig,
@@ -300,10 +314,26 @@ func (o *Options) Config(ctx context.Context) (*apiserver.Config, func(), error)
 				HomeNamespace:       o.HomeNamespace,
 				GCInterval:          o.GCInterval,
 				HostPathRestoreDirs: o.HostPathRestoreDirs,
+				Signer:              extra.Signer,
 			}
 		}
 	}
 	return &apiserver.Config{GenericConfig: serverConfig, ExtraConfig: extra}, cleanupAll, nil
+}
+
+// clusterSigner reads (or creates) the provenance key and identifies the
+// cluster, so that this API's Backups can be told from any other record.
+func (o *Options) clusterSigner(ctx context.Context, kube kubernetes.Interface) (*provenance.Signer, error) {
+	cluster, err := provenance.ClusterID(ctx, kube)
+	if err != nil {
+		return nil, err
+	}
+	ns, name, _ := strings.Cut(o.ProvenanceSecret, "/")
+	key, err := provenance.KeyFromSecret(ctx, kube, ns, name)
+	if err != nil {
+		return nil, fmt.Errorf("the provenance key (--provenance-secret): %w", err)
+	}
+	return provenance.NewSigner(key, cluster)
 }
 
 // applyStandaloneAuth authenticates clients by certificates from the

@@ -20,11 +20,13 @@ import (
 	"k8s.io/utils/clock"
 
 	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
+	"github.com/arkproject/ark/pkg/apis/ark/validation"
 	backupengine "github.com/arkproject/ark/pkg/backup"
 	"github.com/arkproject/ark/pkg/controllers/keyqueue"
 	"github.com/arkproject/ark/pkg/generated/clientset/versioned"
 	arkinformers "github.com/arkproject/ark/pkg/generated/informers/externalversions/ark/v1"
 	arklisters "github.com/arkproject/ark/pkg/generated/listers/ark/v1"
+	"github.com/arkproject/ark/pkg/provenance"
 )
 
 // InterruptedReason is the failure reason of backups that were running when
@@ -47,6 +49,26 @@ type Controller struct {
 	clock     clock.Clock
 	// ProgressInterval is how often progress is written to status.
 	ProgressInterval time.Duration
+	// Scope, when its home namespace is set, has every backup's spec
+	// validated again as it starts (confinement, bounds), as the API did.
+	Scope validation.Scope
+	// Provenance, when set, runs only the backups this cluster's API
+	// accepted, and leaves those of other clusters alone.
+	Provenance Provenance
+}
+
+// Provenance tells the backups this cluster's API accepted (see package
+// provenance).
+type Provenance interface {
+	// Ours reports whether a backup says it is this cluster's.
+	Ours(b *arkv1.Backup) bool
+	// Verify checks that this cluster's API signed the backup as it is.
+	Verify(b *arkv1.Backup) error
+}
+
+// ours reports whether this cluster's controllers may act on b.
+func (c *Controller) ours(b *arkv1.Backup) bool {
+	return c.Provenance == nil || c.Provenance.Ours(b) || b.Annotations[provenance.ClusterAnnotation] == ""
 }
 
 // New returns a controller over the backups informer.
@@ -102,7 +124,7 @@ func (c *Controller) failInterrupted(ctx context.Context) {
 		return
 	}
 	for _, b := range backups {
-		if b.Status.Phase != arkv1.BackupPhaseInProgress {
+		if b.Status.Phase != arkv1.BackupPhaseInProgress || !c.ours(b) {
 			continue
 		}
 		err := c.updateStatus(ctx, b.Namespace, b.Name, func(s *arkv1.BackupStatus) {
@@ -144,7 +166,19 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	}
 	// The API validated the spec, but a Backup can also arrive straight
 	// through the bucket: refuse what cannot be backed up faithfully.
-	if problems := unusable(cached); len(problems) > 0 {
+	if !c.ours(cached) {
+		return nil // another cluster's, sharing the bucket: it runs there
+	}
+	problems := unusable(cached)
+	if c.Provenance != nil {
+		if err := c.Provenance.Verify(cached); err != nil {
+			problems = append(problems, "metadata.annotations["+provenance.SignatureAnnotation+"]: "+err.Error()+"; it never runs")
+		}
+	}
+	if c.Scope.HomeNamespace != "" {
+		problems = append(problems, validation.RecheckBackup(cached, c.Scope)...)
+	}
+	if len(problems) > 0 {
 		b := cached.DeepCopy()
 		b.Status.Phase = arkv1.BackupPhaseFailedValidation
 		b.Status.ValidationErrors = problems

@@ -1,6 +1,7 @@
 package backup
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -18,10 +19,12 @@ import (
 	clocktesting "k8s.io/utils/clock/testing"
 
 	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
+	"github.com/arkproject/ark/pkg/apis/ark/validation"
 	backupengine "github.com/arkproject/ark/pkg/backup"
 	"github.com/arkproject/ark/pkg/generated/clientset/versioned/fake"
 	"github.com/arkproject/ark/pkg/generated/informers/externalversions"
 	arkinformers "github.com/arkproject/ark/pkg/generated/informers/externalversions/ark/v1"
+	"github.com/arkproject/ark/pkg/provenance"
 )
 
 const testNS = "ark"
@@ -733,5 +736,89 @@ func TestSyncRefusesUnusableBackups(t *testing.T) {
 	}
 	if n := h.engineCount(); n != 0 {
 		t.Errorf("the engine ran %d times for unusable backups", n)
+	}
+}
+
+// A backup outside the home namespace is confined when it starts, not only
+// when the API accepted it: one that reaches further (written into the
+// bucket, or accepted under other rules) fails validation and never runs.
+func TestSyncRechecksConfinement(t *testing.T) {
+	wide := newBackup("wide", arkv1.BackupPhaseNew)
+	wide.Namespace = "team-a"
+	wide.Spec.IncludedNamespaces = []string{"*"}
+	wide.Spec.IncludeClusterResources = ptrTo(true)
+	own := newBackup("own", arkv1.BackupPhaseNew)
+	own.Namespace = "team-a"
+	own.Spec.IncludedNamespaces = []string{"team-a"}
+	h := newHarness(t, wide, own)
+	h.c.Scope = validation.Scope{HomeNamespace: testNS}
+	ctx := context.Background()
+	if err := h.c.sync(ctx, "team-a/wide"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := h.client.ArkV1().Backups("team-a").Get(ctx, "wide", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs := strings.Join(got.Status.ValidationErrors, "\n")
+	if got.Status.Phase != arkv1.BackupPhaseFailedValidation || !strings.Contains(msgs, "spec.includedNamespaces[0]") || !strings.Contains(msgs, "spec.includeClusterResources") {
+		t.Errorf("wide: %+v", got.Status)
+	}
+	if n := h.engineCount(); n != 0 {
+		t.Fatalf("the engine ran for a backup reaching outside its namespace")
+	}
+	if err := h.c.sync(ctx, "team-a/own"); err != nil {
+		t.Fatal(err)
+	}
+	if n := h.engineCount(); n != 1 {
+		t.Errorf("a confined backup of its own namespace did not run (%d engines)", n)
+	}
+}
+
+func ptrTo[T any](v T) *T { return &v }
+
+// Only backups this cluster's API signed run. A record that appeared in the
+// bucket fails validation and never reaches the engine, however powerful the
+// requester it names; another cluster's backup is left alone entirely.
+func TestSyncRunsOnlyAcceptedBackups(t *testing.T) {
+	mine, _ := provenance.NewSigner(bytes.Repeat([]byte{7}, provenance.KeySize), "this-cluster")
+	theirs, _ := provenance.NewSigner(bytes.Repeat([]byte{8}, provenance.KeySize), "other-cluster")
+	signed := newBackup("signed", arkv1.BackupPhaseNew)
+	if err := mine.Sign(signed); err != nil {
+		t.Fatal(err)
+	}
+	forged := newBackup("forged", arkv1.BackupPhaseNew)
+	forged.Spec.Requester = &arkv1.UserInfo{Username: "admin", Groups: []string{"system:masters"}}
+	tampered := signed.DeepCopy()
+	tampered.Name = "tampered"
+	tampered.Spec.IncludedNamespaces = []string{"*"}
+	foreign := newBackup("foreign", arkv1.BackupPhaseNew)
+	if err := theirs.Sign(foreign); err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, signed, forged, tampered, foreign)
+	h.c.Provenance = mine
+	for _, name := range []string{"forged", "tampered", "foreign"} {
+		if err := h.c.sync(context.Background(), key(name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := h.engineCount(); n != 0 {
+		t.Fatalf("the engine ran %d times for backups this API did not accept", n)
+	}
+	for _, name := range []string{"forged", "tampered"} {
+		got := h.get(t, name)
+		if got.Status.Phase != arkv1.BackupPhaseFailedValidation || !strings.Contains(strings.Join(got.Status.ValidationErrors, " "), "was not accepted by this cluster's Ark API") {
+			t.Errorf("%s: %+v", name, got.Status)
+		}
+	}
+	if got := h.get(t, "foreign"); got.Status.Phase != arkv1.BackupPhaseNew {
+		t.Errorf("another cluster's backup was touched: %+v", got.Status)
+	}
+	if err := h.c.sync(context.Background(), key("signed")); err != nil {
+		t.Fatal(err)
+	}
+	if n := h.engineCount(); n != 1 {
+		t.Errorf("the signed backup did not run")
 	}
 }

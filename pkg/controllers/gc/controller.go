@@ -67,6 +67,8 @@ type Controller struct {
 	Interval time.Duration
 	// Cluster identifies this cluster in the location's owner marker.
 	Cluster string
+	// Layout places each namespace's backups and restores in the bucket.
+	Layout backupstore.Layout
 	// GCE deletes GCE disk snapshots; nil when the server has no
 	// --gce-project, and then a backup with one cannot be deleted.
 	GCE   SnapshotDeleter
@@ -231,12 +233,13 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 // first thing it cannot read or delete, so a backup is never half-forgotten:
 // it stays listed, Deleting, until everything is gone.
 func (c *Controller) deleteBackup(ctx context.Context, b *arkv1.Backup) error {
-	records, err := c.snapshots(ctx, b.Name)
+	ref := c.Layout.Backup(b.Namespace, b.Name)
+	records, err := c.snapshots(ctx, ref)
 	if err != nil {
 		return err
 	}
 	for _, rec := range records {
-		if err := c.deleteSnapshot(ctx, rec); err != nil {
+		if err := c.deleteSnapshot(ctx, ref, rec); err != nil {
 			return fmt.Errorf("deleting the snapshot of volume %s: %w", rec.PersistentVolume, err)
 		}
 	}
@@ -248,7 +251,7 @@ func (c *Controller) deleteBackup(ctx context.Context, b *arkv1.Backup) error {
 		if r.Spec.BackupName != b.Name && r.Status.BackupName != b.Name {
 			continue
 		}
-		if err := c.deletePrefix(ctx, backupstore.RestoresPrefix+r.Name+"/", ""); err != nil {
+		if err := c.deletePrefix(ctx, c.Layout.Restore(r.Namespace, r.Name).Dir(), ""); err != nil {
 			return err
 		}
 		if err := c.client.ArkV1().Restores(b.Namespace).Delete(ctx, r.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
@@ -257,16 +260,16 @@ func (c *Controller) deleteBackup(ctx context.Context, b *arkv1.Backup) error {
 	}
 	// Everything but the metadata file, then the metadata file, only if it
 	// is still the Deleting version we read (not a new backup of that name).
-	if err := c.deletePrefix(ctx, backupstore.Dir(b.Name), backupstore.MetadataKey(b.Name)); err != nil {
+	if err := c.deletePrefix(ctx, ref.Dir(), ref.MetadataKey()); err != nil {
 		return err
 	}
 	gen, err := generationOf(b)
 	if err != nil {
 		return err
 	}
-	err = c.store.Delete(ctx, backupstore.MetadataKey(b.Name), objectstore.Conditions{GenerationMatch: gen})
+	err = c.store.Delete(ctx, ref.MetadataKey(), objectstore.Conditions{GenerationMatch: gen})
 	if err != nil && !errors.Is(err, objectstore.ErrNotFound) {
-		return fmt.Errorf("deleting %s: %w", backupstore.MetadataKey(b.Name), err)
+		return fmt.Errorf("deleting %s: %w", ref.MetadataKey(), err)
 	}
 	return nil
 }
@@ -281,8 +284,8 @@ func generationOf(b *arkv1.Backup) (int64, error) {
 
 // snapshots reads the backup's volume-snapshot records; a backup without
 // the file (failed early, or from an older format) has none.
-func (c *Controller) snapshots(ctx context.Context, name string) ([]snapshot.Record, error) {
-	data, _, err := objectstore.ReadAll(ctx, c.store, backupstore.VolumeSnapshotsKey(name), 64<<20)
+func (c *Controller) snapshots(ctx context.Context, ref backupstore.Backup) ([]snapshot.Record, error) {
+	data, _, err := objectstore.ReadAll(ctx, c.store, ref.VolumeSnapshotsKey(), 64<<20)
 	if errors.Is(err, objectstore.ErrNotFound) {
 		return nil, nil
 	}
@@ -300,12 +303,19 @@ func (c *Controller) snapshots(ctx context.Context, name string) ([]snapshot.Rec
 	return records, nil
 }
 
-func (c *Controller) deleteSnapshot(ctx context.Context, rec snapshot.Record) error {
+func (c *Controller) deleteSnapshot(ctx context.Context, ref backupstore.Backup, rec snapshot.Record) error {
 	if rec.SnapshotID == "" {
 		return nil
 	}
 	switch rec.Snapshotter {
 	case snapshot.HostPathName:
+		if !c.ownsArchive(ref, rec.SnapshotID) {
+			// The records are read from the bucket: a record naming a file
+			// outside the backup's own folder (another backup's, say) is
+			// never followed.
+			klog.InfoS("Not deleting a volume archive outside the backup's folder", "backup", klog.KRef(ref.Namespace, ref.Name), "key", rec.SnapshotID)
+			return nil
+		}
 		if err := c.store.Delete(ctx, rec.SnapshotID, objectstore.Conditions{}); err != nil && !errors.Is(err, objectstore.ErrNotFound) {
 			return err
 		}
@@ -328,6 +338,19 @@ func (c *Controller) deleteSnapshot(ctx context.Context, rec snapshot.Record) er
 		return fmt.Errorf("snapshot %s was taken by %q, which this server does not know", rec.SnapshotID, rec.Snapshotter)
 	}
 	return nil
+}
+
+// ownsArchive says whether a hostPath volume archive is the backup's own:
+// in its folder, or, for the home namespace, where earlier versions of Ark
+// kept them (snapshots/<backup>/).
+func (c *Controller) ownsArchive(ref backupstore.Backup, key string) bool {
+	if strings.Contains(key, "..") {
+		return false
+	}
+	if strings.HasPrefix(key, ref.Dir()) {
+		return true
+	}
+	return ref.Namespace == c.Layout.HomeNamespace && strings.HasPrefix(key, "snapshots/"+ref.Name+"/")
 }
 
 // deletePrefix deletes every object under prefix but keep.

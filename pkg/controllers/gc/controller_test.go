@@ -172,6 +172,7 @@ func newHarness(t *testing.T) *harness {
 	h.factory = externalversions.NewSharedInformerFactory(h.client, 0)
 	h.informer = h.factory.Ark().V1().Backups()
 	h.c = New(h.client, h.informer, h.store, h.dyn, h.recorder, thisCluster)
+	h.c.Layout = backupstore.Layout{HomeNamespace: testNS}
 	h.c.clock = h.clock
 	return h
 }
@@ -405,11 +406,11 @@ func (h *harness) deletingFixture(t *testing.T) fixture {
 	h.addBackup(t, newBackup("b1", arkv1.BackupPhaseDeleting, at(time.Hour)))
 	f.gone = append(f.gone, backupstore.MetadataKey("b1"), backupstore.VolumeSnapshotsKey("b1"))
 	f.gone = append(f.gone, backupFiles("b1")...)
-	h.put(t, snapshot.ArchiveKey("b1", "pv-data"), []byte("archive"))
+	h.put(t, snapshot.ArchiveKey(backupstore.Layout{}.Backup("", "b1"), "pv-data"), []byte("archive"))
 	h.put(t, "snapshots/b1/pv-legacy.tar.gz", []byte("archive"))
-	f.gone = append(f.gone, snapshot.ArchiveKey("b1", "pv-data"), "snapshots/b1/pv-legacy.tar.gz")
+	f.gone = append(f.gone, snapshot.ArchiveKey(backupstore.Layout{}.Backup("", "b1"), "pv-data"), "snapshots/b1/pv-legacy.tar.gz")
 	h.putSnapshots(t, "b1", []snapshot.Record{
-		{PersistentVolume: "pv-data", Snapshotter: snapshot.HostPathName, SnapshotID: snapshot.ArchiveKey("b1", "pv-data"), Phase: snapshot.PhaseCompleted},
+		{PersistentVolume: "pv-data", Snapshotter: snapshot.HostPathName, SnapshotID: snapshot.ArchiveKey(backupstore.Layout{}.Backup("", "b1"), "pv-data"), Phase: snapshot.PhaseCompleted},
 		{PersistentVolume: "pv-legacy", Snapshotter: snapshot.HostPathName, SnapshotID: "snapshots/b1/pv-legacy.tar.gz", Phase: snapshot.PhaseCompleted},
 		{PersistentVolume: "pv-db", Snapshotter: snapshot.CSIName, SnapshotID: "shop/ark-b1-db", Phase: snapshot.PhaseCompleted},
 		{PersistentVolume: "pv-failed", Snapshotter: snapshot.HostPathName, Phase: snapshot.PhaseFailed, Error: "no such directory"},
@@ -892,7 +893,7 @@ func (h *harness) withGCERecord(t *testing.T) {
 	t.Helper()
 	h.putSnapshots(t, "b1", []snapshot.Record{
 		{PersistentVolume: "pv-disk", Snapshotter: snapshot.GCEName, SnapshotID: "projects/p/global/snapshots/ark-b1-pv-disk", Phase: snapshot.PhaseCompleted},
-		{PersistentVolume: "pv-data", Snapshotter: snapshot.HostPathName, SnapshotID: snapshot.ArchiveKey("b1", "pv-data"), Phase: snapshot.PhaseCompleted},
+		{PersistentVolume: "pv-data", Snapshotter: snapshot.HostPathName, SnapshotID: snapshot.ArchiveKey(backupstore.Layout{}.Backup("", "b1"), "pv-data"), Phase: snapshot.PhaseCompleted},
 		{PersistentVolume: "pv-db", Snapshotter: snapshot.CSIName, SnapshotID: "shop/ark-b1-db", Phase: snapshot.PhaseCompleted},
 	})
 }

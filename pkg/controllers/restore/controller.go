@@ -21,6 +21,7 @@ import (
 	"k8s.io/utils/clock"
 
 	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
+	"github.com/arkproject/ark/pkg/apis/ark/validation"
 	"github.com/arkproject/ark/pkg/controllers/keyqueue"
 	"github.com/arkproject/ark/pkg/generated/clientset/versioned"
 	arkinformers "github.com/arkproject/ark/pkg/generated/informers/externalversions/ark/v1"
@@ -47,6 +48,9 @@ type Controller struct {
 	clock     clock.Clock
 	// ProgressInterval is how often progress is written to status.
 	ProgressInterval time.Duration
+	// Scope, when its home namespace is set, has every restore's spec
+	// validated again as it starts (confinement), as the API did.
+	Scope validation.Scope
 }
 
 // New returns a controller over the restores informer.
@@ -178,11 +182,21 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	if cached.Status.Phase != "" && cached.Status.Phase != arkv1.RestorePhaseNew {
 		return nil
 	}
-	backup, problem := c.resolveBackup(ctx, cached)
+	var problems []string
+	if c.Scope.HomeNamespace != "" {
+		problems = validation.RecheckRestore(cached, c.Scope)
+	}
+	var backup *arkv1.Backup
+	if len(problems) == 0 {
+		var problem string
+		if backup, problem = c.resolveBackup(ctx, cached); problem != "" {
+			problems = []string{problem}
+		}
+	}
 	r := cached.DeepCopy()
-	if problem != "" {
+	if len(problems) > 0 {
 		r.Status.Phase = arkv1.RestorePhaseFailedValidation
-		r.Status.ValidationErrors = []string{problem}
+		r.Status.ValidationErrors = problems
 		_, err := c.client.ArkV1().Restores(ns).UpdateStatus(ctx, r, metav1.UpdateOptions{})
 		if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
 			return nil

@@ -27,7 +27,7 @@ import (
 type ContentREST struct {
 	r *REST
 	// key names the file of a backup.
-	key func(name string) string
+	key func(backupstore.Backup) string
 	// mimeType of the stream; gunzip serves a gzipped file decompressed.
 	mimeType string
 	gunzip   bool
@@ -42,12 +42,12 @@ var (
 
 // NewDownloadREST serves backups/download: the backup's tar.gz.
 func NewDownloadREST(r *REST) *ContentREST {
-	return &ContentREST{r: r, key: backupstore.TarballKey, mimeType: "application/gzip", what: "contents"}
+	return &ContentREST{r: r, key: backupstore.Backup.TarballKey, mimeType: "application/gzip", what: "contents"}
 }
 
 // NewLogsREST serves backups/logs: the backup's log as text.
 func NewLogsREST(r *REST) *ContentREST {
-	return &ContentREST{r: r, key: backupstore.LogsKey, mimeType: "text/plain", gunzip: true, what: "log"}
+	return &ContentREST{r: r, key: backupstore.Backup.LogsKey, mimeType: "text/plain", gunzip: true, what: "log"}
 }
 
 // New returns the kind the subresource belongs to.
@@ -75,7 +75,7 @@ func (c *ContentREST) Get(ctx context.Context, name string, _ *metav1.GetOptions
 	case ark.BackupPhaseCompleted, ark.BackupPhasePartiallyFailed, ark.BackupPhaseFailed, ark.BackupPhaseDeleting:
 	case ark.BackupPhaseInProgress, ark.BackupPhaseNew, "":
 		if c.gunzip {
-			return &followStream{r: c.r, name: name, interval: c.r.followInterval()}, nil
+			return &followStream{r: c.r, backup: c.r.ref(b.Namespace, b.Name), interval: c.r.followInterval()}, nil
 		}
 		fallthrough
 	default:
@@ -86,7 +86,7 @@ func (c *ContentREST) Get(ctx context.Context, name string, _ *metav1.GetOptions
 		return nil, apierrors.NewBadRequest(fmt.Sprintf("backup %q is %s: its %s can be read once it has finished", name, phase, c.what))
 	}
 	// Open now, so a missing file is a clean 404 rather than a broken stream.
-	rc, _, err := c.r.store.NewReader(ctx, c.key(name))
+	rc, _, err := c.r.store.NewReader(ctx, c.key(c.r.ref(b.Namespace, b.Name)))
 	if errors.Is(err, objectstore.ErrNotFound) {
 		return nil, apierrors.NewNotFound(schema.GroupResource{Group: ark.GroupName, Resource: "backups/" + c.subresource()}, name)
 	}
@@ -107,7 +107,7 @@ func (c *ContentREST) subresource() string {
 // grows, then, once the backup has finished, the rest of the final log.
 type followStream struct {
 	r        *REST
-	name     string
+	backup   backupstore.Backup
 	interval time.Duration
 }
 
@@ -129,7 +129,7 @@ func (s *followStream) InputStream(ctx context.Context, apiVersion, acceptHeader
 func (s *followStream) follow(ctx context.Context, w io.Writer) error {
 	var sent int64
 	for {
-		b, _, err := s.r.loadInNamespace(ctx, s.name)
+		b, _, err := s.r.load(ctx, s.backup.Namespace, s.backup.Name)
 		if err != nil {
 			return err
 		}
@@ -137,7 +137,7 @@ func (s *followStream) follow(ctx context.Context, w io.Writer) error {
 		if finished {
 			return s.rest(ctx, w, sent)
 		}
-		data, _, err := objectstore.ReadAll(ctx, s.r.store, backupstore.LiveLogKey(s.name), 16<<20)
+		data, _, err := objectstore.ReadAll(ctx, s.r.store, s.backup.LiveLogKey(), 16<<20)
 		if err == nil && int64(len(data)) > sent {
 			n, err := w.Write(data[sent:])
 			sent += int64(n)
@@ -155,7 +155,7 @@ func (s *followStream) follow(ctx context.Context, w io.Writer) error {
 
 // rest sends what the final log holds beyond the part already sent.
 func (s *followStream) rest(ctx context.Context, w io.Writer, sent int64) error {
-	rc, _, err := s.r.store.NewReader(ctx, backupstore.LogsKey(s.name))
+	rc, _, err := s.r.store.NewReader(ctx, s.backup.LogsKey())
 	if errors.Is(err, objectstore.ErrNotFound) {
 		return nil // a failed backup keeps no log; its reason is in its status
 	}

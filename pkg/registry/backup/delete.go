@@ -38,6 +38,9 @@ func (r *REST) Delete(ctx context.Context, name string, deleteValidation rest.Va
 				return nil, false, apierrors.NewConflict(ark.Resource("backups"), name, fmt.Errorf("precondition failed: ResourceVersion in precondition: %v, ResourceVersion in object meta: %v", *p, old.ResourceVersion))
 			}
 		}
+		if err := r.forbidForeign(old, "delete"); err != nil {
+			return nil, false, err
+		}
 		if deleteValidation != nil {
 			if err := deleteValidation(ctx, old.DeepCopyObject()); err != nil {
 				return nil, false, err
@@ -82,6 +85,9 @@ func (r *REST) DeleteCollection(ctx context.Context, deleteValidation rest.Valid
 	}
 	out := &ark.BackupList{ListMeta: listObj.(*ark.BackupList).ListMeta}
 	for _, b := range listObj.(*ark.BackupList).Items {
+		if r.foreign(&b) {
+			continue // another cluster's to delete
+		}
 		obj, _, err := r.Delete(genericapirequest.WithNamespace(ctx, b.Namespace), b.Name, deleteValidation, options)
 		if apierrors.IsNotFound(err) {
 			continue

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"sync"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -25,21 +24,8 @@ const (
 	readConcurrency = 16
 )
 
-// MetadataKey is where the Backup object of a backup lives in the bucket.
-func MetadataKey(name string) string { return backupstore.MetadataKey(name) }
-
-// nameFromKey returns the backup name of a backups/<name>/ark-backup.json key.
-func nameFromKey(key string) (string, bool) {
-	rest, ok := strings.CutPrefix(key, backupstore.BackupsPrefix)
-	if !ok {
-		return "", false
-	}
-	name, file, ok := strings.Cut(rest, "/")
-	if !ok || file != backupstore.MetadataFile || name == "" {
-		return "", false
-	}
-	return name, true
-}
+// id is how the index knows a backup: names are per namespace.
+func id(namespace, name string) string { return namespace + "/" + name }
 
 // entry is one backup as the index knows it.
 type entry struct {
@@ -70,13 +56,13 @@ type event struct {
 type index struct {
 	store    objectstore.Store
 	location string
-	home     string // namespace of backups whose file names none
+	layout   backupstore.Layout
 	decoder  runtime.Decoder
 	clock    clock.Clock
 
 	mu       sync.RWMutex
-	items    map[string]*entry
-	bad      map[string]int64 // undecodable files by generation, not re-read until they change
+	items    map[string]*entry // by id
+	bad      map[string]int64  // undecodable files by id and generation, not re-read until they change
 	rev      uint64
 	synced   bool
 	syncErr  error
@@ -89,11 +75,11 @@ type index struct {
 	pollDone chan struct{}
 }
 
-func newIndex(store objectstore.Store, location, home string, decoder runtime.Decoder, clk clock.Clock) *index {
+func newIndex(store objectstore.Store, location string, layout backupstore.Layout, decoder runtime.Decoder, clk clock.Clock) *index {
 	return &index{
 		store:    store,
 		location: location,
-		home:     home,
+		layout:   layout,
 		decoder:  decoder,
 		clock:    clk,
 		items:    map[string]*entry{},
@@ -125,20 +111,20 @@ func (e *unavailableError) Unwrap() error { return e.err }
 func (ix *index) observe(obj *ark.Backup, gen int64) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	ix.applyLocked(obj.Name, obj, gen, ^uint64(0))
+	ix.applyLocked(id(obj.Namespace, obj.Name), obj, gen, ^uint64(0))
 }
 
 // forget records that a backup is gone from the bucket.
-func (ix *index) forget(name string) {
+func (ix *index) forget(namespace, name string) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	ix.removeLocked(name)
+	ix.removeLocked(id(namespace, name))
 }
 
 // applyLocked adds or replaces an entry unless the index already holds a
 // newer write than a poll that started at revision since.
-func (ix *index) applyLocked(name string, obj *ark.Backup, gen int64, since uint64) {
-	old, exists := ix.items[name]
+func (ix *index) applyLocked(key string, obj *ark.Backup, gen int64, since uint64) {
+	old, exists := ix.items[key]
 	if exists {
 		if old.gen == gen {
 			return
@@ -147,13 +133,13 @@ func (ix *index) applyLocked(name string, obj *ark.Backup, gen int64, since uint
 			return // a local write overtook this poll
 		}
 	}
-	delete(ix.bad, name)
+	delete(ix.bad, key)
 	ix.rev++
 	if uint64(gen) > ix.rev {
 		ix.rev = uint64(gen)
 	}
 	e := &entry{obj: obj, gen: gen, seen: ix.rev}
-	ix.items[name] = e
+	ix.items[key] = e
 	if exists {
 		ix.emitLocked(event{rev: ix.rev, typ: watch.Modified, obj: obj, prev: old.obj})
 	} else {
@@ -161,12 +147,12 @@ func (ix *index) applyLocked(name string, obj *ark.Backup, gen int64, since uint
 	}
 }
 
-func (ix *index) removeLocked(name string) {
-	old, ok := ix.items[name]
+func (ix *index) removeLocked(key string) {
+	old, ok := ix.items[key]
 	if !ok {
 		return
 	}
-	delete(ix.items, name)
+	delete(ix.items, key)
 	ix.rev++
 	gone := old.obj.DeepCopy()
 	gone.ResourceVersion = strconv.FormatUint(ix.rev, 10)
@@ -220,10 +206,10 @@ func (ix *index) snapshot(filter func(*ark.Backup) bool) ([]*ark.Backup, uint64,
 }
 
 // cached returns the index's copy of a backup if it is at generation gen.
-func (ix *index) cached(name string, gen int64) *ark.Backup {
+func (ix *index) cached(namespace, name string, gen int64) *ark.Backup {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	if e, ok := ix.items[name]; ok && e.gen == gen {
+	if e, ok := ix.items[id(namespace, name)]; ok && e.gen == gen {
 		return e.obj
 	}
 	return nil

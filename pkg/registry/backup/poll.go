@@ -38,13 +38,19 @@ func (ix *index) poll(ctx context.Context) error {
 	start := ix.rev
 	ix.mu.RUnlock()
 
-	listed := map[string]objectstore.ObjectAttrs{}
-	err := objectstore.ListAll(ctx, ix.store, backupstore.BackupsPrefix, func(a objectstore.ObjectAttrs) error {
-		if name, ok := nameFromKey(a.Key); ok {
-			listed[name] = a
+	listed := map[string]listedBackup{}
+	var err error
+	for _, prefix := range ix.layout.Prefixes() {
+		err = objectstore.ListAll(ctx, ix.store, prefix, func(a objectstore.ObjectAttrs) error {
+			if ref, ok := ix.layout.ParseMetadataKey(a.Key); ok {
+				listed[id(ref.Namespace, ref.Name)] = listedBackup{ref: ref, attrs: a}
+			}
+			return nil
+		})
+		if err != nil {
+			break
 		}
-		return nil
-	})
+	}
 	if err != nil {
 		err = ix.unavailable(err)
 		ix.mu.Lock()
@@ -55,16 +61,16 @@ func (ix *index) poll(ctx context.Context) error {
 	}
 
 	// Read only what is new or changed since we last saw it.
-	var changed []objectstore.ObjectAttrs
+	var changed []listedBackup
 	ix.mu.RLock()
-	for name, a := range listed {
-		if e, ok := ix.items[name]; ok && e.gen == a.Generation {
+	for key, l := range listed {
+		if e, ok := ix.items[key]; ok && e.gen == l.attrs.Generation {
 			continue
 		}
-		if g, ok := ix.bad[name]; ok && g == a.Generation {
+		if g, ok := ix.bad[key]; ok && g == l.attrs.Generation {
 			continue
 		}
-		changed = append(changed, a)
+		changed = append(changed, l)
 	}
 	ix.mu.RUnlock()
 	loaded, readErr := ix.readAll(ctx, changed)
@@ -72,16 +78,16 @@ func (ix *index) poll(ctx context.Context) error {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	for _, l := range loaded {
-		ix.applyLocked(l.name, l.obj, l.gen, start)
+		ix.applyLocked(id(l.obj.Namespace, l.obj.Name), l.obj, l.gen, start)
 	}
-	for name, e := range ix.items {
-		if _, ok := listed[name]; !ok && e.seen <= start {
-			ix.removeLocked(name)
+	for key, e := range ix.items {
+		if _, ok := listed[key]; !ok && e.seen <= start {
+			ix.removeLocked(key)
 		}
 	}
-	for name := range ix.bad {
-		if _, ok := listed[name]; !ok {
-			delete(ix.bad, name)
+	for key := range ix.bad {
+		if _, ok := listed[key]; !ok {
+			delete(ix.bad, key)
 		}
 	}
 	if readErr != nil {
@@ -110,16 +116,21 @@ func (ix *index) nextPoll() <-chan struct{} {
 	return ix.pollDone
 }
 
+// listedBackup is a metadata file found by a poll.
+type listedBackup struct {
+	ref   backupstore.Backup
+	attrs objectstore.ObjectAttrs
+}
+
 type loadedBackup struct {
-	name string
-	obj  *ark.Backup
-	gen  int64
+	obj *ark.Backup
+	gen int64
 }
 
 // readAll reads and decodes changed metadata files, a few at a time.
 // Undecodable files are remembered and logged, never fatal: one corrupt file
 // must not hide every other backup.
-func (ix *index) readAll(ctx context.Context, attrs []objectstore.ObjectAttrs) ([]loadedBackup, error) {
+func (ix *index) readAll(ctx context.Context, listed []listedBackup) ([]loadedBackup, error) {
 	var (
 		mu      sync.Mutex
 		out     []loadedBackup
@@ -127,25 +138,24 @@ func (ix *index) readAll(ctx context.Context, attrs []objectstore.ObjectAttrs) (
 		wg      sync.WaitGroup
 		sem     = make(chan struct{}, readConcurrency)
 	)
-	for _, a := range attrs {
-		name, _ := nameFromKey(a.Key)
+	for _, l := range listed {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			obj, gen, err := ix.read(ctx, name)
+			obj, gen, err := ix.read(ctx, l.ref)
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
 			case err == nil:
-				out = append(out, loadedBackup{name, obj, gen})
+				out = append(out, loadedBackup{obj, gen})
 			case errors.Is(err, objectstore.ErrNotFound):
 				// Deleted between list and read: the next poll sees it gone.
 			case errors.Is(err, errCorrupt):
-				klog.ErrorS(err, "Ignoring unreadable backup metadata", "location", ix.location, "backup", name)
+				klog.ErrorS(err, "Ignoring unreadable backup metadata", "location", ix.location, "backup", klog.KRef(l.ref.Namespace, l.ref.Name))
 				ix.mu.Lock()
-				ix.bad[name] = a.Generation
+				ix.bad[id(l.ref.Namespace, l.ref.Name)] = l.attrs.Generation
 				ix.mu.Unlock()
 			default:
 				if firstEr == nil {
@@ -163,22 +173,21 @@ var (
 	defaultGVK = arkv1.SchemeGroupVersion.WithKind("Backup")
 )
 
-// read fetches and decodes one ark-backup.json. The directory name is the
-// backup's name whatever the file says, and a file with no namespace belongs
-// to the home namespace (as files written by Heptio Ark do).
-func (ix *index) read(ctx context.Context, name string) (*ark.Backup, int64, error) {
-	data, attrs, err := objectstore.ReadAll(ctx, ix.store, MetadataKey(name), maxMetadataSize)
+// read fetches and decodes one ark-backup.json. Where the file is decides
+// the backup's namespace and name, whatever the file says: backups/ holds
+// the home namespace's (as Heptio Ark wrote them, and earlier versions of
+// Ark wrote every namespace's, which administrators now find in the home
+// namespace), namespaces/<ns>/backups/ another namespace's.
+func (ix *index) read(ctx context.Context, ref backupstore.Backup) (*ark.Backup, int64, error) {
+	data, attrs, err := objectstore.ReadAll(ctx, ix.store, ref.MetadataKey(), maxMetadataSize)
 	if err != nil {
 		return nil, 0, err
 	}
 	obj, err := ix.decode(data)
 	if err != nil {
-		return nil, 0, fmt.Errorf("%w %s: %v", errCorrupt, MetadataKey(name), err)
+		return nil, 0, fmt.Errorf("%w %s: %v", errCorrupt, ref.MetadataKey(), err)
 	}
-	obj.Name = name
-	if obj.Namespace == "" {
-		obj.Namespace = ix.home
-	}
+	obj.Name, obj.Namespace = ref.Name, ref.Namespace
 	obj.ResourceVersion = strconv.FormatInt(attrs.Generation, 10)
 	return obj, attrs.Generation, nil
 }

@@ -20,7 +20,9 @@ import (
 
 	"github.com/arkproject/ark/pkg/apis/ark"
 	"github.com/arkproject/ark/pkg/apis/ark/validation"
+	"github.com/arkproject/ark/pkg/backupstore"
 	"github.com/arkproject/ark/pkg/objectstore"
+	"github.com/arkproject/ark/pkg/provenance"
 )
 
 // maxUpdateAttempts bounds the retries of an update that carries no
@@ -66,6 +68,9 @@ type Options struct {
 	NamespaceTerminating func(ctx context.Context, namespace string) (bool, error)
 	// Clock is for tests; nil means the real clock.
 	Clock clock.WithTicker
+	// Signer signs every Backup this API accepts, so the controllers run
+	// only those (see package provenance); nil signs nothing.
+	Signer *provenance.Signer
 }
 
 // REST is the storage of backups.
@@ -81,6 +86,7 @@ type REST struct {
 	pollInterval time.Duration
 	clock        clock.WithTicker
 	cancel       context.CancelFunc
+	signer       *provenance.Signer
 }
 
 var (
@@ -117,7 +123,7 @@ func NewREST(typer runtime.ObjectTyper, opts Options) (*REST, *StatusREST) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &REST{
-		ix:           newIndex(opts.Store, opts.LocationName, opts.Scope.HomeNamespace, opts.Codec, clk),
+		ix:           newIndex(opts.Store, opts.LocationName, backupstore.Layout{HomeNamespace: opts.Scope.HomeNamespace}, opts.Codec, clk),
 		store:        opts.Store,
 		codec:        opts.Codec,
 		strategy:     newStrategy(typer, opts.Scope),
@@ -126,6 +132,7 @@ func NewREST(typer runtime.ObjectTyper, opts Options) (*REST, *StatusREST) {
 		pollInterval: opts.PollInterval,
 		clock:        clk,
 		cancel:       cancel,
+		signer:       opts.Signer,
 	}
 	go r.ix.run(ctx, opts.PollInterval)
 	go func() {
@@ -216,24 +223,30 @@ func (r *REST) toAPIError(name string, err error) error {
 	}
 }
 
+// ref is where a backup of the namespace lives in the bucket.
+func (r *REST) ref(namespace, name string) backupstore.Backup {
+	return r.ix.layout.Backup(namespace, name)
+}
+
 // load returns the stored backup: a cheap attribute read of its metadata file
 // validates the cached copy, and only a changed file is read again. What it
 // finds updates the index, so a change made behind our back shows at once.
-func (r *REST) load(ctx context.Context, name string) (*ark.Backup, int64, error) {
-	attrs, err := r.store.Attrs(ctx, MetadataKey(name))
+func (r *REST) load(ctx context.Context, namespace, name string) (*ark.Backup, int64, error) {
+	ref := r.ref(namespace, name)
+	attrs, err := r.store.Attrs(ctx, ref.MetadataKey())
 	if errors.Is(err, objectstore.ErrNotFound) || errors.Is(err, objectstore.ErrInvalidKey) {
-		r.ix.forget(name)
+		r.ix.forget(namespace, name)
 		return nil, 0, apierrors.NewNotFound(ark.Resource("backups"), name)
 	}
 	if err != nil {
 		return nil, 0, r.toAPIError(name, r.ix.unavailable(err))
 	}
-	if b := r.ix.cached(name, attrs.Generation); b != nil {
+	if b := r.ix.cached(namespace, name, attrs.Generation); b != nil {
 		return b, attrs.Generation, nil
 	}
-	b, gen, err := r.ix.read(ctx, name)
+	b, gen, err := r.ix.read(ctx, ref)
 	if errors.Is(err, objectstore.ErrNotFound) {
-		r.ix.forget(name)
+		r.ix.forget(namespace, name)
 		return nil, 0, apierrors.NewNotFound(ark.Resource("backups"), name)
 	}
 	if err != nil {
@@ -246,16 +259,19 @@ func (r *REST) load(ctx context.Context, name string) (*ark.Backup, int64, error
 	return b, gen, nil
 }
 
-// loadInNamespace is load, answering 404 for a backup of another namespace
-// or of a hidden one.
+// loadInNamespace is load of a backup of the request's namespace,
+// answering 404 for a hidden one.
 func (r *REST) loadInNamespace(ctx context.Context, name string) (*ark.Backup, int64, error) {
-	b, gen, err := r.load(ctx, name)
+	ns, ok := genericapirequest.NamespaceFrom(ctx)
+	if !ok || ns == "" {
+		return nil, 0, apierrors.NewBadRequest("a backup is read in its namespace")
+	}
+	if !r.visible(ns) {
+		return nil, 0, apierrors.NewNotFound(ark.Resource("backups"), name)
+	}
+	b, gen, err := r.load(ctx, ns, name)
 	if err != nil {
 		return nil, 0, err
-	}
-	ns, _ := genericapirequest.NamespaceFrom(ctx)
-	if (ns != "" && b.Namespace != ns) || !r.visible(b.Namespace) {
-		return nil, 0, apierrors.NewNotFound(ark.Resource("backups"), name)
 	}
 	return b, gen, nil
 }

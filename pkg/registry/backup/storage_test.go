@@ -1,8 +1,10 @@
 package backup
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -15,17 +17,25 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/apiserver/pkg/authentication/user"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
+	"k8s.io/apiserver/pkg/registry/rest"
 
 	"github.com/arkproject/ark/pkg/apis/ark"
 	"github.com/arkproject/ark/pkg/apis/ark/install"
 	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
 	"github.com/arkproject/ark/pkg/apis/ark/validation"
+	"github.com/arkproject/ark/pkg/backupstore"
 	"github.com/arkproject/ark/pkg/objectstore"
+	"github.com/arkproject/ark/pkg/provenance"
 )
 
 const home = "heptio-ark"
 
 func newTestREST(t *testing.T, visible func(string) bool) (*REST, objectstore.Store) {
+	t.Helper()
+	return newSignedREST(t, visible, nil)
+}
+
+func newSignedREST(t *testing.T, visible func(string) bool, signer *provenance.Signer) (*REST, objectstore.Store) {
 	t.Helper()
 	scheme := runtime.NewScheme()
 	install.Install(scheme)
@@ -41,6 +51,7 @@ func newTestREST(t *testing.T, visible func(string) bool) (*REST, objectstore.St
 		Scope:            validation.Scope{HomeNamespace: home, StorageLocations: []string{"default"}},
 		PollInterval:     50 * time.Millisecond,
 		NamespaceVisible: visible,
+		Signer:           signer,
 	})
 	t.Cleanup(r.Destroy)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -154,7 +165,7 @@ func TestTerminatingNamespaceKeepsBackups(t *testing.T) {
 	r, store := newTestREST(t, func(ns string) bool { return !(ns == "team-a" && terminating.Load()) })
 	create(t, r, "team-a", "keep-me")
 	create(t, r, home, "admin")
-	_, before, err := objectstore.ReadAll(context.Background(), store, MetadataKey("keep-me"), 1<<20)
+	_, before, err := objectstore.ReadAll(context.Background(), store, metaKey("team-a", "keep-me"), 1<<20)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +183,7 @@ func TestTerminatingNamespaceKeepsBackups(t *testing.T) {
 	if _, _, err := r.Delete(ctx, "keep-me", nil, &metav1.DeleteOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("delete in a terminating namespace: %v, want NotFound", err)
 	}
-	_, after, err := objectstore.ReadAll(context.Background(), store, MetadataKey("keep-me"), 1<<20)
+	_, after, err := objectstore.ReadAll(context.Background(), store, metaKey("team-a", "keep-me"), 1<<20)
 	if err != nil || after.Generation != before.Generation {
 		t.Fatalf("the bucket file changed while the namespace terminated: %v (generation %d -> %d)", err, before.Generation, after.Generation)
 	}
@@ -206,28 +217,12 @@ func TestPollDoesNotUndoNewerLocalWrite(t *testing.T) {
 	if err != nil || got.(*ark.Backup).UID != b.UID {
 		t.Fatalf("local write lost: %v", err)
 	}
-	if _, err := store.Attrs(context.Background(), MetadataKey("raced")); err != nil {
+	if _, err := store.Attrs(context.Background(), metaKey(home, "raced")); err != nil {
 		t.Fatal(err)
 	}
 	list, err := r.List(nsContext(home), &metainternalversion.ListOptions{})
 	if err != nil || len(list.(*ark.BackupList).Items) != 1 {
 		t.Errorf("list after a stale poll: %v %+v", err, list)
-	}
-}
-
-func TestBucketKeysAreNotNames(t *testing.T) {
-	for key, want := range map[string]string{
-		"backups/a/ark-backup.json":   "a",
-		"backups/a/a.tar.gz":          "",
-		"backups/ark-backup.json":     "",
-		"backups//ark-backup.json":    "",
-		"restores/a/ark-backup.json":  "",
-		"backups/a/b/ark-backup.json": "",
-	} {
-		got, ok := nameFromKey(key)
-		if got != want || ok != (want != "") {
-			t.Errorf("nameFromKey(%q) = %q, %v; want %q", key, got, ok, want)
-		}
 	}
 }
 
@@ -239,7 +234,7 @@ func (r *REST) currentRV() string { return fmt.Sprint(r.ix.currentRev()) }
 func TestNamespaceControllerNeverDeletesBackups(t *testing.T) {
 	r, store := newTestREST(t, nil)
 	create(t, r, "team-a", "precious")
-	_, before, err := objectstore.ReadAll(context.Background(), store, MetadataKey("precious"), 1<<20)
+	_, before, err := objectstore.ReadAll(context.Background(), store, metaKey("team-a", "precious"), 1<<20)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,7 +252,7 @@ func TestNamespaceControllerNeverDeletesBackups(t *testing.T) {
 	if _, _, err := r.Delete(nsContext("team-a"), "precious", nil, &metav1.DeleteOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("delete while the cluster says the namespace terminates: %v, want NotFound", err)
 	}
-	_, after, err := objectstore.ReadAll(context.Background(), store, MetadataKey("precious"), 1<<20)
+	_, after, err := objectstore.ReadAll(context.Background(), store, metaKey("team-a", "precious"), 1<<20)
 	if err != nil || after.Generation != before.Generation {
 		t.Fatalf("bucket file changed: %v (generation %d -> %d)", err, before.Generation, after.Generation)
 	}
@@ -275,7 +270,7 @@ func TestNamespaceControllerNeverDeletesBackups(t *testing.T) {
 func TestBucketFileWithoutNamespaceIsHome(t *testing.T) {
 	r, store := newTestREST(t, nil)
 	body := `{"apiVersion":"ark.heptio.com/v1","kind":"Backup","metadata":{"name":"other-name"},"status":{"phase":"Completed"}}`
-	if _, err := objectstore.PutBytes(context.Background(), store, MetadataKey("legacy"), []byte(body), objectstore.Conditions{}); err != nil {
+	if _, err := objectstore.PutBytes(context.Background(), store, metaKey(home, "legacy"), []byte(body), objectstore.Conditions{}); err != nil {
 		t.Fatal(err)
 	}
 	obj, err := r.Get(nsContext(home), "legacy", &metav1.GetOptions{})
@@ -288,5 +283,192 @@ func TestBucketFileWithoutNamespaceIsHome(t *testing.T) {
 	}
 	if _, err := r.Get(nsContext("team-a"), "legacy", &metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("visible from team-a: %v", err)
+	}
+}
+
+// metaKey is where the test server keeps a backup's metadata file.
+func metaKey(ns, name string) string {
+	return backupstore.Layout{HomeNamespace: home}.Backup(ns, name).MetadataKey()
+}
+
+// Names are per namespace: two namespaces each have a backup "nightly",
+// in their own folders, and neither sees, changes or deletes the other's.
+func TestBackupNamesArePerNamespace(t *testing.T) {
+	r, store := newTestREST(t, nil)
+	a := create(t, r, "team-a", "nightly")
+	b := create(t, r, "team-b", "nightly")
+	h := create(t, r, home, "nightly")
+	if a.UID == b.UID || a.UID == h.UID {
+		t.Fatal("the same object twice")
+	}
+	for ns, want := range map[string]string{"team-a": "namespaces/team-a/backups/nightly/ark-backup.json", "team-b": "namespaces/team-b/backups/nightly/ark-backup.json", home: "backups/nightly/ark-backup.json"} {
+		if got := metaKey(ns, "nightly"); got != want {
+			t.Errorf("%s: key %s, want %s", ns, got, want)
+		}
+		if _, err := store.Attrs(context.Background(), want); err != nil {
+			t.Errorf("%s: %v", ns, err)
+		}
+		obj, err := r.Get(nsContext(ns), "nightly", &metav1.GetOptions{})
+		if err != nil || obj.(*ark.Backup).Namespace != ns {
+			t.Errorf("get in %s: %v %+v", ns, err, obj)
+		}
+		list, err := r.List(nsContext(ns), &metainternalversion.ListOptions{})
+		if err != nil || len(list.(*ark.BackupList).Items) != 1 {
+			t.Errorf("list in %s: %v %+v", ns, err, list)
+		}
+	}
+	if _, _, err := r.Delete(nsContext("team-b"), "nightly", nil, &metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	obj, err := r.Get(nsContext("team-a"), "nightly", &metav1.GetOptions{})
+	if err != nil || obj.(*ark.Backup).Status.Phase != ark.BackupPhaseNew {
+		t.Errorf("team-b's delete reached team-a's backup: %v %+v", err, obj)
+	}
+}
+
+// Earlier versions of Ark kept every namespace's backups in backups/: such a
+// file is the home namespace's whatever namespace it names, so a record can
+// never place itself in a namespace its folder is not.
+func TestBucketFileNamingAnotherNamespaceStaysHome(t *testing.T) {
+	r, store := newTestREST(t, nil)
+	body := `{"apiVersion":"ark.heptio.com/v1","kind":"Backup","metadata":{"name":"old","namespace":"team-a"},"status":{"phase":"Completed"}}`
+	if _, err := objectstore.PutBytes(context.Background(), store, metaKey(home, "old"), []byte(body), objectstore.Conditions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Get(nsContext("team-a"), "old", &metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("visible in team-a: %v", err)
+	}
+	obj, err := r.Get(nsContext(home), "old", &metav1.GetOptions{})
+	if err != nil || obj.(*ark.Backup).Namespace != home {
+		t.Fatalf("get in %s: %v %+v", home, err, obj)
+	}
+	if err := r.WaitForNextPoll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	list, err := r.List(nsContext("team-a"), &metainternalversion.ListOptions{})
+	if err != nil || len(list.(*ark.BackupList).Items) != 0 {
+		t.Errorf("listed in team-a: %v %+v", err, list)
+	}
+}
+
+// Whoever last changes a backup's spec is its requester: an edit of someone
+// else's queued backup runs with the editor's rights, never the creator's.
+// A change of labels alone keeps the requester.
+func TestSpecChangeRecordsTheEditorAsRequester(t *testing.T) {
+	r, _ := newTestREST(t, nil)
+	create(t, r, "team-a", "queued") // as "tester"
+	as := func(name string) context.Context {
+		return genericapirequest.WithUser(genericapirequest.WithNamespace(context.Background(), "team-a"), &user.DefaultInfo{Name: name, Groups: []string{"g-" + name}})
+	}
+	update := func(ctx context.Context, mutate func(*ark.Backup)) *ark.Backup {
+		t.Helper()
+		obj, _, err := r.Update(ctx, "queued", rest.DefaultUpdatedObjectInfo(nil, func(_ context.Context, _, oldObj runtime.Object) (runtime.Object, error) {
+			b := oldObj.(*ark.Backup).DeepCopy()
+			mutate(b)
+			return b, nil
+		}), nil, nil, false, &metav1.UpdateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return obj.(*ark.Backup)
+	}
+	b := update(as("mallory"), func(b *ark.Backup) {
+		b.Labels = map[string]string{"seen": "yes"}
+		b.Spec.Requester = &ark.UserInfo{Username: "admin", Groups: []string{"system:masters"}}
+	})
+	if b.Spec.Requester.Username != "tester" {
+		t.Errorf("a label change (with a forged requester) recorded %+v", b.Spec.Requester)
+	}
+	b = update(as("mallory"), func(b *ark.Backup) {
+		b.Spec.IncludedResources = []string{"secrets"}
+		b.Spec.Requester = &ark.UserInfo{Username: "tester"}
+	})
+	if b.Spec.Requester.Username != "mallory" || b.Spec.Requester.Groups[0] != "g-mallory" {
+		t.Errorf("after mallory's spec change the requester is %+v", b.Spec.Requester)
+	}
+}
+
+// The API signs what it accepts and discards origin annotations a client
+// sends; a record it did not sign becomes the updater's on any change; a
+// backup of another cluster cannot be changed or deleted here.
+func TestBackupsAreSignedAndForeignOnesProtected(t *testing.T) {
+	mine, _ := provenance.NewSigner(bytes.Repeat([]byte{1}, provenance.KeySize), "here")
+	theirs, _ := provenance.NewSigner(bytes.Repeat([]byte{2}, provenance.KeySize), "there")
+	r, store := newSignedREST(t, nil, mine)
+	ctx := nsContext("team-a")
+	obj, err := r.Create(ctx, &ark.Backup{
+		ObjectMeta: metav1.ObjectMeta{Name: "b1", Namespace: "team-a", Annotations: map[string]string{
+			provenance.SignatureAnnotation: "v1:forged", provenance.ClusterAnnotation: "there", arkv1.AnnotationNamespaceUID: "made-up", "note": "kept"}},
+		Spec: ark.BackupSpec{IncludedNamespaces: []string{"team-a"}, StorageLocation: "default"},
+	}, nil, &metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	verify := func(b *ark.Backup, s *provenance.Signer) error {
+		var v1b arkv1.Backup
+		if err := arkv1.Convert_ark_Backup_To_v1_Backup(b, &v1b, nil); err != nil {
+			t.Fatal(err)
+		}
+		return s.Verify(&v1b)
+	}
+	b := obj.(*ark.Backup)
+	if err := verify(b, mine); err != nil || b.Annotations[provenance.ClusterAnnotation] != "here" || b.Annotations["note"] != "kept" || b.Annotations[arkv1.AnnotationNamespaceUID] == "made-up" {
+		t.Fatalf("created: %v %v", err, b.Annotations)
+	}
+
+	// A record written into the bucket, naming a powerful requester.
+	forged := `{"apiVersion":"ark.heptio.com/v1","kind":"Backup","metadata":{"name":"forged"},"spec":{"includedNamespaces":["team-a"],"requester":{"username":"admin","groups":["system:masters"]}},"status":{"phase":"New"}}`
+	if _, err := objectstore.PutBytes(context.Background(), store, metaKey("team-a", "forged"), []byte(forged), objectstore.Conditions{}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := r.Get(ctx, "forged", &metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if verify(got.(*ark.Backup), mine) == nil {
+		t.Fatal("a bucket record verifies")
+	}
+	labelled, _, err := r.Update(ctx, "forged", rest.DefaultUpdatedObjectInfo(nil, func(_ context.Context, _, old runtime.Object) (runtime.Object, error) {
+		b := old.(*ark.Backup).DeepCopy()
+		b.Labels = map[string]string{"touched": "yes"}
+		return b, nil
+	}), nil, nil, false, &metav1.UpdateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lb := labelled.(*ark.Backup); lb.Spec.Requester == nil || lb.Spec.Requester.Username != "tester" || verify(lb, mine) != nil {
+		t.Errorf("after a label change through the API the record acts as %+v", lb.Spec.Requester)
+	}
+
+	// Another cluster's backup in the shared bucket.
+	var v1b arkv1.Backup
+	if err := arkv1.Convert_ark_Backup_To_v1_Backup(b, &v1b, nil); err != nil {
+		t.Fatal(err)
+	}
+	v1b.Name = "theirs"
+	if err := theirs.Sign(&v1b); err != nil {
+		t.Fatal(err)
+	}
+	v1b.ResourceVersion = ""
+	data, err := runtime.Encode(r.codec, &v1b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := objectstore.PutBytes(context.Background(), store, metaKey("team-a", "theirs"), data, objectstore.Conditions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Get(ctx, "theirs", &metav1.GetOptions{}); err != nil {
+		t.Fatalf("another cluster's backup cannot be read: %v", err)
+	}
+	if _, _, err := r.Delete(ctx, "theirs", nil, &metav1.DeleteOptions{}); !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "another cluster's Ark") {
+		t.Errorf("delete of another cluster's backup: %v", err)
+	}
+	_, _, err = r.Update(ctx, "theirs", rest.DefaultUpdatedObjectInfo(nil, func(_ context.Context, _, old runtime.Object) (runtime.Object, error) {
+		b := old.(*ark.Backup).DeepCopy()
+		b.Labels = map[string]string{"mine": "now"}
+		return b, nil
+	}), nil, nil, false, &metav1.UpdateOptions{})
+	if !apierrors.IsForbidden(err) {
+		t.Errorf("update of another cluster's backup: %v", err)
 	}
 }

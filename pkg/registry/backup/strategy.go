@@ -22,7 +22,10 @@ import (
 )
 
 // strategy lets users own a Backup's spec; its status is reset on create and
-// kept on update, and the requester is recorded once, on create. It runs the
+// kept on update. The requester is recorded on create and again on every
+// change of the spec: whoever last defined what a backup does is the one it
+// acts as, so editing someone else's queued backup never borrows their
+// rights. It runs the
 // same create/update checks as a genericregistry.Store would, but the object
 // is then written to the bucket instead of etcd.
 type strategy struct {
@@ -43,15 +46,17 @@ func (s strategy) PrepareForCreate(ctx context.Context, obj runtime.Object) {
 	r := obj.(*ark.Backup)
 	r.Status = ark.BackupStatus{Phase: ark.BackupPhaseNew}
 	r.Generation = 1
-	r.Spec.Requester = registry.Requester(ctx, r.Spec.Requester)
+	r.Spec.Requester = registry.Requester(ctx, s.Scope, r.Spec.Requester)
 	registry.ConfineToNamespace(&r.Spec, r.Namespace, s.Scope)
 }
 
 func (s strategy) PrepareForUpdate(ctx context.Context, obj, old runtime.Object) {
 	r, o := obj.(*ark.Backup), old.(*ark.Backup)
 	r.Status = o.Status
+	supplied := r.Spec.Requester
 	r.Spec.Requester = o.Spec.Requester
 	if !apiequality.Semantic.DeepEqual(r.Spec, o.Spec) {
+		r.Spec.Requester = registry.Requester(ctx, s.Scope, supplied)
 		r.Generation = o.Generation + 1
 		// A corrected spec gets another chance: the controller takes New ones.
 		if o.Status.Phase == ark.BackupPhaseFailedValidation {

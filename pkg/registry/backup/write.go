@@ -49,6 +49,10 @@ func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation 
 			return nil, err
 		}
 	}
+	dropOrigin(b)
+	if err := r.sign(b); err != nil {
+		return nil, err
+	}
 	if options != nil && dryrun.IsDryRun(options.DryRun) {
 		return b, nil
 	}
@@ -56,7 +60,7 @@ func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation 
 	if err != nil {
 		return nil, err
 	}
-	attrs, err := objectstore.PutBytes(ctx, r.store, MetadataKey(b.Name), data, objectstore.Conditions{DoesNotExist: true})
+	attrs, err := objectstore.PutBytes(ctx, r.store, r.ref(b.Namespace, b.Name).MetadataKey(), data, objectstore.Conditions{DoesNotExist: true})
 	switch {
 	case errors.Is(err, objectstore.ErrPreconditionFailed):
 		return nil, apierrors.NewAlreadyExists(ark.Resource("backups"), b.Name)
@@ -95,11 +99,26 @@ func (r *REST) update(ctx context.Context, name string, objInfo rest.UpdatedObje
 		if requested != "" && requested != old.ResourceVersion {
 			return nil, false, r.conflict(name)
 		}
+		_, status := strat.(statusStrategy)
+		if !status {
+			// Controllers of the cluster a backup belongs to write its
+			// status; its spec is that cluster's users' alone.
+			if err := r.forbidForeign(old, "change"); err != nil {
+				return nil, false, err
+			}
+		}
 		if err := rest.BeforeUpdate(strat, ctx, b, old); err != nil {
 			return nil, false, err
 		}
 		if updateValidation != nil {
 			if err := updateValidation(ctx, b.DeepCopyObject(), old.DeepCopyObject()); err != nil {
+				return nil, false, err
+			}
+		}
+		keepOrigin(b, old)
+		if !status {
+			r.adopt(ctx, b, old)
+			if err := r.sign(b); err != nil {
 				return nil, false, err
 			}
 		}
@@ -133,7 +152,7 @@ func (r *REST) swap(ctx context.Context, b *ark.Backup, gen int64) (*ark.Backup,
 	if err != nil {
 		return nil, err
 	}
-	attrs, err := objectstore.PutBytes(ctx, r.store, MetadataKey(b.Name), data, objectstore.Conditions{GenerationMatch: gen})
+	attrs, err := objectstore.PutBytes(ctx, r.store, r.ref(b.Namespace, b.Name).MetadataKey(), data, objectstore.Conditions{GenerationMatch: gen})
 	if errors.Is(err, objectstore.ErrPreconditionFailed) {
 		return nil, err
 	}

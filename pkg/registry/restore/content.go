@@ -24,7 +24,8 @@ import (
 type ContentREST struct {
 	store    *genericregistry.Store
 	bucket   objectstore.Store
-	key      func(name string) string
+	layout   backupstore.Layout
+	key      func(backupstore.Restore) string
 	mimeType string
 	what     string
 }
@@ -35,13 +36,13 @@ var (
 )
 
 // NewLogsREST serves restores/logs.
-func NewLogsREST(r *REST, bucket objectstore.Store) *ContentREST {
-	return &ContentREST{store: r.Store, bucket: bucket, key: backupstore.RestoreLogsKey, mimeType: "text/plain", what: "logs"}
+func NewLogsREST(r *REST, bucket objectstore.Store, layout backupstore.Layout) *ContentREST {
+	return &ContentREST{store: r.Store, bucket: bucket, layout: layout, key: backupstore.Restore.LogsKey, mimeType: "text/plain", what: "logs"}
 }
 
 // NewResultsREST serves restores/results.
-func NewResultsREST(r *REST, bucket objectstore.Store) *ContentREST {
-	return &ContentREST{store: r.Store, bucket: bucket, key: backupstore.RestoreResultsKey, mimeType: "application/json", what: "results"}
+func NewResultsREST(r *REST, bucket objectstore.Store, layout backupstore.Layout) *ContentREST {
+	return &ContentREST{store: r.Store, bucket: bucket, layout: layout, key: backupstore.Restore.ResultsKey, mimeType: "application/json", what: "results"}
 }
 
 // New returns the kind the subresource belongs to.
@@ -72,7 +73,7 @@ func (c *ContentREST) Get(ctx context.Context, name string, _ *metav1.GetOptions
 		}
 		return nil, apierrors.NewBadRequest(fmt.Sprintf("restore %q is %s: its %s can be read once it has finished", name, phase, c.what))
 	}
-	rc, _, err := c.bucket.NewReader(ctx, c.key(name))
+	rc, _, err := c.bucket.NewReader(ctx, c.key(c.layout.Restore(r.Namespace, r.Name)))
 	if errors.Is(err, objectstore.ErrNotFound) {
 		return nil, apierrors.NewNotFound(schema.GroupResource{Group: ark.GroupName, Resource: "restores/" + c.what}, name)
 	}

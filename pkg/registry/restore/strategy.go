@@ -22,7 +22,8 @@ import (
 )
 
 // strategy lets users own a Restore's spec; its status is reset on create and
-// kept on update, and the requester is recorded once, on create.
+// kept on update. The requester is recorded on create and again on every
+// change of the spec, so a restore re-pointed by someone else acts as them.
 type strategy struct {
 	registry.Strategy
 }
@@ -37,18 +38,20 @@ func newStrategy(typer runtime.ObjectTyper, scope validation.Scope) strategy {
 	return strategy{registry.NewStrategy(typer, scope)}
 }
 
-func (strategy) PrepareForCreate(ctx context.Context, obj runtime.Object) {
+func (s strategy) PrepareForCreate(ctx context.Context, obj runtime.Object) {
 	r := obj.(*ark.Restore)
 	r.Status = ark.RestoreStatus{Phase: ark.RestorePhaseNew}
 	r.Generation = 1
-	r.Spec.Requester = registry.Requester(ctx, r.Spec.Requester)
+	r.Spec.Requester = registry.Requester(ctx, s.Scope, r.Spec.Requester)
 }
 
-func (strategy) PrepareForUpdate(ctx context.Context, obj, old runtime.Object) {
+func (s strategy) PrepareForUpdate(ctx context.Context, obj, old runtime.Object) {
 	r, o := obj.(*ark.Restore), old.(*ark.Restore)
 	r.Status = o.Status
+	supplied := r.Spec.Requester
 	r.Spec.Requester = o.Spec.Requester
 	if !apiequality.Semantic.DeepEqual(r.Spec, o.Spec) {
+		r.Spec.Requester = registry.Requester(ctx, s.Scope, supplied)
 		r.Generation = o.Generation + 1
 		// A corrected spec gets another chance: the controller takes New ones.
 		if o.Status.Phase == ark.RestorePhaseFailedValidation {

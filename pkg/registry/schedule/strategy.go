@@ -41,7 +41,7 @@ func (st strategy) PrepareForCreate(ctx context.Context, obj runtime.Object) {
 	s := obj.(*ark.Schedule)
 	s.Status = ark.ScheduleStatus{Phase: ark.SchedulePhaseNew}
 	s.Generation = 1
-	s.Spec.Template.Requester = registry.Requester(ctx, s.Spec.Template.Requester)
+	s.Spec.Template.Requester = registry.Requester(ctx, st.Scope, s.Spec.Template.Requester)
 	registry.ConfineToNamespace(&s.Spec.Template, s.Namespace, st.Scope)
 }
 
@@ -52,7 +52,7 @@ func (st strategy) PrepareForUpdate(ctx context.Context, obj, old runtime.Object
 	supplied := s.Spec.Template.Requester
 	s.Spec.Template.Requester = o.Spec.Template.Requester
 	if !apiequality.Semantic.DeepEqual(s.Spec, o.Spec) {
-		s.Spec.Template.Requester = registry.Requester(ctx, supplied)
+		s.Spec.Template.Requester = registry.Requester(ctx, st.Scope, supplied)
 		s.Generation = o.Generation + 1
 	}
 }

@@ -141,8 +141,8 @@ const (
 	tempName = ".ark-download.tar.gz"
 )
 
-// Extract downloads backups/<backup>/<backup>.tar.gz, verifies its size and
-// SHA-256 against backups/<backup>/<backup>-manifest.json (a missing or
+// Extract downloads the backup's <backup>.tar.gz, verifies its size and
+// SHA-256 against its <backup>-manifest.json (a missing or
 // malformed manifest, a missing tarball or a mismatch is an error), then
 // validates every tar entry and extracts the item files into dir, which must
 // be an existing, empty directory that the caller owns. Item files are laid
@@ -151,11 +151,12 @@ const (
 //
 // No file but a temporary download is written to dir before the checksum
 // has been verified, and on error Extract removes everything it wrote.
-func Extract(ctx context.Context, store objectstore.Store, backupName string, dir string, limits Limits) (_ *Index, err error) {
+func Extract(ctx context.Context, store objectstore.Store, ref backupstore.Backup, dir string, limits Limits) (_ *Index, err error) {
+	backupName := ref.Name
 	if err := checkBackupName(backupName); err != nil {
 		return nil, err
 	}
-	x := &extractor{backup: backupName, limits: limits.withDefaults(), dirs: map[string]struct{}{}}
+	x := &extractor{backup: backupName, ref: ref, limits: limits.withDefaults(), dirs: map[string]struct{}{}}
 	if x.dir, err = filepath.Abs(dir); err != nil {
 		return nil, fmt.Errorf("extracting backup %q: %w", backupName, err)
 	}
@@ -217,6 +218,7 @@ func openEmptyDir(dir string) (*os.Root, error) {
 
 type extractor struct {
 	backup string
+	ref    backupstore.Backup
 	dir    string // absolute
 	root   *os.Root
 	limits Limits
@@ -251,7 +253,7 @@ func (x *extractor) cleanup(failed bool) error {
 
 // readManifest returns the manifest's entry for the tarball.
 func (x *extractor) readManifest(ctx context.Context, store objectstore.Store) (backup.ManifestEntry, error) {
-	key := backupstore.ManifestKey(x.backup)
+	key := x.ref.ManifestKey()
 	r, _, err := store.NewReader(ctx, key)
 	if err != nil {
 		if errors.Is(err, objectstore.ErrNotFound) {
@@ -291,7 +293,7 @@ func (x *extractor) readManifest(ctx context.Context, store objectstore.Store) (
 // hashing it, and returns the file, rewound, once its size and checksum match
 // the manifest's.
 func (x *extractor) download(ctx context.Context, store objectstore.Store, want backup.ManifestEntry) (*os.File, error) {
-	key, file := backupstore.TarballKey(x.backup), x.tarballName()
+	key, file := x.ref.TarballKey(), x.tarballName()
 	if want.Size > x.limits.MaxTotalSize {
 		return nil, x.corrupt(nil, "%s is %d bytes, more than the limit of %d", file, want.Size, x.limits.MaxTotalSize)
 	}

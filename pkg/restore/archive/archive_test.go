@@ -353,7 +353,7 @@ func TestExtractRejects(t *testing.T) {
 			s := newStore(t)
 			tc.setup(t, s)
 			dir := t.TempDir()
-			idx, err := Extract(context.Background(), s, name, dir, tc.limits)
+			idx, err := Extract(context.Background(), s, backupstore.Layout{}.Backup("", name), dir, tc.limits)
 			if err == nil {
 				t.Fatalf("Extract succeeded with %d items, want an error containing %q", len(idx.Items), tc.want)
 			}
@@ -405,7 +405,7 @@ func TestExtract(t *testing.T) {
 	data = append(data, make([]byte, 10240-len(data)%10240)...)
 	putBackup(t, s, gz(t, data))
 	dir := t.TempDir()
-	idx, err := Extract(context.Background(), s, name, dir, Limits{})
+	idx, err := Extract(context.Background(), s, backupstore.Layout{}.Backup("", name), dir, Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -469,7 +469,7 @@ func TestExtractLarge(t *testing.T) {
 	putBackup(t, s, tgz(t, entries...))
 	dir := t.TempDir()
 	start := time.Now()
-	idx, err := Extract(context.Background(), s, name, dir, Limits{})
+	idx, err := Extract(context.Background(), s, backupstore.Layout{}.Backup("", name), dir, Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -498,7 +498,7 @@ func TestExtractMultiMemberGzip(t *testing.T) {
 	data := tarBytes(t, base())
 	s := newStore(t)
 	putBackup(t, s, append(gz(t, data[:700]), gz(t, data[700:])...))
-	idx, err := Extract(context.Background(), s, name, t.TempDir(), Limits{})
+	idx, err := Extract(context.Background(), s, backupstore.Layout{}.Backup("", name), t.TempDir(), Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -515,7 +515,7 @@ func TestExtractDirectory(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "mine"), nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, err := Extract(context.Background(), s, name, dir, Limits{})
+	_, err := Extract(context.Background(), s, backupstore.Layout{}.Backup("", name), dir, Limits{})
 	if err == nil || !strings.Contains(err.Error(), "is not empty") || errors.Is(err, ErrCorrupt) {
 		t.Errorf("Extract into a non-empty dir: err = %v, want a non-corrupt 'is not empty' error", err)
 	}
@@ -523,11 +523,11 @@ func TestExtractDirectory(t *testing.T) {
 		t.Errorf("the caller's file is gone: %v", err)
 	}
 
-	if _, err := Extract(context.Background(), s, name, filepath.Join(t.TempDir(), "absent"), Limits{}); err == nil || errors.Is(err, ErrCorrupt) {
+	if _, err := Extract(context.Background(), s, backupstore.Layout{}.Backup("", name), filepath.Join(t.TempDir(), "absent"), Limits{}); err == nil || errors.Is(err, ErrCorrupt) {
 		t.Errorf("Extract into a missing dir: err = %v, want a non-corrupt error", err)
 	}
 	for _, bad := range []string{"", ".", "..", "a/b", `a\b`} {
-		if _, err := Extract(context.Background(), s, bad, t.TempDir(), Limits{}); err == nil || !strings.Contains(err.Error(), "invalid backup name") {
+		if _, err := Extract(context.Background(), s, backupstore.Layout{}.Backup("", bad), t.TempDir(), Limits{}); err == nil || !strings.Contains(err.Error(), "invalid backup name") {
 			t.Errorf("Extract(%q): err = %v, want invalid backup name", bad, err)
 		}
 	}
@@ -539,7 +539,7 @@ func TestExtractCanceled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	dir := t.TempDir()
-	_, err := Extract(ctx, s, name, dir, Limits{})
+	_, err := Extract(ctx, s, backupstore.Layout{}.Backup("", name), dir, Limits{})
 	if !errors.Is(err, context.Canceled) || errors.Is(err, ErrCorrupt) {
 		t.Errorf("err = %v, want context.Canceled, not ErrCorrupt", err)
 	}
@@ -566,7 +566,7 @@ func TestExtractOutage(t *testing.T) {
 	putBackup(t, s, tgz(t, base()...))
 	for _, key := range []string{backupstore.ManifestKey(name), backupstore.TarballKey(name)} {
 		dir := t.TempDir()
-		_, err := Extract(context.Background(), outageStore{s, key}, name, dir, Limits{})
+		_, err := Extract(context.Background(), outageStore{s, key}, backupstore.Layout{}.Backup("", name), dir, Limits{})
 		if !errors.Is(err, errOutage) || errors.Is(err, ErrCorrupt) || errors.Is(err, objectstore.ErrNotFound) {
 			t.Errorf("outage reading %s: err = %v, want the outage, not ErrCorrupt", key, err)
 		}

@@ -29,6 +29,11 @@ import (
 type Scope struct {
 	HomeNamespace    string
 	StorageLocations []string
+	// LoopbackUID is the UID of this server's own loopback identity (random
+	// per process and never sent to anyone): the one identity allowed to
+	// pass on a requester it was given, as the schedule controller does.
+	// Empty allows no one.
+	LoopbackUID string
 }
 
 func (s Scope) confined(ns string) bool { return ns != "" && ns != s.HomeNamespace }
@@ -206,7 +211,7 @@ func validateExecHook(e *ark.ExecHook, fldPath *field.Path) field.ErrorList {
 // ValidateRestore validates a new Restore.
 func ValidateRestore(r *ark.Restore, scope Scope) field.ErrorList {
 	allErrs := apimachineryvalidation.ValidateObjectMeta(&r.ObjectMeta, true, apimachineryvalidation.NameIsDNSSubdomain, field.NewPath("metadata"))
-	allErrs = append(allErrs, validateRestoreSpec(&r.Spec, r.Namespace, scope, field.NewPath("spec"))...)
+	allErrs = append(allErrs, ValidateRestoreSpec(&r.Spec, r.Namespace, scope, field.NewPath("spec"))...)
 	return allErrs
 }
 
@@ -214,14 +219,15 @@ func ValidateRestore(r *ark.Restore, scope Scope) field.ErrorList {
 // spec is frozen once the restore has started.
 func ValidateRestoreUpdate(r, old *ark.Restore, scope Scope) field.ErrorList {
 	allErrs := apimachineryvalidation.ValidateObjectMetaUpdate(&r.ObjectMeta, &old.ObjectMeta, field.NewPath("metadata"))
-	allErrs = append(allErrs, validateRestoreSpec(&r.Spec, r.Namespace, scope, field.NewPath("spec"))...)
+	allErrs = append(allErrs, ValidateRestoreSpec(&r.Spec, r.Namespace, scope, field.NewPath("spec"))...)
 	if !restoreSpecMutable(old.Status.Phase) && !specEqual(r.Spec, old.Spec) {
 		allErrs = append(allErrs, field.Forbidden(field.NewPath("spec"), fmt.Sprintf("may not change once the restore is %s", old.Status.Phase)))
 	}
 	return allErrs
 }
 
-func validateRestoreSpec(spec *ark.RestoreSpec, ns string, scope Scope, fldPath *field.Path) field.ErrorList {
+// ValidateRestoreSpec validates a RestoreSpec of a restore in namespace ns.
+func ValidateRestoreSpec(spec *ark.RestoreSpec, ns string, scope Scope, fldPath *field.Path) field.ErrorList {
 	var allErrs field.ErrorList
 	switch {
 	case spec.BackupName != "" && spec.ScheduleName != "":

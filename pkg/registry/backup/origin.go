@@ -1,0 +1,94 @@
+package backup
+
+import (
+	"context"
+	"fmt"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
+	"github.com/arkproject/ark/pkg/apis/ark"
+	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
+	"github.com/arkproject/ark/pkg/provenance"
+	"github.com/arkproject/ark/pkg/registry"
+)
+
+// originAnnotations are what Ark alone writes about where a Backup comes
+// from; what a client sends for them is discarded.
+var originAnnotations = []string{provenance.ClusterAnnotation, provenance.SignatureAnnotation, arkv1.AnnotationNamespaceUID}
+
+// sign records that this API accepted b as it now is (see package
+// provenance). Without a signer (tests, standalone) it does nothing.
+func (r *REST) sign(b *ark.Backup) error {
+	if r.signer == nil {
+		return nil
+	}
+	var v1b arkv1.Backup
+	if err := arkv1.Convert_ark_Backup_To_v1_Backup(b, &v1b, nil); err != nil {
+		return apierrors.NewInternalError(fmt.Errorf("signing backup %s: %w", b.Name, err))
+	}
+	if err := r.signer.Sign(&v1b); err != nil {
+		return apierrors.NewInternalError(err)
+	}
+	b.Annotations = v1b.Annotations
+	return nil
+}
+
+// verified reports whether this API signed b as it is.
+func (r *REST) verified(b *ark.Backup) bool {
+	if r.signer == nil {
+		return true
+	}
+	var v1b arkv1.Backup
+	if err := arkv1.Convert_ark_Backup_To_v1_Backup(b, &v1b, nil); err != nil {
+		return false
+	}
+	return r.signer.Verify(&v1b) == nil
+}
+
+// foreign reports whether b belongs to another cluster's Ark, which alone
+// may change or delete it; this cluster may read and restore it.
+func (r *REST) foreign(b *ark.Backup) bool {
+	if r.signer == nil {
+		return false
+	}
+	cluster := b.Annotations[provenance.ClusterAnnotation]
+	return cluster != "" && cluster != r.signer.Cluster
+}
+
+func (r *REST) forbidForeign(b *ark.Backup, verb string) error {
+	if !r.foreign(b) {
+		return nil
+	}
+	return apierrors.NewForbidden(ark.Resource("backups"), b.Name, fmt.Errorf("it belongs to another cluster's Ark (cluster %s), which alone may %s it; this cluster may read and restore it", b.Annotations[provenance.ClusterAnnotation], verb))
+}
+
+// dropOrigin removes what a client sent of the origin annotations.
+func dropOrigin(b *ark.Backup) {
+	for _, k := range originAnnotations {
+		delete(b.Annotations, k)
+	}
+}
+
+// keepOrigin gives b the origin annotations of old, whatever the client sent.
+func keepOrigin(b, old *ark.Backup) {
+	dropOrigin(b)
+	for _, k := range originAnnotations {
+		if v, ok := old.Annotations[k]; ok {
+			if b.Annotations == nil {
+				b.Annotations = map[string]string{}
+			}
+			b.Annotations[k] = v
+		}
+	}
+}
+
+// adopt makes the user of the request the requester of a Backup this API
+// did not accept (written into the bucket, or by an earlier version): the
+// first one to change it through the API is the one it acts as, never the
+// requester the record names.
+func (r *REST) adopt(ctx context.Context, b, old *ark.Backup) {
+	if r.verified(old) {
+		return
+	}
+	b.Spec.Requester = registry.Requester(ctx, r.strategy.Scope, nil)
+}
