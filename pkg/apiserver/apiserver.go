@@ -16,6 +16,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/apimachinery/pkg/runtime/serializer/json"
 	"k8s.io/apiserver/pkg/authentication/user"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
+	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/rest"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/klog/v2"
@@ -85,6 +87,11 @@ func (s withoutProtobuf) SupportedMediaTypes() []runtime.SerializerInfo {
 type ExtraConfig struct {
 	// HomeNamespace holds the administrators' backups and restores.
 	HomeNamespace string
+	// TenantLimits bound the objects of every other namespace.
+	TenantLimits validation.TenantLimits
+	// ClusterScoped tells cluster-scoped resource names (nil in standalone
+	// mode, which knows no cluster).
+	ClusterScoped func(string) bool
 	// BackupStore is the backup storage location and LocationName its name.
 	BackupStore  objectstore.Store
 	LocationName string
@@ -99,6 +106,11 @@ type ExtraConfig struct {
 	// Signer signs the Backups this API accepts; nil in standalone mode,
 	// which runs no controllers.
 	Signer *provenance.Signer
+	// NamespaceUID asks the cluster for a namespace's UID, and
+	// CurrentNamespaceUID a cache; with both, backups belong to their
+	// namespace's lifetime, not its name. Nil in standalone mode.
+	NamespaceUID        func(context.Context, string) (string, error)
+	CurrentNamespaceUID func(string) string
 	// Controllers, when set, runs Ark's controllers once the server serves.
 	Controllers *controllers.Config
 }
@@ -153,7 +165,7 @@ func (c completedConfig) New() (*ArkServer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("identifying the server's own loopback client: %w", err)
 	}
-	scope := validation.Scope{HomeNamespace: c.ExtraConfig.HomeNamespace, StorageLocations: []string{c.ExtraConfig.LocationName}, LoopbackUID: loopback}
+	scope := validation.Scope{HomeNamespace: c.ExtraConfig.HomeNamespace, StorageLocations: []string{c.ExtraConfig.LocationName}, LoopbackUID: loopback, Tenant: c.ExtraConfig.TenantLimits, ClusterScoped: c.ExtraConfig.ClusterScoped}
 
 	layout := backupstore.Layout{HomeNamespace: scope.HomeNamespace}
 	restores, restoreStatus, err := restorestorage.NewREST(Scheme, c.GenericConfig.RESTOptionsGetter, scope)
@@ -173,6 +185,7 @@ func (c completedConfig) New() (*ArkServer, error) {
 		NamespaceVisible:     c.ExtraConfig.NamespaceVisible,
 		NamespaceTerminating: c.ExtraConfig.NamespaceTerminating,
 		Signer:               c.ExtraConfig.Signer,
+		Lifetimes:            c.lifetimes(),
 	})
 
 	group := genericapiserver.NewDefaultAPIGroupInfo(ark.GroupName, Scheme, metav1.ParameterCodec, Codecs)
@@ -207,6 +220,31 @@ func (c completedConfig) New() (*ArkServer, error) {
 		})
 	}
 	return &ArkServer{GenericAPIServer: generic, Backups: backups}, nil
+}
+
+// lifetimes ties backups to their namespace's lifetime; administrators —
+// whoever may list the home namespace's backups — see every lifetime.
+func (c completedConfig) lifetimes() *backupstorage.Lifetimes {
+	if c.ExtraConfig.NamespaceUID == nil || c.ExtraConfig.CurrentNamespaceUID == nil {
+		return nil
+	}
+	authz := c.GenericConfig.Authorization.Authorizer
+	home := c.ExtraConfig.HomeNamespace
+	return &backupstorage.Lifetimes{
+		NamespaceUID: c.ExtraConfig.NamespaceUID,
+		CurrentUID:   c.ExtraConfig.CurrentNamespaceUID,
+		Administrator: func(ctx context.Context) bool {
+			u, ok := genericapirequest.UserFrom(ctx)
+			if !ok || authz == nil {
+				return false
+			}
+			decision, _, err := authz.Authorize(ctx, authorizer.AttributesRecord{
+				User: u, Verb: "list", APIGroup: ark.GroupName, APIVersion: arkv1.SchemeGroupVersion.Version,
+				Resource: "backups", Namespace: home, ResourceRequest: true,
+			})
+			return err == nil && decision == authorizer.DecisionAllow
+		},
+	}
 }
 
 // loopbackUID authenticates the server's loopback token the way a request

@@ -48,6 +48,10 @@ type Backupper struct {
 	// LiveLogInterval is how often a running backup's log is published for
 	// followers; 0 means every 2 seconds.
 	LiveLogInterval time.Duration
+	// MaxHookTimeout, when set, caps every hook's timeout: a namespace's
+	// users write their pods' hook annotations, and must not hold a
+	// worker for as long as they like.
+	MaxHookTimeout time.Duration
 }
 
 // ProgressFunc receives the number of items found and written so far. It is

@@ -71,11 +71,16 @@ func (r *run) runPodHooks(ctx context.Context, item *unstructured.Unstructured, 
 		}
 	}
 	for _, h := range list {
+		if r.MaxHookTimeout > 0 && h.Timeout > r.MaxHookTimeout {
+			r.log.warnf(pod.Namespace, "", "%s hook %s in pod %s/%s asks for a timeout of %s; it gets at most %s", phase, h.Name, pod.Namespace, pod.Name, h.Timeout, r.MaxHookTimeout)
+			h.Timeout = r.MaxHookTimeout
+		}
 		r.log.infof("running %s hook %s in pod %s/%s container %s: %s", phase, h.Name, pod.Namespace, pod.Name, h.Container, strings.Join(h.Command, " "))
 		out, err := hooks.Run(ctx, r.Hooks, pod, h)
 		if err == nil {
 			if out != "" {
-				r.log.infof("%s hook %s in pod %s/%s: %s", phase, h.Name, pod.Namespace, pod.Name, out)
+				// Quoted: the output is the pod's, and must not forge log lines.
+				r.log.infof("%s hook %s in pod %s/%s printed %q", phase, h.Name, pod.Namespace, pod.Name, out)
 			}
 			continue
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -125,7 +126,7 @@ func TestSpecHooksAndErrorModes(t *testing.T) {
 	addPod(t, e, "db-0", "Running", nil)
 	e.b.Hooks = &hookExec{e: e, failOn: "broken"}
 	s = e.run(t, newBackup("fail", spec(arkv1.HookErrorModeFail)))
-	if s.err == nil || !strings.Contains(s.err.Error(), "pre hook quiesce in pod app/db-0 failed: command terminated with exit code 1: no such file") {
+	if s.err == nil || !strings.Contains(s.err.Error(), "pre hook quiesce in pod app/db-0 failed: command terminated with exit code 1: \"no such file\"") {
 		t.Fatalf("Fail hook failure: %v", s.err)
 	}
 }
@@ -173,4 +174,43 @@ func TestHooksNeedTheRequesterToMayExec(t *testing.T) {
 	if msgs := s.results.Errors.Namespaces["app"]; len(msgs) != 1 || !strings.Contains(msgs[0], "alice may not exec into pods in app") {
 		t.Errorf("errors: %+v", s.results.Errors)
 	}
+}
+
+// A pod's hook output is quoted in the log, so a pod cannot forge log
+// lines; and a hook's timeout is capped by MaxHookTimeout, whatever the
+// pod's annotation asks for.
+func TestHookOutputQuotedAndTimeoutCapped(t *testing.T) {
+	e := newEnv(t)
+	addPod(t, e, "db-0", "Running", map[string]any{
+		"pre.hook.backup.ark.heptio.com/command": "freeze",
+		"pre.hook.backup.ark.heptio.com/timeout": "8760h",
+	})
+	var timeout time.Duration
+	e.b.Hooks = execFunc(func(ctx context.Context, ns, pod, container string, command []string) (string, string, error) {
+		if d, ok := ctx.Deadline(); ok {
+			timeout = time.Until(d)
+		}
+		return "done\nerror forged line: everything failed", "", nil
+	})
+	e.b.MaxHookTimeout = time.Minute
+	s := e.run(t, newBackup("b1", appOnly))
+	mustSucceed(t, s)
+	if timeout <= 0 || timeout > time.Minute {
+		t.Errorf("the hook ran with a timeout of %s, not at most a minute", timeout)
+	}
+	if strings.Contains(s.log, "\nerror forged line") {
+		t.Errorf("the pod forged a log line:\n%s", s.log)
+	}
+	if !strings.Contains(s.log, `printed "done\nerror forged line: everything failed"`) {
+		t.Errorf("the output is not quoted in the log:\n%s", s.log)
+	}
+	if !strings.Contains(s.log, "asks for a timeout of 8760h0m0s; it gets at most 1m0s") {
+		t.Errorf("the log does not say the timeout was capped:\n%s", s.log)
+	}
+}
+
+type execFunc func(ctx context.Context, ns, pod, container string, command []string) (string, string, error)
+
+func (f execFunc) Exec(ctx context.Context, ns, pod, container string, command []string) (string, string, error) {
+	return f(ctx, ns, pod, container, command)
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/arkproject/ark/pkg/backup"
 	"github.com/arkproject/ark/pkg/backupstore"
 	backupcontroller "github.com/arkproject/ark/pkg/controllers/backup"
+	"github.com/arkproject/ark/pkg/controllers/fairshare"
 	"github.com/arkproject/ark/pkg/controllers/gc"
 	restorecontroller "github.com/arkproject/ark/pkg/controllers/restore"
 	schedulecontroller "github.com/arkproject/ark/pkg/controllers/schedule"
@@ -38,6 +39,7 @@ import (
 	"github.com/arkproject/ark/pkg/objectstore"
 	"github.com/arkproject/ark/pkg/provenance"
 	"github.com/arkproject/ark/pkg/requester"
+	"github.com/arkproject/ark/pkg/resourcescope"
 	"github.com/arkproject/ark/pkg/restore"
 	"github.com/arkproject/ark/pkg/snapshot"
 )
@@ -53,8 +55,16 @@ type Config struct {
 	// LeaderElect turns on leader election on a Lease in LeaseNamespace.
 	LeaderElect    bool
 	LeaseNamespace string
-	// Workers is how many backups may run at once.
+	// Workers is how many backups may run at once, and how many restores.
 	Workers int
+	// PerNamespace bounds the backups (and restores) one namespace other
+	// than the home namespace runs at once; 0 means 1. All such
+	// namespaces together leave one worker to the home namespace.
+	PerNamespace int
+	// TenantLimits bound the backups of namespaces other than the home
+	// namespace: checked again as each starts, and MaxHookTimeout caps the
+	// hooks of pod annotations too, which a namespace's users write.
+	TenantLimits validation.TenantLimits
 	// GCInterval is how often backups are checked for expiry; 0 is a minute.
 	GCInterval time.Duration
 	// HomeNamespace is where restores may create cluster-scoped objects.
@@ -118,15 +128,20 @@ func Run(ctx context.Context, cfg Config) error {
 			// Fresh per backup: resources may have changed, and access
 			// decisions belong to one requester.
 			disc.Invalidate()
-			return backupAs{factory: asUser, engine: func(user *requester.Clients) *backup.Backupper {
+			return backupAs{factory: asUser, engine: func(b *arkv1.Backup, user *requester.Clients) *backup.Backupper {
+				var maxHook time.Duration
+				if b.Namespace != cfg.HomeNamespace {
+					maxHook = cfg.TenantLimits.MaxHookTimeout
+				}
 				return &backup.Backupper{
-					Discovery:    discovery.DiscoveryInterface(disc),
-					Dynamic:      user.Dynamic,
-					Access:       &backup.SubjectAccessReviews{Client: kube.AuthorizationV1().SubjectAccessReviews()},
-					Store:        cfg.Store,
-					Layout:       backupstore.Layout{HomeNamespace: cfg.HomeNamespace},
-					Hooks:        &hooks.PodExec{Config: user.Config, Client: user.Kube},
-					Snapshotters: snapshotters(user),
+					MaxHookTimeout: maxHook,
+					Discovery:      discovery.DiscoveryInterface(disc),
+					Dynamic:        user.Dynamic,
+					Access:         &backup.SubjectAccessReviews{Client: kube.AuthorizationV1().SubjectAccessReviews()},
+					Store:          cfg.Store,
+					Layout:         backupstore.Layout{HomeNamespace: cfg.HomeNamespace},
+					Hooks:          &hooks.PodExec{Config: user.Config, Client: user.Kube},
+					Snapshotters:   snapshotters(user),
 				}
 			}}
 		})
@@ -144,8 +159,18 @@ func Run(ctx context.Context, cfg Config) error {
 				}
 			}}
 		})
-		scope := validation.Scope{HomeNamespace: cfg.HomeNamespace}
+		scope := validation.Scope{HomeNamespace: cfg.HomeNamespace, Tenant: cfg.TenantLimits, ClusterScoped: resourcescope.New(kube.Discovery()).ClusterScoped}
 		backups.Scope, restores.Scope = scope, scope
+		workers := max(cfg.Workers, 1)
+		backups.Slots = &fairshare.Slots{Home: cfg.HomeNamespace, Workers: workers, PerNamespace: cfg.PerNamespace}
+		restores.Slots = &fairshare.Slots{Home: cfg.HomeNamespace, Workers: workers, PerNamespace: cfg.PerNamespace}
+		restores.ArkAs = func(user *arkv1.UserInfo) (versioned.Interface, error) {
+			cfg, err := requester.Config(cfg.Ark, user)
+			if err != nil {
+				return nil, err
+			}
+			return versioned.NewForConfig(cfg)
+		}
 		if cfg.Signer != nil {
 			backups.Provenance = cfg.Signer
 		}
@@ -154,6 +179,7 @@ func Run(ctx context.Context, cfg Config) error {
 		broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: kube.CoreV1().Events("")})
 		defer broadcaster.Shutdown()
 		recorder := broadcaster.NewRecorder(arkscheme.Scheme, corev1.EventSource{Component: "ark-gc"})
+		schedules.Recorder = broadcaster.NewRecorder(arkscheme.Scheme, corev1.EventSource{Component: "ark-schedule"})
 		clusterID := ""
 		if ns, err := kube.CoreV1().Namespaces().Get(ctx, metav1.NamespaceSystem, metav1.GetOptions{}); err == nil {
 			clusterID = string(ns.UID)
@@ -170,9 +196,9 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 		factory.Start(ctx.Done())
 		go collector.Run(ctx)
-		go restores.Run(ctx, max(cfg.Workers, 1))
+		go restores.Run(ctx, workers)
 		go schedules.Run(ctx, 1)
-		backups.Run(ctx, max(cfg.Workers, 1))
+		backups.Run(ctx, workers)
 	}
 	if !cfg.LeaderElect {
 		run(ctx)
@@ -206,7 +232,7 @@ func Run(ctx context.Context, cfg Config) error {
 // requester; a backup whose requester cannot be impersonated fails.
 type backupAs struct {
 	factory *requester.Factory
-	engine  func(*requester.Clients) *backup.Backupper
+	engine  func(*arkv1.Backup, *requester.Clients) *backup.Backupper
 }
 
 func (e backupAs) Run(ctx context.Context, b *arkv1.Backup, progress backup.ProgressFunc) (backup.Outcome, error) {
@@ -214,7 +240,7 @@ func (e backupAs) Run(ctx context.Context, b *arkv1.Backup, progress backup.Prog
 	if err != nil {
 		return backup.Outcome{}, err
 	}
-	return e.engine(user).Run(ctx, b, progress)
+	return e.engine(b, user).Run(ctx, b, progress)
 }
 
 // restoreAs runs a restore engine whose cluster clients act as the

@@ -84,7 +84,8 @@ func Run(ctx context.Context, e Executor, pod Pod, h Hook) (stdout string, err e
 			err = fmt.Errorf("timed out after %s", h.Timeout)
 		}
 		if errOut != "" {
-			err = fmt.Errorf("%w: %s", err, errOut)
+			// Quoted: the pod writes it, and must not forge log lines.
+			err = fmt.Errorf("%w: %q", err, errOut)
 		}
 		return out, err
 	}

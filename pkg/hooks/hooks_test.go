@@ -119,7 +119,7 @@ func TestRunReportsFailuresAndTimeouts(t *testing.T) {
 		t.Errorf("exec call: %v", got)
 	}
 	e = &fakeExec{err: errors.New("command terminated with exit code 1")}
-	if _, err := Run(context.Background(), e, p, h); err == nil || err.Error() != "command terminated with exit code 1: oops" {
+	if _, err := Run(context.Background(), e, p, h); err == nil || err.Error() != `command terminated with exit code 1: "oops"` {
 		t.Errorf("failure: %v", err)
 	}
 	e = &fakeExec{block: true}

@@ -347,6 +347,18 @@ type ScheduleStatus struct {
 	LastBackupName string
 	// ValidationErrors explain a FailedValidation phase.
 	ValidationErrors []string
+	// LastFailure explains the latest run that took no backup.
+	LastFailure *ScheduleFailure
+}
+
+// ScheduleFailure is a run of a schedule that took no backup.
+type ScheduleFailure struct {
+	// Time is the tick of the run.
+	Time metav1.Time
+	// BackupName is the name the backup would have had.
+	BackupName string
+	// Reason says why it was not taken.
+	Reason string
 }
 
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object

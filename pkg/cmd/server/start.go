@@ -37,12 +37,14 @@ import (
 
 	"github.com/arkproject/ark/pkg/apis/ark"
 	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
+	"github.com/arkproject/ark/pkg/apis/ark/validation"
 	"github.com/arkproject/ark/pkg/apiserver"
 	"github.com/arkproject/ark/pkg/controllers"
 	"github.com/arkproject/ark/pkg/embeddedetcd"
 	generatedopenapi "github.com/arkproject/ark/pkg/generated/openapi"
 	"github.com/arkproject/ark/pkg/objectstore"
 	"github.com/arkproject/ark/pkg/provenance"
+	"github.com/arkproject/ark/pkg/resourcescope"
 	"github.com/arkproject/ark/pkg/standalone"
 )
 
@@ -85,6 +87,11 @@ type Options struct {
 	// ProvenanceSecret is the namespace/name of the Secret that holds the
 	// key this API signs the Backups it accepts with.
 	ProvenanceSecret string
+	// TenantLimits bound the objects of namespaces other than the home one.
+	TenantLimits validation.TenantLimits
+	// NamespaceConcurrency bounds the backups (and restores) one such
+	// namespace runs at once.
+	NamespaceConcurrency int
 
 	Out, ErrOut io.Writer
 	flags       *pflag.FlagSet
@@ -106,9 +113,11 @@ func NewOptions(out, errOut io.Writer) *Options {
 		Controllers:             true,
 		LeaderElect:             true,
 		LeaderElectionNamespace: "ark-system",
-		BackupWorkers:           2,
+		BackupWorkers:           4,
 		GCInterval:              time.Minute,
 		ProvenanceSecret:        "ark-system/ark-provenance",
+		TenantLimits:            validation.DefaultTenantLimits,
+		NamespaceConcurrency:    1,
 		Out:                     out,
 		ErrOut:                  errOut,
 	}
@@ -155,10 +164,14 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.Controllers, "controllers", o.Controllers, "Run Ark's controllers (backups) in this process. Needs a cluster: ignored with --standalone.")
 	fs.BoolVar(&o.LeaderElect, "leader-elect", o.LeaderElect, "Elect one replica to run the controllers, through a Lease.")
 	fs.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", o.LeaderElectionNamespace, "Namespace of the controllers' Lease.")
-	fs.IntVar(&o.BackupWorkers, "backup-workers", o.BackupWorkers, "How many backups may run at the same time.")
+	fs.IntVar(&o.BackupWorkers, "backup-workers", o.BackupWorkers, "How many backups may run at the same time, and how many restores.")
 	fs.DurationVar(&o.GCInterval, "gc-interval", o.GCInterval, "How often backups are checked for expiry.")
 	fs.StringSliceVar(&o.HostPathRestoreDirs, "hostpath-restore-dirs", o.HostPathRestoreDirs, "Directories under which restores may write hostPath and local volume data (the path comes from the backup's PersistentVolume). Empty allows any.")
 	fs.StringVar(&o.ProvenanceSecret, "provenance-secret", o.ProvenanceSecret, "namespace/name of the Secret holding the key Ark signs the Backups its API accepts with (created if absent). Only signed Backups run: one written straight into the bucket never does. Replicas of one cluster share it.")
+	fs.DurationVar(&o.TenantLimits.MaxHookTimeout, "tenant-max-hook-timeout", o.TenantLimits.MaxHookTimeout, "Longest timeout a hook of a backup outside the home namespace may have (spec hooks are refused with 422, pod annotation hooks are cut to it). 0 means no bound.")
+	fs.DurationVar(&o.TenantLimits.MinScheduleInterval, "tenant-min-schedule-interval", o.TenantLimits.MinScheduleInterval, "Shortest interval a schedule outside the home namespace may back up at (422 otherwise). 0 means no bound.")
+	fs.DurationVar(&o.TenantLimits.MaxTTL, "tenant-max-ttl", o.TenantLimits.MaxTTL, "Longest TTL a backup outside the home namespace may have (422 otherwise). 0 means no bound.")
+	fs.IntVar(&o.NamespaceConcurrency, "namespace-concurrency", o.NamespaceConcurrency, "How many backups, and how many restores, one namespace other than the home namespace may run at once; all of them together leave one worker to the home namespace.")
 	fs.StringVar(&o.GCEProject, "gce-project", o.GCEProject, "Snapshot GCE persistent disks through the compute API (Application Default Credentials); the project of in-tree disks.")
 	fs.BoolVar(&o.EtcdUnsafeNoFsync, "embedded-etcd-unsafe-no-fsync", o.EtcdUnsafeNoFsync, "Skip fsync in the embedded etcd. Faster, loses data on power failure: for tests only.")
 }
@@ -207,6 +220,12 @@ func (o *Options) Validate() error {
 	}
 	if ns, name, ok := strings.Cut(o.ProvenanceSecret, "/"); !ok || ns == "" || name == "" {
 		errs = append(errs, fmt.Errorf("--provenance-secret must be namespace/name, not %q", o.ProvenanceSecret))
+	}
+	if o.NamespaceConcurrency < 1 {
+		errs = append(errs, fmt.Errorf("--namespace-concurrency must be at least 1"))
+	}
+	if l := o.TenantLimits; l.MaxHookTimeout < 0 || l.MinScheduleInterval < 0 || l.MaxTTL < 0 {
+		errs = append(errs, fmt.Errorf("--tenant-max-hook-timeout, --tenant-min-schedule-interval and --tenant-max-ttl must not be negative"))
 	}
 	if o.BucketPollInterval < 100*time.Millisecond {
 		errs = append(errs, fmt.Errorf("--bucket-poll-interval must be at least 100ms"))
@@ -285,6 +304,7 @@ func (o *Options) Config(ctx context.Context) (*apiserver.Config, func(), error)
 	}
 
 	extra := apiserver.ExtraConfig{
+		TenantLimits:       o.TenantLimits,
 		HomeNamespace:      o.HomeNamespace,
 		BackupStore:        store,
 		BucketPollInterval: o.BucketPollInterval,
@@ -299,6 +319,20 @@ func (o *Options) Config(ctx context.Context) (*apiserver.Config, func(), error)
 			return nil, nil, err
 		}
 		extra.NamespaceTerminating = namespaceTerminating(kube)
+		extra.ClusterScoped = resourcescope.New(kube.Discovery()).ClusterScoped
+		extra.NamespaceUID = func(ctx context.Context, name string) (string, error) {
+			ns, err := kube.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				return "", err
+			}
+			return string(ns.UID), nil
+		}
+		extra.CurrentNamespaceUID = func(name string) string {
+			if ns, err := namespaces.Lister().Get(name); err == nil {
+				return string(ns.UID)
+			}
+			return ""
+		}
 		if extra.Signer, err = o.clusterSigner(ctx, kube); err != nil {
 			cleanupAll()
 			return nil, nil, err
@@ -315,6 +349,8 @@ func (o *Options) Config(ctx context.Context) (*apiserver.Config, func(), error)
 				GCInterval:          o.GCInterval,
 				HostPathRestoreDirs: o.HostPathRestoreDirs,
 				Signer:              extra.Signer,
+				TenantLimits:        o.TenantLimits,
+				PerNamespace:        o.NamespaceConcurrency,
 			}
 		}
 	}

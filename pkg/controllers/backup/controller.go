@@ -22,6 +22,7 @@ import (
 	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
 	"github.com/arkproject/ark/pkg/apis/ark/validation"
 	backupengine "github.com/arkproject/ark/pkg/backup"
+	"github.com/arkproject/ark/pkg/controllers/fairshare"
 	"github.com/arkproject/ark/pkg/controllers/keyqueue"
 	"github.com/arkproject/ark/pkg/generated/clientset/versioned"
 	arkinformers "github.com/arkproject/ark/pkg/generated/informers/externalversions/ark/v1"
@@ -32,6 +33,9 @@ import (
 // InterruptedReason is the failure reason of backups that were running when
 // the server stopped.
 const InterruptedReason = "ark-apiserver stopped while the backup was in progress; its files may be incomplete, take a new backup"
+
+// slotRetry is how soon a backup that found no free slot is looked at again.
+const slotRetry = 2 * time.Second
 
 // Engine takes one backup; the controller gets a fresh one per backup so that
 // per-backup caches (access decisions, discovery) never outlive it.
@@ -49,6 +53,9 @@ type Controller struct {
 	clock     clock.Clock
 	// ProgressInterval is how often progress is written to status.
 	ProgressInterval time.Duration
+	// Slots, when set, share the workers fairly among namespaces: a backup
+	// whose namespace has no free slot waits in the queue.
+	Slots *fairshare.Slots
 	// Scope, when its home namespace is set, has every backup's spec
 	// validated again as it starts (confinement, bounds), as the API did.
 	Scope validation.Scope
@@ -188,6 +195,13 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		}
 		klog.InfoS("Backup failed validation", "backup", klog.KObj(b), "errors", problems)
 		return err
+	}
+	if c.Slots != nil {
+		if !c.Slots.TryAcquire(ns) {
+			c.queue.AddAfter(key, slotRetry)
+			return nil
+		}
+		defer c.Slots.Release(ns)
 	}
 	// Claim it: the write is conditional on the version we saw, so a second
 	// worker (or replica) racing us gets a conflict and backs off.

@@ -22,6 +22,7 @@ import (
 
 	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
 	"github.com/arkproject/ark/pkg/apis/ark/validation"
+	"github.com/arkproject/ark/pkg/controllers/fairshare"
 	"github.com/arkproject/ark/pkg/controllers/keyqueue"
 	"github.com/arkproject/ark/pkg/generated/clientset/versioned"
 	arkinformers "github.com/arkproject/ark/pkg/generated/informers/externalversions/ark/v1"
@@ -32,6 +33,9 @@ import (
 // InterruptedReason is the failure reason of restores that were running when
 // the server stopped.
 const InterruptedReason = "ark-apiserver stopped while the restore was in progress; some items may have been restored, run it again with the update policy or a new name"
+
+// slotRetry is how soon a restore that found no free slot is looked at again.
+const slotRetry = 2 * time.Second
 
 // Engine restores one backup.
 type Engine interface {
@@ -48,9 +52,17 @@ type Controller struct {
 	clock     clock.Clock
 	// ProgressInterval is how often progress is written to status.
 	ProgressInterval time.Duration
+	// Slots, when set, share the workers fairly among namespaces: a restore
+	// whose namespace has no free slot waits in the queue.
+	Slots *fairshare.Slots
 	// Scope, when its home namespace is set, has every restore's spec
 	// validated again as it starts (confinement), as the API did.
 	Scope validation.Scope
+	// ArkAs, when set, returns a client of Ark's API acting as a user: the
+	// backup to restore is looked up as the requester, so a restore only
+	// finds a backup its requester may read (not one of another
+	// namespace's lifetime, say). Nil looks up with the controller's client.
+	ArkAs func(*arkv1.UserInfo) (versioned.Interface, error)
 }
 
 // New returns a controller over the restores informer.
@@ -124,11 +136,21 @@ func (c *Controller) processNextWorkItem(ctx context.Context) bool {
 // resolveBackup finds the backup to restore: the named one, or the newest
 // completed backup of the named schedule, in the restore's namespace.
 func (c *Controller) resolveBackup(ctx context.Context, r *arkv1.Restore) (*arkv1.Backup, string) {
-	backups := c.client.ArkV1().Backups(r.Namespace)
+	client := c.client
+	if c.ArkAs != nil {
+		var err error
+		if client, err = c.ArkAs(r.Spec.Requester); err != nil {
+			return nil, "spec.requester: " + err.Error()
+		}
+	}
+	backups := client.ArkV1().Backups(r.Namespace)
 	if r.Spec.BackupName != "" {
 		b, err := backups.Get(ctx, r.Spec.BackupName, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
 			return nil, fmt.Sprintf("spec.backupName: backup %q does not exist in namespace %s", r.Spec.BackupName, r.Namespace)
+		}
+		if apierrors.IsForbidden(err) {
+			return nil, fmt.Sprintf("spec.backupName: %s may not read backup %q: %v", r.Spec.Requester.Username, r.Spec.BackupName, err)
 		}
 		if err != nil {
 			return nil, ""
@@ -144,6 +166,9 @@ func (c *Controller) resolveBackup(ctx context.Context, r *arkv1.Restore) (*arkv
 		return nil, fmt.Sprintf("spec.backupName: backup %q is %s; only Completed and PartiallyFailed backups can be restored", b.Name, phase)
 	}
 	list, err := backups.List(ctx, metav1.ListOptions{LabelSelector: arkv1.LabelScheduleName + "=" + r.Spec.ScheduleName})
+	if apierrors.IsForbidden(err) {
+		return nil, fmt.Sprintf("spec.scheduleName: %s may not list backups: %v", r.Spec.Requester.Username, err)
+	}
 	if err != nil {
 		return nil, ""
 	}
@@ -205,6 +230,13 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	}
 	if backup == nil {
 		return fmt.Errorf("reading the backup of restore %s failed; retrying", key)
+	}
+	if c.Slots != nil {
+		if !c.Slots.TryAcquire(ns) {
+			c.queue.AddAfter(key, slotRetry)
+			return nil
+		}
+		defer c.Slots.Release(ns)
 	}
 	start := metav1.NewTime(c.clock.Now())
 	r.Status.Phase = arkv1.RestorePhaseInProgress

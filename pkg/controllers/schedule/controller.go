@@ -10,11 +10,14 @@ import (
 	"time"
 
 	"github.com/robfig/cron/v3"
+	corev1 "k8s.io/api/core/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
@@ -43,6 +46,8 @@ type Controller struct {
 	synced  []cache.InformerSynced
 	queue   workqueue.TypedRateLimitingInterface[string]
 	clock   clock.WithTicker
+	// Recorder, when set, receives an event for every run that took no backup.
+	Recorder record.EventRecorder
 }
 
 // New returns a controller over the schedules and backups informers.
@@ -222,21 +227,49 @@ func (c *Controller) sync(ctx context.Context, key string) (time.Duration, error
 		}
 	}
 	_, err = c.client.ArkV1().Backups(s.Namespace).Create(ctx, b, metav1.CreateOptions{})
+	var failure *arkv1.ScheduleFailure
+	last := metav1.NewTime(tick)
 	switch {
 	case apierrors.IsAlreadyExists(err):
-		klog.V(2).InfoS("Scheduled backup already exists (another replica took it)", "schedule", klog.KObj(s), "backup", backupName)
+		existing, gerr := c.client.ArkV1().Backups(s.Namespace).Get(ctx, backupName, metav1.GetOptions{})
+		if gerr != nil && !apierrors.IsNotFound(gerr) {
+			return 0, fmt.Errorf("reading backup %s, whose name is taken: %w", backupName, gerr)
+		}
+		if gerr == nil && takenBy(s, existing) {
+			klog.V(2).InfoS("Scheduled backup already exists (another replica took it)", "schedule", klog.KObj(s), "backup", backupName)
+			break
+		}
+		// Someone else's backup has the name: this run takes none, and
+		// says so rather than pass the other backup off as its own.
+		reason := fmt.Sprintf("backup %s was not taken: a backup of that name that is not this schedule's already exists in namespace %s", backupName, s.Namespace)
+		failure = &arkv1.ScheduleFailure{Time: last, BackupName: backupName, Reason: reason}
+		klog.InfoS("Scheduled backup not taken: its name is taken", "schedule", klog.KObj(s), "backup", backupName)
+		if c.Recorder != nil {
+			c.Recorder.Event(s, corev1.EventTypeWarning, "BackupNameTaken", reason)
+		}
 	case err != nil:
 		return 0, fmt.Errorf("creating backup %s: %w", backupName, err)
 	default:
 		klog.InfoS("Created scheduled backup", "schedule", klog.KObj(s), "backup", backupName)
 	}
-	last := metav1.NewTime(tick)
 	if err := c.setStatus(ctx, s, func(st *arkv1.ScheduleStatus) {
-		st.Phase, st.LastBackup, st.LastBackupName = arkv1.SchedulePhaseEnabled, &last, backupName
+		st.Phase, st.LastBackup = arkv1.SchedulePhaseEnabled, &last
+		if failure != nil {
+			st.LastFailure = failure
+		} else {
+			st.LastBackupName = backupName
+		}
 	}); err != nil {
 		return 0, err
 	}
 	return max(nextTick(sched, tick).Sub(now), time.Second), nil
+}
+
+// takenBy reports whether b is the backup this schedule (on another
+// replica) made for a tick: labelled with the schedule and acting as the
+// schedule's requester.
+func takenBy(s *arkv1.Schedule, b *arkv1.Backup) bool {
+	return b.Labels[arkv1.LabelScheduleName] == s.Name && apiequality.Semantic.DeepEqual(b.Spec.Requester, s.Spec.Template.Requester)
 }
 
 // backupRunning reports whether a backup of the schedule is New or InProgress.

@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clienttesting "k8s.io/client-go/testing"
+	"k8s.io/client-go/tools/record"
 	clocktesting "k8s.io/utils/clock/testing"
 
 	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
@@ -496,5 +497,45 @@ func TestRunTakesFirstBackup(t *testing.T) {
 	}
 	if got := backupNames(t, client); !equalNames(got, "nightly-20261125101742") {
 		t.Errorf("backups = %v", got)
+	}
+}
+
+// Someone else's backup has the tick's name (made by a user of the
+// namespace, labelled as the schedule's): the run takes no backup and says
+// so in status and in an event, instead of taking theirs for its own.
+func TestTakenBackupNameFailsTheRunVisibly(t *testing.T) {
+	s := newSchedule("0 */6 * * *")
+	s.Spec.Template.Requester = &arkv1.UserInfo{Username: "admin"}
+	h := newHarness(t, s, at("2026-11-25T10:17:43Z"))
+	recorder := record.NewFakeRecorder(10)
+	h.c.Recorder = recorder
+	squatter := &arkv1.Backup{
+		ObjectMeta: metav1.ObjectMeta{Namespace: testNS, Name: "nightly-20261125101742", Labels: map[string]string{arkv1.LabelScheduleName: "nightly"}},
+		Spec:       arkv1.BackupSpec{Requester: &arkv1.UserInfo{Username: "mallory"}},
+	}
+	if err := h.client.Tracker().Add(squatter); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.c.sync(context.Background(), testNS+"/nightly"); err != nil {
+		t.Fatalf("sync: %v", err)
+	}
+	got := h.refresh(t, "nightly")
+	f := got.Status.LastFailure
+	if f == nil || f.BackupName != "nightly-20261125101742" || !strings.Contains(f.Reason, "not this schedule's") || !f.Time.Time.Equal(at("2026-11-25T10:17:42Z")) {
+		t.Errorf("lastFailure = %+v", f)
+	}
+	if got.Status.LastBackupName == "nightly-20261125101742" {
+		t.Error("the schedule records mallory's backup as its own")
+	}
+	if got.Status.LastBackup == nil || !got.Status.LastBackup.Time.Equal(at("2026-11-25T10:17:42Z")) {
+		t.Errorf("the run is not consumed: lastBackup = %v", got.Status.LastBackup)
+	}
+	select {
+	case ev := <-recorder.Events:
+		if !strings.Contains(ev, "Warning BackupNameTaken") {
+			t.Errorf("event %q", ev)
+		}
+	default:
+		t.Error("no event")
 	}
 }

@@ -47,6 +47,7 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1.RestoreSpec{}.OpenAPIModelName():                   schema_pkg_apis_ark_v1_RestoreSpec(ref),
 		v1.RestoreStatus{}.OpenAPIModelName():                 schema_pkg_apis_ark_v1_RestoreStatus(ref),
 		v1.Schedule{}.OpenAPIModelName():                      schema_pkg_apis_ark_v1_Schedule(ref),
+		v1.ScheduleFailure{}.OpenAPIModelName():               schema_pkg_apis_ark_v1_ScheduleFailure(ref),
 		v1.ScheduleList{}.OpenAPIModelName():                  schema_pkg_apis_ark_v1_ScheduleList(ref),
 		v1.ScheduleSpec{}.OpenAPIModelName():                  schema_pkg_apis_ark_v1_ScheduleSpec(ref),
 		v1.ScheduleStatus{}.OpenAPIModelName():                schema_pkg_apis_ark_v1_ScheduleStatus(ref),
@@ -1122,6 +1123,44 @@ func schema_pkg_apis_ark_v1_Schedule(ref common.ReferenceCallback) common.OpenAP
 	}
 }
 
+func schema_pkg_apis_ark_v1_ScheduleFailure(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ScheduleFailure is a run of a schedule that took no backup.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"time": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Time is the tick of the run.",
+							Ref:         ref(metav1.Time{}.OpenAPIModelName()),
+						},
+					},
+					"backupName": {
+						SchemaProps: spec.SchemaProps{
+							Description: "BackupName is the name the backup would have had.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"reason": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Reason says why it was not taken.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+				Required: []string{"time", "backupName", "reason"},
+			},
+		},
+		Dependencies: []string{
+			metav1.Time{}.OpenAPIModelName()},
+	}
+}
+
 func schema_pkg_apis_ark_v1_ScheduleList(ref common.ReferenceCallback) common.OpenAPIDefinition {
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
@@ -1256,11 +1295,17 @@ func schema_pkg_apis_ark_v1_ScheduleStatus(ref common.ReferenceCallback) common.
 							},
 						},
 					},
+					"lastFailure": {
+						SchemaProps: spec.SchemaProps{
+							Description: "LastFailure explains the latest run that took no backup, such as one whose backup name was already taken by a backup not of this schedule.",
+							Ref:         ref(v1.ScheduleFailure{}.OpenAPIModelName()),
+						},
+					},
 				},
 			},
 		},
 		Dependencies: []string{
-			metav1.Time{}.OpenAPIModelName()},
+			v1.ScheduleFailure{}.OpenAPIModelName(), metav1.Time{}.OpenAPIModelName()},
 	}
 }
 

@@ -38,11 +38,12 @@ func predicate(options *metainternalversion.ListOptions) storage.SelectionPredic
 func (r *REST) filter(ctx context.Context, options *metainternalversion.ListOptions) func(*ark.Backup) bool {
 	ns, _ := genericapirequest.NamespaceFrom(ctx)
 	pred := predicate(options)
+	sameLifetime := r.lifetimeFilter(ctx)
 	return func(b *ark.Backup) bool {
 		if ns != "" && b.Namespace != ns {
 			return false
 		}
-		if !r.visible(b.Namespace) {
+		if !r.visible(b.Namespace) || !sameLifetime(b) {
 			return false
 		}
 		ok, err := pred.Matches(b)

@@ -92,3 +92,53 @@ func (r *REST) adopt(ctx context.Context, b, old *ark.Backup) {
 	}
 	b.Spec.Requester = registry.Requester(ctx, r.strategy.Scope, nil)
 }
+
+// recordLifetime records the UID of the namespace a backup is created in.
+func (r *REST) recordLifetime(ctx context.Context, b *ark.Backup) error {
+	if r.lifetimes == nil || r.lifetimes.NamespaceUID == nil {
+		return nil
+	}
+	uid, err := r.lifetimes.NamespaceUID(ctx, b.Namespace)
+	if err != nil {
+		return apierrors.NewServiceUnavailable(fmt.Sprintf("reading namespace %s: %v", b.Namespace, err))
+	}
+	if b.Annotations == nil {
+		b.Annotations = map[string]string{}
+	}
+	b.Annotations[arkv1.AnnotationNamespaceUID] = uid
+	return nil
+}
+
+// lifetimeFilter returns whether the request's user sees a backup: those of
+// the namespace's current lifetime (or that record none) always, those of
+// an earlier namespace of the same name only if they administer Ark. The
+// user's standing is asked once, now, so that list and watch never wait on
+// the authorizer while holding the index.
+func (r *REST) lifetimeFilter(ctx context.Context) func(*ark.Backup) bool {
+	l := r.lifetimes
+	if l == nil || l.CurrentUID == nil {
+		return func(*ark.Backup) bool { return true }
+	}
+	admin := l.Administrator != nil && l.Administrator(ctx)
+	return func(b *ark.Backup) bool { return admin || r.currentLifetime(b) }
+}
+
+// currentLifetime reports whether b belongs to its namespace as it is now
+// (or records no namespace UID, or the namespace is not known yet).
+func (r *REST) currentLifetime(b *ark.Backup) bool {
+	recorded := b.Annotations[arkv1.AnnotationNamespaceUID]
+	if recorded == "" || r.lifetimes == nil || r.lifetimes.CurrentUID == nil {
+		return true
+	}
+	current := r.lifetimes.CurrentUID(b.Namespace)
+	return current == "" || current == recorded
+}
+
+// seesLifetime is lifetimeFilter for one backup: the authorizer is asked
+// only for a backup of an earlier lifetime.
+func (r *REST) seesLifetime(ctx context.Context, b *ark.Backup) bool {
+	if r.currentLifetime(b) {
+		return true
+	}
+	return r.lifetimes.Administrator != nil && r.lifetimes.Administrator(ctx)
+}

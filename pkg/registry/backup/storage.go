@@ -71,6 +71,23 @@ type Options struct {
 	// Signer signs every Backup this API accepts, so the controllers run
 	// only those (see package provenance); nil signs nothing.
 	Signer *provenance.Signer
+	// Lifetimes, when set, ties backups to the lifetime of their
+	// namespace rather than its name (see Lifetimes).
+	Lifetimes *Lifetimes
+}
+
+// Lifetimes record the UID of a backup's namespace when it is created, and
+// hide a backup from the users of a later namespace of the same name: a new
+// owner of a recreated namespace sees nothing of the former one's backups,
+// while administrators still find, restore and delete them.
+type Lifetimes struct {
+	// NamespaceUID asks the cluster for a namespace's UID, on create.
+	NamespaceUID func(ctx context.Context, namespace string) (string, error)
+	// CurrentUID returns a namespace's UID from a cache, "" if unknown.
+	CurrentUID func(namespace string) string
+	// Administrator reports whether the request's user administers Ark
+	// (may list the home namespace's backups) and so sees every lifetime.
+	Administrator func(ctx context.Context) bool
 }
 
 // REST is the storage of backups.
@@ -87,6 +104,7 @@ type REST struct {
 	clock        clock.WithTicker
 	cancel       context.CancelFunc
 	signer       *provenance.Signer
+	lifetimes    *Lifetimes
 }
 
 var (
@@ -133,6 +151,7 @@ func NewREST(typer runtime.ObjectTyper, opts Options) (*REST, *StatusREST) {
 		clock:        clk,
 		cancel:       cancel,
 		signer:       opts.Signer,
+		lifetimes:    opts.Lifetimes,
 	}
 	go r.ix.run(ctx, opts.PollInterval)
 	go func() {
@@ -272,6 +291,9 @@ func (r *REST) loadInNamespace(ctx context.Context, name string) (*ark.Backup, i
 	b, gen, err := r.load(ctx, ns, name)
 	if err != nil {
 		return nil, 0, err
+	}
+	if !r.seesLifetime(ctx, b) {
+		return nil, 0, apierrors.NewNotFound(ark.Resource("backups"), name)
 	}
 	return b, gen, nil
 }

@@ -472,3 +472,66 @@ func TestBackupsAreSignedAndForeignOnesProtected(t *testing.T) {
 		t.Errorf("update of another cluster's backup: %v", err)
 	}
 }
+
+// A backup belongs to its namespace's lifetime: once the namespace is
+// recreated (a new UID), its new users neither see, read nor delete the
+// former namespace's backups, while an administrator still does.
+func TestBackupsBelongToTheNamespaceLifetime(t *testing.T) {
+	var current atomic.Value
+	current.Store("uid-1")
+	scheme := runtime.NewScheme()
+	install.Install(scheme)
+	store, err := objectstore.NewFileStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _ := NewREST(scheme, Options{
+		Store: store, LocationName: "default", PollInterval: 50 * time.Millisecond,
+		Codec: serializer.NewCodecFactory(scheme).LegacyCodec(arkv1.SchemeGroupVersion),
+		Scope: validation.Scope{HomeNamespace: home, StorageLocations: []string{"default"}},
+		Lifetimes: &Lifetimes{
+			NamespaceUID:  func(context.Context, string) (string, error) { return current.Load().(string), nil },
+			CurrentUID:    func(string) string { return current.Load().(string) },
+			Administrator: func(ctx context.Context) bool { u, _ := genericapirequest.UserFrom(ctx); return u.GetName() == "admin" },
+		},
+	})
+	t.Cleanup(r.Destroy)
+	if err := r.WaitForNextPoll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	b := create(t, r, "team-x", "old")
+	if got := b.Annotations[arkv1.AnnotationNamespaceUID]; got != "uid-1" {
+		t.Fatalf("recorded namespace uid %q", got)
+	}
+	as := func(name string) context.Context {
+		return genericapirequest.WithUser(genericapirequest.WithNamespace(context.Background(), "team-x"), &user.DefaultInfo{Name: name})
+	}
+	current.Store("uid-2") // the namespace was deleted and made again
+	if _, err := r.Get(as("new-owner"), "old", &metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the new owner reads the former namespace's backup: %v", err)
+	}
+	list, err := r.List(as("new-owner"), &metainternalversion.ListOptions{})
+	if err != nil || len(list.(*ark.BackupList).Items) != 0 {
+		t.Errorf("the new owner lists: %v %+v", err, list)
+	}
+	if _, _, err := r.Delete(as("new-owner"), "old", nil, &metav1.DeleteOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the new owner deletes: %v", err)
+	}
+	if _, err := (&ContentREST{r: r, key: backupstore.Backup.TarballKey}).Get(as("new-owner"), "old", &metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the new owner downloads: %v", err)
+	}
+	if obj, err := r.Get(as("admin"), "old", &metav1.GetOptions{}); err != nil || obj.(*ark.Backup).UID != b.UID {
+		t.Errorf("the administrator cannot find it: %v", err)
+	}
+	list, err = r.List(as("admin"), &metainternalversion.ListOptions{})
+	if err != nil || len(list.(*ark.BackupList).Items) != 1 {
+		t.Errorf("the administrator lists: %v %+v", err, list)
+	}
+	// The new lifetime's own backups are the new owner's.
+	if obj, err := r.Create(as("new-owner"), &ark.Backup{ObjectMeta: metav1.ObjectMeta{Name: "new", Namespace: "team-x"}, Spec: ark.BackupSpec{IncludedNamespaces: []string{"team-x"}, StorageLocation: "default"}}, nil, &metav1.CreateOptions{}); err != nil || obj.(*ark.Backup).Annotations[arkv1.AnnotationNamespaceUID] != "uid-2" {
+		t.Fatalf("the new owner's backup: %v", err)
+	}
+	if _, err := r.Get(as("new-owner"), "new", &metav1.GetOptions{}); err != nil {
+		t.Errorf("the new owner's own backup: %v", err)
+	}
+}

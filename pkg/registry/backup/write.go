@@ -50,6 +50,9 @@ func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation 
 		}
 	}
 	dropOrigin(b)
+	if err := r.recordLifetime(ctx, b); err != nil {
+		return nil, err
+	}
 	if err := r.sign(b); err != nil {
 		return nil, err
 	}

@@ -53,3 +53,26 @@ func TestRepointedRestoreActsAsTheEditor(t *testing.T) {
 		t.Errorf("a label change moved the requester: %v %+v", err, patched)
 	}
 }
+
+// Case 9: passing a requester on is Ark's own loopback identity's alone. A
+// client calling itself system:apiserver (here by impersonation through
+// kube-apiserver) and naming a cluster administrator as the requester is
+// recorded as itself.
+func TestRequesterCannotBePassedOnByName(t *testing.T) {
+	tenant(t, "pass-a", map[string]string{"system:apiserver": "admin"})
+	out, err := kubectlIn(t, `apiVersion: ark.heptio.com/v1
+kind: Backup
+metadata: {name: passed-on, namespace: pass-a}
+spec:
+  requester: {username: kubernetes-admin, groups: ["system:masters", "system:authenticated"]}
+`, "create", "-f", "-", "--as=system:apiserver", "--as-group=tenants")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	t.Cleanup(func() { framework.RemoveBackupFiles("pass-a", "passed-on") })
+	b := framework.WaitBackup(t, "pass-a", "passed-on")
+	r := b.Spec.Requester
+	if r == nil || r.Username != "system:apiserver" || strings.Contains(strings.Join(r.Groups, ","), "system:masters") {
+		t.Fatalf("the requester passed on by name was recorded: %+v", r)
+	}
+}

@@ -462,6 +462,20 @@ type ScheduleStatus struct {
 	// +optional
 	// +listType=atomic
 	ValidationErrors []string `json:"validationErrors,omitempty"`
+	// LastFailure explains the latest run that took no backup, such as one
+	// whose backup name was already taken by a backup not of this schedule.
+	// +optional
+	LastFailure *ScheduleFailure `json:"lastFailure,omitempty"`
+}
+
+// ScheduleFailure is a run of a schedule that took no backup.
+type ScheduleFailure struct {
+	// Time is the tick of the run.
+	Time metav1.Time `json:"time"`
+	// BackupName is the name the backup would have had.
+	BackupName string `json:"backupName"`
+	// Reason says why it was not taken.
+	Reason string `json:"reason"`
 }
 
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object

@@ -92,6 +92,11 @@ func (in Schedule) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ScheduleFailure) OpenAPIModelName() string {
+	return "com.heptio.ark.v1.ScheduleFailure"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in ScheduleList) OpenAPIModelName() string {
 	return "com.heptio.ark.v1.ScheduleList"
 }

@@ -34,7 +34,28 @@ type Scope struct {
 	// pass on a requester it was given, as the schedule controller does.
 	// Empty allows no one.
 	LoopbackUID string
+	// Tenant bounds what objects outside the home namespace may ask for.
+	Tenant TenantLimits
+	// ClusterScoped, when set, reports whether a resource name a user
+	// wrote stands for a cluster-scoped resource of the cluster: outside
+	// the home namespace, naming one is refused.
+	ClusterScoped func(resource string) bool
 }
+
+// TenantLimits bound the backups, restores and schedules of namespaces
+// other than the home namespace, so that one tenant cannot hold Ark's
+// workers or its bucket for as long as they like. Zero means no bound.
+type TenantLimits struct {
+	// MaxHookTimeout bounds a hook's timeout.
+	MaxHookTimeout time.Duration
+	// MinScheduleInterval bounds how often a schedule may back up.
+	MinScheduleInterval time.Duration
+	// MaxTTL bounds how long a backup is kept.
+	MaxTTL time.Duration
+}
+
+// DefaultTenantLimits are the bounds of ark-apiserver's defaults.
+var DefaultTenantLimits = TenantLimits{MaxHookTimeout: 10 * time.Minute, MinScheduleInterval: 15 * time.Minute, MaxTTL: 90 * 24 * time.Hour}
 
 func (s Scope) confined(ns string) bool { return ns != "" && ns != s.HomeNamespace }
 
@@ -81,6 +102,44 @@ func ValidateBackupSpec(spec *ark.BackupSpec, ns string, scope Scope, fldPath *f
 		}
 		for i, h := range spec.Hooks.Resources {
 			allErrs = append(allErrs, confineNamespaces(h.IncludedNamespaces, ns, nil, fldPath.Child("hooks", "resources").Index(i).Child("includedNamespaces"))...)
+		}
+		allErrs = append(allErrs, tenantBounds(spec, ns, scope.Tenant, fldPath)...)
+		allErrs = append(allErrs, noClusterScoped(spec.IncludedResources, ns, scope, fldPath.Child("includedResources"))...)
+	}
+	return allErrs
+}
+
+// noClusterScoped refuses cluster-scoped resources in a confined object's
+// included resources: it covers its own namespace only.
+func noClusterScoped(included []string, ns string, scope Scope, fldPath *field.Path) field.ErrorList {
+	if scope.ClusterScoped == nil {
+		return nil
+	}
+	var allErrs field.ErrorList
+	for i, r := range included {
+		if scope.ClusterScoped(r) {
+			allErrs = append(allErrs, field.Forbidden(fldPath.Index(i), fmt.Sprintf("%q is cluster-scoped; an object in namespace %q covers only that namespace (cluster-scoped resources need the %q namespace)", r, ns, scope.HomeNamespace)))
+		}
+	}
+	return allErrs
+}
+
+// tenantBounds applies scope.Tenant to a backup spec of a confined namespace.
+func tenantBounds(spec *ark.BackupSpec, ns string, limits TenantLimits, fldPath *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	if limits.MaxTTL > 0 && spec.TTL.Duration > limits.MaxTTL {
+		allErrs = append(allErrs, field.Invalid(fldPath.Child("ttl"), spec.TTL.Duration.String(), fmt.Sprintf("a backup in namespace %q may be kept at most %s", ns, limits.MaxTTL)))
+	}
+	if limits.MaxHookTimeout > 0 {
+		for i, h := range spec.Hooks.Resources {
+			p := fldPath.Child("hooks", "resources").Index(i)
+			for phase, list := range map[string][]ark.BackupResourceHook{"pre": h.PreHooks, "post": h.PostHooks} {
+				for j, hook := range list {
+					if hook.Exec != nil && hook.Exec.Timeout.Duration > limits.MaxHookTimeout {
+						allErrs = append(allErrs, field.Invalid(p.Child(phase).Index(j).Child("exec", "timeout"), hook.Exec.Timeout.Duration.String(), fmt.Sprintf("a hook of a backup in namespace %q may run at most %s", ns, limits.MaxHookTimeout)))
+					}
+				}
+			}
 		}
 	}
 	return allErrs
@@ -274,6 +333,7 @@ func ValidateRestoreSpec(spec *ark.RestoreSpec, ns string, scope Scope, fldPath 
 			[]ark.ExistingResourcePolicy{ark.ExistingResourcePolicyNone, ark.ExistingResourcePolicyUpdate}))
 	}
 	if scope.confined(ns) {
+		allErrs = append(allErrs, noClusterScoped(spec.IncludedResources, ns, scope, fldPath.Child("includedResources"))...)
 		allErrs = append(allErrs, confineNamespaces(spec.IncludedNamespaces, ns, spec.NamespaceMapping, fldPath.Child("includedNamespaces"))...)
 		if spec.IncludeClusterResources != nil && *spec.IncludeClusterResources {
 			allErrs = append(allErrs, field.Forbidden(fldPath.Child("includeClusterResources"), clusterForbidden(ns, scope)))
@@ -301,8 +361,12 @@ func ValidateScheduleSpec(spec *ark.ScheduleSpec, ns string, scope Scope, fldPat
 	var allErrs field.ErrorList
 	if spec.Schedule == "" {
 		allErrs = append(allErrs, field.Required(fldPath.Child("schedule"), "a cron expression such as \"0 */6 * * *\" or \"@every 6h\""))
-	} else if _, err := ParseCron(spec.Schedule); err != nil {
+	} else if sched, err := ParseCron(spec.Schedule); err != nil {
 		allErrs = append(allErrs, field.Invalid(fldPath.Child("schedule"), spec.Schedule, err.Error()))
+	} else if min := scope.Tenant.MinScheduleInterval; scope.confined(ns) && min > 0 {
+		if gap := shortestInterval(sched); gap < min {
+			allErrs = append(allErrs, field.Invalid(fldPath.Child("schedule"), spec.Schedule, fmt.Sprintf("a schedule in namespace %q may back up at most every %s, not every %s", ns, min, gap)))
+		}
 	}
 	allErrs = append(allErrs, ValidateBackupSpec(&spec.Template, ns, scope, fldPath.Child("template"))...)
 	return allErrs
@@ -330,6 +394,26 @@ func ParseCron(expr string) (s cron.Schedule, err error) {
 		return nil, fmt.Errorf("invalid cron expression: an @every interval must be at least %s, not %s", MinInterval, every.Delay)
 	}
 	return s, nil
+}
+
+// shortestInterval is the shortest time between two backups of a schedule,
+// found over a year of its ticks (a cron schedule repeats within a year).
+func shortestInterval(s cron.Schedule) time.Duration {
+	if every, ok := s.(cron.ConstantDelaySchedule); ok {
+		return every.Delay
+	}
+	start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	shortest := time.Duration(1<<63 - 1)
+	prev := s.Next(start)
+	for i := 0; i < 2000 && !prev.IsZero() && prev.Before(start.AddDate(1, 0, 0)); i++ {
+		next := s.Next(prev)
+		if next.IsZero() {
+			break
+		}
+		shortest = min(shortest, next.Sub(prev))
+		prev = next
+	}
+	return shortest
 }
 
 func labelSelector(sel *metav1.LabelSelector, fldPath *field.Path) field.ErrorList {

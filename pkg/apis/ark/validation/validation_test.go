@@ -1282,3 +1282,62 @@ func expectErrorsUnder(t *testing.T, errs field.ErrorList, prefix string) {
 		}
 	}
 }
+
+// Outside the home namespace a TTL, a hook timeout and a schedule's
+// interval are bounded by the tenant limits; the home namespace is not.
+func TestTenantLimits(t *testing.T) {
+	scope := Scope{HomeNamespace: "heptio-ark", Tenant: DefaultTenantLimits}
+	year := metav1.Duration{Duration: 8760 * time.Hour}
+	spec := func() ark.BackupSpec {
+		return ark.BackupSpec{
+			IncludedNamespaces: []string{"team-a"},
+			TTL:                metav1.Duration{Duration: 100 * 8760 * time.Hour},
+			Hooks: ark.BackupHooks{Resources: []ark.BackupResourceHookSpec{{Name: "h",
+				PreHooks:  []ark.BackupResourceHook{{Exec: &ark.ExecHook{Command: []string{"sleep"}, Timeout: year}}},
+				PostHooks: []ark.BackupResourceHook{{Exec: &ark.ExecHook{Command: []string{"true"}, Timeout: metav1.Duration{Duration: time.Minute}}}},
+			}}},
+		}
+	}
+	s := spec()
+	errs := ValidateBackupSpec(&s, "team-a", scope, field.NewPath("spec"))
+	if len(errs) != 2 || errs[0].Field != "spec.ttl" || errs[1].Field != "spec.hooks.resources[0].pre[0].exec.timeout" {
+		t.Errorf("tenant backup: %v", errs)
+	}
+	s = spec()
+	s.IncludedNamespaces = []string{"heptio-ark"}
+	if errs := ValidateBackupSpec(&s, "heptio-ark", scope, field.NewPath("spec")); len(errs) != 0 {
+		t.Errorf("home namespace backup: %v", errs)
+	}
+	for expr, ok := range map[string]bool{"@every 10s": false, "*/5 * * * *": false, "@every 15m": true, "0 3 * * *": true, "@hourly": true, "CRON_TZ=Europe/Paris 30 2 * * *": true, "0,10 * * * *": false} {
+		sched := &ark.ScheduleSpec{Schedule: expr, Template: ark.BackupSpec{IncludedNamespaces: []string{"team-a"}}}
+		errs := ValidateScheduleSpec(sched, "team-a", scope, field.NewPath("spec"))
+		if ok != (len(errs) == 0) {
+			t.Errorf("tenant schedule %q: %v", expr, errs)
+		}
+		if !ok && (len(errs) != 1 || errs[0].Field != "spec.schedule" || !strings.Contains(errs[0].Detail, "at most every 15m0s")) {
+			t.Errorf("tenant schedule %q: %v", expr, errs)
+		}
+		sched.Template.IncludedNamespaces = nil
+		if errs := ValidateScheduleSpec(sched, "heptio-ark", scope, field.NewPath("spec")); len(errs) != 0 {
+			t.Errorf("home schedule %q: %v", expr, errs)
+		}
+	}
+}
+
+// A confined backup or restore naming a cluster-scoped resource is refused.
+func TestConfinedClusterScopedResources(t *testing.T) {
+	scope := Scope{HomeNamespace: "heptio-ark", ClusterScoped: func(r string) bool { return r == "pv" || r == "clusterroles" }}
+	b := &ark.BackupSpec{IncludedNamespaces: []string{"team-a"}, IncludedResources: []string{"configmaps", "pv", "clusterroles"}}
+	errs := ValidateBackupSpec(b, "team-a", scope, field.NewPath("spec"))
+	if len(errs) != 2 || errs[0].Field != "spec.includedResources[1]" || errs[1].Field != "spec.includedResources[2]" || errs[0].Type != field.ErrorTypeForbidden {
+		t.Errorf("backup: %v", errs)
+	}
+	r := &ark.RestoreSpec{BackupName: "b", IncludedResources: []string{"pv"}}
+	if errs := ValidateRestoreSpec(r, "team-a", scope, field.NewPath("spec")); len(errs) != 1 || errs[0].Field != "spec.includedResources[0]" {
+		t.Errorf("restore: %v", errs)
+	}
+	b.IncludedNamespaces = nil
+	if errs := ValidateBackupSpec(b, "heptio-ark", scope, field.NewPath("spec")); len(errs) != 0 {
+		t.Errorf("home namespace: %v", errs)
+	}
+}
