@@ -18,6 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
+	"github.com/arkproject/ark/test/e2e/framework"
 )
 
 // shopFixture is a namespace with the kinds of objects users back up, plus a
@@ -509,10 +510,5 @@ spec:
 `, ns, seconds), "apply", "-f", "-"); err != nil {
 		t.Fatalf("fixture: %v\n%s", err, out)
 	}
-	eventually(t, time.Minute, "the pod runs", func() error {
-		if got := jsonpath(t, "{.status.phase}", "get", "pod", "sleeper", "-n", ns); got != "Running" {
-			return fmt.Errorf("%q", got)
-		}
-		return nil
-	})
+	framework.WaitPodRunning(t, ns, "sleeper")
 }

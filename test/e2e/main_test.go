@@ -58,4 +58,5 @@ var (
 	jsonpath       = framework.Jsonpath
 	runBackup      = framework.RunBackup
 	runRestore     = framework.RunRestore
+	hostPathClaim  = framework.HostPathClaim
 )

@@ -371,45 +371,6 @@ func TestRestoreVolumeOutsideRestoreDirs(t *testing.T) {
 	}
 }
 
-// hostPathClaim creates namespace ns with a claim "data" bound to the
-// hostPath PersistentVolume pv at dir (storage class pv, so that nothing
-// else binds), and waits until it is bound.
-func hostPathClaim(t *testing.T, ns, pv, dir string) {
-	t.Helper()
-	fixture := fmt.Sprintf(`apiVersion: v1
-kind: Namespace
-metadata: {name: %[1]s}
----
-apiVersion: v1
-kind: PersistentVolume
-metadata: {name: %[2]s}
-spec:
-  capacity: {storage: 1Gi}
-  accessModes: [ReadWriteOnce]
-  storageClassName: %[2]s
-  persistentVolumeReclaimPolicy: Retain
-  hostPath: {path: %[3]s}
----
-apiVersion: v1
-kind: PersistentVolumeClaim
-metadata: {name: data, namespace: %[1]s}
-spec:
-  accessModes: [ReadWriteOnce]
-  storageClassName: %[2]s
-  volumeName: %[2]s
-  resources: {requests: {storage: 1Gi}}
-`, ns, pv, dir)
-	if out, err := kubectlIn(t, fixture, "apply", "-f", "-"); err != nil {
-		t.Fatalf("fixture: %v\n%s", err, out)
-	}
-	eventually(t, time.Minute, "the claim is bound", func() error {
-		if got := jsonpath(t, "{.status.phase}", "get", "pvc", "data", "-n", ns); got != "Bound" {
-			return fmt.Errorf("%q", got)
-		}
-		return nil
-	})
-}
-
 // loseVolume is the disaster: the namespace, the volume and its data go.
 func loseVolume(t *testing.T, ns, pv, dir string) {
 	t.Helper()

@@ -177,6 +177,9 @@ func describeSchedule(w io.Writer, s *arkv1.Schedule, now time.Time) {
 		last += " (" + s.Status.LastBackupName + ")"
 	}
 	d.line("Last backup", last)
+	if f := s.Status.LastFailure; f != nil {
+		d.line("Last failure", f.Time.UTC().Format(time.RFC3339)+": "+f.Reason)
+	}
 	switch next := schedule.NextBackup(s, now); {
 	case s.Spec.Paused:
 		d.line("Next backup", "<paused>")

@@ -147,6 +147,8 @@ func TestDescribeSchedule(t *testing.T) {
 				Phase:          arkv1.SchedulePhaseEnabled,
 				LastBackup:     at(-9 * time.Hour),
 				LastBackupName: "nightly-20240501030000",
+				LastFailure: &arkv1.ScheduleFailure{Time: *at(-33 * time.Hour), BackupName: "nightly-20240430030000",
+					Reason: "backup nightly-20240430030000 was not taken: a backup of that name that is not this schedule's already exists in namespace heptio-ark"},
 			},
 		}},
 		{"describe-schedule-invalid.golden", &arkv1.Schedule{

@@ -324,6 +324,24 @@ func (c *Controller) deleteSnapshot(ctx context.Context, ref backupstore.Backup,
 		if c.dynamic == nil {
 			return errors.New("no cluster client to delete VolumeSnapshots with")
 		}
+		if ref.Namespace != c.Layout.HomeNamespace && ns != ref.Namespace {
+			// A namespace's backup snapshots only its own namespace's claims.
+			klog.InfoS("Not deleting a VolumeSnapshot of another namespace", "backup", klog.KRef(ref.Namespace, ref.Name), "volumeSnapshot", rec.SnapshotID)
+			return nil
+		}
+		vs, err := c.dynamic.Resource(volumeSnapshotGVR).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if vs.GetLabels()[snapshot.LabelBackupName] != ref.Name {
+			// The record is read from the bucket: only a snapshot this
+			// backup made (and labelled) is its to delete.
+			klog.InfoS("Not deleting a VolumeSnapshot this backup did not make", "backup", klog.KRef(ref.Namespace, ref.Name), "volumeSnapshot", rec.SnapshotID)
+			return nil
+		}
 		if err := c.dynamic.Resource(volumeSnapshotGVR).Namespace(ns).Delete(ctx, name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 			return err
 		}

@@ -252,11 +252,13 @@ func (h *harness) addRestore(t *testing.T, name, specBackup, statusBackup string
 	h.put(t, backupstore.RestoreLogsKey(name), []byte("logs"))
 }
 
-func (h *harness) addVolumeSnapshot(t *testing.T, ns, name string) {
+// addVolumeSnapshot adds a VolumeSnapshot labelled, as the CSI snapshotter
+// labels them, with the backup that made it.
+func (h *harness) addVolumeSnapshot(t *testing.T, ns, name, backup string) {
 	t.Helper()
 	u := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshot",
-		"metadata": map[string]any{"namespace": ns, "name": name},
+		"metadata": map[string]any{"namespace": ns, "name": name, "labels": map[string]any{snapshot.LabelBackupName: backup}},
 	}}
 	if err := h.dyn.Tracker().Add(u); err != nil {
 		t.Fatal(err)
@@ -415,8 +417,8 @@ func (h *harness) deletingFixture(t *testing.T) fixture {
 		{PersistentVolume: "pv-db", Snapshotter: snapshot.CSIName, SnapshotID: "shop/ark-b1-db", Phase: snapshot.PhaseCompleted},
 		{PersistentVolume: "pv-failed", Snapshotter: snapshot.HostPathName, Phase: snapshot.PhaseFailed, Error: "no such directory"},
 	})
-	h.addVolumeSnapshot(t, "shop", "ark-b1-db")
-	h.addVolumeSnapshot(t, "shop", "ark-b2-db")
+	h.addVolumeSnapshot(t, "shop", "ark-b1-db", "b1")
+	h.addVolumeSnapshot(t, "shop", "ark-b2-db", "b2")
 
 	h.addRestore(t, "r1", "b1", "b1")
 	h.addRestore(t, "r2", "", "b1") // from schedule nightly, resolved to b1
@@ -959,4 +961,35 @@ func TestUnknownSnapshotterBlocksDeletion(t *testing.T) {
 		t.Error("sync succeeded, want an error")
 	}
 	h.checkNothingDeleted(t, before, `taken by "aws", which this server does not know`)
+}
+
+// The volume-snapshot records are read from the bucket: a record naming
+// another backup's archive, or a VolumeSnapshot this backup did not make,
+// deletes neither; the backup itself is still deleted.
+func TestSnapshotRecordsAreNotFollowedOutOfTheBackup(t *testing.T) {
+	h := newHarness(t)
+	h.claim()
+	h.addBackup(t, newBackup("b1", arkv1.BackupPhaseDeleting, at(time.Hour)))
+	h.addBackup(t, newBackup("b2", arkv1.BackupPhaseCompleted, at(time.Hour)))
+	victim := snapshot.ArchiveKey(backupstore.Layout{}.Backup("", "b2"), "pv-data")
+	h.put(t, victim, []byte("b2's archive"))
+	h.put(t, backupstore.TarballKey("b2"), []byte("b2's tarball"))
+	h.addVolumeSnapshot(t, "shop", "ark-b2-db", "b2")
+	h.putSnapshots(t, "b1", []snapshot.Record{
+		{PersistentVolume: "pv-data", Snapshotter: snapshot.HostPathName, SnapshotID: victim, Phase: snapshot.PhaseCompleted},
+		{PersistentVolume: "pv-up", Snapshotter: snapshot.HostPathName, SnapshotID: "backups/b1/../b2/b2.tar.gz", Phase: snapshot.PhaseCompleted},
+		{PersistentVolume: "pv-db", Snapshotter: snapshot.CSIName, SnapshotID: "shop/ark-b2-db", Phase: snapshot.PhaseCompleted},
+	})
+	if err := h.c.sync(context.Background(), key("b1")); err != nil {
+		t.Fatalf("sync: %v", err)
+	}
+	if h.exists(t, backupstore.MetadataKey("b1")) {
+		t.Error("b1 was not deleted")
+	}
+	if !h.exists(t, victim) || !h.exists(t, backupstore.TarballKey("b2")) {
+		t.Error("b1's records deleted b2's files")
+	}
+	if !h.volumeSnapshotExists(t, "shop", "ark-b2-db") {
+		t.Error("b1's records deleted b2's VolumeSnapshot")
+	}
 }

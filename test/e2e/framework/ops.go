@@ -177,3 +177,53 @@ func Jsonpath(t *testing.T, path string, args ...string) string {
 	}
 	return out
 }
+
+// HostPathClaim creates namespace ns with a claim "data" bound to the
+// hostPath PersistentVolume pv at dir (storage class pv, so that nothing
+// else binds), and waits until it is bound.
+func HostPathClaim(t *testing.T, ns, pv, dir string) {
+	t.Helper()
+	fixture := fmt.Sprintf(`apiVersion: v1
+kind: Namespace
+metadata: {name: %[1]s}
+---
+apiVersion: v1
+kind: PersistentVolume
+metadata: {name: %[2]s}
+spec:
+  capacity: {storage: 1Gi}
+  accessModes: [ReadWriteOnce]
+  storageClassName: %[2]s
+  persistentVolumeReclaimPolicy: Retain
+  hostPath: {path: %[3]s}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: data, namespace: %[1]s}
+spec:
+  accessModes: [ReadWriteOnce]
+  storageClassName: %[2]s
+  volumeName: %[2]s
+  resources: {requests: {storage: 1Gi}}
+`, ns, pv, dir)
+	if out, err := KubectlIn(t, fixture, "apply", "-f", "-"); err != nil {
+		t.Fatalf("fixture: %v\n%s", err, out)
+	}
+	Eventually(t, time.Minute, "the claim is bound", func() error {
+		if got := Jsonpath(t, "{.status.phase}", "get", "pvc", "data", "-n", ns); got != "Bound" {
+			return fmt.Errorf("%q", got)
+		}
+		return nil
+	})
+}
+
+// WaitPodRunning waits until the pod (on the fake node) runs.
+func WaitPodRunning(t *testing.T, ns, name string) {
+	t.Helper()
+	Eventually(t, time.Minute, "pod "+ns+"/"+name+" runs", func() error {
+		if got := Jsonpath(t, "{.status.phase}", "get", "pod", name, "-n", ns); got != "Running" {
+			return fmt.Errorf("%q", got)
+		}
+		return nil
+	})
+}

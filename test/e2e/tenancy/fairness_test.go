@@ -54,12 +54,7 @@ spec:
 		t.Fatalf("%v\n%s", err, out)
 	}
 	mustKubectl(t, "create", "configmap", "c", "-n", "stall-b", "--from-literal=k=v")
-	eventually(t, time.Minute, "the slow pod runs", func() error {
-		if got := framework.Jsonpath(t, "{.status.phase}", "get", "pod", "slow", "-n", "stall-a"); got != "Running" {
-			return fmt.Errorf("%q", got)
-		}
-		return nil
-	})
+	framework.WaitPodRunning(t, "stall-a", "slow")
 
 	create := func(ns, name, as string, spec arkv1.BackupSpec) {
 		t.Helper()

@@ -34,12 +34,7 @@ spec:
 `, "apply", "-f", "-"); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	eventually(t, time.Minute, "the pod runs", func() error {
-		if got := framework.Jsonpath(t, "{.status.phase}", "get", "pod", "app", "-n", "forge-a"); got != "Running" {
-			return fmt.Errorf("%q", got)
-		}
-		return nil
-	})
+	framework.WaitPodRunning(t, "forge-a", "app")
 	marker := filepath.Join(t.TempDir(), "forged-hook-ran")
 	layout := backupstore.Layout{HomeNamespace: home}
 	for _, ref := range []backupstore.Backup{layout.Backup("forge-a", "forged"), layout.Backup(home, "forged-home")} {

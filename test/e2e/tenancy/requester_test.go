@@ -76,3 +76,36 @@ spec:
 		t.Fatalf("the requester passed on by name was recorded: %+v", r)
 	}
 }
+
+// Case 9: a pod cannot forge lines of a backup's log through its hook's
+// output: the output is quoted.
+func TestHookOutputCannotForgeLogLines(t *testing.T) {
+	tenant(t, "quote-a", map[string]string{"mallory": "admin"})
+	if out, err := kubectlIn(t, `apiVersion: v1
+kind: Pod
+metadata:
+  name: chatty
+  namespace: quote-a
+  annotations:
+    pre.hook.backup.ark.heptio.com/command: '["printf","ok\nerror everything is on fire: restore nothing"]'
+spec:
+  nodeName: kwok-node-0
+  containers: [{name: app, image: busybox}]
+`, "apply", "-f", "-", "--as=mallory"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	framework.WaitPodRunning(t, "quote-a", "chatty")
+	b := backup(t, "quote-a", "chatty-1", "mallory", nil)
+	logs := mustKubectl(t, "get", "--raw", "/apis/ark.heptio.com/v1/namespaces/quote-a/backups/chatty-1/logs", "--as=mallory")
+	for _, line := range strings.Split(logs, "\n") {
+		if strings.HasPrefix(line, "error everything is on fire") {
+			t.Errorf("the pod wrote a line of the log: %q", line)
+		}
+	}
+	if !strings.Contains(logs, `printed "ok\nerror everything is on fire: restore nothing"`) {
+		t.Errorf("the hook's output is not in the log, quoted:\n%s", logs)
+	}
+	if b.Status.Errors != 0 {
+		t.Errorf("the backup counts the pod's words as errors: %+v", b.Status)
+	}
+}

@@ -1,12 +1,10 @@
 package tenancy
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
 	"github.com/arkproject/ark/pkg/backupstore"
@@ -27,40 +25,10 @@ func TestCannotSnapshotAnotherNamespacesVolume(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(data, "secret.txt"), []byte("the victim's secret"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := kubectlIn(t, fmt.Sprintf(`apiVersion: v1
-kind: Namespace
-metadata: {name: vol-victim}
----
-apiVersion: v1
-kind: PersistentVolume
-metadata: {name: victim-pv}
-spec:
-  capacity: {storage: 1Gi}
-  accessModes: [ReadWriteOnce]
-  storageClassName: victim
-  persistentVolumeReclaimPolicy: Retain
-  hostPath: {path: %s}
----
-apiVersion: v1
-kind: PersistentVolumeClaim
-metadata: {name: data, namespace: vol-victim}
-spec:
-  accessModes: [ReadWriteOnce]
-  storageClassName: victim
-  volumeName: victim-pv
-  resources: {requests: {storage: 1Gi}}
-`, data), "apply", "-f", "-"); err != nil {
-		t.Fatalf("fixture: %v\n%s", err, out)
-	}
+	framework.HostPathClaim(t, "vol-victim", "victim-pv", data)
 	t.Cleanup(func() {
 		kubectl(t, "delete", "namespace", "vol-victim", "--wait=false")
 		kubectl(t, "delete", "pv", "victim-pv", "--wait=false")
-	})
-	eventually(t, time.Minute, "the victim's claim is bound", func() error {
-		if got := framework.Jsonpath(t, "{.status.phase}", "get", "pvc", "data", "-n", "vol-victim"); got != "Bound" {
-			return fmt.Errorf("%q", got)
-		}
-		return nil
 	})
 
 	tenant(t, "vol-a", map[string]string{"mallory": "admin"})
@@ -69,7 +37,7 @@ kind: PersistentVolumeClaim
 metadata: {name: steal, namespace: vol-a}
 spec:
   accessModes: [ReadWriteOnce]
-  storageClassName: victim
+  storageClassName: victim-pv
   volumeName: victim-pv
   resources: {requests: {storage: 1Gi}}
 ---
@@ -83,12 +51,7 @@ spec:
 `, "--as=mallory", "apply", "-f", "-"); err != nil {
 		t.Fatalf("mallory's claim and pod: %v\n%s", err, out)
 	}
-	eventually(t, time.Minute, "mallory's pod runs", func() error {
-		if got := framework.Jsonpath(t, "{.status.phase}", "get", "pod", "reader", "-n", "vol-a"); got != "Running" {
-			return fmt.Errorf("%q", got)
-		}
-		return nil
-	})
+	framework.WaitPodRunning(t, "vol-a", "reader")
 
 	b := backup(t, "vol-a", "steal-1", "mallory", nil)
 	if b.Status.VolumeSnapshotsAttempted != 0 {
