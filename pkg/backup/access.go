@@ -54,6 +54,12 @@ func (s *SubjectAccessReviews) CanUpdate(ctx context.Context, user *arkv1.UserIn
 	return s.check(ctx, user, authorizationv1.ResourceAttributes{Verb: "update", Group: gr.Group, Resource: gr.Resource, Namespace: namespace})
 }
 
+// CanDownload asks whether user may download the backups of namespace, as
+// a restore of another namespace's backup needs.
+func (s *SubjectAccessReviews) CanDownload(ctx context.Context, user *arkv1.UserInfo, namespace string) (bool, string, error) {
+	return s.check(ctx, user, authorizationv1.ResourceAttributes{Verb: "get", Group: arkGroup, Resource: "backups", Subresource: "download", Namespace: namespace})
+}
+
 // CanExec asks whether user may exec into pods in namespace, as hooks do.
 func (s *SubjectAccessReviews) CanExec(ctx context.Context, user *arkv1.UserInfo, namespace string) (bool, string, error) {
 	return s.check(ctx, user, authorizationv1.ResourceAttributes{Verb: "create", Resource: "pods", Subresource: "exec", Namespace: namespace})

@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 
@@ -73,8 +74,13 @@ func newBackupLog(w io.Writer, backup string) *backupLog {
 	return &backupLog{gz: gzip.NewWriter(w), backup: backup}
 }
 
+// oneLine escapes line breaks: a message carries text from the cluster
+// (webhook denials, annotations, hook output), and must never start a line
+// of the log that looks like Ark's.
+var oneLine = strings.NewReplacer("\r", `\r`, "\n", `\n`)
+
 func (l *backupLog) write(level, msg string) {
-	line := fmt.Sprintf("%s %s %s\n", time.Now().UTC().Format(time.RFC3339), level, msg)
+	line := fmt.Sprintf("%s %s %s\n", time.Now().UTC().Format(time.RFC3339), level, oneLine.Replace(msg))
 	io.WriteString(l.gz, line)
 	if l.live.Len()+len(line) <= liveLogLimit {
 		l.live.WriteString(line)

@@ -3,7 +3,6 @@ package backup
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -75,7 +74,7 @@ func (r *run) runPodHooks(ctx context.Context, item *unstructured.Unstructured, 
 			r.log.warnf(pod.Namespace, "", "%s hook %s in pod %s/%s asks for a timeout of %s; it gets at most %s", phase, h.Name, pod.Namespace, pod.Name, h.Timeout, r.MaxHookTimeout)
 			h.Timeout = r.MaxHookTimeout
 		}
-		r.log.infof("running %s hook %s in pod %s/%s container %s: %s", phase, h.Name, pod.Namespace, pod.Name, h.Container, strings.Join(h.Command, " "))
+		r.log.infof("running %s hook %s in pod %s/%s container %s: %q", phase, h.Name, pod.Namespace, pod.Name, h.Container, h.Command)
 		out, err := hooks.Run(ctx, r.Hooks, pod, h)
 		if err == nil {
 			if out != "" {

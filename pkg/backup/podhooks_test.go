@@ -94,7 +94,7 @@ func TestHooksRunAroundThePod(t *testing.T) {
 	if got := podAnnotations(t, s, "db-0")["hook-ran"]; got != "freeze" {
 		t.Errorf("backed-up pod shows hook-ran=%q, want the pre hook's mark", got)
 	}
-	if !strings.Contains(s.log, "running pre hook annotation in pod app/db-0 container db: freeze") {
+	if !strings.Contains(s.log, `running pre hook annotation in pod app/db-0 container db: ["freeze"]`) {
 		t.Errorf("log:\n%s", s.log)
 	}
 }
@@ -213,4 +213,21 @@ type execFunc func(ctx context.Context, ns, pod, container string, command []str
 
 func (f execFunc) Exec(ctx context.Context, ns, pod, container string, command []string) (string, string, error) {
 	return f(ctx, ns, pod, container, command)
+}
+
+// No message breaks a line of the log: a pod's annotation (here, the hook
+// command) or any other text from the cluster stays on its own line.
+func TestLogLinesCannotBeForged(t *testing.T) {
+	e := newEnv(t)
+	addPod(t, e, "db-0", "Running", map[string]any{
+		"pre.hook.backup.ark.heptio.com/command": "[\"sh\",\"-c\",\"x\\nerror all backups are gone\\r\\nerror and more\"]",
+	})
+	e.b.Hooks = orderedExec{&[]string{}}
+	s := e.run(t, newBackup("b1", appOnly))
+	mustSucceed(t, s)
+	for _, line := range strings.Split(s.log, "\n") {
+		if strings.HasPrefix(line, "error ") {
+			t.Errorf("a forged line: %q", line)
+		}
+	}
 }

@@ -164,6 +164,9 @@ func Run(ctx context.Context, cfg Config) error {
 		workers := max(cfg.Workers, 1)
 		backups.Slots = &fairshare.Slots{Home: cfg.HomeNamespace, Workers: workers, PerNamespace: cfg.PerNamespace}
 		restores.Slots = &fairshare.Slots{Home: cfg.HomeNamespace, Workers: workers, PerNamespace: cfg.PerNamespace}
+		restores.CanDownload = func(ctx context.Context, user *arkv1.UserInfo, ns string) (bool, string, error) {
+			return (&backup.SubjectAccessReviews{Client: kube.AuthorizationV1().SubjectAccessReviews()}).CanDownload(ctx, user, ns)
+		}
 		restores.ArkAs = func(user *arkv1.UserInfo) (versioned.Interface, error) {
 			cfg, err := requester.Config(cfg.Ark, user)
 			if err != nil {

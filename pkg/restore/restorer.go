@@ -147,14 +147,18 @@ func (r *Restorer) Run(ctx context.Context, restore *arkv1.Restore, backup strin
 		return out, err
 	}
 	defer os.RemoveAll(dir)
-	// The backup is the restore's namespace's; the restore's files go to
-	// that namespace's folder too.
+	// The backup is the restore's namespace's unless it names another; the
+	// restore's files go to the restore's namespace's folder.
 	layout := backupstore.Layout{HomeNamespace: r.HomeNamespace}
 	files := layout.Restore(restore.Namespace, restore.Name)
 	if err := clearFiles(ctx, r.Store, files); err != nil {
 		return out, err
 	}
-	source := layout.Backup(restore.Namespace, backup)
+	sourceNS := restore.Namespace
+	if restore.Spec.BackupNamespace != "" {
+		sourceNS = restore.Spec.BackupNamespace
+	}
+	source := layout.Backup(sourceNS, backup)
 	index, err := archive.Extract(ctx, r.Store, source, dir, r.Limits)
 	if err != nil {
 		return out, err

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 
@@ -69,8 +70,13 @@ func (r *results) printf(format string, args ...any) {
 	}
 }
 
+// oneLine escapes line breaks: reasons carry text from the cluster
+// (webhook denials, the backup's own names) that must never start a line of
+// the log that looks like Ark's.
+var oneLine = strings.NewReplacer("\r", `\r`, "\n", `\n`)
+
 func (r *results) logf(level, format string, args ...any) {
-	fmt.Fprintf(r.log, "%s %s %s\n", time.Now().UTC().Format(time.RFC3339), level, fmt.Sprintf(format, args...))
+	fmt.Fprintf(r.log, "%s %s %s\n", time.Now().UTC().Format(time.RFC3339), level, oneLine.Replace(fmt.Sprintf(format, args...)))
 }
 
 // item records one item's outcome; failures are errors of the restore.

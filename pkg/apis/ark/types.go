@@ -225,6 +225,9 @@ type RestoreSpec struct {
 	BackupName string
 	// ScheduleName restores from the newest completed backup of this schedule.
 	ScheduleName string
+	// BackupNamespace is the namespace of the backup or schedule; empty is
+	// the restore's own.
+	BackupNamespace string
 	// IncludedNamespaces lists the backed-up namespaces to restore; empty or "*" means all.
 	IncludedNamespaces []string
 	// ExcludedNamespaces lists backed-up namespaces not restored.

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -29,10 +30,11 @@ func newRestoreCreate(env *Env) *cobra.Command {
 	var mappings []string
 	var restoreVolumes, wait bool
 	cmd := &cobra.Command{
-		Use:   "create [NAME] --from-backup BACKUP | --from-schedule SCHEDULE",
+		Use:   "create [NAME] --from-backup [NAMESPACE/]BACKUP | --from-schedule [NAMESPACE/]SCHEDULE",
 		Short: "Restore a backup",
 		Example: `  ark restore create --from-backup nginx-backup
   ark restore create --from-backup full --namespace-mappings abc:def,123:456 --wait
+  ark restore create -n shop-copy --from-backup shop/nightly --namespace-mappings shop:shop-copy
   ark restore create latest --from-schedule nightly --include-resources deployments,configmaps`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -47,18 +49,21 @@ func newRestoreCreate(env *Env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			source := fromBackup
-			if source == "" {
-				source = fromSchedule
+			// NAMESPACE/NAME takes a backup (or schedule) of another namespace.
+			var fromNamespace string
+			for _, from := range []*string{&fromBackup, &fromSchedule} {
+				if ns, n, ok := strings.Cut(*from, "/"); ok {
+					fromNamespace, *from = ns, n
+				}
 			}
-			name := DefaultRestoreName(source, time.Now())
+			name := DefaultRestoreName(fromBackup+fromSchedule, time.Now())
 			if len(args) == 1 {
 				name = args[0]
 			}
 			r := &arkv1.Restore{
 				ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: env.Namespace()},
 				Spec: arkv1.RestoreSpec{
-					BackupName: fromBackup, ScheduleName: fromSchedule,
+					BackupName: fromBackup, ScheduleName: fromSchedule, BackupNamespace: fromNamespace,
 					IncludedNamespaces: flags.includeNamespaces, ExcludedNamespaces: flags.excludeNamespaces,
 					IncludedResources: flags.includeResources, ExcludedResources: flags.excludeResources,
 					LabelSelector: sel, NamespaceMapping: m,
@@ -84,8 +89,8 @@ func newRestoreCreate(env *Env) *cobra.Command {
 		},
 	}
 	flags.add(cmd.Flags())
-	cmd.Flags().StringVar(&fromBackup, "from-backup", "", "backup to restore")
-	cmd.Flags().StringVar(&fromSchedule, "from-schedule", "", "restore the newest completed backup of this schedule")
+	cmd.Flags().StringVar(&fromBackup, "from-backup", "", "backup to restore; NAMESPACE/NAME for another namespace's")
+	cmd.Flags().StringVar(&fromSchedule, "from-schedule", "", "restore the newest completed backup of this schedule; NAMESPACE/NAME for another namespace's")
 	completeFlag(env, cmd, "from-backup", "backups")
 	completeFlag(env, cmd, "from-schedule", "schedules")
 	cmd.Flags().StringSliceVar(&mappings, "namespace-mappings", nil, "restore namespaces under other names: src:dst,src2:dst2")

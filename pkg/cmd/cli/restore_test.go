@@ -176,3 +176,14 @@ func TestRestoreDescribeCommand(t *testing.T) {
 	}
 	wantErr(t, c, []string{"restore", "describe", "r1"}, `"r1" not found`) // not in heptio-ark
 }
+
+// --from-backup NAMESPACE/NAME restores another namespace's backup; the
+// default name is the backup's, without the namespace.
+func TestRestoreCreateFromAnotherNamespace(t *testing.T) {
+	c := fake.NewSimpleClientset()
+	mustRun(t, c, nil, "restore", "create", "--from-backup", "shop/nightly", "--namespace-mappings", "shop:"+DefaultNamespace)
+	got := onlyRestore(t, c)
+	if got.Spec.BackupNamespace != "shop" || got.Spec.BackupName != "nightly" || !regexp.MustCompile(`^nightly-\d{14}$`).MatchString(got.Name) {
+		t.Errorf("restore %s: %+v", got.Name, got.Spec)
+	}
+}

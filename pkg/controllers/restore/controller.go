@@ -63,6 +63,17 @@ type Controller struct {
 	// finds a backup its requester may read (not one of another
 	// namespace's lifetime, say). Nil looks up with the controller's client.
 	ArkAs func(*arkv1.UserInfo) (versioned.Interface, error)
+	// CanDownload, when set, says whether a user may download the backups
+	// of a namespace: a restore of another namespace's backup needs it.
+	CanDownload func(ctx context.Context, user *arkv1.UserInfo, namespace string) (allowed bool, reason string, err error)
+}
+
+// SourceNamespace is the namespace of the backup a restore restores.
+func SourceNamespace(r *arkv1.Restore) string {
+	if r.Spec.BackupNamespace != "" {
+		return r.Spec.BackupNamespace
+	}
+	return r.Namespace
 }
 
 // New returns a controller over the restores informer.
@@ -143,11 +154,26 @@ func (c *Controller) resolveBackup(ctx context.Context, r *arkv1.Restore) (*arkv
 			return nil, "spec.requester: " + err.Error()
 		}
 	}
-	backups := client.ArkV1().Backups(r.Namespace)
+	source := SourceNamespace(r)
+	if source != r.Namespace {
+		// Restoring another namespace's backup here hands its contents to
+		// this namespace: only for who may download them anyway.
+		if c.CanDownload == nil {
+			return nil, fmt.Sprintf("spec.backupNamespace: this server cannot check access to namespace %s", source)
+		}
+		allowed, reason, err := c.CanDownload(ctx, r.Spec.Requester, source)
+		if err != nil {
+			return nil, ""
+		}
+		if !allowed {
+			return nil, fmt.Sprintf("spec.backupNamespace: %s may not download the backups of namespace %s: %s", r.Spec.Requester.Username, source, reason)
+		}
+	}
+	backups := client.ArkV1().Backups(source)
 	if r.Spec.BackupName != "" {
 		b, err := backups.Get(ctx, r.Spec.BackupName, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
-			return nil, fmt.Sprintf("spec.backupName: backup %q does not exist in namespace %s", r.Spec.BackupName, r.Namespace)
+			return nil, fmt.Sprintf("spec.backupName: backup %q does not exist in namespace %s", r.Spec.BackupName, source)
 		}
 		if apierrors.IsForbidden(err) {
 			return nil, fmt.Sprintf("spec.backupName: %s may not read backup %q: %v", r.Spec.Requester.Username, r.Spec.BackupName, err)
@@ -179,7 +205,7 @@ func (c *Controller) resolveBackup(ctx context.Context, r *arkv1.Restore) (*arkv
 		}
 	}
 	if len(done) == 0 {
-		return nil, fmt.Sprintf("spec.scheduleName: schedule %q has no completed backup in namespace %s", r.Spec.ScheduleName, r.Namespace)
+		return nil, fmt.Sprintf("spec.scheduleName: schedule %q has no completed backup in namespace %s", r.Spec.ScheduleName, source)
 	}
 	// Newest first; names break ties of the same second (scheduled backup
 	// names end in their timestamp, so the later name is the later backup).

@@ -854,6 +854,13 @@ func schema_pkg_apis_ark_v1_RestoreSpec(ref common.ReferenceCallback) common.Ope
 							Format:      "",
 						},
 					},
+					"backupNamespace": {
+						SchemaProps: spec.SchemaProps{
+							Description: "BackupNamespace is the namespace of the backup (or schedule) to restore from; empty means the restore's own. A restore outside the home namespace may take another namespace's backup only to restore it into its own namespace (namespaceMapping), and only if its requester may download that backup (backups/download there).",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
 					"includedNamespaces": {
 						VendorExtensible: spec.VendorExtensible{
 							Extensions: spec.Extensions{

@@ -38,6 +38,9 @@ func (tableConvertor) ConvertToTable(ctx context.Context, obj runtime.Object, ta
 		} else if backup == "" {
 			backup = "schedule/" + r.Spec.ScheduleName
 		}
+		if r.Spec.BackupNamespace != "" && r.Spec.BackupNamespace != r.Namespace {
+			backup = r.Spec.BackupNamespace + "/" + backup
+		}
 		return []interface{}{
 			r.Name, backup, registry.ProgressPhase(string(r.Status.Phase), r.Status.Progress),
 			int64(r.Status.Warnings), int64(r.Status.Errors),

@@ -305,6 +305,13 @@ type RestoreSpec struct {
 	// ScheduleName restores from the newest completed backup of this schedule.
 	// +optional
 	ScheduleName string `json:"scheduleName,omitempty"`
+	// BackupNamespace is the namespace of the backup (or schedule) to
+	// restore from; empty means the restore's own. A restore outside the
+	// home namespace may take another namespace's backup only to restore it
+	// into its own namespace (namespaceMapping), and only if its requester
+	// may download that backup (backups/download there).
+	// +optional
+	BackupNamespace string `json:"backupNamespace,omitempty"`
 	// IncludedNamespaces lists the backed-up namespaces to restore; empty or "*" means all.
 	// +optional
 	// +listType=atomic

@@ -305,6 +305,15 @@ func ValidateRestoreSpec(spec *ark.RestoreSpec, ns string, scope Scope, fldPath 
 			allErrs = append(allErrs, field.Invalid(n.path, n.name, msg))
 		}
 	}
+	if spec.BackupNamespace != "" {
+		for _, msg := range utilvalidation.IsDNS1123Label(spec.BackupNamespace) {
+			allErrs = append(allErrs, field.Invalid(fldPath.Child("backupNamespace"), spec.BackupNamespace, msg))
+		}
+		if scope.confined(ns) && spec.BackupNamespace != ns && spec.NamespaceMapping[spec.BackupNamespace] != ns {
+			allErrs = append(allErrs, field.Invalid(fldPath.Child("namespaceMapping"), spec.NamespaceMapping,
+				fmt.Sprintf("a restore in namespace %q of a backup of namespace %q restores into %q: map %q to %q", ns, spec.BackupNamespace, ns, spec.BackupNamespace, ns)))
+		}
+	}
 	allErrs = append(allErrs, validateNamespaceFilters(spec.IncludedNamespaces, spec.ExcludedNamespaces, fldPath)...)
 	allErrs = append(allErrs, validateResourceFilters(spec.IncludedResources, spec.ExcludedResources, fldPath)...)
 	allErrs = append(allErrs, labelSelector(spec.LabelSelector, fldPath.Child("labelSelector"))...)

@@ -1341,3 +1341,21 @@ func TestConfinedClusterScopedResources(t *testing.T) {
 		t.Errorf("home namespace: %v", errs)
 	}
 }
+
+// A confined restore takes another namespace's backup only into its own
+// namespace, through namespaceMapping.
+func TestConfinedRestoreOfAnotherNamespacesBackup(t *testing.T) {
+	scope := Scope{HomeNamespace: "heptio-ark"}
+	ok := &ark.RestoreSpec{BackupName: "b", BackupNamespace: "team-a", NamespaceMapping: map[string]string{"team-a": "team-b"}}
+	if errs := ValidateRestoreSpec(ok, "team-b", scope, field.NewPath("spec")); len(errs) != 0 {
+		t.Errorf("mapped into its namespace: %v", errs)
+	}
+	unmapped := &ark.RestoreSpec{BackupName: "b", BackupNamespace: "team-a"}
+	if errs := ValidateRestoreSpec(unmapped, "team-b", scope, field.NewPath("spec")); len(errs) != 1 || errs[0].Field != "spec.namespaceMapping" {
+		t.Errorf("unmapped: %v", errs)
+	}
+	bad := &ark.RestoreSpec{BackupName: "b", BackupNamespace: "Team_A"}
+	if errs := ValidateRestoreSpec(bad, "heptio-ark", scope, field.NewPath("spec")); len(errs) != 1 || errs[0].Field != "spec.backupNamespace" {
+		t.Errorf("invalid namespace: %v", errs)
+	}
+}
