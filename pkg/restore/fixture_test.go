@@ -311,15 +311,9 @@ func put(t testing.TB, s objectstore.Store, key string, data []byte) {
 	}
 }
 
-// putBackup stores the tarball of items and a manifest that matches it, and
-// returns the tarball.
-func putBackup(t testing.TB, s objectstore.Store, name string, items ...bItem) []byte {
-	t.Helper()
-	return putBackupWithSnapshots(t, s, name, nil, items...)
-}
-
-// putBackupWithSnapshots also stores the volume-snapshots file, listed in
-// the manifest, when records is not nil.
+// putBackupWithSnapshots stores a home-namespace backup: the tarball of
+// items, a manifest that matches it and, when records is not nil, the
+// volume-snapshots file, listed in the manifest.
 func putBackupWithSnapshots(t testing.TB, s objectstore.Store, name string, records []snapshot.Record, items ...bItem) []byte {
 	t.Helper()
 	return putBackupAt(t, s, backupstore.Layout{}.Backup("", name), records, items...)

@@ -45,13 +45,11 @@ func (s *suite) Run() int {
 
 // The framework's helpers under the names this suite's tests use.
 var (
-	adminConfig    = framework.AdminConfig
 	kubectl        = framework.Kubectl
 	kubectlIn      = framework.KubectlIn
 	mustKubectl    = framework.MustKubectl
 	eventually     = framework.Eventually
 	lines          = framework.Lines
-	kubectlCreate  = framework.KubectlCreate
 	download       = framework.Download
 	tarEntries     = framework.TarEntries
 	restoreResults = framework.RestoreResults

@@ -18,8 +18,10 @@ func TestSlots(t *testing.T) {
 	if s.TryAcquire("c") {
 		t.Error("tenants took the last worker")
 	}
-	if !s.TryAcquire("heptio-ark") || !s.TryAcquire("heptio-ark") {
-		t.Error("the home namespace is kept out by tenants")
+	for i := 0; i < 2; i++ {
+		if !s.TryAcquire("heptio-ark") {
+			t.Errorf("the home namespace is kept out by tenants (slot %d)", i+1)
+		}
 	}
 	s.Release("a")
 	if !s.TryAcquire("c") {
