@@ -168,11 +168,11 @@ func Run(ctx context.Context, cfg Config) error {
 			return (&backup.SubjectAccessReviews{Client: kube.AuthorizationV1().SubjectAccessReviews()}).CanDownload(ctx, user, ns)
 		}
 		restores.ArkAs = func(user *arkv1.UserInfo) (versioned.Interface, error) {
-			cfg, err := requester.Config(cfg.Ark, user)
+			impersonating, err := requester.Config(cfg.Ark, user)
 			if err != nil {
 				return nil, err
 			}
-			return versioned.NewForConfig(cfg)
+			return versioned.NewForConfig(impersonating)
 		}
 		if cfg.Signer != nil {
 			backups.Provenance = cfg.Signer
@@ -183,10 +183,8 @@ func Run(ctx context.Context, cfg Config) error {
 		defer broadcaster.Shutdown()
 		recorder := broadcaster.NewRecorder(arkscheme.Scheme, corev1.EventSource{Component: "ark-gc"})
 		schedules.Recorder = broadcaster.NewRecorder(arkscheme.Scheme, corev1.EventSource{Component: "ark-schedule"})
-		clusterID := ""
-		if ns, err := kube.CoreV1().Namespaces().Get(ctx, metav1.NamespaceSystem, metav1.GetOptions{}); err == nil {
-			clusterID = string(ns.UID)
-		} else {
+		clusterID, err := provenance.ClusterID(ctx, kube)
+		if err != nil {
 			klog.ErrorS(err, "Reading the cluster's identity; the backup storage location's owner is not checked")
 		}
 		collector := gc.New(ark, factory.Ark().V1().Backups(), cfg.Store, dyn, recorder, clusterID)
