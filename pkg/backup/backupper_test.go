@@ -236,7 +236,7 @@ func TestManifest(t *testing.T) {
 		t.Fatalf("manifest files %q, want %q", got, want)
 	}
 	for name, entry := range s.manifest.Files {
-		data := s.files[backupstore.Dir("b1")+name]
+		data := s.files[backupstore.Home("b1").Dir()+name]
 		sum := sha256.Sum256(data)
 		if entry.SHA256 != hex.EncodeToString(sum[:]) {
 			t.Errorf("%s: manifest sha256 %s, stored bytes have %x", name, entry.SHA256, sum)
@@ -247,7 +247,7 @@ func TestManifest(t *testing.T) {
 	}
 	// The manifest is plain JSON with the documented field names.
 	var raw map[string]any
-	if err := json.Unmarshal(s.files[backupstore.ManifestKey("b1")], &raw); err != nil {
+	if err := json.Unmarshal(s.files[backupstore.Home("b1").ManifestKey()], &raw); err != nil {
 		t.Fatal(err)
 	}
 	tarEntry, _ := raw["files"].(map[string]any)["b1.tar.gz"].(map[string]any)
@@ -849,40 +849,40 @@ func TestBucketFailures(t *testing.T) {
 		// maybe lists files that may or may not have been committed.
 		maybe []string
 	}{
-		{name: "tarball cannot be opened", failOpen: backupstore.TarballKey(name), wantMsg: "opening backups/b1/b1.tar.gz"},
-		{name: "log cannot be opened", failOpen: backupstore.LogsKey(name), wantMsg: "opening backups/b1/b1-logs.gz"},
-		{name: "resource list cannot be opened", failOpen: backupstore.ResourceListKey(name), wantMsg: "opening backups/b1/b1-resource-list.json.gz"},
-		{name: "tarball rejects the first write", failAfter: map[string]int64{backupstore.TarballKey(name): 0}, wantMsg: "writing tar header metadata/version"},
-		{name: "tarball fails when flushed at the end", failAfter: map[string]int64{backupstore.TarballKey(name): 10}, wantMsg: "finishing backups/b1/b1.tar.gz"},
-		{name: "tarball fails mid-backup", failAfter: map[string]int64{backupstore.TarballKey(name): 4096}, bigItem: true, wantMsg: "writing tar entry"},
+		{name: "tarball cannot be opened", failOpen: backupstore.Home(name).TarballKey(), wantMsg: "opening backups/b1/b1.tar.gz"},
+		{name: "log cannot be opened", failOpen: backupstore.Home(name).LogsKey(), wantMsg: "opening backups/b1/b1-logs.gz"},
+		{name: "resource list cannot be opened", failOpen: backupstore.Home(name).ResourceListKey(), wantMsg: "opening backups/b1/b1-resource-list.json.gz"},
+		{name: "tarball rejects the first write", failAfter: map[string]int64{backupstore.Home(name).TarballKey(): 0}, wantMsg: "writing tar header metadata/version"},
+		{name: "tarball fails when flushed at the end", failAfter: map[string]int64{backupstore.Home(name).TarballKey(): 10}, wantMsg: "finishing backups/b1/b1.tar.gz"},
+		{name: "tarball fails mid-backup", failAfter: map[string]int64{backupstore.Home(name).TarballKey(): 4096}, bigItem: true, wantMsg: "writing tar entry"},
 		// This error comes back bare: it does not name the resource list.
-		{name: "resource list fails at its first write", failAfter: map[string]int64{backupstore.ResourceListKey(name): 5}},
+		{name: "resource list fails at its first write", failAfter: map[string]int64{backupstore.Home(name).ResourceListKey(): 5}},
 		// The remaining cases fail after some files were committed. Those
 		// files stay (there is no manifest, so no restore trusts them); this
 		// documents the current behaviour.
 		{
-			name: "resource list fails at the end", failAfter: map[string]int64{backupstore.ResourceListKey(name): 10}, wantMsg: "finishing backups/b1/b1-resource-list.json.gz",
-			committed: []string{backupstore.TarballKey(name)},
+			name: "resource list fails at the end", failAfter: map[string]int64{backupstore.Home(name).ResourceListKey(): 10}, wantMsg: "finishing backups/b1/b1-resource-list.json.gz",
+			committed: []string{backupstore.Home(name).TarballKey()},
 		},
 		{
-			name: "log fails at the end", failAfter: map[string]int64{backupstore.LogsKey(name): 20}, wantMsg: "finishing backups/b1/b1-logs.gz",
-			committed: []string{backupstore.TarballKey(name), backupstore.ResourceListKey(name)},
+			name: "log fails at the end", failAfter: map[string]int64{backupstore.Home(name).LogsKey(): 20}, wantMsg: "finishing backups/b1/b1-logs.gz",
+			committed: []string{backupstore.Home(name).TarballKey(), backupstore.Home(name).ResourceListKey()},
 		},
 		{
-			name: "results cannot be opened", failOpen: backupstore.ResultsKey(name), wantMsg: "opening backups/b1/b1-results.json.gz",
-			committed: []string{backupstore.TarballKey(name), backupstore.ResourceListKey(name), backupstore.LogsKey(name)},
+			name: "results cannot be opened", failOpen: backupstore.Home(name).ResultsKey(), wantMsg: "opening backups/b1/b1-results.json.gz",
+			committed: []string{backupstore.Home(name).TarballKey(), backupstore.Home(name).ResourceListKey(), backupstore.Home(name).LogsKey()},
 			// Run uploads the results and the volume snapshots in map order.
-			maybe: []string{backupstore.VolumeSnapshotsKey(name)},
+			maybe: []string{backupstore.Home(name).VolumeSnapshotsKey()},
 		},
 		{
-			name: "volume snapshots cannot be opened", failOpen: backupstore.VolumeSnapshotsKey(name), wantMsg: "opening backups/b1/b1-volumesnapshots.json.gz",
-			committed: []string{backupstore.TarballKey(name), backupstore.ResourceListKey(name), backupstore.LogsKey(name)},
-			maybe:     []string{backupstore.ResultsKey(name)},
+			name: "volume snapshots cannot be opened", failOpen: backupstore.Home(name).VolumeSnapshotsKey(), wantMsg: "opening backups/b1/b1-volumesnapshots.json.gz",
+			committed: []string{backupstore.Home(name).TarballKey(), backupstore.Home(name).ResourceListKey(), backupstore.Home(name).LogsKey()},
+			maybe:     []string{backupstore.Home(name).ResultsKey()},
 		},
 		{
-			name: "manifest cannot be opened", failOpen: backupstore.ManifestKey(name), wantMsg: "uploading the manifest",
-			committed: []string{backupstore.TarballKey(name), backupstore.ResourceListKey(name), backupstore.LogsKey(name),
-				backupstore.ResultsKey(name), backupstore.VolumeSnapshotsKey(name)},
+			name: "manifest cannot be opened", failOpen: backupstore.Home(name).ManifestKey(), wantMsg: "uploading the manifest",
+			committed: []string{backupstore.Home(name).TarballKey(), backupstore.Home(name).ResourceListKey(), backupstore.Home(name).LogsKey(),
+				backupstore.Home(name).ResultsKey(), backupstore.Home(name).VolumeSnapshotsKey()},
 		},
 	}
 	for _, tc := range cases {
@@ -930,7 +930,7 @@ func TestBucketFailures(t *testing.T) {
 			if got := sortedKeys(files); !reflect.DeepEqual(got, sortedKeys(want)) {
 				t.Errorf("bucket after the failure:\n got %q\nwant %q", got, sortedKeys(want))
 			}
-			if _, ok := files[backupstore.ManifestKey(name)]; ok {
+			if _, ok := files[backupstore.Home(name).ManifestKey()]; ok {
 				t.Errorf("a failed backup has a manifest")
 			}
 			// Every upload was either committed or aborted: none is left open.

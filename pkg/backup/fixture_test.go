@@ -307,21 +307,21 @@ func (e *env) run(t *testing.T, b *arkv1.Backup) *stored {
 		return s
 	}
 	name := b.Name
-	tarGz := s.mustFile(t, backupstore.TarballKey(name))
+	tarGz := s.mustFile(t, backupstore.Home(name).TarballKey())
 	s.entries, s.contents, s.headers = readTarball(t, tarGz)
-	if err := json.Unmarshal(s.mustFile(t, backupstore.ManifestKey(name)), &s.manifest); err != nil {
+	if err := json.Unmarshal(s.mustFile(t, backupstore.Home(name).ManifestKey()), &s.manifest); err != nil {
 		t.Fatalf("manifest: %v", err)
 	}
-	if err := json.Unmarshal(gunzip(t, s.mustFile(t, backupstore.ResourceListKey(name))), &s.resourceList); err != nil {
+	if err := json.Unmarshal(gunzip(t, s.mustFile(t, backupstore.Home(name).ResourceListKey())), &s.resourceList); err != nil {
 		t.Fatalf("resource list: %v", err)
 	}
-	if err := json.Unmarshal(gunzip(t, s.mustFile(t, backupstore.ResultsKey(name))), &s.results); err != nil {
+	if err := json.Unmarshal(gunzip(t, s.mustFile(t, backupstore.Home(name).ResultsKey())), &s.results); err != nil {
 		t.Fatalf("results: %v", err)
 	}
-	if err := json.Unmarshal(gunzip(t, s.mustFile(t, backupstore.VolumeSnapshotsKey(name))), &s.snapshots); err != nil {
+	if err := json.Unmarshal(gunzip(t, s.mustFile(t, backupstore.Home(name).VolumeSnapshotsKey())), &s.snapshots); err != nil {
 		t.Fatalf("volume snapshots: %v", err)
 	}
-	s.log = string(gunzip(t, s.mustFile(t, backupstore.LogsKey(name))))
+	s.log = string(gunzip(t, s.mustFile(t, backupstore.Home(name).LogsKey())))
 	return s
 }
 

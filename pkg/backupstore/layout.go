@@ -139,40 +139,9 @@ func (r Restore) ResultsKey() string { return r.dir + r.Name + "-results.json.gz
 // LogsKey holds a restore's log.
 func (r Restore) LogsKey() string { return r.dir + r.Name + "-logs.gz" }
 
-// The functions below name the files of the home namespace's backups and
-// restores (the top of the bucket), as Heptio Ark wrote them.
+// Home is where a backup of the home namespace lives: at the top of the
+// bucket, as Heptio Ark wrote them.
+func Home(name string) Backup { return Layout{}.Backup("", name) }
 
-func home(name string) Backup { return Layout{}.Backup("", name) }
-
-// Dir is the folder of a home-namespace backup, with a trailing slash.
-func Dir(name string) string { return home(name).Dir() }
-
-// MetadataKey is where a home-namespace Backup object lives.
-func MetadataKey(name string) string { return home(name).MetadataKey() }
-
-// TarballKey is where a home-namespace backup's objects live.
-func TarballKey(name string) string { return home(name).TarballKey() }
-
-// LogsKey is where a home-namespace backup's log lives.
-func LogsKey(name string) string { return home(name).LogsKey() }
-
-// LiveLogKey is where a running home-namespace backup's log is published.
-func LiveLogKey(name string) string { return home(name).LiveLogKey() }
-
-// ResourceListKey lists a home-namespace backup's items by resource.
-func ResourceListKey(name string) string { return home(name).ResourceListKey() }
-
-// VolumeSnapshotsKey records a home-namespace backup's volume snapshots.
-func VolumeSnapshotsKey(name string) string { return home(name).VolumeSnapshotsKey() }
-
-// ResultsKey records a home-namespace backup's warnings and errors.
-func ResultsKey(name string) string { return home(name).ResultsKey() }
-
-// ManifestKey records the checksum of a home-namespace backup's files.
-func ManifestKey(name string) string { return home(name).ManifestKey() }
-
-// RestoreResultsKey holds a home-namespace restore's per-item results.
-func RestoreResultsKey(name string) string { return Layout{}.Restore("", name).ResultsKey() }
-
-// RestoreLogsKey holds a home-namespace restore's log.
-func RestoreLogsKey(name string) string { return Layout{}.Restore("", name).LogsKey() }
+// HomeRestore is where the files of a restore of the home namespace live.
+func HomeRestore(name string) Restore { return Layout{}.Restore("", name) }

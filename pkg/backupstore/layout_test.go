@@ -46,8 +46,8 @@ func TestLayout(t *testing.T) {
 		{l.Backup("team-a", "n").ManifestKey(), "namespaces/team-a/backups/n/n-manifest.json"},
 		{l.Restore("heptio-ark", "r").LogsKey(), "restores/r/r-logs.gz"},
 		{l.Restore("team-a", "r").ResultsKey(), "namespaces/team-a/restores/r/r-results.json.gz"},
-		{TarballKey("n"), "backups/n/n.tar.gz"},
-		{RestoreLogsKey("r"), "restores/r/r-logs.gz"},
+		{Home("n").TarballKey(), "backups/n/n.tar.gz"},
+		{HomeRestore("r").LogsKey(), "restores/r/r-logs.gz"},
 	} {
 		if c.got != c.want {
 			t.Errorf("got %s, want %s", c.got, c.want)

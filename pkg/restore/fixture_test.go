@@ -316,7 +316,7 @@ func put(t testing.TB, s objectstore.Store, key string, data []byte) {
 // volume-snapshots file, listed in the manifest.
 func putBackupWithSnapshots(t testing.TB, s objectstore.Store, name string, records []snapshot.Record, items ...bItem) []byte {
 	t.Helper()
-	return putBackupAt(t, s, backupstore.Layout{}.Backup("", name), records, items...)
+	return putBackupAt(t, s, backupstore.Home(name), records, items...)
 }
 
 // putBackupAt stores a backup at ref, in any namespace's folder.

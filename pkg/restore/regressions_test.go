@@ -252,7 +252,7 @@ func TestRegressionNoteOfSkippedItemNotLogged(t *testing.T) {
 func TestRegressionTamperedVolumeSnapshotsNotErrCorrupt(t *testing.T) {
 	f := newFixture(t)
 	putBackupWithSnapshots(t, f.store, testBackup, []snapshot.Record{csiRecord("pv-a", "abc/snap")}, namespaceItem("abc"))
-	put(t, f.store, backupstore.VolumeSnapshotsKey(testBackup), gzipBytes(t, []byte(`[]`)))
+	put(t, f.store, backupstore.Home(testBackup).VolumeSnapshotsKey(), gzipBytes(t, []byte(`[]`)))
 	_, err := f.restorer.Run(context.Background(), newRestore(), testBackup, nil)
 	if !errors.Is(err, archive.ErrCorrupt) {
 		t.Errorf("Run error = %v, want one matching archive.ErrCorrupt", err)

@@ -995,7 +995,7 @@ func TestRunCorruptBackup(t *testing.T) {
 	tgz := f.backup(namespaceItem("abc"), configMap("abc", "cm"), secret("abc", "s"))
 	tampered := bytes.Clone(tgz)
 	tampered[len(tampered)/2] ^= 0x01
-	put(t, f.store, backupstore.TarballKey(testBackup), tampered)
+	put(t, f.store, backupstore.Home(testBackup).TarballKey(), tampered)
 
 	_, err := f.restorer.Run(context.Background(), newRestore(), testBackup, nil)
 	if !errors.Is(err, archive.ErrCorrupt) {

@@ -110,10 +110,10 @@ func TestRunCSISnapshotClaims(t *testing.T) {
 func TestRunVolumeSnapshotsVerified(t *testing.T) {
 	cases := map[string]func(t *testing.T, f *fixture){
 		"tampered": func(t *testing.T, f *fixture) {
-			put(t, f.store, backupstore.VolumeSnapshotsKey(testBackup), gzipBytes(t, []byte(`[{"persistentVolumeName":"pv-a","snapshotter":"csi","snapshotID":"kube-system/x","phase":"Completed"}]`)))
+			put(t, f.store, backupstore.Home(testBackup).VolumeSnapshotsKey(), gzipBytes(t, []byte(`[{"persistentVolumeName":"pv-a","snapshotter":"csi","snapshotID":"kube-system/x","phase":"Completed"}]`)))
 		},
 		"missing": func(t *testing.T, f *fixture) {
-			if err := f.store.Delete(context.Background(), backupstore.VolumeSnapshotsKey(testBackup), objectstore.Conditions{}); err != nil {
+			if err := f.store.Delete(context.Background(), backupstore.Home(testBackup).VolumeSnapshotsKey(), objectstore.Conditions{}); err != nil {
 				t.Fatal(err)
 			}
 		},
@@ -161,7 +161,7 @@ func TestRunHostPathVolumeData(t *testing.T) {
 			f.restorer.HostPath = &snapshot.HostPath{Store: f.store, Root: root}
 		}
 		vol := withField(pv("pv-host", "abc", "data"), map[string]any{"path": "/srv/vol"}, "spec", "hostPath")
-		key := snapshot.ArchiveKey(backupstore.Layout{}.Backup("", testBackup), "pv-host")
+		key := snapshot.ArchiveKey(backupstore.Home(testBackup), "pv-host")
 		putBackupWithSnapshots(t, f.store, testBackup,
 			[]snapshot.Record{{PersistentVolume: "pv-host", Snapshotter: snapshot.HostPathName, VolumeID: "/srv/vol", SnapshotID: key, Phase: snapshot.PhaseCompleted}},
 			namespaceItem("abc"), pvc("abc", "data", "pv-host"), vol)

@@ -78,7 +78,7 @@ func TestCSISnapshotWaitsForReady(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}()
-	rec, err := c.Snapshot(context.Background(), backupstore.Layout{}.Backup("", "b1"), csiPV("pd.example.com"))
+	rec, err := c.Snapshot(context.Background(), backupstore.Home("b1"), csiPV("pd.example.com"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +107,7 @@ func TestCSISnapshotThatNeverBecomesReadyFails(t *testing.T) {
 			_, _ = dyn.Resource(volumeSnapshotGVR).Namespace("shop").Update(context.Background(), vs, metav1.UpdateOptions{})
 		}
 	}()
-	_, err := c.Snapshot(context.Background(), backupstore.Layout{}.Backup("", "b1"), csiPV("pd.example.com"))
+	_, err := c.Snapshot(context.Background(), backupstore.Home("b1"), csiPV("pd.example.com"))
 	if err == nil || !strings.Contains(err.Error(), "quota exceeded") {
 		t.Fatalf("got %v, want the snapshot controller's error", err)
 	}

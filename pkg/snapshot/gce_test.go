@@ -102,7 +102,7 @@ func TestGCESnapshot(t *testing.T) {
 	if !g.Handles(gcePV()) {
 		t.Fatal("a pd.csi.storage.gke.io volume is not handled")
 	}
-	rec, err := g.Snapshot(context.Background(), backupstore.Layout{}.Backup("", "nightly"), gcePV())
+	rec, err := g.Snapshot(context.Background(), backupstore.Home("nightly"), gcePV())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +119,7 @@ func TestGCESnapshot(t *testing.T) {
 
 func TestGCESnapshotOperationError(t *testing.T) {
 	fake := &recordedCompute{failWith: "Quota SNAPSHOTS exceeded"}
-	_, err := newGCE(t, fake).Snapshot(context.Background(), backupstore.Layout{}.Backup("", "nightly"), gcePV())
+	_, err := newGCE(t, fake).Snapshot(context.Background(), backupstore.Home("nightly"), gcePV())
 	if err == nil || !strings.Contains(err.Error(), "QUOTA_EXCEEDED: Quota SNAPSHOTS exceeded") {
 		t.Fatalf("got %v", err)
 	}

@@ -48,7 +48,7 @@ func TestHostPathArchivesTheVolume(t *testing.T) {
 	if !h.Handles(pv) || h.Handles(&corev1.PersistentVolume{}) {
 		t.Fatal("Handles")
 	}
-	rec, err := h.Snapshot(context.Background(), backupstore.Layout{}.Backup("", "b1"), pv)
+	rec, err := h.Snapshot(context.Background(), backupstore.Home("b1"), pv)
 	must(err)
 	if rec.SnapshotID != "backups/b1/volumes/data.tar.gz" || rec.VolumeID != vol || rec.Size == 0 {
 		t.Errorf("record %+v", rec)
@@ -102,7 +102,7 @@ func TestHostPathMissingDirectoryFails(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := &HostPath{Store: store}
-	if _, err := h.Snapshot(context.Background(), backupstore.Layout{}.Backup("", "b1"), hostPathPV("gone", filepath.Join(t.TempDir(), "missing"))); err == nil {
+	if _, err := h.Snapshot(context.Background(), backupstore.Home("b1"), hostPathPV("gone", filepath.Join(t.TempDir(), "missing"))); err == nil {
 		t.Fatal("snapshot of a missing directory succeeded")
 	}
 	page, err := store.List(context.Background(), objectstore.ListOptions{})
@@ -119,7 +119,7 @@ func TestHostPathRoundTrip(t *testing.T) {
 	os.Symlink("b/f.txt", filepath.Join(src, "a", "link"))
 	store, _ := objectstore.NewFileStore(t.TempDir())
 	h := &HostPath{Store: store}
-	rec, err := h.Snapshot(context.Background(), backupstore.Layout{}.Backup("", "b1"), hostPathPV("data", src))
+	rec, err := h.Snapshot(context.Background(), backupstore.Home("b1"), hostPathPV("data", src))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +195,7 @@ func TestHostPathRestoreDirs(t *testing.T) {
 	os.WriteFile(filepath.Join(src, "f.txt"), []byte("payload"), 0o644)
 	store, _ := objectstore.NewFileStore(t.TempDir())
 	snap := &HostPath{Store: store}
-	rec, err := snap.Snapshot(context.Background(), backupstore.Layout{}.Backup("", "b1"), hostPathPV("data", src))
+	rec, err := snap.Snapshot(context.Background(), backupstore.Home("b1"), hostPathPV("data", src))
 	if err != nil {
 		t.Fatal(err)
 	}

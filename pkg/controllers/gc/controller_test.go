@@ -201,11 +201,11 @@ func at(d time.Duration) *time.Time {
 // backupFiles are the files a finished backup leaves under backups/<name>/.
 func backupFiles(name string) []string {
 	return []string{
-		backupstore.TarballKey(name),
-		backupstore.LogsKey(name),
-		backupstore.ResourceListKey(name),
-		backupstore.ResultsKey(name),
-		backupstore.ManifestKey(name),
+		backupstore.Home(name).TarballKey(),
+		backupstore.Home(name).LogsKey(),
+		backupstore.Home(name).ResourceListKey(),
+		backupstore.Home(name).ResultsKey(),
+		backupstore.Home(name).ManifestKey(),
 	}
 }
 
@@ -219,7 +219,7 @@ func (h *harness) addBackup(t *testing.T, b *arkv1.Backup) *arkv1.Backup {
 	if err != nil {
 		t.Fatal(err)
 	}
-	attrs, err := objectstore.PutBytes(context.Background(), h.store, backupstore.MetadataKey(b.Name), meta, objectstore.Conditions{})
+	attrs, err := objectstore.PutBytes(context.Background(), h.store, backupstore.Home(b.Name).MetadataKey(), meta, objectstore.Conditions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,8 +248,8 @@ func (h *harness) addRestore(t *testing.T, name, specBackup, statusBackup string
 	if err := h.client.Tracker().Add(r); err != nil {
 		t.Fatal(err)
 	}
-	h.put(t, backupstore.RestoreResultsKey(name), []byte("results"))
-	h.put(t, backupstore.RestoreLogsKey(name), []byte("logs"))
+	h.put(t, backupstore.HomeRestore(name).ResultsKey(), []byte("results"))
+	h.put(t, backupstore.HomeRestore(name).LogsKey(), []byte("logs"))
 }
 
 // addVolumeSnapshot adds a VolumeSnapshot labelled, as the CSI snapshotter
@@ -305,7 +305,7 @@ func (h *harness) putSnapshots(t *testing.T, backup string, records []snapshot.R
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.put(t, backupstore.VolumeSnapshotsKey(backup), gz(t, data))
+	h.put(t, backupstore.Home(backup).VolumeSnapshotsKey(), gz(t, data))
 }
 
 // keys lists every object in the bucket, read past the outage switch.
@@ -406,13 +406,13 @@ func (h *harness) deletingFixture(t *testing.T) fixture {
 	t.Helper()
 	var f fixture
 	h.addBackup(t, newBackup("b1", arkv1.BackupPhaseDeleting, at(time.Hour)))
-	f.gone = append(f.gone, backupstore.MetadataKey("b1"), backupstore.VolumeSnapshotsKey("b1"))
+	f.gone = append(f.gone, backupstore.Home("b1").MetadataKey(), backupstore.Home("b1").VolumeSnapshotsKey())
 	f.gone = append(f.gone, backupFiles("b1")...)
-	h.put(t, snapshot.ArchiveKey(backupstore.Layout{}.Backup("", "b1"), "pv-data"), []byte("archive"))
+	h.put(t, snapshot.ArchiveKey(backupstore.Home("b1"), "pv-data"), []byte("archive"))
 	h.put(t, "snapshots/b1/pv-legacy.tar.gz", []byte("archive"))
-	f.gone = append(f.gone, snapshot.ArchiveKey(backupstore.Layout{}.Backup("", "b1"), "pv-data"), "snapshots/b1/pv-legacy.tar.gz")
+	f.gone = append(f.gone, snapshot.ArchiveKey(backupstore.Home("b1"), "pv-data"), "snapshots/b1/pv-legacy.tar.gz")
 	h.putSnapshots(t, "b1", []snapshot.Record{
-		{PersistentVolume: "pv-data", Snapshotter: snapshot.HostPathName, SnapshotID: snapshot.ArchiveKey(backupstore.Layout{}.Backup("", "b1"), "pv-data"), Phase: snapshot.PhaseCompleted},
+		{PersistentVolume: "pv-data", Snapshotter: snapshot.HostPathName, SnapshotID: snapshot.ArchiveKey(backupstore.Home("b1"), "pv-data"), Phase: snapshot.PhaseCompleted},
 		{PersistentVolume: "pv-legacy", Snapshotter: snapshot.HostPathName, SnapshotID: "snapshots/b1/pv-legacy.tar.gz", Phase: snapshot.PhaseCompleted},
 		{PersistentVolume: "pv-db", Snapshotter: snapshot.CSIName, SnapshotID: "shop/ark-b1-db", Phase: snapshot.PhaseCompleted},
 		{PersistentVolume: "pv-failed", Snapshotter: snapshot.HostPathName, Phase: snapshot.PhaseFailed, Error: "no such directory"},
@@ -423,14 +423,14 @@ func (h *harness) deletingFixture(t *testing.T) fixture {
 	h.addRestore(t, "r1", "b1", "b1")
 	h.addRestore(t, "r2", "", "b1") // from schedule nightly, resolved to b1
 	h.addRestore(t, "r10", "b2", "b2")
-	f.gone = append(f.gone, backupstore.RestoreResultsKey("r1"), backupstore.RestoreLogsKey("r1"),
-		backupstore.RestoreResultsKey("r2"), backupstore.RestoreLogsKey("r2"))
-	f.kept = append(f.kept, backupstore.RestoreResultsKey("r10"), backupstore.RestoreLogsKey("r10"))
+	f.gone = append(f.gone, backupstore.HomeRestore("r1").ResultsKey(), backupstore.HomeRestore("r1").LogsKey(),
+		backupstore.HomeRestore("r2").ResultsKey(), backupstore.HomeRestore("r2").LogsKey())
+	f.kept = append(f.kept, backupstore.HomeRestore("r10").ResultsKey(), backupstore.HomeRestore("r10").LogsKey())
 
 	h.addBackup(t, newBackup("b10", arkv1.BackupPhaseCompleted, at(time.Hour)))
 	h.addBackup(t, newBackup("b2", arkv1.BackupPhaseCompleted, at(time.Hour)))
 	for _, b := range []string{"b10", "b2"} {
-		f.kept = append(f.kept, backupstore.MetadataKey(b))
+		f.kept = append(f.kept, backupstore.Home(b).MetadataKey())
 		f.kept = append(f.kept, backupFiles(b)...)
 	}
 	return f
@@ -544,10 +544,10 @@ func TestDeletingBackupIsRemovedCompletely(t *testing.T) {
 		t.Error("restore r10 of b2 was deleted")
 	}
 	deleted := h.store.deletedKeys()
-	if len(deleted) == 0 || deleted[len(deleted)-1] != backupstore.MetadataKey("b1") {
-		t.Errorf("bucket deletes = %v, want %s last", deleted, backupstore.MetadataKey("b1"))
+	if len(deleted) == 0 || deleted[len(deleted)-1] != backupstore.Home("b1").MetadataKey() {
+		t.Errorf("bucket deletes = %v, want %s last", deleted, backupstore.Home("b1").MetadataKey())
 	}
-	if slices.Contains(deleted[:max(len(deleted)-1, 0)], backupstore.MetadataKey("b1")) {
+	if slices.Contains(deleted[:max(len(deleted)-1, 0)], backupstore.Home("b1").MetadataKey()) {
 		t.Errorf("metadata deleted more than once: %v", deleted)
 	}
 	// The other backups were not touched through the API either.
@@ -591,7 +591,7 @@ func TestMetadataOfAnotherGenerationIsKept(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	attrs := h.put(t, backupstore.MetadataKey("b1"), rewritten)
+	attrs := h.put(t, backupstore.Home("b1").MetadataKey(), rewritten)
 	if strconv.FormatInt(attrs.Generation, 10) == b.ResourceVersion {
 		t.Fatalf("rewriting kept generation %d", attrs.Generation)
 	}
@@ -599,7 +599,7 @@ func TestMetadataOfAnotherGenerationIsKept(t *testing.T) {
 	if err := h.c.sync(context.Background(), key("b1")); err == nil {
 		t.Fatal("sync succeeded, want an error")
 	}
-	if !h.exists(t, backupstore.MetadataKey("b1")) {
+	if !h.exists(t, backupstore.Home("b1").MetadataKey()) {
 		t.Error("the newer metadata file was deleted")
 	}
 	if reason := h.getBackup(t, "b1").Status.FailureReason; !strings.HasPrefix(reason, "deletion blocked:") {
@@ -687,7 +687,7 @@ func TestCorruptSnapshotRecordsBlockDeletion(t *testing.T) {
 			h := newHarness(t)
 			h.claim()
 			h.deletingFixture(t)
-			h.put(t, backupstore.VolumeSnapshotsKey("b1"), data(t))
+			h.put(t, backupstore.Home("b1").VolumeSnapshotsKey(), data(t))
 			before := h.keys(t)
 
 			if err := h.c.sync(context.Background(), key("b1")); err == nil {
@@ -744,7 +744,7 @@ func TestUnclaimedLocationIsClaimed(t *testing.T) {
 	if err := h.c.sync(context.Background(), key("b1")); err != nil {
 		t.Fatalf("sync: %v", err)
 	}
-	if h.exists(t, backupstore.MetadataKey("b1")) {
+	if h.exists(t, backupstore.Home("b1").MetadataKey()) {
 		t.Error("backup b1 not deleted in a location this cluster owns")
 	}
 }
@@ -774,7 +774,7 @@ func TestOwnerUnreadableAtStartIsReadAgain(t *testing.T) {
 	if err := h.c.sync(context.Background(), key("b1")); err != nil {
 		t.Fatalf("sync after the outage: %v", err)
 	}
-	if h.exists(t, backupstore.MetadataKey("b1")) {
+	if h.exists(t, backupstore.Home("b1").MetadataKey()) {
 		t.Error("backup b1 not deleted once the bucket is back")
 	}
 	if !h.exists(t, OwnerKey) {
@@ -837,7 +837,7 @@ func TestRunCollectsExpiredBackup(t *testing.T) {
 	}()
 
 	deadline := time.Now().Add(10 * time.Second)
-	for h.exists(t, backupstore.MetadataKey("old")) || h.exists(t, backupstore.MetadataKey("b1")) {
+	for h.exists(t, backupstore.Home("old").MetadataKey()) || h.exists(t, backupstore.Home("b1").MetadataKey()) {
 		if time.Now().After(deadline) {
 			t.Fatalf("backups not collected; bucket holds %v", h.keys(t))
 		}
@@ -848,7 +848,7 @@ func TestRunCollectsExpiredBackup(t *testing.T) {
 			t.Errorf("%s still in the bucket", k)
 		}
 	}
-	if !h.exists(t, backupstore.MetadataKey("b2")) || !h.exists(t, backupstore.MetadataKey("b10")) {
+	if !h.exists(t, backupstore.Home("b2").MetadataKey()) || !h.exists(t, backupstore.Home("b10").MetadataKey()) {
 		t.Error("an unexpired backup was collected")
 	}
 	if !h.exists(t, OwnerKey) {
@@ -895,7 +895,7 @@ func (h *harness) withGCERecord(t *testing.T) {
 	t.Helper()
 	h.putSnapshots(t, "b1", []snapshot.Record{
 		{PersistentVolume: "pv-disk", Snapshotter: snapshot.GCEName, SnapshotID: "projects/p/global/snapshots/ark-b1-pv-disk", Phase: snapshot.PhaseCompleted},
-		{PersistentVolume: "pv-data", Snapshotter: snapshot.HostPathName, SnapshotID: snapshot.ArchiveKey(backupstore.Layout{}.Backup("", "b1"), "pv-data"), Phase: snapshot.PhaseCompleted},
+		{PersistentVolume: "pv-data", Snapshotter: snapshot.HostPathName, SnapshotID: snapshot.ArchiveKey(backupstore.Home("b1"), "pv-data"), Phase: snapshot.PhaseCompleted},
 		{PersistentVolume: "pv-db", Snapshotter: snapshot.CSIName, SnapshotID: "shop/ark-b1-db", Phase: snapshot.PhaseCompleted},
 	})
 }
@@ -914,7 +914,7 @@ func TestGCESnapshotsAreDeleted(t *testing.T) {
 	if !slices.Equal(gce.deleted, []string{"projects/p/global/snapshots/ark-b1-pv-disk"}) {
 		t.Errorf("GCE deletes = %v", gce.deleted)
 	}
-	if h.exists(t, backupstore.MetadataKey("b1")) || h.volumeSnapshotExists(t, "shop", "ark-b1-db") {
+	if h.exists(t, backupstore.Home("b1").MetadataKey()) || h.volumeSnapshotExists(t, "shop", "ark-b1-db") {
 		t.Error("b1 was not deleted completely")
 	}
 	for _, k := range f.kept {
@@ -971,9 +971,9 @@ func TestSnapshotRecordsAreNotFollowedOutOfTheBackup(t *testing.T) {
 	h.claim()
 	h.addBackup(t, newBackup("b1", arkv1.BackupPhaseDeleting, at(time.Hour)))
 	h.addBackup(t, newBackup("b2", arkv1.BackupPhaseCompleted, at(time.Hour)))
-	victim := snapshot.ArchiveKey(backupstore.Layout{}.Backup("", "b2"), "pv-data")
+	victim := snapshot.ArchiveKey(backupstore.Home("b2"), "pv-data")
 	h.put(t, victim, []byte("b2's archive"))
-	h.put(t, backupstore.TarballKey("b2"), []byte("b2's tarball"))
+	h.put(t, backupstore.Home("b2").TarballKey(), []byte("b2's tarball"))
 	h.addVolumeSnapshot(t, "shop", "ark-b2-db", "b2")
 	h.putSnapshots(t, "b1", []snapshot.Record{
 		{PersistentVolume: "pv-data", Snapshotter: snapshot.HostPathName, SnapshotID: victim, Phase: snapshot.PhaseCompleted},
@@ -983,10 +983,10 @@ func TestSnapshotRecordsAreNotFollowedOutOfTheBackup(t *testing.T) {
 	if err := h.c.sync(context.Background(), key("b1")); err != nil {
 		t.Fatalf("sync: %v", err)
 	}
-	if h.exists(t, backupstore.MetadataKey("b1")) {
+	if h.exists(t, backupstore.Home("b1").MetadataKey()) {
 		t.Error("b1 was not deleted")
 	}
-	if !h.exists(t, victim) || !h.exists(t, backupstore.TarballKey("b2")) {
+	if !h.exists(t, victim) || !h.exists(t, backupstore.Home("b2").TarballKey()) {
 		t.Error("b1's records deleted b2's files")
 	}
 	if !h.volumeSnapshotExists(t, "shop", "ark-b2-db") {

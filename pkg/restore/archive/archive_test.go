@@ -128,13 +128,13 @@ func putManifest(t testing.TB, s objectstore.Store, m backup.Manifest) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	put(t, s, backupstore.ManifestKey(name), data)
+	put(t, s, backupstore.Home(name).ManifestKey(), data)
 }
 
 // putBackup stores a tarball and its matching manifest.
 func putBackup(t testing.TB, s objectstore.Store, tarball []byte) {
 	t.Helper()
-	put(t, s, backupstore.TarballKey(name), tarball)
+	put(t, s, backupstore.Home(name).TarballKey(), tarball)
 	putManifest(t, s, manifestFor(tarball))
 }
 
@@ -265,7 +265,7 @@ func TestExtractRejects(t *testing.T) {
 		// Manifest and download.
 		{name: "checksum mismatch", setup: func(t testing.TB, s objectstore.Store) {
 			b := good(t)
-			put(t, s, backupstore.TarballKey(name), b)
+			put(t, s, backupstore.Home(name).TarballKey(), b)
 			m := manifestFor(b)
 			e := m.Files[name+".tar.gz"]
 			e.SHA256 = strings.Repeat("0", 64)
@@ -277,11 +277,11 @@ func TestExtractRejects(t *testing.T) {
 			putManifest(t, s, manifestFor(b))
 			b = bytes.Clone(b)
 			b[len(b)/2] ^= 1
-			put(t, s, backupstore.TarballKey(name), b)
+			put(t, s, backupstore.Home(name).TarballKey(), b)
 		}, want: "checksum of b1.tar.gz does not match its manifest"},
 		{name: "size mismatch", setup: func(t testing.TB, s objectstore.Store) {
 			b := good(t)
-			put(t, s, backupstore.TarballKey(name), b)
+			put(t, s, backupstore.Home(name).TarballKey(), b)
 			m := manifestFor(b)
 			e := m.Files[name+".tar.gz"]
 			e.Size++
@@ -289,37 +289,37 @@ func TestExtractRejects(t *testing.T) {
 			putManifest(t, s, m)
 		}, want: "size of b1.tar.gz does not match its manifest"},
 		{name: "manifest missing", setup: func(t testing.TB, s objectstore.Store) {
-			put(t, s, backupstore.TarballKey(name), good(t))
+			put(t, s, backupstore.Home(name).TarballKey(), good(t))
 		}, want: `backup "b1" is corrupt: its manifest is missing`, notFound: true},
 		{name: "manifest malformed", setup: func(t testing.TB, s objectstore.Store) {
-			put(t, s, backupstore.TarballKey(name), good(t))
-			put(t, s, backupstore.ManifestKey(name), []byte(`{"version":1,"files":{`))
+			put(t, s, backupstore.Home(name).TarballKey(), good(t))
+			put(t, s, backupstore.Home(name).ManifestKey(), []byte(`{"version":1,"files":{`))
 		}, want: "is malformed"},
 		{name: "manifest wrong types", setup: func(t testing.TB, s objectstore.Store) {
-			put(t, s, backupstore.TarballKey(name), good(t))
-			put(t, s, backupstore.ManifestKey(name), []byte(`{"version":1,"files":{"b1.tar.gz":{"sha256":1,"size":"x"}}}`))
+			put(t, s, backupstore.Home(name).TarballKey(), good(t))
+			put(t, s, backupstore.Home(name).ManifestKey(), []byte(`{"version":1,"files":{"b1.tar.gz":{"sha256":1,"size":"x"}}}`))
 		}, want: "is malformed"},
 		{name: "manifest too large", setup: func(t testing.TB, s objectstore.Store) {
-			put(t, s, backupstore.TarballKey(name), good(t))
-			put(t, s, backupstore.ManifestKey(name), bytes.Repeat([]byte(" "), maxManifestSize+1))
+			put(t, s, backupstore.Home(name).TarballKey(), good(t))
+			put(t, s, backupstore.Home(name).ManifestKey(), bytes.Repeat([]byte(" "), maxManifestSize+1))
 		}, want: "is larger than"},
 		{name: "manifest version", setup: func(t testing.TB, s objectstore.Store) {
 			b := good(t)
-			put(t, s, backupstore.TarballKey(name), b)
+			put(t, s, backupstore.Home(name).TarballKey(), b)
 			m := manifestFor(b)
 			m.Version = 2
 			putManifest(t, s, m)
 		}, want: "has unsupported version 2"},
 		{name: "manifest without tarball", setup: func(t testing.TB, s objectstore.Store) {
 			b := good(t)
-			put(t, s, backupstore.TarballKey(name), b)
+			put(t, s, backupstore.Home(name).TarballKey(), b)
 			m := manifestFor(b)
 			delete(m.Files, name+".tar.gz")
 			putManifest(t, s, m)
 		}, want: "does not list b1.tar.gz"},
 		{name: "manifest bad sha", setup: func(t testing.TB, s objectstore.Store) {
 			b := good(t)
-			put(t, s, backupstore.TarballKey(name), b)
+			put(t, s, backupstore.Home(name).TarballKey(), b)
 			m := manifestFor(b)
 			e := m.Files[name+".tar.gz"]
 			e.SHA256 = "xyz"
@@ -353,7 +353,7 @@ func TestExtractRejects(t *testing.T) {
 			s := newStore(t)
 			tc.setup(t, s)
 			dir := t.TempDir()
-			idx, err := Extract(context.Background(), s, backupstore.Layout{}.Backup("", name), dir, tc.limits)
+			idx, err := Extract(context.Background(), s, backupstore.Home(name), dir, tc.limits)
 			if err == nil {
 				t.Fatalf("Extract succeeded with %d items, want an error containing %q", len(idx.Items), tc.want)
 			}
@@ -405,7 +405,7 @@ func TestExtract(t *testing.T) {
 	data = append(data, make([]byte, 10240-len(data)%10240)...)
 	putBackup(t, s, gz(t, data))
 	dir := t.TempDir()
-	idx, err := Extract(context.Background(), s, backupstore.Layout{}.Backup("", name), dir, Limits{})
+	idx, err := Extract(context.Background(), s, backupstore.Home(name), dir, Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -469,7 +469,7 @@ func TestExtractLarge(t *testing.T) {
 	putBackup(t, s, tgz(t, entries...))
 	dir := t.TempDir()
 	start := time.Now()
-	idx, err := Extract(context.Background(), s, backupstore.Layout{}.Backup("", name), dir, Limits{})
+	idx, err := Extract(context.Background(), s, backupstore.Home(name), dir, Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -498,7 +498,7 @@ func TestExtractMultiMemberGzip(t *testing.T) {
 	data := tarBytes(t, base())
 	s := newStore(t)
 	putBackup(t, s, append(gz(t, data[:700]), gz(t, data[700:])...))
-	idx, err := Extract(context.Background(), s, backupstore.Layout{}.Backup("", name), t.TempDir(), Limits{})
+	idx, err := Extract(context.Background(), s, backupstore.Home(name), t.TempDir(), Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -515,7 +515,7 @@ func TestExtractDirectory(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "mine"), nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, err := Extract(context.Background(), s, backupstore.Layout{}.Backup("", name), dir, Limits{})
+	_, err := Extract(context.Background(), s, backupstore.Home(name), dir, Limits{})
 	if err == nil || !strings.Contains(err.Error(), "is not empty") || errors.Is(err, ErrCorrupt) {
 		t.Errorf("Extract into a non-empty dir: err = %v, want a non-corrupt 'is not empty' error", err)
 	}
@@ -523,11 +523,11 @@ func TestExtractDirectory(t *testing.T) {
 		t.Errorf("the caller's file is gone: %v", err)
 	}
 
-	if _, err := Extract(context.Background(), s, backupstore.Layout{}.Backup("", name), filepath.Join(t.TempDir(), "absent"), Limits{}); err == nil || errors.Is(err, ErrCorrupt) {
+	if _, err := Extract(context.Background(), s, backupstore.Home(name), filepath.Join(t.TempDir(), "absent"), Limits{}); err == nil || errors.Is(err, ErrCorrupt) {
 		t.Errorf("Extract into a missing dir: err = %v, want a non-corrupt error", err)
 	}
 	for _, bad := range []string{"", ".", "..", "a/b", `a\b`} {
-		if _, err := Extract(context.Background(), s, backupstore.Layout{}.Backup("", bad), t.TempDir(), Limits{}); err == nil || !strings.Contains(err.Error(), "invalid backup name") {
+		if _, err := Extract(context.Background(), s, backupstore.Home(bad), t.TempDir(), Limits{}); err == nil || !strings.Contains(err.Error(), "invalid backup name") {
 			t.Errorf("Extract(%q): err = %v, want invalid backup name", bad, err)
 		}
 	}
@@ -539,7 +539,7 @@ func TestExtractCanceled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	dir := t.TempDir()
-	_, err := Extract(ctx, s, backupstore.Layout{}.Backup("", name), dir, Limits{})
+	_, err := Extract(ctx, s, backupstore.Home(name), dir, Limits{})
 	if !errors.Is(err, context.Canceled) || errors.Is(err, ErrCorrupt) {
 		t.Errorf("err = %v, want context.Canceled, not ErrCorrupt", err)
 	}
@@ -564,9 +564,9 @@ func (s outageStore) NewReader(ctx context.Context, key string) (io.ReadCloser, 
 func TestExtractOutage(t *testing.T) {
 	s := newStore(t)
 	putBackup(t, s, tgz(t, base()...))
-	for _, key := range []string{backupstore.ManifestKey(name), backupstore.TarballKey(name)} {
+	for _, key := range []string{backupstore.Home(name).ManifestKey(), backupstore.Home(name).TarballKey()} {
 		dir := t.TempDir()
-		_, err := Extract(context.Background(), outageStore{s, key}, backupstore.Layout{}.Backup("", name), dir, Limits{})
+		_, err := Extract(context.Background(), outageStore{s, key}, backupstore.Home(name), dir, Limits{})
 		if !errors.Is(err, errOutage) || errors.Is(err, ErrCorrupt) || errors.Is(err, objectstore.ErrNotFound) {
 			t.Errorf("outage reading %s: err = %v, want the outage, not ErrCorrupt", key, err)
 		}
