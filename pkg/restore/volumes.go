@@ -101,10 +101,7 @@ func (r *run) restoreVolumeData(ctx context.Context, created *unstructured.Unstr
 	if !ok || rec.Snapshotter != snapshot.HostPathName || r.HostPath == nil {
 		return "", nil
 	}
-	// The record comes from the bucket: it may only name an archive of
-	// this backup, never another backup's (which could be another
-	// namespace's).
-	if !strings.HasPrefix(rec.SnapshotID, r.source.Dir()) || strings.Contains(rec.SnapshotID, "..") {
+	if !snapshot.InBackup(r.source, rec.SnapshotID) {
 		return "", fmt.Errorf("its snapshot %s is not in the folder of backup %s", rec.SnapshotID, r.backup)
 	}
 	var pv corev1.PersistentVolume

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -59,6 +60,13 @@ func volumePath(pv *corev1.PersistentVolume) string {
 // ArchiveKey is where the snapshot of a PV of a backup lives.
 func ArchiveKey(backup backupstore.Backup, pv string) string {
 	return backup.Dir() + "volumes/" + pv + ".tar.gz"
+}
+
+// InBackup reports whether key, a hostPath snapshot ID read from the
+// bucket, is in the backup's own folder: records are bucket input, and
+// restores and deletions never follow one to another backup's files.
+func InBackup(backup backupstore.Backup, key string) bool {
+	return strings.HasPrefix(key, backup.Dir()) && !strings.Contains(key, "..")
 }
 
 // Snapshot streams the volume's directory into the bucket: directories,

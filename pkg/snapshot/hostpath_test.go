@@ -239,3 +239,18 @@ func TestHostPathRestoreDirs(t *testing.T) {
 		t.Errorf("wrote outside through the link: %v", entries)
 	}
 }
+
+func TestInBackup(t *testing.T) {
+	b := backupstore.Layout{HomeNamespace: "heptio-ark"}.Backup("team-a", "b1")
+	for key, want := range map[string]bool{
+		ArchiveKey(b, "pv-1"): true,
+		"namespaces/team-a/backups/b1/volumes/../../b2/volumes/pv-1.tar.gz": false,
+		"namespaces/team-a/backups/b10/volumes/pv-1.tar.gz":                 false,
+		"backups/b1/volumes/pv-1.tar.gz":                                    false,
+		"snapshots/b1/pv-1.tar.gz":                                          false,
+	} {
+		if got := InBackup(b, key); got != want {
+			t.Errorf("InBackup(%q) = %v, want %v", key, got, want)
+		}
+	}
+}

@@ -309,10 +309,7 @@ func (c *Controller) deleteSnapshot(ctx context.Context, ref backupstore.Backup,
 	}
 	switch rec.Snapshotter {
 	case snapshot.HostPathName:
-		if !c.ownsArchive(ref, rec.SnapshotID) {
-			// The records are read from the bucket: a record naming a file
-			// outside the backup's own folder (another backup's, say) is
-			// never followed.
+		if !snapshot.InBackup(ref, rec.SnapshotID) {
 			klog.InfoS("Not deleting a volume archive outside the backup's folder", "backup", klog.KRef(ref.Namespace, ref.Name), "key", rec.SnapshotID)
 			return nil
 		}
@@ -356,19 +353,6 @@ func (c *Controller) deleteSnapshot(ctx context.Context, ref backupstore.Backup,
 		return fmt.Errorf("snapshot %s was taken by %q, which this server does not know", rec.SnapshotID, rec.Snapshotter)
 	}
 	return nil
-}
-
-// ownsArchive says whether a hostPath volume archive is the backup's own:
-// in its folder, or, for the home namespace, where earlier versions of Ark
-// kept them (snapshots/<backup>/).
-func (c *Controller) ownsArchive(ref backupstore.Backup, key string) bool {
-	if strings.Contains(key, "..") {
-		return false
-	}
-	if strings.HasPrefix(key, ref.Dir()) {
-		return true
-	}
-	return ref.Namespace == c.Layout.HomeNamespace && strings.HasPrefix(key, "snapshots/"+ref.Name+"/")
 }
 
 // deletePrefix deletes every object under prefix but keep.
