@@ -78,6 +78,15 @@ func clearFiles(ctx context.Context, store objectstore.Store, files backupstore.
 	return nil
 }
 
+// SourceNamespace is the namespace of the backup a restore restores:
+// spec.backupNamespace, or the restore's own.
+func SourceNamespace(r *arkv1.Restore) string {
+	if r.Spec.BackupNamespace != "" {
+		return r.Spec.BackupNamespace
+	}
+	return r.Namespace
+}
+
 func (r *Restorer) cluster() dynamic.Interface {
 	if r.Cluster != nil {
 		return r.Cluster
@@ -154,11 +163,7 @@ func (r *Restorer) Run(ctx context.Context, restore *arkv1.Restore, backup strin
 	if err := clearFiles(ctx, r.Store, files); err != nil {
 		return out, err
 	}
-	sourceNS := restore.Namespace
-	if restore.Spec.BackupNamespace != "" {
-		sourceNS = restore.Spec.BackupNamespace
-	}
-	source := layout.Backup(sourceNS, backup)
+	source := layout.Backup(SourceNamespace(restore), backup)
 	index, err := archive.Extract(ctx, r.Store, source, dir, r.Limits)
 	if err != nil {
 		return out, err

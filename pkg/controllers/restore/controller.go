@@ -68,13 +68,6 @@ type Controller struct {
 	CanDownload func(ctx context.Context, user *arkv1.UserInfo, namespace string) (allowed bool, reason string, err error)
 }
 
-// SourceNamespace is the namespace of the backup a restore restores.
-func SourceNamespace(r *arkv1.Restore) string {
-	if r.Spec.BackupNamespace != "" {
-		return r.Spec.BackupNamespace
-	}
-	return r.Namespace
-}
 
 // New returns a controller over the restores informer.
 func New(client versioned.Interface, informer arkinformers.RestoreInformer, newEngine func() Engine) *Controller {
@@ -154,7 +147,7 @@ func (c *Controller) resolveBackup(ctx context.Context, r *arkv1.Restore) (*arkv
 			return nil, "spec.requester: " + err.Error()
 		}
 	}
-	source := SourceNamespace(r)
+	source := restoreengine.SourceNamespace(r)
 	if source != r.Namespace {
 		// Restoring another namespace's backup here hands its contents to
 		// this namespace: only for who may download them anyway.
