@@ -80,7 +80,6 @@ type run struct {
 	progress ProgressFunc
 	total    int
 	done     int
-	boundPVs sets.Set[string]
 	filter   resourceFilter
 	// unlisted are the resources, by where, that the requester may not
 	// list and did not name: skipped, and reported once at the end.
@@ -149,7 +148,6 @@ func (b *Backupper) Run(ctx context.Context, backup *arkv1.Backup, progress Prog
 		tar:         newTarball(tarUp, start),
 		list:        newResourceList(listUp),
 		ns:          newNamespaceFilter(backup.Spec.IncludedNamespaces, backup.Spec.ExcludedNamespaces),
-		boundPVs:    sets.New[string](),
 		claims:      map[string]claimBinding{},
 		unlisted:    map[string][]string{},
 		snapshotted: sets.New[string](),
@@ -302,11 +300,11 @@ func (r *run) backupClusterScoped(ctx context.Context, res resource, filter reso
 	case (include != nil && *include) || r.ns.wholeCluster() || filter.explicitlyIncluded(res):
 		return r.listAndWrite(ctx, res, "", r.selector(), nil)
 	case gr == "persistentvolumes":
-		if r.boundPVs.Len() == 0 {
+		if len(r.claims) == 0 {
 			return nil
 		}
 		return r.listImplied(ctx, res, func(item *unstructured.Unstructured) bool {
-			return r.boundPVs.Has(item.GetName())
+			return r.boundToHeldClaim(item) == ""
 		})
 	}
 	return nil

@@ -36,7 +36,6 @@ func (r *run) holdClaim(claim *unstructured.Unstructured) {
 		return
 	}
 	r.claims[claim.GetNamespace()+"/"+claim.GetName()] = claimBinding{uid: string(claim.GetUID()), volume: pv}
-	r.boundPVs.Insert(pv)
 }
 
 // snapshotPodVolumes snapshots the persistent volumes a pod mounts, between
@@ -81,20 +80,22 @@ func asMap(v any) map[string]any {
 // may: its claimRef names a claim this backup holds, and that claim names
 // the volume (both directions, so a claim that merely names another
 // namespace's volume gets nothing).
-func (r *run) boundToHeldClaim(pv *corev1.PersistentVolume) string {
-	ref := pv.Spec.ClaimRef
-	if ref == nil || ref.Name == "" {
+func (r *run) boundToHeldClaim(pv *unstructured.Unstructured) string {
+	ns, _, _ := unstructured.NestedString(pv.Object, "spec", "claimRef", "namespace")
+	name, _, _ := unstructured.NestedString(pv.Object, "spec", "claimRef", "name")
+	uid, _, _ := unstructured.NestedString(pv.Object, "spec", "claimRef", "uid")
+	if name == "" {
 		return "it is not bound to a claim"
 	}
-	key := ref.Namespace + "/" + ref.Name
+	key := ns + "/" + name
 	c, ok := r.claims[key]
 	if !ok {
 		return "its claim " + key + " is not in the backup"
 	}
-	if c.volume != pv.Name {
+	if c.volume != pv.GetName() {
 		return "its claim " + key + " is bound to volume " + c.volume
 	}
-	if ref.UID != "" && c.uid != "" && string(ref.UID) != c.uid {
+	if uid != "" && c.uid != "" && uid != c.uid {
 		return "it is bound to an earlier claim named " + key
 	}
 	return ""
@@ -106,13 +107,13 @@ func (r *run) snapshotPV(ctx context.Context, item *unstructured.Unstructured) {
 	if !r.snapshotsWanted() || r.snapshotted.Has(item.GetName()) {
 		return
 	}
+	if why := r.boundToHeldClaim(item); why != "" {
+		r.log.infof("persistent volume %s is not snapshotted: %s", item.GetName(), why)
+		return
+	}
 	var pv corev1.PersistentVolume
 	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(item.Object, &pv); err != nil {
 		r.log.errorf("", "cluster", "reading persistent volume %s: %v", item.GetName(), err)
-		return
-	}
-	if why := r.boundToHeldClaim(&pv); why != "" {
-		r.log.infof("persistent volume %s is not snapshotted: %s", pv.Name, why)
 		return
 	}
 	r.snapshotted.Insert(item.GetName())
