@@ -68,7 +68,6 @@ type Controller struct {
 	CanDownload func(ctx context.Context, user *arkv1.UserInfo, namespace string) (allowed bool, reason string, err error)
 }
 
-
 // New returns a controller over the restores informer.
 func New(client versioned.Interface, informer arkinformers.RestoreInformer, newEngine func() Engine) *Controller {
 	c := &Controller{

@@ -22,11 +22,11 @@ func (r *REST) sign(b *ark.Backup) error {
 	if r.signer == nil {
 		return nil
 	}
-	var v1b arkv1.Backup
-	if err := arkv1.Convert_ark_Backup_To_v1_Backup(b, &v1b, nil); err != nil {
+	v1b, err := served(b)
+	if err != nil {
 		return apierrors.NewInternalError(fmt.Errorf("signing backup %s: %w", b.Name, err))
 	}
-	if err := r.signer.Sign(&v1b); err != nil {
+	if err := r.signer.Sign(v1b); err != nil {
 		return apierrors.NewInternalError(err)
 	}
 	b.Annotations = v1b.Annotations
@@ -38,11 +38,16 @@ func (r *REST) verified(b *ark.Backup) bool {
 	if r.signer == nil {
 		return true
 	}
-	var v1b arkv1.Backup
-	if err := arkv1.Convert_ark_Backup_To_v1_Backup(b, &v1b, nil); err != nil {
-		return false
-	}
-	return r.signer.Verify(&v1b) == nil
+	v1b, err := served(b)
+	return err == nil && r.signer.Verify(v1b) == nil
+}
+
+// served is b as clients and controllers see it (ark.heptio.com/v1), which
+// is what signatures cover.
+func served(b *ark.Backup) (*arkv1.Backup, error) {
+	var out arkv1.Backup
+	err := arkv1.Convert_ark_Backup_To_v1_Backup(b, &out, nil)
+	return &out, err
 }
 
 // foreign reports whether b belongs to another cluster's Ark, which alone

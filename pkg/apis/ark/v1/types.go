@@ -14,9 +14,10 @@ const (
 	LabelScheduleName = "ark.heptio.com/schedule-name"
 	// DefaultStorageLocation is the name of the location configured by --backup-location.
 	DefaultStorageLocation = "default"
-	// AnnotationNamespaceUID records the UID of the namespace a Backup,
-	// Restore or Schedule was created in, so that the objects of a deleted
-	// namespace never become those of a new namespace of the same name.
+	// AnnotationNamespaceUID records the UID of the namespace a Backup was
+	// created in, so that the backups of a deleted namespace (which stay in
+	// the bucket) never become those of a new namespace of the same name.
+	// Restores and Schedules need none: they are deleted with their namespace.
 	AnnotationNamespaceUID = "ark.heptio.com/namespace-uid"
 )
 
