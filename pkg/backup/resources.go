@@ -13,6 +13,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/client-go/discovery"
+
+	"github.com/arkproject/ark/pkg/resourcescope"
 )
 
 // resource is one served resource at its preferred version.
@@ -45,27 +47,20 @@ const arkGroup = "ark.heptio.com"
 func discoverResources(d discovery.DiscoveryInterface) ([]resource, error) {
 	lists, discErr := d.ServerPreferredResources()
 	var out []resource
-	for _, list := range lists {
-		gv, err := schema.ParseGroupVersion(list.GroupVersion)
-		if err != nil {
-			continue
+	resourcescope.Each(lists, func(gv schema.GroupVersion, r metav1.APIResource) {
+		if !hasVerb(r, "list") || !hasVerb(r, "get") {
+			return
 		}
-		for _, r := range list.APIResources {
-			if strings.Contains(r.Name, "/") || !hasVerb(r, "list") || !hasVerb(r, "get") {
-				continue
-			}
-			res := resource{
-				gvr:        gv.WithResource(r.Name),
-				kind:       r.Kind,
-				namespaced: r.Namespaced,
-				names:      append([]string{r.Name, r.SingularName, strings.ToLower(r.Kind)}, r.ShortNames...),
-			}
-			if gv.Group == arkGroup || neverBackedUp.Has(res.GroupResource()) {
-				continue
-			}
+		res := resource{
+			gvr:        gv.WithResource(r.Name),
+			kind:       r.Kind,
+			namespaced: r.Namespaced,
+			names:      resourcescope.Names(r),
+		}
+		if gv.Group != arkGroup && !neverBackedUp.Has(res.GroupResource()) {
 			out = append(out, res)
 		}
-	}
+	})
 	// Pods first: their pre hooks (which quiesce applications) must run
 	// before their volumes are snapshotted, which happens as each pod is
 	// backed up; everything else in name order, so layouts are stable.

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
@@ -63,28 +64,45 @@ func (r *Resolver) lookup(name string) (clusterScoped, known bool) {
 		r.fetched = time.Now()
 	}
 	r.mu.Unlock()
+	Each(lists, func(gv schema.GroupVersion, res metav1.APIResource) {
+		names := Names(res)
+		if gv.Group != "" {
+			names = append(names, res.Name+"."+gv.Group, res.SingularName+"."+gv.Group)
+		}
+		for _, n := range names {
+			if n == name {
+				known = true
+				clusterScoped = clusterScoped || !res.Namespaced
+			}
+		}
+	})
+	return clusterScoped, known
+}
+
+// Each calls fn for every resource of discovery's lists, leaving out
+// subresources and lists whose group version does not parse.
+func Each(lists []*metav1.APIResourceList, fn func(schema.GroupVersion, metav1.APIResource)) {
 	for _, l := range lists {
 		gv, err := schema.ParseGroupVersion(l.GroupVersion)
 		if err != nil {
 			continue
 		}
 		for _, res := range l.APIResources {
-			if strings.Contains(res.Name, "/") {
-				continue
-			}
-			names := append([]string{res.Name, res.SingularName, strings.ToLower(res.Kind)}, res.ShortNames...)
-			if gv.Group != "" {
-				names = append(names, res.Name+"."+gv.Group, res.SingularName+"."+gv.Group)
-			}
-			for _, n := range names {
-				if n != "" && n == name {
-					known = true
-					if !res.Namespaced {
-						return true, true
-					}
-				}
+			if !strings.Contains(res.Name, "/") {
+				fn(gv, res)
 			}
 		}
 	}
-	return false, known
+}
+
+// Names are the names kubectl accepts for a resource: plural, singular,
+// kind in lower case, and short names (the empty ones left out).
+func Names(res metav1.APIResource) []string {
+	var out []string
+	for _, n := range append([]string{res.Name, res.SingularName, strings.ToLower(res.Kind)}, res.ShortNames...) {
+		if n != "" {
+			out = append(out, n)
+		}
+	}
+	return out
 }

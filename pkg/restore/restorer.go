@@ -22,6 +22,7 @@ import (
 	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
 	"github.com/arkproject/ark/pkg/backupstore"
 	"github.com/arkproject/ark/pkg/objectstore"
+	"github.com/arkproject/ark/pkg/resourcescope"
 	"github.com/arkproject/ark/pkg/restore/archive"
 	"github.com/arkproject/ark/pkg/snapshot"
 )
@@ -226,28 +227,17 @@ func (r *run) discover(ctx context.Context) error {
 	}
 	r.served = map[string]apiResource{}
 	r.aliases = map[string][]string{}
-	for _, l := range lists {
-		gv, perr := schema.ParseGroupVersion(l.GroupVersion)
-		if perr != nil {
-			continue
+	resourcescope.Each(lists, func(gv schema.GroupVersion, res metav1.APIResource) {
+		gr := res.Name
+		if gv.Group != "" {
+			gr += "." + gv.Group
 		}
-		for _, res := range l.APIResources {
-			if strings.Contains(res.Name, "/") {
-				continue
-			}
-			gr := res.Name
-			if gv.Group != "" {
-				gr += "." + gv.Group
-			}
-			r.served[gr] = apiResource{gvr: gv.WithResource(res.Name), namespaced: res.Namespaced}
-			// The other names kubectl accepts: singular, short names, kind.
-			for _, alias := range append([]string{res.SingularName, strings.ToLower(res.Kind)}, res.ShortNames...) {
-				if alias != "" {
-					r.aliases[alias] = append(r.aliases[alias], gr)
-				}
-			}
+		r.served[gr] = apiResource{gvr: gv.WithResource(res.Name), namespaced: res.Namespaced}
+		// Every name kubectl accepts: plural, singular, kind, short names.
+		for _, alias := range resourcescope.Names(res) {
+			r.aliases[alias] = append(r.aliases[alias], gr)
 		}
-	}
+	})
 	return nil
 }
 
