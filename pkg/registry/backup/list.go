@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -34,16 +35,17 @@ func predicate(options *metainternalversion.ListOptions) storage.SelectionPredic
 	return Match(label, field)
 }
 
-// filter selects the backups of the request's namespace that are visible and match.
+// filter selects the backups of the request's namespace that are visible and
+// match; which lifetimes of a namespace the user sees is List's and Watch's
+// to add.
 func (r *REST) filter(ctx context.Context, options *metainternalversion.ListOptions) func(*ark.Backup) bool {
 	ns, _ := genericapirequest.NamespaceFrom(ctx)
 	pred := predicate(options)
-	sameLifetime := r.lifetimeFilter(ctx)
 	return func(b *ark.Backup) bool {
 		if ns != "" && b.Namespace != ns {
 			return false
 		}
-		if !r.visible(b.Namespace) || !sameLifetime(b) {
+		if !r.visible(b.Namespace) {
 			return false
 		}
 		ok, err := pred.Matches(b)
@@ -58,6 +60,10 @@ func (r *REST) List(ctx context.Context, options *metainternalversion.ListOption
 	if err != nil {
 		return nil, r.toAPIError("", err)
 	}
+	// Outside the index's lock, and asking the authorizer only if a backup
+	// of an earlier lifetime of its namespace is among them.
+	sees := r.lifetimeView(ctx, false)
+	items = slices.DeleteFunc(items, func(b *ark.Backup) bool { return !sees(b) })
 	list := &ark.BackupList{ListMeta: metav1.ListMeta{ResourceVersion: strconv.FormatUint(rev, 10)}}
 	start := 0
 	if options != nil && options.Continue != "" {
@@ -102,7 +108,8 @@ func decodeContinue(token string) (string, error) {
 // Watch streams changes from the index: initial events, resumption within
 // the event window, bookmarks, and selector-aware ADDED/DELETED transitions.
 func (r *REST) Watch(ctx context.Context, options *metainternalversion.ListOptions) (watch.Interface, error) {
-	opts := watchOptions{filter: r.filter(ctx, options)}
+	selected, sameLifetime := r.filter(ctx, options), r.lifetimeView(ctx, true)
+	opts := watchOptions{filter: func(b *ark.Backup) bool { return selected(b) && sameLifetime(b) }}
 	if options != nil {
 		opts.resourceVersion = options.ResourceVersion
 		opts.sendInitialEvents = options.SendInitialEvents != nil && *options.SendInitialEvents

@@ -3,6 +3,7 @@ package backup
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
@@ -114,36 +115,28 @@ func (r *REST) recordLifetime(ctx context.Context, b *ark.Backup) error {
 	return nil
 }
 
-// lifetimeFilter returns whether the request's user sees a backup: those of
+// lifetimeView returns whether the request's user sees a backup: those of
 // the namespace's current lifetime (or that record none) always, those of
 // an earlier namespace of the same name only if they administer Ark. The
-// user's standing is asked once, now, so that list and watch never wait on
-// the authorizer while holding the index.
-func (r *REST) lifetimeFilter(ctx context.Context) func(*ark.Backup) bool {
-	l := r.lifetimes
-	if l == nil || l.CurrentUID == nil {
+// authorizer is asked at most once, and only for a backup of an earlier
+// lifetime — or at once with eager, for a watch, whose initial events are
+// filtered while the index is held.
+func (r *REST) lifetimeView(ctx context.Context, eager bool) func(*ark.Backup) bool {
+	if r.lifetimes == nil || r.lifetimes.CurrentUID == nil {
 		return func(*ark.Backup) bool { return true }
 	}
-	admin := l.Administrator != nil && l.Administrator(ctx)
-	return func(b *ark.Backup) bool { return admin || r.currentLifetime(b) }
-}
-
-// currentLifetime reports whether b belongs to its namespace as it is now
-// (or records no namespace UID, or the namespace is not known yet).
-func (r *REST) currentLifetime(b *ark.Backup) bool {
-	recorded := b.Annotations[arkv1.AnnotationNamespaceUID]
-	if recorded == "" || r.lifetimes == nil || r.lifetimes.CurrentUID == nil {
-		return true
+	admin := sync.OnceValue(func() bool {
+		return r.lifetimes.Administrator != nil && r.lifetimes.Administrator(ctx)
+	})
+	if eager {
+		admin()
 	}
-	current := r.lifetimes.CurrentUID(b.Namespace)
-	return current == "" || current == recorded
-}
-
-// seesLifetime is lifetimeFilter for one backup: the authorizer is asked
-// only for a backup of an earlier lifetime.
-func (r *REST) seesLifetime(ctx context.Context, b *ark.Backup) bool {
-	if r.currentLifetime(b) {
-		return true
+	return func(b *ark.Backup) bool {
+		recorded := b.Annotations[arkv1.AnnotationNamespaceUID]
+		if recorded == "" {
+			return true
+		}
+		current := r.lifetimes.CurrentUID(b.Namespace)
+		return current == "" || current == recorded || admin()
 	}
-	return r.lifetimes.Administrator != nil && r.lifetimes.Administrator(ctx)
 }

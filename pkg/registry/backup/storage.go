@@ -292,7 +292,7 @@ func (r *REST) loadInNamespace(ctx context.Context, name string) (*ark.Backup, i
 	if err != nil {
 		return nil, 0, err
 	}
-	if !r.seesLifetime(ctx, b) {
+	if !r.lifetimeView(ctx, false)(b) {
 		return nil, 0, apierrors.NewNotFound(ark.Resource("backups"), name)
 	}
 	return b, gen, nil
