@@ -100,10 +100,13 @@ func (s *Signer) Sign(b *arkv1.Backup) error {
 	return nil
 }
 
-// Ours reports whether b says it belongs to this cluster. A Backup of
-// another cluster is that cluster's to run, expire or fail, never ours.
-func (s *Signer) Ours(b *arkv1.Backup) bool {
-	return b.Annotations[ClusterAnnotation] == s.Cluster
+// Foreign reports whether a Backup's annotations say it belongs to another
+// cluster sharing the bucket: that cluster's to run, change, expire or
+// delete, never this one's. A Backup that names no cluster is not foreign
+// (this cluster's controllers fail it if it is not signed).
+func (s *Signer) Foreign(annotations map[string]string) bool {
+	cluster := annotations[ClusterAnnotation]
+	return cluster != "" && cluster != s.Cluster
 }
 
 // ErrUnsigned is the error of a Backup this API did not accept.

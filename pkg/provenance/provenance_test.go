@@ -48,7 +48,7 @@ func TestSignAndVerify(t *testing.T) {
 	if err := s.Verify(b); err != nil {
 		t.Fatalf("signed: %v", err)
 	}
-	if !s.Ours(b) || b.Annotations[ClusterAnnotation] != "cluster-1" {
+	if s.Foreign(b.Annotations) || b.Annotations[ClusterAnnotation] != "cluster-1" {
 		t.Errorf("cluster annotation %v", b.Annotations)
 	}
 	// Labels, status and other annotations are not covered.
@@ -77,7 +77,7 @@ func TestSignAndVerify(t *testing.T) {
 		if name == "cluster" {
 			// Verification is against this cluster: the annotation says
 			// whose it is, and another cluster's is not verified here.
-			if s.Ours(c) {
+			if !s.Foreign(c.Annotations) {
 				t.Errorf("%s: still ours", name)
 			}
 			continue

@@ -67,15 +67,15 @@ type Controller struct {
 // Provenance tells the backups this cluster's API accepted (see package
 // provenance).
 type Provenance interface {
-	// Ours reports whether a backup says it is this cluster's.
-	Ours(b *arkv1.Backup) bool
+	// Foreign reports whether a backup says it is another cluster's.
+	Foreign(annotations map[string]string) bool
 	// Verify checks that this cluster's API signed the backup as it is.
 	Verify(b *arkv1.Backup) error
 }
 
 // ours reports whether this cluster's controllers may act on b.
 func (c *Controller) ours(b *arkv1.Backup) bool {
-	return c.Provenance == nil || c.Provenance.Ours(b) || b.Annotations[provenance.ClusterAnnotation] == ""
+	return c.Provenance == nil || !c.Provenance.Foreign(b.Annotations)
 }
 
 // New returns a controller over the backups informer.

@@ -54,11 +54,7 @@ func served(b *ark.Backup) (*arkv1.Backup, error) {
 // foreign reports whether b belongs to another cluster's Ark, which alone
 // may change or delete it; this cluster may read and restore it.
 func (r *REST) foreign(b *ark.Backup) bool {
-	if r.signer == nil {
-		return false
-	}
-	cluster := b.Annotations[provenance.ClusterAnnotation]
-	return cluster != "" && cluster != r.signer.Cluster
+	return r.signer != nil && r.signer.Foreign(b.Annotations)
 }
 
 func (r *REST) forbidForeign(b *ark.Backup, verb string) error {
