@@ -195,6 +195,7 @@ func (c completedConfig) New() (*ArkServer, error) {
 		"backups/status":   backupStatus,
 		"backups/download": backupstorage.NewDownloadREST(backups),
 		"backups/logs":     backupstorage.NewLogsREST(backups),
+		"backups/adopt":    backupstorage.NewAdoptREST(backups),
 		"restores":         restores,
 		"restores/status":  restoreStatus,
 		"restores/logs":    restorestorage.NewLogsREST(restores, c.ExtraConfig.BackupStore, layout),

@@ -143,6 +143,11 @@ const (
 	BackupPhaseFailed BackupPhase = "Failed"
 	// BackupPhaseDeleting is a backup whose deletion was requested.
 	BackupPhaseDeleting BackupPhase = "Deleting"
+	// BackupPhaseCorrupt is a record in the bucket that cannot be read as a
+	// Backup (unreadable, oversized, not a Backup, or misplaced). Nothing
+	// of it is trusted: status.failureReason says what is wrong, and the
+	// only thing that can be done with it is to delete it.
+	BackupPhaseCorrupt BackupPhase = "Corrupt"
 )
 
 // Progress counts the items of a running operation.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/arkproject/ark/pkg/apis/ark"
 	"github.com/arkproject/ark/pkg/objectstore"
+	"github.com/arkproject/ark/pkg/registry"
 )
 
 // Delete marks a backup Deleting; the garbage collector then removes its
@@ -50,6 +51,16 @@ func (r *REST) Delete(ctx context.Context, name string, deleteValidation rest.Va
 			return old.DeepCopy(), false, nil
 		}
 		b := old.DeepCopy()
+		if old.Status.Phase == ark.BackupPhaseCorrupt {
+			// Nothing of a corrupt record is kept: a fresh record of
+			// this cluster's, Deleting, takes its place, and the garbage
+			// collector removes the folder's files (and only snapshots
+			// made for that backup) as for any other backup.
+			var err error
+			if b, err = r.replaceCorrupt(ctx, old); err != nil {
+				return nil, false, err
+			}
+		}
 		b.Status.Phase = ark.BackupPhaseDeleting
 		if b.DeletionTimestamp == nil {
 			now := metav1.NewTime(r.clock.Now())
@@ -71,6 +82,22 @@ func (r *REST) Delete(ctx context.Context, name string, deleteValidation rest.Va
 		klog.InfoS("Backup marked for deletion", "backup", klog.KObj(b))
 		return saved, false, nil
 	}
+}
+
+// replaceCorrupt returns the record that replaces a Corrupt one being
+// deleted: its name, the location, the reason, and this cluster's signature
+// with the deleting user as requester.
+func (r *REST) replaceCorrupt(ctx context.Context, old *ark.Backup) (*ark.Backup, error) {
+	b := &ark.Backup{}
+	b.Name, b.Namespace = old.Name, old.Namespace
+	b.CreationTimestamp = old.CreationTimestamp
+	b.Spec.StorageLocation = old.Spec.StorageLocation
+	b.Spec.Requester = registry.Requester(ctx, r.strategy.Scope, nil)
+	b.Status.FailureReason = "deleted as corrupt: " + old.Status.FailureReason
+	if err := r.sign(b); err != nil {
+		return nil, err
+	}
+	return b, nil
 }
 
 // DeleteCollection marks every selected backup Deleting. In a namespace that

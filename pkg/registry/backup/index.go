@@ -34,6 +34,9 @@ type entry struct {
 	// seen is the index revision at which this entry was last written, so a
 	// poll that started earlier cannot undo a newer local write.
 	seen uint64
+	// unreadable marks the Corrupt view of a record that could not be
+	// read (rather than one read and found bad): it is read again.
+	unreadable bool
 }
 
 // event is one change, numbered by the index revision it produced.
@@ -62,7 +65,6 @@ type index struct {
 
 	mu       sync.RWMutex
 	items    map[string]*entry // by id
-	bad      map[string]int64  // undecodable files by id and generation, not re-read until they change
 	rev      uint64
 	synced   bool
 	syncErr  error
@@ -83,7 +85,6 @@ func newIndex(store objectstore.Store, location string, layout backupstore.Layou
 		decoder:  decoder,
 		clock:    clk,
 		items:    map[string]*entry{},
-		bad:      map[string]int64{},
 		watchers: map[*watcher]struct{}{},
 		window:   eventWindow,
 		pollDone: make(chan struct{}),
@@ -111,7 +112,7 @@ func (e *unavailableError) Unwrap() error { return e.err }
 func (ix *index) observe(obj *ark.Backup, gen int64) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	ix.applyLocked(id(obj.Namespace, obj.Name), obj, gen, ^uint64(0))
+	ix.applyLocked(id(obj.Namespace, obj.Name), obj, gen, ^uint64(0), false)
 }
 
 // forget records that a backup is gone from the bucket.
@@ -123,22 +124,21 @@ func (ix *index) forget(namespace, name string) {
 
 // applyLocked adds or replaces an entry unless the index already holds a
 // newer write than a poll that started at revision since.
-func (ix *index) applyLocked(key string, obj *ark.Backup, gen int64, since uint64) {
+func (ix *index) applyLocked(key string, obj *ark.Backup, gen int64, since uint64, unreadable bool) {
 	old, exists := ix.items[key]
 	if exists {
-		if old.gen == gen {
+		if old.gen == gen && old.unreadable == unreadable {
 			return
 		}
 		if old.seen > since && gen < old.gen {
 			return // a local write overtook this poll
 		}
 	}
-	delete(ix.bad, key)
 	ix.rev++
 	if uint64(gen) > ix.rev {
 		ix.rev = uint64(gen)
 	}
-	e := &entry{obj: obj, gen: gen, seen: ix.rev}
+	e := &entry{obj: obj, gen: gen, seen: ix.rev, unreadable: unreadable}
 	ix.items[key] = e
 	if exists {
 		ix.emitLocked(event{rev: ix.rev, typ: watch.Modified, obj: obj, prev: old.obj})
@@ -209,7 +209,7 @@ func (ix *index) snapshot(filter func(*ark.Backup) bool) ([]*ark.Backup, uint64,
 func (ix *index) cached(namespace, name string, gen int64) *ark.Backup {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	if e, ok := ix.items[id(namespace, name)]; ok && e.gen == gen {
+	if e, ok := ix.items[id(namespace, name)]; ok && e.gen == gen && !e.unreadable {
 		return e.obj
 	}
 	return nil

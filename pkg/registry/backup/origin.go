@@ -15,7 +15,7 @@ import (
 
 // originAnnotations are what Ark alone writes about where a Backup comes
 // from; what a client sends for them is discarded.
-var originAnnotations = []string{provenance.ClusterAnnotation, provenance.SignatureAnnotation, arkv1.AnnotationNamespaceUID}
+var originAnnotations = []string{provenance.ClusterAnnotation, provenance.SignatureAnnotation, arkv1.AnnotationNamespaceUID, arkv1.AnnotationAdoptedFrom}
 
 // sign records that this API accepted b as it now is (see package
 // provenance). Without a signer (tests, standalone) it does nothing.
@@ -55,6 +55,23 @@ func served(b *ark.Backup) (*arkv1.Backup, error) {
 // may change or delete it; this cluster may read and restore it.
 func (r *REST) foreign(b *ark.Backup) bool {
 	return r.signer != nil && r.signer.Foreign(b.Annotations)
+}
+
+// owner names who manages b, for the table: "this" cluster, another
+// cluster's ID, or "unverified" for a record that carries no valid
+// signature of this cluster (written into the bucket, by an earlier Ark, or
+// corrupt).
+func (r *REST) owner(b *ark.Backup) string {
+	switch {
+	case r.signer == nil:
+		return "this"
+	case r.foreign(b):
+		return b.Annotations[provenance.ClusterAnnotation]
+	case b.Status.Phase != ark.BackupPhaseCorrupt && r.verified(b):
+		return "this"
+	default:
+		return "unverified"
+	}
 }
 
 func (r *REST) forbidForeign(b *ark.Backup, verb string) error {

@@ -1,13 +1,16 @@
 package backup
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"sync"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/klog/v2"
 
@@ -60,48 +63,43 @@ func (ix *index) poll(ctx context.Context) error {
 		return err
 	}
 
-	// Read only what is new or changed since we last saw it.
+	// Read only what is new or changed since we last saw it, and again what
+	// could not be read last time.
 	var changed []listedBackup
 	ix.mu.RLock()
 	for key, l := range listed {
-		if e, ok := ix.items[key]; ok && e.gen == l.attrs.Generation {
-			continue
-		}
-		if g, ok := ix.bad[key]; ok && g == l.attrs.Generation {
+		if e, ok := ix.items[key]; ok && e.gen == l.attrs.Generation && !e.unreadable {
 			continue
 		}
 		changed = append(changed, l)
 	}
 	ix.mu.RUnlock()
-	loaded, readErr := ix.readAll(ctx, changed)
+	loaded := ix.readAll(ctx, changed)
 
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	for _, l := range loaded {
-		ix.applyLocked(id(l.obj.Namespace, l.obj.Name), l.obj, l.gen, start)
+		key := id(l.obj.Namespace, l.obj.Name)
+		if l.unreadable {
+			if e, ok := ix.items[key]; ok && !e.unreadable {
+				continue // keep what we last read until the new version can be read
+			}
+		}
+		ix.applyLocked(key, l.obj, l.gen, start, l.unreadable)
 	}
 	for key, e := range ix.items {
 		if _, ok := listed[key]; !ok && e.seen <= start {
 			ix.removeLocked(key)
 		}
 	}
-	for key := range ix.bad {
-		if _, ok := listed[key]; !ok {
-			delete(ix.bad, key)
-		}
-	}
-	if readErr != nil {
-		ix.syncErr = ix.unavailable(readErr)
-	} else {
-		ix.syncErr = nil
-		if !ix.synced {
-			ix.synced = true
-			ix.ringBase = ix.rev
-			klog.InfoS("Loaded backups from storage location", "location", ix.location, "backups", len(ix.items))
-		}
+	ix.syncErr = nil
+	if !ix.synced {
+		ix.synced = true
+		ix.ringBase = ix.rev
+		klog.InfoS("Loaded backups from storage location", "location", ix.location, "backups", len(ix.items))
 	}
 	ix.finishPoll()
-	return ix.syncErr
+	return nil
 }
 
 func (ix *index) finishPoll() {
@@ -125,18 +123,22 @@ type listedBackup struct {
 type loadedBackup struct {
 	obj *ark.Backup
 	gen int64
+	// unreadable marks the view of a record that could not be read this
+	// time (not one whose content is bad): it is read again next poll.
+	unreadable bool
 }
 
-// readAll reads and decodes changed metadata files, a few at a time.
-// Undecodable files are remembered and logged, never fatal: one corrupt file
-// must not hide every other backup.
-func (ix *index) readAll(ctx context.Context, listed []listedBackup) ([]loadedBackup, error) {
+// readAll reads and decodes changed metadata files, a few at a time. No
+// record's failure fails the poll: a bad record becomes a Corrupt view of
+// itself, one that cannot be read just now an unreadable one, and every
+// other backup stays listed and watched. (An outage fails the listing,
+// which is what makes list and watch answer 503.)
+func (ix *index) readAll(ctx context.Context, listed []listedBackup) []loadedBackup {
 	var (
-		mu      sync.Mutex
-		out     []loadedBackup
-		firstEr error
-		wg      sync.WaitGroup
-		sem     = make(chan struct{}, readConcurrency)
+		mu  sync.Mutex
+		out []loadedBackup
+		wg  sync.WaitGroup
+		sem = make(chan struct{}, readConcurrency)
 	)
 	for _, l := range listed {
 		wg.Add(1)
@@ -145,31 +147,27 @@ func (ix *index) readAll(ctx context.Context, listed []listedBackup) ([]loadedBa
 			defer wg.Done()
 			defer func() { <-sem }()
 			obj, gen, err := ix.read(ctx, l.ref)
-			mu.Lock()
-			defer mu.Unlock()
+			var loaded loadedBackup
 			switch {
 			case err == nil:
-				out = append(out, loadedBackup{obj, gen})
-			case errors.Is(err, objectstore.ErrNotFound):
-				// Deleted between list and read: the next poll sees it gone.
-			case errors.Is(err, errCorrupt):
-				klog.ErrorS(err, "Ignoring unreadable backup metadata", "location", ix.location, "backup", klog.KRef(l.ref.Namespace, l.ref.Name))
-				ix.mu.Lock()
-				ix.bad[id(l.ref.Namespace, l.ref.Name)] = l.attrs.Generation
-				ix.mu.Unlock()
+				loaded = loadedBackup{obj: obj, gen: gen}
+			case errors.Is(err, objectstore.ErrNotFound), ctx.Err() != nil:
+				return // deleted between list and read, or the poll timed out: the next poll sees
 			default:
-				if firstEr == nil {
-					firstEr = err
-				}
+				klog.ErrorS(err, "Cannot read a backup record; listing it as Corrupt until it can be read", "location", ix.location, "backup", klog.KRef(l.ref.Namespace, l.ref.Name))
+				loaded = loadedBackup{obj: ix.corruptView(l.ref, l.attrs, fmt.Errorf("cannot be read: %w", err)), gen: l.attrs.Generation, unreadable: true}
 			}
+			mu.Lock()
+			out = append(out, loaded)
+			mu.Unlock()
 		}()
 	}
 	wg.Wait()
-	return out, firstEr
+	return out
 }
 
 var (
-	errCorrupt = errors.New("corrupt backup metadata")
+	errCorrupt = errors.New("corrupt backup record")
 	defaultGVK = arkv1.SchemeGroupVersion.WithKind("Backup")
 )
 
@@ -178,29 +176,80 @@ var (
 // the home namespace's (as Heptio Ark wrote them, and earlier versions of
 // Ark wrote every namespace's, which administrators now find in the home
 // namespace), namespaces/<ns>/backups/ another namespace's.
+//
+// A record that is oversized, undecodable or not a Backup of that name is
+// returned as a Corrupt view of itself (see corruptView), without error:
+// it is the bucket's content that is bad, and saying so is the answer.
+// Errors are those of reading (not found, the store failing).
 func (ix *index) read(ctx context.Context, ref backupstore.Backup) (*ark.Backup, int64, error) {
-	data, attrs, err := objectstore.ReadAll(ctx, ix.store, ref.MetadataKey(), maxMetadataSize)
+	r, attrs, err := ix.store.NewReader(ctx, ref.MetadataKey())
 	if err != nil {
 		return nil, 0, err
 	}
-	obj, err := ix.decode(data)
+	defer r.Close()
+	data, err := io.ReadAll(io.LimitReader(r, maxMetadataSize+1))
 	if err != nil {
-		return nil, 0, fmt.Errorf("%w %s: %v", errCorrupt, ref.MetadataKey(), err)
+		return nil, 0, fmt.Errorf("reading %s: %w", ref.MetadataKey(), err)
+	}
+	obj, err := ix.decode(data, ref)
+	if err != nil {
+		klog.ErrorS(err, "Listing a bad backup record as Corrupt", "location", ix.location, "key", ref.MetadataKey(), "generation", attrs.Generation)
+		return ix.corruptView(ref, attrs, err), attrs.Generation, nil
 	}
 	obj.Name, obj.Namespace = ref.Name, ref.Namespace
 	obj.ResourceVersion = strconv.FormatInt(attrs.Generation, 10)
 	return obj, attrs.Generation, nil
 }
 
-func (ix *index) decode(data []byte) (*ark.Backup, error) {
+// decode reads data as the record of the backup at ref, refusing anything
+// that is not plainly one: too large, empty, null or {}, another kind, a
+// record naming another backup (copied or moved by hand), or a phase this
+// API never writes.
+func (ix *index) decode(data []byte, ref backupstore.Backup) (*ark.Backup, error) {
+	if len(data) > maxMetadataSize {
+		return nil, fmt.Errorf("%w: it is larger than %d bytes", errCorrupt, maxMetadataSize)
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, fmt.Errorf("%w: it is empty", errCorrupt)
+	}
 	// Files without apiVersion/kind are read as ark.heptio.com/v1 Backups.
 	out, _, err := ix.decoder.Decode(data, &defaultGVK, nil)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %v", errCorrupt, err)
 	}
 	b, ok := out.(*ark.Backup)
 	if !ok {
-		return nil, fmt.Errorf("holds a %T, not a Backup", out)
+		return nil, fmt.Errorf("%w: it holds a %T, not a Backup", errCorrupt, out)
+	}
+	if b.Name != ref.Name {
+		return nil, fmt.Errorf("%w: it names backup %q, not %q (records are not moved or copied between folders)", errCorrupt, b.Name, ref.Name)
+	}
+	if !knownPhase(b.Status.Phase) {
+		return nil, fmt.Errorf("%w: status.phase %q is not a phase Ark writes", errCorrupt, b.Status.Phase)
 	}
 	return b, nil
+}
+
+func knownPhase(p ark.BackupPhase) bool {
+	switch p {
+	case "", ark.BackupPhaseNew, ark.BackupPhaseFailedValidation, ark.BackupPhaseInProgress, ark.BackupPhaseCompleted,
+		ark.BackupPhasePartiallyFailed, ark.BackupPhaseFailed, ark.BackupPhaseDeleting:
+		return true
+	}
+	return false
+}
+
+// corruptView is what the API shows of a record that cannot be used: its
+// name and namespace (from where it lies), its generation, when it was
+// written, and why it is bad. Nothing of its content is shown or trusted,
+// so it runs nothing and restores nothing; it can only be deleted.
+func (ix *index) corruptView(ref backupstore.Backup, attrs objectstore.ObjectAttrs, why error) *ark.Backup {
+	b := &ark.Backup{}
+	b.Name, b.Namespace = ref.Name, ref.Namespace
+	b.ResourceVersion = strconv.FormatInt(attrs.Generation, 10)
+	b.CreationTimestamp = metav1.NewTime(attrs.Updated)
+	b.Spec.StorageLocation = ix.location
+	b.Status.Phase = ark.BackupPhaseCorrupt
+	b.Status.FailureReason = fmt.Sprintf("the record %s in the backup storage location is corrupt, so nothing of it is used: %v", ref.MetadataKey(), why)
+	return b
 }

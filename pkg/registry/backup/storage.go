@@ -235,8 +235,6 @@ func (r *REST) toAPIError(name string, err error) error {
 		return apierrors.NewServiceUnavailable(ue.Error())
 	case errors.Is(err, objectstore.ErrNotFound), errors.Is(err, objectstore.ErrInvalidKey):
 		return apierrors.NewNotFound(ark.Resource("backups"), name)
-	case errors.Is(err, errCorrupt):
-		return apierrors.NewInternalError(err)
 	default:
 		return apierrors.NewServiceUnavailable(r.ix.unavailable(err).Error())
 	}
@@ -269,9 +267,6 @@ func (r *REST) load(ctx context.Context, namespace, name string) (*ark.Backup, i
 		return nil, 0, apierrors.NewNotFound(ark.Resource("backups"), name)
 	}
 	if err != nil {
-		if errors.Is(err, errCorrupt) {
-			return nil, 0, apierrors.NewInternalError(err)
-		}
 		return nil, 0, r.toAPIError(name, r.ix.unavailable(err))
 	}
 	r.ix.observe(b, gen)

@@ -266,10 +266,10 @@ func TestNamespaceControllerNeverDeletesBackups(t *testing.T) {
 }
 
 // Heptio Ark wrote ark-backup.json files without a namespace: they belong to
-// the home namespace, and the directory names the backup whatever the file says.
+// the home namespace.
 func TestBucketFileWithoutNamespaceIsHome(t *testing.T) {
 	r, store := newTestREST(t, nil)
-	body := `{"apiVersion":"ark.heptio.com/v1","kind":"Backup","metadata":{"name":"other-name"},"status":{"phase":"Completed"}}`
+	body := `{"apiVersion":"ark.heptio.com/v1","kind":"Backup","metadata":{"name":"legacy"},"status":{"phase":"Completed"}}`
 	if _, err := objectstore.PutBytes(context.Background(), store, metaKey(home, "legacy"), []byte(body), objectstore.Conditions{}); err != nil {
 		t.Fatal(err)
 	}

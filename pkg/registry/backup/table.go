@@ -20,6 +20,7 @@ var columns = []metav1.TableColumnDefinition{
 	{Name: "Expires", Type: "string", Description: "Time left before the backup expires"},
 	{Name: "Storage Location", Type: "string", Description: "Backup storage location holding the backup"},
 	{Name: "Selector", Type: "string", Description: "Label selector of the backed-up objects"},
+	{Name: "Owner", Type: "string", Priority: 1, Description: "The cluster whose Ark runs, expires and deletes the backup: this, another cluster's ID, or unverified (a record no cluster's Ark here accepted; adopt it to manage it)"},
 }
 
 // ConvertToTable prints backups the way `ark backup get` does.
@@ -34,7 +35,7 @@ func (r *REST) ConvertToTable(ctx context.Context, obj runtime.Object, tableOpti
 			b.Name, registry.ProgressPhase(string(b.Status.Phase), b.Status.Progress),
 			int64(b.Status.Errors), int64(b.Status.Warnings),
 			registry.Timestamp(&b.CreationTimestamp), registry.Until(b.Status.Expiration, now),
-			b.Spec.StorageLocation, selector(b.Spec.LabelSelector),
+			b.Spec.StorageLocation, selector(b.Spec.LabelSelector), r.owner(b),
 		}, nil
 	})
 }

@@ -10,6 +10,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apiserver/pkg/registry/rest"
 	"k8s.io/apiserver/pkg/util/dryrun"
 	"k8s.io/klog/v2"
@@ -102,14 +103,15 @@ func (r *REST) update(ctx context.Context, name string, objInfo rest.UpdatedObje
 		if requested != "" && requested != old.ResourceVersion {
 			return nil, false, r.conflict(name)
 		}
-		_, status := strat.(statusStrategy)
-		if !status {
-			// Controllers of the cluster a backup belongs to write its
-			// status; its spec is that cluster's users' alone.
-			if err := r.forbidForeign(old, "change"); err != nil {
-				return nil, false, err
-			}
+		if err := refuseCorrupt(old); err != nil {
+			return nil, false, err
 		}
+		// A backup's spec and status are its own cluster's alone: its
+		// users change the one, its controllers the other.
+		if err := r.forbidForeign(old, "change"); err != nil {
+			return nil, false, err
+		}
+		_, status := strat.(statusStrategy)
 		if err := rest.BeforeUpdate(strat, ctx, b, old); err != nil {
 			return nil, false, err
 		}
@@ -147,6 +149,17 @@ func (r *REST) update(ctx context.Context, name string, objInfo rest.UpdatedObje
 		}
 		return saved, false, nil
 	}
+}
+
+// refuseCorrupt answers an update of a Corrupt record: nothing can be
+// made of it but a deletion.
+func refuseCorrupt(old *ark.Backup) error {
+	if old.Status.Phase != ark.BackupPhaseCorrupt {
+		return nil
+	}
+	return apierrors.NewInvalid(ark.Kind("Backup"), old.Name, field.ErrorList{
+		field.Forbidden(field.NewPath("status", "phase"), "the backup's record in the bucket is corrupt, so it cannot be changed, only deleted: "+old.Status.FailureReason),
+	})
 }
 
 // swap writes b if the stored file is still at generation gen.

@@ -19,9 +19,14 @@ const (
 	// the bucket) never become those of a new namespace of the same name.
 	// Restores and Schedules need none: they are deleted with their namespace.
 	AnnotationNamespaceUID = "ark.heptio.com/namespace-uid"
+	// AnnotationAdoptedFrom names the cluster a Backup was adopted from
+	// (see the backups/adopt subresource), or "unsigned" for a record no
+	// cluster's Ark had accepted: the lasting trace of a takeover.
+	AnnotationAdoptedFrom = "ark.heptio.com/adopted-from"
 )
 
 // +genclient
+// +genclient:method=Adopt,verb=update,subresource=adopt,input=Backup,result=Backup
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
 
 // Backup is a request to back up Kubernetes objects and persistent volumes,
@@ -203,6 +208,11 @@ const (
 	BackupPhaseFailed BackupPhase = "Failed"
 	// BackupPhaseDeleting is a backup whose deletion was requested.
 	BackupPhaseDeleting BackupPhase = "Deleting"
+	// BackupPhaseCorrupt is a record in the bucket that cannot be read as a
+	// Backup (unreadable, oversized, not a Backup, or misplaced). Nothing
+	// of it is trusted: status.failureReason says what is wrong, and the
+	// only thing that can be done with it is to delete it.
+	BackupPhaseCorrupt BackupPhase = "Corrupt"
 )
 
 // Progress counts the items of a running operation.

@@ -62,6 +62,7 @@ func (s Scope) confined(ns string) bool { return ns != "" && ns != s.HomeNamespa
 // ValidateBackup validates a new Backup.
 func ValidateBackup(b *ark.Backup, scope Scope) field.ErrorList {
 	allErrs := apimachineryvalidation.ValidateObjectMeta(&b.ObjectMeta, true, apimachineryvalidation.NameIsDNSSubdomain, field.NewPath("metadata"))
+	allErrs = append(allErrs, backupNameTooLong(b.Name)...)
 	allErrs = append(allErrs, ValidateBackupSpec(&b.Spec, b.Namespace, scope, field.NewPath("spec"))...)
 	return allErrs
 }
@@ -270,6 +271,7 @@ func validateExecHook(e *ark.ExecHook, fldPath *field.Path) field.ErrorList {
 // ValidateRestore validates a new Restore.
 func ValidateRestore(r *ark.Restore, scope Scope) field.ErrorList {
 	allErrs := apimachineryvalidation.ValidateObjectMeta(&r.ObjectMeta, true, apimachineryvalidation.NameIsDNSSubdomain, field.NewPath("metadata"))
+	allErrs = append(allErrs, restoreNameTooLong(r.Name)...)
 	allErrs = append(allErrs, ValidateRestoreSpec(&r.Spec, r.Namespace, scope, field.NewPath("spec"))...)
 	return allErrs
 }
@@ -351,9 +353,10 @@ func ValidateRestoreSpec(spec *ark.RestoreSpec, ns string, scope Scope, fldPath 
 	return allErrs
 }
 
-// ValidateSchedule validates a Schedule, new or updated.
+// ValidateSchedule validates a new Schedule.
 func ValidateSchedule(s *ark.Schedule, scope Scope) field.ErrorList {
 	allErrs := apimachineryvalidation.ValidateObjectMeta(&s.ObjectMeta, true, apimachineryvalidation.NameIsDNSSubdomain, field.NewPath("metadata"))
+	allErrs = append(allErrs, scheduleNameTooLong(s.Name)...)
 	allErrs = append(allErrs, ValidateScheduleSpec(&s.Spec, s.Namespace, scope, field.NewPath("spec"))...)
 	return allErrs
 }

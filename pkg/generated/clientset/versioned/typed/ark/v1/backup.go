@@ -47,6 +47,8 @@ type BackupInterface interface {
 	List(ctx context.Context, opts metav1.ListOptions) (*arkv1.BackupList, error)
 	Watch(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error)
 	Patch(ctx context.Context, name string, pt types.PatchType, data []byte, opts metav1.PatchOptions, subresources ...string) (result *arkv1.Backup, err error)
+	Adopt(ctx context.Context, backupName string, backup *arkv1.Backup, opts metav1.UpdateOptions) (*arkv1.Backup, error)
+
 	BackupExpansion
 }
 
@@ -67,4 +69,19 @@ func newBackups(c *ArkV1Client, namespace string) *backups {
 			func() *arkv1.BackupList { return &arkv1.BackupList{} },
 		),
 	}
+}
+
+// Adopt takes the top resource name and the representation of a backup and updates it. Returns the server's representation of the backup, and an error, if there is any.
+func (c *backups) Adopt(ctx context.Context, backupName string, backup *arkv1.Backup, opts metav1.UpdateOptions) (result *arkv1.Backup, err error) {
+	result = &arkv1.Backup{}
+	err = c.GetClient().Put().
+		Namespace(c.GetNamespace()).
+		Resource("backups").
+		Name(backupName).
+		SubResource("adopt").
+		VersionedParams(&opts, scheme.ParameterCodec).
+		Body(backup).
+		Do(ctx).
+		Into(result)
+	return
 }

@@ -19,9 +19,13 @@ limitations under the License.
 package fake
 
 import (
+	context "context"
+
 	v1 "github.com/arkproject/ark/pkg/apis/ark/v1"
 	arkv1 "github.com/arkproject/ark/pkg/generated/clientset/versioned/typed/ark/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	gentype "k8s.io/client-go/gentype"
+	testing "k8s.io/client-go/testing"
 )
 
 // fakeBackups implements BackupInterface
@@ -45,4 +49,16 @@ func newFakeBackups(fake *FakeArkV1, namespace string) arkv1.BackupInterface {
 		),
 		fake,
 	}
+}
+
+// Adopt takes the representation of a backup and updates it. Returns the server's representation of the backup, and an error, if there is any.
+func (c *fakeBackups) Adopt(ctx context.Context, backupName string, backup *v1.Backup, opts metav1.UpdateOptions) (result *v1.Backup, err error) {
+	emptyResult := &v1.Backup{}
+	obj, err := c.Fake.
+		Invokes(testing.NewUpdateSubresourceActionWithOptions(c.Resource(), "adopt", c.Namespace(), backup, opts), &v1.Backup{})
+
+	if obj == nil {
+		return emptyResult, err
+	}
+	return obj.(*v1.Backup), err
 }
