@@ -183,11 +183,10 @@ func Run(ctx context.Context, cfg Config) error {
 		defer broadcaster.Shutdown()
 		recorder := broadcaster.NewRecorder(arkscheme.Scheme, corev1.EventSource{Component: "ark-gc"})
 		schedules.Recorder = broadcaster.NewRecorder(arkscheme.Scheme, corev1.EventSource{Component: "ark-schedule"})
-		clusterID, err := provenance.ClusterID(ctx, kube)
-		if err != nil {
-			klog.ErrorS(err, "Reading the cluster's identity; the backup storage location's owner is not checked")
+		collector := gc.New(ark, factory.Ark().V1().Backups(), cfg.Store, dyn, recorder)
+		if cfg.Signer != nil {
+			collector.Provenance = cfg.Signer
 		}
-		collector := gc.New(ark, factory.Ark().V1().Backups(), cfg.Store, dyn, recorder, clusterID)
 		collector.Layout = backupstore.Layout{HomeNamespace: cfg.HomeNamespace}
 		if cfg.GCInterval > 0 {
 			collector.Interval = cfg.GCInterval

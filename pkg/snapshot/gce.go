@@ -96,7 +96,7 @@ func (g *GCE) Snapshot(ctx context.Context, ref backupstore.Backup, pv *corev1.P
 	op, err := g.Service.Disks.CreateSnapshot(project, zone, disk, &compute.Snapshot{
 		Name:        name,
 		Description: fmt.Sprintf("Ark backup %s of persistent volume %s", backup, pv.Name),
-		Labels:      map[string]string{"ark-backup": gceNameInvalid.ReplaceAllString(strings.ToLower(backup), "-")},
+		Labels:      map[string]string{"ark-backup": gceLabel(backup)},
 	}).Context(ctx).Do()
 	if err != nil {
 		return rec, fmt.Errorf("creating snapshot %s of disk %s: %w", name, rec.VolumeID, err)
@@ -140,15 +140,50 @@ func (g *GCE) wait(ctx context.Context, op *compute.Operation, get func(context.
 	})
 }
 
+// gceLabel is the value of the ark-backup label of backup's snapshots.
+func gceLabel(backup string) string {
+	return gceNameInvalid.ReplaceAllString(strings.ToLower(backup), "-")
+}
+
+// parseSnapshotID splits projects/PROJECT/global/snapshots/NAME.
+func parseSnapshotID(id string) (project, name string, err error) {
+	parts := strings.Split(id, "/")
+	if len(parts) != 5 || parts[0] != "projects" || parts[2] != "global" || parts[3] != "snapshots" || parts[1] == "" || parts[4] == "" {
+		return "", "", fmt.Errorf("GCE snapshot ID %q is not projects/PROJECT/global/snapshots/NAME", id)
+	}
+	return parts[1], parts[4], nil
+}
+
+// Made checks that the disk snapshot rec names is one Ark took for the
+// backup named backup: its ark-backup label says so. Records come from the
+// bucket, so a record naming any other snapshot in the project must not get
+// it deleted. A snapshot already gone passes.
+func (g *GCE) Made(ctx context.Context, backup string, rec Record) error {
+	project, name, err := parseSnapshotID(rec.SnapshotID)
+	if err != nil {
+		return err
+	}
+	snap, err := g.Service.Snapshots.Get(project, name).Context(ctx).Do()
+	if isNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading GCE snapshot %s: %w", rec.SnapshotID, err)
+	}
+	if got, want := snap.Labels["ark-backup"], gceLabel(backup); got != want {
+		return fmt.Errorf("GCE snapshot %s is labelled ark-backup=%q, not %q: Ark did not take it for this backup", rec.SnapshotID, got, want)
+	}
+	return nil
+}
+
 // Delete deletes the disk snapshot of rec (projects/P/global/snapshots/N)
 // and waits for the deletion to finish; one already gone is not an error,
 // so a deletion interrupted and retried completes.
 func (g *GCE) Delete(ctx context.Context, rec Record) error {
-	parts := strings.Split(rec.SnapshotID, "/")
-	if len(parts) != 5 || parts[0] != "projects" || parts[2] != "global" || parts[3] != "snapshots" || parts[1] == "" || parts[4] == "" {
-		return fmt.Errorf("GCE snapshot ID %q is not projects/PROJECT/global/snapshots/NAME", rec.SnapshotID)
+	project, name, err := parseSnapshotID(rec.SnapshotID)
+	if err != nil {
+		return err
 	}
-	project, name := parts[1], parts[4]
 	op, err := g.Service.Snapshots.Delete(project, name).Context(ctx).Do()
 	if isNotFound(err) {
 		return nil

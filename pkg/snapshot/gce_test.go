@@ -56,7 +56,7 @@ func (r *recordedCompute) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			io.WriteString(w, `{"kind":"compute#operation","name":"operation-1700000000000-abc","status":"DONE","progress":100}`)
 		}
 	case req.Method == http.MethodGet && strings.HasSuffix(req.URL.Path, "/projects/proj/global/snapshots/ark-nightly-pv-gce"):
-		io.WriteString(w, `{"kind":"compute#snapshot","name":"ark-nightly-pv-gce","status":"READY","diskSizeGb":"10","storageBytes":"1073741824"}`)
+		io.WriteString(w, `{"kind":"compute#snapshot","name":"ark-nightly-pv-gce","status":"READY","diskSizeGb":"10","storageBytes":"1073741824","labels":{"ark-backup":"nightly"}}`)
 	case req.Method == http.MethodDelete && strings.HasSuffix(req.URL.Path, "/projects/proj/global/snapshots/ark-nightly-pv-gce") && !r.deleted:
 		io.WriteString(w, `{"kind":"compute#operation","name":"operation-del-1","operationType":"delete","targetLink":"https://www.googleapis.com/compute/v1/projects/proj/global/snapshots/ark-nightly-pv-gce","status":"PENDING","progress":0}`)
 	case req.Method == http.MethodGet && strings.HasSuffix(req.URL.Path, "/projects/proj/global/operations/operation-del-1"):
@@ -185,5 +185,25 @@ func TestGCEDeleteErrors(t *testing.T) {
 		if len(fake.requests) != n {
 			t.Errorf("%q: a malformed ID reached the API", id)
 		}
+	}
+}
+
+// A record from the bucket may name any snapshot of the project: only one
+// labelled for the backup is its to delete; one already gone passes.
+func TestGCEMade(t *testing.T) {
+	g := newGCE(t, &recordedCompute{})
+	rec := Record{Snapshotter: GCEName, SnapshotID: "projects/proj/global/snapshots/ark-nightly-pv-gce"}
+	if err := g.Made(context.Background(), "nightly", rec); err != nil {
+		t.Errorf("the backup's own snapshot: %v", err)
+	}
+	if err := g.Made(context.Background(), "weekly", rec); err == nil || !strings.Contains(err.Error(), `labelled ark-backup="nightly", not "weekly"`) {
+		t.Errorf("another backup's snapshot: %v", err)
+	}
+	gone := Record{Snapshotter: GCEName, SnapshotID: "projects/proj/global/snapshots/gone"}
+	if err := g.Made(context.Background(), "nightly", gone); err != nil {
+		t.Errorf("a snapshot already gone: %v", err)
+	}
+	if err := g.Made(context.Background(), "nightly", Record{SnapshotID: "projects/proj/snapshots/x"}); err == nil {
+		t.Error("a malformed ID passed")
 	}
 }

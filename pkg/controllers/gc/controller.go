@@ -2,8 +2,9 @@
 // deleted. A backup goes to Deleting, then its volume snapshots, the
 // restores made from it and its bucket files are removed, its metadata file
 // last, so it leaves the list only when nothing of it is left. Nothing is
-// deleted when something cannot be read, and nothing in a bucket that
-// belongs to another cluster's Ark.
+// deleted when something cannot be read or does not belong to the backup,
+// and no backup this cluster's Ark did not accept is touched: in a bucket
+// shared by several clusters each one expires and deletes its own.
 package gc
 
 import (
@@ -42,15 +43,6 @@ import (
 	"github.com/arkproject/ark/pkg/snapshot"
 )
 
-// OwnerKey marks which cluster's Ark owns a backup storage location.
-const OwnerKey = "ark-owner.json"
-
-// Owner is the content of OwnerKey.
-type Owner struct {
-	// Cluster identifies the owning cluster (its kube-system namespace UID).
-	Cluster string `json:"cluster"`
-}
-
 var volumeSnapshotGVR = schema.GroupVersionResource{Group: "snapshot.storage.k8s.io", Version: "v1", Resource: "volumesnapshots"}
 
 // Controller deletes expired and deleted backups.
@@ -65,27 +57,36 @@ type Controller struct {
 	clock    clock.Clock
 	// Interval is how often every backup is checked for expiry.
 	Interval time.Duration
-	// Cluster identifies this cluster in the location's owner marker.
-	Cluster string
+	// Provenance, when set, limits the collector to the backups this
+	// cluster's API accepted (signed); nil acts on every backup (tests).
+	Provenance Provenance
 	// Layout places each namespace's backups and restores in the bucket.
 	Layout backupstore.Layout
 	// GCE deletes GCE disk snapshots; nil when the server has no
 	// --gce-project, and then a backup with one cannot be deleted.
-	GCE   SnapshotDeleter
-	owned bool
+	GCE SnapshotDeleter
+}
+
+// Provenance tells this cluster's backups (see package provenance).
+type Provenance interface {
+	// Verify checks that this cluster's API signed the backup as it is.
+	Verify(b *arkv1.Backup) error
 }
 
 // SnapshotDeleter deletes the snapshot a record names; one already gone is
 // not an error.
 type SnapshotDeleter interface {
+	// Made checks that the snapshot is one Ark took for the backup named
+	// backup (or is already gone).
+	Made(ctx context.Context, backup string, rec snapshot.Record) error
 	Delete(ctx context.Context, rec snapshot.Record) error
 }
 
 // New returns a garbage collector over the backups informer.
-func New(client versioned.Interface, backups arkinformers.BackupInformer, store objectstore.Store, dyn dynamic.Interface, recorder record.EventRecorder, cluster string) *Controller {
+func New(client versioned.Interface, backups arkinformers.BackupInformer, store objectstore.Store, dyn dynamic.Interface, recorder record.EventRecorder) *Controller {
 	c := &Controller{
 		client: client, lister: backups.Lister(), synced: backups.Informer().HasSynced,
-		store: store, dynamic: dyn, recorder: recorder, Cluster: cluster,
+		store: store, dynamic: dyn, recorder: recorder,
 		queue:    workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](), workqueue.TypedRateLimitingQueueConfig[string]{Name: "gc"}),
 		clock:    clock.RealClock{},
 		Interval: time.Minute,
@@ -114,36 +115,21 @@ func (c *Controller) Run(ctx context.Context) {
 	if !cache.WaitForCacheSync(ctx.Done(), c.synced) {
 		return
 	}
-	c.owned = c.claimLocation(ctx) == nil
-	klog.InfoS("Starting backup garbage collector", "interval", c.Interval, "ownsLocation", c.owned)
+	klog.InfoS("Starting backup garbage collector", "interval", c.Interval)
 	go wait.UntilWithContext(ctx, c.scan, c.Interval)
 	keyqueue.StartWorkers(ctx, 1, c.processNextWorkItem)
 	<-ctx.Done()
 }
 
-// claimLocation writes this cluster's owner marker into an unclaimed bucket
-// and returns why the bucket is not (or not known to be) this cluster's, or
-// nil when it is.
-func (c *Controller) claimLocation(ctx context.Context) error {
-	if c.Cluster == "" {
+// mine reports whether this cluster's Ark accepted b, and so may expire and
+// delete it. Another cluster's backups sharing the bucket are that
+// cluster's; a record no Ark here accepted (planted, or an earlier Ark's)
+// is nobody's until it is adopted (backups/adopt).
+func (c *Controller) mine(b *arkv1.Backup) error {
+	if c.Provenance == nil {
 		return nil
 	}
-	mine, _ := json.Marshal(Owner{Cluster: c.Cluster})
-	_, err := objectstore.PutBytes(ctx, c.store, OwnerKey, mine, objectstore.Conditions{DoesNotExist: true})
-	if err == nil {
-		return nil
-	}
-	data, _, rerr := objectstore.ReadAll(ctx, c.store, OwnerKey, 1<<16)
-	if rerr != nil {
-		klog.ErrorS(rerr, "Reading the owner of the backup storage location; deleting nothing until it can be read")
-		return fmt.Errorf("the owner of the backup storage location cannot be read, so nothing is deleted until it can: %w", rerr)
-	}
-	var owner Owner
-	if json.Unmarshal(data, &owner) != nil || owner.Cluster != c.Cluster {
-		klog.InfoS("The backup storage location belongs to another cluster's Ark: its backups are never deleted from here", "owner", owner.Cluster, "cluster", c.Cluster)
-		return errors.New("the backup storage location belongs to another cluster's Ark, so its files are never deleted from here")
-	}
-	return nil
+	return c.Provenance.Verify(b)
 }
 
 // scan queues every backup past its expiration and every Deleting one.
@@ -200,24 +186,21 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		if !expired(b, c.clock.Now()) {
 			return nil
 		}
-		if !c.owned {
-			if err := c.claimLocation(ctx); err != nil {
-				// Another cluster's backups expire on that cluster's terms.
-				klog.V(2).InfoS("Leaving an expired backup of a location this server does not own", "backup", klog.KObj(b), "reason", err)
-				return nil
-			}
-			c.owned = true
+		if err := c.mine(b); err != nil {
+			// Another cluster's backups expire on that cluster's terms.
+			klog.V(2).InfoS("Leaving an expired backup this cluster's Ark did not accept", "backup", klog.KObj(b), "reason", err)
+			return nil
 		}
 		klog.InfoS("Backup expired", "backup", klog.KObj(b), "expiration", b.Status.Expiration)
 		c.recorder.Eventf(b, corev1.EventTypeNormal, "Expired", "Backup expired at %s; deleting it", b.Status.Expiration.UTC().Format(time.RFC3339))
 		return backups.Delete(ctx, name, metav1.DeleteOptions{}) // marks it Deleting; the update queues it again
 	}
-	if !c.owned {
-		// Read the owner again: it may only have been unreadable at start.
-		if err := c.claimLocation(ctx); err != nil {
-			return c.blocked(ctx, b, err.Error())
-		}
-		c.owned = true
+	if err := c.mine(b); err != nil {
+		// Another cluster's deletion is that cluster's to carry out; a
+		// record nobody here accepted waits for an adoption.
+		klog.V(2).InfoS("Leaving a Deleting backup this cluster's Ark did not accept", "backup", klog.KObj(b), "reason", err)
+		c.recorder.Eventf(b, corev1.EventTypeWarning, "DeletionBlocked", "not deleted here: %v; the cluster whose Ark accepted it deletes it, or adopt it (ark backup adopt) to delete it from this cluster", err)
+		return nil
 	}
 	if err := c.deleteBackup(ctx, b); err != nil {
 		return errors.Join(err, c.blocked(ctx, b, err.Error()))
@@ -238,8 +221,15 @@ func (c *Controller) deleteBackup(ctx context.Context, b *arkv1.Backup) error {
 	if err != nil {
 		return err
 	}
+	// The records are read from the bucket: every one must name a snapshot
+	// taken for this backup before any is deleted.
 	for _, rec := range records {
-		if err := c.deleteSnapshot(ctx, ref, rec); err != nil {
+		if err := c.checkSnapshot(ctx, ref, rec); err != nil {
+			return fmt.Errorf("the volume snapshot record of %s is not this backup's, so nothing is deleted: %w", rec.PersistentVolume, err)
+		}
+	}
+	for _, rec := range records {
+		if err := c.deleteSnapshot(ctx, rec); err != nil {
 			return fmt.Errorf("deleting the snapshot of volume %s: %w", rec.PersistentVolume, err)
 		}
 	}
@@ -303,28 +293,30 @@ func (c *Controller) snapshots(ctx context.Context, ref backupstore.Backup) ([]s
 	return records, nil
 }
 
-func (c *Controller) deleteSnapshot(ctx context.Context, ref backupstore.Backup, rec snapshot.Record) error {
+// checkSnapshot verifies that rec names a snapshot this backup took: an
+// archive inside the backup's own folder, a VolumeSnapshot labelled with
+// the backup's name (in the backup's namespace for a namespace's backup),
+// a GCE snapshot labelled for it. One already gone passes: there is nothing
+// to delete.
+func (c *Controller) checkSnapshot(ctx context.Context, ref backupstore.Backup, rec snapshot.Record) error {
 	if rec.SnapshotID == "" {
 		return nil
 	}
 	switch rec.Snapshotter {
 	case snapshot.HostPathName:
 		if !snapshot.InBackup(ref, rec.SnapshotID) {
-			klog.InfoS("Not deleting a volume archive outside the backup's folder", "backup", klog.KRef(ref.Namespace, ref.Name), "key", rec.SnapshotID)
-			return nil
-		}
-		if err := c.store.Delete(ctx, rec.SnapshotID, objectstore.Conditions{}); err != nil && !errors.Is(err, objectstore.ErrNotFound) {
-			return err
+			return fmt.Errorf("it names %q, outside the backup's folder %s", rec.SnapshotID, ref.Dir())
 		}
 	case snapshot.CSIName:
-		ns, name, _ := strings.Cut(rec.SnapshotID, "/")
-		if c.dynamic == nil {
-			return errors.New("no cluster client to delete VolumeSnapshots with")
+		ns, name, ok := strings.Cut(rec.SnapshotID, "/")
+		if !ok || ns == "" || name == "" {
+			return fmt.Errorf("VolumeSnapshot %q is not namespace/name", rec.SnapshotID)
 		}
 		if ref.Namespace != c.Layout.HomeNamespace && ns != ref.Namespace {
-			// A namespace's backup snapshots only its own namespace's claims.
-			klog.InfoS("Not deleting a VolumeSnapshot of another namespace", "backup", klog.KRef(ref.Namespace, ref.Name), "volumeSnapshot", rec.SnapshotID)
-			return nil
+			return fmt.Errorf("VolumeSnapshot %s is in another namespace than the backup", rec.SnapshotID)
+		}
+		if c.dynamic == nil {
+			return errors.New("no cluster client to read VolumeSnapshots with")
 		}
 		vs, err := c.dynamic.Resource(volumeSnapshotGVR).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
@@ -334,23 +326,38 @@ func (c *Controller) deleteSnapshot(ctx context.Context, ref backupstore.Backup,
 			return err
 		}
 		if vs.GetLabels()[snapshot.LabelBackupName] != ref.Name {
-			// The record is read from the bucket: only a snapshot this
-			// backup made (and labelled) is its to delete.
-			klog.InfoS("Not deleting a VolumeSnapshot this backup did not make", "backup", klog.KRef(ref.Namespace, ref.Name), "volumeSnapshot", rec.SnapshotID)
-			return nil
-		}
-		if err := c.dynamic.Resource(volumeSnapshotGVR).Namespace(ns).Delete(ctx, name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
-			return err
+			return fmt.Errorf("VolumeSnapshot %s is not labelled %s=%s: this backup did not take it", rec.SnapshotID, snapshot.LabelBackupName, ref.Name)
 		}
 	case snapshot.GCEName:
 		// Leaving the disk snapshot would leak it (and its cost) for good
 		// once the record is gone: deletion waits for a server that can.
 		if c.GCE == nil {
-			return fmt.Errorf("GCE snapshot %s cannot be deleted by a server without --gce-project", rec.SnapshotID)
+			return fmt.Errorf("GCE snapshot %s cannot be checked or deleted by a server without --gce-project", rec.SnapshotID)
 		}
-		return c.GCE.Delete(ctx, rec)
+		return c.GCE.Made(ctx, ref.Name, rec)
 	default:
 		return fmt.Errorf("snapshot %s was taken by %q, which this server does not know", rec.SnapshotID, rec.Snapshotter)
+	}
+	return nil
+}
+
+// deleteSnapshot deletes a snapshot checkSnapshot accepted.
+func (c *Controller) deleteSnapshot(ctx context.Context, rec snapshot.Record) error {
+	if rec.SnapshotID == "" {
+		return nil
+	}
+	switch rec.Snapshotter {
+	case snapshot.HostPathName:
+		if err := c.store.Delete(ctx, rec.SnapshotID, objectstore.Conditions{}); err != nil && !errors.Is(err, objectstore.ErrNotFound) {
+			return err
+		}
+	case snapshot.CSIName:
+		ns, name, _ := strings.Cut(rec.SnapshotID, "/")
+		if err := c.dynamic.Resource(volumeSnapshotGVR).Namespace(ns).Delete(ctx, name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			return err
+		}
+	case snapshot.GCEName:
+		return c.GCE.Delete(ctx, rec)
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"slices"
 	"sort"
@@ -31,6 +32,7 @@ import (
 	"github.com/arkproject/ark/pkg/generated/informers/externalversions"
 	arkinformers "github.com/arkproject/ark/pkg/generated/informers/externalversions/ark/v1"
 	"github.com/arkproject/ark/pkg/objectstore"
+	"github.com/arkproject/ark/pkg/provenance"
 	"github.com/arkproject/ark/pkg/snapshot"
 )
 
@@ -171,14 +173,11 @@ func newHarness(t *testing.T) *harness {
 	})
 	h.factory = externalversions.NewSharedInformerFactory(h.client, 0)
 	h.informer = h.factory.Ark().V1().Backups()
-	h.c = New(h.client, h.informer, h.store, h.dyn, h.recorder, thisCluster)
+	h.c = New(h.client, h.informer, h.store, h.dyn, h.recorder)
 	h.c.Layout = backupstore.Layout{HomeNamespace: testNS}
 	h.c.clock = h.clock
 	return h
 }
-
-// claim does what Run does before collecting.
-func (h *harness) claim() { h.c.owned = h.c.claimLocation(context.Background()) == nil }
 
 func newBackup(name string, phase arkv1.BackupPhase, expiration *time.Time) *arkv1.Backup {
 	b := &arkv1.Backup{
@@ -409,14 +408,12 @@ func (h *harness) deletingFixture(t *testing.T) fixture {
 	f.gone = append(f.gone, backupstore.Home("b1").MetadataKey(), backupstore.Home("b1").VolumeSnapshotsKey())
 	f.gone = append(f.gone, backupFiles("b1")...)
 	h.put(t, snapshot.ArchiveKey(backupstore.Home("b1"), "pv-data"), []byte("archive"))
-	// No version of Ark wrote archives outside a backup's folder: a record
-	// naming one is not followed, and the file stays.
+	// A file outside the folder that merely looks like b1's stays.
 	h.put(t, "snapshots/b1/pv-legacy.tar.gz", []byte("archive"))
 	f.gone = append(f.gone, snapshot.ArchiveKey(backupstore.Home("b1"), "pv-data"))
 	f.kept = append(f.kept, "snapshots/b1/pv-legacy.tar.gz")
 	h.putSnapshots(t, "b1", []snapshot.Record{
 		{PersistentVolume: "pv-data", Snapshotter: snapshot.HostPathName, SnapshotID: snapshot.ArchiveKey(backupstore.Home("b1"), "pv-data"), Phase: snapshot.PhaseCompleted},
-		{PersistentVolume: "pv-legacy", Snapshotter: snapshot.HostPathName, SnapshotID: "snapshots/b1/pv-legacy.tar.gz", Phase: snapshot.PhaseCompleted},
 		{PersistentVolume: "pv-db", Snapshotter: snapshot.CSIName, SnapshotID: "shop/ark-b1-db", Phase: snapshot.PhaseCompleted},
 		{PersistentVolume: "pv-failed", Snapshotter: snapshot.HostPathName, Phase: snapshot.PhaseFailed, Error: "no such directory"},
 	})
@@ -443,7 +440,6 @@ func TestExpiredBackupIsDeletedThroughTheAPI(t *testing.T) {
 	for _, phase := range []arkv1.BackupPhase{arkv1.BackupPhaseCompleted, arkv1.BackupPhasePartiallyFailed, arkv1.BackupPhaseFailed, arkv1.BackupPhaseFailedValidation} {
 		t.Run(string(phase), func(t *testing.T) {
 			h := newHarness(t)
-			h.claim()
 			h.addBackup(t, newBackup("old", phase, at(-time.Minute)))
 			before := h.keys(t)
 
@@ -486,7 +482,6 @@ func TestUnexpiredOrRunningBackupIsUntouched(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t)
-			h.claim()
 			h.addBackup(t, newBackup("b", tc.phase, tc.expiration))
 			before := h.keys(t)
 
@@ -512,7 +507,6 @@ func TestUnexpiredOrRunningBackupIsUntouched(t *testing.T) {
 
 func TestDeletingBackupIsRemovedCompletely(t *testing.T) {
 	h := newHarness(t)
-	h.claim()
 	f := h.deletingFixture(t)
 
 	if err := h.c.sync(context.Background(), key("b1")); err != nil {
@@ -573,14 +567,13 @@ func TestDeletingBackupIsRemovedCompletely(t *testing.T) {
 // A backup without a volume-snapshots file (it failed early) is deleted all the same.
 func TestDeletingBackupWithoutSnapshotRecords(t *testing.T) {
 	h := newHarness(t)
-	h.claim()
 	h.addBackup(t, newBackup("b1", arkv1.BackupPhaseDeleting, nil))
 
 	if err := h.c.sync(context.Background(), key("b1")); err != nil {
 		t.Fatalf("sync: %v", err)
 	}
-	if left := h.keys(t); len(left) != 1 || left[0] != OwnerKey {
-		t.Errorf("bucket holds %v, want only %s", left, OwnerKey)
+	if left := h.keys(t); len(left) != 0 {
+		t.Errorf("bucket holds %v, want nothing", left)
 	}
 }
 
@@ -588,7 +581,6 @@ func TestDeletingBackupWithoutSnapshotRecords(t *testing.T) {
 // as Deleting; a newer one is not deleted.
 func TestMetadataOfAnotherGenerationIsKept(t *testing.T) {
 	h := newHarness(t)
-	h.claim()
 	b := h.addBackup(t, newBackup("b1", arkv1.BackupPhaseDeleting, nil))
 	rewritten, err := json.Marshal(b)
 	if err != nil {
@@ -646,7 +638,6 @@ func (h *harness) checkNothingDeleted(t *testing.T, before []string, reasonHas s
 
 func TestBucketOutageDeletesNothing(t *testing.T) {
 	h := newHarness(t)
-	h.claim()
 	h.deletingFixture(t)
 	before := h.keys(t)
 
@@ -665,7 +656,6 @@ func TestBucketOutageDeletesNothing(t *testing.T) {
 // snapshots, which would then never be deleted.
 func TestUnreadableSnapshotRecordsBlockDeletion(t *testing.T) {
 	h := newHarness(t)
-	h.claim()
 	h.deletingFixture(t)
 	before := h.keys(t)
 
@@ -688,7 +678,6 @@ func TestCorruptSnapshotRecordsBlockDeletion(t *testing.T) {
 	for name, data := range cases {
 		t.Run(name, func(t *testing.T) {
 			h := newHarness(t)
-			h.claim()
 			h.deletingFixture(t)
 			h.put(t, backupstore.Home("b1").VolumeSnapshotsKey(), data(t))
 			before := h.keys(t)
@@ -701,87 +690,92 @@ func TestCorruptSnapshotRecordsBlockDeletion(t *testing.T) {
 	}
 }
 
-func TestForeignOwnerBlocksDeletion(t *testing.T) {
-	h := newHarness(t)
-	owner := []byte(`{"cluster":"other-cluster-uid"}`)
-	h.put(t, OwnerKey, owner)
-	h.claim()
-	if h.c.owned {
-		t.Fatal("claimed a location owned by another cluster")
-	}
-	h.deletingFixture(t)
-	before := h.keys(t)
+// signers are this cluster's and another's, sharing the bucket.
+func signers() (mine, theirs *provenance.Signer) {
+	mine, _ = provenance.NewSigner(bytes.Repeat([]byte{1}, provenance.KeySize), thisCluster)
+	theirs, _ = provenance.NewSigner(bytes.Repeat([]byte{2}, provenance.KeySize), "other-cluster-uid")
+	return mine, theirs
+}
 
-	if err := h.c.sync(context.Background(), key("b1")); err != nil {
-		t.Fatalf("sync: %v", err)
+// signed stores b signed by s, as that cluster's API would have.
+func (h *harness) signed(t *testing.T, b *arkv1.Backup, s *provenance.Signer) *arkv1.Backup {
+	t.Helper()
+	if s != nil {
+		if err := s.Sign(b); err != nil {
+			t.Fatal(err)
+		}
 	}
-	h.checkNothingDeleted(t, before, "another cluster's Ark")
-	data, _, err := objectstore.ReadAll(context.Background(), h.store, OwnerKey, 1<<10)
-	if err != nil || !bytes.Equal(data, owner) {
-		t.Errorf("owner file = %q, %v; want it unchanged", data, err)
+	return h.addBackup(t, b)
+}
+
+// Each backup belongs to the cluster whose API accepted it: another
+// cluster's Deleting backup, or a record nobody here accepted, is left
+// whole, and says why; this cluster's own is deleted.
+func TestOnlyThisClustersBackupsAreDeleted(t *testing.T) {
+	mine, theirs := signers()
+	for name, tc := range map[string]struct {
+		signer  *provenance.Signer
+		deleted bool
+	}{
+		"this cluster's":    {mine, true},
+		"another cluster's": {theirs, false},
+		"unsigned":          {nil, false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t)
+			h.c.Provenance = mine
+			h.deletingFixture(t)
+			b := h.getBackup(t, "b1")
+			if err := h.client.Tracker().Delete(backupsGVR, testNS, "b1"); err != nil {
+				t.Fatal(err)
+			}
+			b.ResourceVersion = ""
+			h.signed(t, b, tc.signer)
+			before := h.keys(t)
+
+			if err := h.c.sync(context.Background(), key("b1")); err != nil {
+				t.Fatalf("sync: %v", err)
+			}
+			if tc.deleted {
+				if h.exists(t, backupstore.Home("b1").MetadataKey()) {
+					t.Error("this cluster's backup was not deleted")
+				}
+				return
+			}
+			if got := h.keys(t); !slices.Equal(got, before) {
+				t.Errorf("bucket went from %v to %v", before, got)
+			}
+			if d := h.dynDeletes(); len(d) != 0 {
+				t.Errorf("VolumeSnapshots deleted: %v", d)
+			}
+			if w := h.writes(); len(w) != 0 {
+				t.Errorf("wrote to a backup that is not this cluster's: %v", w)
+			}
+			if e := h.events(); len(e) != 1 || !strings.Contains(e[0], "adopt it") {
+				t.Errorf("events = %q, want one saying how to take it over", e)
+			}
+		})
 	}
 }
 
-func TestUnclaimedLocationIsClaimed(t *testing.T) {
+// Expired backups of another cluster (or nobody's) are not even marked
+// Deleting: the cluster whose API accepted them decides when they go.
+func TestOnlyThisClustersBackupsExpire(t *testing.T) {
+	mine, theirs := signers()
 	h := newHarness(t)
-	h.claim()
-	data, _, err := objectstore.ReadAll(context.Background(), h.store, OwnerKey, 1<<10)
-	if err != nil {
-		t.Fatalf("owner file: %v", err)
+	h.c.Provenance = mine
+	h.signed(t, newBackup("theirs", arkv1.BackupPhaseCompleted, at(-time.Minute)), theirs)
+	h.signed(t, newBackup("nobodys", arkv1.BackupPhaseCompleted, at(-time.Minute)), nil)
+	h.signed(t, newBackup("mine", arkv1.BackupPhaseCompleted, at(-time.Minute)), mine)
+	for _, name := range []string{"theirs", "nobodys", "mine"} {
+		if err := h.c.sync(context.Background(), key(name)); err != nil {
+			t.Fatalf("sync %s: %v", name, err)
+		}
 	}
-	var owner Owner
-	if err := json.Unmarshal(data, &owner); err != nil || owner.Cluster != thisCluster {
-		t.Fatalf("owner file = %q (%v), want cluster %q", data, err, thisCluster)
-	}
-	if !h.c.owned {
-		t.Fatal("not owned after claiming")
-	}
-
-	// A second start (or replica) of this cluster finds its own marker.
-	again := New(h.client, h.informer, h.store, h.dyn, h.recorder, thisCluster)
-	if err := again.claimLocation(context.Background()); err != nil {
-		t.Errorf("claiming again: %v", err)
-	}
-
-	h.deletingFixture(t)
-	if err := h.c.sync(context.Background(), key("b1")); err != nil {
-		t.Fatalf("sync: %v", err)
-	}
-	if h.exists(t, backupstore.Home("b1").MetadataKey()) {
-		t.Error("backup b1 not deleted in a location this cluster owns")
-	}
-}
-
-// An owner marker that cannot be read when the collector starts is read
-// again later, rather than blocking every deletion until a restart.
-func TestOwnerUnreadableAtStartIsReadAgain(t *testing.T) {
-	h := newHarness(t)
-	h.deletingFixture(t)
-	before := h.keys(t)
-
-	h.store.setDown(true)
-	h.claim()
-	if h.c.owned {
-		t.Fatal("owned a location whose owner could not be read")
-	}
-	err := h.c.sync(context.Background(), key("b1"))
-	h.store.setDown(false)
-	if err != nil {
-		t.Fatalf("sync: %v", err)
-	}
-	h.checkNothingDeleted(t, before, "cannot be read")
-	if reason := h.getBackup(t, "b1").Status.FailureReason; strings.Contains(reason, "another cluster") {
-		t.Errorf("failureReason = %q blames another cluster for an outage", reason)
-	}
-
-	if err := h.c.sync(context.Background(), key("b1")); err != nil {
-		t.Fatalf("sync after the outage: %v", err)
-	}
-	if h.exists(t, backupstore.Home("b1").MetadataKey()) {
-		t.Error("backup b1 not deleted once the bucket is back")
-	}
-	if !h.exists(t, OwnerKey) {
-		t.Error("the location was not claimed once the bucket is back")
+	for name, want := range map[string]arkv1.BackupPhase{"theirs": arkv1.BackupPhaseCompleted, "nobodys": arkv1.BackupPhaseCompleted, "mine": arkv1.BackupPhaseDeleting} {
+		if got := h.getBackup(t, name).Status.Phase; got != want {
+			t.Errorf("%s: phase %q, want %q", name, got, want)
+		}
 	}
 }
 
@@ -854,27 +848,6 @@ func TestRunCollectsExpiredBackup(t *testing.T) {
 	if !h.exists(t, backupstore.Home("b2").MetadataKey()) || !h.exists(t, backupstore.Home("b10").MetadataKey()) {
 		t.Error("an unexpired backup was collected")
 	}
-	if !h.exists(t, OwnerKey) {
-		t.Error("Run did not claim the location")
-	}
-}
-
-// In a location another cluster's Ark owns, expired backups are not even
-// marked Deleting: that cluster decides when its backups go.
-func TestForeignOwnerExpiredBackupUntouched(t *testing.T) {
-	h := newHarness(t)
-	h.put(t, OwnerKey, []byte(`{"cluster":"other-cluster-uid"}`))
-	h.claim()
-	h.addBackup(t, newBackup("old", arkv1.BackupPhaseCompleted, at(-time.Minute)))
-	if err := h.c.sync(context.Background(), key("old")); err != nil {
-		t.Fatalf("sync: %v", err)
-	}
-	if w := h.writes(); len(w) != 0 {
-		t.Errorf("writes to another cluster's backup: %v", w)
-	}
-	if got := h.getBackup(t, "old").Status.Phase; got != arkv1.BackupPhaseCompleted {
-		t.Errorf("phase %q, want Completed", got)
-	}
 }
 
 // fakeGCE stands in for the compute API's snapshot deletion, whose HTTP
@@ -882,6 +855,15 @@ func TestForeignOwnerExpiredBackupUntouched(t *testing.T) {
 type fakeGCE struct {
 	deleted []string
 	err     error
+	// notMade are snapshot IDs labelled for another backup.
+	notMade map[string]bool
+}
+
+func (f *fakeGCE) Made(_ context.Context, backup string, rec snapshot.Record) error {
+	if f.notMade[rec.SnapshotID] {
+		return fmt.Errorf("GCE snapshot %s is not labelled for backup %s", rec.SnapshotID, backup)
+	}
+	return nil
 }
 
 func (f *fakeGCE) Delete(_ context.Context, rec snapshot.Record) error {
@@ -905,7 +887,6 @@ func (h *harness) withGCERecord(t *testing.T) {
 
 func TestGCESnapshotsAreDeleted(t *testing.T) {
 	h := newHarness(t)
-	h.claim()
 	f := h.deletingFixture(t)
 	h.withGCERecord(t)
 	gce := &fakeGCE{}
@@ -935,12 +916,12 @@ func TestUndeletableGCESnapshotBlocksDeletion(t *testing.T) {
 		gce    SnapshotDeleter
 		reason string
 	}{
-		"no --gce-project": {nil, "cannot be deleted by a server without --gce-project"},
+		"no --gce-project": {nil, "cannot be checked or deleted by a server without --gce-project"},
+		"another backup's": {&fakeGCE{notMade: map[string]bool{"projects/p/global/snapshots/ark-b1-pv-disk": true}}, "not labelled for backup b1"},
 		"API refuses":      {&fakeGCE{err: errors.New("RESOURCE_IN_USE_BY_ANOTHER_RESOURCE: used by image img-1")}, "used by image img-1"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			h := newHarness(t)
-			h.claim()
 			h.deletingFixture(t)
 			h.withGCERecord(t)
 			h.c.GCE = tc.gce
@@ -956,7 +937,6 @@ func TestUndeletableGCESnapshotBlocksDeletion(t *testing.T) {
 
 func TestUnknownSnapshotterBlocksDeletion(t *testing.T) {
 	h := newHarness(t)
-	h.claim()
 	h.deletingFixture(t)
 	h.putSnapshots(t, "b1", []snapshot.Record{{PersistentVolume: "pv-x", Snapshotter: "aws", SnapshotID: "snap-123", Phase: snapshot.PhaseCompleted}})
 	before := h.keys(t)
@@ -968,31 +948,47 @@ func TestUnknownSnapshotterBlocksDeletion(t *testing.T) {
 
 // The volume-snapshot records are read from the bucket: a record naming
 // another backup's archive, or a VolumeSnapshot this backup did not make,
-// deletes neither; the backup itself is still deleted.
+// blocks the deletion, with the reason, and nothing at all is deleted.
 func TestSnapshotRecordsAreNotFollowedOutOfTheBackup(t *testing.T) {
-	h := newHarness(t)
-	h.claim()
-	h.addBackup(t, newBackup("b1", arkv1.BackupPhaseDeleting, at(time.Hour)))
-	h.addBackup(t, newBackup("b2", arkv1.BackupPhaseCompleted, at(time.Hour)))
 	victim := snapshot.ArchiveKey(backupstore.Home("b2"), "pv-data")
-	h.put(t, victim, []byte("b2's archive"))
-	h.put(t, backupstore.Home("b2").TarballKey(), []byte("b2's tarball"))
-	h.addVolumeSnapshot(t, "shop", "ark-b2-db", "b2")
-	h.putSnapshots(t, "b1", []snapshot.Record{
-		{PersistentVolume: "pv-data", Snapshotter: snapshot.HostPathName, SnapshotID: victim, Phase: snapshot.PhaseCompleted},
-		{PersistentVolume: "pv-up", Snapshotter: snapshot.HostPathName, SnapshotID: "backups/b1/../b2/b2.tar.gz", Phase: snapshot.PhaseCompleted},
-		{PersistentVolume: "pv-db", Snapshotter: snapshot.CSIName, SnapshotID: "shop/ark-b2-db", Phase: snapshot.PhaseCompleted},
-	})
-	if err := h.c.sync(context.Background(), key("b1")); err != nil {
-		t.Fatalf("sync: %v", err)
-	}
-	if h.exists(t, backupstore.Home("b1").MetadataKey()) {
-		t.Error("b1 was not deleted")
-	}
-	if !h.exists(t, victim) || !h.exists(t, backupstore.Home("b2").TarballKey()) {
-		t.Error("b1's records deleted b2's files")
-	}
-	if !h.volumeSnapshotExists(t, "shop", "ark-b2-db") {
-		t.Error("b1's records deleted b2's VolumeSnapshot")
+	for name, tc := range map[string]struct {
+		rec    snapshot.Record
+		reason string
+	}{
+		"another backup's archive":        {snapshot.Record{PersistentVolume: "pv-data", Snapshotter: snapshot.HostPathName, SnapshotID: victim}, "outside the backup's folder"},
+		"a path climbing out":             {snapshot.Record{PersistentVolume: "pv-up", Snapshotter: snapshot.HostPathName, SnapshotID: "backups/b1/../b2/b2.tar.gz"}, "outside the backup's folder"},
+		"another backup's VolumeSnapshot": {snapshot.Record{PersistentVolume: "pv-db", Snapshotter: snapshot.CSIName, SnapshotID: "shop/ark-b2-db"}, "this backup did not take it"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t)
+			h.addBackup(t, newBackup("b1", arkv1.BackupPhaseDeleting, at(time.Hour)))
+			h.addBackup(t, newBackup("b2", arkv1.BackupPhaseCompleted, at(time.Hour)))
+			h.put(t, victim, []byte("b2's archive"))
+			h.put(t, backupstore.Home("b2").TarballKey(), []byte("b2's tarball"))
+			h.put(t, backupstore.Home("b1").TarballKey(), []byte("b1's tarball"))
+			h.addVolumeSnapshot(t, "shop", "ark-b2-db", "b2")
+			h.addVolumeSnapshot(t, "shop", "ark-b1-db", "b1")
+			tc.rec.Phase = snapshot.PhaseCompleted
+			h.putSnapshots(t, "b1", []snapshot.Record{
+				{PersistentVolume: "pv-own", Snapshotter: snapshot.CSIName, SnapshotID: "shop/ark-b1-db", Phase: snapshot.PhaseCompleted},
+				tc.rec,
+			})
+			before := h.keys(t)
+			if err := h.c.sync(context.Background(), key("b1")); err == nil {
+				t.Error("sync succeeded, want the deletion blocked")
+			}
+			if after := h.keys(t); !slices.Equal(after, before) {
+				t.Errorf("bucket changed: %v -> %v", before, after)
+			}
+			if d := h.dynDeletes(); len(d) != 0 {
+				t.Errorf("VolumeSnapshot deletes = %v, want none", d)
+			}
+			if b := h.getBackup(t, "b1"); !strings.Contains(b.Status.FailureReason, tc.reason) {
+				t.Errorf("failureReason = %q, want it to say %q", b.Status.FailureReason, tc.reason)
+			}
+			if !h.volumeSnapshotExists(t, "shop", "ark-b1-db") || !h.volumeSnapshotExists(t, "shop", "ark-b2-db") {
+				t.Error("a VolumeSnapshot was deleted")
+			}
+		})
 	}
 }
