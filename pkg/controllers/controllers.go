@@ -161,6 +161,7 @@ func Run(ctx context.Context, cfg Config) error {
 		})
 		scope := validation.Scope{HomeNamespace: cfg.HomeNamespace, Tenant: cfg.TenantLimits, ClusterScoped: resourcescope.New(kube.Discovery()).ClusterScoped}
 		backups.Scope, restores.Scope = scope, scope
+		backups.Store, backups.Layout = cfg.Store, backupstore.Layout{HomeNamespace: cfg.HomeNamespace}
 		workers := max(cfg.Workers, 1)
 		backups.Slots = &fairshare.Slots{Home: cfg.HomeNamespace, Workers: workers, PerNamespace: cfg.PerNamespace}
 		restores.Slots = &fairshare.Slots{Home: cfg.HomeNamespace, Workers: workers, PerNamespace: cfg.PerNamespace}

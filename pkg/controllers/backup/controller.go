@@ -5,14 +5,19 @@
 package backup
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
+	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/client-go/util/workqueue"
@@ -22,11 +27,13 @@ import (
 	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
 	"github.com/arkproject/ark/pkg/apis/ark/validation"
 	backupengine "github.com/arkproject/ark/pkg/backup"
+	"github.com/arkproject/ark/pkg/backupstore"
 	"github.com/arkproject/ark/pkg/controllers/fairshare"
 	"github.com/arkproject/ark/pkg/controllers/keyqueue"
 	"github.com/arkproject/ark/pkg/generated/clientset/versioned"
 	arkinformers "github.com/arkproject/ark/pkg/generated/informers/externalversions/ark/v1"
 	arklisters "github.com/arkproject/ark/pkg/generated/listers/ark/v1"
+	"github.com/arkproject/ark/pkg/objectstore"
 	"github.com/arkproject/ark/pkg/provenance"
 )
 
@@ -62,6 +69,14 @@ type Controller struct {
 	// Provenance, when set, runs only the backups this cluster's API
 	// accepted, and leaves those of other clusters alone.
 	Provenance Provenance
+	// FinalStatusBackoff paces the retries of a backup's final status
+	// write, which go on until the storage location takes it: the files
+	// are uploaded, and only that write makes the backup Completed.
+	FinalStatusBackoff wait.Backoff
+	// Store and Layout, when set, let an interrupted backup keep the log
+	// it had published while it ran (see salvageLog).
+	Store  objectstore.Store
+	Layout backupstore.Layout
 }
 
 // Provenance tells the backups this cluster's API accepted (see package
@@ -81,13 +96,14 @@ func (c *Controller) ours(b *arkv1.Backup) bool {
 // New returns a controller over the backups informer.
 func New(client versioned.Interface, informer arkinformers.BackupInformer, newEngine func() Engine) *Controller {
 	c := &Controller{
-		client:           client,
-		lister:           informer.Lister(),
-		synced:           informer.Informer().HasSynced,
-		queue:            workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](), workqueue.TypedRateLimitingQueueConfig[string]{Name: "backups"}),
-		newEngine:        newEngine,
-		clock:            clock.RealClock{},
-		ProgressInterval: time.Second,
+		client:             client,
+		lister:             informer.Lister(),
+		synced:             informer.Informer().HasSynced,
+		queue:              workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](), workqueue.TypedRateLimitingQueueConfig[string]{Name: "backups"}),
+		newEngine:          newEngine,
+		clock:              clock.RealClock{},
+		ProgressInterval:   time.Second,
+		FinalStatusBackoff: wait.Backoff{Duration: time.Second, Factor: 2, Jitter: 0.2, Steps: math.MaxInt32, Cap: time.Minute},
 	}
 	_, _ = informer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    c.enqueue,
@@ -148,6 +164,39 @@ func (c *Controller) failInterrupted(ctx context.Context) {
 			continue
 		}
 		klog.InfoS("Marked interrupted backup failed", "backup", klog.KObj(b))
+		c.salvageLog(ctx, b)
+	}
+}
+
+// salvageLog turns the log an interrupted backup published while it ran
+// (its -logs.live file) into its log, so `ark backup logs` shows how far it
+// got, and no live file is left behind. A backup that already has a log
+// keeps it; the live file goes either way.
+func (c *Controller) salvageLog(ctx context.Context, b *arkv1.Backup) {
+	if c.Store == nil {
+		return
+	}
+	ref := c.Layout.Backup(b.Namespace, b.Name)
+	live, _, err := objectstore.ReadAll(ctx, c.Store, ref.LiveLogKey(), 16<<20)
+	if errors.Is(err, objectstore.ErrNotFound) {
+		return
+	}
+	if err != nil {
+		klog.ErrorS(err, "Reading the live log of an interrupted backup", "backup", klog.KObj(b))
+		return
+	}
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	_, _ = gz.Write(live)
+	fmt.Fprintf(gz, "%s backup interrupted: %s\n", c.clock.Now().UTC().Format(time.RFC3339), InterruptedReason)
+	_ = gz.Close()
+	_, err = objectstore.PutBytes(ctx, c.Store, ref.LogsKey(), buf.Bytes(), objectstore.Conditions{DoesNotExist: true})
+	if err != nil && !errors.Is(err, objectstore.ErrPreconditionFailed) {
+		klog.ErrorS(err, "Keeping the live log of an interrupted backup", "backup", klog.KObj(b))
+		return
+	}
+	if err := c.Store.Delete(ctx, ref.LiveLogKey(), objectstore.Conditions{}); err != nil && !errors.Is(err, objectstore.ErrNotFound) {
+		klog.ErrorS(err, "Removing the live log of an interrupted backup", "backup", klog.KObj(b))
 	}
 }
 
@@ -239,7 +288,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		// The server is stopping; the next leader marks the backup interrupted.
 		return nil
 	}
-	return c.updateStatus(ctx, ns, name, func(s *arkv1.BackupStatus) {
+	return c.finish(ctx, b, func(s *arkv1.BackupStatus) {
 		if s.Phase == arkv1.BackupPhaseDeleting {
 			// Its deletion was requested while it ran: finishing must not
 			// turn it back into a kept backup.
@@ -264,6 +313,36 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 			klog.InfoS("Backup completed", "backup", klog.KObj(b), "items", out.Items, "warnings", out.Warnings)
 		}
 	})
+}
+
+// finish writes a backup's final status, retrying (FinalStatusBackoff)
+// until the storage location takes it or the server stops: a bucket that is
+// briefly unreachable or read-only must not leave a backup whose files are
+// all uploaded InProgress for ever. If the server stops first, the next
+// leader marks the backup interrupted.
+func (c *Controller) finish(ctx context.Context, b *arkv1.Backup, mutate func(*arkv1.BackupStatus)) error {
+	var last error
+	err := wait.ExponentialBackoffWithContext(ctx, c.FinalStatusBackoff, func(ctx context.Context) (bool, error) {
+		err := c.updateStatus(ctx, b.Namespace, b.Name, mutate)
+		switch {
+		case err == nil:
+			if last != nil {
+				klog.InfoS("Wrote the backup's final status once the storage location took it", "backup", klog.KObj(b))
+			}
+			return true, nil
+		case apierrors.IsNotFound(err):
+			return true, nil // its record is gone: nothing left to finish
+		case apierrors.IsForbidden(err), apierrors.IsInvalid(err), apierrors.IsBadRequest(err):
+			return false, err // retrying cannot help
+		}
+		last = err
+		klog.ErrorS(err, "Writing the backup's final status failed; retrying until the storage location takes it", "backup", klog.KObj(b))
+		return false, nil
+	})
+	if err != nil && last != nil {
+		return fmt.Errorf("%w (last error: %v)", err, last)
+	}
+	return err
 }
 
 // updateStatus applies mutate to the latest version of the backup's status,

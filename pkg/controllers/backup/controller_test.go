@@ -2,9 +2,11 @@ package backup
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"testing"
@@ -21,9 +23,11 @@ import (
 	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
 	"github.com/arkproject/ark/pkg/apis/ark/validation"
 	backupengine "github.com/arkproject/ark/pkg/backup"
+	"github.com/arkproject/ark/pkg/backupstore"
 	"github.com/arkproject/ark/pkg/generated/clientset/versioned/fake"
 	"github.com/arkproject/ark/pkg/generated/informers/externalversions"
 	arkinformers "github.com/arkproject/ark/pkg/generated/informers/externalversions/ark/v1"
+	"github.com/arkproject/ark/pkg/objectstore"
 	"github.com/arkproject/ark/pkg/provenance"
 )
 
@@ -820,5 +824,87 @@ func TestSyncRunsOnlyAcceptedBackups(t *testing.T) {
 	}
 	if n := h.engineCount(); n != 1 {
 		t.Errorf("the signed backup did not run")
+	}
+}
+
+// A final status write that fails (the bucket briefly read-only or
+// unreachable) is retried until it lands: the backup ends Completed rather
+// than InProgress for ever.
+func TestFinalStatusIsRetriedUntilTheBucketTakesIt(t *testing.T) {
+	h := newHarness(t, newBackup("b1", arkv1.BackupPhaseNew))
+	h.c.FinalStatusBackoff = wait.Backoff{Duration: time.Millisecond, Factor: 1, Steps: 100}
+	h.engine.out = backupengine.Outcome{Items: 3}
+	var mu sync.Mutex
+	failures := 0
+	h.client.PrependReactor("update", "backups", func(a clienttesting.Action) (bool, runtime.Object, error) {
+		b := a.(clienttesting.UpdateAction).GetObject().(*arkv1.Backup)
+		mu.Lock()
+		defer mu.Unlock()
+		if b.Status.CompletionTimestamp != nil && failures < 3 {
+			failures++
+			return true, nil, apierrors.NewServiceUnavailable("backup storage location \"default\" is unavailable: read-only file system")
+		}
+		return false, nil, nil
+	})
+	if err := h.c.sync(context.Background(), key("b1")); err != nil {
+		t.Fatalf("sync: %v", err)
+	}
+	if failures != 3 {
+		t.Fatalf("final write failed %d times, want 3", failures)
+	}
+	if s := h.get(t, "b1").Status; s.Phase != arkv1.BackupPhaseCompleted || !progressIs(s.Progress, 3, 3) {
+		t.Errorf("status %+v, want Completed with 3 items", s)
+	}
+
+	// When the server stops first, the error says so and the next leader
+	// marks the backup interrupted.
+	h2 := newHarness(t, newBackup("b2", arkv1.BackupPhaseNew))
+	h2.c.FinalStatusBackoff = wait.Backoff{Duration: time.Millisecond, Factor: 1, Steps: 5}
+	h2.client.PrependReactor("update", "backups", func(a clienttesting.Action) (bool, runtime.Object, error) {
+		if a.(clienttesting.UpdateAction).GetObject().(*arkv1.Backup).Status.CompletionTimestamp != nil {
+			return true, nil, apierrors.NewServiceUnavailable("read-only file system")
+		}
+		return false, nil, nil
+	})
+	if err := h2.c.sync(context.Background(), key("b2")); err == nil || !strings.Contains(err.Error(), "read-only file system") {
+		t.Errorf("sync = %v, want the last write error", err)
+	}
+	if s := h2.get(t, "b2").Status; s.Phase != arkv1.BackupPhaseInProgress {
+		t.Errorf("phase %q, want InProgress", s.Phase)
+	}
+}
+
+// An interrupted backup keeps the log it published while it ran, and no
+// live file is left behind.
+func TestInterruptedBackupKeepsItsLiveLog(t *testing.T) {
+	store, err := objectstore.NewFileStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, newBackup("b1", arkv1.BackupPhaseInProgress), newBackup("b2", arkv1.BackupPhaseInProgress))
+	h.c.Store, h.c.Layout = store, backupstore.Layout{HomeNamespace: testNS}
+	ctx := context.Background()
+	ref := h.c.Layout.Backup(testNS, "b1")
+	if _, err := objectstore.PutBytes(ctx, store, ref.LiveLogKey(), []byte("listing configmaps\n"), objectstore.Conditions{}); err != nil {
+		t.Fatal(err)
+	}
+	h.c.failInterrupted(ctx)
+	if _, err := store.Attrs(ctx, ref.LiveLogKey()); !errors.Is(err, objectstore.ErrNotFound) {
+		t.Errorf("live log left behind: %v", err)
+	}
+	data, _, err := objectstore.ReadAll(ctx, store, ref.LogsKey(), 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gz, err := gzip.NewReader(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, _ := io.ReadAll(gz)
+	if !strings.HasPrefix(string(text), "listing configmaps\n") || !strings.Contains(string(text), "backup interrupted") {
+		t.Errorf("log = %q", text)
+	}
+	if _, err := store.Attrs(ctx, h.c.Layout.Backup(testNS, "b2").LogsKey()); !errors.Is(err, objectstore.ErrNotFound) {
+		t.Errorf("a log was made for a backup that published none: %v", err)
 	}
 }

@@ -148,16 +148,19 @@ func (c *Controller) scan(ctx context.Context) {
 }
 
 // expired reports a finished backup past its expiration. Running backups
-// expire only once they are done.
+// expire only once they are done. One refused before it ran has no
+// expiration of its own: it lives as long as its TTL from its creation.
 func expired(b *arkv1.Backup, now time.Time) bool {
-	if b.Status.Expiration == nil || now.Before(b.Status.Expiration.Time) {
+	switch b.Status.Phase {
+	case arkv1.BackupPhaseCompleted, arkv1.BackupPhasePartiallyFailed, arkv1.BackupPhaseFailed:
+	case arkv1.BackupPhaseFailedValidation:
+		if b.Status.Expiration == nil {
+			return !b.CreationTimestamp.IsZero() && !now.Before(b.CreationTimestamp.Add(b.Spec.TTL.Duration))
+		}
+	default:
 		return false
 	}
-	switch b.Status.Phase {
-	case arkv1.BackupPhaseCompleted, arkv1.BackupPhasePartiallyFailed, arkv1.BackupPhaseFailed, arkv1.BackupPhaseFailedValidation:
-		return true
-	}
-	return false
+	return b.Status.Expiration != nil && !now.Before(b.Status.Expiration.Time)
 }
 
 func (c *Controller) processNextWorkItem(ctx context.Context) bool {

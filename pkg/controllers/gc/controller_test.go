@@ -992,3 +992,20 @@ func TestSnapshotRecordsAreNotFollowedOutOfTheBackup(t *testing.T) {
 		})
 	}
 }
+
+// Every terminal phase expires, a backup refused before it ran (no
+// expiration of its own) included, by its TTL from its creation.
+func TestFailedValidationExpiresByItsTTL(t *testing.T) {
+	b := newBackup("refused", arkv1.BackupPhaseFailedValidation, nil)
+	b.CreationTimestamp = metav1.NewTime(t0.Add(-2 * time.Hour))
+	if !expired(b, t0) {
+		t.Error("a FailedValidation backup older than its TTL does not expire")
+	}
+	b.CreationTimestamp = metav1.NewTime(t0.Add(-time.Minute))
+	if expired(b, t0) {
+		t.Error("a FailedValidation backup younger than its TTL expired")
+	}
+	if expired(newBackup("corrupt", arkv1.BackupPhase("Corrupt"), at(-time.Hour)), t0) {
+		t.Error("a Corrupt record expired: nothing of it is trusted, expiration included")
+	}
+}

@@ -7,6 +7,7 @@ package schedule
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -104,10 +105,16 @@ func (c *Controller) processNextWorkItem(ctx context.Context) bool {
 // <schedule>-<YYYYMMDDhhmmss> in UTC. It is a function of the tick alone, so
 // every replica computes the same name and the bucket's create-if-absent
 // lets only one of them create it.
+//
+// Validation keeps a new schedule's name short enough for this to be a valid
+// backup name (validation.MaxScheduleNameLength); the name of a schedule
+// created before that limit is cut so that its backups are still accepted,
+// and without the dots and dashes the cut may leave, as "<name>.-<stamp>"
+// would not be a DNS subdomain.
 func BackupName(schedule string, tick time.Time) string {
 	stamp := tick.UTC().Format("20060102150405")
-	if max := 253 - len(stamp) - 1; len(schedule) > max {
-		schedule = schedule[:max]
+	if max := validation.MaxBackupNameLength() - len(stamp) - 1; len(schedule) > max {
+		schedule = strings.TrimRight(schedule[:max], ".-")
 	}
 	return schedule + "-" + stamp
 }

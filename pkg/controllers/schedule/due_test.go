@@ -1,11 +1,13 @@
 package schedule
 
 import (
+	"strings"
 	"testing"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/arkproject/ark/pkg/apis/ark"
 	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
 	"github.com/arkproject/ark/pkg/apis/ark/validation"
 )
@@ -84,8 +86,39 @@ func TestBackupNames(t *testing.T) {
 		t.Errorf("same-second ticks differ")
 	}
 	long := BackupName(string(make([]byte, 300)), tick)
-	if len(long) > 253 {
+	if len(long) > validation.MaxBackupNameLength() {
 		t.Errorf("name of %d characters", len(long))
+	}
+}
+
+// A schedule's backups must pass the API's validation of backup names: the
+// longest schedule name it allows is kept whole, and a longer one (of a
+// schedule created before the limit) is cut to a valid name.
+func TestBackupNamesAreValid(t *testing.T) {
+	tick := at("2026-11-25T10:17:42Z")
+	valid := func(name string) {
+		t.Helper()
+		b := &ark.Backup{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "heptio-ark"}}
+		if errs := validation.ValidateBackup(b, validation.Scope{HomeNamespace: "heptio-ark"}); len(errs) != 0 {
+			t.Errorf("backup name %q (%d characters) is refused: %v", name, len(name), errs)
+		}
+	}
+	longest := strings.Repeat("s", validation.MaxScheduleNameLength())
+	if got, want := BackupName(longest, tick), longest+"-20261125101742"; got != want {
+		t.Errorf("BackupName of the longest schedule name = %q, want %q", got, want)
+	}
+	valid(BackupName(longest, tick))
+	for _, legacy := range []string{
+		strings.Repeat("s", 253),
+		// Cut right after a dot, or a dot and a dash.
+		strings.Repeat("s", validation.MaxScheduleNameLength()-1) + ".t",
+		strings.Repeat("s", validation.MaxScheduleNameLength()-2) + ".-t",
+	} {
+		got := BackupName(legacy, tick)
+		valid(got)
+		if !strings.HasSuffix(got, "s-20261125101742") {
+			t.Errorf("BackupName(%q) = %q, want the schedule's name cut before the dot", legacy, got)
+		}
 	}
 }
 
