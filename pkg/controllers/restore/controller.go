@@ -176,6 +176,8 @@ func (c *Controller) resolveBackup(ctx context.Context, r *arkv1.Restore) (*arkv
 		switch b.Status.Phase {
 		case arkv1.BackupPhaseCompleted, arkv1.BackupPhasePartiallyFailed:
 			return b, ""
+		case arkv1.BackupPhaseCorrupt:
+			return nil, fmt.Sprintf("spec.backupName: backup %q cannot be restored: %s", b.Name, b.Status.FailureReason)
 		}
 		phase := b.Status.Phase
 		if phase == "" {

@@ -504,6 +504,12 @@ func TestSyncBackupNameValidation(t *testing.T) {
 			`spec.backupName: backup "b1" is FailedValidation; only Completed and PartiallyFailed backups can be restored`},
 		{"New", []*arkv1.Backup{newBackup("b1", arkv1.BackupPhaseNew)},
 			`spec.backupName: backup "b1" is New; only Completed and PartiallyFailed backups can be restored`},
+		{"Corrupt", []*arkv1.Backup{func() *arkv1.Backup {
+			b := newBackup("b1", arkv1.BackupPhaseCorrupt)
+			b.Status.FailureReason = "the record backups/b1/ark-backup.json in the backup storage location is corrupt, so nothing of it is used: it is empty"
+			return b
+		}()},
+			`spec.backupName: backup "b1" cannot be restored: the record backups/b1/ark-backup.json in the backup storage location is corrupt, so nothing of it is used: it is empty`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			objs := []runtime.Object{newRestore("r1", "", "b1")}
