@@ -58,6 +58,7 @@ func TestRegressionClusterScopedItemCheckedInPathNamespace(t *testing.T) {
 	f := newFixture(t)
 	f.access.deny = map[accessKey]string{{"clusterrolebindings.rbac.authorization.k8s.io", ""}: "not a cluster admin"}
 	crb := clusterRoleBinding("pwn", subject("User", "", "mallory"))
+	crb.obj.SetNamespace("abc") // the archive refuses content that disagrees with its path
 	crb.pathNS = ptr("abc")
 	f.backup(namespaceItem("abc"), crb)
 	out := f.run(newRestore())

@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
+	"github.com/arkproject/ark/pkg/controllers/schedule"
 )
 
 func newBackupCommand(env *Env) *cobra.Command {
@@ -48,7 +49,7 @@ func newBackupCreate(env *Env) *cobra.Command {
 				}
 				b.Spec = s.Spec.Template
 				b.Labels = map[string]string{arkv1.LabelScheduleName: s.Name}
-				b.Name = fmt.Sprintf("%s-%s", s.Name, time.Now().UTC().Format("20060102150405"))
+				b.Name = schedule.BackupName(s.Name, time.Now())
 			} else {
 				if b.Spec, err = flags.spec(); err != nil {
 					return err

@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
+	"github.com/arkproject/ark/pkg/apis/ark/validation"
 )
 
 func newRestoreCommand(env *Env) *cobra.Command {
@@ -20,8 +21,16 @@ func newRestoreCommand(env *Env) *cobra.Command {
 }
 
 // DefaultRestoreName is <backup>-<YYYYMMDDhhmmss>, the seed's default.
+// A backup's name may be longer than a restore's may be (the bucket may hold
+// one Ark did not create, and restores' file names are longer), so a long
+// one is cut to keep the default a valid restore name, without the dots
+// and dashes the cut may leave: "<name>.-<stamp>" is not a DNS subdomain.
 func DefaultRestoreName(source string, now time.Time) string {
-	return fmt.Sprintf("%s-%s", source, now.UTC().Format("20060102150405"))
+	stamp := now.UTC().Format("20060102150405")
+	if max := validation.MaxRestoreNameLength() - len(stamp) - 1; len(source) > max {
+		source = strings.TrimRight(source[:max], ".-")
+	}
+	return fmt.Sprintf("%s-%s", source, stamp)
 }
 
 func newRestoreCreate(env *Env) *cobra.Command {

@@ -12,7 +12,9 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	clienttesting "k8s.io/client-go/testing"
 
+	"github.com/arkproject/ark/pkg/apis/ark"
 	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
+	"github.com/arkproject/ark/pkg/apis/ark/validation"
 	"github.com/arkproject/ark/pkg/generated/clientset/versioned/fake"
 )
 
@@ -33,6 +35,33 @@ func TestDefaultRestoreName(t *testing.T) {
 	}
 	if got, want := DefaultRestoreName("b", time.Date(1999, 12, 31, 23, 59, 59, 0, time.UTC)), "b-19991231235959"; got != want {
 		t.Errorf("DefaultRestoreName = %q, want %q", got, want)
+	}
+}
+
+// A backup's name may be as long as a DNS subdomain (253 characters) while a
+// restore's may be no more than validation.MaxRestoreNameLength: the default
+// name cuts the backup's, and stays valid where the cut leaves a dot.
+func TestDefaultRestoreNameOfLongBackup(t *testing.T) {
+	at := time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)
+	keep := validation.MaxRestoreNameLength() - len("-20240102030405")
+	for _, backup := range []string{
+		strings.Repeat("b", 253),
+		strings.Repeat("b", keep-1) + ".c",
+		strings.Repeat("b", keep-2) + ".-c",
+	} {
+		got := DefaultRestoreName(backup, at)
+		if !strings.HasSuffix(got, "b-20240102030405") || !strings.HasPrefix(got, strings.Repeat("b", keep-2)) {
+			t.Errorf("DefaultRestoreName(%q) = %q, want the backup's name cut before the dot", backup, got)
+		}
+		r := &ark.Restore{ObjectMeta: metav1.ObjectMeta{Name: got, Namespace: DefaultNamespace}, Spec: ark.RestoreSpec{BackupName: "b"}}
+		if errs := validation.ValidateRestore(r, validation.Scope{HomeNamespace: DefaultNamespace}); len(errs) != 0 {
+			t.Errorf("DefaultRestoreName(%q) = %q (%d characters) is refused: %v", backup, got, len(got), errs)
+		}
+	}
+	// The longest backup name that fits is kept whole.
+	whole := strings.Repeat("b", keep)
+	if got := DefaultRestoreName(whole, at); got != whole+"-20240102030405" {
+		t.Errorf("DefaultRestoreName(%q) = %q, want it whole", whole, got)
 	}
 }
 

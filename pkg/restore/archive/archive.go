@@ -5,8 +5,9 @@
 //
 // Extract downloads the tarball to a temporary file while hashing it, checks
 // its size and SHA-256 against the backup's manifest, and only then reads it,
-// validating every entry (path, type, layout, size, JSON content) before it
-// writes the entry's file. Nothing outside the caller's directory can be
+// validating every entry (path, type, layout, size, JSON content, and that
+// the object it holds is the one its path names) before it writes the
+// entry's file. Nothing outside the caller's directory can be
 // written (the files are created through an os.Root), the memory used is one
 // entry at a time, and the disk, CPU and entry counts are bounded by Limits.
 // On any error, what Extract wrote is removed.
@@ -147,7 +148,11 @@ const (
 // validates every tar entry and extracts the item files into dir, which must
 // be an existing, empty directory that the caller owns. Item files are laid
 // out as in the tarball: dir/resources/<resource>/namespaces/<ns>/<name>.json
-// and dir/resources/<resource>/cluster/<name>.json (mode 0600).
+// and dir/resources/<resource>/cluster/<name>.json (mode 0600). An item's
+// content must agree with its path: metadata.name is <name>,
+// metadata.namespace is <ns> (absent under cluster/), and the group of its
+// apiVersion is the one in <resource>; one that disagrees makes the whole
+// backup corrupt, as any other bad entry does.
 //
 // No file but a temporary download is written to dir before the checksum
 // has been verified, and on error Extract removes everything it wrote.
@@ -514,6 +519,9 @@ func (x *extractor) entry(tr *tar.Reader, hdr *tar.Header, idx *Index, total *in
 	if t := bytes.TrimLeft(data, " \t\r\n"); len(t) == 0 || t[0] != '{' {
 		return x.corrupt(nil, "tar entry %q is not a JSON object", name)
 	}
+	if msg := checkContent(name, item, data); msg != "" {
+		return x.corrupt(nil, "%s", msg)
+	}
 	if err := x.write(name, data); err != nil {
 		return err
 	}
@@ -648,6 +656,120 @@ func parseItemPath(name string) (Item, string) {
 		return Item{}, fmt.Sprintf("tar entry %q has an invalid object name", name)
 	}
 	return it, ""
+}
+
+// checkContent returns how an item file's content, a JSON object, disagrees
+// with its path, or "". The restorer reads both: the path decides where the
+// access checks are made and what the results report, the content what is
+// created. A hostile bucket could make them differ (a ClusterRoleBinding
+// filed under a namespace whose rights the requester has, an object
+// restored under a name other than the one reported), so an item's name,
+// namespace and API group must be what its path says. The path gives a
+// resource, not a kind, and mapping one to the other needs the cluster's
+// discovery: the kind is only required to be there.
+func checkContent(name string, it Item, data []byte) string {
+	head, msg := readHead(data)
+	if msg != "" {
+		return fmt.Sprintf("tar entry %q: %s", name, msg)
+	}
+	switch {
+	case head.name != it.Name:
+		return fmt.Sprintf("tar entry %q holds name %q, but its path says %q", name, head.name, it.Name)
+	case it.Namespace == "" && head.namespace != "":
+		return fmt.Sprintf("tar entry %q holds namespace %q, but its path is cluster-scoped", name, head.namespace)
+	case it.Namespace != "" && head.namespace == "":
+		return fmt.Sprintf("tar entry %q holds a cluster-scoped object (no namespace), but its path is in namespace %q", name, it.Namespace)
+	case head.namespace != it.Namespace:
+		return fmt.Sprintf("tar entry %q holds namespace %q, but its path says %q", name, head.namespace, it.Namespace)
+	}
+	if head.apiVersion == "" {
+		return fmt.Sprintf("tar entry %q has no apiVersion", name)
+	}
+	group, ok := apiGroup(head.apiVersion)
+	if !ok {
+		return fmt.Sprintf("tar entry %q has an invalid apiVersion %q", name, head.apiVersion)
+	}
+	if want := resourceGroup(it.Resource); group != want {
+		return fmt.Sprintf("tar entry %q holds apiVersion %q, in %s, but its path's resource %q is in %s", name, head.apiVersion, groupName(group), it.Resource, groupName(want))
+	}
+	if head.kind == "" {
+		return fmt.Sprintf("tar entry %q has no kind", name)
+	}
+	return ""
+}
+
+// objectHead is what an item's content says it is.
+type objectHead struct {
+	apiVersion, kind, name, namespace string
+}
+
+// readHead reads an object's apiVersion, kind, metadata.name and
+// metadata.namespace, or says why it cannot. It decodes into maps, as the
+// restorer does (k8s.io/apimachinery's unstructured objects), and not into
+// a struct: encoding/json matches a struct's fields without regard to case
+// ("NAME" would fill Name) and merges a repeated object into the same
+// struct, while in a map keys are exact and the last of repeated keys wins.
+// Decoding the same way as the restorer means that what is checked here is
+// what is restored. A field that is missing or null reads as "".
+func readHead(data []byte) (objectHead, string) {
+	var top, meta map[string]json.RawMessage
+	if err := json.Unmarshal(data, &top); err != nil {
+		return objectHead{}, "not a JSON object"
+	}
+	if raw, ok := top["metadata"]; ok {
+		if err := json.Unmarshal(raw, &meta); err != nil {
+			return objectHead{}, "metadata is not an object"
+		}
+	}
+	var h objectHead
+	for _, f := range []struct {
+		fields    map[string]json.RawMessage
+		key, path string
+		dst       *string
+	}{
+		{top, "apiVersion", "apiVersion", &h.apiVersion},
+		{top, "kind", "kind", &h.kind},
+		{meta, "name", "metadata.name", &h.name},
+		{meta, "namespace", "metadata.namespace", &h.namespace},
+	} {
+		if raw, ok := f.fields[f.key]; ok {
+			if err := json.Unmarshal(raw, f.dst); err != nil {
+				return objectHead{}, f.path + " is not a string"
+			}
+		}
+	}
+	return h, ""
+}
+
+// apiGroup returns the group of an apiVersion, "<group>/<version>" or
+// "<version>" for the core group, refusing anything else.
+func apiGroup(apiVersion string) (string, bool) {
+	group, version, found := strings.Cut(apiVersion, "/")
+	if !found {
+		group, version = "", apiVersion
+	} else if group == "" {
+		return "", false
+	}
+	if version == "" || strings.Contains(version, "/") {
+		return "", false
+	}
+	return group, true
+}
+
+// resourceGroup is the API group of a resource as the tarball names it, as
+// pkg/backup writes it: "pods" is in the core group (""), "deployments.apps"
+// in "apps", "ingresses.networking.k8s.io" in "networking.k8s.io" (a
+// resource's own name has no dots).
+func resourceGroup(resource string) string {
+	_, group, _ := strings.Cut(resource, ".")
+	return group
+}
+
+func groupName(group string) string {
+	if group == "" {
+		return "the core group"
+	}
+	return fmt.Sprintf("group %q", group)
 }
 
 func allZero(b []byte) bool {

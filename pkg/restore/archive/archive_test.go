@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
 	"github.com/arkproject/ark/pkg/backup"
 	"github.com/arkproject/ark/pkg/backupstore"
 	"github.com/arkproject/ark/pkg/objectstore"
@@ -35,9 +37,35 @@ type entry struct {
 
 func reg(name, body string) entry { return entry{name: name, body: body} }
 
-func item(path string) entry {
-	return reg(path, fmt.Sprintf(`{"apiVersion":"v1","kind":"Thing","metadata":{"name":%q}}`, path))
+// object is an item's content: an object with this apiVersion, name and
+// namespace ("" leaves metadata.namespace out), and more top-level fields.
+func object(apiVersion, ns, name, more string) string {
+	meta := fmt.Sprintf(`"name":%q`, name)
+	if ns != "" {
+		meta += fmt.Sprintf(`,"namespace":%q`, ns)
+	}
+	if more != "" {
+		more = "," + more
+	}
+	return fmt.Sprintf(`{"apiVersion":%q,"kind":"Thing","metadata":{%s}%s}`, apiVersion, meta, more)
 }
+
+// itemBody is the content that agrees with an item file's path, with more
+// top-level fields.
+func itemBody(path, more string) string {
+	it, msg := parseItemPath(path)
+	if msg != "" {
+		panic(msg)
+	}
+	apiVersion := "v1"
+	if _, group, ok := strings.Cut(it.Resource, "."); ok {
+		apiVersion = group + "/v1"
+	}
+	return object(apiVersion, it.Namespace, it.Name, more)
+}
+
+// item is an item file whose content agrees with its path.
+func item(path string) entry { return reg(path, itemBody(path, "")) }
 
 var (
 	version = reg("metadata/version", "1")
@@ -165,7 +193,7 @@ func assertEmpty(t *testing.T, dir string) {
 }
 
 func TestExtractRejects(t *testing.T) {
-	big := `{"x":"` + strings.Repeat("y", 200) + `"}`
+	big := func(path string) entry { return reg(path, itemBody(path, `"x":"`+strings.Repeat("y", 200)+`"`)) }
 	many := func(n int) []entry {
 		es := []entry{version}
 		for i := range n {
@@ -206,9 +234,9 @@ func TestExtractRejects(t *testing.T) {
 		{name: "duplicate version", setup: entriesCase(base(version)...), want: `duplicate tar entry "metadata/version"`},
 
 		// Limits.
-		{name: "oversized entry", setup: entriesCase(base(reg("resources/pods/cluster/big.json", big))...), limits: Limits{MaxEntrySize: 100}, want: `tar entry "resources/pods/cluster/big.json" is larger than 100 bytes`},
+		{name: "oversized entry", setup: entriesCase(base(big("resources/pods/cluster/big.json"))...), limits: Limits{MaxEntrySize: 100}, want: `tar entry "resources/pods/cluster/big.json" is larger than 100 bytes`},
 		{name: "too many entries", setup: entriesCase(many(5)...), limits: Limits{MaxEntries: 4}, want: "the archive has more than 4 entries"},
-		{name: "total too large", setup: entriesCase(version, reg("resources/pods/cluster/a.json", big), reg("resources/pods/cluster/b.json", big), reg("resources/pods/cluster/c.json", big)), limits: Limits{MaxTotalSize: 500}, want: "the archive's entries hold more than 500 bytes"},
+		{name: "total too large", setup: entriesCase(version, big("resources/pods/cluster/a.json"), big("resources/pods/cluster/b.json"), big("resources/pods/cluster/c.json")), limits: Limits{MaxTotalSize: 600}, want: "the archive's entries hold more than 600 bytes"},
 		{name: "compressed tarball too large", setup: archiveCase(good), limits: Limits{MaxTotalSize: 50}, want: "more than the limit of 50"},
 		{name: "huge tar header", setup: entriesCase(base(entry{name: "resources/pods/cluster/x.json", body: "{}", pax: map[string]string{"comment": strings.Repeat("z", 100<<10)}})...), want: "a tar header (with its padding) is larger than"},
 
@@ -347,6 +375,50 @@ func TestExtractRejects(t *testing.T) {
 		{name: "cluster in namespaces slot", setup: entriesCase(base(reg("resources/pods/cluster/a/x.json", "{}"))...), want: "is not resources/<resource>/namespaces"},
 		{name: "not .json", setup: entriesCase(base(reg("resources/pods/cluster/x.yaml", "{}"))...), want: `tar entry "resources/pods/cluster/x.yaml" is not a .json file`},
 		{name: "empty name", setup: entriesCase(base(reg("resources/pods/cluster/.json", "{}"))...), want: "has an invalid object name"},
+
+		// Path vs content.
+		{name: "name mismatch", setup: entriesCase(base(reg("resources/configmaps/namespaces/a/x.json", object("v1", "a", "y", "")))...),
+			want: `tar entry "resources/configmaps/namespaces/a/x.json" holds name "y", but its path says "x"`},
+		{name: "name missing", setup: entriesCase(base(reg("resources/configmaps/namespaces/a/x.json", `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"namespace":"a"}}`))...),
+			want: `tar entry "resources/configmaps/namespaces/a/x.json" holds name "", but its path says "x"`},
+		{name: "no metadata", setup: entriesCase(base(reg("resources/configmaps/namespaces/a/x.json", `{"apiVersion":"v1","kind":"ConfigMap"}`))...),
+			want: `holds name "", but its path says "x"`},
+		{name: "namespace mismatch", setup: entriesCase(base(reg("resources/configmaps/namespaces/a/x.json", object("v1", "b", "x", "")))...),
+			want: `tar entry "resources/configmaps/namespaces/a/x.json" holds namespace "b", but its path says "a"`},
+		{name: "cluster-scoped object under a namespace", setup: entriesCase(base(reg("resources/clusterrolebindings.rbac.authorization.k8s.io/namespaces/a/pwn.json", object("rbac.authorization.k8s.io/v1", "", "pwn", "")))...),
+			want: `tar entry "resources/clusterrolebindings.rbac.authorization.k8s.io/namespaces/a/pwn.json" holds a cluster-scoped object (no namespace), but its path is in namespace "a"`},
+		{name: "namespaced object as cluster-scoped", setup: entriesCase(base(reg("resources/configmaps/cluster/x.json", object("v1", "a", "x", "")))...),
+			want: `tar entry "resources/configmaps/cluster/x.json" holds namespace "a", but its path is cluster-scoped`},
+		{name: "core group in a group's path", setup: entriesCase(base(reg("resources/deployments.apps/namespaces/a/web.json", object("v1", "a", "web", "")))...),
+			want: `tar entry "resources/deployments.apps/namespaces/a/web.json" holds apiVersion "v1", in the core group, but its path's resource "deployments.apps" is in group "apps"`},
+		{name: "group in a core path", setup: entriesCase(base(reg("resources/pods/namespaces/a/p2.json", object("apps/v1", "a", "p2", "")))...),
+			want: `tar entry "resources/pods/namespaces/a/p2.json" holds apiVersion "apps/v1", in group "apps", but its path's resource "pods" is in the core group`},
+		{name: "other group", setup: entriesCase(base(reg("resources/roles.rbac.authorization.k8s.io/namespaces/a/r.json", object("rbac.example.com/v1", "a", "r", "")))...),
+			want: `holds apiVersion "rbac.example.com/v1", in group "rbac.example.com", but its path's resource "roles.rbac.authorization.k8s.io" is in group "rbac.authorization.k8s.io"`},
+		{name: "group of a longer group", setup: entriesCase(base(reg("resources/ingresses.networking.k8s.io/namespaces/a/i.json", object("k8s.io/v1", "a", "i", "")))...),
+			want: `but its path's resource "ingresses.networking.k8s.io" is in group "networking.k8s.io"`},
+		{name: "no apiVersion", setup: entriesCase(base(reg("resources/pods/namespaces/a/p2.json", `{"kind":"Pod","metadata":{"name":"p2","namespace":"a"}}`))...),
+			want: `tar entry "resources/pods/namespaces/a/p2.json" has no apiVersion`},
+		{name: "apiVersion without version", setup: entriesCase(base(reg("resources/deployments.apps/namespaces/a/web.json", object("apps/", "a", "web", "")))...),
+			want: `has an invalid apiVersion "apps/"`},
+		{name: "apiVersion without group", setup: entriesCase(base(reg("resources/pods/namespaces/a/p2.json", object("/v1", "a", "p2", "")))...),
+			want: `has an invalid apiVersion "/v1"`},
+		{name: "apiVersion with two slashes", setup: entriesCase(base(reg("resources/deployments.apps/namespaces/a/web.json", object("apps/v1/x", "a", "web", "")))...),
+			want: `has an invalid apiVersion "apps/v1/x"`},
+		{name: "no kind", setup: entriesCase(base(reg("resources/pods/namespaces/a/p2.json", `{"apiVersion":"v1","metadata":{"name":"p2","namespace":"a"}}`))...),
+			want: `tar entry "resources/pods/namespaces/a/p2.json" has no kind`},
+		{name: "name not a string", setup: entriesCase(base(reg("resources/pods/cluster/1.json", `{"apiVersion":"v1","kind":"Pod","metadata":{"name":1}}`))...),
+			want: `tar entry "resources/pods/cluster/1.json": metadata.name is not a string`},
+		{name: "metadata not an object", setup: entriesCase(base(reg("resources/pods/cluster/x.json", `{"apiVersion":"v1","kind":"Pod","metadata":"x"}`))...),
+			want: `tar entry "resources/pods/cluster/x.json": metadata is not an object`},
+		// Decoders that disagree with the restorer's (maps: exact keys, the
+		// last of repeated keys wins) must not be fooled.
+		{name: "name in another case", setup: entriesCase(base(reg("resources/pods/cluster/x.json", `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"y","NAME":"x"}}`))...),
+			want: `holds name "y", but its path says "x"`},
+		{name: "repeated name", setup: entriesCase(base(reg("resources/pods/cluster/x.json", `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"x","name":"y"}}`))...),
+			want: `holds name "y", but its path says "x"`},
+		{name: "repeated metadata", setup: entriesCase(base(reg("resources/configmaps/namespaces/a/x.json", `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x","namespace":"a"},"metadata":{"namespace":"kube-system"}}`))...),
+			want: `holds name "", but its path says "x"`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -397,7 +469,7 @@ func TestExtract(t *testing.T) {
 		nsA,
 		item("resources/namespaces/cluster/b.json"),
 		item("resources/clusterroles.rbac.authorization.k8s.io/cluster/system:controller:x.json"),
-		reg("resources/configmaps/namespaces/a/cm.json", " \n{\"data\": {\"k\": \"v\"}}\n"),
+		reg("resources/configmaps/namespaces/a/cm.json", " \n{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\": {\"namespace\": \"a\", \"name\": \"cm\"}, \"data\": {\"k\": \"v\"}}\n"),
 	}
 	s := newStore(t)
 	// Pad the tar stream to a 10 KiB record, as GNU tar does.
@@ -571,5 +643,46 @@ func TestExtractOutage(t *testing.T) {
 			t.Errorf("outage reading %s: err = %v, want the outage, not ErrCorrupt", key, err)
 		}
 		assertEmpty(t, dir)
+	}
+}
+
+// Items whose content agrees with their path are extracted, however their
+// JSON spells it, and the restorer (which decodes them as unstructured
+// objects) reads the name, namespace and group their path says.
+func TestExtractContentAgreesWithPath(t *testing.T) {
+	entries := []entry{
+		version,
+		reg("resources/configmaps/namespaces/a/x.json", object("v1", "a", "x", `"data":{"k":"v"}`)),
+		reg("resources/deployments.apps/namespaces/a/web.json", object("apps/v1", "a", "web", "")),
+		reg("resources/ingresses.networking.k8s.io/namespaces/a/i.json", object("networking.k8s.io/v1beta1", "a", "i", "")),
+		reg("resources/clusterrolebindings.rbac.authorization.k8s.io/cluster/admin.json", object("rbac.authorization.k8s.io/v1", "", "admin", "")),
+		// Escapes, a null namespace, a repeated key whose last value agrees,
+		// and fields in another case or order.
+		reg("resources/pods/namespaces/a/p.json", `{"metadata":{"namespace":"a","name":"\u0070"},"kind":"Pod","apiVersion":"v1"}`),
+		reg("resources/namespaces/cluster/a.json", `{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"a","namespace":null,"Namespace":"b"}}`),
+		reg("resources/secrets/namespaces/a/s.json", `{"apiVersion":"v1","kind":"Secret","metadata":{"name":"t","namespace":"b"},"metadata":{"name":"s","namespace":"a"}}`),
+	}
+	s := newStore(t)
+	putBackup(t, s, tgz(t, entries...))
+	idx, err := Extract(context.Background(), s, backupstore.Home(name), t.TempDir(), Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(idx.Items) != len(entries)-1 {
+		t.Fatalf("got %d items, want %d", len(idx.Items), len(entries)-1)
+	}
+	for _, it := range idx.Items {
+		data, err := os.ReadFile(it.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		obj := &unstructured.Unstructured{}
+		if err := obj.UnmarshalJSON(data); err != nil {
+			t.Fatalf("%s: %v", it.Path, err)
+		}
+		group := obj.GroupVersionKind().Group
+		if obj.GetName() != it.Name || obj.GetNamespace() != it.Namespace || group != resourceGroup(it.Resource) {
+			t.Errorf("%+v: the restorer reads %s/%s in group %q", it, obj.GetNamespace(), obj.GetName(), group)
+		}
 	}
 }
