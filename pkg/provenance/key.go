@@ -11,44 +11,75 @@ import (
 	"k8s.io/client-go/kubernetes"
 )
 
-// secretKey is the data key of the signing key in its Secret.
-const secretKey = "key"
+// Data keys of the identity Secret.
+const (
+	// SecretKey holds the signing key.
+	SecretKey = "key"
+	// SecretCluster holds the cluster's ID as its backups record it.
+	SecretCluster = "cluster"
+)
 
-// KeyFromSecret returns the signing key kept in the Secret namespace/name,
-// creating the Secret with a new random key if there is none yet. Every
-// replica of one cluster reads the same key this way.
-func KeyFromSecret(ctx context.Context, kube kubernetes.Interface, namespace, name string) ([]byte, error) {
+// Identity is what makes a cluster's Ark itself: the key it signs Backups
+// with and the ID its Backups name.
+type Identity struct {
+	Key     []byte
+	Cluster string
+}
+
+// IdentityFromSecret returns the identity kept in the Secret
+// namespace/name, creating the Secret if there is none yet with a new
+// random key and the cluster's ID (the UID of its kube-system namespace).
+// Every replica of one cluster reads the same identity this way.
+//
+// The Secret, not the cluster, is the identity: whoever holds it acts as
+// that cluster's Ark on a shared bucket. So a cluster rebuilt with its old
+// Secret (a disaster recovery that keeps it, or `make run` on a fresh etcd
+// with its saved copy) carries on with its backups, while a cluster given
+// a copy of a living cluster's Secret would act on that cluster's backups
+// too; adoption (backups/adopt) is the way to take over a lost cluster's
+// backups without its Secret. A Secret from before the cluster ID was kept
+// in it uses the kube-system UID.
+func IdentityFromSecret(ctx context.Context, kube kubernetes.Interface, namespace, name string) (Identity, error) {
 	secrets := kube.CoreV1().Secrets(namespace)
 	for attempt := 0; attempt < 2; attempt++ {
 		s, err := secrets.Get(ctx, name, metav1.GetOptions{})
 		if err == nil {
-			key := s.Data[secretKey]
-			if len(key) < KeySize {
-				return nil, fmt.Errorf("secret %s/%s holds no %d-byte %q", namespace, name, KeySize, secretKey)
+			id := Identity{Key: s.Data[SecretKey], Cluster: string(s.Data[SecretCluster])}
+			if len(id.Key) < KeySize {
+				return Identity{}, fmt.Errorf("secret %s/%s holds no %d-byte %q", namespace, name, KeySize, SecretKey)
 			}
-			return key, nil
+			if id.Cluster == "" {
+				if id.Cluster, err = ClusterID(ctx, kube); err != nil {
+					return Identity{}, err
+				}
+			}
+			return id, nil
 		}
 		if !apierrors.IsNotFound(err) {
-			return nil, fmt.Errorf("reading secret %s/%s: %w", namespace, name, err)
+			return Identity{}, fmt.Errorf("reading secret %s/%s: %w", namespace, name, err)
 		}
 		key, err := newKey()
 		if err != nil {
-			return nil, err
+			return Identity{}, err
+		}
+		cluster, err := ClusterID(ctx, kube)
+		if err != nil {
+			return Identity{}, err
 		}
 		_, err = secrets.Create(ctx, &corev1.Secret{
 			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace, Labels: map[string]string{"app.kubernetes.io/name": "ark-apiserver"}},
 			Type:       corev1.SecretTypeOpaque,
-			Data:       map[string][]byte{secretKey: key},
+			Data:       map[string][]byte{SecretKey: key, SecretCluster: []byte(cluster)},
 		}, metav1.CreateOptions{})
 		if err == nil {
-			return key, nil
+			return Identity{Key: key, Cluster: cluster}, nil
 		}
 		if !apierrors.IsAlreadyExists(err) {
-			return nil, fmt.Errorf("creating secret %s/%s: %w", namespace, name, err)
+			return Identity{}, fmt.Errorf("creating secret %s/%s: %w", namespace, name, err)
 		}
 		// Another replica created it first: read theirs.
 	}
-	return nil, fmt.Errorf("secret %s/%s could not be read or created", namespace, name)
+	return Identity{}, fmt.Errorf("secret %s/%s could not be read or created", namespace, name)
 }
 
 // ClusterID identifies the cluster: the UID of its kube-system namespace,

@@ -94,19 +94,36 @@ func TestSignAndVerify(t *testing.T) {
 	}
 }
 
-// Replicas share one key through a Secret, created by whichever comes first.
-func TestKeyFromSecret(t *testing.T) {
+// Replicas share one identity through a Secret, created by whichever comes
+// first; a Secret carried to a rebuilt cluster keeps its identity there.
+func TestIdentityFromSecret(t *testing.T) {
 	kube := fake.NewSimpleClientset(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "kube-system", UID: "ks-1"}})
 	ctx := context.Background()
-	k1, err := KeyFromSecret(ctx, kube, "ark-system", "ark-provenance")
-	if err != nil || len(k1) != KeySize {
-		t.Fatalf("%v %d", err, len(k1))
+	id1, err := IdentityFromSecret(ctx, kube, "ark-system", "ark-provenance")
+	if err != nil || len(id1.Key) != KeySize || id1.Cluster != "ks-1" {
+		t.Fatalf("%v %d %q", err, len(id1.Key), id1.Cluster)
 	}
-	k2, err := KeyFromSecret(ctx, kube, "ark-system", "ark-provenance")
-	if err != nil || !bytes.Equal(k1, k2) {
-		t.Fatalf("second read: %v", err)
+	id2, err := IdentityFromSecret(ctx, kube, "ark-system", "ark-provenance")
+	if err != nil || !bytes.Equal(id1.Key, id2.Key) || id2.Cluster != "ks-1" {
+		t.Fatalf("second read: %v %q", err, id2.Cluster)
 	}
-	if id, err := ClusterID(ctx, kube); err != nil || id != "ks-1" {
-		t.Errorf("cluster id %q %v", id, err)
+
+	// The rebuilt cluster has another kube-system UID, and the old Secret.
+	secret, err := kube.CoreV1().Secrets("ark-system").Get(ctx, "ark-provenance", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret.ResourceVersion = ""
+	rebuilt := fake.NewSimpleClientset(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "kube-system", UID: "ks-2"}}, secret)
+	id3, err := IdentityFromSecret(ctx, rebuilt, "ark-system", "ark-provenance")
+	if err != nil || !bytes.Equal(id1.Key, id3.Key) || id3.Cluster != "ks-1" {
+		t.Fatalf("rebuilt cluster: %v %q", err, id3.Cluster)
+	}
+
+	// A Secret of an earlier Ark holds only the key: the cluster is kube-system's UID.
+	old := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "ark-system", Name: "ark-provenance"}, Data: map[string][]byte{SecretKey: id1.Key}}
+	id4, err := IdentityFromSecret(ctx, fake.NewSimpleClientset(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "kube-system", UID: "ks-3"}}, old), "ark-system", "ark-provenance")
+	if err != nil || id4.Cluster != "ks-3" {
+		t.Fatalf("earlier Secret: %v %q", err, id4.Cluster)
 	}
 }

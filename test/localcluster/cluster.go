@@ -10,6 +10,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -58,6 +59,10 @@ type Options struct {
 	BucketPollInterval time.Duration
 	// ArkArgs are extra flags for ark-apiserver.
 	ArkArgs []string
+	// BucketDir, when set, is the file bucket instead of <Dir>/bucket: two
+	// clusters given the same one share a bucket, as a disaster-recovery
+	// or staging cluster shares a production cluster's.
+	BucketDir string
 	// Log receives progress messages.
 	Log io.Writer
 }
@@ -129,6 +134,9 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 		}
 	}
 	c.BucketDir = c.path("bucket")
+	if opts.BucketDir != "" {
+		c.BucketDir = opts.BucketDir
+	}
 	for _, dir := range []string{c.BucketDir, c.VolumesDir()} {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, err
@@ -161,10 +169,61 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	if err := c.installArk(ctx); err != nil {
 		return nil, err
 	}
+	if err := c.restoreIdentity(ctx); err != nil {
+		return nil, err
+	}
 	if err := c.StartArk(ctx); err != nil {
 		return nil, err
 	}
+	if err := c.saveIdentity(ctx); err != nil {
+		return nil, err
+	}
 	return c, nil
+}
+
+// identityFile keeps Ark's identity Secret (its signing key and cluster ID)
+// beside the PKI, which outlives the cluster as the bucket does: each start
+// is a fresh cluster, but the same Ark, so the backups it made on earlier
+// runs stay its own to expire and delete. Remove the file (or use another
+// Dir) to start as a new cluster, which must adopt what it finds.
+func (c *Cluster) identityFile() string { return c.path("pki", "ark-identity.json") }
+
+const identitySecret = "ark-provenance"
+
+func (c *Cluster) restoreIdentity(ctx context.Context) error {
+	data, err := os.ReadFile(c.identityFile())
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var secretData map[string][]byte
+	if err := json.Unmarshal(data, &secretData); err != nil {
+		return fmt.Errorf("%s: %w", c.identityFile(), err)
+	}
+	c.logf(">> restoring Ark's identity from %s", c.identityFile())
+	_, err = c.Kube.CoreV1().Secrets(SystemNamespace).Create(ctx, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: identitySecret, Namespace: SystemNamespace},
+		Type:       corev1.SecretTypeOpaque,
+		Data:       secretData,
+	}, metav1.CreateOptions{})
+	return err
+}
+
+func (c *Cluster) saveIdentity(ctx context.Context) error {
+	if _, err := os.Stat(c.identityFile()); err == nil {
+		return nil
+	}
+	s, err := c.Kube.CoreV1().Secrets(SystemNamespace).Get(ctx, identitySecret, metav1.GetOptions{})
+	if err != nil {
+		return fmt.Errorf("reading Ark's identity to keep it: %w", err)
+	}
+	data, err := json.Marshal(s.Data)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(c.identityFile(), data, 0o600)
 }
 
 func (c *Cluster) track(p *process) {

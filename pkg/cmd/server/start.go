@@ -360,16 +360,13 @@ func (o *Options) Config(ctx context.Context) (*apiserver.Config, func(), error)
 // clusterSigner reads (or creates) the provenance key and identifies the
 // cluster, so that this API's Backups can be told from any other record.
 func (o *Options) clusterSigner(ctx context.Context, kube kubernetes.Interface) (*provenance.Signer, error) {
-	cluster, err := provenance.ClusterID(ctx, kube)
-	if err != nil {
-		return nil, err
-	}
 	ns, name, _ := strings.Cut(o.ProvenanceSecret, "/")
-	key, err := provenance.KeyFromSecret(ctx, kube, ns, name)
+	id, err := provenance.IdentityFromSecret(ctx, kube, ns, name)
 	if err != nil {
-		return nil, fmt.Errorf("the provenance key (--provenance-secret): %w", err)
+		return nil, fmt.Errorf("the cluster's Ark identity (--provenance-secret): %w", err)
 	}
-	return provenance.NewSigner(key, cluster)
+	klog.InfoS("Acting as this cluster's Ark", "cluster", id.Cluster, "secret", o.ProvenanceSecret)
+	return provenance.NewSigner(id.Key, id.Cluster)
 }
 
 // applyStandaloneAuth authenticates clients by certificates from the
