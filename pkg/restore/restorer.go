@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/klog/v2"
 
 	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
 	"github.com/arkproject/ark/pkg/backupstore"
@@ -152,11 +153,17 @@ func (r *Restorer) Run(ctx context.Context, restore *arkv1.Restore, backup strin
 			return out, fmt.Errorf("the restore's label selector is invalid: %w", err)
 		}
 	}
-	dir, err := os.MkdirTemp(r.ScratchDir, "ark-restore-")
+	// The scratch directory stays locked while in use, so that CleanScratch
+	// can tell it from one a killed server left behind.
+	scratchDir, err := newScratch(r.ScratchDir)
 	if err != nil {
 		return out, err
 	}
-	defer os.RemoveAll(dir)
+	defer func() {
+		if err := scratchDir.remove(); err != nil {
+			klog.ErrorS(err, "Removing a restore's scratch directory", "restore", klog.KObj(restore), "dir", scratchDir.dir)
+		}
+	}()
 	// The backup is the restore's namespace's unless it names another; the
 	// restore's files go to the restore's namespace's folder.
 	layout := backupstore.Layout{HomeNamespace: r.HomeNamespace}
@@ -165,7 +172,7 @@ func (r *Restorer) Run(ctx context.Context, restore *arkv1.Restore, backup strin
 		return out, err
 	}
 	source := layout.Backup(SourceNamespace(restore), backup)
-	index, err := archive.Extract(ctx, r.Store, source, dir, r.Limits)
+	index, err := archive.Extract(ctx, r.Store, source, scratchDir.data(), r.Limits)
 	if err != nil {
 		return out, err
 	}

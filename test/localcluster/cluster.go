@@ -454,7 +454,7 @@ func (c *Cluster) StartArk(ctx context.Context, extraArgs ...string) error {
 	if old, ok := c.procs["ark-apiserver"]; ok && old.running() == nil {
 		return errors.New("ark-apiserver is already running")
 	}
-	p, err := startProcess(c.path("logs"), "ark-apiserver", c.opts.ArkAPIServer, args...)
+	p, err := startProcessEnv(c.path("logs"), "ark-apiserver", c.opts.ArkAPIServer, c.tmpEnv(), args...)
 	if err != nil {
 		return err
 	}
@@ -507,7 +507,7 @@ func (c *Cluster) StartReplica(ctx context.Context, name string, extraArgs ...st
 		return err
 	}
 	c.logf(">> starting replica %s on 127.0.0.1:%d", name, ports[0])
-	p, err := startProcess(c.path("logs"), name, c.opts.ArkAPIServer, c.arkArgs(ports[0], name, extraArgs)...)
+	p, err := startProcessEnv(c.path("logs"), name, c.opts.ArkAPIServer, c.tmpEnv(), c.arkArgs(ports[0], name, extraArgs)...)
 	if err != nil {
 		return err
 	}
@@ -571,6 +571,16 @@ func (c *Cluster) Kubectl(ctx context.Context, stdin []byte, args ...string) ([]
 		cmd.Stdin = bytes.NewReader(stdin)
 	}
 	return cmd.CombinedOutput()
+}
+
+// TempDir is the temporary directory of the cluster's ark-apiserver
+// processes (TMPDIR), where restores unpack backups: tests look for what a
+// crash left there, and nothing else shares it.
+func (c *Cluster) TempDir() string { return c.path("tmp") }
+
+func (c *Cluster) tmpEnv() []string {
+	_ = os.MkdirAll(c.TempDir(), 0o700)
+	return []string{"TMPDIR=" + c.TempDir()}
 }
 
 // VolumesDir is where hostPath volumes of the fake node belong: restores

@@ -25,6 +25,11 @@ type process struct {
 // children in order (kube-apiserver before etcd, or its shutdown hangs); and
 // it is killed if the launcher dies.
 func startProcess(logDir, name, bin string, args ...string) (*process, error) {
+	return startProcessEnv(logDir, name, bin, nil, args...)
+}
+
+// startProcessEnv is startProcess with extra environment variables.
+func startProcessEnv(logDir, name, bin string, env []string, args ...string) (*process, error) {
 	if err := os.MkdirAll(logDir, 0o755); err != nil {
 		return nil, err
 	}
@@ -36,6 +41,9 @@ func startProcess(logDir, name, bin string, args ...string) (*process, error) {
 		return nil, err
 	}
 	cmd := exec.Command(bin, args...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {

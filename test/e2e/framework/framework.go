@@ -28,6 +28,9 @@ var (
 	Ark versioned.Interface
 	// ArkCLI is the ark command line built from this checkout.
 	ArkCLI string
+	// base is how Cluster was started, for peers; work holds every cluster.
+	base localcluster.Options
+	work string
 )
 
 // Options configure a suite's cluster.
@@ -50,7 +53,7 @@ func Main(m Runner, opts Options) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	work, err := os.MkdirTemp("", "ark-e2e-")
+	work, err = os.MkdirTemp("", "ark-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -77,6 +80,7 @@ func Main(m Runner, opts Options) int {
 	lopts.BucketPollInterval = opts.BucketPollInterval
 	lopts.ArkArgs = opts.ArkArgs
 	lopts.Log = os.Stderr
+	base = lopts
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	Cluster, err = localcluster.Start(ctx, lopts)
 	cancel()
@@ -95,6 +99,17 @@ func Main(m Runner, opts Options) int {
 		DumpLogs(Cluster.LogDir())
 	}
 	return code
+}
+
+// StartPeer starts (or, with the name of a peer stopped before, starts
+// again on a fresh etcd, as make run does) another whole local cluster
+// whose Ark shares the suite cluster's bucket: a disaster-recovery or
+// staging cluster on the same storage. The caller stops it.
+func StartPeer(ctx context.Context, name string) (*localcluster.Cluster, error) {
+	opts := base
+	opts.Dir = filepath.Join(work, name)
+	opts.BucketDir = Cluster.BucketDir
+	return localcluster.Start(ctx, opts)
 }
 
 // repoRoot is the directory of go.mod above the working directory.
