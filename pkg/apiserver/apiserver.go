@@ -28,6 +28,7 @@ import (
 	"github.com/arkproject/ark/pkg/apis/ark/validation"
 	"github.com/arkproject/ark/pkg/backupstore"
 	"github.com/arkproject/ark/pkg/controllers"
+	"github.com/arkproject/ark/pkg/janitor"
 	"github.com/arkproject/ark/pkg/objectstore"
 	"github.com/arkproject/ark/pkg/provenance"
 	backupstorage "github.com/arkproject/ark/pkg/registry/backup"
@@ -111,6 +112,10 @@ type ExtraConfig struct {
 	// namespace's lifetime, not its name. Nil in standalone mode.
 	NamespaceUID        func(context.Context, string) (string, error)
 	CurrentNamespaceUID func(string) string
+	// AbandonedAfter, when positive, runs the janitor (package janitor):
+	// partial uploads and restore scratch directories left untouched and
+	// unheld for that long are removed.
+	AbandonedAfter time.Duration
 	// Controllers, when set, runs Ark's controllers once the server serves.
 	Controllers *controllers.Config
 }
@@ -205,6 +210,13 @@ func (c completedConfig) New() (*ArkServer, error) {
 	}
 	if err := generic.InstallAPIGroup(&group); err != nil {
 		return nil, err
+	}
+	if after := c.ExtraConfig.AbandonedAfter; after > 0 {
+		store := c.ExtraConfig.BackupStore
+		generic.AddPostStartHookOrDie("start-ark-janitor", func(hook genericapiserver.PostStartHookContext) error {
+			go janitor.Janitor{Store: store, OlderThan: after}.Run(hook.Context)
+			return nil
+		})
 	}
 	if cc := c.ExtraConfig.Controllers; cc != nil {
 		generic.AddPostStartHookOrDie("start-ark-controllers", func(hook genericapiserver.PostStartHookContext) error {

@@ -84,9 +84,19 @@ func (s *GCSStore) Close() error {
 	return nil
 }
 
+// object returns the handle for key. GCS would store many keys that other
+// backends cannot (empty segments, long segments), and Ark refuses them here
+// too, so a GCS location can be copied to any other backend. The store's prefix
+// is part of the object name, so it counts toward GCS's limit of MaxKeyBytes.
+// Refusing up front gives ErrInvalidKey instead of an HTTP 400 after the
+// upload.
 func (s *GCSStore) object(key string) (*storage.ObjectHandle, error) {
-	if key == "" || strings.HasPrefix(key, "/") {
-		return nil, fmt.Errorf("%w: %q", ErrInvalidKey, key)
+	if err := CheckKey(key); err != nil {
+		return nil, err
+	}
+	if n := len(s.prefix) + len(key); n > MaxKeyBytes {
+		return nil, fmt.Errorf("%w: %s with the location's prefix %q is an object name of %d bytes, more than the %d bytes an object key may have",
+			ErrInvalidKey, quoteKey(key), s.prefix, n, MaxKeyBytes)
 	}
 	return s.bucket.Object(s.prefix + key), nil
 }

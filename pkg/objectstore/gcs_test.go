@@ -21,8 +21,14 @@ func TestGCSStoreConformance(t *testing.T) {
 	t.Cleanup(srv.Stop)
 	var n atomic.Int32
 	for _, prefix := range []string{"", "ark/cluster-a"} {
+		// The prefix and its slash are part of every object name and count
+		// toward GCS's limit on its length.
+		var opts objectstoretest.Options
+		if prefix != "" {
+			opts.KeyPrefixBytes = len(prefix) + 1
+		}
 		t.Run("prefix="+prefix, func(t *testing.T) {
-			objectstoretest.Run(t, func(t *testing.T) objectstore.Store {
+			objectstoretest.RunWith(t, func(t *testing.T) objectstore.Store {
 				bucket := fmt.Sprintf("bucket-%d", n.Add(1))
 				srv.CreateBucket(bucket)
 				s, err := srv.NewStore(context.Background(), bucket, prefix)
@@ -31,7 +37,7 @@ func TestGCSStoreConformance(t *testing.T) {
 				}
 				t.Cleanup(func() { s.Close() })
 				return s
-			})
+			}, opts)
 		})
 	}
 }

@@ -27,6 +27,88 @@ var (
 	ErrInvalidKey = errors.New("invalid object key")
 )
 
+// Key limits. Every backend refuses keys beyond them, even a backend that could
+// store more, so that a key accepted anywhere is accepted everywhere: a bucket
+// can then be copied between backends, and other packages can validate a name
+// once, up front (CheckKey), instead of learning about a limit from one backend
+// in the middle of a backup.
+const (
+	// MaxKeyBytes is the longest key in bytes, the limit GCS and S3 put on an
+	// object name. A backend that stores keys under a prefix counts the prefix
+	// too, so its keys may be shorter.
+	MaxKeyBytes = 1024
+	// MaxKeySegmentBytes is the longest segment between slashes in bytes, the
+	// longest file name on common file systems (NAME_MAX): the file backend
+	// stores each segment as one directory entry.
+	MaxKeySegmentBytes = 255
+)
+
+// CheckKey reports whether key is within the limits every backend accepts. The
+// error wraps ErrInvalidKey and names the rule broken. Keys are slash-separated
+// segments: no empty, "." or ".." segment, no leading or trailing slash, no NUL
+// byte, no segment over MaxKeySegmentBytes and no key over MaxKeyBytes. The
+// segment rules are what keeps a key from naming a path outside a file bucket;
+// object stores would accept such keys but they would not survive a copy to
+// a directory. Backends may refuse more (the file store reserves names).
+func CheckKey(key string) error {
+	switch {
+	case key == "":
+		return fmt.Errorf("%w: the key is empty", ErrInvalidKey)
+	case len(key) > MaxKeyBytes:
+		return fmt.Errorf("%w: %s is %d bytes, more than the %d bytes an object key may have", ErrInvalidKey, quoteKey(key), len(key), MaxKeyBytes)
+	case strings.IndexByte(key, 0) >= 0:
+		return fmt.Errorf("%w: %s contains a NUL byte", ErrInvalidKey, quoteKey(key))
+	case strings.HasPrefix(key, "/"):
+		return fmt.Errorf("%w: %s starts with a slash", ErrInvalidKey, quoteKey(key))
+	case strings.HasSuffix(key, "/"):
+		return fmt.Errorf("%w: %s ends with a slash", ErrInvalidKey, quoteKey(key))
+	}
+	for seg := range strings.SplitSeq(key, "/") {
+		if err := checkKeySegment(seg); err != nil {
+			return fmt.Errorf("%w: %s %s", ErrInvalidKey, quoteKey(key), err)
+		}
+	}
+	return nil
+}
+
+// checkKeySegment is CheckKey's rule for one segment; the message completes
+// a sentence that starts with the key.
+func checkKeySegment(seg string) error {
+	switch {
+	case seg == "":
+		return errors.New("has an empty segment")
+	case seg == "." || seg == "..":
+		return fmt.Errorf("has a %q segment", seg)
+	case len(seg) > MaxKeySegmentBytes:
+		return fmt.Errorf("has a segment of %d bytes, more than the %d bytes a segment (a file name) may have", len(seg), MaxKeySegmentBytes)
+	case strings.IndexByte(seg, 0) >= 0:
+		return errors.New("contains a NUL byte")
+	}
+	return nil
+}
+
+// quoteKey quotes a key for an error message, cut short: a refused key may be
+// a kilobyte of attacker-chosen bytes, and the message ends up in logs and API
+// responses.
+func quoteKey(key string) string {
+	const show = 64
+	if len(key) <= show {
+		return fmt.Sprintf("%q", key)
+	}
+	return fmt.Sprintf("%q...", key[:show])
+}
+
+// Janitor is implemented by backends that keep uploads in progress as local
+// temporary files, which a crash (kill -9) leaves behind. The file store does;
+// GCS does not need to, because the service discards an unfinished resumable
+// upload by itself. Callers find it with a type assertion on a Store.
+type Janitor interface {
+	// RemoveAbandonedUploads removes temporary uploads that were last written
+	// more than olderThan ago and that no live writer, in this process or
+	// another sharing the location, still holds. It returns how many it removed.
+	RemoveAbandonedUploads(ctx context.Context, olderThan time.Duration) (removed int, err error)
+}
+
 // ObjectAttrs describes a stored object.
 type ObjectAttrs struct {
 	// Key is the object's key relative to the store's prefix.

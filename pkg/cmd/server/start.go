@@ -92,6 +92,9 @@ type Options struct {
 	// NamespaceConcurrency bounds the backups (and restores) one such
 	// namespace runs at once.
 	NamespaceConcurrency int
+	// AbandonedAfter is when a crash's partial uploads and restore scratch
+	// directories count as abandoned; 0 never removes them.
+	AbandonedAfter time.Duration
 
 	Out, ErrOut io.Writer
 	flags       *pflag.FlagSet
@@ -118,6 +121,7 @@ func NewOptions(out, errOut io.Writer) *Options {
 		ProvenanceSecret:        "ark-system/ark-provenance",
 		TenantLimits:            validation.DefaultTenantLimits,
 		NamespaceConcurrency:    1,
+		AbandonedAfter:          time.Hour,
 		Out:                     out,
 		ErrOut:                  errOut,
 	}
@@ -166,6 +170,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", o.LeaderElectionNamespace, "Namespace of the controllers' Lease.")
 	fs.IntVar(&o.BackupWorkers, "backup-workers", o.BackupWorkers, "How many backups may run at the same time, and how many restores.")
 	fs.DurationVar(&o.GCInterval, "gc-interval", o.GCInterval, "How often backups are checked for expiry.")
+	fs.DurationVar(&o.AbandonedAfter, "abandoned-after", o.AbandonedAfter, "Remove partial uploads of a file bucket and restore scratch directories that a crashed server left, once untouched (and held by no process) for this long; 0 never removes them.")
 	fs.StringSliceVar(&o.HostPathRestoreDirs, "hostpath-restore-dirs", o.HostPathRestoreDirs, "Directories under which restores may write hostPath and local volume data (the path comes from the backup's PersistentVolume). Empty allows any.")
 	fs.StringVar(&o.ProvenanceSecret, "provenance-secret", o.ProvenanceSecret, "namespace/name of the Secret holding the key Ark signs the Backups its API accepts with (created if absent). Only signed Backups run: one written straight into the bucket never does. Replicas of one cluster share it.")
 	fs.DurationVar(&o.TenantLimits.MaxHookTimeout, "tenant-max-hook-timeout", o.TenantLimits.MaxHookTimeout, "Longest timeout a hook of a backup outside the home namespace may have (spec hooks are refused with 422, pod annotation hooks are cut to it). 0 means no bound.")
@@ -308,6 +313,7 @@ func (o *Options) Config(ctx context.Context) (*apiserver.Config, func(), error)
 		HomeNamespace:      o.HomeNamespace,
 		BackupStore:        store,
 		BucketPollInterval: o.BucketPollInterval,
+		AbandonedAfter:     o.AbandonedAfter,
 	}
 	if serverConfig.SharedInformerFactory != nil {
 		namespaces := serverConfig.SharedInformerFactory.Core().V1().Namespaces()

@@ -19,8 +19,28 @@ import (
 	"github.com/arkproject/ark/pkg/objectstore"
 )
 
+// Options adapt the suite to what a backend is.
+type Options struct {
+	// KeyPrefixBytes is how many bytes the store puts in front of every key in
+	// its object names (for GCS the prefix and its slash). They count toward
+	// objectstore.MaxKeyBytes, so the longest key the store must take is that
+	// much shorter.
+	KeyPrefixBytes int
+	// PlantLink is for backends whose buckets can hold symbolic links. It makes
+	// key in s a symbolic link to target, as someone with write access to the
+	// bucket could, creating the directories above it. target is either an
+	// absolute path outside the bucket or a path relative to the link's
+	// directory. When nil, the link cases are skipped.
+	PlantLink func(t *testing.T, s objectstore.Store, key, target string)
+}
+
 // Run runs the suite; newStore returns an empty store for each subtest.
 func Run(t *testing.T, newStore func(t *testing.T) objectstore.Store) {
+	RunWith(t, newStore, Options{})
+}
+
+// RunWith runs the suite with the backend's options.
+func RunWith(t *testing.T, newStore func(t *testing.T) objectstore.Store, opts Options) {
 	t.Run("NotFound", func(t *testing.T) { testNotFound(t, newStore(t)) })
 	t.Run("PutIfAbsent", func(t *testing.T) { testPutIfAbsent(t, newStore(t)) })
 	t.Run("ConcurrentPutIfAbsent", func(t *testing.T) { testConcurrentPutIfAbsent(t, newStore(t)) })
@@ -30,6 +50,15 @@ func Run(t *testing.T, newStore func(t *testing.T) objectstore.Store) {
 	t.Run("List", func(t *testing.T) { testList(t, newStore(t)) })
 	t.Run("ListPaging", func(t *testing.T) { testListPaging(t, newStore(t)) })
 	t.Run("Delete", func(t *testing.T) { testDelete(t, newStore(t)) })
+	t.Run("KeyLimits", func(t *testing.T) { testKeyLimits(t, newStore(t), opts.KeyPrefixBytes) })
+	t.Run("Links", func(t *testing.T) {
+		if opts.PlantLink == nil {
+			t.Skip("the backend's buckets cannot hold symbolic links")
+		}
+		t.Run("ObjectToOutsideFile", func(t *testing.T) { testLinkToOutsideFile(t, newStore(t), opts.PlantLink) })
+		t.Run("DirectoryToOutside", func(t *testing.T) { testLinkedDirectoryOutside(t, newStore(t), opts.PlantLink) })
+		t.Run("InsideBucket", func(t *testing.T) { testLinksInsideBucket(t, newStore(t), opts.PlantLink) })
+	})
 }
 
 func put(t *testing.T, s objectstore.Store, key, data string, cond objectstore.Conditions) objectstore.ObjectAttrs {
