@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/duration"
 
 	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
+	"github.com/arkproject/ark/pkg/provenance"
 	"github.com/arkproject/ark/pkg/controllers/schedule"
 )
 
@@ -98,6 +99,13 @@ func describeBackup(w io.Writer, b *arkv1.Backup, now time.Time) {
 	d.line("Name", b.Name)
 	d.line("Namespace", b.Namespace)
 	d.line("Labels", pairsString(b.Labels, "=", ","))
+	// Which cluster's Ark runs, expires and deletes it (see ark backup adopt).
+	if c := b.Annotations[provenance.ClusterAnnotation]; c != "" {
+		d.line("Cluster", c)
+	}
+	if from := b.Annotations[arkv1.AnnotationAdoptedFrom]; from != "" {
+		d.line("Adopted from", from)
+	}
 	d.line("Phase", phaseOr(string(b.Status.Phase)))
 	if b.Status.FailureReason != "" {
 		d.line("Failure reason", b.Status.FailureReason)
