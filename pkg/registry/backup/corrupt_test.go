@@ -106,6 +106,10 @@ func TestBadRecordsAreListedAsCorrupt(t *testing.T) {
 	if err != nil || got.(*ark.Backup).Status.Phase != ark.BackupPhaseCorrupt {
 		t.Fatalf("get of a corrupt record: %v %+v", err, got)
 	}
+	// The patch handler takes an object without a UID for an absent one.
+	if uid := got.(*ark.Backup).UID; uid == "" || uid != listed["null"].UID {
+		t.Errorf("a corrupt record's UID is %q, listed as %q: want one, stable", uid, listed["null"].UID)
+	}
 	_, _, err = r.Update(nsContext(home), "null", rest.DefaultUpdatedObjectInfo(nil, func(_ context.Context, _, old runtime.Object) (runtime.Object, error) {
 		b := old.(*ark.Backup).DeepCopy()
 		b.Labels = map[string]string{"x": "y"}
@@ -124,7 +128,7 @@ func TestBadRecordsAreListedAsCorrupt(t *testing.T) {
 		t.Fatalf("delete of a corrupt record: %v", err)
 	}
 	deleting := obj.(*ark.Backup)
-	if deleting.Status.Phase != ark.BackupPhaseDeleting || !strings.Contains(deleting.Status.FailureReason, "deleted as corrupt") {
+	if deleting.Status.Phase != ark.BackupPhaseDeleting || !strings.Contains(deleting.Status.FailureReason, "deleted as corrupt") || deleting.UID == "" {
 		t.Errorf("deleted corrupt record: %+v", deleting.Status)
 	}
 	var v1b arkv1.Backup

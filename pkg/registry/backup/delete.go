@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/google/uuid"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/rest"
 	"k8s.io/apiserver/pkg/util/dryrun"
@@ -90,6 +92,7 @@ func (r *REST) Delete(ctx context.Context, name string, deleteValidation rest.Va
 func (r *REST) replaceCorrupt(ctx context.Context, old *ark.Backup) (*ark.Backup, error) {
 	b := &ark.Backup{}
 	b.Name, b.Namespace = old.Name, old.Namespace
+	b.UID = types.UID(uuid.NewString())
 	b.CreationTimestamp = old.CreationTimestamp
 	b.Spec.StorageLocation = old.Spec.StorageLocation
 	b.Spec.Requester = registry.Requester(ctx, r.strategy.Scope, nil)

@@ -10,7 +10,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/klog/v2"
 
@@ -247,6 +249,10 @@ func (ix *index) corruptView(ref backupstore.Backup, attrs objectstore.ObjectAtt
 	b := &ark.Backup{}
 	b.Name, b.Namespace = ref.Name, ref.Namespace
 	b.ResourceVersion = strconv.FormatInt(attrs.Generation, 10)
+	// A UID, stable for this version of the file, so that clients (and
+	// the patch handler, which takes an object without one for absent)
+	// see an object that exists.
+	b.UID = types.UID(uuid.NewSHA1(uuid.NameSpaceURL, []byte(ix.store.String()+"/"+ref.MetadataKey()+"@"+b.ResourceVersion)).String())
 	b.CreationTimestamp = metav1.NewTime(attrs.Updated)
 	b.Spec.StorageLocation = ix.location
 	b.Status.Phase = ark.BackupPhaseCorrupt
