@@ -27,7 +27,7 @@ test: verify controlplane
 unit:
 	$(GO) test $$($(GO) list ./... | grep -v /test/) -count=1
 
-## e2e: only the end-to-end suites (local cluster): test/e2e, and test/e2e/tenancy (attacks on tenancy)
+## e2e: only the end-to-end suites (local cluster): test/e2e, test/e2e/tenancy (attacks on tenancy) and test/e2e/faults (a shared, hostile, fallible bucket)
 e2e: controlplane
 	$(GO) test ./test/e2e/... -p 1 -count=1 -v
 

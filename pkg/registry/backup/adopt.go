@@ -2,7 +2,6 @@ package backup
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/arkproject/ark/pkg/apis/ark"
 	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
-	"github.com/arkproject/ark/pkg/objectstore"
 	"github.com/arkproject/ark/pkg/provenance"
 )
 
@@ -80,12 +78,9 @@ func (a *AdoptREST) Update(ctx context.Context, name string, objInfo rest.Update
 		if options != nil && len(options.DryRun) > 0 {
 			return b, false, nil
 		}
-		saved, err := r.swap(ctx, b, gen)
-		if errors.Is(err, objectstore.ErrPreconditionFailed) && attempt < maxUpdateAttempts && retryPause(ctx, attempt) == nil {
+		saved, again, err := r.swapOrRetry(ctx, name, b, gen, attempt)
+		if again {
 			continue
-		}
-		if errors.Is(err, objectstore.ErrPreconditionFailed) {
-			return nil, false, r.conflict(name)
 		}
 		if err != nil {
 			return nil, false, err

@@ -2,7 +2,6 @@ package backup
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/google/uuid"
@@ -17,7 +16,6 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/arkproject/ark/pkg/apis/ark"
-	"github.com/arkproject/ark/pkg/objectstore"
 	"github.com/arkproject/ark/pkg/registry"
 )
 
@@ -71,12 +69,9 @@ func (r *REST) Delete(ctx context.Context, name string, deleteValidation rest.Va
 		if options != nil && dryrun.IsDryRun(options.DryRun) {
 			return b, false, nil
 		}
-		saved, err := r.swap(ctx, b, gen)
-		if errors.Is(err, objectstore.ErrPreconditionFailed) && attempt < maxUpdateAttempts && retryPause(ctx, attempt) == nil {
+		saved, again, err := r.swapOrRetry(ctx, name, b, gen, attempt)
+		if again {
 			continue
-		}
-		if errors.Is(err, objectstore.ErrPreconditionFailed) {
-			return nil, false, r.conflict(name)
 		}
 		if err != nil {
 			return nil, false, err

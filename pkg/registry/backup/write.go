@@ -134,14 +134,11 @@ func (r *REST) update(ctx context.Context, name string, objInfo rest.UpdatedObje
 		if options != nil && dryrun.IsDryRun(options.DryRun) {
 			return b, false, nil
 		}
-		saved, err := r.swap(ctx, b, gen)
-		if errors.Is(err, objectstore.ErrPreconditionFailed) {
-			// Someone wrote in between. Re-read and re-apply: a caller's stale
-			// resourceVersion is then caught by the check above, while a patch
-			// (whose version comes from the object it was applied to) lands.
-			if attempt == maxUpdateAttempts || retryPause(ctx, attempt) != nil {
-				return nil, false, r.conflict(name)
-			}
+		// If someone wrote in between, re-read and re-apply: a caller's
+		// stale resourceVersion is then caught by the check above, while a
+		// patch (whose version comes from the object it was applied to) lands.
+		saved, again, err := r.swapOrRetry(ctx, name, b, gen, attempt)
+		if again {
 			continue
 		}
 		if err != nil {
@@ -178,6 +175,20 @@ func (r *REST) swap(ctx context.Context, b *ark.Backup, gen int64) (*ark.Backup,
 	b.ResourceVersion = strconv.FormatInt(attrs.Generation, 10)
 	r.ix.observe(b.DeepCopy(), attrs.Generation)
 	return b, nil
+}
+
+// swapOrRetry is swap in a read-modify-write loop: again says that someone
+// wrote in between and the caller should re-read and re-apply (after a
+// pause); after maxUpdateAttempts it is a 409.
+func (r *REST) swapOrRetry(ctx context.Context, name string, b *ark.Backup, gen int64, attempt int) (saved *ark.Backup, again bool, err error) {
+	saved, err = r.swap(ctx, b, gen)
+	if errors.Is(err, objectstore.ErrPreconditionFailed) {
+		if attempt < maxUpdateAttempts && retryPause(ctx, attempt) == nil {
+			return nil, true, nil
+		}
+		return nil, false, r.conflict(name)
+	}
+	return saved, false, err
 }
 
 func (r *REST) conflict(name string) error {
