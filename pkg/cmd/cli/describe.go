@@ -11,8 +11,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/duration"
 
 	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
-	"github.com/arkproject/ark/pkg/provenance"
 	"github.com/arkproject/ark/pkg/controllers/schedule"
+	"github.com/arkproject/ark/pkg/provenance"
 )
 
 // describer writes "Key:  value" lines, indented by section.
