@@ -78,13 +78,14 @@ func TestBucketIsAuthoritative(t *testing.T) {
 		assertListed(t, ts, "own")
 		expectEvent(t, w, "DELETED", "from-elsewhere")
 
-		// A corrupt file hides nothing else and reads as a clear error.
+		// A corrupt file hides nothing else and reads as what it is: a
+		// Corrupt backup that says why.
 		writeBehindBack(t, ts.Store, "corrupt", `{"apiVersion":"ark.heptio.com/v1","kind":"Backup","metadata":`)
 		ts.waitForPoll(t)
-		assertListed(t, ts, "own")
-		_, err = backups.Get(ctx, "corrupt", metav1.GetOptions{})
-		if !apierrors.IsInternalError(err) || !strings.Contains(err.Error(), "corrupt backup metadata") {
-			t.Errorf("get of a corrupt backup: %v", err)
+		assertListed(t, ts, "corrupt", "own")
+		got, err = backups.Get(ctx, "corrupt", metav1.GetOptions{})
+		if err != nil || got.Status.Phase != arkv1.BackupPhaseCorrupt || !strings.Contains(got.Status.FailureReason, "corrupt backup record") {
+			t.Errorf("get of a corrupt backup: %v %+v", err, got)
 		}
 	})
 }
