@@ -222,3 +222,47 @@ func TestAdopt(t *testing.T) {
 		t.Error("a client set the adopted-from annotation")
 	}
 }
+
+// A server-side apply of a backup that does not exist creates it (the apply
+// handler calls Update with forceAllowCreate); a plain update still 404s.
+func TestUpdateCreatesWhenAllowed(t *testing.T) {
+	mine, _ := provenance.NewSigner(bytes.Repeat([]byte{1}, provenance.KeySize), "here")
+	r, _ := newSignedREST(t, nil, mine)
+	applied := &ark.Backup{
+		ObjectMeta: metav1.ObjectMeta{Name: "applied", Namespace: home, Labels: map[string]string{"via": "ssa"}},
+		Spec:       ark.BackupSpec{StorageLocation: "default"},
+	}
+	if _, _, err := r.Update(nsContext(home), "applied", rest.DefaultUpdatedObjectInfo(applied.DeepCopy()), nil, nil, false, &metav1.UpdateOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("update of an absent backup without forceAllowCreate: %v, want 404", err)
+	}
+	obj, created, err := r.Update(nsContext(home), "applied", rest.DefaultUpdatedObjectInfo(applied.DeepCopy()), nil, nil, true, &metav1.UpdateOptions{FieldManager: "kubectl"})
+	if err != nil || !created {
+		t.Fatalf("apply of an absent backup: created=%v %v", created, err)
+	}
+	b := obj.(*ark.Backup)
+	if b.UID == "" || b.Labels["via"] != "ssa" || b.Spec.Requester == nil || b.Spec.Requester.Username != "tester" {
+		t.Errorf("created by apply: %+v", b.ObjectMeta)
+	}
+	var v1b arkv1.Backup
+	if err := arkv1.Convert_ark_Backup_To_v1_Backup(b, &v1b, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := mine.Verify(&v1b); err != nil {
+		t.Errorf("a backup created by apply is not signed: %v", err)
+	}
+	// Applying again updates it (the apply handler patches the current object).
+	obj, created, err = r.Update(nsContext(home), "applied", rest.DefaultUpdatedObjectInfo(nil, func(_ context.Context, _, old runtime.Object) (runtime.Object, error) {
+		b := old.(*ark.Backup).DeepCopy()
+		b.Labels["via"] = "ssa-again"
+		return b, nil
+	}), nil, nil, true, &metav1.UpdateOptions{})
+	if err != nil || created || obj.(*ark.Backup).Labels["via"] != "ssa-again" {
+		t.Errorf("second apply: created=%v %v %v", created, err, obj)
+	}
+	// A body naming another backup than the URL is refused.
+	other := applied.DeepCopy()
+	other.Name = "other"
+	if _, _, err := r.Update(nsContext(home), "absent", rest.DefaultUpdatedObjectInfo(other), nil, nil, true, &metav1.UpdateOptions{}); !apierrors.IsBadRequest(err) {
+		t.Errorf("apply with a mismatched name: %v", err)
+	}
+}

@@ -77,9 +77,31 @@ func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation 
 	return b, nil
 }
 
-// Update changes a backup's spec or metadata.
+// Update changes a backup's spec or metadata. With forceAllowCreate (a
+// server-side apply of a backup that does not exist yet) it creates the
+// backup, as etcd-backed storage does, so GitOps tools that apply on the
+// server manage Backups as they do Restores and Schedules.
 func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc, updateValidation rest.ValidateObjectUpdateFunc, forceAllowCreate bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
-	return r.update(ctx, name, objInfo, updateValidation, r.strategy, options)
+	obj, created, err := r.update(ctx, name, objInfo, updateValidation, r.strategy, options)
+	if !forceAllowCreate || !apierrors.IsNotFound(err) {
+		return obj, created, err
+	}
+	newObj, err := objInfo.UpdatedObject(ctx, nil)
+	if err != nil {
+		return nil, false, err
+	}
+	if b, ok := newObj.(*ark.Backup); ok && b.Name != name {
+		return nil, false, apierrors.NewBadRequest(fmt.Sprintf("the name of the object (%s) does not match the name on the URL (%s)", b.Name, name))
+	}
+	createOptions := &metav1.CreateOptions{}
+	if options != nil {
+		createOptions.DryRun, createOptions.FieldManager = options.DryRun, options.FieldManager
+	}
+	obj, err = r.Create(ctx, newObj, createValidation, createOptions)
+	if err != nil {
+		return nil, false, err
+	}
+	return obj, true, nil
 }
 
 // update is a compare-and-swap on the metadata file's generation. A caller's
