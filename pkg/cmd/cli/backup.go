@@ -20,7 +20,7 @@ import (
 func newBackupCommand(env *Env) *cobra.Command {
 	cmd := &cobra.Command{Use: "backup", Aliases: []string{"backups"}, Short: "Work with backups"}
 	cmd.AddCommand(newBackupCreate(env), newGet(env, "backups"), newDescribe(env, "backups"),
-		newDelete(env, "backup"), newContent(env, "backup", "logs"), newBackupDownload(env), newBackupAdopt(env))
+		newDelete(env, "backup"), newContent(env, "backup", "logs"), newBackupDownload(env), newBackupAdopt(env), newBackupSetTTL(env))
 	return cmd
 }
 

@@ -7,11 +7,14 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apiserver/pkg/authentication/user"
+	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/rest"
 
 	"github.com/arkproject/ark/pkg/apis/ark"
@@ -264,5 +267,59 @@ func TestUpdateCreatesWhenAllowed(t *testing.T) {
 	other.Name = "other"
 	if _, _, err := r.Update(nsContext(home), "absent", rest.DefaultUpdatedObjectInfo(other), nil, nil, true, &metav1.UpdateOptions{}); !apierrors.IsBadRequest(err) {
 		t.Errorf("apply with a mismatched name: %v", err)
+	}
+}
+
+// A finished backup's retention can change: its expiration follows, its
+// requester stays, and it is signed again; nothing else of its spec can.
+func TestRetentionOfAFinishedBackup(t *testing.T) {
+	mine, _ := provenance.NewSigner(bytes.Repeat([]byte{1}, provenance.KeySize), "here")
+	r, _ := newSignedREST(t, nil, mine)
+	b := create(t, r, home, "kept")
+	start := metav1.NewTime(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC))
+	status := &StatusREST{r: r}
+	_, _, err := status.Update(nsContext(home), "kept", rest.DefaultUpdatedObjectInfo(nil, func(_ context.Context, _, old runtime.Object) (runtime.Object, error) {
+		c := old.(*ark.Backup).DeepCopy()
+		c.Status.Phase, c.Status.StartTimestamp = ark.BackupPhaseCompleted, &start
+		exp := metav1.NewTime(start.Add(720 * time.Hour))
+		c.Status.Expiration = &exp
+		return c, nil
+	}), nil, nil, false, &metav1.UpdateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	as := func(name string) context.Context {
+		return genericapirequest.WithUser(genericapirequest.WithNamespace(context.Background(), home), &user.DefaultInfo{Name: name})
+	}
+	change := func(mutate func(*ark.Backup)) (*ark.Backup, error) {
+		obj, _, err := r.Update(as("someone-else"), "kept", rest.DefaultUpdatedObjectInfo(nil, func(_ context.Context, _, old runtime.Object) (runtime.Object, error) {
+			c := old.(*ark.Backup).DeepCopy()
+			mutate(c)
+			return c, nil
+		}), nil, nil, false, &metav1.UpdateOptions{})
+		if err != nil {
+			return nil, err
+		}
+		return obj.(*ark.Backup), nil
+	}
+	got, err := change(func(c *ark.Backup) { c.Spec.TTL = metav1.Duration{Duration: 48 * time.Hour} })
+	if err != nil {
+		t.Fatalf("changing the retention: %v", err)
+	}
+	if got.Status.Expiration == nil || !got.Status.Expiration.Equal(&metav1.Time{Time: start.Add(48 * time.Hour)}) {
+		t.Errorf("expiration %v, want start + 48h", got.Status.Expiration)
+	}
+	if got.Spec.Requester.Username != b.Spec.Requester.Username {
+		t.Errorf("a retention change made %s the requester", got.Spec.Requester.Username)
+	}
+	var v1b arkv1.Backup
+	if err := arkv1.Convert_ark_Backup_To_v1_Backup(got, &v1b, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := mine.Verify(&v1b); err != nil {
+		t.Errorf("not signed again: %v", err)
+	}
+	if _, err := change(func(c *ark.Backup) { c.Spec.ExcludedResources = []string{"secrets"} }); !apierrors.IsInvalid(err) {
+		t.Errorf("changing what a finished backup holds: %v, want 422", err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -56,8 +57,16 @@ func (s strategy) PrepareForUpdate(ctx context.Context, obj, old runtime.Object)
 	supplied := r.Spec.Requester
 	r.Spec.Requester = o.Spec.Requester
 	if !apiequality.Semantic.DeepEqual(r.Spec, o.Spec) {
-		r.Spec.Requester = registry.Requester(ctx, s.Scope, supplied)
 		r.Generation = o.Generation + 1
+		if o.Status.StartTimestamp != nil && validation.OnlyTTLChanged(&r.Spec, &o.Spec) {
+			// A started backup's retention: it expires that long after it
+			// started; it runs no more, so it acts as nobody new.
+			exp := metav1.NewTime(o.Status.StartTimestamp.Add(r.Spec.TTL.Duration))
+			r.Status.Expiration = &exp
+			registry.ConfineToNamespace(&r.Spec, r.Namespace, s.Scope)
+			return
+		}
+		r.Spec.Requester = registry.Requester(ctx, s.Scope, supplied)
 		// A corrected spec gets another chance: the controller takes New ones.
 		if o.Status.Phase == ark.BackupPhaseFailedValidation {
 			r.Status = ark.BackupStatus{Phase: ark.BackupPhaseNew}

@@ -68,14 +68,28 @@ func ValidateBackup(b *ark.Backup, scope Scope) field.ErrorList {
 }
 
 // ValidateBackupUpdate validates a change to a Backup's spec or metadata. The
-// spec of a backup that has started is what was backed up: it cannot change.
+// spec of a backup that has started is what was backed up: it cannot
+// change, but for its retention (spec.ttl), which users extend or shorten
+// as they do in Velero, until the backup is being deleted.
 func ValidateBackupUpdate(b, old *ark.Backup, scope Scope) field.ErrorList {
 	allErrs := apimachineryvalidation.ValidateObjectMetaUpdate(&b.ObjectMeta, &old.ObjectMeta, field.NewPath("metadata"))
 	allErrs = append(allErrs, ValidateBackupSpec(&b.Spec, b.Namespace, scope, field.NewPath("spec"))...)
-	if !backupSpecMutable(old.Status.Phase) && !specEqual(b.Spec, old.Spec) {
-		allErrs = append(allErrs, field.Forbidden(field.NewPath("spec"), fmt.Sprintf("may not change once the backup is %s", old.Status.Phase)))
+	switch {
+	case backupSpecMutable(old.Status.Phase), specEqual(b.Spec, old.Spec):
+	case old.Status.Phase == ark.BackupPhaseDeleting:
+		allErrs = append(allErrs, field.Forbidden(field.NewPath("spec"), "may not change once the backup is Deleting"))
+	case !OnlyTTLChanged(&b.Spec, &old.Spec):
+		allErrs = append(allErrs, field.Forbidden(field.NewPath("spec"), fmt.Sprintf("may not change once the backup is %s, but for spec.ttl (how long it is kept)", old.Status.Phase)))
 	}
 	return allErrs
+}
+
+// OnlyTTLChanged reports whether two specs of one backup differ in nothing
+// but their TTL (and so their requester, which a spec change re-records).
+func OnlyTTLChanged(spec, old *ark.BackupSpec) bool {
+	a, b := *spec, *old
+	a.TTL, a.Requester = b.TTL, b.Requester
+	return specEqual(a, b) && spec.TTL != old.TTL
 }
 
 // ValidateBackupSpec validates a BackupSpec, of a Backup or of a Schedule's template.

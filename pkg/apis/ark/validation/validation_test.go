@@ -563,17 +563,22 @@ func TestValidateBackupUpdate(t *testing.T) {
 		{name: "no change", phase: ark.BackupPhaseCompleted, mutate: func(*ark.Backup) {}},
 		{name: "spec change without a phase", phase: "", mutate: changeTTL},
 		{name: "spec change while New", phase: ark.BackupPhaseNew, mutate: changeTTL},
+		{name: "retention change while InProgress", phase: ark.BackupPhaseInProgress, mutate: changeTTL},
+		{name: "retention change when Completed", phase: ark.BackupPhaseCompleted, mutate: changeTTL},
+		{name: "retention change when PartiallyFailed", phase: ark.BackupPhasePartiallyFailed, mutate: changeTTL},
 		{
-			name: "spec change while InProgress", phase: ark.BackupPhaseInProgress, mutate: changeTTL,
-			want: []wantErr{forbidden("spec").with("InProgress")},
+			name: "retention change when Deleting", phase: ark.BackupPhaseDeleting, mutate: changeTTL,
+			want: []wantErr{forbidden("spec").with("Deleting")},
 		},
 		{
-			name: "spec change when Completed", phase: ark.BackupPhaseCompleted, mutate: changeTTL,
-			want: []wantErr{forbidden("spec").with("Completed")},
+			name: "spec change while InProgress", phase: ark.BackupPhaseInProgress,
+			mutate: func(b *ark.Backup) { b.Spec.ExcludedResources = []string{"secrets"} },
+			want:   []wantErr{forbidden("spec").with("InProgress")},
 		},
 		{
-			name: "spec change when PartiallyFailed", phase: ark.BackupPhasePartiallyFailed, mutate: changeTTL,
-			want: []wantErr{forbidden("spec")},
+			name: "spec change with the retention when Completed", phase: ark.BackupPhaseCompleted,
+			mutate: func(b *ark.Backup) { changeTTL(b); b.Spec.ExcludedResources = []string{"secrets"} },
+			want:   []wantErr{forbidden("spec").with("Completed")},
 		},
 		{
 			name: "spec change when Failed", phase: ark.BackupPhaseFailed,
@@ -598,9 +603,9 @@ func TestValidateBackupUpdate(t *testing.T) {
 			want:   []wantErr{invalid("spec.ttl")},
 		},
 		{
-			name: "invalid spec change when Completed", phase: ark.BackupPhaseCompleted,
+			name: "invalid retention when Completed", phase: ark.BackupPhaseCompleted,
 			mutate: func(b *ark.Backup) { b.Spec.TTL = dur(-time.Hour) },
-			want:   []wantErr{invalid("spec.ttl"), forbidden("spec")},
+			want:   []wantErr{invalid("spec.ttl")},
 		},
 		{
 			name: "confined backup widened while New", ns: teamA, phase: ark.BackupPhaseNew,
