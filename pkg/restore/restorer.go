@@ -458,7 +458,7 @@ func (r *run) restoreItem(ctx context.Context, kind string, api apiResource, it 
 		}
 		return res
 	case apierrors.IsAlreadyExists(err):
-		if kind == "namespaces" {
+		if kind == "namespaces" || madeByKubernetes(kind, obj) {
 			res.Action = ActionSkipped
 			return res
 		}

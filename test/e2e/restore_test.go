@@ -236,6 +236,20 @@ func TestRestoreExistingObjects(t *testing.T) {
 	if !found {
 		t.Errorf("no skipped result naming the existing config map: %v", items)
 	}
+	// The root CA config map Kubernetes makes in every namespace is skipped
+	// too, but without a warning: the target cluster's is the right one.
+	quiet := false
+	for _, it := range items {
+		if it["name"] == "kube-root-ca.crt" {
+			quiet = it["action"] == "skipped" && it["reason"] == ""
+		}
+	}
+	if !quiet {
+		t.Errorf("kube-root-ca.crt is not skipped quietly: %v", items)
+	}
+	if skip.Status.Warnings != 1 {
+		t.Errorf("warnings %d, want 1 (the config map a user made)", skip.Status.Warnings)
+	}
 
 	upd := runRestore(t, home, &arkv1.Restore{ObjectMeta: metav1.ObjectMeta{Name: "bistro-e-update"}, Spec: arkv1.RestoreSpec{
 		BackupName: "bistro-e", ExistingResourcePolicy: arkv1.ExistingResourcePolicyUpdate,

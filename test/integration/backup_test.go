@@ -133,10 +133,16 @@ func TestBackupCRUD(t *testing.T) {
 		if st.Status.Phase != arkv1.BackupPhaseInProgress || st.Status.Progress.ItemsDone != 3 || st.Spec.TTL.Duration != 720*time.Hour {
 			t.Errorf("status update: %+v %+v", st.Status, st.Spec.TTL)
 		}
-		// Once the backup has started its spec is frozen.
-		st.Spec.TTL = metav1.Duration{Duration: time.Hour}
-		if _, err := backups.Update(ctx, st, metav1.UpdateOptions{}); !apierrors.IsInvalid(err) {
+		// Once the backup has started its spec is frozen, but for its
+		// retention.
+		frozen := st.DeepCopy()
+		frozen.Spec.ExcludedResources = []string{"secrets"}
+		if _, err := backups.Update(ctx, frozen, metav1.UpdateOptions{}); !apierrors.IsInvalid(err) {
 			t.Errorf("spec change of a running backup: got %v, want Invalid", err)
+		}
+		st.Spec.TTL = metav1.Duration{Duration: time.Hour}
+		if kept, err := backups.Update(ctx, st, metav1.UpdateOptions{}); err != nil || kept.Spec.TTL.Duration != time.Hour {
+			t.Errorf("retention change of a running backup: %v", err)
 		}
 
 		// Delete marks the backup Deleting and keeps its data.
