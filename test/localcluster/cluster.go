@@ -211,6 +211,33 @@ func (c *Cluster) restoreIdentity(ctx context.Context) error {
 	return err
 }
 
+// ForeignBackups counts the backups in the bucket that this cluster's Ark
+// did not make (an earlier make run's without a kept identity, another
+// cluster's, or an older Ark's), which it will not expire or delete until
+// they are adopted; make run says so.
+func (c *Cluster) ForeignBackups(ctx context.Context) (int, error) {
+	s, err := c.Kube.CoreV1().Secrets(SystemNamespace).Get(ctx, identitySecret, metav1.GetOptions{})
+	if err != nil {
+		return 0, err
+	}
+	dyn, err := dynamic.NewForConfig(c.Config)
+	if err != nil {
+		return 0, err
+	}
+	list, err := dyn.Resource(backupsGVR).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, b := range list.Items {
+		phase, _, _ := unstructured.NestedString(b.Object, "status", "phase")
+		if phase != "Corrupt" && b.GetAnnotations()["ark.heptio.com/cluster"] != string(s.Data["cluster"]) {
+			n++
+		}
+	}
+	return n, nil
+}
+
 func (c *Cluster) saveIdentity(ctx context.Context) error {
 	if _, err := os.Stat(c.identityFile()); err == nil {
 		return nil

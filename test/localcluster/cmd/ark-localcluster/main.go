@@ -52,6 +52,13 @@ Bucket: %s    Logs: %s
 Ctrl-C stops every process started here.
 `, time.Since(started).Round(time.Second), c.Server, localcluster.APIService, cliDir, kubectlDir, c.Kubeconfig,
 		localcluster.APIService, localcluster.HomeNamespace, c.BucketDir, c.LogDir())
+	if n, err := c.ForeignBackups(ctx); err == nil && n > 0 {
+		fmt.Printf(`%d backup(s) in the bucket were made by another cluster's Ark (an earlier make run
+that kept no identity, or an older Ark): they can be restored, but this cluster
+expires and deletes them only once adopted:
+  ark backup adopt --all -n %s      (and -n NS for other namespaces)
+`, n, localcluster.HomeNamespace)
+	}
 	<-ctx.Done()
 	fmt.Println("\n>> stopping")
 	c.Stop()
