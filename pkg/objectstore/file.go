@@ -189,19 +189,11 @@ func (s *FileStore) Attrs(ctx context.Context, key string) (ObjectAttrs, error) 
 		return ObjectAttrs{}, err
 	}
 	defer top.Close()
-	dirs, err := openParents(top, segs[:len(segs)-1], 0)
+	dirs, fi, err := s.lstatObject(top, key, segs)
 	if err != nil {
-		return ObjectAttrs{}, s.readErr(key, err)
+		return ObjectAttrs{}, err
 	}
-	defer closeDirs(dirs)
-	dir, name := dirs[len(dirs)-1], segs[len(segs)-1]
-	fi, err := dir.Lstat(name)
-	if err == nil {
-		err = checkRegular(dir, key, name, fi)
-	}
-	if err != nil {
-		return ObjectAttrs{}, s.readErr(key, err)
-	}
+	closeDirs(dirs)
 	return fileAttrs(key, fi), nil
 }
 
@@ -440,6 +432,27 @@ func (s *FileStore) withLock(top *os.Root, fn func() error) error {
 	return fn()
 }
 
+// lstatObject finds the object at key (split into segs) under top without
+// following a link anywhere on its path: the directories down to it, which
+// the caller closes with closeDirs (the last one holds the object), and the
+// object's Lstat. A link, special file or missing entry is readErr's error.
+func (s *FileStore) lstatObject(top *os.Root, key string, segs []string) ([]*os.Root, fs.FileInfo, error) {
+	dirs, err := openParents(top, segs[:len(segs)-1], 0)
+	if err != nil {
+		return nil, nil, s.readErr(key, err)
+	}
+	dir, name := dirs[len(dirs)-1], segs[len(segs)-1]
+	fi, err := dir.Lstat(name)
+	if err == nil {
+		err = checkRegular(dir, key, name, fi)
+	}
+	if err != nil {
+		closeDirs(dirs)
+		return nil, nil, s.readErr(key, err)
+	}
+	return dirs, fi, nil
+}
+
 // Delete removes the object, then any directories the removal left empty.
 func (s *FileStore) Delete(ctx context.Context, key string, cond Conditions) error {
 	segs, err := s.segments(key)
@@ -452,19 +465,12 @@ func (s *FileStore) Delete(ctx context.Context, key string, cond Conditions) err
 	}
 	defer top.Close()
 	return s.withLock(top, func() error {
-		dirs, err := openParents(top, segs[:len(segs)-1], 0)
+		dirs, fi, err := s.lstatObject(top, key, segs)
 		if err != nil {
-			return s.readErr(key, err)
+			return err
 		}
 		defer closeDirs(dirs)
 		dir, name := dirs[len(dirs)-1], segs[len(segs)-1]
-		fi, err := dir.Lstat(name)
-		if err == nil {
-			err = checkRegular(dir, key, name, fi)
-		}
-		if err != nil {
-			return s.readErr(key, err)
-		}
 		if err := checkConditions(key, cond, true, fi); err != nil {
 			return err
 		}
