@@ -93,6 +93,9 @@ type ExtraConfig struct {
 	// ClusterScoped tells cluster-scoped resource names (nil in standalone
 	// mode, which knows no cluster).
 	ClusterScoped func(string) bool
+	// UnknownResource says why a filter's resource name names nothing the
+	// cluster serves, or "" (nil in standalone mode: every name passes).
+	UnknownResource func(string) string
 	// BackupStore is the backup storage location and LocationName its name.
 	BackupStore  objectstore.Store
 	LocationName string
@@ -170,13 +173,9 @@ func (c completedConfig) New() (*ArkServer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("identifying the server's own loopback client: %w", err)
 	}
-	scope := validation.Scope{HomeNamespace: c.ExtraConfig.HomeNamespace, StorageLocations: []string{c.ExtraConfig.LocationName}, LoopbackUID: loopback, Tenant: c.ExtraConfig.TenantLimits, ClusterScoped: c.ExtraConfig.ClusterScoped}
+	scope := validation.Scope{HomeNamespace: c.ExtraConfig.HomeNamespace, StorageLocations: []string{c.ExtraConfig.LocationName}, LoopbackUID: loopback, Tenant: c.ExtraConfig.TenantLimits, ClusterScoped: c.ExtraConfig.ClusterScoped, UnknownResource: c.ExtraConfig.UnknownResource}
 
 	layout := backupstore.Layout{HomeNamespace: scope.HomeNamespace}
-	restores, restoreStatus, err := restorestorage.NewREST(Scheme, c.GenericConfig.RESTOptionsGetter, scope)
-	if err != nil {
-		return nil, fmt.Errorf("creating restore storage: %w", err)
-	}
 	schedules, scheduleStatus, err := schedulestorage.NewREST(Scheme, c.GenericConfig.RESTOptionsGetter, scope)
 	if err != nil {
 		return nil, fmt.Errorf("creating schedule storage: %w", err)
@@ -192,6 +191,10 @@ func (c completedConfig) New() (*ArkServer, error) {
 		Signer:               c.ExtraConfig.Signer,
 		Lifetimes:            c.lifetimes(),
 	})
+	restores, restoreStatus, err := restorestorage.NewREST(Scheme, c.GenericConfig.RESTOptionsGetter, scope, c.restoreDoor(backups))
+	if err != nil {
+		return nil, fmt.Errorf("creating restore storage: %w", err)
+	}
 
 	group := genericapiserver.NewDefaultAPIGroupInfo(ark.GroupName, Scheme, metav1.ParameterCodec, Codecs)
 	group.NegotiatedSerializer = withoutProtobuf{Codecs}
@@ -233,6 +236,36 @@ func (c completedConfig) New() (*ArkServer, error) {
 		})
 	}
 	return &ArkServer{GenericAPIServer: generic, Backups: backups}, nil
+}
+
+// restoreDoor lets restore creation check the backup it names, as the
+// requester sees it, when the requester may read it.
+func (c completedConfig) restoreDoor(backups *backupstorage.REST) *restorestorage.Door {
+	authz := c.GenericConfig.Authorization.Authorizer
+	return &restorestorage.Door{
+		Backups: func(ctx context.Context, namespace, name string) (*ark.Backup, error) {
+			obj, err := backups.Get(genericapirequest.WithNamespace(ctx, namespace), name, &metav1.GetOptions{})
+			if err != nil {
+				return nil, err
+			}
+			b, ok := obj.(*ark.Backup)
+			if !ok {
+				return nil, fmt.Errorf("backup storage returned %T", obj)
+			}
+			return b, nil
+		},
+		MayRead: func(ctx context.Context, namespace, name string) bool {
+			u, ok := genericapirequest.UserFrom(ctx)
+			if !ok || authz == nil {
+				return false
+			}
+			decision, _, err := authz.Authorize(ctx, authorizer.AttributesRecord{
+				User: u, Verb: "get", APIGroup: ark.GroupName, APIVersion: arkv1.SchemeGroupVersion.Version,
+				Resource: "backups", Namespace: namespace, Name: name, ResourceRequest: true,
+			})
+			return err == nil && decision == authorizer.DecisionAllow
+		},
+	}
 }
 
 // lifetimes ties backups to their namespace's lifetime; administrators —

@@ -171,14 +171,14 @@ func TestCRUDThroughKubeAPIServer(t *testing.T) {
 
 	// (not of "crud": the collector deleting it would delete its restores)
 	restores := ark.ArkV1().Restores(home)
-	r, err := restores.Create(ctx, &arkv1.Restore{ObjectMeta: metav1.ObjectMeta{Name: "r"}, Spec: arkv1.RestoreSpec{BackupName: "crud-never-made"}}, metav1.CreateOptions{})
+	r, err := restores.Create(ctx, &arkv1.Restore{ObjectMeta: metav1.ObjectMeta{Name: "r"}, Spec: arkv1.RestoreSpec{ScheduleName: "crud-never-made"}}, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := restores.Patch(ctx, "r", types.MergePatchType, []byte(`{"spec":{"namespaceMapping":{"abc":"def"}}}`), metav1.PatchOptions{}); err != nil {
 		t.Errorf("restore patch: %v", err)
 	}
-	r.Spec.BackupName = "other"
+	r.Spec.ScheduleName = "other"
 	if _, err := restores.Update(ctx, r, metav1.UpdateOptions{}); !apierrors.IsConflict(err) {
 		t.Errorf("stale restore update: %v", err)
 	}

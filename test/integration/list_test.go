@@ -247,6 +247,8 @@ func TestListRestoreAndScheduleFieldSelectors(t *testing.T) {
 	ctx := context.Background()
 
 	restores := ts.Client.ArkV1().Restores(home)
+	finishedBackup(t, ts, home, "nightly", arkv1.BackupPhaseCompleted)
+	finishedBackup(t, ts, home, "weekly", arkv1.BackupPhaseCompleted)
 	for _, r := range []*arkv1.Restore{newRestore("r-1", "nightly"), newRestore("r-2", "nightly"), newRestore("r-3", "weekly")} {
 		if _, err := restores.Create(ctx, r, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)

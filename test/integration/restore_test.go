@@ -20,6 +20,27 @@ func newRestore(name, backup string) *arkv1.Restore {
 	}
 }
 
+// finishedBackup puts a backup in phase into namespace ns through the API, as
+// the backup controller would: restores are accepted only of finished ones.
+func finishedBackup(t *testing.T, ts *testServer, ns, name string, phase arkv1.BackupPhase) {
+	t.Helper()
+	ctx := context.Background()
+	b := newBackup(name)
+	b.Namespace = ns
+	b.Spec.IncludedNamespaces = []string{ns}
+	created, err := ts.Client.ArkV1().Backups(ns).Create(ctx, b, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("creating backup %s/%s: %v", ns, name, err)
+	}
+	if phase == arkv1.BackupPhaseNew {
+		return
+	}
+	created.Status.Phase = phase
+	if _, err := ts.Client.ArkV1().Backups(ns).UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
+		t.Fatalf("backup %s/%s to %s: %v", ns, name, phase, err)
+	}
+}
+
 func restoreNames(list *arkv1.RestoreList) []string {
 	var names []string
 	for _, r := range list.Items {
@@ -31,6 +52,8 @@ func restoreNames(list *arkv1.RestoreList) []string {
 
 func TestRestoreCRUD(t *testing.T) {
 	ts := startServer(t, serverOptions{})
+	finishedBackup(t, ts, home, "nightly", arkv1.BackupPhaseCompleted)
+	finishedBackup(t, ts, home, "weekly", arkv1.BackupPhaseCompleted)
 	ctx := context.Background()
 	restores := ts.Client.ArkV1().Restores(home)
 
@@ -59,7 +82,7 @@ func TestRestoreCRUD(t *testing.T) {
 	}
 
 	// A second create of the same name is refused.
-	if _, err := restores.Create(ctx, newRestore("from-nightly", "other"), metav1.CreateOptions{}); !apierrors.IsAlreadyExists(err) {
+	if _, err := restores.Create(ctx, newRestore("from-nightly", "nightly"), metav1.CreateOptions{}); !apierrors.IsAlreadyExists(err) {
 		t.Fatalf("duplicate create: got %v, want AlreadyExists", err)
 	}
 
@@ -193,6 +216,7 @@ func TestRestoreCRUD(t *testing.T) {
 func TestRestoreGenerateName(t *testing.T) {
 	ts := startServer(t, serverOptions{})
 	ctx := context.Background()
+	finishedBackup(t, ts, home, "nightly", arkv1.BackupPhaseCompleted)
 	r := newRestore("", "nightly")
 	r.GenerateName = "nightly-"
 	created, err := ts.Client.ArkV1().Restores(home).Create(ctx, r, metav1.CreateOptions{})
@@ -246,6 +270,7 @@ func TestRestoreValidation(t *testing.T) {
 	}
 
 	// The valid counterparts are accepted.
+	finishedBackup(t, ts, "team-a", "nightly", arkv1.BackupPhasePartiallyFailed)
 	ok := newRestore("team-restore", "nightly")
 	ok.Namespace = "team-a"
 	ok.Spec.NamespaceMapping = map[string]string{"abc": "team-a"}
@@ -269,12 +294,14 @@ func TestRestoreCorrectedAfterFailedValidation(t *testing.T) {
 	ts := startServer(t, serverOptions{})
 	ctx := context.Background()
 	restores := ts.Client.ArkV1().Restores(home)
-	r, err := restores.Create(ctx, &arkv1.Restore{ObjectMeta: metav1.ObjectMeta{Name: "typo"}, Spec: arkv1.RestoreSpec{BackupName: "nightlly"}}, metav1.CreateOptions{})
+	finishedBackup(t, ts, home, "nightly", arkv1.BackupPhaseCompleted)
+	// A schedule's latest backup is only known when the restore runs.
+	r, err := restores.Create(ctx, &arkv1.Restore{ObjectMeta: metav1.ObjectMeta{Name: "typo"}, Spec: arkv1.RestoreSpec{ScheduleName: "nightlly"}}, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	r.Status.Phase = arkv1.RestorePhaseFailedValidation
-	r.Status.ValidationErrors = []string{`spec.backupName: backup "nightlly" does not exist`}
+	r.Status.ValidationErrors = []string{`spec.scheduleName: no Completed backup of schedule "nightlly"`}
 	if r, err = restores.UpdateStatus(ctx, r, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -283,12 +310,54 @@ func TestRestoreCorrectedAfterFailedValidation(t *testing.T) {
 	if r, err = restores.Update(ctx, r, metav1.UpdateOptions{}); err != nil || r.Status.Phase != arkv1.RestorePhaseFailedValidation {
 		t.Fatalf("label change: %v %+v", err, r.Status)
 	}
-	r.Spec.BackupName = "nightly"
+	r.Spec.ScheduleName, r.Spec.BackupName = "", "nightly"
 	fixed, err := restores.Update(ctx, r, metav1.UpdateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if fixed.Status.Phase != arkv1.RestorePhaseNew || len(fixed.Status.ValidationErrors) != 0 || fixed.Generation != 2 {
 		t.Errorf("after the correction: generation %d, status %+v", fixed.Generation, fixed.Status)
+	}
+}
+
+// A restore of a backup that does not exist, or has not finished, is refused
+// when it is created or re-pointed (422), with the reason: Ark serves the
+// backups, so it knows at once.
+func TestRestoreOfAnUnrestorableBackupIsRefused(t *testing.T) {
+	ts := startServer(t, serverOptions{})
+	ctx := context.Background()
+	restores := ts.Client.ArkV1().Restores(home)
+	finishedBackup(t, ts, home, "done", arkv1.BackupPhaseCompleted)
+	finishedBackup(t, ts, home, "partial", arkv1.BackupPhasePartiallyFailed)
+	finishedBackup(t, ts, home, "running", arkv1.BackupPhaseInProgress)
+	finishedBackup(t, ts, home, "waiting", arkv1.BackupPhaseNew)
+	finishedBackup(t, ts, home, "broken", arkv1.BackupPhaseFailed)
+	for backup, want := range map[string]string{
+		"missing": `spec.backupName: Not found: "backup \"missing\" in namespace heptio-ark"`,
+		"running": `backup "running" is InProgress; only Completed and PartiallyFailed backups can be restored`,
+		"waiting": `backup "waiting" is New`,
+		"broken":  `backup "broken" is Failed`,
+	} {
+		_, err := restores.Create(ctx, newRestore("of-"+backup, backup), metav1.CreateOptions{})
+		if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), want) {
+			t.Errorf("restore of %s: %v, want 422 containing %s", backup, err, want)
+		}
+		if _, err := restores.Get(ctx, "of-"+backup, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Errorf("the refused restore of %s was stored: %v", backup, err)
+		}
+	}
+	for _, backup := range []string{"done", "partial"} {
+		if _, err := restores.Create(ctx, newRestore("of-"+backup, backup), metav1.CreateOptions{}); err != nil {
+			t.Errorf("restore of %s: %v", backup, err)
+		}
+	}
+	// Re-pointing is checked too; other changes are not re-checked.
+	r, err := restores.Get(ctx, "of-done", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Spec.BackupName = "running"
+	if _, err := restores.Update(ctx, r, metav1.UpdateOptions{}); !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), "is InProgress") {
+		t.Errorf("re-pointing at an InProgress backup: %v", err)
 	}
 }

@@ -224,6 +224,7 @@ func TestTableRestores(t *testing.T) {
 	ts := startServer(t, serverOptions{})
 	ctx := context.Background()
 	restores := ts.Client.ArkV1().Restores(home)
+	finishedBackup(t, ts, home, "nightly", arkv1.BackupPhaseCompleted)
 	r, err := restores.Create(ctx, newRestore("from-nightly", "nightly"), metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)

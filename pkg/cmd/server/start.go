@@ -325,7 +325,8 @@ func (o *Options) Config(ctx context.Context) (*apiserver.Config, func(), error)
 			return nil, nil, err
 		}
 		extra.NamespaceTerminating = namespaceTerminating(kube)
-		extra.ClusterScoped = resourcescope.New(kube.Discovery()).ClusterScoped
+		resources := resourcescope.New(kube.Discovery())
+		extra.ClusterScoped, extra.UnknownResource = resources.ClusterScoped, resources.Unknown
 		extra.NamespaceUID = func(ctx context.Context, name string) (string, error) {
 			ns, err := kube.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
 			if err != nil {

@@ -21,9 +21,10 @@ func (*REST) ShortNames() []string { return []string{"rst"} }
 // Categories puts restores in `kubectl get ark`.
 func (*REST) Categories() []string { return []string{"ark"} }
 
-// NewREST returns the storage of restores and of their status subresource.
-func NewREST(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, scope validation.Scope) (*REST, *registry.StatusREST, error) {
-	s := newStrategy(scheme, scope)
+// NewREST returns the storage of restores and of their status subresource;
+// door, when set, checks at create that the backup can be restored.
+func NewREST(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, scope validation.Scope, door *Door) (*REST, *registry.StatusREST, error) {
+	s := newStrategy(scheme, scope, door)
 	store := &genericregistry.Store{
 		NewFunc:                   func() runtime.Object { return &ark.Restore{} },
 		NewListFunc:               func() runtime.Object { return &ark.RestoreList{} },

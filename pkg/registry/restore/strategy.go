@@ -26,6 +26,7 @@ import (
 // change of the spec, so a restore re-pointed by someone else acts as them.
 type strategy struct {
 	registry.Strategy
+	door *Door
 }
 
 var (
@@ -34,8 +35,8 @@ var (
 	_ rest.ResetFieldsStrategy = strategy{}
 )
 
-func newStrategy(typer runtime.ObjectTyper, scope validation.Scope) strategy {
-	return strategy{registry.NewStrategy(typer, scope)}
+func newStrategy(typer runtime.ObjectTyper, scope validation.Scope, door *Door) strategy {
+	return strategy{registry.NewStrategy(typer, scope), door}
 }
 
 func (s strategy) PrepareForCreate(ctx context.Context, obj runtime.Object) {
@@ -61,11 +62,21 @@ func (s strategy) PrepareForUpdate(ctx context.Context, obj, old runtime.Object)
 }
 
 func (s strategy) Validate(ctx context.Context, obj runtime.Object) field.ErrorList {
-	return validation.ValidateRestore(obj.(*ark.Restore), s.Scope)
+	r := obj.(*ark.Restore)
+	allErrs := validation.ValidateRestore(r, s.Scope)
+	if len(allErrs) == 0 {
+		allErrs = s.door.validate(ctx, r)
+	}
+	return allErrs
 }
 
 func (s strategy) ValidateUpdate(ctx context.Context, obj, old runtime.Object) field.ErrorList {
-	return validation.ValidateRestoreUpdate(obj.(*ark.Restore), old.(*ark.Restore), s.Scope)
+	r, o := obj.(*ark.Restore), old.(*ark.Restore)
+	allErrs := validation.ValidateRestoreUpdate(r, o, s.Scope)
+	if len(allErrs) == 0 && (r.Spec.BackupName != o.Spec.BackupName || r.Spec.BackupNamespace != o.Spec.BackupNamespace) {
+		allErrs = s.door.validate(ctx, r)
+	}
+	return allErrs
 }
 
 // statusStrategy lets controllers own status: the spec of the update is discarded.

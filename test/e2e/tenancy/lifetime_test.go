@@ -40,9 +40,13 @@ func TestRecreatedNamespaceHidesFormerBackups(t *testing.T) {
 	if out, err := kubectl(t, "delete", "backup", "life-1", "-n", "life-x", "--as=bob"); err == nil || !strings.Contains(out, "NotFound") {
 		t.Errorf("bob deletes alice's backup: %v\n%s", err, out)
 	}
-	r := restore(t, "life-x", "steal", "bob", arkv1.RestoreSpec{BackupName: "life-1"})
-	if r.Status.Phase != arkv1.RestorePhaseFailedValidation || !strings.Contains(strings.Join(r.Status.ValidationErrors, " "), "does not exist") {
-		t.Errorf("bob's restore of alice's backup: %+v", r.Status)
+	out, err = framework.TryKubectlCreate(t, &arkv1.Restore{
+		TypeMeta:   metav1.TypeMeta{APIVersion: arkv1.SchemeGroupVersion.String(), Kind: "Restore"},
+		ObjectMeta: metav1.ObjectMeta{Name: "steal", Namespace: "life-x"},
+		Spec:       arkv1.RestoreSpec{BackupName: "life-1"},
+	}, "bob")
+	if err == nil || !strings.Contains(out, `Not found: "backup \"life-1\" in namespace life-x"`) {
+		t.Errorf("bob's restore of alice's backup: %v\n%s", err, out)
 	}
 	if exists(t, "secret", "db", "-n", "life-x") {
 		t.Fatal("alice's secret is in bob's namespace")

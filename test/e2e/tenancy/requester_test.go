@@ -25,11 +25,12 @@ func TestRepointedRestoreActsAsTheEditor(t *testing.T) {
 	}
 	mustKubectl(t, "delete", "rolebinding", "ci-all", "-n", "req-a")
 
-	r := restore(t, "req-a", "fix-me", "", arkv1.RestoreSpec{BackupName: "not-there"})
+	// A schedule with no backups: the restore fails validation when it runs.
+	r := restore(t, "req-a", "fix-me", "", arkv1.RestoreSpec{ScheduleName: "not-there"})
 	if r.Status.Phase != arkv1.RestorePhaseFailedValidation || r.Spec.Requester.Username != "kubernetes-admin" {
 		t.Fatalf("the administrator's restore: %+v %+v", r.Spec.Requester, r.Status)
 	}
-	out, err := kubectl(t, "patch", "restore", "fix-me", "-n", "req-a", "--type=merge", "-p", `{"spec":{"backupName":"req-admin"}}`, "--as=mallory")
+	out, err := kubectl(t, "patch", "restore", "fix-me", "-n", "req-a", "--type=merge", "-p", `{"spec":{"scheduleName":null,"backupName":"req-admin"}}`, "--as=mallory")
 	if err != nil {
 		t.Fatalf("mallory's patch: %v\n%s", err, out)
 	}
@@ -46,7 +47,7 @@ func TestRepointedRestoreActsAsTheEditor(t *testing.T) {
 	}
 
 	// A change of labels alone keeps the requester.
-	restore(t, "req-a", "labels-only", "", arkv1.RestoreSpec{BackupName: "not-there"})
+	restore(t, "req-a", "labels-only", "", arkv1.RestoreSpec{ScheduleName: "not-there"})
 	mustKubectl(t, "label", "restore", "labels-only", "-n", "req-a", "seen=yes", "--as=mallory")
 	patched, err := framework.Ark.ArkV1().Restores("req-a").Get(ctx(), "labels-only", metav1.GetOptions{})
 	if err != nil || patched.Labels["seen"] != "yes" || patched.Spec.Requester.Username != "kubernetes-admin" {

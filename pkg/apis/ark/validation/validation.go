@@ -40,6 +40,10 @@ type Scope struct {
 	// wrote stands for a cluster-scoped resource of the cluster: outside
 	// the home namespace, naming one is refused.
 	ClusterScoped func(resource string) bool
+	// UnknownResource, when set, says why a resource name a user wrote in
+	// a filter names nothing the cluster serves (with a "did you mean"),
+	// or "" when it does: a typo must be refused, not back up nothing.
+	UnknownResource func(resource string) string
 }
 
 // TenantLimits bound the backups, restores and schedules of namespaces
@@ -96,7 +100,7 @@ func OnlyTTLChanged(spec, old *ark.BackupSpec) bool {
 func ValidateBackupSpec(spec *ark.BackupSpec, ns string, scope Scope, fldPath *field.Path) field.ErrorList {
 	var allErrs field.ErrorList
 	allErrs = append(allErrs, validateNamespaceFilters(spec.IncludedNamespaces, spec.ExcludedNamespaces, fldPath)...)
-	allErrs = append(allErrs, validateResourceFilters(spec.IncludedResources, spec.ExcludedResources, fldPath)...)
+	allErrs = append(allErrs, validateResourceFilters(spec.IncludedResources, spec.ExcludedResources, scope, fldPath)...)
 	allErrs = append(allErrs, labelSelector(spec.LabelSelector, fldPath.Child("labelSelector"))...)
 	if spec.TTL.Duration < 0 {
 		allErrs = append(allErrs, field.Invalid(fldPath.Child("ttl"), spec.TTL.Duration.String(), "must not be negative"))
@@ -104,7 +108,7 @@ func ValidateBackupSpec(spec *ark.BackupSpec, ns string, scope Scope, fldPath *f
 	if spec.StorageLocation != "" && len(scope.StorageLocations) > 0 && !sets.New(scope.StorageLocations...).Has(spec.StorageLocation) {
 		allErrs = append(allErrs, field.NotSupported(fldPath.Child("storageLocation"), spec.StorageLocation, scope.StorageLocations))
 	}
-	allErrs = append(allErrs, validateHooks(&spec.Hooks, fldPath.Child("hooks"))...)
+	allErrs = append(allErrs, validateHooks(&spec.Hooks, scope, fldPath.Child("hooks"))...)
 	if scope.confined(ns) {
 		if len(spec.IncludedNamespaces) == 0 {
 			// Empty means every namespace; the API server fills in the
@@ -198,7 +202,7 @@ func validateNamespaceFilters(included, excluded []string, fldPath *field.Path) 
 	return allErrs
 }
 
-func validateResourceFilters(included, excluded []string, fldPath *field.Path) field.ErrorList {
+func validateResourceFilters(included, excluded []string, scope Scope, fldPath *field.Path) field.ErrorList {
 	var allErrs field.ErrorList
 	check := func(list []string, p *field.Path) {
 		for i, r := range list {
@@ -207,6 +211,10 @@ func validateResourceFilters(included, excluded []string, fldPath *field.Path) f
 			}
 			if r == "" || strings.ContainsAny(r, " /,") {
 				allErrs = append(allErrs, field.Invalid(p.Index(i), r, "must be a resource name such as \"deployments\" or \"deployments.apps\""))
+			} else if scope.UnknownResource != nil {
+				if why := scope.UnknownResource(r); why != "" {
+					allErrs = append(allErrs, field.Invalid(p.Index(i), r, why))
+				}
 			}
 		}
 	}
@@ -234,7 +242,7 @@ func validateIncludeExclude(included, excluded []string, incPath, excPath *field
 	return allErrs
 }
 
-func validateHooks(hooks *ark.BackupHooks, fldPath *field.Path) field.ErrorList {
+func validateHooks(hooks *ark.BackupHooks, scope Scope, fldPath *field.Path) field.ErrorList {
 	var allErrs field.ErrorList
 	names := sets.New[string]()
 	for i, h := range hooks.Resources {
@@ -246,7 +254,7 @@ func validateHooks(hooks *ark.BackupHooks, fldPath *field.Path) field.ErrorList 
 		}
 		names.Insert(h.Name)
 		allErrs = append(allErrs, validateNamespaceFilters(h.IncludedNamespaces, h.ExcludedNamespaces, p)...)
-		allErrs = append(allErrs, validateResourceFilters(h.IncludedResources, h.ExcludedResources, p)...)
+		allErrs = append(allErrs, validateResourceFilters(h.IncludedResources, h.ExcludedResources, scope, p)...)
 		allErrs = append(allErrs, labelSelector(h.LabelSelector, p.Child("labelSelector"))...)
 		for j, hook := range h.PreHooks {
 			allErrs = append(allErrs, validateExecHook(hook.Exec, p.Child("pre").Index(j).Child("exec"))...)
@@ -331,7 +339,7 @@ func ValidateRestoreSpec(spec *ark.RestoreSpec, ns string, scope Scope, fldPath 
 		}
 	}
 	allErrs = append(allErrs, validateNamespaceFilters(spec.IncludedNamespaces, spec.ExcludedNamespaces, fldPath)...)
-	allErrs = append(allErrs, validateResourceFilters(spec.IncludedResources, spec.ExcludedResources, fldPath)...)
+	allErrs = append(allErrs, validateResourceFilters(spec.IncludedResources, spec.ExcludedResources, scope, fldPath)...)
 	allErrs = append(allErrs, labelSelector(spec.LabelSelector, fldPath.Child("labelSelector"))...)
 	mapPath := fldPath.Child("namespaceMapping")
 	targets := map[string]string{}

@@ -1364,3 +1364,35 @@ func TestConfinedRestoreOfAnotherNamespacesBackup(t *testing.T) {
 		t.Errorf("invalid namespace: %v", errs)
 	}
 }
+
+// Filters naming nothing the cluster serves are refused in every spec that
+// has them: a backup's, a restore's, a schedule's template and a hook's.
+func TestUnknownResourcesAreRefused(t *testing.T) {
+	scope := testScope
+	scope.UnknownResource = func(r string) string {
+		if r == "deploymnts" {
+			return `did you mean "deployments"?`
+		}
+		return ""
+	}
+	backup := &ark.BackupSpec{IncludedResources: []string{"configmaps", "deploymnts"}, ExcludedResources: []string{"deploymnts"},
+		Hooks: ark.BackupHooks{Resources: []ark.BackupResourceHookSpec{{Name: "h", IncludedResources: []string{"deploymnts"}}}}}
+	errs := ValidateBackupSpec(backup, homeNS, scope, field.NewPath("spec"))
+	var fields []string
+	for _, e := range errs {
+		if e.Type == field.ErrorTypeInvalid && strings.Contains(e.Detail, "did you mean") {
+			fields = append(fields, e.Field)
+		}
+	}
+	if want := "spec.includedResources[1] spec.excludedResources[0] spec.hooks.resources[0].includedResources[0]"; strings.Join(fields, " ") != want {
+		t.Errorf("backup: got %v, want %s (all: %v)", fields, want, errs)
+	}
+	restore := &ark.RestoreSpec{BackupName: "b", ExcludedResources: []string{"deploymnts"}}
+	if errs := ValidateRestoreSpec(restore, homeNS, scope, field.NewPath("spec")); len(errs) != 1 || errs[0].Field != "spec.excludedResources[0]" {
+		t.Errorf("restore: %v", errs)
+	}
+	schedule := &ark.ScheduleSpec{Schedule: "@daily", Template: ark.BackupSpec{IncludedResources: []string{"deploymnts"}}}
+	if errs := ValidateScheduleSpec(schedule, homeNS, scope, field.NewPath("spec")); len(errs) != 1 || errs[0].Field != "spec.template.includedResources[0]" {
+		t.Errorf("schedule: %v", errs)
+	}
+}
