@@ -90,6 +90,9 @@ type run struct {
 	// snapshotted are the PVs already snapshotted; snapshots their records.
 	snapshotted sets.Set[string]
 	snapshots   []snapshot.Record
+	// customHeld are the custom resources ("widgets.example.com") with
+	// items in the backup; definitionsHeld the definitions it holds.
+	customHeld, definitionsHeld sets.Set[string]
 }
 
 // Run takes the backup and uploads its files. It returns an error when the
@@ -152,6 +155,7 @@ func (b *Backupper) Run(ctx context.Context, backup *arkv1.Backup, progress Prog
 		unlisted:    map[string][]string{},
 		snapshotted: sets.New[string](),
 		startTime:   start,
+		customHeld:  sets.New[string](), definitionsHeld: sets.New[string](),
 	}
 	r.log.infof("starting backup %s/%s of %s, requested by %s", backup.Namespace, backup.Name, r.ns, backup.Spec.Requester.Username)
 	stopLive := r.publishLiveLog(ctx)
@@ -250,7 +254,13 @@ func (r *run) collect(ctx context.Context) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		definitions := res.GroupResource() == crdResource
 		if !filter.includes(res) {
+			if definitions {
+				if err := r.addDefinitions(ctx, res); err != nil {
+					return err
+				}
+			}
 			continue
 		}
 		var err error
@@ -258,6 +268,9 @@ func (r *run) collect(ctx context.Context) error {
 			err = r.backupNamespaced(ctx, res)
 		} else {
 			err = r.backupClusterScoped(ctx, res, filter)
+		}
+		if err == nil && definitions {
+			err = r.addDefinitions(ctx, res)
 		}
 		if err != nil {
 			return err
@@ -442,6 +455,11 @@ func (r *run) write(ctx context.Context, res resource, item *unstructured.Unstru
 	}
 	if res.GroupResource() == "persistentvolumeclaims" {
 		r.holdClaim(item)
+	}
+	if res.GroupResource() == crdResource {
+		r.definitionsHeld.Insert(name)
+	} else if mayBeCustom(res) {
+		r.customHeld.Insert(res.GroupResource())
 	}
 	r.done++
 	r.progress(max(r.total, r.done), r.done)

@@ -63,11 +63,21 @@ func discoverResources(d discovery.DiscoveryInterface) ([]resource, error) {
 	})
 	// Pods first: their pre hooks (which quiesce applications) must run
 	// before their volumes are snapshotted, which happens as each pod is
-	// backed up; everything else in name order, so layouts are stable.
+	// backed up. Definitions last: the custom resources backed up by then
+	// say which definitions the backup needs. Everything else in name
+	// order, so layouts are stable.
+	rank := func(r resource) int {
+		switch r.GroupResource() {
+		case "pods":
+			return 0
+		case crdResource:
+			return 2
+		}
+		return 1
+	}
 	sort.Slice(out, func(i, j int) bool {
-		pi, pj := out[i].GroupResource() == "pods", out[j].GroupResource() == "pods"
-		if pi != pj {
-			return pi
+		if ri, rj := rank(out[i]), rank(out[j]); ri != rj {
+			return ri < rj
 		}
 		return out[i].GroupResource() < out[j].GroupResource()
 	})

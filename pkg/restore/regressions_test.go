@@ -170,7 +170,7 @@ func TestRegressionUnservedItemsLoseSourceNamespace(t *testing.T) {
 	f.backup(namespaceItem("abc"), generic("gadgets.example.com", "example.com/v1", "Gadget", "abc", "g"))
 	f.run(newRestore(func(r *arkv1.Restore) { r.Spec.NamespaceMapping = map[string]string{"abc": "def"} }))
 	doc := f.results(testRestore)
-	if it := doc.want(t, "gadgets.example.com", "def", "g", ActionSkipped, "not served"); it != nil && it.SourceNamespace != "abc" {
+	if it := doc.want(t, "gadgets.example.com", "def", "g", ActionFailed, "not served"); it != nil && it.SourceNamespace != "abc" {
 		t.Errorf("sourceNamespace = %q, want abc", it.SourceNamespace)
 	}
 }

@@ -280,7 +280,7 @@ func (r *run) restoreAll(ctx context.Context, index *archive.Index) error {
 		if err := r.restoreKind(ctx, kind, r.byKind[kind]); err != nil {
 			return err
 		}
-		if kind == "customresourcedefinitions.apiextensions.k8s.io" {
+		if kind == crdKind {
 			// Custom resources restored next need their definitions served.
 			if err := r.discover(ctx); err != nil {
 				return err
@@ -288,6 +288,17 @@ func (r *run) restoreAll(ctx context.Context, index *archive.Index) error {
 		}
 	}
 	return nil
+}
+
+// definitionRestorable reports whether the backup holds the definition of a
+// custom resource (restored, or not, before it).
+func (r *run) definitionRestorable(kind string) bool {
+	for _, it := range r.byKind[crdKind] {
+		if it.Name == kind {
+			return true
+		}
+	}
+	return false
 }
 
 func (r *run) resourceFilter() nameFilter {
@@ -303,9 +314,16 @@ func (r *run) restoreKind(ctx context.Context, kind string, items []archive.Item
 	}
 	api, ok := r.served[kind]
 	if !ok {
+		// An error, not a warning: the object the user backed up is not
+		// back, and a restore that says Completed would hide that.
+		why := fmt.Sprintf("resource %s is not served by this cluster", kind)
+		if r.definitionRestorable(kind) {
+			why += "; its definition is in the backup but was not restored (see the result of " + kind + ")"
+		} else {
+			why += " and the backup holds no definition of it; install it and restore again"
+		}
 		for _, it := range items {
-			res := ItemResult{Resource: kind, Namespace: r.shaper.target(it.Namespace), Name: it.Name, Action: ActionSkipped,
-				Reason: fmt.Sprintf("resource %s is not served by this cluster", kind)}
+			res := ItemResult{Resource: kind, Namespace: r.shaper.target(it.Namespace), Name: it.Name, Action: ActionFailed, Reason: why}
 			if res.Namespace != it.Namespace {
 				res.SourceNamespace = it.Namespace
 			}
@@ -317,7 +335,7 @@ func (r *run) restoreKind(ctx context.Context, kind string, items []archive.Item
 	if workers <= 0 {
 		workers = 16
 	}
-	if kind == "namespaces" || kind == "customresourcedefinitions.apiextensions.k8s.io" {
+	if kind == "namespaces" || kind == crdKind {
 		workers = 1
 	}
 	jobs := make(chan archive.Item)
@@ -393,6 +411,12 @@ func (r *run) restoreItem(ctx context.Context, kind string, api apiResource, it 
 	if !api.namespaced {
 		if !r.wantClusterScoped(kind, obj) {
 			return ItemResult{}
+		}
+		if kind == crdKind && (r.confined || r.restore.Spec.ExistingResourcePolicy != arkv1.ExistingResourcePolicyUpdate) && r.defined(ctx, obj.GetName()) {
+			// The definition a namespace backup carries along is
+			// usually still there: nothing to say.
+			res.Action, res.Note = ActionSkipped, "already defined in the cluster; left as it is"
+			return res
 		}
 		if r.confined {
 			return skip("a restore in namespace %s may not create cluster-scoped objects", r.restore.Namespace)
@@ -530,7 +554,7 @@ func (r *run) remember(ctx context.Context, kind, oldUID string, created *unstru
 		r.restored.Insert(created.GetNamespace() + "/" + created.GetName())
 	}
 	r.uidMu.Unlock()
-	if kind == "customresourcedefinitions.apiextensions.k8s.io" {
+	if kind == crdKind {
 		r.waitEstablished(ctx, created.GetName())
 	}
 }
@@ -550,6 +574,9 @@ func (r *run) wantClusterScoped(kind string, obj *unstructured.Unstructured) boo
 		return false
 	case (include != nil && *include) || whole:
 		return true
+	case kind == crdKind:
+		// The definitions of the custom resources restored.
+		return len(r.byKind[obj.GetName()]) > 0
 	case kind == "persistentvolumes":
 		ns, _, _ := unstructured.NestedString(obj.Object, "spec", "claimRef", "namespace")
 		name, _, _ := unstructured.NestedString(obj.Object, "spec", "claimRef", "name")
@@ -606,7 +633,16 @@ func (r *run) ensureNamespace(ctx context.Context, ns string) error {
 	return nil
 }
 
+// crdKind is how definitions are named in the tarball and the results.
+const crdKind = "customresourcedefinitions.apiextensions.k8s.io"
+
 var crdGVR = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+
+// defined reports whether the cluster has a definition of that name.
+func (r *run) defined(ctx context.Context, name string) bool {
+	_, err := r.cluster().Resource(crdGVR).Get(ctx, name, metav1.GetOptions{})
+	return err == nil
+}
 
 // waitEstablished waits (up to a minute) until a restored definition is served.
 func (r *run) waitEstablished(ctx context.Context, name string) {

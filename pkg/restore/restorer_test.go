@@ -968,13 +968,15 @@ func TestRunUnservedResource(t *testing.T) {
 	equalStrings(t, "created", sortedCopy(f.createdKeys()), []string{"configmaps abc/cm", "namespaces abc"})
 	doc := f.results(testRestore)
 	checkSummary(t, doc, out)
-	doc.want(t, "gadgets.example.com", "abc", "g1", ActionSkipped, "not served")
-	doc.want(t, "gadgets.example.com", "", "g2", ActionSkipped, "not served")
-	if out.Skipped != 2 || out.Warnings != 2 || out.Items != 4 {
-		t.Errorf("outcome = %+v, want 2 skipped with warnings, 4 items", out)
+	// An object not brought back is an error (the restore is
+	// PartiallyFailed), saying what to do.
+	doc.want(t, "gadgets.example.com", "abc", "g1", ActionFailed, "not served by this cluster and the backup holds no definition of it")
+	doc.want(t, "gadgets.example.com", "", "g2", ActionFailed, "not served")
+	if out.Failed != 2 || out.Errors != 2 || out.Warnings != 0 || out.Items != 4 {
+		t.Errorf("outcome = %+v, want 2 failed with errors, 4 items", out)
 	}
-	if !strings.Contains(f.logs(testRestore), "warning skipped gadgets.example.com abc/g1") {
-		t.Error("logs do not warn about the unserved resource")
+	if !strings.Contains(f.logs(testRestore), "gadgets.example.com abc/g1") {
+		t.Error("logs do not name the unserved resource")
 	}
 }
 
@@ -1067,8 +1069,8 @@ func TestRunProgress(t *testing.T) {
 	if last := calls[len(calls)-1]; last.done != last.total || last.total != out.Items {
 		t.Errorf("last progress call = %+v, want done == total == %d", last, out.Items)
 	}
-	if out.Created != 6 || out.Skipped != 1 {
-		t.Errorf("outcome = %+v, want 6 created (namespace, 5 pods), 1 skipped (gadget)", out)
+	if out.Created != 6 || out.Failed != 1 {
+		t.Errorf("outcome = %+v, want 6 created (namespace, 5 pods), 1 failed (gadget, not served)", out)
 	}
 }
 
@@ -1201,4 +1203,62 @@ func TestRunPluralOfRestoredCustomResource(t *testing.T) {
 	equalStrings(t, "created", sortedCopy(f.createdKeys()), []string{
 		"customresourcedefinitions.apiextensions.k8s.io widgets.example.com", "namespaces abc", "widgets.example.com abc/w1",
 	})
+}
+
+// A restore of some namespaces brings the definitions of the custom
+// resources it restores, and only those.
+func TestRunDefinitionsOfRestoredResources(t *testing.T) {
+	f := newFixture(t)
+	gadgets := widgetCRD()
+	gadgets.obj = gadgets.obj.DeepCopy()
+	gadgets.obj.SetName("gadgets.example.com")
+	f.backup(widgetCRD(), gadgets, namespaceItem("abc"), widget("abc", "w1"))
+	out := f.run(newRestore(func(r *arkv1.Restore) { r.Spec.IncludedNamespaces = []string{"abc"} }))
+	equalStrings(t, "created", sortedCopy(f.createdKeys()), []string{
+		"customresourcedefinitions.apiextensions.k8s.io widgets.example.com", "namespaces abc", "widgets.example.com abc/w1",
+	})
+	if out.Warnings != 0 || out.Errors != 0 {
+		t.Errorf("outcome %+v", out)
+	}
+}
+
+// A definition the cluster already has is left alone without a warning,
+// also by a namespace user's restore, which may not create one.
+func TestRunExistingDefinitionIsQuiet(t *testing.T) {
+	for _, ns := range []string{homeNS, "abc"} {
+		t.Run(ns, func(t *testing.T) {
+			f := newFixture(t)
+			f.ns = ns
+			existing := widgetCRD().obj.DeepCopy()
+			existing.SetUID("existing")
+			f.seed(crdKind, existing)
+			f.seedNamespace("abc")
+			f.backup(widgetCRD(), widget("abc", "w1"))
+			out := f.run(newRestore(func(r *arkv1.Restore) { r.Namespace = ns; r.Spec.IncludedNamespaces = []string{"abc"} }))
+			equalStrings(t, "created", sortedCopy(f.createdKeys()), []string{"widgets.example.com abc/w1"})
+			doc := f.results(testRestore)
+			if it := doc.want(t, crdKind, "", "widgets.example.com", ActionSkipped); it != nil && (it.Reason != "" || !strings.Contains(it.Note, "already defined")) {
+				t.Errorf("result %+v", it)
+			}
+			if out.Warnings != 0 || out.Errors != 0 {
+				t.Errorf("outcome %+v: %+v", out, doc.Items)
+			}
+		})
+	}
+}
+
+// A custom resource whose definition the backup holds but the restore could
+// not create is an error that says so.
+func TestRunDefinitionNotRestored(t *testing.T) {
+	f := newFixture(t)
+	f.ns = "abc"
+	f.seedNamespace("abc")
+	f.backup(widgetCRD(), namespaceItem("abc"), widget("abc", "w1"))
+	out := f.run(newRestore(func(r *arkv1.Restore) { r.Namespace = "abc" }))
+	doc := f.results(testRestore)
+	doc.want(t, crdKind, "", "widgets.example.com", ActionSkipped, "may not create cluster-scoped objects")
+	doc.want(t, "widgets.example.com", "abc", "w1", ActionFailed, "its definition is in the backup but was not restored")
+	if out.Failed != 1 || out.Errors != 1 {
+		t.Errorf("outcome %+v", out)
+	}
 }
