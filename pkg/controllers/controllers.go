@@ -75,6 +75,8 @@ type Config struct {
 	// HostPathRestoreDirs, when set, are the only directories restores
 	// write hostPath and local volume data under.
 	HostPathRestoreDirs []string
+	// ClaimBindTimeout is how long a restore waits for its claims to bind.
+	ClaimBindTimeout time.Duration
 	// Signer verifies that a backup was accepted by this cluster's API
 	// before it runs; backups of other clusters are left alone.
 	Signer *provenance.Signer
@@ -149,13 +151,14 @@ func Run(ctx context.Context, cfg Config) error {
 			disc.Invalidate()
 			return restoreAs{factory: asUser, engine: func(user *requester.Clients) *restore.Restorer {
 				return &restore.Restorer{
-					Discovery:     discovery.DiscoveryInterface(disc),
-					Dynamic:       user.Dynamic,
-					Cluster:       dyn,
-					Access:        &backup.SubjectAccessReviews{Client: kube.AuthorizationV1().SubjectAccessReviews()},
-					Store:         cfg.Store,
-					HomeNamespace: cfg.HomeNamespace,
-					HostPath:      &snapshot.HostPath{Store: cfg.Store, RestoreDirs: cfg.HostPathRestoreDirs},
+					Discovery:        discovery.DiscoveryInterface(disc),
+					Dynamic:          user.Dynamic,
+					Cluster:          dyn,
+					Access:           &backup.SubjectAccessReviews{Client: kube.AuthorizationV1().SubjectAccessReviews()},
+					Store:            cfg.Store,
+					HomeNamespace:    cfg.HomeNamespace,
+					HostPath:         &snapshot.HostPath{Store: cfg.Store, RestoreDirs: cfg.HostPathRestoreDirs},
+					ClaimBindTimeout: cfg.ClaimBindTimeout,
 				}
 			}}
 		})

@@ -66,6 +66,9 @@ type Restorer struct {
 	Limits archive.Limits
 	// HostPath restores the data of hostPath and local volumes; nil skips it.
 	HostPath *snapshot.HostPath
+	// ClaimBindTimeout is how long a restore waits for the claims it
+	// restored to bind before reporting those that did not; 0 does not wait.
+	ClaimBindTimeout time.Duration
 }
 
 // clearFiles removes the files of an earlier restore of the same name (one
@@ -135,6 +138,11 @@ type run struct {
 	aliases map[string][]string
 	// snapshots are the backup's completed volume snapshots, by PV name.
 	snapshots map[string]snapshot.Record
+	// volumeCopies and volumeUnavailable say, by restored claim
+	// ("ns/name"), which copy of its volume it binds to, or why it cannot
+	// be restored (see restoreExistingVolume).
+	volumesMu                       sync.Mutex
+	volumeCopies, volumeUnavailable map[string]string
 }
 
 // Run restores restore's backup. It returns an error when the restore as a
@@ -192,12 +200,13 @@ func (r *Restorer) Run(ctx context.Context, restore *arkv1.Restore, backup strin
 	}
 	run := &run{
 		Restorer: r, restore: restore, backup: backup, source: source, progress: progress, selector: sel,
-		results:   newResults(resW, logW, restore.Name),
-		shaper:    &shaper{restore: restore.Name, backup: backup, mapping: restore.Spec.NamespaceMapping, restoredUIDs: map[string]string{}},
-		confined:  restore.Namespace != r.HomeNamespace,
-		restored:  sets.New[string](),
-		byKind:    map[string][]archive.Item{},
-		snapshots: snapshots,
+		results:      newResults(resW, logW, restore.Name),
+		shaper:       &shaper{restore: restore.Name, backup: backup, mapping: restore.Spec.NamespaceMapping, restoredUIDs: map[string]string{}},
+		confined:     restore.Namespace != r.HomeNamespace,
+		restored:     sets.New[string](),
+		byKind:       map[string][]archive.Item{},
+		snapshots:    snapshots,
+		volumeCopies: map[string]string{}, volumeUnavailable: map[string]string{},
 	}
 	inc := sets.New(restore.Spec.IncludedNamespaces...)
 	exc := sets.New(restore.Spec.ExcludedNamespaces...)
@@ -206,6 +215,9 @@ func (r *Restorer) Run(ctx context.Context, restore *arkv1.Restore, backup strin
 	}
 	run.results.infof("restoring backup %s into the cluster, requested by %s", backup, restore.Spec.Requester.Username)
 	runErr := run.restoreAll(ctx, index)
+	if runErr == nil {
+		run.waitClaimsBound(ctx)
+	}
 	counts := run.results.counts()
 	run.results.infof("restore finished: %d created, %d updated, %d skipped, %d failed", counts.Created, counts.Updated, counts.Skipped, counts.Failed)
 	closeErr := run.results.close()
@@ -443,6 +455,9 @@ func (r *run) restoreItem(ctx context.Context, kind string, api apiResource, it 
 		if err := r.claimFromSnapshot(obj); err != nil {
 			return fail("%v", err)
 		}
+		if why := r.redirectClaim(obj); why != "" {
+			return fail("%s", why)
+		}
 	}
 	if kind == "namespaces" {
 		res.Name = obj.GetName()
@@ -482,6 +497,11 @@ func (r *run) restoreItem(ctx context.Context, kind string, api apiResource, it 
 		}
 		return res
 	case apierrors.IsAlreadyExists(err):
+		if kind == "persistentvolumes" {
+			if out, handled := r.restoreExistingVolume(ctx, ri, api, obj, res); handled {
+				return out
+			}
+		}
 		if kind == "namespaces" || madeByKubernetes(kind, obj) {
 			res.Action = ActionSkipped
 			return res

@@ -159,3 +159,12 @@ func (r *results) close() error {
 	}
 	return r.log.Close()
 }
+
+// errorf records an error not tied to one item's creation, such as a
+// restored claim that never bound: the restore is PartiallyFailed.
+func (r *results) errorf(format string, args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.summary.Errors++
+	r.logf("error", format, args...)
+}

@@ -84,6 +84,8 @@ type Options struct {
 	GCInterval time.Duration
 	// HostPathRestoreDirs bounds where hostPath/local volume data is restored.
 	HostPathRestoreDirs []string
+	// ClaimBindTimeout is how long a restore waits for its claims to bind.
+	ClaimBindTimeout time.Duration
 	// ProvenanceSecret is the namespace/name of the Secret that holds the
 	// key this API signs the Backups it accepts with.
 	ProvenanceSecret string
@@ -122,6 +124,7 @@ func NewOptions(out, errOut io.Writer) *Options {
 		TenantLimits:            validation.DefaultTenantLimits,
 		NamespaceConcurrency:    1,
 		AbandonedAfter:          time.Hour,
+		ClaimBindTimeout:        2 * time.Minute,
 		Out:                     out,
 		ErrOut:                  errOut,
 	}
@@ -171,6 +174,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&o.BackupWorkers, "backup-workers", o.BackupWorkers, "How many backups may run at the same time, and how many restores.")
 	fs.DurationVar(&o.GCInterval, "gc-interval", o.GCInterval, "How often backups are checked for expiry.")
 	fs.DurationVar(&o.AbandonedAfter, "abandoned-after", o.AbandonedAfter, "Remove partial uploads of a file bucket and restore scratch directories that a crashed server left, once untouched (and held by no process) for this long; 0 never removes them.")
+	fs.DurationVar(&o.ClaimBindTimeout, "restore-claim-bind-timeout", o.ClaimBindTimeout, "How long a restore waits for the persistent volume claims it restored to bind; a claim still unbound then is an error of the restore (PartiallyFailed), with why. 0 does not wait.")
 	fs.StringSliceVar(&o.HostPathRestoreDirs, "hostpath-restore-dirs", o.HostPathRestoreDirs, "Directories under which restores may write hostPath and local volume data (the path comes from the backup's PersistentVolume). Empty allows any.")
 	fs.StringVar(&o.ProvenanceSecret, "provenance-secret", o.ProvenanceSecret, "namespace/name of the Secret holding the key Ark signs the Backups its API accepts with (created if absent). Only signed Backups run: one written straight into the bucket never does. Replicas of one cluster share it.")
 	fs.DurationVar(&o.TenantLimits.MaxHookTimeout, "tenant-max-hook-timeout", o.TenantLimits.MaxHookTimeout, "Longest timeout a hook of a backup outside the home namespace may have (spec hooks are refused with 422, pod annotation hooks are cut to it). 0 means no bound.")
@@ -355,6 +359,7 @@ func (o *Options) Config(ctx context.Context) (*apiserver.Config, func(), error)
 				HomeNamespace:       o.HomeNamespace,
 				GCInterval:          o.GCInterval,
 				HostPathRestoreDirs: o.HostPathRestoreDirs,
+				ClaimBindTimeout:    o.ClaimBindTimeout,
 				Signer:              extra.Signer,
 				TenantLimits:        o.TenantLimits,
 				PerNamespace:        o.NamespaceConcurrency,
