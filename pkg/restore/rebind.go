@@ -234,7 +234,9 @@ func (r *run) waitClaimsBound(ctx context.Context) {
 	}
 	pending := sets.List(r.restored)
 	r.results.infof("waiting up to %s for %d restored claims to bind", r.ClaimBindTimeout, len(pending))
-	claims := r.cluster().Resource(corev1.SchemeGroupVersion.WithResource("persistentvolumeclaims"))
+	// Claims, their volumes and events are read as the requester, who made
+	// the claims; Ark's own identity reads only storage classes.
+	claims := r.Dynamic.Resource(corev1.SchemeGroupVersion.WithResource("persistentvolumeclaims"))
 	check := func(ctx context.Context) (bool, error) {
 		left := pending[:0]
 		for _, key := range pending {
@@ -281,7 +283,7 @@ var storageClassGVR = storagev1.SchemeGroupVersion.WithResource("storageclasses"
 // state, and the last warning Kubernetes recorded for it.
 func (r *run) whyUnbound(ctx context.Context, key string) string {
 	ns, name, _ := strings.Cut(key, "/")
-	c, err := r.cluster().Resource(corev1.SchemeGroupVersion.WithResource("persistentvolumeclaims")).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
+	c, err := r.Dynamic.Resource(corev1.SchemeGroupVersion.WithResource("persistentvolumeclaims")).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
 		return fmt.Sprintf("reading it: %v", err)
 	}
@@ -291,7 +293,7 @@ func (r *run) whyUnbound(ctx context.Context, key string) string {
 	}
 	parts := []string{"it is " + phase}
 	if volume, _, _ := unstructured.NestedString(c.Object, "spec", "volumeName"); volume != "" {
-		pvObj, err := r.cluster().Resource(corev1.SchemeGroupVersion.WithResource("persistentvolumes")).Get(ctx, volume, metav1.GetOptions{})
+		pvObj, err := r.Dynamic.Resource(corev1.SchemeGroupVersion.WithResource("persistentvolumes")).Get(ctx, volume, metav1.GetOptions{})
 		switch {
 		case apierrors.IsNotFound(err):
 			parts = append(parts, fmt.Sprintf("its volume %s does not exist", volume))
@@ -305,7 +307,7 @@ func (r *run) whyUnbound(ctx context.Context, key string) string {
 			}
 		}
 	}
-	events, err := r.cluster().Resource(corev1.SchemeGroupVersion.WithResource("events")).Namespace(ns).List(ctx, metav1.ListOptions{
+	events, err := r.Dynamic.Resource(corev1.SchemeGroupVersion.WithResource("events")).Namespace(ns).List(ctx, metav1.ListOptions{
 		FieldSelector: "involvedObject.kind=PersistentVolumeClaim,involvedObject.name=" + name + ",type=Warning",
 	})
 	if err == nil && len(events.Items) > 0 {

@@ -117,23 +117,26 @@ type apiResource struct {
 // run is one restore in progress.
 type run struct {
 	*Restorer
-	restore   *arkv1.Restore
-	backup    string
-	source    backupstore.Backup
-	results   *results
-	shaper    *shaper
-	served    map[string]apiResource
-	selector  labels.Selector
-	confined  bool
-	nsOK      sync.Map // target namespaces known to exist
-	uidMu     sync.Mutex
-	restored  sets.Set[string] // "ns/name" of restored claims, for their volumes
-	total     int
-	done      int
-	doneMu    sync.Mutex
-	progress  ProgressFunc
-	byKind    map[string][]archive.Item
-	includeNS func(string) bool
+	restore  *arkv1.Restore
+	backup   string
+	source   backupstore.Backup
+	results  *results
+	shaper   *shaper
+	served   map[string]apiResource
+	selector labels.Selector
+	confined bool
+	nsOK     sync.Map // target namespaces known to exist
+	uidMu    sync.Mutex
+	restored sets.Set[string] // "ns/name" of restored claims, for their volumes
+	// definitions are the definitions restored or found defined, whose
+	// resources discovery must serve before they are restored.
+	definitions sets.Set[string]
+	total       int
+	done        int
+	doneMu      sync.Mutex
+	progress    ProgressFunc
+	byKind      map[string][]archive.Item
+	includeNS   func(string) bool
 	// aliases maps singular, short and kind names to group-resources.
 	aliases map[string][]string
 	// snapshots are the backup's completed volume snapshots, by PV name.
@@ -204,6 +207,7 @@ func (r *Restorer) Run(ctx context.Context, restore *arkv1.Restore, backup strin
 		shaper:       &shaper{restore: restore.Name, backup: backup, mapping: restore.Spec.NamespaceMapping, restoredUIDs: map[string]string{}},
 		confined:     restore.Namespace != r.HomeNamespace,
 		restored:     sets.New[string](),
+		definitions:  sets.New[string](),
 		byKind:       map[string][]archive.Item{},
 		snapshots:    snapshots,
 		volumeCopies: map[string]string{}, volumeUnavailable: map[string]string{},
@@ -240,6 +244,10 @@ func (r *Restorer) Run(ctx context.Context, restore *arkv1.Restore, backup strin
 }
 
 func (r *run) discover(ctx context.Context) error {
+	if cached, ok := r.Discovery.(discovery.CachedDiscoveryInterface); ok && r.served != nil {
+		// Again, after definitions were restored: ask the cluster.
+		cached.Invalidate()
+	}
 	lists, err := r.Discovery.ServerPreferredResources()
 	if err != nil && len(lists) == 0 {
 		return fmt.Errorf("discovering the cluster's resources: %w", err)
@@ -294,12 +302,37 @@ func (r *run) restoreAll(ctx context.Context, index *archive.Index) error {
 		}
 		if kind == crdKind {
 			// Custom resources restored next need their definitions served.
-			if err := r.discover(ctx); err != nil {
+			if err := r.discoverDefinitions(ctx); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// discoverDefinitions discovers the cluster's resources again once the
+// restored definitions are established, waiting (up to 30 seconds) until
+// discovery serves the resources they define: it lags a little behind.
+func (r *run) discoverDefinitions(ctx context.Context) error {
+	r.uidMu.Lock()
+	waiting := sets.List(r.definitions)
+	r.uidMu.Unlock()
+	var discErr error
+	_ = wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		if discErr = r.discover(ctx); discErr != nil {
+			return false, nil
+		}
+		for _, gr := range waiting {
+			if _, ok := r.served[gr]; !ok {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return discErr
 }
 
 // definitionRestorable reports whether the backup holds the definition of a
@@ -428,6 +461,9 @@ func (r *run) restoreItem(ctx context.Context, kind string, api apiResource, it 
 			// The definition a namespace backup carries along is
 			// usually still there: nothing to say.
 			res.Action, res.Note = ActionSkipped, "already defined in the cluster; left as it is"
+			r.uidMu.Lock()
+			r.definitions.Insert(obj.GetName())
+			r.uidMu.Unlock()
 			return res
 		}
 		if r.confined {
@@ -575,6 +611,9 @@ func (r *run) remember(ctx context.Context, kind, oldUID string, created *unstru
 	}
 	r.uidMu.Unlock()
 	if kind == crdKind {
+		r.uidMu.Lock()
+		r.definitions.Insert(created.GetName())
+		r.uidMu.Unlock()
 		r.waitEstablished(ctx, created.GetName())
 	}
 }

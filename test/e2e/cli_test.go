@@ -137,8 +137,13 @@ func TestCLIErrors(t *testing.T) {
 		t.Errorf("negative ttl: exit %d\n%s", code, out)
 	}
 	out, code = arkCmd(t, dir, "restore", "create", "nothing", "--from-backup", "does-not-exist", "--wait")
-	if code != 1 || !strings.Contains(out, "FailedValidation") || !strings.Contains(out, "does not exist") {
+	if code != 1 || !strings.Contains(out, `spec.backupName: Not found: "backup \"does-not-exist\" in namespace heptio-ark"`) {
 		t.Errorf("restore of a missing backup: exit %d\n%s", code, out)
+	}
+	// A typo in a filter is refused at once, with what was meant.
+	out, code = arkCmd(t, dir, "backup", "create", "typo", "--include-resources", "deploymnts")
+	if code != 1 || !strings.Contains(out, `spec.includedResources[0]: Invalid value: "deploymnts": "deploymnts" is not a resource this cluster serves; did you mean "deployments"?`) {
+		t.Errorf("typo in --include-resources: exit %d\n%s", code, out)
 	}
 	out, code = arkCmd(t, dir, "--as=nobody", "backup", "get")
 	if code == 0 || !strings.Contains(out, "forbidden") || !strings.Contains(out, `User "nobody" cannot list resource "backups"`) {

@@ -522,6 +522,8 @@ func (c *Cluster) arkArgs(port int, dataDir string, extraArgs []string) []string
 		"--bucket-poll-interval=" + c.opts.BucketPollInterval.String(),
 		// the fake node's hostPath volumes live here
 		"--hostpath-restore-dirs=" + c.VolumesDir(),
+		// local volumes bind at once; a claim that does not is reported soon
+		"--restore-claim-bind-timeout=30s",
 	}, append(append([]string(nil), c.opts.ArkArgs...), extraArgs...)...)
 }
 
