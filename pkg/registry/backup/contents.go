@@ -25,6 +25,7 @@ import (
 // tampered or huge file is a clear error, never a wrong answer or an
 // exhausted server. It is its own RBAC target, granted where
 // backups/download is: the names of what was backed up are contents too.
+// (ContentREST, by contrast, streams one file as it is.)
 type ContentsREST struct {
 	r *REST
 }
