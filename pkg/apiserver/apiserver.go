@@ -203,6 +203,7 @@ func (c completedConfig) New() (*ArkServer, error) {
 		"backups/status":   backupStatus,
 		"backups/download": backupstorage.NewDownloadREST(backups),
 		"backups/logs":     backupstorage.NewLogsREST(backups),
+		"backups/contents": backupstorage.NewContentsREST(backups),
 		"backups/adopt":    backupstorage.NewAdoptREST(backups),
 		"restores":         restores,
 		"restores/status":  restoreStatus,

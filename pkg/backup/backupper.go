@@ -174,7 +174,7 @@ func (b *Backupper) Run(ctx context.Context, backup *arkv1.Backup, progress Prog
 	}
 	r.log.infof("backed up %d items: %d warnings, %d errors", r.done, r.log.results.Warnings.Count, r.log.results.Errors.Count)
 
-	manifest := Manifest{Version: 1, Files: map[string]ManifestEntry{}}
+	manifest := backupstore.Manifest{Version: backupstore.ManifestVersion, Files: map[string]backupstore.ManifestEntry{}}
 	finish := func(key string, closeStream func() error) error {
 		if err := closeStream(); err != nil {
 			return fmt.Errorf("finishing %s: %w", key, err)
@@ -184,7 +184,7 @@ func (b *Backupper) Run(ctx context.Context, backup *arkv1.Backup, progress Prog
 			return err
 		}
 		delete(uploads, key)
-		manifest.Files[baseName(key)] = entry
+		manifest.Files[backupstore.FileName(key)] = entry
 		return nil
 	}
 	if err := finish(ref.TarballKey(), r.tar.close); err != nil {
@@ -473,15 +473,6 @@ func prepare(res resource, item *unstructured.Unstructured) {
 	if res.GroupResource() == "nodes" {
 		unstructured.RemoveNestedField(item.Object, "status")
 	}
-}
-
-func baseName(key string) string {
-	for i := len(key) - 1; i >= 0; i-- {
-		if key[i] == '/' {
-			return key[i+1:]
-		}
-	}
-	return key
 }
 
 // reportUnlisted says, once per namespace, which resources were skipped

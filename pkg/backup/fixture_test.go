@@ -288,7 +288,7 @@ type stored struct {
 	entries      []string          // tar entry names, in order
 	contents     map[string][]byte // tar entry contents
 	headers      map[string]*tar.Header
-	manifest     Manifest
+	manifest     backupstore.Manifest
 	resourceList map[string][]string
 	results      Results
 	snapshots    []any

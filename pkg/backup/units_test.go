@@ -327,15 +327,3 @@ func TestUploadCountsAcceptedBytes(t *testing.T) {
 		t.Errorf("abort did not reach the bucket")
 	}
 }
-
-func TestBaseName(t *testing.T) {
-	for in, want := range map[string]string{
-		"backups/b1/b1.tar.gz": "b1.tar.gz",
-		"b1-logs.gz":           "b1-logs.gz",
-		"a/":                   "",
-	} {
-		if got := baseName(in); got != want {
-			t.Errorf("baseName(%q) = %q, want %q", in, got, want)
-		}
-	}
-}

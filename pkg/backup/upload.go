@@ -8,6 +8,7 @@ import (
 	"hash"
 	"io"
 
+	"github.com/arkproject/ark/pkg/backupstore"
 	"github.com/arkproject/ark/pkg/objectstore"
 )
 
@@ -36,27 +37,14 @@ func (u *upload) Write(p []byte) (int, error) {
 }
 
 // commit finishes the upload and returns its manifest entry.
-func (u *upload) commit() (ManifestEntry, error) {
+func (u *upload) commit() (backupstore.ManifestEntry, error) {
 	if err := u.w.Close(); err != nil {
-		return ManifestEntry{}, fmt.Errorf("uploading %s: %w", u.key, err)
+		return backupstore.ManifestEntry{}, fmt.Errorf("uploading %s: %w", u.key, err)
 	}
-	return ManifestEntry{SHA256: hex.EncodeToString(u.sum.Sum(nil)), Size: u.size}, nil
+	return backupstore.ManifestEntry{SHA256: hex.EncodeToString(u.sum.Sum(nil)), Size: u.size}, nil
 }
 
 // abort discards the upload.
 func (u *upload) abort() { u.w.Abort() }
 
 var _ io.Writer = &upload{}
-
-// ManifestEntry is the checksum and size of one file of a backup.
-type ManifestEntry struct {
-	SHA256 string `json:"sha256"`
-	Size   int64  `json:"size"`
-}
-
-// Manifest lists every file of a backup (but ark-backup.json, which changes
-// after the backup) with its checksum; restores verify it before reading.
-type Manifest struct {
-	Version int                      `json:"version"`
-	Files   map[string]ManifestEntry `json:"files"`
-}

@@ -27,7 +27,6 @@ import (
 	clienttesting "k8s.io/client-go/testing"
 
 	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
-	"github.com/arkproject/ark/pkg/backup"
 	"github.com/arkproject/ark/pkg/backupstore"
 	"github.com/arkproject/ark/pkg/objectstore"
 	"github.com/arkproject/ark/pkg/snapshot"
@@ -325,7 +324,7 @@ func putBackupAt(t testing.TB, s objectstore.Store, ref backupstore.Backup, reco
 	name := ref.Name
 	tgz := tarball(t, items)
 	sum := sha256.Sum256(tgz)
-	m := backup.Manifest{Version: 1, Files: map[string]backup.ManifestEntry{
+	m := backupstore.Manifest{Version: 1, Files: map[string]backupstore.ManifestEntry{
 		name + ".tar.gz": {SHA256: hex.EncodeToString(sum[:]), Size: int64(len(tgz))},
 	}}
 	if records != nil {
@@ -336,7 +335,7 @@ func putBackupAt(t testing.TB, s objectstore.Store, ref backupstore.Backup, reco
 		gzd := gzipBytes(t, plain)
 		vsum := sha256.Sum256(gzd)
 		key := ref.VolumeSnapshotsKey()
-		m.Files[key[strings.LastIndex(key, "/")+1:]] = backup.ManifestEntry{SHA256: hex.EncodeToString(vsum[:]), Size: int64(len(gzd))}
+		m.Files[key[strings.LastIndex(key, "/")+1:]] = backupstore.ManifestEntry{SHA256: hex.EncodeToString(vsum[:]), Size: int64(len(gzd))}
 		put(t, s, key, gzd)
 	}
 	data, err := json.Marshal(m)

@@ -1,66 +1,29 @@
 package restore
 
 import (
-	"compress/gzip"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 
-	"github.com/arkproject/ark/pkg/backup"
 	"github.com/arkproject/ark/pkg/backupstore"
 	"github.com/arkproject/ark/pkg/objectstore"
-	"github.com/arkproject/ark/pkg/restore/archive"
 	"github.com/arkproject/ark/pkg/snapshot"
 )
 
-// maxSnapshotRecords caps the volume-snapshots file read into memory.
-const maxSnapshotRecords = 64 << 20
-
-// loadSnapshots reads a backup's volume-snapshot records, checked against
-// its manifest like the tarball. A backup without the file has no snapshots.
+// loadSnapshots reads a backup's completed volume-snapshot records by
+// persistent volume, checked against its manifest like the tarball.
 func loadSnapshots(ctx context.Context, store objectstore.Store, ref backupstore.Backup) (map[string]snapshot.Record, error) {
-	name := ref.Name
-	manifestData, _, err := objectstore.ReadAll(ctx, store, ref.ManifestKey(), 1<<20)
+	files, err := backupstore.OpenFiles(ctx, store, ref)
 	if err != nil {
-		return nil, fmt.Errorf("reading the manifest of backup %q: %w", name, err)
+		return nil, err
 	}
-	var m backup.Manifest
-	if err := json.Unmarshal(manifestData, &m); err != nil {
-		return nil, fmt.Errorf("the manifest of backup %q is malformed: %w", name, err)
-	}
-	key := ref.VolumeSnapshotsKey()
-	want, listed := m.Files[key[strings.LastIndex(key, "/")+1:]]
-	data, _, err := objectstore.ReadAll(ctx, store, key, maxSnapshotRecords)
-	if errors.Is(err, objectstore.ErrNotFound) && !listed {
-		return map[string]snapshot.Record{}, nil
-	}
+	records, err := snapshot.ReadRecords(ctx, files)
 	if err != nil {
-		return nil, fmt.Errorf("reading the volume snapshots of backup %q: %w", name, err)
-	}
-	sum := sha256.Sum256(data)
-	if !listed || hex.EncodeToString(sum[:]) != want.SHA256 {
-		return nil, fmt.Errorf("backup %q: its volume-snapshots file does not match its manifest: %w", name, archive.ErrCorrupt)
-	}
-	gz, err := gzip.NewReader(strings.NewReader(string(data)))
-	if err != nil {
-		return nil, fmt.Errorf("backup %q: volume snapshots: %w", name, err)
-	}
-	raw, err := io.ReadAll(io.LimitReader(gz, maxSnapshotRecords))
-	if err != nil {
-		return nil, fmt.Errorf("backup %q: volume snapshots: %w", name, err)
-	}
-	var records []snapshot.Record
-	if err := json.Unmarshal(raw, &records); err != nil {
-		return nil, fmt.Errorf("backup %q: volume snapshots: %w", name, err)
+		return nil, fmt.Errorf("reading the volume snapshots: %w", err)
 	}
 	out := map[string]snapshot.Record{}
 	for _, r := range records {

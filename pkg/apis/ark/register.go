@@ -30,7 +30,7 @@ var (
 
 func addKnownTypes(scheme *runtime.Scheme) error {
 	scheme.AddKnownTypes(SchemeGroupVersion,
-		&Backup{}, &BackupList{},
+		&Backup{}, &BackupList{}, &BackupContents{},
 		&Restore{}, &RestoreList{},
 		&Schedule{}, &ScheduleList{},
 	)

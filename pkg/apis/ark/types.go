@@ -197,6 +197,47 @@ type BackupList struct {
 	Items []Backup
 }
 
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// BackupContents is what a finished backup holds, read from its files and
+// checked against its manifest; backups/contents serves it.
+type BackupContents struct {
+	metav1.TypeMeta
+	// Standard object metadata: the name, namespace and UID of the backup.
+	metav1.ObjectMeta
+
+	// Resources are the items backed up, one entry per resource, sorted by resource.
+	Resources []BackupResourceItems
+	// VolumeSnapshots are the backup's volume snapshots, sorted by persistent volume.
+	VolumeSnapshots []BackupVolumeSnapshot
+}
+
+// BackupResourceItems are the items of one resource in a backup.
+type BackupResourceItems struct {
+	// Resource is the resource, group-qualified outside the core group.
+	Resource string
+	// Items are "namespace/name" or, cluster-scoped, "name", sorted.
+	Items []string
+}
+
+// BackupVolumeSnapshot records one volume snapshot of a backup.
+type BackupVolumeSnapshot struct {
+	// PersistentVolume is the name of the snapshotted PersistentVolume.
+	PersistentVolume string
+	// Snapshotter is what took the snapshot.
+	Snapshotter string
+	// VolumeID is the volume as the snapshotter knows it.
+	VolumeID string
+	// SnapshotID is the snapshot as restores find it.
+	SnapshotID string
+	// Size of the snapshot in bytes, when known.
+	Size int64
+	// Phase is Completed or Failed.
+	Phase string
+	// Error says why a Failed snapshot failed.
+	Error string
+}
+
 // +genclient
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
 

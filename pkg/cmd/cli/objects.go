@@ -83,10 +83,12 @@ func getOrList[T any, PT interface {
 
 // newDescribe shows backups, restores or schedules in detail, one after the
 // other as they are read; for a finished backup or restore with warnings or
-// errors, those are read from its log.
+// errors, those are read from its log. A backup's --details adds what it
+// holds, from backups/contents.
 func newDescribe(env *Env, resource string) *cobra.Command {
 	kind := resource[:len(resource)-1]
-	return &cobra.Command{
+	var details bool
+	cmd := &cobra.Command{
 		Use:               "describe NAME...",
 		ValidArgsFunction: completeArgs(env, resource),
 		Short:             "Show a " + kind + " in detail",
@@ -101,10 +103,11 @@ func newDescribe(env *Env, resource string) *cobra.Command {
 					fmt.Fprintln(env.Out)
 				}
 				var st opStatus
+				var backup *arkv1.Backup
 				switch obj := objs[0].(type) {
 				case *arkv1.Backup:
 					describeBackup(env.Out, obj, time.Now())
-					st = backupStatus(obj)
+					st, backup = backupStatus(obj), obj
 				case *arkv1.Restore:
 					describeRestore(env.Out, obj)
 					st = restoreStatus(obj)
@@ -115,10 +118,21 @@ func newDescribe(env *Env, resource string) *cobra.Command {
 				if st.hasLog() && st.warnings+st.errors > 0 {
 					describeProblems(cmd.Context(), env, resource, name)
 				}
+				switch {
+				case backup == nil:
+				case details:
+					describeContents(cmd.Context(), env, backup)
+				case hasContents(backup):
+					fmt.Fprintf(env.Out, "\nResource list and volume snapshots: %s backup describe %s -n %s --details\n", env.Name, name, env.Namespace())
+				}
 			}
 			return nil
 		},
 	}
+	if resource == "backups" {
+		cmd.Flags().BoolVar(&details, "details", false, "also show what the backup holds: its items by resource and its volume snapshots")
+	}
+	return cmd
 }
 
 // opStatus is what the command line reads of a backup's or a restore's

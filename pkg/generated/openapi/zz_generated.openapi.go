@@ -34,12 +34,15 @@ import (
 func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenAPIDefinition {
 	return map[string]common.OpenAPIDefinition{
 		v1.Backup{}.OpenAPIModelName():                        schema_pkg_apis_ark_v1_Backup(ref),
+		v1.BackupContents{}.OpenAPIModelName():                schema_pkg_apis_ark_v1_BackupContents(ref),
 		v1.BackupHooks{}.OpenAPIModelName():                   schema_pkg_apis_ark_v1_BackupHooks(ref),
 		v1.BackupList{}.OpenAPIModelName():                    schema_pkg_apis_ark_v1_BackupList(ref),
 		v1.BackupResourceHook{}.OpenAPIModelName():            schema_pkg_apis_ark_v1_BackupResourceHook(ref),
 		v1.BackupResourceHookSpec{}.OpenAPIModelName():        schema_pkg_apis_ark_v1_BackupResourceHookSpec(ref),
+		v1.BackupResourceItems{}.OpenAPIModelName():           schema_pkg_apis_ark_v1_BackupResourceItems(ref),
 		v1.BackupSpec{}.OpenAPIModelName():                    schema_pkg_apis_ark_v1_BackupSpec(ref),
 		v1.BackupStatus{}.OpenAPIModelName():                  schema_pkg_apis_ark_v1_BackupStatus(ref),
+		v1.BackupVolumeSnapshot{}.OpenAPIModelName():          schema_pkg_apis_ark_v1_BackupVolumeSnapshot(ref),
 		v1.ExecHook{}.OpenAPIModelName():                      schema_pkg_apis_ark_v1_ExecHook(ref),
 		v1.Progress{}.OpenAPIModelName():                      schema_pkg_apis_ark_v1_Progress(ref),
 		v1.Restore{}.OpenAPIModelName():                       schema_pkg_apis_ark_v1_Restore(ref),
@@ -157,6 +160,78 @@ func schema_pkg_apis_ark_v1_Backup(ref common.ReferenceCallback) common.OpenAPID
 		},
 		Dependencies: []string{
 			v1.BackupSpec{}.OpenAPIModelName(), v1.BackupStatus{}.OpenAPIModelName(), metav1.ObjectMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_ark_v1_BackupContents(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "BackupContents is what a finished backup holds: the items it backed up, by resource, and a record of each volume snapshot it took or tried to take. It is read from the backup's files in the backup storage location, checked against the backup's manifest, and served read-only by the backups/contents subresource, which RBAC grants apart from reading the Backup: the names of a namespace's objects are its contents too.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Standard object metadata: the name, namespace and UID of the backup.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(metav1.ObjectMeta{}.OpenAPIModelName()),
+						},
+					},
+					"resources": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Resources are the items backed up, one entry per resource, sorted by resource.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1.BackupResourceItems{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+					"volumeSnapshots": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "VolumeSnapshots are the backup's volume snapshots, completed and failed, sorted by persistent volume.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1.BackupVolumeSnapshot{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v1.BackupResourceItems{}.OpenAPIModelName(), v1.BackupVolumeSnapshot{}.OpenAPIModelName(), metav1.ObjectMeta{}.OpenAPIModelName()},
 	}
 }
 
@@ -407,6 +482,47 @@ func schema_pkg_apis_ark_v1_BackupResourceHookSpec(ref common.ReferenceCallback)
 	}
 }
 
+func schema_pkg_apis_ark_v1_BackupResourceItems(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "BackupResourceItems are the items of one resource in a backup.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"resource": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Resource is the resource's plural name, qualified by its API group outside the core group: \"deployments.apps\", \"configmaps\".",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"items": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Items are the backed-up items of the resource, sorted: \"namespace/name\", or \"name\" when the resource is cluster-scoped.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Type:   []string{"string"},
+										Format: "",
+									},
+								},
+							},
+						},
+					},
+				},
+				Required: []string{"resource", "items"},
+			},
+		},
+	}
+}
+
 func schema_pkg_apis_ark_v1_BackupSpec(ref common.ReferenceCallback) common.OpenAPIDefinition {
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
@@ -648,6 +764,72 @@ func schema_pkg_apis_ark_v1_BackupStatus(ref common.ReferenceCallback) common.Op
 		},
 		Dependencies: []string{
 			v1.Progress{}.OpenAPIModelName(), metav1.Time{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_ark_v1_BackupVolumeSnapshot(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "BackupVolumeSnapshot records one volume snapshot of a backup.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"persistentVolume": {
+						SchemaProps: spec.SchemaProps{
+							Description: "PersistentVolume is the name of the snapshotted PersistentVolume.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"snapshotter": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Snapshotter is what took the snapshot: hostpath, csi or gce.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"volumeID": {
+						SchemaProps: spec.SchemaProps{
+							Description: "VolumeID is the volume as the snapshotter knows it: a path, a CSI volume handle, a disk.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"snapshotID": {
+						SchemaProps: spec.SchemaProps{
+							Description: "SnapshotID is the snapshot as restores find it: an archive in the backup's folder, a VolumeSnapshot (\"namespace/name\"), a disk snapshot.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"size": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Size of the snapshot in bytes, when known.",
+							Type:        []string{"integer"},
+							Format:      "int64",
+						},
+					},
+					"phase": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Phase is Completed or Failed.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"error": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Error says why a Failed snapshot failed.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+				Required: []string{"persistentVolume", "snapshotter", "phase"},
+			},
+		},
 	}
 }
 

@@ -520,6 +520,9 @@ func TestBackupsBelongToTheNamespaceLifetime(t *testing.T) {
 	if _, err := (&ContentREST{r: r, key: backupstore.Backup.TarballKey}).Get(as("new-owner"), "old", &metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("the new owner downloads: %v", err)
 	}
+	if _, err := NewContentsREST(r).Get(as("new-owner"), "old", &metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the new owner reads its contents: %v", err)
+	}
 	if obj, err := r.Get(as("admin"), "old", &metav1.GetOptions{}); err != nil || obj.(*ark.Backup).UID != b.UID {
 		t.Errorf("the administrator cannot find it: %v", err)
 	}

@@ -100,32 +100,13 @@ type Index struct {
 // ErrCorrupt is matched (errors.Is) by every error Extract returns because
 // of what the bucket holds: a missing, tampered, truncated or malformed
 // manifest or tarball, or a tarball entry that is unsafe or not a backup's.
-var ErrCorrupt = errors.New("corrupt backup")
-
-// corruptError says what is wrong with a backup; it matches ErrCorrupt and
-// unwraps to its cause, if any.
-type corruptError struct {
-	backup string
-	msg    string
-	err    error
-}
-
-func (e *corruptError) Error() string {
-	s := fmt.Sprintf("backup %q is corrupt: %s", e.backup, e.msg)
-	if e.err != nil {
-		s += ": " + e.err.Error()
-	}
-	return s
-}
-
-func (e *corruptError) Is(target error) bool { return target == ErrCorrupt }
-func (e *corruptError) Unwrap() error        { return e.err }
+// It is backupstore.ErrCorrupt, which every verified read of a backup's
+// files matches.
+var ErrCorrupt = backupstore.ErrCorrupt
 
 const (
 	// VersionFile is the tarball entry holding the format version.
 	VersionFile = "metadata/version"
-	// maxManifestSize caps the manifest download.
-	maxManifestSize = 1 << 20
 	// maxVersionSize caps metadata/version.
 	maxVersionSize = 256
 	// maxEntryOverhead caps the tar stream bytes that are not entry content,
@@ -237,7 +218,7 @@ type extractor struct {
 func (x *extractor) tarballName() string { return x.backup + ".tar.gz" }
 
 func (x *extractor) corrupt(cause error, format string, args ...any) error {
-	return &corruptError{backup: x.backup, msg: fmt.Sprintf(format, args...), err: cause}
+	return &backupstore.CorruptError{Backup: x.backup, Msg: fmt.Sprintf(format, args...), Err: cause}
 }
 
 // cleanup removes the download, and everything extracted if failed.
@@ -257,39 +238,14 @@ func (x *extractor) cleanup(failed bool) error {
 }
 
 // readManifest returns the manifest's entry for the tarball.
-func (x *extractor) readManifest(ctx context.Context, store objectstore.Store) (backup.ManifestEntry, error) {
-	key := x.ref.ManifestKey()
-	r, _, err := store.NewReader(ctx, key)
+func (x *extractor) readManifest(ctx context.Context, store objectstore.Store) (backupstore.ManifestEntry, error) {
+	m, err := backupstore.ReadManifest(ctx, store, x.ref)
 	if err != nil {
-		if errors.Is(err, objectstore.ErrNotFound) {
-			return backup.ManifestEntry{}, x.corrupt(err, "its manifest is missing")
-		}
-		return backup.ManifestEntry{}, fmt.Errorf("reading the manifest of backup %q: %w", x.backup, err)
-	}
-	defer r.Close()
-	data, err := io.ReadAll(io.LimitReader(ctxReader{ctx, r}, maxManifestSize+1))
-	if err != nil {
-		return backup.ManifestEntry{}, fmt.Errorf("reading the manifest of backup %q: %w", x.backup, err)
-	}
-	if len(data) > maxManifestSize {
-		return backup.ManifestEntry{}, x.corrupt(nil, "its manifest %s is larger than %d bytes", key, maxManifestSize)
-	}
-	var m backup.Manifest
-	if err := json.Unmarshal(data, &m); err != nil {
-		return backup.ManifestEntry{}, x.corrupt(err, "its manifest %s is malformed", key)
-	}
-	if m.Version != 1 {
-		return backup.ManifestEntry{}, x.corrupt(nil, "its manifest %s has unsupported version %d", key, m.Version)
+		return backupstore.ManifestEntry{}, err
 	}
 	e, ok := m.Files[x.tarballName()]
 	if !ok {
-		return backup.ManifestEntry{}, x.corrupt(nil, "its manifest %s does not list %s", key, x.tarballName())
-	}
-	if sum, err := hex.DecodeString(e.SHA256); err != nil || len(sum) != sha256.Size {
-		return backup.ManifestEntry{}, x.corrupt(nil, "its manifest %s has an invalid SHA-256 %q for %s", key, e.SHA256, x.tarballName())
-	}
-	if e.Size < 0 {
-		return backup.ManifestEntry{}, x.corrupt(nil, "its manifest %s has a negative size for %s", key, x.tarballName())
+		return backupstore.ManifestEntry{}, x.corrupt(nil, "its manifest %s does not list %s", x.ref.ManifestKey(), x.tarballName())
 	}
 	return e, nil
 }
@@ -297,7 +253,7 @@ func (x *extractor) readManifest(ctx context.Context, store objectstore.Store) (
 // download streams the tarball into a temporary file in the directory while
 // hashing it, and returns the file, rewound, once its size and checksum match
 // the manifest's.
-func (x *extractor) download(ctx context.Context, store objectstore.Store, want backup.ManifestEntry) (*os.File, error) {
+func (x *extractor) download(ctx context.Context, store objectstore.Store, want backupstore.ManifestEntry) (*os.File, error) {
 	key, file := x.ref.TarballKey(), x.tarballName()
 	if want.Size > x.limits.MaxTotalSize {
 		return nil, x.corrupt(nil, "%s is %d bytes, more than the limit of %d", file, want.Size, x.limits.MaxTotalSize)

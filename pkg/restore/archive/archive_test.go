@@ -19,7 +19,6 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"github.com/arkproject/ark/pkg/backup"
 	"github.com/arkproject/ark/pkg/backupstore"
 	"github.com/arkproject/ark/pkg/objectstore"
 )
@@ -142,15 +141,15 @@ func put(t testing.TB, s objectstore.Store, key string, data []byte) {
 	}
 }
 
-func manifestFor(data []byte) backup.Manifest {
+func manifestFor(data []byte) backupstore.Manifest {
 	sum := sha256.Sum256(data)
-	return backup.Manifest{Version: 1, Files: map[string]backup.ManifestEntry{
+	return backupstore.Manifest{Version: 1, Files: map[string]backupstore.ManifestEntry{
 		name + ".tar.gz":                {SHA256: hex.EncodeToString(sum[:]), Size: int64(len(data))},
 		name + "-resource-list.json.gz": {SHA256: strings.Repeat("ab", 32), Size: 10},
 	}}
 }
 
-func putManifest(t testing.TB, s objectstore.Store, m backup.Manifest) {
+func putManifest(t testing.TB, s objectstore.Store, m backupstore.Manifest) {
 	t.Helper()
 	data, err := json.Marshal(m)
 	if err != nil {
@@ -329,7 +328,7 @@ func TestExtractRejects(t *testing.T) {
 		}, want: "is malformed"},
 		{name: "manifest too large", setup: func(t testing.TB, s objectstore.Store) {
 			put(t, s, backupstore.Home(name).TarballKey(), good(t))
-			put(t, s, backupstore.Home(name).ManifestKey(), bytes.Repeat([]byte(" "), maxManifestSize+1))
+			put(t, s, backupstore.Home(name).ManifestKey(), bytes.Repeat([]byte(" "), backupstore.MaxManifestSize+1))
 		}, want: "is larger than"},
 		{name: "manifest version", setup: func(t testing.TB, s objectstore.Store) {
 			b := good(t)

@@ -38,7 +38,7 @@ func init() {
 
 func addKnownTypes(scheme *runtime.Scheme) error {
 	scheme.AddKnownTypes(SchemeGroupVersion,
-		&Backup{}, &BackupList{},
+		&Backup{}, &BackupList{}, &BackupContents{},
 		&Restore{}, &RestoreList{},
 		&Schedule{}, &ScheduleList{},
 	)

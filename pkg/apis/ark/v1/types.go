@@ -27,6 +27,7 @@ const (
 
 // +genclient
 // +genclient:method=Adopt,verb=update,subresource=adopt,input=Backup,result=Backup
+// +genclient:method=Contents,verb=get,subresource=contents,result=BackupContents
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
 
 // Backup is a request to back up Kubernetes objects and persistent volumes,
@@ -276,6 +277,67 @@ type BackupList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	// Items are the backups.
 	Items []Backup `json:"items"`
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// BackupContents is what a finished backup holds: the items it backed up,
+// by resource, and a record of each volume snapshot it took or tried to
+// take. It is read from the backup's files in the backup storage location,
+// checked against the backup's manifest, and served read-only by the
+// backups/contents subresource, which RBAC grants apart from reading the
+// Backup: the names of a namespace's objects are its contents too.
+type BackupContents struct {
+	metav1.TypeMeta `json:",inline"`
+	// Standard object metadata: the name, namespace and UID of the backup.
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// Resources are the items backed up, one entry per resource, sorted
+	// by resource.
+	// +optional
+	// +listType=atomic
+	Resources []BackupResourceItems `json:"resources,omitempty"`
+	// VolumeSnapshots are the backup's volume snapshots, completed and
+	// failed, sorted by persistent volume.
+	// +optional
+	// +listType=atomic
+	VolumeSnapshots []BackupVolumeSnapshot `json:"volumeSnapshots,omitempty"`
+}
+
+// BackupResourceItems are the items of one resource in a backup.
+type BackupResourceItems struct {
+	// Resource is the resource's plural name, qualified by its API group
+	// outside the core group: "deployments.apps", "configmaps".
+	Resource string `json:"resource"`
+	// Items are the backed-up items of the resource, sorted: "namespace/name",
+	// or "name" when the resource is cluster-scoped.
+	// +listType=atomic
+	Items []string `json:"items"`
+}
+
+// BackupVolumeSnapshot records one volume snapshot of a backup.
+type BackupVolumeSnapshot struct {
+	// PersistentVolume is the name of the snapshotted PersistentVolume.
+	PersistentVolume string `json:"persistentVolume"`
+	// Snapshotter is what took the snapshot: hostpath, csi or gce.
+	Snapshotter string `json:"snapshotter"`
+	// VolumeID is the volume as the snapshotter knows it: a path, a CSI
+	// volume handle, a disk.
+	// +optional
+	VolumeID string `json:"volumeID,omitempty"`
+	// SnapshotID is the snapshot as restores find it: an archive in the
+	// backup's folder, a VolumeSnapshot ("namespace/name"), a disk snapshot.
+	// +optional
+	SnapshotID string `json:"snapshotID,omitempty"`
+	// Size of the snapshot in bytes, when known.
+	// +optional
+	Size int64 `json:"size,omitempty"`
+	// Phase is Completed or Failed.
+	Phase string `json:"phase"`
+	// Error says why a Failed snapshot failed.
+	// +optional
+	Error string `json:"error,omitempty"`
 }
 
 // +genclient

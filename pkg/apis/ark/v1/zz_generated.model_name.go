@@ -27,6 +27,11 @@ func (in Backup) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in BackupContents) OpenAPIModelName() string {
+	return "com.heptio.ark.v1.BackupContents"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in BackupHooks) OpenAPIModelName() string {
 	return "com.heptio.ark.v1.BackupHooks"
 }
@@ -47,6 +52,11 @@ func (in BackupResourceHookSpec) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in BackupResourceItems) OpenAPIModelName() string {
+	return "com.heptio.ark.v1.BackupResourceItems"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in BackupSpec) OpenAPIModelName() string {
 	return "com.heptio.ark.v1.BackupSpec"
 }
@@ -54,6 +64,11 @@ func (in BackupSpec) OpenAPIModelName() string {
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in BackupStatus) OpenAPIModelName() string {
 	return "com.heptio.ark.v1.BackupStatus"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in BackupVolumeSnapshot) OpenAPIModelName() string {
+	return "com.heptio.ark.v1.BackupVolumeSnapshot"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.

@@ -48,6 +48,7 @@ type BackupInterface interface {
 	Watch(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error)
 	Patch(ctx context.Context, name string, pt types.PatchType, data []byte, opts metav1.PatchOptions, subresources ...string) (result *arkv1.Backup, err error)
 	Adopt(ctx context.Context, backupName string, backup *arkv1.Backup, opts metav1.UpdateOptions) (*arkv1.Backup, error)
+	Contents(ctx context.Context, backupName string, options metav1.GetOptions) (*arkv1.BackupContents, error)
 
 	BackupExpansion
 }
@@ -81,6 +82,20 @@ func (c *backups) Adopt(ctx context.Context, backupName string, backup *arkv1.Ba
 		SubResource("adopt").
 		VersionedParams(&opts, scheme.ParameterCodec).
 		Body(backup).
+		Do(ctx).
+		Into(result)
+	return
+}
+
+// Contents takes name of the backup, and returns the corresponding arkv1.BackupContents object, and an error if there is any.
+func (c *backups) Contents(ctx context.Context, backupName string, options metav1.GetOptions) (result *arkv1.BackupContents, err error) {
+	result = &arkv1.BackupContents{}
+	err = c.GetClient().Get().
+		Namespace(c.GetNamespace()).
+		Resource("backups").
+		Name(backupName).
+		SubResource("contents").
+		VersionedParams(&options, scheme.ParameterCodec).
 		Do(ctx).
 		Into(result)
 	return

@@ -62,3 +62,15 @@ func (c *fakeBackups) Adopt(ctx context.Context, backupName string, backup *v1.B
 	}
 	return obj.(*v1.Backup), err
 }
+
+// Contents takes name of the backup, and returns the corresponding backupContents object, and an error if there is any.
+func (c *fakeBackups) Contents(ctx context.Context, backupName string, options metav1.GetOptions) (result *v1.BackupContents, err error) {
+	emptyResult := &v1.BackupContents{}
+	obj, err := c.Fake.
+		Invokes(testing.NewGetSubresourceActionWithOptions(c.Resource(), c.Namespace(), "contents", backupName, options), emptyResult)
+
+	if obj == nil {
+		return emptyResult, err
+	}
+	return obj.(*v1.BackupContents), err
+}
