@@ -61,7 +61,7 @@ N ?= 10000
 bench-restore: build controlplane
 	$(GO) run ./test/bench/restore -n $(N)
 
-## controlplane: build kube-apiserver, kube-controller-manager, etcd and kwok into _output/bin (cached)
+## controlplane: build kube-apiserver, kube-controller-manager, kube-scheduler, etcd, kwok and kubectl into _output/bin (cached)
 controlplane:
 	hack/controlplane/build.sh
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds the local control plane (kube-apiserver, kube-controller-manager, etcd,
-# kwok) and the matching kubectl from the pinned Go modules in this directory into _output/bin, one file
-# per version, so only the first run pays. Usage: build.sh [binary...]
+# Builds the local control plane (kube-apiserver, kube-controller-manager,
+# kube-scheduler, etcd, kwok) and the matching kubectl from the pinned Go
+# modules in this directory into _output/bin, one file per version, so only
+# the first run pays. Usage: build.sh [binary...]
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "${here}/../.." && pwd)"
@@ -37,12 +38,13 @@ build() { # name version package ldflags minutes
 }
 
 targets=("$@")
-[[ ${#targets[@]} -gt 0 ]] || targets=(etcd kube-apiserver kube-controller-manager kwok kubectl)
+[[ ${#targets[@]} -gt 0 ]] || targets=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok kubectl)
 for t in "${targets[@]}"; do
   case "${t}" in
     etcd) build etcd "${ETCD_VERSION}" go.etcd.io/etcd/server/v3 "-s -w" 3 ;;
     kube-apiserver) build kube-apiserver "${KUBE_VERSION}" k8s.io/kubernetes/cmd/kube-apiserver "${kube_ldflags}" 21 ;;
     kube-controller-manager) build kube-controller-manager "${KUBE_VERSION}" k8s.io/kubernetes/cmd/kube-controller-manager "${kube_ldflags}" 6 ;;
+    kube-scheduler) build kube-scheduler "${KUBE_VERSION}" k8s.io/kubernetes/cmd/kube-scheduler "${kube_ldflags}" 4 ;;
     kwok) build kwok "${KWOK_VERSION}" sigs.k8s.io/kwok/cmd/kwok "-s -w" 4 ;;
     kubectl) build kubectl "${KUBE_VERSION}" k8s.io/kubernetes/cmd/kubectl "${kube_ldflags}" 5 ;;
     *) echo "unknown binary ${t}" >&2; exit 2 ;;

@@ -1,6 +1,7 @@
 // Package localcluster runs a real Kubernetes control plane on loopback —
-// etcd, kube-apiserver, kube-controller-manager, kwok with a fake node — and
-// ark-apiserver registered behind it as an APIService, the way users run
+// etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok with a
+// fake node whose pods run (commands exec'd in them run on this machine) —
+// and ark-apiserver registered behind it as an APIService, the way users run
 // Ark. `make run` and the end-to-end tests use it. Every binary is built from
 // pinned Go modules by hack/controlplane/build.sh; nothing is downloaded.
 package localcluster
@@ -47,7 +48,8 @@ const (
 type Options struct {
 	// Dir holds the PKI, kubeconfigs, logs, data and the bucket.
 	Dir string
-	// BinDir holds etcd, kube-apiserver, kube-controller-manager, kwok, kubectl.
+	// BinDir holds etcd, kube-apiserver, kube-controller-manager,
+	// kube-scheduler, kwok, kubectl.
 	BinDir string
 	// ArkAPIServer is the ark-apiserver binary.
 	ArkAPIServer string
@@ -121,7 +123,7 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 			started.Stop()
 		}
 	}()
-	for _, b := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kwok", "kubectl"} {
+	for _, b := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "kubectl"} {
 		if _, err := os.Stat(c.bin(b)); err != nil {
 			return nil, fmt.Errorf("%s is missing: run hack/controlplane/build.sh (make controlplane): %w", b, err)
 		}
@@ -145,11 +147,11 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	if c.pki, err = ensurePKI(c.path("pki"), ArkService+"."+SystemNamespace+".svc"); err != nil {
 		return nil, fmt.Errorf("local PKI: %w", err)
 	}
-	ports, err := freePorts(5)
+	ports, err := freePorts(6)
 	if err != nil {
 		return nil, err
 	}
-	etcdPort, peerPort, apiPort, kwokPort, arkPort := ports[0], ports[1], ports[2], ports[3], ports[4]
+	etcdPort, peerPort, apiPort, kwokPort, arkPort, schedulerPort := ports[0], ports[1], ports[2], ports[3], ports[4], ports[5]
 	c.ArkPort = arkPort
 	c.EtcdURL = fmt.Sprintf("http://127.0.0.1:%d", etcdPort)
 	c.Server = "https://127.0.0.1:" + strconv.Itoa(apiPort)
@@ -161,6 +163,9 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 		return nil, err
 	}
 	if err := c.startControllerManager(ctx); err != nil {
+		return nil, err
+	}
+	if err := c.startScheduler(ctx, schedulerPort); err != nil {
 		return nil, err
 	}
 	if err := c.startKwok(ctx, kwokPort); err != nil {
@@ -350,6 +355,34 @@ func (c *Cluster) startControllerManager(ctx context.Context) error {
 	})
 }
 
+// startScheduler starts kube-scheduler, so that pods without a nodeName land
+// on the fake node and run (Deployments roll out, backup hooks find Running
+// pods). It serves /readyz on 127.0.0.1 only, for the wait below.
+func (c *Cluster) startScheduler(ctx context.Context, port int) error {
+	c.logf(">> starting kube-scheduler")
+	kubeconfig := c.path("kube-scheduler.kubeconfig")
+	if err := c.pki.writeCertKubeconfig(kubeconfig, c.Server, "kube-scheduler", ""); err != nil {
+		return err
+	}
+	p, err := startProcess(c.path("logs"), "kube-scheduler", c.bin("kube-scheduler"),
+		"--kubeconfig="+kubeconfig,
+		"--authentication-kubeconfig="+kubeconfig, "--authorization-kubeconfig="+kubeconfig,
+		// Its serving certificate is self-signed, in memory (no --cert-dir).
+		"--bind-address=127.0.0.1", fmt.Sprintf("--secure-port=%d", port),
+		"--leader-elect=false",
+	)
+	if err != nil {
+		return err
+	}
+	c.track(p)
+	// /readyz (anonymous, always allowed) turns ready once the scheduler's
+	// informers have synced, so it is talking to kube-apiserver.
+	insecure := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} // readiness only
+	return waitFor(ctx, p, "kube-scheduler /readyz", 2*time.Minute, func(ctx context.Context) error {
+		return httpOK(ctx, insecure, fmt.Sprintf("https://127.0.0.1:%d/readyz", port))
+	})
+}
+
 func (c *Cluster) startKwok(ctx context.Context, port int) error {
 	c.logf(">> starting kwok with node %s", NodeName)
 	config := c.path("kwok.yaml")
@@ -361,11 +394,15 @@ options:
   nodePlayStageParallelism: 4
   nodeLeaseParallelism: 4
   podsOnNodeSyncParallelism: 4
+  # The fake node renews its Lease as a kubelet does; without it
+  # kube-controller-manager finds the node silent after 50s, marks it
+  # Unknown and its pods not Ready, and Deployments lose availability.
+  nodeLeaseDurationSeconds: 40
   # Serves exec (and logs) for pods on the fake node.
   enableDebuggingHandlers: true
 ---
 # kubectl exec into a fake pod runs the command here, on the host, in
-# the cluster directory: enough to test backup hooks through pods/exec.
+# the cluster directory (ExecDir): backup hooks run through pods/exec.
 apiVersion: kwok.x-k8s.io/v1alpha1
 kind: ClusterExec
 metadata:
@@ -373,7 +410,7 @@ metadata:
 spec:
   execs:
   - local:
-      workDir: `+c.opts.Dir+`
+      workDir: `+c.ExecDir()+`
 `), 0o644); err != nil {
 		return err
 	}
@@ -616,6 +653,11 @@ func (c *Cluster) tmpEnv() []string {
 // write volume data only under it.
 func (c *Cluster) VolumesDir() string { return c.path("volumes") }
 
+// ExecDir is where a command exec'd in a pod on the fake node runs, on this
+// machine (kwok's ClusterExec): the cluster directory. A backup hook that
+// writes a file leaves it here.
+func (c *Cluster) ExecDir() string { return c.opts.Dir }
+
 // KubectlPath is the kubectl binary matching the cluster.
 func (c *Cluster) KubectlPath() string { return c.bin("kubectl") }
 
@@ -631,7 +673,7 @@ func (c *Cluster) Stop() {
 		switch p.name {
 		case "etcd":
 			grace = 10 * time.Second
-		case "kwok", "kube-controller-manager":
+		case "kwok", "kube-controller-manager", "kube-scheduler":
 			// Stateless, and slow to drain their informers on SIGTERM
 			// (13s measured): not worth making Ctrl-C wait for.
 			grace = 3 * time.Second

@@ -24,8 +24,9 @@ func DefaultOptions(repoRoot, dir string) (Options, error) {
 	}, nil
 }
 
-// kwokStages returns kwok's own "fast" node and pod stages, read from the
-// module cache at the version hack/controlplane pins.
+// kwokStages returns kwok's own "fast" node and pod stages (kwok's
+// stage/fast set: with the node heartbeat that goes with leases), read from
+// the module cache at the version hack/controlplane pins.
 func kwokStages(repoRoot string) ([]string, error) {
 	cmd := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/kwok")
 	cmd.Dir = filepath.Join(repoRoot, "hack", "controlplane")
@@ -35,7 +36,7 @@ func kwokStages(repoRoot string) ([]string, error) {
 	}
 	dir := strings.TrimSpace(string(out))
 	var files []string
-	for _, f := range []string{"node/fast/node-initialize.yaml", "pod/fast/pod-ready.yaml", "pod/fast/pod-complete.yaml", "pod/fast/pod-delete.yaml"} {
+	for _, f := range []string{"node/fast/node-initialize.yaml", "node/heartbeat-with-lease/node-heartbeat-with-lease.yaml", "pod/fast/pod-ready.yaml", "pod/fast/pod-complete.yaml", "pod/fast/pod-delete.yaml"} {
 		files = append(files, filepath.Join(dir, "kustomize", "stage", f))
 	}
 	return files, nil

@@ -51,6 +51,7 @@ func ensurePKI(dir, arkService string) (*pki, error) {
 			Hosts: []string{"127.0.0.1", "localhost", "10.0.0.1", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"}}},
 		{"admin", p.ca, certs.Options{CommonName: "kubernetes-admin", Organization: []string{"system:masters"}, Client: true}},
 		{"kube-controller-manager", p.ca, certs.Options{CommonName: "system:kube-controller-manager", Client: true}},
+		{"kube-scheduler", p.ca, certs.Options{CommonName: "system:kube-scheduler", Client: true}},
 		{"kubelet-client", p.ca, certs.Options{CommonName: "kube-apiserver-kubelet-client", Organization: []string{"system:masters"}, Client: true}},
 		{"kwok", p.ca, certs.Options{CommonName: "kwok", Hosts: []string{"127.0.0.1", "localhost"}, Server: true}},
 		{"front-proxy-client", p.frontProxyCA, certs.Options{CommonName: "front-proxy-client", Client: true}},

@@ -150,7 +150,7 @@ func (c *Controller) failInterrupted(ctx context.Context) {
 		if b.Status.Phase != arkv1.BackupPhaseInProgress || !c.ours(b) {
 			continue
 		}
-		err := c.updateStatus(ctx, b.Namespace, b.Name, func(s *arkv1.BackupStatus) {
+		err := c.updateStatus(ctx, b, func(s *arkv1.BackupStatus) {
 			if s.Phase != arkv1.BackupPhaseInProgress {
 				return
 			}
@@ -277,7 +277,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 			return
 		}
 		last = c.clock.Now()
-		if err := c.updateStatus(ctx, ns, name, func(s *arkv1.BackupStatus) {
+		if err := c.updateStatus(ctx, b, func(s *arkv1.BackupStatus) {
 			s.Progress = &arkv1.Progress{TotalItems: total, ItemsDone: done}
 		}); err != nil {
 			klog.ErrorS(err, "Publishing backup progress", "backup", klog.KObj(b))
@@ -323,7 +323,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 func (c *Controller) finish(ctx context.Context, b *arkv1.Backup, mutate func(*arkv1.BackupStatus)) error {
 	var last error
 	err := wait.ExponentialBackoffWithContext(ctx, c.FinalStatusBackoff, func(ctx context.Context) (bool, error) {
-		err := c.updateStatus(ctx, b.Namespace, b.Name, mutate)
+		err := c.updateStatus(ctx, b, mutate)
 		switch {
 		case err == nil:
 			if last != nil {
@@ -346,15 +346,21 @@ func (c *Controller) finish(ctx context.Context, b *arkv1.Backup, mutate func(*a
 }
 
 // updateStatus applies mutate to the latest version of the backup's status,
-// retrying on conflicts (the bucket's compare-and-swap).
-func (c *Controller) updateStatus(ctx context.Context, ns, name string, mutate func(*arkv1.BackupStatus)) error {
+// retrying on conflicts (the bucket's compare-and-swap). A record of the
+// same name but another UID is another backup (this one was deleted and the
+// name taken again, say while a final status waited for the bucket): it is
+// not touched, and the answer is NotFound.
+func (c *Controller) updateStatus(ctx context.Context, of *arkv1.Backup, mutate func(*arkv1.BackupStatus)) error {
 	return retry.RetryOnConflict(retry.DefaultBackoff, func() error {
-		b, err := c.client.ArkV1().Backups(ns).Get(ctx, name, metav1.GetOptions{})
+		b, err := c.client.ArkV1().Backups(of.Namespace).Get(ctx, of.Name, metav1.GetOptions{})
 		if err != nil {
 			return err
 		}
+		if b.UID != of.UID {
+			return apierrors.NewNotFound(arkv1.Resource("backups"), of.Name)
+		}
 		mutate(&b.Status)
-		_, err = c.client.ArkV1().Backups(ns).UpdateStatus(ctx, b, metav1.UpdateOptions{})
+		_, err = c.client.ArkV1().Backups(of.Namespace).UpdateStatus(ctx, b, metav1.UpdateOptions{})
 		return err
 	})
 }

@@ -874,6 +874,47 @@ func TestFinalStatusIsRetriedUntilTheBucketTakesIt(t *testing.T) {
 	}
 }
 
+// A backup deleted while its final status waits for the bucket, and its
+// name taken again by a new backup, leaves the new one alone: the late
+// write must not mark a backup that never ran Failed (or Completed).
+func TestFinalStatusLeavesANewBackupOfTheSameNameAlone(t *testing.T) {
+	h := newHarness(t, newBackup("b1", arkv1.BackupPhaseNew))
+	h.c.FinalStatusBackoff = wait.Backoff{Duration: time.Millisecond, Factor: 1, Steps: 100}
+	h.engine.err = errors.New("uploading: backup location is unavailable")
+	successor := newBackup("b1", arkv1.BackupPhaseNew)
+	successor.UID = "uid-b1-successor"
+	var mu sync.Mutex
+	replaced := false
+	h.client.PrependReactor("update", "backups", func(a clienttesting.Action) (bool, runtime.Object, error) {
+		b := a.(clienttesting.UpdateAction).GetObject().(*arkv1.Backup)
+		mu.Lock()
+		defer mu.Unlock()
+		if b.Status.CompletionTimestamp == nil || replaced {
+			return false, nil, nil
+		}
+		// The bucket is away; meanwhile the backup is deleted and a new
+		// one of the same name created.
+		replaced = true
+		if err := h.client.Tracker().Delete(arkv1.SchemeGroupVersion.WithResource("backups"), testNS, "b1"); err != nil {
+			t.Error(err)
+		}
+		if err := h.client.Tracker().Create(arkv1.SchemeGroupVersion.WithResource("backups"), successor.DeepCopy(), testNS); err != nil {
+			t.Error(err)
+		}
+		return true, nil, apierrors.NewServiceUnavailable("backup storage location \"default\" is unavailable")
+	})
+	if err := h.c.sync(context.Background(), key("b1")); err != nil {
+		t.Fatalf("sync: %v", err)
+	}
+	if !replaced {
+		t.Fatal("the final write was never attempted")
+	}
+	got := h.get(t, "b1")
+	if got.UID != successor.UID || got.Status.Phase != arkv1.BackupPhaseNew || got.Status.CompletionTimestamp != nil || got.Status.FailureReason != "" {
+		t.Errorf("the new backup of the same name was written: uid %s, status %+v", got.UID, got.Status)
+	}
+}
+
 // An interrupted backup keeps the log it published while it ran, and no
 // live file is left behind.
 func TestInterruptedBackupKeepsItsLiveLog(t *testing.T) {
