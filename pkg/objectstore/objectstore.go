@@ -116,10 +116,19 @@ type ObjectAttrs struct {
 	// Size in bytes.
 	Size int64
 	// Generation changes on every write of the key and never goes back; it is
-	// the token for conditional writes.
+	// the token for conditional writes. List may leave it 0 on backends whose
+	// listing does not carry it (S3): read Attrs for it.
 	Generation int64
 	// Updated is when the object was last written.
 	Updated time.Time
+	// Token is an opaque change marker that every backend fills, in List too:
+	// it differs whenever the object was rewritten with different content
+	// (it may stay the same when the same bytes are written again), and is
+	// only compared for equality, between List and Attrs or NewReader alike.
+	// It exists so that a poller can tell what changed from one cheap listing
+	// where the listing has no generation; file and GCS use the generation
+	// in decimal, S3 the ETag.
+	Token string
 }
 
 // Conditions make a write or delete conditional. The zero value is unconditional.
