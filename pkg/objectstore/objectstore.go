@@ -193,7 +193,9 @@ type Store interface {
 // DefaultPageSize is the page size of List when none is given.
 const DefaultPageSize = 1000
 
-// Open returns the store for a location URL: file:///path or gs://bucket/prefix.
+// Open returns the store for a location URL: file:///path, gs://bucket/prefix
+// or s3://bucket/prefix with S3Options as query parameters
+// (?region=...&endpoint=...&forcePathStyle=true&insecureSkipTLSVerify=true).
 func Open(ctx context.Context, location string) (Store, error) {
 	u, err := url.Parse(location)
 	if err != nil {
@@ -210,8 +212,20 @@ func Open(ctx context.Context, location string) (Store, error) {
 			return nil, fmt.Errorf("backup location %q: gs URLs must be gs://bucket[/prefix]", location)
 		}
 		return OpenGCS(ctx, u.Host, strings.Trim(u.Path, "/"))
+	case "s3":
+		if u.Host == "" {
+			return nil, fmt.Errorf("backup location %q: s3 URLs must be s3://bucket[/prefix][?options]", location)
+		}
+		if u.User != nil {
+			return nil, fmt.Errorf("backup location %q: s3 URLs carry no credentials; they come from the AWS environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, a role)", u.Redacted())
+		}
+		opts, err := parseS3Options(u.Query())
+		if err != nil {
+			return nil, fmt.Errorf("backup location %q: %w", location, err)
+		}
+		return OpenS3(ctx, u.Host, strings.Trim(u.Path, "/"), opts)
 	default:
-		return nil, fmt.Errorf("backup location %q: unsupported scheme %q (want file or gs)", location, u.Scheme)
+		return nil, fmt.Errorf("backup location %q: unsupported scheme %q (want file, gs or s3)", location, u.Scheme)
 	}
 }
 
