@@ -199,7 +199,7 @@ func NewS3Store(client *s3.Client, bucket, prefix string) *S3Store {
 func (s *S3Store) String() string {
 	u := "s3://" + s.bucket + "/" + strings.TrimSuffix(s.prefix, "/")
 	if s.endpoint != "" {
-		u += "?endpoint=" + url.QueryEscape(s.endpoint)
+		u += "?endpoint=" + s.endpoint
 	}
 	return u
 }
