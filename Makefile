@@ -51,8 +51,8 @@ run: build controlplane
 run-standalone: build
 	bin/ark-apiserver --standalone --data-dir $(DATA_DIR) --secure-port $(PORT)
 
-## bench: list 10,000 backups through the API (file bucket, fake GCS); back up 1k-100k objects (items/s, peak heap)
-bench:
+## bench: list 10,000 backups through the API (file bucket, fake GCS, versitygw S3); back up 1k-100k objects (items/s, peak heap)
+bench: s3server
 	$(GO) test ./test/integration -run '^$$' -bench BenchmarkListBackups -benchtime $(BENCH_TIME) -timeout 60m
 	$(GO) test ./pkg/backup -run '^$$' -bench BenchmarkBackup -benchtime 3x
 
