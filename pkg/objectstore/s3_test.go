@@ -294,3 +294,29 @@ func TestOpenS3Location(t *testing.T) {
 		t.Errorf("the object is not under the location's prefix: %v", err)
 	}
 }
+
+// Keys with characters that URL encoding and XML treat specially list back
+// as written, whether or not the server URL-encodes the listing (AWS does,
+// versitygw does not).
+func TestS3ListSpecialCharacters(t *testing.T) {
+	srv := s3test.Start(t)
+	s := s3Store(t, srv, "special")
+	ctx := context.Background()
+	keys := []string{"a/amp&lt<>\"'", "a/pct%41x", "a/plus+sign", "a/space here", "a/ünïcode"}
+	for _, k := range keys {
+		if _, err := objectstore.PutBytes(ctx, s, k, []byte("x"), objectstore.Conditions{}); err != nil {
+			t.Fatalf("put %q: %v", k, err)
+		}
+	}
+	page, err := s.List(ctx, objectstore.ListOptions{Prefix: "a/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, o := range page.Objects {
+		got = append(got, o.Key)
+	}
+	if strings.Join(got, "|") != strings.Join(keys, "|") {
+		t.Errorf("listed %q, want %q", got, keys)
+	}
+}
