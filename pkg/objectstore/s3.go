@@ -678,6 +678,9 @@ func (w *s3Writer) Close() error {
 		etag = out.ETag
 	}
 	w.buf, w.spare = nil, nil
+	// Neither PutObject nor CompleteMultipartUpload returns the server's
+	// modification time, and a HEAD could see a later write: the local
+	// clock stands in for Updated.
 	w.attrs = ObjectAttrs{Key: w.key, Size: w.size, Generation: w.gen, Updated: w.s.now(), Token: etagToken(etag)}
 	return nil
 }
