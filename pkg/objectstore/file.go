@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -131,7 +132,8 @@ func (s *FileStore) checkRoot() error {
 }
 
 func fileAttrs(key string, fi fs.FileInfo) ObjectAttrs {
-	return ObjectAttrs{Key: key, Size: fi.Size(), Generation: fi.ModTime().UnixNano(), Updated: fi.ModTime()}
+	gen := fi.ModTime().UnixNano()
+	return ObjectAttrs{Key: key, Size: fi.Size(), Generation: gen, Updated: fi.ModTime(), Token: strconv.FormatInt(gen, 10)}
 }
 
 // mapErr turns a file system error about key into the store's errors.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -124,7 +125,7 @@ func (s *GCSStore) mapErr(key string, err error) error {
 }
 
 func (s *GCSStore) attrs(a *storage.ObjectAttrs) ObjectAttrs {
-	return ObjectAttrs{Key: strings.TrimPrefix(a.Name, s.prefix), Size: a.Size, Generation: a.Generation, Updated: a.Updated}
+	return ObjectAttrs{Key: strings.TrimPrefix(a.Name, s.prefix), Size: a.Size, Generation: a.Generation, Updated: a.Updated, Token: strconv.FormatInt(a.Generation, 10)}
 }
 
 // Attrs reads the object's metadata.
@@ -150,7 +151,7 @@ func (s *GCSStore) NewReader(ctx context.Context, key string) (io.ReadCloser, Ob
 	if err != nil {
 		return nil, ObjectAttrs{}, s.mapErr(key, err)
 	}
-	return r, ObjectAttrs{Key: key, Size: r.Attrs.Size, Generation: r.Attrs.Generation, Updated: r.Attrs.LastModified}, nil
+	return r, ObjectAttrs{Key: key, Size: r.Attrs.Size, Generation: r.Attrs.Generation, Updated: r.Attrs.LastModified, Token: strconv.FormatInt(r.Attrs.Generation, 10)}, nil
 }
 
 // NewWriter streams an upload; cancelling its context on Abort makes GCS

@@ -116,10 +116,19 @@ type ObjectAttrs struct {
 	// Size in bytes.
 	Size int64
 	// Generation changes on every write of the key and never goes back; it is
-	// the token for conditional writes.
+	// the token for conditional writes. List may leave it 0 on backends whose
+	// listing does not carry it (S3): read Attrs for it.
 	Generation int64
 	// Updated is when the object was last written.
 	Updated time.Time
+	// Token is an opaque change marker that every backend fills, in List too:
+	// it differs whenever the object was rewritten with different content
+	// (it may stay the same when the same bytes are written again), and is
+	// only compared for equality, between List and Attrs or NewReader alike.
+	// It exists so that a poller can tell what changed from one cheap listing
+	// where the listing has no generation; file and GCS use the generation
+	// in decimal, S3 the ETag.
+	Token string
 }
 
 // Conditions make a write or delete conditional. The zero value is unconditional.
@@ -184,7 +193,9 @@ type Store interface {
 // DefaultPageSize is the page size of List when none is given.
 const DefaultPageSize = 1000
 
-// Open returns the store for a location URL: file:///path or gs://bucket/prefix.
+// Open returns the store for a location URL: file:///path, gs://bucket/prefix
+// or s3://bucket/prefix with S3Options as query parameters
+// (?region=...&endpoint=...&forcePathStyle=true&insecureSkipTLSVerify=true).
 func Open(ctx context.Context, location string) (Store, error) {
 	u, err := url.Parse(location)
 	if err != nil {
@@ -201,8 +212,20 @@ func Open(ctx context.Context, location string) (Store, error) {
 			return nil, fmt.Errorf("backup location %q: gs URLs must be gs://bucket[/prefix]", location)
 		}
 		return OpenGCS(ctx, u.Host, strings.Trim(u.Path, "/"))
+	case "s3":
+		if u.Host == "" {
+			return nil, fmt.Errorf("backup location %q: s3 URLs must be s3://bucket[/prefix][?options]", location)
+		}
+		if u.User != nil {
+			return nil, fmt.Errorf("backup location %q: s3 URLs carry no credentials; they come from the AWS environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, a role)", u.Redacted())
+		}
+		opts, err := parseS3Options(u.Query())
+		if err != nil {
+			return nil, fmt.Errorf("backup location %q: %w", location, err)
+		}
+		return OpenS3(ctx, u.Host, strings.Trim(u.Path, "/"), opts)
 	default:
-		return nil, fmt.Errorf("backup location %q: unsupported scheme %q (want file or gs)", location, u.Scheme)
+		return nil, fmt.Errorf("backup location %q: unsupported scheme %q (want file, gs or s3)", location, u.Scheme)
 	}
 }
 

@@ -1,6 +1,7 @@
 package objectstore_test
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -36,5 +37,24 @@ func TestCheckKey(t *testing.T) {
 	// A refused key may be a kilobyte of hostile bytes: the message stays short.
 	if err := objectstore.CheckKey(long + "t"); len(err.Error()) > 300 {
 		t.Errorf("error for a long key is %d bytes long", len(err.Error()))
+	}
+}
+
+func TestOpenRefusesBadLocations(t *testing.T) {
+	for _, tc := range []struct{ location, says string }{
+		{"s3:///prefix", "s3://bucket"},
+		{"s3://bucket/p?regoin=eu-west-1", `unknown option "regoin"`},
+		{"s3://bucket/p?forcePathStyle=yes", "forcePathStyle"},
+		{"s3://bucket/p?endpoint=localhost:9000", "http:// or https://"},
+		{"s3://AKID:secret@bucket/p", "carry no credentials"},
+		{"azure://container", "want file, gs or s3"},
+	} {
+		_, err := objectstore.Open(context.Background(), tc.location)
+		if err == nil || !strings.Contains(err.Error(), tc.says) {
+			t.Errorf("Open(%q) = %v; want an error saying %q", tc.location, err, tc.says)
+		}
+		if err != nil && strings.Contains(err.Error(), "secret") {
+			t.Errorf("Open(%q) leaks the secret: %v", tc.location, err)
+		}
 	}
 }

@@ -67,12 +67,15 @@ func seedBucket(b *testing.B, s objectstore.Store, n int) {
 // It also reports how long the server took to load the bucket at start.
 func BenchmarkListBackups(b *testing.B) {
 	n := benchBackups()
-	for _, kind := range []string{"file", "gcs"} {
+	for _, kind := range []string{"file", "gcs", "s3"} {
 		b.Run(fmt.Sprintf("%s/%d", kind, n), func(b *testing.B) {
 			var store objectstore.Store
-			if kind == "gcs" {
+			switch kind {
+			case "gcs":
 				store, _ = gcsStore(b)
-			} else {
+			case "s3":
+				store, _ = s3Store(b)
+			default:
 				s, err := objectstore.NewFileStore(b.TempDir())
 				if err != nil {
 					b.Fatal(err)

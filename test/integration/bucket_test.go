@@ -9,11 +9,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
 	"github.com/arkproject/ark/pkg/objectstore"
+	"github.com/arkproject/ark/pkg/objectstore/s3test"
 )
 
 // writeBehindBack puts an ark-backup.json into the bucket the way another
@@ -176,6 +178,35 @@ func TestBucketUnreachable(t *testing.T) {
 		srv.Stop()
 		ts.waitForPoll(t)
 		check(t, ts, "gs://ark-test/cluster-a")
+	})
+	t.Run("s3", func(t *testing.T) {
+		store, srv := s3Store(t)
+		ts := startServer(t, serverOptions{store: store})
+		if _, err := ts.Client.ArkV1().Backups(home).Create(context.Background(), newBackup("kept"), metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		srv.Stop()
+		ts.waitForPoll(t)
+		check(t, ts, "s3://ark-test/cluster-a")
+	})
+	// Wrong credentials are an outage of the location that says so, not an
+	// empty bucket.
+	t.Run("s3-wrong-credentials", func(t *testing.T) {
+		srv := s3test.Start(t)
+		srv.CreateBucket(t, "ark-test")
+		opts := srv.Options()
+		opts.Credentials = credentials.NewStaticCredentialsProvider(srv.AccessKey, "wrong", "")
+		store, err := objectstore.OpenS3(context.Background(), "ark-test", "cluster-a", opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts := startServer(t, serverOptions{store: store, bucketDown: true})
+		ts.waitForPoll(t)
+		check(t, ts, "s3://ark-test/cluster-a")
+		_, err = ts.Client.ArkV1().Backups(home).List(context.Background(), metav1.ListOptions{})
+		if err == nil || !strings.Contains(err.Error(), "access denied") {
+			t.Errorf("list with wrong credentials: %v, want it to say access denied", err)
+		}
 	})
 }
 

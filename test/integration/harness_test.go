@@ -1,6 +1,7 @@
 // Package integration starts ark-apiserver in-process (standalone mode,
-// embedded etcd, a real bucket: a directory, or fake-gcs-server through the
-// real GCS client) and drives it over HTTPS with the generated clientset.
+// embedded etcd, a real bucket: a directory, fake-gcs-server through the
+// real GCS client, or a real S3 server through the AWS SDK) and drives it
+// over HTTPS with the generated clientset.
 package integration
 
 import (
@@ -24,6 +25,7 @@ import (
 	"github.com/arkproject/ark/pkg/generated/clientset/versioned"
 	"github.com/arkproject/ark/pkg/objectstore"
 	"github.com/arkproject/ark/pkg/objectstore/gcstest"
+	"github.com/arkproject/ark/pkg/objectstore/s3test"
 )
 
 const home = "heptio-ark"
@@ -41,6 +43,9 @@ type serverOptions struct {
 	// store is the bucket; nil means a directory bucket in the data dir.
 	store        objectstore.Store
 	pollInterval time.Duration
+	// bucketDown says the bucket cannot be reached from the start: the
+	// server is ready without having listed it.
+	bucketDown bool
 }
 
 func TestMain(m *testing.M) {
@@ -109,16 +114,17 @@ func startServer(t testing.TB, so serverOptions) *testServer {
 		t.Fatal(err)
 	}
 	ts := &testServer{Server: srv, Config: cfg, Client: client, Store: so.store, DataDir: dataDir}
-	ts.waitReady(t)
+	ts.waitReady(t, !so.bucketDown)
 	return ts
 }
 
-func (ts *testServer) waitReady(t testing.TB) {
+// waitReady waits for /readyz and, with bucket, for backups to be listed.
+func (ts *testServer) waitReady(t testing.TB, bucket bool) {
 	t.Helper()
 	err := wait.PollUntilContextTimeout(context.Background(), 50*time.Millisecond, 60*time.Second, true, func(ctx context.Context) (bool, error) {
 		code, _ := ts.rawGet(ctx, "/readyz")
-		if code != http.StatusOK {
-			return false, nil
+		if code != http.StatusOK || !bucket {
+			return code == http.StatusOK, nil
 		}
 		_, err := ts.Client.ArkV1().Backups(home).List(ctx, listAll)
 		return err == nil, nil
@@ -180,11 +186,25 @@ func gcsStore(t testing.TB) (objectstore.Store, *gcstest.Server) {
 	return s, srv
 }
 
-// bucketKinds runs a test against a directory bucket and a GCS bucket.
+// s3Store returns a store on a fresh bucket of a real S3 server (versitygw),
+// which the test may stop to make the bucket unreachable.
+func s3Store(t testing.TB) (objectstore.Store, *s3test.Server) {
+	t.Helper()
+	srv := s3test.Start(t)
+	srv.CreateBucket(t, "ark-test")
+	return srv.NewStore(t, "ark-test", "cluster-a"), srv
+}
+
+// bucketKinds runs a test against a directory bucket, a GCS bucket and an S3
+// bucket.
 func bucketKinds(t *testing.T, fn func(t *testing.T, ts *testServer)) {
 	t.Run("file", func(t *testing.T) { fn(t, startServer(t, serverOptions{})) })
 	t.Run("gcs", func(t *testing.T) {
 		store, _ := gcsStore(t)
+		fn(t, startServer(t, serverOptions{store: store}))
+	})
+	t.Run("s3", func(t *testing.T) {
+		store, _ := s3Store(t)
 		fn(t, startServer(t, serverOptions{store: store}))
 	})
 }

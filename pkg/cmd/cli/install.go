@@ -96,7 +96,7 @@ for validation and admission without persisting anything, as kubectl does.`,
 	cmd.Flags().StringVar(&dryRun, "dry-run", "none", `"client" (or just --dry-run) prints the manifests, "server" validates them on the cluster without persisting`)
 	cmd.Flags().Lookup("dry-run").NoOptDefVal = "client"
 	cmd.Flags().StringVar(&image, "image", "", "ark-apiserver image")
-	cmd.Flags().StringVar(&location, "backup-location", "", "backup storage location, e.g. gs://bucket/prefix")
+	cmd.Flags().StringVar(&location, "backup-location", "", "backup storage location, e.g. gs://bucket/prefix or s3://bucket/prefix?region=eu-west-1")
 	cmd.Flags().StringVar(&caBundle, "ca-bundle-file", "", "PEM file of the CA that signed ark-apiserver's serving certificate")
 	return cmd
 }

@@ -32,6 +32,12 @@ type Options struct {
 	// absolute path outside the bucket or a path relative to the link's
 	// directory. When nil, the link cases are skipped.
 	PlantLink func(t *testing.T, s objectstore.Store, key, target string)
+	// ListWithoutGeneration is for backends whose listing does not carry the
+	// generation (S3 keeps it in object metadata, which ListObjectsV2 does
+	// not return). Their List leaves ObjectAttrs.Generation 0; Key, Size,
+	// Updated and Token are still filled. Every other backend's List must
+	// fill the generation too.
+	ListWithoutGeneration bool
 }
 
 // Run runs the suite; newStore returns an empty store for each subtest.
@@ -47,9 +53,10 @@ func RunWith(t *testing.T, newStore func(t *testing.T) objectstore.Store, opts O
 	t.Run("ConditionalWrite", func(t *testing.T) { testConditionalWrite(t, newStore(t)) })
 	t.Run("Streaming", func(t *testing.T) { testStreaming(t, newStore(t)) })
 	t.Run("Abort", func(t *testing.T) { testAbort(t, newStore(t)) })
-	t.Run("List", func(t *testing.T) { testList(t, newStore(t)) })
+	t.Run("List", func(t *testing.T) { testList(t, newStore(t), opts) })
 	t.Run("ListPaging", func(t *testing.T) { testListPaging(t, newStore(t)) })
 	t.Run("Delete", func(t *testing.T) { testDelete(t, newStore(t)) })
+	t.Run("Token", func(t *testing.T) { testToken(t, newStore(t), opts) })
 	t.Run("KeyLimits", func(t *testing.T) { testKeyLimits(t, newStore(t), opts.KeyPrefixBytes) })
 	t.Run("Links", func(t *testing.T) {
 		if opts.PlantLink == nil {
@@ -255,7 +262,7 @@ func keysOf(objs []objectstore.ObjectAttrs) []string {
 	return out
 }
 
-func testList(t *testing.T, s objectstore.Store) {
+func testList(t *testing.T, s objectstore.Store, opts Options) {
 	ctx := context.Background()
 	seed(t, s)
 	all, err := s.List(ctx, objectstore.ListOptions{})
@@ -268,7 +275,7 @@ func testList(t *testing.T, s objectstore.Store) {
 		t.Errorf("full list:\n got %q\nwant %q", got, want)
 	}
 	for _, o := range all.Objects {
-		if o.Size != int64(len(o.Key)) || o.Generation == 0 {
+		if o.Size != int64(len(o.Key)) || (o.Generation == 0 && !opts.ListWithoutGeneration) || o.Token == "" || o.Updated.IsZero() {
 			t.Errorf("attrs of %s: %+v", o.Key, o)
 		}
 	}
@@ -366,4 +373,65 @@ func testDelete(t *testing.T, s objectstore.Store) {
 	if len(page.Prefixes)+len(page.Objects) != 0 {
 		t.Errorf("deleted object still listed: %+v", page)
 	}
+}
+
+// testToken checks the change token a poller compares listings by: every
+// way of reading an object's attributes gives the same token, and rewriting
+// the object with other content (or deleting and re-creating it) changes it.
+func testToken(t *testing.T, s objectstore.Store, opts Options) {
+	ctx := context.Background()
+	const key = "backups/t/ark-backup.json"
+	check := func(what string, want objectstore.ObjectAttrs) {
+		t.Helper()
+		if want.Token == "" {
+			t.Fatalf("%s: the writer's attrs have no token: %+v", what, want)
+		}
+		a, err := s.Attrs(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.Token != want.Token || a.Generation != want.Generation {
+			t.Errorf("%s: Attrs give token %q generation %d, the writer %q %d", what, a.Token, a.Generation, want.Token, want.Generation)
+		}
+		r, ra, err := s.NewReader(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Close()
+		if ra.Token != want.Token || ra.Generation != want.Generation {
+			t.Errorf("%s: NewReader gives token %q generation %d, the writer %q %d", what, ra.Token, ra.Generation, want.Token, want.Generation)
+		}
+		page, err := s.List(ctx, objectstore.ListOptions{Prefix: "backups/t/"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page.Objects) != 1 {
+			t.Fatalf("%s: listed %+v", what, page.Objects)
+		}
+		l := page.Objects[0]
+		if l.Token != want.Token {
+			t.Errorf("%s: List gives token %q, Attrs %q", what, l.Token, want.Token)
+		}
+		if l.Generation != want.Generation && !(l.Generation == 0 && opts.ListWithoutGeneration) {
+			t.Errorf("%s: List gives generation %d, Attrs %d", what, l.Generation, want.Generation)
+		}
+	}
+	v1 := put(t, s, key, `{"v":1}`, objectstore.Conditions{DoesNotExist: true})
+	check("created", v1)
+	v2 := put(t, s, key, `{"v":2}`, objectstore.Conditions{GenerationMatch: v1.Generation})
+	if v2.Token == v1.Token {
+		t.Errorf("rewriting with other content kept token %q", v1.Token)
+	}
+	check("rewritten", v2)
+	if err := s.Delete(ctx, key, objectstore.Conditions{GenerationMatch: v2.Generation}); err != nil {
+		t.Fatal(err)
+	}
+	v3 := put(t, s, key, `{"v":3}`, objectstore.Conditions{DoesNotExist: true})
+	if v3.Token == v2.Token || v3.Token == v1.Token {
+		t.Errorf("re-creating with other content reused token %q", v3.Token)
+	}
+	if v3.Generation <= v2.Generation {
+		t.Errorf("generation went back across delete and re-create: %d after %d", v3.Generation, v2.Generation)
+	}
+	check("re-created", v3)
 }

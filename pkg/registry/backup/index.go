@@ -31,6 +31,10 @@ func id(namespace, name string) string { return namespace + "/" + name }
 type entry struct {
 	obj *ark.Backup // ResourceVersion is the generation of its ark-backup.json
 	gen int64
+	// token is the ark-backup.json's change token (objectstore.ObjectAttrs.Token)
+	// as last read: a poll reads the file again only when its listing shows
+	// another, since some backends list no generation.
+	token string
 	// seen is the index revision at which this entry was last written, so a
 	// poll that started earlier cannot undo a newer local write.
 	seen uint64
@@ -109,10 +113,10 @@ func (e *unavailableError) Unwrap() error { return e.err }
 
 // observe records an object this server just wrote or read, so that its own
 // clients see their writes in list and watch at once.
-func (ix *index) observe(obj *ark.Backup, gen int64) {
+func (ix *index) observe(obj *ark.Backup, attrs objectstore.ObjectAttrs) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	ix.applyLocked(id(obj.Namespace, obj.Name), obj, gen, ^uint64(0), false)
+	ix.applyLocked(id(obj.Namespace, obj.Name), obj, attrs.Generation, attrs.Token, ^uint64(0), false)
 }
 
 // forget records that a backup is gone from the bucket.
@@ -124,10 +128,11 @@ func (ix *index) forget(namespace, name string) {
 
 // applyLocked adds or replaces an entry unless the index already holds a
 // newer write than a poll that started at revision since.
-func (ix *index) applyLocked(key string, obj *ark.Backup, gen int64, since uint64, unreadable bool) {
+func (ix *index) applyLocked(key string, obj *ark.Backup, gen int64, token string, since uint64, unreadable bool) {
 	old, exists := ix.items[key]
 	if exists {
 		if old.gen == gen && old.unreadable == unreadable {
+			old.token = token
 			return
 		}
 		if old.seen > since && gen < old.gen {
@@ -138,7 +143,7 @@ func (ix *index) applyLocked(key string, obj *ark.Backup, gen int64, since uint6
 	if uint64(gen) > ix.rev {
 		ix.rev = uint64(gen)
 	}
-	e := &entry{obj: obj, gen: gen, seen: ix.rev, unreadable: unreadable}
+	e := &entry{obj: obj, gen: gen, token: token, seen: ix.rev, unreadable: unreadable}
 	ix.items[key] = e
 	if exists {
 		ix.emitLocked(event{rev: ix.rev, typ: watch.Modified, obj: obj, prev: old.obj})

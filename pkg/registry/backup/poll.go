@@ -66,11 +66,12 @@ func (ix *index) poll(ctx context.Context) error {
 	}
 
 	// Read only what is new or changed since we last saw it, and again what
-	// could not be read last time.
+	// could not be read last time. The listing's change token decides, not
+	// its generation, which some backends (S3) do not list.
 	var changed []listedBackup
 	ix.mu.RLock()
 	for key, l := range listed {
-		if e, ok := ix.items[key]; ok && e.gen == l.attrs.Generation && !e.unreadable {
+		if e, ok := ix.items[key]; ok && e.token == l.attrs.Token && !e.unreadable {
 			continue
 		}
 		changed = append(changed, l)
@@ -87,7 +88,7 @@ func (ix *index) poll(ctx context.Context) error {
 				continue // keep what we last read until the new version can be read
 			}
 		}
-		ix.applyLocked(key, l.obj, l.gen, start, l.unreadable)
+		ix.applyLocked(key, l.obj, l.attrs.Generation, l.attrs.Token, start, l.unreadable)
 	}
 	for key, e := range ix.items {
 		if _, ok := listed[key]; !ok && e.seen <= start {
@@ -123,8 +124,8 @@ type listedBackup struct {
 }
 
 type loadedBackup struct {
-	obj *ark.Backup
-	gen int64
+	obj   *ark.Backup
+	attrs objectstore.ObjectAttrs
 	// unreadable marks the view of a record that could not be read this
 	// time (not one whose content is bad): it is read again next poll.
 	unreadable bool
@@ -148,16 +149,17 @@ func (ix *index) readAll(ctx context.Context, listed []listedBackup) []loadedBac
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			obj, gen, err := ix.read(ctx, l.ref)
+			obj, attrs, err := ix.read(ctx, l.ref)
 			var loaded loadedBackup
 			switch {
 			case err == nil:
-				loaded = loadedBackup{obj: obj, gen: gen}
+				loaded = loadedBackup{obj: obj, attrs: attrs}
 			case errors.Is(err, objectstore.ErrNotFound), ctx.Err() != nil:
 				return // deleted between list and read, or the poll timed out: the next poll sees
 			default:
 				klog.ErrorS(err, "Cannot read a backup record; listing it as Corrupt until it can be read", "location", ix.location, "backup", klog.KRef(l.ref.Namespace, l.ref.Name))
-				loaded = loadedBackup{obj: ix.corruptView(l.ref, l.attrs, fmt.Errorf("cannot be read: %w", err)), gen: l.attrs.Generation, unreadable: true}
+				attrs := ix.listedGeneration(ctx, l.ref, l.attrs)
+				loaded = loadedBackup{obj: ix.corruptView(l.ref, attrs, fmt.Errorf("cannot be read: %w", err)), attrs: attrs, unreadable: true}
 			}
 			mu.Lock()
 			out = append(out, loaded)
@@ -166,6 +168,22 @@ func (ix *index) readAll(ctx context.Context, listed []listedBackup) []loadedBac
 	}
 	wg.Wait()
 	return out
+}
+
+// listedGeneration returns the listed attributes of a record that could not
+// be read, with its generation (its resourceVersion) filled in from the
+// object's attributes where the listing has none: reading the content can
+// fail where its attributes can be read (an S3 object whose encryption key
+// the server may not use). When those fail too it stays 0.
+func (ix *index) listedGeneration(ctx context.Context, ref backupstore.Backup, listed objectstore.ObjectAttrs) objectstore.ObjectAttrs {
+	if listed.Generation != 0 {
+		return listed
+	}
+	a, err := ix.store.Attrs(ctx, ref.MetadataKey())
+	if err != nil || a.Token != listed.Token {
+		return listed
+	}
+	return a
 }
 
 var (
@@ -183,24 +201,24 @@ var (
 // returned as a Corrupt view of itself (see corruptView), without error:
 // it is the bucket's content that is bad, and saying so is the answer.
 // Errors are those of reading (not found, the store failing).
-func (ix *index) read(ctx context.Context, ref backupstore.Backup) (*ark.Backup, int64, error) {
+func (ix *index) read(ctx context.Context, ref backupstore.Backup) (*ark.Backup, objectstore.ObjectAttrs, error) {
 	r, attrs, err := ix.store.NewReader(ctx, ref.MetadataKey())
 	if err != nil {
-		return nil, 0, err
+		return nil, objectstore.ObjectAttrs{}, err
 	}
 	defer r.Close()
 	data, err := io.ReadAll(io.LimitReader(r, maxMetadataSize+1))
 	if err != nil {
-		return nil, 0, fmt.Errorf("reading %s: %w", ref.MetadataKey(), err)
+		return nil, objectstore.ObjectAttrs{}, fmt.Errorf("reading %s: %w", ref.MetadataKey(), err)
 	}
 	obj, err := ix.decode(data, ref)
 	if err != nil {
 		klog.ErrorS(err, "Listing a bad backup record as Corrupt", "location", ix.location, "key", ref.MetadataKey(), "generation", attrs.Generation)
-		return ix.corruptView(ref, attrs, err), attrs.Generation, nil
+		return ix.corruptView(ref, attrs, err), attrs, nil
 	}
 	obj.Name, obj.Namespace = ref.Name, ref.Namespace
 	obj.ResourceVersion = strconv.FormatInt(attrs.Generation, 10)
-	return obj, attrs.Generation, nil
+	return obj, attrs, nil
 }
 
 // decode reads data as the record of the backup at ref, refusing anything

@@ -261,7 +261,7 @@ func (r *REST) load(ctx context.Context, namespace, name string) (*ark.Backup, i
 	if b := r.ix.cached(namespace, name, attrs.Generation); b != nil {
 		return b, attrs.Generation, nil
 	}
-	b, gen, err := r.ix.read(ctx, ref)
+	b, read, err := r.ix.read(ctx, ref)
 	if errors.Is(err, objectstore.ErrNotFound) {
 		r.ix.forget(namespace, name)
 		return nil, 0, apierrors.NewNotFound(ark.Resource("backups"), name)
@@ -269,8 +269,8 @@ func (r *REST) load(ctx context.Context, namespace, name string) (*ark.Backup, i
 	if err != nil {
 		return nil, 0, r.toAPIError(name, r.ix.unavailable(err))
 	}
-	r.ix.observe(b, gen)
-	return b, gen, nil
+	r.ix.observe(b, read)
+	return b, read.Generation, nil
 }
 
 // loadInNamespace is load of a backup of the request's namespace,

@@ -99,7 +99,7 @@ func TestSlowWatcherIsDroppedWith410(t *testing.T) {
 	for i := 0; i < total; i += 100 {
 		for j := i; j < min(i+100, total); j++ {
 			b := &ark.Backup{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprint("b", j), Namespace: home}}
-			r.ix.observe(b, int64(j+1))
+			r.ix.observe(b, objectstore.ObjectAttrs{Generation: int64(j + 1), Token: fmt.Sprint(j + 1)})
 		}
 		for j := i; j < min(i+100, total); j++ {
 			select {
@@ -135,7 +135,7 @@ func TestWatchResumeWindow(t *testing.T) {
 	var rvs []string
 	for i := range 5 {
 		b := &ark.Backup{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprint("w", i), Namespace: home}}
-		r.ix.observe(b, int64(100+i))
+		r.ix.observe(b, objectstore.ObjectAttrs{Generation: int64(100 + i), Token: fmt.Sprint(100 + i)})
 		rvs = append(rvs, r.currentRV())
 	}
 	if _, err := r.Watch(nsContext(home), &metainternalversion.ListOptions{ResourceVersion: rvs[0]}); !apierrors.IsResourceExpired(err) {

@@ -72,7 +72,7 @@ func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation 
 		return nil, r.toAPIError(b.Name, err)
 	}
 	b.ResourceVersion = strconv.FormatInt(attrs.Generation, 10)
-	r.ix.observe(b.DeepCopy(), attrs.Generation)
+	r.ix.observe(b.DeepCopy(), attrs)
 	klog.V(2).InfoS("Created backup in storage location", "backup", klog.KObj(b), "generation", attrs.Generation)
 	return b, nil
 }
@@ -195,7 +195,7 @@ func (r *REST) swap(ctx context.Context, b *ark.Backup, gen int64) (*ark.Backup,
 		return nil, r.toAPIError(b.Name, err)
 	}
 	b.ResourceVersion = strconv.FormatInt(attrs.Generation, 10)
-	r.ix.observe(b.DeepCopy(), attrs.Generation)
+	r.ix.observe(b.DeepCopy(), attrs)
 	return b, nil
 }
 
