@@ -33,6 +33,7 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&Backup{}, &BackupList{}, &BackupContents{},
 		&Restore{}, &RestoreList{},
 		&Schedule{}, &ScheduleList{},
+		&BackupStorageLocation{}, &BackupStorageLocationList{},
 	)
 	return nil
 }

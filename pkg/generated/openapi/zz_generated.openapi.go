@@ -42,8 +42,13 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1.BackupResourceItems{}.OpenAPIModelName():           schema_pkg_apis_ark_v1_BackupResourceItems(ref),
 		v1.BackupSpec{}.OpenAPIModelName():                    schema_pkg_apis_ark_v1_BackupSpec(ref),
 		v1.BackupStatus{}.OpenAPIModelName():                  schema_pkg_apis_ark_v1_BackupStatus(ref),
+		v1.BackupStorageLocation{}.OpenAPIModelName():         schema_pkg_apis_ark_v1_BackupStorageLocation(ref),
+		v1.BackupStorageLocationList{}.OpenAPIModelName():     schema_pkg_apis_ark_v1_BackupStorageLocationList(ref),
+		v1.BackupStorageLocationSpec{}.OpenAPIModelName():     schema_pkg_apis_ark_v1_BackupStorageLocationSpec(ref),
+		v1.BackupStorageLocationStatus{}.OpenAPIModelName():   schema_pkg_apis_ark_v1_BackupStorageLocationStatus(ref),
 		v1.BackupVolumeSnapshot{}.OpenAPIModelName():          schema_pkg_apis_ark_v1_BackupVolumeSnapshot(ref),
 		v1.ExecHook{}.OpenAPIModelName():                      schema_pkg_apis_ark_v1_ExecHook(ref),
+		v1.ObjectStorageLocation{}.OpenAPIModelName():         schema_pkg_apis_ark_v1_ObjectStorageLocation(ref),
 		v1.Progress{}.OpenAPIModelName():                      schema_pkg_apis_ark_v1_Progress(ref),
 		v1.Restore{}.OpenAPIModelName():                       schema_pkg_apis_ark_v1_Restore(ref),
 		v1.RestoreList{}.OpenAPIModelName():                   schema_pkg_apis_ark_v1_RestoreList(ref),
@@ -54,6 +59,7 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1.ScheduleList{}.OpenAPIModelName():                  schema_pkg_apis_ark_v1_ScheduleList(ref),
 		v1.ScheduleSpec{}.OpenAPIModelName():                  schema_pkg_apis_ark_v1_ScheduleSpec(ref),
 		v1.ScheduleStatus{}.OpenAPIModelName():                schema_pkg_apis_ark_v1_ScheduleStatus(ref),
+		v1.SecretKeyReference{}.OpenAPIModelName():            schema_pkg_apis_ark_v1_SecretKeyReference(ref),
 		v1.UserInfo{}.OpenAPIModelName():                      schema_pkg_apis_ark_v1_UserInfo(ref),
 		resource.Quantity{}.OpenAPIModelName():                schema_apimachinery_pkg_api_resource_Quantity(ref),
 		metav1.APIGroup{}.OpenAPIModelName():                  schema_pkg_apis_meta_v1_APIGroup(ref),
@@ -767,6 +773,214 @@ func schema_pkg_apis_ark_v1_BackupStatus(ref common.ReferenceCallback) common.Op
 	}
 }
 
+func schema_pkg_apis_ark_v1_BackupStorageLocation(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "BackupStorageLocation describes a bucket backups are kept in. Locations live in Ark's home namespace only: they are administrators' configuration, not something a namespace's users choose. This server serves one location, the one given by --backup-location; it appears as an object named by --storage-location (default \"default\") so it can be seen and watched.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Standard object metadata.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(metav1.ObjectMeta{}.OpenAPIModelName()),
+						},
+					},
+					"spec": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Spec says where the bucket is and how it may be used.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1.BackupStorageLocationSpec{}.OpenAPIModelName()),
+						},
+					},
+					"status": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Status is written by Ark's storage location controller.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1.BackupStorageLocationStatus{}.OpenAPIModelName()),
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v1.BackupStorageLocationSpec{}.OpenAPIModelName(), v1.BackupStorageLocationStatus{}.OpenAPIModelName(), metav1.ObjectMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_ark_v1_BackupStorageLocationList(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "BackupStorageLocationList is a list of BackupStorageLocations.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Standard list metadata.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(metav1.ListMeta{}.OpenAPIModelName()),
+						},
+					},
+					"items": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Items are the locations.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1.BackupStorageLocation{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+				},
+				Required: []string{"items"},
+			},
+		},
+		Dependencies: []string{
+			v1.BackupStorageLocation{}.OpenAPIModelName(), metav1.ListMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_ark_v1_BackupStorageLocationSpec(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "BackupStorageLocationSpec says where a location's bucket is.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"provider": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Provider is the kind of object store: \"file\" (a directory), \"gcp\" (Google Cloud Storage) or \"aws\" (S3 and S3-compatible stores).",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"objectStorage": {
+						SchemaProps: spec.SchemaProps{
+							Description: "ObjectStorage names the bucket and the prefix within it.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1.ObjectStorageLocation{}.OpenAPIModelName()),
+						},
+					},
+					"config": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Config holds provider-specific settings: for aws, those of an s3:// --backup-location's query (\"region\", \"endpoint\", \"forcePathStyle\").",
+							Type:        []string{"object"},
+							AdditionalProperties: &spec.SchemaOrBool{
+								Allows: true,
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Type:   []string{"string"},
+										Format: "",
+									},
+								},
+							},
+						},
+					},
+					"credential": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Credential names the key of a Secret in Ark's home namespace that holds the credentials of the bucket; unset means the server's own (its environment, its service account).",
+							Ref:         ref(v1.SecretKeyReference{}.OpenAPIModelName()),
+						},
+					},
+					"accessMode": {
+						SchemaProps: spec.SchemaProps{
+							Description: "AccessMode is ReadWrite (backups are written there) or ReadOnly (backups are only read from there, as while migrating). Default ReadWrite.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"default": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Default marks the location backups go to when they name none.",
+							Type:        []string{"boolean"},
+							Format:      "",
+						},
+					},
+				},
+				Required: []string{"provider", "objectStorage"},
+			},
+		},
+		Dependencies: []string{
+			v1.ObjectStorageLocation{}.OpenAPIModelName(), v1.SecretKeyReference{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_ark_v1_BackupStorageLocationStatus(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "BackupStorageLocationStatus is what the storage location controller observed.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"phase": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Phase says whether the location answers.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"lastSyncedTime": {
+						SchemaProps: spec.SchemaProps{
+							Description: "LastSyncedTime is when the bucket was last listed successfully.",
+							Ref:         ref(metav1.Time{}.OpenAPIModelName()),
+						},
+					},
+					"backupCount": {
+						SchemaProps: spec.SchemaProps{
+							Description: "BackupCount is how many backups the API serves from the location.",
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+					"message": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Message explains an Unavailable phase: the last error.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			metav1.Time{}.OpenAPIModelName()},
+	}
+}
+
 func schema_pkg_apis_ark_v1_BackupVolumeSnapshot(ref common.ReferenceCallback) common.OpenAPIDefinition {
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
@@ -885,6 +1099,35 @@ func schema_pkg_apis_ark_v1_ExecHook(ref common.ReferenceCallback) common.OpenAP
 		},
 		Dependencies: []string{
 			metav1.Duration{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_ark_v1_ObjectStorageLocation(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ObjectStorageLocation is a bucket and a prefix within it.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"bucket": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Bucket is the bucket's name; for the \"file\" provider, the absolute path of the directory.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"prefix": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Prefix is the path within the bucket Ark's files are kept under.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+				Required: []string{"bucket"},
+			},
+		},
 	}
 }
 
@@ -1495,6 +1738,36 @@ func schema_pkg_apis_ark_v1_ScheduleStatus(ref common.ReferenceCallback) common.
 		},
 		Dependencies: []string{
 			v1.ScheduleFailure{}.OpenAPIModelName(), metav1.Time{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_ark_v1_SecretKeyReference(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "SecretKeyReference names one key of a Secret in the location's namespace.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"name": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Name is the Secret's name.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"key": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Key is the key within the Secret.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+				Required: []string{"name", "key"},
+			},
+		},
 	}
 }
 

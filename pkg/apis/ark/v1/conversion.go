@@ -8,9 +8,10 @@ import (
 
 // Field selectors each kind serves beyond metadata.name and metadata.namespace.
 var selectableFields = map[string][]string{
-	"Backup":   {"status.phase", "spec.storageLocation", "spec.scheduleName"},
-	"Restore":  {"status.phase", "spec.backupName"},
-	"Schedule": {"status.phase"},
+	"Backup":                {"status.phase", "spec.storageLocation", "spec.scheduleName"},
+	"Restore":               {"status.phase", "spec.backupName"},
+	"Schedule":              {"status.phase"},
+	"BackupStorageLocation": {"status.phase", "spec.provider"},
 }
 
 // addFieldLabelConversions lets field selectors name these fields; the API

@@ -55,3 +55,11 @@ func SetDefaults_RestoreSpec(obj *RestoreSpec) {
 		obj.ExistingResourcePolicy = ExistingResourcePolicyNone
 	}
 }
+
+// SetDefaults_BackupStorageLocationSpec makes a location writable unless
+// told otherwise, as Heptio Ark did.
+func SetDefaults_BackupStorageLocationSpec(obj *BackupStorageLocationSpec) {
+	if obj.AccessMode == "" {
+		obj.AccessMode = BackupStorageLocationAccessModeReadWrite
+	}
+}

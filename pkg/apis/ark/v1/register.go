@@ -41,6 +41,7 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&Backup{}, &BackupList{}, &BackupContents{},
 		&Restore{}, &RestoreList{},
 		&Schedule{}, &ScheduleList{},
+		&BackupStorageLocation{}, &BackupStorageLocationList{},
 	)
 	metav1.AddToGroupVersion(scheme, SchemeGroupVersion)
 	return nil

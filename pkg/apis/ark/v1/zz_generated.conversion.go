@@ -126,6 +126,46 @@ func RegisterConversions(s *runtime.Scheme) error {
 	}); err != nil {
 		return err
 	}
+	if err := s.AddGeneratedConversionFunc((*BackupStorageLocation)(nil), (*ark.BackupStorageLocation)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1_BackupStorageLocation_To_ark_BackupStorageLocation(a.(*BackupStorageLocation), b.(*ark.BackupStorageLocation), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*ark.BackupStorageLocation)(nil), (*BackupStorageLocation)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_ark_BackupStorageLocation_To_v1_BackupStorageLocation(a.(*ark.BackupStorageLocation), b.(*BackupStorageLocation), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*BackupStorageLocationList)(nil), (*ark.BackupStorageLocationList)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1_BackupStorageLocationList_To_ark_BackupStorageLocationList(a.(*BackupStorageLocationList), b.(*ark.BackupStorageLocationList), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*ark.BackupStorageLocationList)(nil), (*BackupStorageLocationList)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_ark_BackupStorageLocationList_To_v1_BackupStorageLocationList(a.(*ark.BackupStorageLocationList), b.(*BackupStorageLocationList), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*BackupStorageLocationSpec)(nil), (*ark.BackupStorageLocationSpec)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1_BackupStorageLocationSpec_To_ark_BackupStorageLocationSpec(a.(*BackupStorageLocationSpec), b.(*ark.BackupStorageLocationSpec), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*ark.BackupStorageLocationSpec)(nil), (*BackupStorageLocationSpec)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_ark_BackupStorageLocationSpec_To_v1_BackupStorageLocationSpec(a.(*ark.BackupStorageLocationSpec), b.(*BackupStorageLocationSpec), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*BackupStorageLocationStatus)(nil), (*ark.BackupStorageLocationStatus)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1_BackupStorageLocationStatus_To_ark_BackupStorageLocationStatus(a.(*BackupStorageLocationStatus), b.(*ark.BackupStorageLocationStatus), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*ark.BackupStorageLocationStatus)(nil), (*BackupStorageLocationStatus)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_ark_BackupStorageLocationStatus_To_v1_BackupStorageLocationStatus(a.(*ark.BackupStorageLocationStatus), b.(*BackupStorageLocationStatus), scope)
+	}); err != nil {
+		return err
+	}
 	if err := s.AddGeneratedConversionFunc((*BackupVolumeSnapshot)(nil), (*ark.BackupVolumeSnapshot)(nil), func(a, b interface{}, scope conversion.Scope) error {
 		return Convert_v1_BackupVolumeSnapshot_To_ark_BackupVolumeSnapshot(a.(*BackupVolumeSnapshot), b.(*ark.BackupVolumeSnapshot), scope)
 	}); err != nil {
@@ -143,6 +183,16 @@ func RegisterConversions(s *runtime.Scheme) error {
 	}
 	if err := s.AddGeneratedConversionFunc((*ark.ExecHook)(nil), (*ExecHook)(nil), func(a, b interface{}, scope conversion.Scope) error {
 		return Convert_ark_ExecHook_To_v1_ExecHook(a.(*ark.ExecHook), b.(*ExecHook), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*ObjectStorageLocation)(nil), (*ark.ObjectStorageLocation)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1_ObjectStorageLocation_To_ark_ObjectStorageLocation(a.(*ObjectStorageLocation), b.(*ark.ObjectStorageLocation), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*ark.ObjectStorageLocation)(nil), (*ObjectStorageLocation)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_ark_ObjectStorageLocation_To_v1_ObjectStorageLocation(a.(*ark.ObjectStorageLocation), b.(*ObjectStorageLocation), scope)
 	}); err != nil {
 		return err
 	}
@@ -243,6 +293,16 @@ func RegisterConversions(s *runtime.Scheme) error {
 	}
 	if err := s.AddGeneratedConversionFunc((*ark.ScheduleStatus)(nil), (*ScheduleStatus)(nil), func(a, b interface{}, scope conversion.Scope) error {
 		return Convert_ark_ScheduleStatus_To_v1_ScheduleStatus(a.(*ark.ScheduleStatus), b.(*ScheduleStatus), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*SecretKeyReference)(nil), (*ark.SecretKeyReference)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1_SecretKeyReference_To_ark_SecretKeyReference(a.(*SecretKeyReference), b.(*ark.SecretKeyReference), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*ark.SecretKeyReference)(nil), (*SecretKeyReference)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_ark_SecretKeyReference_To_v1_SecretKeyReference(a.(*ark.SecretKeyReference), b.(*SecretKeyReference), scope)
 	}); err != nil {
 		return err
 	}
@@ -457,6 +517,100 @@ func Convert_ark_BackupStatus_To_v1_BackupStatus(in *ark.BackupStatus, out *Back
 	return autoConvert_ark_BackupStatus_To_v1_BackupStatus(in, out, s)
 }
 
+func autoConvert_v1_BackupStorageLocation_To_ark_BackupStorageLocation(in *BackupStorageLocation, out *ark.BackupStorageLocation, s conversion.Scope) error {
+	out.ObjectMeta = in.ObjectMeta
+	if err := Convert_v1_BackupStorageLocationSpec_To_ark_BackupStorageLocationSpec(&in.Spec, &out.Spec, s); err != nil {
+		return err
+	}
+	if err := Convert_v1_BackupStorageLocationStatus_To_ark_BackupStorageLocationStatus(&in.Status, &out.Status, s); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Convert_v1_BackupStorageLocation_To_ark_BackupStorageLocation is an autogenerated conversion function.
+func Convert_v1_BackupStorageLocation_To_ark_BackupStorageLocation(in *BackupStorageLocation, out *ark.BackupStorageLocation, s conversion.Scope) error {
+	return autoConvert_v1_BackupStorageLocation_To_ark_BackupStorageLocation(in, out, s)
+}
+
+func autoConvert_ark_BackupStorageLocation_To_v1_BackupStorageLocation(in *ark.BackupStorageLocation, out *BackupStorageLocation, s conversion.Scope) error {
+	out.ObjectMeta = in.ObjectMeta
+	if err := Convert_ark_BackupStorageLocationSpec_To_v1_BackupStorageLocationSpec(&in.Spec, &out.Spec, s); err != nil {
+		return err
+	}
+	if err := Convert_ark_BackupStorageLocationStatus_To_v1_BackupStorageLocationStatus(&in.Status, &out.Status, s); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Convert_ark_BackupStorageLocation_To_v1_BackupStorageLocation is an autogenerated conversion function.
+func Convert_ark_BackupStorageLocation_To_v1_BackupStorageLocation(in *ark.BackupStorageLocation, out *BackupStorageLocation, s conversion.Scope) error {
+	return autoConvert_ark_BackupStorageLocation_To_v1_BackupStorageLocation(in, out, s)
+}
+
+func autoConvert_v1_BackupStorageLocationList_To_ark_BackupStorageLocationList(in *BackupStorageLocationList, out *ark.BackupStorageLocationList, s conversion.Scope) error {
+	out.ListMeta = in.ListMeta
+	out.Items = *(*[]ark.BackupStorageLocation)(unsafe.Pointer(&in.Items))
+	return nil
+}
+
+// Convert_v1_BackupStorageLocationList_To_ark_BackupStorageLocationList is an autogenerated conversion function.
+func Convert_v1_BackupStorageLocationList_To_ark_BackupStorageLocationList(in *BackupStorageLocationList, out *ark.BackupStorageLocationList, s conversion.Scope) error {
+	return autoConvert_v1_BackupStorageLocationList_To_ark_BackupStorageLocationList(in, out, s)
+}
+
+func autoConvert_ark_BackupStorageLocationList_To_v1_BackupStorageLocationList(in *ark.BackupStorageLocationList, out *BackupStorageLocationList, s conversion.Scope) error {
+	out.ListMeta = in.ListMeta
+	out.Items = *(*[]BackupStorageLocation)(unsafe.Pointer(&in.Items))
+	return nil
+}
+
+// Convert_ark_BackupStorageLocationList_To_v1_BackupStorageLocationList is an autogenerated conversion function.
+func Convert_ark_BackupStorageLocationList_To_v1_BackupStorageLocationList(in *ark.BackupStorageLocationList, out *BackupStorageLocationList, s conversion.Scope) error {
+	return autoConvert_ark_BackupStorageLocationList_To_v1_BackupStorageLocationList(in, out, s)
+}
+
+func autoConvert_v1_BackupStorageLocationSpec_To_ark_BackupStorageLocationSpec(in *BackupStorageLocationSpec, out *ark.BackupStorageLocationSpec, s conversion.Scope) error {
+	*out = *(*ark.BackupStorageLocationSpec)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1_BackupStorageLocationSpec_To_ark_BackupStorageLocationSpec is an autogenerated conversion function.
+func Convert_v1_BackupStorageLocationSpec_To_ark_BackupStorageLocationSpec(in *BackupStorageLocationSpec, out *ark.BackupStorageLocationSpec, s conversion.Scope) error {
+	return autoConvert_v1_BackupStorageLocationSpec_To_ark_BackupStorageLocationSpec(in, out, s)
+}
+
+func autoConvert_ark_BackupStorageLocationSpec_To_v1_BackupStorageLocationSpec(in *ark.BackupStorageLocationSpec, out *BackupStorageLocationSpec, s conversion.Scope) error {
+	*out = *(*BackupStorageLocationSpec)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_ark_BackupStorageLocationSpec_To_v1_BackupStorageLocationSpec is an autogenerated conversion function.
+func Convert_ark_BackupStorageLocationSpec_To_v1_BackupStorageLocationSpec(in *ark.BackupStorageLocationSpec, out *BackupStorageLocationSpec, s conversion.Scope) error {
+	return autoConvert_ark_BackupStorageLocationSpec_To_v1_BackupStorageLocationSpec(in, out, s)
+}
+
+func autoConvert_v1_BackupStorageLocationStatus_To_ark_BackupStorageLocationStatus(in *BackupStorageLocationStatus, out *ark.BackupStorageLocationStatus, s conversion.Scope) error {
+	*out = *(*ark.BackupStorageLocationStatus)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1_BackupStorageLocationStatus_To_ark_BackupStorageLocationStatus is an autogenerated conversion function.
+func Convert_v1_BackupStorageLocationStatus_To_ark_BackupStorageLocationStatus(in *BackupStorageLocationStatus, out *ark.BackupStorageLocationStatus, s conversion.Scope) error {
+	return autoConvert_v1_BackupStorageLocationStatus_To_ark_BackupStorageLocationStatus(in, out, s)
+}
+
+func autoConvert_ark_BackupStorageLocationStatus_To_v1_BackupStorageLocationStatus(in *ark.BackupStorageLocationStatus, out *BackupStorageLocationStatus, s conversion.Scope) error {
+	*out = *(*BackupStorageLocationStatus)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_ark_BackupStorageLocationStatus_To_v1_BackupStorageLocationStatus is an autogenerated conversion function.
+func Convert_ark_BackupStorageLocationStatus_To_v1_BackupStorageLocationStatus(in *ark.BackupStorageLocationStatus, out *BackupStorageLocationStatus, s conversion.Scope) error {
+	return autoConvert_ark_BackupStorageLocationStatus_To_v1_BackupStorageLocationStatus(in, out, s)
+}
+
 func autoConvert_v1_BackupVolumeSnapshot_To_ark_BackupVolumeSnapshot(in *BackupVolumeSnapshot, out *ark.BackupVolumeSnapshot, s conversion.Scope) error {
 	*out = *(*ark.BackupVolumeSnapshot)(unsafe.Pointer(in))
 	return nil
@@ -495,6 +649,26 @@ func autoConvert_ark_ExecHook_To_v1_ExecHook(in *ark.ExecHook, out *ExecHook, s 
 // Convert_ark_ExecHook_To_v1_ExecHook is an autogenerated conversion function.
 func Convert_ark_ExecHook_To_v1_ExecHook(in *ark.ExecHook, out *ExecHook, s conversion.Scope) error {
 	return autoConvert_ark_ExecHook_To_v1_ExecHook(in, out, s)
+}
+
+func autoConvert_v1_ObjectStorageLocation_To_ark_ObjectStorageLocation(in *ObjectStorageLocation, out *ark.ObjectStorageLocation, s conversion.Scope) error {
+	*out = *(*ark.ObjectStorageLocation)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1_ObjectStorageLocation_To_ark_ObjectStorageLocation is an autogenerated conversion function.
+func Convert_v1_ObjectStorageLocation_To_ark_ObjectStorageLocation(in *ObjectStorageLocation, out *ark.ObjectStorageLocation, s conversion.Scope) error {
+	return autoConvert_v1_ObjectStorageLocation_To_ark_ObjectStorageLocation(in, out, s)
+}
+
+func autoConvert_ark_ObjectStorageLocation_To_v1_ObjectStorageLocation(in *ark.ObjectStorageLocation, out *ObjectStorageLocation, s conversion.Scope) error {
+	*out = *(*ObjectStorageLocation)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_ark_ObjectStorageLocation_To_v1_ObjectStorageLocation is an autogenerated conversion function.
+func Convert_ark_ObjectStorageLocation_To_v1_ObjectStorageLocation(in *ark.ObjectStorageLocation, out *ObjectStorageLocation, s conversion.Scope) error {
+	return autoConvert_ark_ObjectStorageLocation_To_v1_ObjectStorageLocation(in, out, s)
 }
 
 func autoConvert_v1_Progress_To_ark_Progress(in *Progress, out *ark.Progress, s conversion.Scope) error {
@@ -723,6 +897,26 @@ func autoConvert_ark_ScheduleStatus_To_v1_ScheduleStatus(in *ark.ScheduleStatus,
 // Convert_ark_ScheduleStatus_To_v1_ScheduleStatus is an autogenerated conversion function.
 func Convert_ark_ScheduleStatus_To_v1_ScheduleStatus(in *ark.ScheduleStatus, out *ScheduleStatus, s conversion.Scope) error {
 	return autoConvert_ark_ScheduleStatus_To_v1_ScheduleStatus(in, out, s)
+}
+
+func autoConvert_v1_SecretKeyReference_To_ark_SecretKeyReference(in *SecretKeyReference, out *ark.SecretKeyReference, s conversion.Scope) error {
+	*out = *(*ark.SecretKeyReference)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1_SecretKeyReference_To_ark_SecretKeyReference is an autogenerated conversion function.
+func Convert_v1_SecretKeyReference_To_ark_SecretKeyReference(in *SecretKeyReference, out *ark.SecretKeyReference, s conversion.Scope) error {
+	return autoConvert_v1_SecretKeyReference_To_ark_SecretKeyReference(in, out, s)
+}
+
+func autoConvert_ark_SecretKeyReference_To_v1_SecretKeyReference(in *ark.SecretKeyReference, out *SecretKeyReference, s conversion.Scope) error {
+	*out = *(*SecretKeyReference)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_ark_SecretKeyReference_To_v1_SecretKeyReference is an autogenerated conversion function.
+func Convert_ark_SecretKeyReference_To_v1_SecretKeyReference(in *ark.SecretKeyReference, out *SecretKeyReference, s conversion.Scope) error {
+	return autoConvert_ark_SecretKeyReference_To_v1_SecretKeyReference(in, out, s)
 }
 
 func autoConvert_v1_UserInfo_To_ark_UserInfo(in *UserInfo, out *ark.UserInfo, s conversion.Scope) error {

@@ -31,6 +31,8 @@ import (
 func RegisterDefaults(scheme *runtime.Scheme) error {
 	scheme.AddTypeDefaultingFunc(&Backup{}, func(obj interface{}) { SetObjectDefaults_Backup(obj.(*Backup)) })
 	scheme.AddTypeDefaultingFunc(&BackupList{}, func(obj interface{}) { SetObjectDefaults_BackupList(obj.(*BackupList)) })
+	scheme.AddTypeDefaultingFunc(&BackupStorageLocation{}, func(obj interface{}) { SetObjectDefaults_BackupStorageLocation(obj.(*BackupStorageLocation)) })
+	scheme.AddTypeDefaultingFunc(&BackupStorageLocationList{}, func(obj interface{}) { SetObjectDefaults_BackupStorageLocationList(obj.(*BackupStorageLocationList)) })
 	scheme.AddTypeDefaultingFunc(&Restore{}, func(obj interface{}) { SetObjectDefaults_Restore(obj.(*Restore)) })
 	scheme.AddTypeDefaultingFunc(&RestoreList{}, func(obj interface{}) { SetObjectDefaults_RestoreList(obj.(*RestoreList)) })
 	scheme.AddTypeDefaultingFunc(&Schedule{}, func(obj interface{}) { SetObjectDefaults_Schedule(obj.(*Schedule)) })
@@ -61,6 +63,17 @@ func SetObjectDefaults_BackupList(in *BackupList) {
 	for i := range in.Items {
 		a := &in.Items[i]
 		SetObjectDefaults_Backup(a)
+	}
+}
+
+func SetObjectDefaults_BackupStorageLocation(in *BackupStorageLocation) {
+	SetDefaults_BackupStorageLocationSpec(&in.Spec)
+}
+
+func SetObjectDefaults_BackupStorageLocationList(in *BackupStorageLocationList) {
+	for i := range in.Items {
+		a := &in.Items[i]
+		SetObjectDefaults_BackupStorageLocation(a)
 	}
 }
 

@@ -67,6 +67,26 @@ func (in BackupStatus) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in BackupStorageLocation) OpenAPIModelName() string {
+	return "com.heptio.ark.v1.BackupStorageLocation"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in BackupStorageLocationList) OpenAPIModelName() string {
+	return "com.heptio.ark.v1.BackupStorageLocationList"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in BackupStorageLocationSpec) OpenAPIModelName() string {
+	return "com.heptio.ark.v1.BackupStorageLocationSpec"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in BackupStorageLocationStatus) OpenAPIModelName() string {
+	return "com.heptio.ark.v1.BackupStorageLocationStatus"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in BackupVolumeSnapshot) OpenAPIModelName() string {
 	return "com.heptio.ark.v1.BackupVolumeSnapshot"
 }
@@ -74,6 +94,11 @@ func (in BackupVolumeSnapshot) OpenAPIModelName() string {
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in ExecHook) OpenAPIModelName() string {
 	return "com.heptio.ark.v1.ExecHook"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ObjectStorageLocation) OpenAPIModelName() string {
+	return "com.heptio.ark.v1.ObjectStorageLocation"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
@@ -124,6 +149,11 @@ func (in ScheduleSpec) OpenAPIModelName() string {
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in ScheduleStatus) OpenAPIModelName() string {
 	return "com.heptio.ark.v1.ScheduleStatus"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in SecretKeyReference) OpenAPIModelName() string {
+	return "com.heptio.ark.v1.SecretKeyReference"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.

@@ -26,6 +26,8 @@ import (
 type Interface interface {
 	// Backups returns a BackupInformer.
 	Backups() TypedBackupInformer
+	// BackupStorageLocations returns a BackupStorageLocationInformer.
+	BackupStorageLocations() TypedBackupStorageLocationInformer
 	// Restores returns a RestoreInformer.
 	Restores() TypedRestoreInformer
 	// Schedules returns a ScheduleInformer.
@@ -46,6 +48,11 @@ func New(f internalinterfaces.SharedInformerFactory, namespace string, tweakList
 // Backups returns a TypedBackupInformer.
 func (v *version) Backups() TypedBackupInformer {
 	return &backupInformer{factory: v.factory, namespace: v.namespace, tweakListOptions: v.tweakListOptions}
+}
+
+// BackupStorageLocations returns a TypedBackupStorageLocationInformer.
+func (v *version) BackupStorageLocations() TypedBackupStorageLocationInformer {
+	return &backupStorageLocationInformer{factory: v.factory, namespace: v.namespace, tweakListOptions: v.tweakListOptions}
 }
 
 // Restores returns a TypedRestoreInformer.

@@ -29,6 +29,7 @@ import (
 type ArkV1Interface interface {
 	RESTClient() rest.Interface
 	BackupsGetter
+	BackupStorageLocationsGetter
 	RestoresGetter
 	SchedulesGetter
 }
@@ -40,6 +41,10 @@ type ArkV1Client struct {
 
 func (c *ArkV1Client) Backups(namespace string) BackupInterface {
 	return newBackups(c, namespace)
+}
+
+func (c *ArkV1Client) BackupStorageLocations(namespace string) BackupStorageLocationInterface {
+	return newBackupStorageLocations(c, namespace)
 }
 
 func (c *ArkV1Client) Restores(namespace string) RestoreInterface {

@@ -20,6 +20,8 @@ package v1
 
 type BackupExpansion interface{}
 
+type BackupStorageLocationExpansion interface{}
+
 type RestoreExpansion interface{}
 
 type ScheduleExpansion interface{}

@@ -32,6 +32,10 @@ func (c *FakeArkV1) Backups(namespace string) v1.BackupInterface {
 	return newFakeBackups(c, namespace)
 }
 
+func (c *FakeArkV1) BackupStorageLocations(namespace string) v1.BackupStorageLocationInterface {
+	return newFakeBackupStorageLocations(c, namespace)
+}
+
 func (c *FakeArkV1) Restores(namespace string) v1.RestoreInterface {
 	return newFakeRestores(c, namespace)
 }

@@ -1,0 +1,106 @@
+package ark
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// BackupStorageLocation describes a bucket backups are kept in. Locations
+// live in Ark's home namespace only: they are administrators' configuration,
+// not something a namespace's users choose. This server serves one location,
+// the one given by --backup-location; it appears as an object named by
+// --storage-location (default "default") so it can be seen and watched.
+type BackupStorageLocation struct {
+	metav1.TypeMeta
+	// Standard object metadata.
+	metav1.ObjectMeta
+
+	// Spec says where the bucket is and how it may be used.
+	Spec BackupStorageLocationSpec
+	// Status is written by Ark's storage location controller.
+	Status BackupStorageLocationStatus
+}
+
+// BackupStorageLocationSpec says where a location's bucket is.
+type BackupStorageLocationSpec struct {
+	// Provider is the kind of object store: "file" (a directory), "gcp"
+	// (Google Cloud Storage) or "aws" (S3 and S3-compatible stores).
+	Provider string
+	// ObjectStorage names the bucket and the prefix within it.
+	ObjectStorage ObjectStorageLocation
+	// Config holds provider-specific settings: for aws, those of an
+	// s3:// --backup-location's query ("region", "endpoint", "forcePathStyle").
+	Config map[string]string
+	// Credential names the key of a Secret in Ark's home namespace that
+	// holds the credentials of the bucket; unset means the server's own
+	// (its environment, its service account).
+	Credential *SecretKeyReference
+	// AccessMode is ReadWrite (backups are written there) or ReadOnly
+	// (backups are only read from there, as while migrating). Default ReadWrite.
+	AccessMode BackupStorageLocationAccessMode
+	// Default marks the location backups go to when they name none.
+	Default bool
+}
+
+// ObjectStorageLocation is a bucket and a prefix within it.
+type ObjectStorageLocation struct {
+	// Bucket is the bucket's name; for the "file" provider, the absolute
+	// path of the directory.
+	Bucket string
+	// Prefix is the path within the bucket Ark's files are kept under.
+	Prefix string
+}
+
+// SecretKeyReference names one key of a Secret in the location's namespace.
+type SecretKeyReference struct {
+	// Name is the Secret's name.
+	Name string
+	// Key is the key within the Secret.
+	Key string
+}
+
+// BackupStorageLocationAccessMode says whether Ark may write to a location.
+type BackupStorageLocationAccessMode string
+
+const (
+	// BackupStorageLocationAccessModeReadWrite lets backups be written to the location.
+	BackupStorageLocationAccessModeReadWrite BackupStorageLocationAccessMode = "ReadWrite"
+	// BackupStorageLocationAccessModeReadOnly only lets backups be read from it.
+	BackupStorageLocationAccessModeReadOnly BackupStorageLocationAccessMode = "ReadOnly"
+)
+
+// BackupStorageLocationPhase says whether a location answers.
+type BackupStorageLocationPhase string
+
+const (
+	// BackupStorageLocationPhaseAvailable is a location whose bucket the
+	// latest poll listed.
+	BackupStorageLocationPhaseAvailable BackupStorageLocationPhase = "Available"
+	// BackupStorageLocationPhaseUnavailable is a location whose bucket did
+	// not answer, or that this server does not serve.
+	BackupStorageLocationPhaseUnavailable BackupStorageLocationPhase = "Unavailable"
+)
+
+// BackupStorageLocationStatus is what the storage location controller observed.
+type BackupStorageLocationStatus struct {
+	// Phase says whether the location answers.
+	Phase BackupStorageLocationPhase
+	// LastSyncedTime is when the bucket was last listed successfully.
+	LastSyncedTime *metav1.Time
+	// BackupCount is how many backups the API serves from the location.
+	BackupCount int32
+	// Message explains an Unavailable phase: the last error.
+	Message string
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// BackupStorageLocationList is a list of BackupStorageLocations.
+type BackupStorageLocationList struct {
+	metav1.TypeMeta
+	// Standard list metadata.
+	metav1.ListMeta
+	// Items are the locations.
+	Items []BackupStorageLocation
+}

@@ -1,0 +1,120 @@
+package v1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// +genclient
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// BackupStorageLocation describes a bucket backups are kept in. Locations
+// live in Ark's home namespace only: they are administrators' configuration,
+// not something a namespace's users choose. This server serves one location,
+// the one given by --backup-location; it appears as an object named by
+// --storage-location (default "default") so it can be seen and watched.
+type BackupStorageLocation struct {
+	metav1.TypeMeta `json:",inline"`
+	// Standard object metadata.
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// Spec says where the bucket is and how it may be used.
+	// +optional
+	Spec BackupStorageLocationSpec `json:"spec,omitempty"`
+	// Status is written by Ark's storage location controller.
+	// +optional
+	Status BackupStorageLocationStatus `json:"status,omitempty"`
+}
+
+// BackupStorageLocationSpec says where a location's bucket is.
+type BackupStorageLocationSpec struct {
+	// Provider is the kind of object store: "file" (a directory), "gcp"
+	// (Google Cloud Storage) or "aws" (S3 and S3-compatible stores).
+	Provider string `json:"provider"`
+	// ObjectStorage names the bucket and the prefix within it.
+	ObjectStorage ObjectStorageLocation `json:"objectStorage"`
+	// Config holds provider-specific settings: for aws, those of an
+	// s3:// --backup-location's query ("region", "endpoint", "forcePathStyle").
+	// +optional
+	Config map[string]string `json:"config,omitempty"`
+	// Credential names the key of a Secret in Ark's home namespace that
+	// holds the credentials of the bucket; unset means the server's own
+	// (its environment, its service account).
+	// +optional
+	Credential *SecretKeyReference `json:"credential,omitempty"`
+	// AccessMode is ReadWrite (backups are written there) or ReadOnly
+	// (backups are only read from there, as while migrating). Default ReadWrite.
+	// +optional
+	AccessMode BackupStorageLocationAccessMode `json:"accessMode,omitempty"`
+	// Default marks the location backups go to when they name none.
+	// +optional
+	Default bool `json:"default,omitempty"`
+}
+
+// ObjectStorageLocation is a bucket and a prefix within it.
+type ObjectStorageLocation struct {
+	// Bucket is the bucket's name; for the "file" provider, the absolute
+	// path of the directory.
+	Bucket string `json:"bucket"`
+	// Prefix is the path within the bucket Ark's files are kept under.
+	// +optional
+	Prefix string `json:"prefix,omitempty"`
+}
+
+// SecretKeyReference names one key of a Secret in the location's namespace.
+type SecretKeyReference struct {
+	// Name is the Secret's name.
+	Name string `json:"name"`
+	// Key is the key within the Secret.
+	Key string `json:"key"`
+}
+
+// BackupStorageLocationAccessMode says whether Ark may write to a location.
+type BackupStorageLocationAccessMode string
+
+const (
+	// BackupStorageLocationAccessModeReadWrite lets backups be written to the location.
+	BackupStorageLocationAccessModeReadWrite BackupStorageLocationAccessMode = "ReadWrite"
+	// BackupStorageLocationAccessModeReadOnly only lets backups be read from it.
+	BackupStorageLocationAccessModeReadOnly BackupStorageLocationAccessMode = "ReadOnly"
+)
+
+// BackupStorageLocationPhase says whether a location answers.
+type BackupStorageLocationPhase string
+
+const (
+	// BackupStorageLocationPhaseAvailable is a location whose bucket the
+	// latest poll listed.
+	BackupStorageLocationPhaseAvailable BackupStorageLocationPhase = "Available"
+	// BackupStorageLocationPhaseUnavailable is a location whose bucket did
+	// not answer, or that this server does not serve.
+	BackupStorageLocationPhaseUnavailable BackupStorageLocationPhase = "Unavailable"
+)
+
+// BackupStorageLocationStatus is what the storage location controller observed.
+type BackupStorageLocationStatus struct {
+	// Phase says whether the location answers.
+	// +optional
+	Phase BackupStorageLocationPhase `json:"phase,omitempty"`
+	// LastSyncedTime is when the bucket was last listed successfully.
+	// +optional
+	LastSyncedTime *metav1.Time `json:"lastSyncedTime,omitempty"`
+	// BackupCount is how many backups the API serves from the location.
+	// +optional
+	BackupCount int32 `json:"backupCount,omitempty"`
+	// Message explains an Unavailable phase: the last error.
+	// +optional
+	Message string `json:"message,omitempty"`
+}
+
+// +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object
+
+// BackupStorageLocationList is a list of BackupStorageLocations.
+type BackupStorageLocationList struct {
+	metav1.TypeMeta `json:",inline"`
+	// Standard list metadata.
+	// +optional
+	metav1.ListMeta `json:"metadata,omitempty"`
+	// Items are the locations.
+	Items []BackupStorageLocation `json:"items"`
+}
