@@ -1,0 +1,147 @@
+package validation
+
+import (
+	"fmt"
+	"path"
+	"slices"
+	"strings"
+
+	apimachineryvalidation "k8s.io/apimachinery/pkg/api/validation"
+	utilvalidation "k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	"github.com/arkproject/ark/pkg/apis/ark"
+)
+
+// Providers are the object stores a location may name; they are those
+// --backup-location opens (file://, gs://, s3://).
+var Providers = []string{"file", "gcp", "aws"}
+
+var accessModes = []string{
+	string(ark.BackupStorageLocationAccessModeReadWrite),
+	string(ark.BackupStorageLocationAccessModeReadOnly),
+}
+
+// ValidateBackupStorageLocation validates a new BackupStorageLocation.
+func ValidateBackupStorageLocation(l *ark.BackupStorageLocation, scope Scope) field.ErrorList {
+	allErrs := apimachineryvalidation.ValidateObjectMeta(&l.ObjectMeta, true, apimachineryvalidation.NameIsDNSSubdomain, field.NewPath("metadata"))
+	allErrs = append(allErrs, locationNamespace(l.Namespace, scope)...)
+	allErrs = append(allErrs, ValidateBackupStorageLocationSpec(&l.Spec, l.Name, scope, field.NewPath("spec"))...)
+	return allErrs
+}
+
+// ValidateBackupStorageLocationUpdate validates a change to a location.
+func ValidateBackupStorageLocationUpdate(l, old *ark.BackupStorageLocation, scope Scope) field.ErrorList {
+	allErrs := apimachineryvalidation.ValidateObjectMetaUpdate(&l.ObjectMeta, &old.ObjectMeta, field.NewPath("metadata"))
+	allErrs = append(allErrs, ValidateBackupStorageLocationSpec(&l.Spec, l.Name, scope, field.NewPath("spec"))...)
+	return allErrs
+}
+
+// ValidateBackupStorageLocationStatusUpdate validates a controller's status write.
+func ValidateBackupStorageLocationStatusUpdate(l, old *ark.BackupStorageLocation) field.ErrorList {
+	allErrs := apimachineryvalidation.ValidateObjectMetaUpdate(&l.ObjectMeta, &old.ObjectMeta, field.NewPath("metadata"))
+	p := field.NewPath("status")
+	allErrs = append(allErrs, counts(p, map[string]int{"backupCount": int(l.Status.BackupCount)})...)
+	switch l.Status.Phase {
+	case "", ark.BackupStorageLocationPhaseAvailable, ark.BackupStorageLocationPhaseUnavailable:
+	default:
+		allErrs = append(allErrs, field.NotSupported(p.Child("phase"), l.Status.Phase, []string{
+			string(ark.BackupStorageLocationPhaseAvailable), string(ark.BackupStorageLocationPhaseUnavailable),
+		}))
+	}
+	return allErrs
+}
+
+// locationNamespace keeps locations in the home namespace: a location is
+// administrators' configuration (a bucket, its credentials), and a
+// namespace's users must not be able to point Ark at buckets of their own.
+func locationNamespace(ns string, scope Scope) field.ErrorList {
+	if scope.HomeNamespace == "" || ns == scope.HomeNamespace {
+		return nil
+	}
+	return field.ErrorList{field.Invalid(field.NewPath("metadata", "namespace"), ns,
+		fmt.Sprintf("backup storage locations live in Ark's home namespace %q only", scope.HomeNamespace))}
+}
+
+// ValidateBackupStorageLocationSpec checks a location's provider, bucket,
+// prefix, credential and access mode. Only the location this server serves
+// (the first of scope.StorageLocations) may be the default: with one served
+// location, a default elsewhere would name a bucket no backup goes to.
+func ValidateBackupStorageLocationSpec(spec *ark.BackupStorageLocationSpec, name string, scope Scope, fldPath *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	provider := fldPath.Child("provider")
+	switch {
+	case spec.Provider == "":
+		allErrs = append(allErrs, field.Required(provider, "one of "+strings.Join(Providers, ", ")))
+	case !slices.Contains(Providers, spec.Provider):
+		allErrs = append(allErrs, field.NotSupported(provider, spec.Provider, Providers))
+	}
+	allErrs = append(allErrs, validateBucket(spec.Provider, spec.ObjectStorage.Bucket, fldPath.Child("objectStorage", "bucket"))...)
+	allErrs = append(allErrs, validatePrefix(spec.ObjectStorage.Prefix, fldPath.Child("objectStorage", "prefix"))...)
+	for k := range spec.Config {
+		if k == "" {
+			allErrs = append(allErrs, field.Invalid(fldPath.Child("config"), k, "keys must not be empty"))
+		}
+	}
+	if c := spec.Credential; c != nil {
+		p := fldPath.Child("credential")
+		if c.Name == "" {
+			allErrs = append(allErrs, field.Required(p.Child("name"), "the name of a Secret in Ark's home namespace"))
+		} else {
+			for _, msg := range apimachineryvalidation.NameIsDNSSubdomain(c.Name, false) {
+				allErrs = append(allErrs, field.Invalid(p.Child("name"), c.Name, msg))
+			}
+		}
+		if c.Key == "" {
+			allErrs = append(allErrs, field.Required(p.Child("key"), "the key within the Secret"))
+		} else {
+			for _, msg := range utilvalidation.IsConfigMapKey(c.Key) {
+				allErrs = append(allErrs, field.Invalid(p.Child("key"), c.Key, msg))
+			}
+		}
+	}
+	switch {
+	case spec.AccessMode == "":
+		allErrs = append(allErrs, field.Required(fldPath.Child("accessMode"), "ReadWrite or ReadOnly"))
+	case !slices.Contains(accessModes, string(spec.AccessMode)):
+		allErrs = append(allErrs, field.NotSupported(fldPath.Child("accessMode"), spec.AccessMode, accessModes))
+	}
+	if spec.Default && len(scope.StorageLocations) > 0 && name != scope.StorageLocations[0] {
+		allErrs = append(allErrs, field.Forbidden(fldPath.Child("default"),
+			fmt.Sprintf("only %q, the location given by --backup-location, can be the default: this server serves no other location yet", scope.StorageLocations[0])))
+	}
+	return allErrs
+}
+
+// validateBucket checks a bucket name: an absolute, clean path for the file
+// provider, a name without slashes for the others (the prefix holds paths).
+func validateBucket(provider, bucket string, p *field.Path) field.ErrorList {
+	switch {
+	case bucket == "":
+		return field.ErrorList{field.Required(p, "")}
+	case provider == "file":
+		if !path.IsAbs(bucket) || path.Clean(bucket) != bucket {
+			return field.ErrorList{field.Invalid(p, bucket, "for the file provider, the absolute, clean path of a directory")}
+		}
+	case strings.Contains(bucket, "/"):
+		return field.ErrorList{field.Invalid(p, bucket, "must not contain '/': put paths within the bucket in objectStorage.prefix")}
+	}
+	return nil
+}
+
+// validatePrefix refuses prefixes that would escape or alias the bucket's
+// root: a leading '/', empty segments, '.' or '..'.
+func validatePrefix(prefix string, p *field.Path) field.ErrorList {
+	if prefix == "" {
+		return nil
+	}
+	if strings.HasPrefix(prefix, "/") {
+		return field.ErrorList{field.Invalid(p, prefix, "must not start with '/'")}
+	}
+	for _, seg := range strings.Split(strings.TrimSuffix(prefix, "/"), "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return field.ErrorList{field.Invalid(p, prefix, "must not contain empty, '.' or '..' segments")}
+		}
+	}
+	return nil
+}
