@@ -1,0 +1,94 @@
+// Package backupstoragelocation serves BackupStorageLocations from etcd.
+package backupstoragelocation
+
+import (
+	"context"
+	"fmt"
+
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/apiserver/pkg/registry/generic"
+	"k8s.io/apiserver/pkg/registry/rest"
+	"k8s.io/apiserver/pkg/storage"
+	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
+
+	"github.com/arkproject/ark/pkg/apis/ark"
+	"github.com/arkproject/ark/pkg/apis/ark/validation"
+	"github.com/arkproject/ark/pkg/registry"
+)
+
+// strategy lets administrators own a location's spec; its status is what
+// the storage location controller observed, never what a user claims.
+type strategy struct {
+	registry.Strategy
+}
+
+var (
+	_ rest.RESTCreateStrategy  = strategy{}
+	_ rest.RESTUpdateStrategy  = strategy{}
+	_ rest.ResetFieldsStrategy = strategy{}
+)
+
+func (strategy) PrepareForCreate(ctx context.Context, obj runtime.Object) {
+	l := obj.(*ark.BackupStorageLocation)
+	l.Status = ark.BackupStorageLocationStatus{}
+	l.Generation = 1
+}
+
+func (strategy) PrepareForUpdate(ctx context.Context, obj, old runtime.Object) {
+	l, o := obj.(*ark.BackupStorageLocation), old.(*ark.BackupStorageLocation)
+	l.Status = o.Status
+	if !apiequality.Semantic.DeepEqual(l.Spec, o.Spec) {
+		l.Generation = o.Generation + 1
+	}
+}
+
+func (s strategy) Validate(ctx context.Context, obj runtime.Object) field.ErrorList {
+	return validation.ValidateBackupStorageLocation(obj.(*ark.BackupStorageLocation), s.Scope)
+}
+
+func (s strategy) ValidateUpdate(ctx context.Context, obj, old runtime.Object) field.ErrorList {
+	return validation.ValidateBackupStorageLocationUpdate(obj.(*ark.BackupStorageLocation), old.(*ark.BackupStorageLocation), s.Scope)
+}
+
+// statusStrategy lets controllers own status: the spec of the update is discarded.
+type statusStrategy struct {
+	strategy
+}
+
+func (statusStrategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
+	return registry.StatusResetFields()
+}
+
+func (statusStrategy) PrepareForUpdate(ctx context.Context, obj, old runtime.Object) {
+	obj.(*ark.BackupStorageLocation).Spec = old.(*ark.BackupStorageLocation).Spec
+}
+
+func (statusStrategy) ValidateUpdate(ctx context.Context, obj, old runtime.Object) field.ErrorList {
+	return validation.ValidateBackupStorageLocationStatusUpdate(obj.(*ark.BackupStorageLocation), old.(*ark.BackupStorageLocation))
+}
+
+// GetAttrs returns the labels and selectable fields of a location.
+func GetAttrs(obj runtime.Object) (labels.Set, fields.Set, error) {
+	l, ok := obj.(*ark.BackupStorageLocation)
+	if !ok {
+		return nil, nil, fmt.Errorf("not a BackupStorageLocation: %T", obj)
+	}
+	return labels.Set(l.Labels), SelectableFields(l), nil
+}
+
+// SelectableFields are the fields a field selector may name.
+func SelectableFields(l *ark.BackupStorageLocation) fields.Set {
+	return generic.AddObjectMetaFieldsSet(fields.Set{
+		"status.phase":  string(l.Status.Phase),
+		"spec.provider": l.Spec.Provider,
+	}, &l.ObjectMeta, true)
+}
+
+// Match is the selection predicate of list and watch.
+func Match(label labels.Selector, field fields.Selector) storage.SelectionPredicate {
+	return storage.SelectionPredicate{Label: label, Field: field, GetAttrs: GetAttrs}
+}
