@@ -1,6 +1,6 @@
 // Package apiserver assembles Ark's aggregated API server: the scheme, the
-// ark.heptio.com/v1 group and its storage (backups in the bucket, restores and
-// schedules in etcd).
+// ark.heptio.com/v1 group and its storage (backups in the bucket, restores,
+// schedules and backup storage locations in etcd).
 package apiserver
 
 import (
@@ -28,10 +28,13 @@ import (
 	"github.com/arkproject/ark/pkg/apis/ark/validation"
 	"github.com/arkproject/ark/pkg/backupstore"
 	"github.com/arkproject/ark/pkg/controllers"
+	"github.com/arkproject/ark/pkg/controllers/storagelocation"
+	"github.com/arkproject/ark/pkg/generated/clientset/versioned"
 	"github.com/arkproject/ark/pkg/janitor"
 	"github.com/arkproject/ark/pkg/objectstore"
 	"github.com/arkproject/ark/pkg/provenance"
 	backupstorage "github.com/arkproject/ark/pkg/registry/backup"
+	locationstorage "github.com/arkproject/ark/pkg/registry/backupstoragelocation"
 	restorestorage "github.com/arkproject/ark/pkg/registry/restore"
 	schedulestorage "github.com/arkproject/ark/pkg/registry/schedule"
 )
@@ -99,6 +102,9 @@ type ExtraConfig struct {
 	// BackupStore is the backup storage location and LocationName its name.
 	BackupStore  objectstore.Store
 	LocationName string
+	// LocationURL is the --backup-location URL BackupStore was opened
+	// from: the served location's object is created from it when missing.
+	LocationURL string
 	// BucketPollInterval is how often the bucket is listed for outside changes.
 	BucketPollInterval time.Duration
 	// NamespaceVisible hides the backups of terminating or absent namespaces;
@@ -195,6 +201,14 @@ func (c completedConfig) New() (*ArkServer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating restore storage: %w", err)
 	}
+	locations, locationStatus, err := locationstorage.NewREST(Scheme, c.GenericConfig.RESTOptionsGetter, scope)
+	if err != nil {
+		return nil, fmt.Errorf("creating backup storage location storage: %w", err)
+	}
+	servedSpec, err := storagelocation.SpecFor(c.ExtraConfig.LocationURL)
+	if err != nil {
+		return nil, err
+	}
 
 	group := genericapiserver.NewDefaultAPIGroupInfo(ark.GroupName, Scheme, metav1.ParameterCodec, Codecs)
 	group.NegotiatedSerializer = withoutProtobuf{Codecs}
@@ -211,10 +225,33 @@ func (c completedConfig) New() (*ArkServer, error) {
 		"restores/results": restorestorage.NewResultsREST(restores, c.ExtraConfig.BackupStore, layout),
 		"schedules":        schedules,
 		"schedules/status": scheduleStatus,
+
+		"backupstoragelocations":        locations,
+		"backupstoragelocations/status": locationStatus,
 	}
 	if err := generic.InstallAPIGroup(&group); err != nil {
 		return nil, err
 	}
+	// Every replica reports what its own poller sees; they poll the same
+	// bucket, so they agree but for the moment of their polls. Standalone
+	// servers run it too: it needs no cluster.
+	generic.AddPostStartHookOrDie("start-ark-storage-locations", func(hook genericapiserver.PostStartHookContext) error {
+		client, err := versioned.NewForConfig(hook.LoopbackClientConfig)
+		if err != nil {
+			return err
+		}
+		c := &storagelocation.Controller{
+			Client: client, Namespace: c.ExtraConfig.HomeNamespace,
+			Name: c.ExtraConfig.LocationName, Spec: servedSpec,
+			Observe: func() storagelocation.Observation {
+				h := backups.Health()
+				return storagelocation.Observation{LastSynced: h.LastSynced, Backups: h.Backups, Err: h.Err}
+			},
+			Interval: c.ExtraConfig.BucketPollInterval,
+		}
+		go c.Run(hook.Context)
+		return nil
+	})
 	if after := c.ExtraConfig.AbandonedAfter; after > 0 {
 		store := c.ExtraConfig.BackupStore
 		generic.AddPostStartHookOrDie("start-ark-janitor", func(hook genericapiserver.PostStartHookContext) error {

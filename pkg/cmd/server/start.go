@@ -316,6 +316,7 @@ func (o *Options) Config(ctx context.Context) (*apiserver.Config, func(), error)
 		TenantLimits:       o.TenantLimits,
 		HomeNamespace:      o.HomeNamespace,
 		BackupStore:        store,
+		LocationURL:        o.BackupLocation,
 		BucketPollInterval: o.BucketPollInterval,
 		AbandonedAfter:     o.AbandonedAfter,
 	}

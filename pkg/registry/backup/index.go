@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
@@ -72,9 +73,10 @@ type index struct {
 	rev      uint64
 	synced   bool
 	syncErr  error
-	events   []event // ring of the latest changes, oldest first
-	window   int     // how many changes events keeps
-	ringBase uint64  // every change after this revision is in events
+	lastSync time.Time // end of the latest successful poll
+	events   []event   // ring of the latest changes, oldest first
+	window   int       // how many changes events keeps
+	ringBase uint64    // every change after this revision is in events
 	watchers map[*watcher]struct{}
 	// listDone is closed and replaced after every poll, for tests and for
 	// callers that want to wait for the next poll.

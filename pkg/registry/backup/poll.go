@@ -96,6 +96,7 @@ func (ix *index) poll(ctx context.Context) error {
 		}
 	}
 	ix.syncErr = nil
+	ix.lastSync = ix.clock.Now()
 	if !ix.synced {
 		ix.synced = true
 		ix.ringBase = ix.rev
