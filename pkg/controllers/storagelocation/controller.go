@@ -105,7 +105,14 @@ func (c *Controller) ensureServed(ctx context.Context) error {
 		Spec:       *c.Spec.DeepCopy(),
 	}
 	_, err = locations.Create(ctx, l, metav1.CreateOptions{})
-	if apierrors.IsAlreadyExists(err) {
+	switch {
+	case apierrors.IsAlreadyExists(err):
+		return nil
+	case apierrors.IsForbidden(err) || apierrors.IsNotFound(err):
+		// The home namespace is being deleted or is gone: the location
+		// comes back with the namespace, and until then there is nothing
+		// to report on.
+		klog.V(2).InfoS("Cannot create the served backup storage location yet", "location", klog.KObj(l), "err", err)
 		return nil
 	}
 	if err == nil {
