@@ -33,6 +33,11 @@ kind: Restore
 metadata: {name: ssa-restore, namespace: ` + home + `, labels: {team: LABEL}}
 spec: {backupName: ssa-backup, namespaceMapping: {ssa-app: ssa-copy}}
 `,
+		"backupstoragelocation": `apiVersion: ark.heptio.com/v1
+kind: BackupStorageLocation
+metadata: {name: ssa-backupstoragelocation, namespace: ` + home + `, labels: {team: LABEL}}
+spec: {provider: aws, objectStorage: {bucket: ssa-bucket, prefix: cluster-b}, config: {region: eu-west-1}}
+`,
 	}
 	apply := func(kind, label string) string {
 		t.Helper()
@@ -42,7 +47,7 @@ spec: {backupName: ssa-backup, namespaceMapping: {ssa-app: ssa-copy}}
 		}
 		return out
 	}
-	for _, kind := range []string{"backup", "schedule", "restore"} {
+	for _, kind := range []string{"backup", "schedule", "restore", "backupstoragelocation"} {
 		name := "ssa-" + kind
 		if out := apply(kind, "a"); !strings.Contains(out, "serverside-applied") {
 			t.Errorf("first apply of the %s: %s", kind, out)
@@ -52,6 +57,15 @@ spec: {backupName: ssa-backup, namespaceMapping: {ssa-app: ssa-copy}}
 		}
 		if kind == "restore" {
 			framework.WaitRestore(t, home, name)
+		}
+		if kind == "backupstoragelocation" {
+			// Its one status write ("not served yet") must come first.
+			eventually(t, 30*time.Second, "the location's status is written", func() error {
+				if got := jsonpath(t, "{.status.phase}", "get", kind, name, "-n", home); got != "Unavailable" {
+					return fmt.Errorf("phase %q", got)
+				}
+				return nil
+			})
 		}
 		before := jsonpath(t, "{.metadata.resourceVersion}", "get", kind, name, "-n", home)
 		apply(kind, "a")
@@ -71,4 +85,5 @@ spec: {backupName: ssa-backup, namespaceMapping: {ssa-app: ssa-copy}}
 	}
 	mustKubectl(t, "get", "configmap", "cm", "-n", "ssa-copy")
 	mustKubectl(t, "delete", "schedule", "ssa-schedule", "-n", home)
+	mustKubectl(t, "delete", "backupstoragelocation", "ssa-backupstoragelocation", "-n", home)
 }
