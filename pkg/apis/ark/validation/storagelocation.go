@@ -13,9 +13,9 @@ import (
 	"github.com/arkproject/ark/pkg/apis/ark"
 )
 
-// Providers are the object stores a location may name; they are those
+// providers are the object stores a location may name; they are those
 // --backup-location opens (file://, gs://, s3://).
-var Providers = []string{"file", "gcp", "aws"}
+var providers = []string{"file", "gcp", "aws"}
 
 var accessModes = []string{
 	string(ark.BackupStorageLocationAccessModeReadWrite),
@@ -72,9 +72,9 @@ func ValidateBackupStorageLocationSpec(spec *ark.BackupStorageLocationSpec, name
 	provider := fldPath.Child("provider")
 	switch {
 	case spec.Provider == "":
-		allErrs = append(allErrs, field.Required(provider, "one of "+strings.Join(Providers, ", ")))
-	case !slices.Contains(Providers, spec.Provider):
-		allErrs = append(allErrs, field.NotSupported(provider, spec.Provider, Providers))
+		allErrs = append(allErrs, field.Required(provider, "one of "+strings.Join(providers, ", ")))
+	case !slices.Contains(providers, spec.Provider):
+		allErrs = append(allErrs, field.NotSupported(provider, spec.Provider, providers))
 	}
 	allErrs = append(allErrs, validateBucket(spec.Provider, spec.ObjectStorage.Bucket, fldPath.Child("objectStorage", "bucket"))...)
 	allErrs = append(allErrs, validatePrefix(spec.ObjectStorage.Prefix, fldPath.Child("objectStorage", "prefix"))...)
