@@ -93,7 +93,7 @@ func TestServedLocation(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		l.Spec.AccessMode = arkv1.BackupStorageLocationAccessModeReadOnly
+		l.Spec.Config = map[string]string{"note": "kept"}
 		_, err = ts.Client.ArkV1().BackupStorageLocations(home).Update(ctx, l, metav1.UpdateOptions{})
 		return err
 	})
@@ -102,8 +102,8 @@ func TestServedLocation(t *testing.T) {
 	}
 	ts.waitForPoll(t)
 	ts.waitForPoll(t)
-	if got := waitForLocation(t, ts, l.Name, func(*arkv1.BackupStorageLocation) bool { return true }); got.Spec.AccessMode != arkv1.BackupStorageLocationAccessModeReadOnly {
-		t.Errorf("edited access mode overwritten: %+v", got.Spec)
+	if got := waitForLocation(t, ts, l.Name, func(*arkv1.BackupStorageLocation) bool { return true }); got.Spec.Config["note"] != "kept" {
+		t.Errorf("edited config overwritten: %+v", got.Spec)
 	}
 	if err := ts.Client.ArkV1().BackupStorageLocations(home).Delete(ctx, l.Name, metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)

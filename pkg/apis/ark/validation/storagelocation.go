@@ -106,6 +106,18 @@ func ValidateBackupStorageLocationSpec(spec *ark.BackupStorageLocationSpec, name
 	case !slices.Contains(accessModes, string(spec.AccessMode)):
 		allErrs = append(allErrs, field.NotSupported(fldPath.Child("accessMode"), spec.AccessMode, accessModes))
 	}
+	// The served location is written by this server as it always was: a
+	// ReadOnly mode or a credential on it would only look acted on.
+	if len(scope.StorageLocations) > 0 && name == scope.StorageLocations[0] {
+		if spec.AccessMode == ark.BackupStorageLocationAccessModeReadOnly {
+			allErrs = append(allErrs, field.Forbidden(fldPath.Child("accessMode"),
+				"ReadOnly is not acted on yet: this server writes, expires and deletes backups in the location given by --backup-location"))
+		}
+		if spec.Credential != nil {
+			allErrs = append(allErrs, field.Forbidden(fldPath.Child("credential"),
+				"not acted on yet: the location given by --backup-location uses the server's own credentials (its environment)"))
+		}
+	}
 	if spec.Default && len(scope.StorageLocations) > 0 && name != scope.StorageLocations[0] {
 		allErrs = append(allErrs, field.Forbidden(fldPath.Child("default"),
 			fmt.Sprintf("only %q, the location given by --backup-location, can be the default: this server serves no other location yet", scope.StorageLocations[0])))

@@ -42,6 +42,10 @@ func TestValidateBackupStorageLocation(t *testing.T) {
 			s.Config = map[string]string{"project": "p"}
 		}},
 		{name: "default on the served location", ns: homeNS, loc: "default", mutate: func(s *ark.BackupStorageLocationSpec) { s.Default = true }},
+		{name: "the served location read-only or with a credential", ns: homeNS, loc: "default", mutate: func(s *ark.BackupStorageLocationSpec) {
+			s.AccessMode = ark.BackupStorageLocationAccessModeReadOnly
+			s.Credential = &ark.SecretKeyReference{Name: "k", Key: "k"}
+		}, want: []wantErr{forbidden("spec.accessMode").with("not acted on yet"), forbidden("spec.credential").with("not acted on yet")}},
 		{name: "default elsewhere", ns: homeNS, loc: "secondary", mutate: func(s *ark.BackupStorageLocationSpec) { s.Default = true },
 			want: []wantErr{forbidden("spec.default").with("--backup-location")}},
 		{name: "outside the home namespace", ns: teamA, loc: "mine",
