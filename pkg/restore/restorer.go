@@ -467,6 +467,12 @@ func (r *run) restoreItem(ctx context.Context, kind string, api apiResource, it 
 			return res
 		}
 		if r.confined {
+			if kind == "namespaces" && r.shaper.target(obj.GetName()) == r.restore.Namespace {
+				// The restore's own namespace exists (the restore is in
+				// it): nothing to create, nothing to warn about.
+				res.Action, res.Name = ActionSkipped, r.restore.Namespace
+				return res
+			}
 			return skip("a restore in namespace %s may not create cluster-scoped objects", r.restore.Namespace)
 		}
 	} else if r.confined && res.Namespace != r.restore.Namespace {

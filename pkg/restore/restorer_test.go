@@ -906,8 +906,12 @@ func TestRunConfined(t *testing.T) {
 		}
 		doc := f.results(testRestore)
 		checkSummary(t, doc, out)
-		for _, k := range [][2]string{{"namespaces", "abc"}, {"namespaces", "team"}, {"persistentvolumes", "pv-1"}, {"clusterrolebindings.rbac.authorization.k8s.io", "crb"}} {
+		for _, k := range [][2]string{{"namespaces", "abc"}, {"persistentvolumes", "pv-1"}, {"clusterrolebindings.rbac.authorization.k8s.io", "crb"}} {
 			doc.want(t, k[0], "", k[1], ActionSkipped, "team", "cluster-scoped")
+		}
+		// Its own namespace exists: skipped without a warning.
+		if it := doc.want(t, "namespaces", "", "team", ActionSkipped); it != nil && it.Reason != "" {
+			t.Errorf("namespace team: %+v", *it)
 		}
 		doc.want(t, "configmaps", "abc", "cm-a", ActionFailed, "team", "abc")
 		if f.get("configmaps", "abc", "cm-a") != nil || f.get("namespaces", "", "abc") != nil {
