@@ -160,7 +160,7 @@ func (r *run) restoreExistingVolume(ctx context.Context, ri dynamic.ResourceInte
 	claimNS, claimName := claimOf(obj)
 	claimKey := claimNS + "/" + claimName
 	backedUp := obj.GetName()
-	rec, haveData := r.volumeDataRecord(backedUp)
+	_, haveData := r.volumeDataRecord(backedUp)
 	decision, why := decideExistingVolume(existing, claimNS, claimName, haveData)
 	switch decision {
 	case volumeLeft:
@@ -207,21 +207,13 @@ func (r *run) restoreExistingVolume(ctx context.Context, ri dynamic.ResourceInte
 	r.noteVolume(claimKey, created.GetName(), "")
 	res.Action = ActionCreated
 	res.Note = fmt.Sprintf("volume %s is bound to claim %s/%s, so a copy %s was made for claim %s", backedUp, existing.Spec.ClaimRef.Namespace, existing.Spec.ClaimRef.Name, created.GetName(), claimKey)
-	pv, err := toVolume(created)
+	note, err := r.restoreVolumeData(ctx, created, backedUp)
 	if err != nil {
 		res.Reason = fmt.Sprintf("volume data not restored: %v", err)
-		return res, true
 	}
-	if !snapshot.InBackup(r.source, rec.SnapshotID) {
-		res.Reason = fmt.Sprintf("volume data not restored: its snapshot %s is not in the folder of backup %s", rec.SnapshotID, r.backup)
-		return res, true
+	if note != "" {
+		res.Note += "; " + note
 	}
-	n, err := r.HostPath.Restore(ctx, rec, pv)
-	if err != nil {
-		res.Reason = fmt.Sprintf("volume data not restored: %v", err)
-		return res, true
-	}
-	res.Note += fmt.Sprintf(", with %d bytes of data from %s", n, rec.SnapshotID)
 	return res, true
 }
 

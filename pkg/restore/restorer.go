@@ -531,7 +531,7 @@ func (r *run) restoreItem(ctx context.Context, kind string, api apiResource, it 
 		res.Action = ActionCreated
 		r.remember(ctx, kind, oldUID, created)
 		if kind == "persistentvolumes" {
-			note, err := r.restoreVolumeData(ctx, created)
+			note, err := r.restoreVolumeData(ctx, created, obj.GetName())
 			res.Note = note
 			if err != nil {
 				res.Reason = fmt.Sprintf("volume data not restored: %v", err)

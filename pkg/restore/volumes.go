@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/arkproject/ark/pkg/backupstore"
 	"github.com/arkproject/ark/pkg/objectstore"
@@ -58,20 +56,21 @@ func (r *run) claimFromSnapshot(obj *unstructured.Unstructured) error {
 	}, "spec", "dataSource")
 }
 
-// restoreVolumeData puts a restored hostPath/local volume's data back.
-func (r *run) restoreVolumeData(ctx context.Context, created *unstructured.Unstructured) (string, error) {
-	rec, ok := r.snapshots[created.GetName()]
-	if !ok || rec.Snapshotter != snapshot.HostPathName || r.HostPath == nil {
+// restoreVolumeData puts a restored hostPath/local volume's data back, from
+// the snapshot of backedUp (its name in the backup: a copy has another).
+func (r *run) restoreVolumeData(ctx context.Context, created *unstructured.Unstructured, backedUp string) (string, error) {
+	rec, ok := r.volumeDataRecord(backedUp)
+	if !ok {
 		return "", nil
 	}
 	if !snapshot.InBackup(r.source, rec.SnapshotID) {
 		return "", fmt.Errorf("its snapshot %s is not in the folder of backup %s", rec.SnapshotID, r.backup)
 	}
-	var pv corev1.PersistentVolume
-	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(created.Object, &pv); err != nil {
+	pv, err := toVolume(created)
+	if err != nil {
 		return "", err
 	}
-	n, err := r.HostPath.Restore(ctx, rec, &pv)
+	n, err := r.HostPath.Restore(ctx, rec, pv)
 	if err != nil {
 		return "", err
 	}
