@@ -31,6 +31,7 @@ import (
 	"github.com/arkproject/ark/pkg/controllers/storagelocation"
 	"github.com/arkproject/ark/pkg/generated/clientset/versioned"
 	"github.com/arkproject/ark/pkg/janitor"
+	"github.com/arkproject/ark/pkg/locations"
 	"github.com/arkproject/ark/pkg/objectstore"
 	"github.com/arkproject/ark/pkg/provenance"
 	backupstorage "github.com/arkproject/ark/pkg/registry/backup"
@@ -105,6 +106,9 @@ type ExtraConfig struct {
 	// LocationURL is the --backup-location URL BackupStore was opened
 	// from: the served location's object is created from it when missing.
 	LocationURL string
+	// Secret reads one key of a Secret of the home namespace: the
+	// credentials of backup storage locations. Nil in standalone mode.
+	Secret storagelocation.SecretReader
 	// BucketPollInterval is how often the bucket is listed for outside changes.
 	BucketPollInterval time.Duration
 	// NamespaceVisible hides the backups of terminating or absent namespaces;
@@ -141,6 +145,8 @@ type ArkServer struct {
 	// Backups is the bucket-backed storage, exposed for tests that change the
 	// bucket behind the server's back and wait for the next poll.
 	Backups *backupstorage.REST
+	// Locations are the storage locations served.
+	Locations *locations.Set
 }
 
 type completedConfig struct {
@@ -179,7 +185,10 @@ func (c completedConfig) New() (*ArkServer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("identifying the server's own loopback client: %w", err)
 	}
-	scope := validation.Scope{HomeNamespace: c.ExtraConfig.HomeNamespace, StorageLocations: []string{c.ExtraConfig.LocationName}, LoopbackUID: loopback, Tenant: c.ExtraConfig.TenantLimits, ClusterScoped: c.ExtraConfig.ClusterScoped, UnknownResource: c.ExtraConfig.UnknownResource}
+	// The flag's location is served from the start; the others join as
+	// the storage location controller opens them from their objects.
+	locs := locations.NewSet(&locations.Location{Name: c.ExtraConfig.LocationName, Store: c.ExtraConfig.BackupStore, Primary: true})
+	scope := validation.Scope{HomeNamespace: c.ExtraConfig.HomeNamespace, Locations: locs, PrimaryLocation: c.ExtraConfig.LocationName, LoopbackUID: loopback, Tenant: c.ExtraConfig.TenantLimits, ClusterScoped: c.ExtraConfig.ClusterScoped, UnknownResource: c.ExtraConfig.UnknownResource}
 
 	layout := backupstore.Layout{HomeNamespace: scope.HomeNamespace}
 	schedules, scheduleStatus, err := schedulestorage.NewREST(Scheme, c.GenericConfig.RESTOptionsGetter, scope)
@@ -187,8 +196,7 @@ func (c completedConfig) New() (*ArkServer, error) {
 		return nil, fmt.Errorf("creating schedule storage: %w", err)
 	}
 	backups, backupStatus := backupstorage.NewREST(Scheme, backupstorage.Options{
-		Store:                c.ExtraConfig.BackupStore,
-		LocationName:         c.ExtraConfig.LocationName,
+		Locations:            locs,
 		Codec:                BucketCodec(),
 		Scope:                scope,
 		PollInterval:         c.ExtraConfig.BucketPollInterval,
@@ -221,8 +229,8 @@ func (c completedConfig) New() (*ArkServer, error) {
 		"backups/adopt":    backupstorage.NewAdoptREST(backups),
 		"restores":         restores,
 		"restores/status":  restoreStatus,
-		"restores/logs":    restorestorage.NewLogsREST(restores, c.ExtraConfig.BackupStore, layout),
-		"restores/results": restorestorage.NewResultsREST(restores, c.ExtraConfig.BackupStore, layout),
+		"restores/logs":    restorestorage.NewLogsREST(restores, locs, layout),
+		"restores/results": restorestorage.NewResultsREST(restores, locs, layout),
 		"schedules":        schedules,
 		"schedules/status": scheduleStatus,
 
@@ -242,10 +250,11 @@ func (c completedConfig) New() (*ArkServer, error) {
 		}
 		c := &storagelocation.Controller{
 			Client: client, Namespace: c.ExtraConfig.HomeNamespace,
-			Name: c.ExtraConfig.LocationName, Spec: servedSpec,
-			Observe: func() storagelocation.Observation {
-				h := backups.Health()
-				return storagelocation.Observation{LastSynced: h.LastSynced, Backups: h.Backups, Err: h.Err}
+			Name: c.ExtraConfig.LocationName, Spec: servedSpec, Store: c.ExtraConfig.BackupStore,
+			Locations: locs, Open: storagelocation.OpenSpec, Secret: c.ExtraConfig.Secret,
+			Observe: func(location string) storagelocation.Observation {
+				h := backups.Health(location)
+				return storagelocation.Observation{LastSynced: h.LastSynced, Backups: h.Backups, Shadowed: h.Shadowed, Err: h.Err}
 			},
 			Interval: c.ExtraConfig.BucketPollInterval,
 		}
@@ -262,6 +271,7 @@ func (c completedConfig) New() (*ArkServer, error) {
 	if cc := c.ExtraConfig.Controllers; cc != nil {
 		generic.AddPostStartHookOrDie("start-ark-controllers", func(hook genericapiserver.PostStartHookContext) error {
 			cfg := *cc
+			cfg.Locations = locs
 			if cfg.Ark == nil {
 				cfg.Ark = hook.LoopbackClientConfig
 			}
@@ -273,7 +283,7 @@ func (c completedConfig) New() (*ArkServer, error) {
 			return nil
 		})
 	}
-	return &ArkServer{GenericAPIServer: generic, Backups: backups}, nil
+	return &ArkServer{GenericAPIServer: generic, Backups: backups, Locations: locs}, nil
 }
 
 // restoreDoor lets restore creation check the backup it names, as the

@@ -36,6 +36,7 @@ import (
 	arkscheme "github.com/arkproject/ark/pkg/generated/clientset/versioned/scheme"
 	"github.com/arkproject/ark/pkg/generated/informers/externalversions"
 	"github.com/arkproject/ark/pkg/hooks"
+	"github.com/arkproject/ark/pkg/locations"
 	"github.com/arkproject/ark/pkg/objectstore"
 	"github.com/arkproject/ark/pkg/provenance"
 	"github.com/arkproject/ark/pkg/requester"
@@ -50,8 +51,9 @@ type Config struct {
 	Ark *rest.Config
 	// Kube reaches the cluster being backed up.
 	Kube *rest.Config
-	// Store is the backup storage location.
-	Store objectstore.Store
+	// Locations are the backup storage locations: each backup is written
+	// to, restored from and deleted in the one it names.
+	Locations *locations.Set
 	// LeaderElect turns on leader election on a Lease in LeaseNamespace.
 	LeaderElect    bool
 	LeaseNamespace string
@@ -116,13 +118,13 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 		gce = &snapshot.GCE{Service: svc, Project: cfg.GCEProject}
 	}
-	snapshotters := func(user *requester.Clients) []snapshot.VolumeSnapshotter {
+	snapshotters := func(user *requester.Clients, store objectstore.Store) []snapshot.VolumeSnapshotter {
 		out := []snapshot.VolumeSnapshotter{&snapshot.CSI{Dynamic: user.Dynamic, Classes: dyn}}
 		if gce != nil {
 			out = append(out, gce)
 		}
-		// hostPath and local volumes are archived into the bucket.
-		return append(out, &snapshot.HostPath{Store: cfg.Store})
+		// hostPath and local volumes are archived into the backup's bucket.
+		return append(out, &snapshot.HostPath{Store: store})
 	}
 	run := func(ctx context.Context) {
 		factory := externalversions.NewSharedInformerFactory(ark, 0)
@@ -130,7 +132,7 @@ func Run(ctx context.Context, cfg Config) error {
 			// Fresh per backup: resources may have changed, and access
 			// decisions belong to one requester.
 			disc.Invalidate()
-			return backupAs{factory: asUser, engine: func(b *arkv1.Backup, user *requester.Clients) *backup.Backupper {
+			return backupAs{factory: asUser, locations: cfg.Locations, engine: func(b *arkv1.Backup, user *requester.Clients, store objectstore.Store) *backup.Backupper {
 				var maxHook time.Duration
 				if b.Namespace != cfg.HomeNamespace {
 					maxHook = cfg.TenantLimits.MaxHookTimeout
@@ -140,31 +142,32 @@ func Run(ctx context.Context, cfg Config) error {
 					Discovery:      discovery.DiscoveryInterface(disc),
 					Dynamic:        user.Dynamic,
 					Access:         &backup.SubjectAccessReviews{Client: kube.AuthorizationV1().SubjectAccessReviews()},
-					Store:          cfg.Store,
+					Store:          store,
 					Layout:         backupstore.Layout{HomeNamespace: cfg.HomeNamespace},
 					Hooks:          &hooks.PodExec{Config: user.Config, Client: user.Kube},
-					Snapshotters:   snapshotters(user),
+					Snapshotters:   snapshotters(user, store),
 				}
 			}}
 		})
 		restores := restorecontroller.New(ark, factory.Ark().V1().Restores(), func() restorecontroller.Engine {
 			disc.Invalidate()
-			return restoreAs{factory: asUser, engine: func(user *requester.Clients) *restore.Restorer {
+			return restoreAs{factory: asUser, locations: cfg.Locations, engine: func(user *requester.Clients, store, files objectstore.Store) *restore.Restorer {
 				return &restore.Restorer{
 					Discovery:        discovery.DiscoveryInterface(disc),
 					Dynamic:          user.Dynamic,
 					Cluster:          dyn,
 					Access:           &backup.SubjectAccessReviews{Client: kube.AuthorizationV1().SubjectAccessReviews()},
-					Store:            cfg.Store,
+					Store:            store,
+					FilesStore:       files,
 					HomeNamespace:    cfg.HomeNamespace,
-					HostPath:         &snapshot.HostPath{Store: cfg.Store, RestoreDirs: cfg.HostPathRestoreDirs},
+					HostPath:         &snapshot.HostPath{Store: store, RestoreDirs: cfg.HostPathRestoreDirs},
 					ClaimBindTimeout: cfg.ClaimBindTimeout,
 				}
 			}}
 		})
 		scope := validation.Scope{HomeNamespace: cfg.HomeNamespace, Tenant: cfg.TenantLimits, ClusterScoped: resourcescope.New(kube.Discovery()).ClusterScoped}
 		backups.Scope, restores.Scope = scope, scope
-		backups.Store, backups.Layout = cfg.Store, backupstore.Layout{HomeNamespace: cfg.HomeNamespace}
+		backups.Stores, backups.Layout = cfg.Locations.WritableStore, backupstore.Layout{HomeNamespace: cfg.HomeNamespace}
 		workers := max(cfg.Workers, 1)
 		backups.Slots = &fairshare.Slots{Home: cfg.HomeNamespace, Workers: workers, PerNamespace: cfg.PerNamespace}
 		restores.Slots = &fairshare.Slots{Home: cfg.HomeNamespace, Workers: workers, PerNamespace: cfg.PerNamespace}
@@ -187,7 +190,7 @@ func Run(ctx context.Context, cfg Config) error {
 		defer broadcaster.Shutdown()
 		recorder := broadcaster.NewRecorder(arkscheme.Scheme, corev1.EventSource{Component: "ark-gc"})
 		schedules.Recorder = broadcaster.NewRecorder(arkscheme.Scheme, corev1.EventSource{Component: "ark-schedule"})
-		collector := gc.New(ark, factory.Ark().V1().Backups(), cfg.Store, dyn, recorder)
+		collector := gc.New(ark, factory.Ark().V1().Backups(), cfg.Locations, dyn, recorder)
 		if cfg.Signer != nil {
 			collector.Provenance = cfg.Signer
 		}
@@ -234,9 +237,11 @@ func Run(ctx context.Context, cfg Config) error {
 
 // backupAs runs a backup engine whose cluster clients act as the backup's
 // requester; a backup whose requester cannot be impersonated fails.
+// It writes to the backup's location, which must be served and writable.
 type backupAs struct {
-	factory *requester.Factory
-	engine  func(*arkv1.Backup, *requester.Clients) *backup.Backupper
+	factory   *requester.Factory
+	locations *locations.Set
+	engine    func(*arkv1.Backup, *requester.Clients, objectstore.Store) *backup.Backupper
 }
 
 func (e backupAs) Run(ctx context.Context, b *arkv1.Backup, progress backup.ProgressFunc) (backup.Outcome, error) {
@@ -244,20 +249,38 @@ func (e backupAs) Run(ctx context.Context, b *arkv1.Backup, progress backup.Prog
 	if err != nil {
 		return backup.Outcome{}, err
 	}
-	return e.engine(b, user).Run(ctx, b, progress)
+	store, err := e.locations.WritableStore(b.Spec.StorageLocation)
+	if err != nil {
+		return backup.Outcome{}, err
+	}
+	return e.engine(b, user, store).Run(ctx, b, progress)
 }
 
 // restoreAs runs a restore engine whose cluster clients act as the
-// restore's requester.
+// restore's requester. It reads the backup from its location and keeps
+// the restore's files where locations.Set.ForRestoreFiles says.
 type restoreAs struct {
-	factory *requester.Factory
-	engine  func(*requester.Clients) *restore.Restorer
+	factory   *requester.Factory
+	locations *locations.Set
+	engine    func(user *requester.Clients, store, files objectstore.Store) *restore.Restorer
 }
 
-func (e restoreAs) Run(ctx context.Context, r *arkv1.Restore, backupName string, progress restore.ProgressFunc) (restore.Outcome, error) {
+func (e restoreAs) Run(ctx context.Context, r *arkv1.Restore, b *arkv1.Backup, progress restore.ProgressFunc) (restore.Outcome, error) {
 	user, err := e.factory.For(r.Spec.Requester)
 	if err != nil {
 		return restore.Outcome{}, err
 	}
-	return e.engine(user).Run(ctx, r, backupName, progress)
+	store, err := e.locations.ReadableStore(b.Spec.StorageLocation)
+	if err != nil {
+		return restore.Outcome{}, err
+	}
+	filesLoc, err := e.locations.ForRestoreFiles(b.Spec.StorageLocation)
+	if err != nil {
+		return restore.Outcome{}, err
+	}
+	files, err := filesLoc.Writable()
+	if err != nil {
+		return restore.Outcome{}, err
+	}
+	return e.engine(user, store, files).Run(ctx, r, b.Name, progress)
 }

@@ -54,7 +54,11 @@ type Restorer struct {
 	// definition is established. nil means Dynamic.
 	Cluster dynamic.Interface
 	Access  AccessChecker
-	Store   objectstore.Store
+	// Store is the location of the backup being restored.
+	Store objectstore.Store
+	// FilesStore keeps the restore's own files (logs, results): nil means
+	// Store, which a ReadOnly location cannot be.
+	FilesStore objectstore.Store
 	// HomeNamespace is where restores may create cluster-scoped objects.
 	HomeNamespace string
 	// ScratchDir holds the unpacked backup during a restore; "" is the
@@ -179,7 +183,11 @@ func (r *Restorer) Run(ctx context.Context, restore *arkv1.Restore, backup strin
 	// restore's files go to the restore's namespace's folder.
 	layout := backupstore.Layout{HomeNamespace: r.HomeNamespace}
 	files := layout.Restore(restore.Namespace, restore.Name)
-	if err := clearFiles(ctx, r.Store, files); err != nil {
+	filesStore := r.FilesStore
+	if filesStore == nil {
+		filesStore = r.Store
+	}
+	if err := clearFiles(ctx, filesStore, files); err != nil {
 		return out, err
 	}
 	source := layout.Backup(SourceNamespace(restore), backup)
@@ -192,11 +200,11 @@ func (r *Restorer) Run(ctx context.Context, restore *arkv1.Restore, backup strin
 		return out, err
 	}
 
-	resW, err := r.Store.NewWriter(ctx, files.ResultsKey(), objectstore.Conditions{})
+	resW, err := filesStore.NewWriter(ctx, files.ResultsKey(), objectstore.Conditions{})
 	if err != nil {
 		return out, err
 	}
-	logW, err := r.Store.NewWriter(ctx, files.LogsKey(), objectstore.Conditions{})
+	logW, err := filesStore.NewWriter(ctx, files.LogsKey(), objectstore.Conditions{})
 	if err != nil {
 		resW.Abort()
 		return out, err

@@ -14,7 +14,6 @@ import (
 	"k8s.io/client-go/util/retry"
 
 	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
-	"github.com/arkproject/ark/pkg/controllers/storagelocation"
 )
 
 func newLocation(name string) *arkv1.BackupStorageLocation {
@@ -136,8 +135,10 @@ func TestLocationCRUD(t *testing.T) {
 	l := waitForLocation(t, ts, "secondary", func(l *arkv1.BackupStorageLocation) bool {
 		return l.Status.Phase == arkv1.BackupStorageLocationPhaseUnavailable
 	})
-	if l.Status.Message != storagelocation.NotServed {
-		t.Errorf("unserved location message = %q", l.Status.Message)
+	// This server reads no Secrets, so a location that names a
+	// credential is served as unavailable, saying why.
+	if !strings.Contains(l.Status.Message, "spec.credential") {
+		t.Errorf("message of a location whose credential cannot be read = %q", l.Status.Message)
 	}
 
 	list, err := locations.List(ctx, metav1.ListOptions{})
@@ -166,7 +167,7 @@ func TestLocationCRUD(t *testing.T) {
 	cell(t, cells, idx, "BACKUPS", 0)
 	cell(t, cells, idx, "ACCESS MODE", "ReadWrite")
 	cell(t, cells, idx, "DEFAULT", false)
-	cell(t, cells, idx, "MESSAGE", storagelocation.NotServed)
+	cell(t, cells, idx, "MESSAGE", l.Status.Message)
 	cells = row(t, table, "default")
 	cell(t, cells, idx, "PROVIDER", "file")
 	cell(t, cells, idx, "DEFAULT", true)

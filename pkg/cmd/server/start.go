@@ -330,6 +330,7 @@ func (o *Options) Config(ctx context.Context) (*apiserver.Config, func(), error)
 			return nil, nil, err
 		}
 		extra.NamespaceTerminating = namespaceTerminating(kube)
+		extra.Secret = secretReader(kube, o.HomeNamespace)
 		resources := resourcescope.New(kube.Discovery())
 		extra.ClusterScoped, extra.UnknownResource = resources.ClusterScoped, resources.Unknown
 		extra.NamespaceUID = func(ctx context.Context, name string) (string, error) {
@@ -352,7 +353,6 @@ func (o *Options) Config(ctx context.Context) (*apiserver.Config, func(), error)
 		if o.Controllers {
 			extra.Controllers = &controllers.Config{
 				Kube:                serverConfig.ClientConfig,
-				Store:               store,
 				LeaderElect:         o.LeaderElect,
 				LeaseNamespace:      o.LeaderElectionNamespace,
 				Workers:             o.BackupWorkers,
@@ -483,4 +483,20 @@ func (o *Options) writeStandaloneKubeconfig() error {
 	}
 	fmt.Fprintf(o.Out, "Standalone Ark API at %s\n  export KUBECONFIG=%s\n  kubectl get backups -n %s\n", server, path, o.HomeNamespace)
 	return nil
+}
+
+// secretReader reads the credentials of backup storage locations: one key
+// of a Secret of the home namespace, as Ark's own identity.
+func secretReader(kube kubernetes.Interface, namespace string) func(context.Context, string, string) ([]byte, error) {
+	return func(ctx context.Context, name, key string) ([]byte, error) {
+		s, err := kube.CoreV1().Secrets(namespace).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return nil, err
+		}
+		data, ok := s.Data[key]
+		if !ok {
+			return nil, fmt.Errorf("the Secret has no key %q", key)
+		}
+		return data, nil
+	}
 }

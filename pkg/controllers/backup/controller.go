@@ -73,9 +73,10 @@ type Controller struct {
 	// write, which go on until the storage location takes it: the files
 	// are uploaded, and only that write makes the backup Completed.
 	FinalStatusBackoff wait.Backoff
-	// Store and Layout, when set, let an interrupted backup keep the log
-	// it had published while it ran (see salvageLog).
-	Store  objectstore.Store
+	// Stores and Layout, when set, let an interrupted backup keep the log
+	// it had published while it ran (see salvageLog): Stores returns the
+	// store of a backup's location for writing.
+	Stores func(location string) (objectstore.Store, error)
 	Layout backupstore.Layout
 }
 
@@ -173,11 +174,16 @@ func (c *Controller) failInterrupted(ctx context.Context) {
 // got, and no live file is left behind. A backup that already has a log
 // keeps it; the live file goes either way.
 func (c *Controller) salvageLog(ctx context.Context, b *arkv1.Backup) {
-	if c.Store == nil {
+	if c.Stores == nil {
+		return
+	}
+	store, err := c.Stores(b.Spec.StorageLocation)
+	if err != nil {
+		klog.ErrorS(err, "Cannot keep the live log of an interrupted backup", "backup", klog.KObj(b))
 		return
 	}
 	ref := c.Layout.Backup(b.Namespace, b.Name)
-	live, _, err := objectstore.ReadAll(ctx, c.Store, ref.LiveLogKey(), 16<<20)
+	live, _, err := objectstore.ReadAll(ctx, store, ref.LiveLogKey(), 16<<20)
 	if errors.Is(err, objectstore.ErrNotFound) {
 		return
 	}
@@ -190,12 +196,12 @@ func (c *Controller) salvageLog(ctx context.Context, b *arkv1.Backup) {
 	_, _ = gz.Write(live)
 	fmt.Fprintf(gz, "%s backup interrupted: %s\n", c.clock.Now().UTC().Format(time.RFC3339), InterruptedReason)
 	_ = gz.Close()
-	_, err = objectstore.PutBytes(ctx, c.Store, ref.LogsKey(), buf.Bytes(), objectstore.Conditions{DoesNotExist: true})
+	_, err = objectstore.PutBytes(ctx, store, ref.LogsKey(), buf.Bytes(), objectstore.Conditions{DoesNotExist: true})
 	if err != nil && !errors.Is(err, objectstore.ErrPreconditionFailed) {
 		klog.ErrorS(err, "Keeping the live log of an interrupted backup", "backup", klog.KObj(b))
 		return
 	}
-	if err := c.Store.Delete(ctx, ref.LiveLogKey(), objectstore.Conditions{}); err != nil && !errors.Is(err, objectstore.ErrNotFound) {
+	if err := store.Delete(ctx, ref.LiveLogKey(), objectstore.Conditions{}); err != nil && !errors.Is(err, objectstore.ErrNotFound) {
 		klog.ErrorS(err, "Removing the live log of an interrupted backup", "backup", klog.KObj(b))
 	}
 }

@@ -923,7 +923,8 @@ func TestInterruptedBackupKeepsItsLiveLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := newHarness(t, newBackup("b1", arkv1.BackupPhaseInProgress), newBackup("b2", arkv1.BackupPhaseInProgress))
-	h.c.Store, h.c.Layout = store, backupstore.Layout{HomeNamespace: testNS}
+	h.c.Stores = func(string) (objectstore.Store, error) { return store, nil }
+	h.c.Layout = backupstore.Layout{HomeNamespace: testNS}
 	ctx := context.Background()
 	ref := h.c.Layout.Backup(testNS, "b1")
 	if _, err := objectstore.PutBytes(ctx, store, ref.LiveLogKey(), []byte("listing configmaps\n"), objectstore.Conditions{}); err != nil {

@@ -39,6 +39,7 @@ import (
 	"github.com/arkproject/ark/pkg/generated/clientset/versioned"
 	arkinformers "github.com/arkproject/ark/pkg/generated/informers/externalversions/ark/v1"
 	arklisters "github.com/arkproject/ark/pkg/generated/listers/ark/v1"
+	"github.com/arkproject/ark/pkg/locations"
 	"github.com/arkproject/ark/pkg/objectstore"
 	"github.com/arkproject/ark/pkg/snapshot"
 )
@@ -47,14 +48,14 @@ var volumeSnapshotGVR = schema.GroupVersionResource{Group: "snapshot.storage.k8s
 
 // Controller deletes expired and deleted backups.
 type Controller struct {
-	client   versioned.Interface
-	lister   arklisters.BackupLister
-	synced   cache.InformerSynced
-	store    objectstore.Store
-	dynamic  dynamic.Interface
-	recorder record.EventRecorder
-	queue    workqueue.TypedRateLimitingInterface[string]
-	clock    clock.Clock
+	client    versioned.Interface
+	lister    arklisters.BackupLister
+	synced    cache.InformerSynced
+	locations *locations.Set
+	dynamic   dynamic.Interface
+	recorder  record.EventRecorder
+	queue     workqueue.TypedRateLimitingInterface[string]
+	clock     clock.Clock
 	// Interval is how often every backup is checked for expiry.
 	Interval time.Duration
 	// Provenance, when set, limits the collector to the backups this
@@ -83,10 +84,14 @@ type SnapshotDeleter interface {
 }
 
 // New returns a garbage collector over the backups informer.
-func New(client versioned.Interface, backups arkinformers.BackupInformer, store objectstore.Store, dyn dynamic.Interface, recorder record.EventRecorder) *Controller {
+//
+// Backups are deleted from the location they live in (their
+// spec.storageLocation, found in locs); those of ReadOnly locations are
+// never expired or deleted.
+func New(client versioned.Interface, backups arkinformers.BackupInformer, locs *locations.Set, dyn dynamic.Interface, recorder record.EventRecorder) *Controller {
 	c := &Controller{
 		client: client, lister: backups.Lister(), synced: backups.Informer().HasSynced,
-		store: store, dynamic: dyn, recorder: recorder,
+		locations: locs, dynamic: dyn, recorder: recorder,
 		queue:    workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](), workqueue.TypedRateLimitingQueueConfig[string]{Name: "gc"}),
 		clock:    clock.RealClock{},
 		Interval: time.Minute,
@@ -185,6 +190,10 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		}
 		return err
 	}
+	if loc, err := c.location(b); err == nil && loc.ReadOnly {
+		klog.V(2).InfoS("Leaving a backup of a ReadOnly location alone", "backup", klog.KObj(b), "location", loc.Name)
+		return nil
+	}
 	if b.Status.Phase != arkv1.BackupPhaseDeleting {
 		if !expired(b, c.clock.Now()) {
 			return nil
@@ -219,8 +228,16 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 // first thing it cannot read or delete, so a backup is never half-forgotten:
 // it stays listed, Deleting, until everything is gone.
 func (c *Controller) deleteBackup(ctx context.Context, b *arkv1.Backup) error {
+	loc, err := c.location(b)
+	if err != nil {
+		return err
+	}
+	store, err := loc.Writable()
+	if err != nil {
+		return err
+	}
 	ref := c.Layout.Backup(b.Namespace, b.Name)
-	records, err := c.snapshots(ctx, ref)
+	records, err := c.snapshots(ctx, store, ref)
 	if err != nil {
 		return err
 	}
@@ -232,7 +249,7 @@ func (c *Controller) deleteBackup(ctx context.Context, b *arkv1.Backup) error {
 		}
 	}
 	for _, rec := range records {
-		if err := c.deleteSnapshot(ctx, rec); err != nil {
+		if err := c.deleteSnapshot(ctx, store, rec); err != nil {
 			return fmt.Errorf("deleting the snapshot of volume %s: %w", rec.PersistentVolume, err)
 		}
 	}
@@ -244,7 +261,7 @@ func (c *Controller) deleteBackup(ctx context.Context, b *arkv1.Backup) error {
 		if r.Spec.BackupName != b.Name && r.Status.BackupName != b.Name {
 			continue
 		}
-		if err := c.deletePrefix(ctx, c.Layout.Restore(r.Namespace, r.Name).Dir(), ""); err != nil {
+		if err := c.deletePrefix(ctx, store, c.Layout.Restore(r.Namespace, r.Name).Dir(), ""); err != nil {
 			return err
 		}
 		if err := c.client.ArkV1().Restores(b.Namespace).Delete(ctx, r.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
@@ -253,18 +270,23 @@ func (c *Controller) deleteBackup(ctx context.Context, b *arkv1.Backup) error {
 	}
 	// Everything but the metadata file, then the metadata file, only if it
 	// is still the Deleting version we read (not a new backup of that name).
-	if err := c.deletePrefix(ctx, ref.Dir(), ref.MetadataKey()); err != nil {
+	if err := c.deletePrefix(ctx, store, ref.Dir(), ref.MetadataKey()); err != nil {
 		return err
 	}
 	gen, err := generationOf(b)
 	if err != nil {
 		return err
 	}
-	err = c.store.Delete(ctx, ref.MetadataKey(), objectstore.Conditions{GenerationMatch: gen})
+	err = store.Delete(ctx, ref.MetadataKey(), objectstore.Conditions{GenerationMatch: gen})
 	if err != nil && !errors.Is(err, objectstore.ErrNotFound) {
 		return fmt.Errorf("deleting %s: %w", ref.MetadataKey(), err)
 	}
 	return nil
+}
+
+// location returns the location a backup lives in.
+func (c *Controller) location(b *arkv1.Backup) (*locations.Location, error) {
+	return c.locations.Resolve(b.Spec.StorageLocation)
 }
 
 func generationOf(b *arkv1.Backup) (int64, error) {
@@ -277,8 +299,8 @@ func generationOf(b *arkv1.Backup) (int64, error) {
 
 // snapshots reads the backup's volume-snapshot records; a backup without
 // the file (failed early, or from an older format) has none.
-func (c *Controller) snapshots(ctx context.Context, ref backupstore.Backup) ([]snapshot.Record, error) {
-	data, _, err := objectstore.ReadAll(ctx, c.store, ref.VolumeSnapshotsKey(), 64<<20)
+func (c *Controller) snapshots(ctx context.Context, store objectstore.Store, ref backupstore.Backup) ([]snapshot.Record, error) {
+	data, _, err := objectstore.ReadAll(ctx, store, ref.VolumeSnapshotsKey(), 64<<20)
 	if errors.Is(err, objectstore.ErrNotFound) {
 		return nil, nil
 	}
@@ -345,13 +367,13 @@ func (c *Controller) checkSnapshot(ctx context.Context, ref backupstore.Backup, 
 }
 
 // deleteSnapshot deletes a snapshot checkSnapshot accepted.
-func (c *Controller) deleteSnapshot(ctx context.Context, rec snapshot.Record) error {
+func (c *Controller) deleteSnapshot(ctx context.Context, store objectstore.Store, rec snapshot.Record) error {
 	if rec.SnapshotID == "" {
 		return nil
 	}
 	switch rec.Snapshotter {
 	case snapshot.HostPathName:
-		if err := c.store.Delete(ctx, rec.SnapshotID, objectstore.Conditions{}); err != nil && !errors.Is(err, objectstore.ErrNotFound) {
+		if err := store.Delete(ctx, rec.SnapshotID, objectstore.Conditions{}); err != nil && !errors.Is(err, objectstore.ErrNotFound) {
 			return err
 		}
 	case snapshot.CSIName:
@@ -366,9 +388,9 @@ func (c *Controller) deleteSnapshot(ctx context.Context, rec snapshot.Record) er
 }
 
 // deletePrefix deletes every object under prefix but keep.
-func (c *Controller) deletePrefix(ctx context.Context, prefix, keep string) error {
+func (c *Controller) deletePrefix(ctx context.Context, store objectstore.Store, prefix, keep string) error {
 	var keys []string
-	if err := objectstore.ListAll(ctx, c.store, prefix, func(a objectstore.ObjectAttrs) error {
+	if err := objectstore.ListAll(ctx, store, prefix, func(a objectstore.ObjectAttrs) error {
 		if a.Key != keep {
 			keys = append(keys, a.Key)
 		}
@@ -377,7 +399,7 @@ func (c *Controller) deletePrefix(ctx context.Context, prefix, keep string) erro
 		return fmt.Errorf("listing %s: %w", prefix, err)
 	}
 	for _, k := range keys {
-		if err := c.store.Delete(ctx, k, objectstore.Conditions{}); err != nil && !errors.Is(err, objectstore.ErrNotFound) {
+		if err := store.Delete(ctx, k, objectstore.Conditions{}); err != nil && !errors.Is(err, objectstore.ErrNotFound) {
 			return fmt.Errorf("deleting %s: %w", k, err)
 		}
 	}

@@ -31,6 +31,7 @@ import (
 	"github.com/arkproject/ark/pkg/generated/clientset/versioned/fake"
 	"github.com/arkproject/ark/pkg/generated/informers/externalversions"
 	arkinformers "github.com/arkproject/ark/pkg/generated/informers/externalversions/ark/v1"
+	"github.com/arkproject/ark/pkg/locations"
 	"github.com/arkproject/ark/pkg/objectstore"
 	"github.com/arkproject/ark/pkg/provenance"
 	"github.com/arkproject/ark/pkg/snapshot"
@@ -173,7 +174,7 @@ func newHarness(t *testing.T) *harness {
 	})
 	h.factory = externalversions.NewSharedInformerFactory(h.client, 0)
 	h.informer = h.factory.Ark().V1().Backups()
-	h.c = New(h.client, h.informer, h.store, h.dyn, h.recorder)
+	h.c = New(h.client, h.informer, locations.NewSet(&locations.Location{Name: "default", Store: h.store, Primary: true}), h.dyn, h.recorder)
 	h.c.Layout = backupstore.Layout{HomeNamespace: testNS}
 	h.c.clock = h.clock
 	return h

@@ -39,7 +39,8 @@ const slotRetry = 2 * time.Second
 
 // Engine restores one backup.
 type Engine interface {
-	Run(ctx context.Context, restore *arkv1.Restore, backup string, progress restoreengine.ProgressFunc) (restoreengine.Outcome, error)
+	// Run restores backup (as the restore's requester read it) into the cluster.
+	Run(ctx context.Context, restore *arkv1.Restore, backup *arkv1.Backup, progress restoreengine.ProgressFunc) (restoreengine.Outcome, error)
 }
 
 // Controller runs restores.
@@ -289,7 +290,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 			klog.ErrorS(err, "Publishing restore progress", "restore", klog.KObj(r))
 		}
 	}
-	out, runErr := c.newEngine().Run(ctx, r, backup.Name, progress)
+	out, runErr := c.newEngine().Run(ctx, r, backup, progress)
 	if runErr != nil && ctx.Err() != nil {
 		return nil // stopping; the next leader marks it interrupted
 	}

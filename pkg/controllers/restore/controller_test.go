@@ -64,7 +64,8 @@ type fakeEngine struct {
 	calls []engineCall
 }
 
-func (e *fakeEngine) Run(ctx context.Context, r *arkv1.Restore, backup string, progress restoreengine.ProgressFunc) (restoreengine.Outcome, error) {
+func (e *fakeEngine) Run(ctx context.Context, r *arkv1.Restore, b *arkv1.Backup, progress restoreengine.ProgressFunc) (restoreengine.Outcome, error) {
+	backup := b.Name
 	e.mu.Lock()
 	e.calls = append(e.calls, engineCall{restore: r.DeepCopy(), backup: backup})
 	first := len(e.calls) == 1

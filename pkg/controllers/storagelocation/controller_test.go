@@ -3,7 +3,9 @@ package storagelocation
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,6 +13,8 @@ import (
 
 	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
 	"github.com/arkproject/ark/pkg/generated/clientset/versioned/fake"
+	"github.com/arkproject/ark/pkg/locations"
+	"github.com/arkproject/ark/pkg/objectstore"
 )
 
 const home = "heptio-ark"
@@ -48,7 +52,7 @@ func newController(obs *Observation, objects ...*arkv1.BackupStorageLocation) (*
 	spec, _ := SpecFor("file:///bucket")
 	return &Controller{
 		Client: client, Namespace: home, Name: "default", Spec: spec,
-		Observe: func() Observation { return *obs }, Interval: time.Second,
+		Observe: func(string) Observation { return *obs }, Interval: time.Second,
 	}, client
 }
 
@@ -64,8 +68,7 @@ func get(t *testing.T, client *fake.Clientset, name string) *arkv1.BackupStorage
 func TestSyncCreatesServedLocationAndReportsIt(t *testing.T) {
 	synced := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	obs := &Observation{LastSynced: synced, Backups: 3}
-	other := &arkv1.BackupStorageLocation{ObjectMeta: metav1.ObjectMeta{Name: "secondary", Namespace: home}, Spec: arkv1.BackupStorageLocationSpec{Provider: "gcp"}}
-	c, client := newController(obs, other)
+	c, client := newController(obs)
 	if err := c.Sync(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -77,11 +80,8 @@ func TestSyncCreatesServedLocationAndReportsIt(t *testing.T) {
 		l.Status.LastSyncedTime == nil || !l.Status.LastSyncedTime.Equal(&metav1.Time{Time: synced}) {
 		t.Errorf("served status = %+v", l.Status)
 	}
-	if s := get(t, client, "secondary").Status; s.Phase != arkv1.BackupStorageLocationPhaseUnavailable || s.Message != NotServed {
-		t.Errorf("other status = %+v", s)
-	}
 
-	// The bucket stops answering: the last success stays, the error shows.
+// The bucket stops answering: the last success stays, the error shows.
 	obs.Err = errors.New("bucket unreachable")
 	if err := c.Sync(context.Background()); err != nil {
 		t.Fatal(err)
@@ -126,5 +126,106 @@ func TestStale(t *testing.T) {
 		if got := c.stale(tt.have, tt.want); got != tt.stale {
 			t.Errorf("%s: stale = %v, want %v", tt.name, got, tt.stale)
 		}
+	}
+}
+
+// Every location object is served: opened with the credential its Secret
+// holds, served as unavailable (with the reason) while it cannot be opened,
+// opened again when the Secret changes, kept ReadOnly as its object says,
+// and no longer served once its object is gone.
+func TestSyncServesEveryLocation(t *testing.T) {
+	primary, err := objectstore.NewFileStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ro := &arkv1.BackupStorageLocation{ObjectMeta: metav1.ObjectMeta{Name: "mounted", Namespace: home}, Spec: arkv1.BackupStorageLocationSpec{
+		Provider: "file", ObjectStorage: arkv1.ObjectStorageLocation{Bucket: t.TempDir()},
+		AccessMode: arkv1.BackupStorageLocationAccessModeReadOnly,
+	}}
+	s3 := &arkv1.BackupStorageLocation{ObjectMeta: metav1.ObjectMeta{Name: "s3", Namespace: home}, Spec: arkv1.BackupStorageLocationSpec{
+		Provider: "aws", ObjectStorage: arkv1.ObjectStorageLocation{Bucket: "b"},
+		Credential: &arkv1.SecretKeyReference{Name: "s3-creds", Key: "cloud"},
+		AccessMode: arkv1.BackupStorageLocationAccessModeReadWrite, Default: true,
+	}}
+	c, client := newController(&Observation{LastSynced: time.Now()}, ro, s3)
+	c.Store = primary
+	c.Locations = locations.NewSet()
+	secret := map[string]string{}
+	c.Secret = func(_ context.Context, name, key string) ([]byte, error) {
+		v, ok := secret[name+"/"+key]
+		if !ok {
+			return nil, fmt.Errorf("secrets %q not found", name)
+		}
+		return []byte(v), nil
+	}
+	var opened []string
+	c.Open = func(_ context.Context, spec arkv1.BackupStorageLocationSpec, credential []byte) (objectstore.Store, error) {
+		opened = append(opened, spec.Provider+":"+string(credential))
+		if spec.Provider == "aws" && string(credential) != "good" {
+			return nil, errors.New("InvalidAccessKeyId")
+		}
+		return objectstore.NewFileStore(t.TempDir())
+	}
+	c.Observe = func(name string) Observation {
+		l, err := c.Locations.Get(name)
+		if err == nil && l.Err != nil {
+			return Observation{Err: l.Err}
+		}
+		return Observation{LastSynced: time.Now(), Backups: 1}
+	}
+	ctx := context.Background()
+	sync := func() {
+		t.Helper()
+		if err := c.Sync(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	sync()
+	if got := c.Locations.Names(); !reflect.DeepEqual(got, []string{"default", "mounted", "s3"}) {
+		t.Fatalf("served %v", got)
+	}
+	if l, _ := c.Locations.Get("mounted"); !l.ReadOnly || l.Store == nil {
+		t.Errorf("mounted = %+v", l)
+	}
+	l, _ := c.Locations.Get("s3")
+	if l.Err == nil || !strings.Contains(l.Err.Error(), `s3-creds key "cloud"`) {
+		t.Errorf("s3 without its Secret: %v", l.Err)
+	}
+	if st := get(t, client, "s3").Status; st.Phase != arkv1.BackupStorageLocationPhaseUnavailable || !strings.Contains(st.Message, "s3-creds") {
+		t.Errorf("s3 status without its Secret = %+v", st)
+	}
+	if d, _ := c.Locations.Default(); d.Name != "s3" {
+		t.Errorf("default = %s, want s3 (marked default)", d.Name)
+	}
+
+	secret["s3-creds/cloud"] = "bad"
+	sync()
+	if l, _ := c.Locations.Get("s3"); l.Err == nil || !strings.Contains(l.Err.Error(), "InvalidAccessKeyId") {
+		t.Errorf("s3 with a wrong key: %v", l.Err)
+	}
+	n := len(opened)
+	sync()
+	if len(opened) != n {
+		t.Errorf("an unchanged location was opened again: %v", opened[n:])
+	}
+	secret["s3-creds/cloud"] = "good"
+	sync()
+	if l, _ := c.Locations.Get("s3"); l.Err != nil || l.Store == nil {
+		t.Errorf("s3 after the Secret was fixed: %+v", l)
+	}
+	if st := get(t, client, "s3").Status; st.Phase != arkv1.BackupStorageLocationPhaseAvailable {
+		t.Errorf("s3 status after the Secret was fixed = %+v", st)
+	}
+
+	if err := client.ArkV1().BackupStorageLocations(home).Delete(ctx, "mounted", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	sync()
+	if got := c.Locations.Names(); !reflect.DeepEqual(got, []string{"default", "s3"}) {
+		t.Errorf("served after deleting mounted: %v", got)
+	}
+	if l, _ := c.Locations.Get("default"); !l.Primary || l.Store != primary {
+		t.Errorf("primary = %+v", l)
 	}
 }

@@ -1,12 +1,14 @@
 package storagelocation
 
 import (
+	"context"
 	"fmt"
 	"net/url"
 	"path"
 	"strings"
 
 	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
+	"github.com/arkproject/ark/pkg/objectstore"
 )
 
 // SpecFor describes a --backup-location URL as a location's spec, so the
@@ -42,4 +44,16 @@ func SpecFor(location string) (arkv1.BackupStorageLocationSpec, error) {
 		return arkv1.BackupStorageLocationSpec{}, fmt.Errorf("backup location: unsupported scheme %q (want file, gs or s3)", u.Scheme)
 	}
 	return spec, nil
+}
+
+// OpenSpec opens the store of a location from its spec and credential: the
+// Opener of every location but the one given by --backup-location.
+func OpenSpec(ctx context.Context, spec arkv1.BackupStorageLocationSpec, credential []byte) (objectstore.Store, error) {
+	return objectstore.OpenLocation(ctx, objectstore.LocationConfig{
+		Provider:   spec.Provider,
+		Bucket:     spec.ObjectStorage.Bucket,
+		Prefix:     spec.ObjectStorage.Prefix,
+		Config:     spec.Config,
+		Credential: credential,
+	})
 }

@@ -54,7 +54,7 @@ const AdoptedUnsigned = "unsigned"
 func (a *AdoptREST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, _ rest.ValidateObjectFunc, _ rest.ValidateObjectUpdateFunc, _ bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
 	r := a.r
 	for attempt := 1; ; attempt++ {
-		old, gen, err := r.loadInNamespace(ctx, name)
+		old, gen, loc, err := r.loadInNamespace(ctx, name)
 		if err != nil {
 			return nil, false, err
 		}
@@ -78,7 +78,7 @@ func (a *AdoptREST) Update(ctx context.Context, name string, objInfo rest.Update
 		if options != nil && len(options.DryRun) > 0 {
 			return b, false, nil
 		}
-		saved, again, err := r.swapOrRetry(ctx, name, b, gen, attempt)
+		saved, again, err := r.swapOrRetry(ctx, loc, name, b, gen, attempt)
 		if again {
 			continue
 		}

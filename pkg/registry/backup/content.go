@@ -67,15 +67,19 @@ func (c *ContentREST) ProducesObject(verb string) interface{} { return "" }
 
 // Get returns a stream of the file, once the backup has finished writing it.
 func (c *ContentREST) Get(ctx context.Context, name string, _ *metav1.GetOptions) (runtime.Object, error) {
-	b, _, err := c.r.loadInNamespace(ctx, name)
+	b, _, loc, err := c.r.loadInNamespace(ctx, name)
 	if err != nil {
 		return nil, err
+	}
+	store, err := loc.Readable()
+	if err != nil {
+		return nil, c.r.toAPIError(name, unavailable(loc, err))
 	}
 	switch b.Status.Phase {
 	case ark.BackupPhaseCompleted, ark.BackupPhasePartiallyFailed, ark.BackupPhaseFailed, ark.BackupPhaseDeleting:
 	case ark.BackupPhaseInProgress, ark.BackupPhaseNew, "":
 		if c.gunzip {
-			return &followStream{r: c.r, backup: c.r.ref(b.Namespace, b.Name), interval: c.r.followInterval()}, nil
+			return &followStream{r: c.r, store: store, backup: c.r.ref(b.Namespace, b.Name), interval: c.r.followInterval()}, nil
 		}
 		fallthrough
 	default:
@@ -86,12 +90,12 @@ func (c *ContentREST) Get(ctx context.Context, name string, _ *metav1.GetOptions
 		return nil, apierrors.NewBadRequest(fmt.Sprintf("backup %q is %s: its %s can be read once it has finished", name, phase, c.what))
 	}
 	// Open now, so a missing file is a clean 404 rather than a broken stream.
-	rc, _, err := c.r.store.NewReader(ctx, c.key(c.r.ref(b.Namespace, b.Name)))
+	rc, _, err := store.NewReader(ctx, c.key(c.r.ref(b.Namespace, b.Name)))
 	if errors.Is(err, objectstore.ErrNotFound) {
 		return nil, apierrors.NewNotFound(schema.GroupResource{Group: ark.GroupName, Resource: "backups/" + c.subresource()}, name)
 	}
 	if err != nil {
-		return nil, c.r.toAPIError(name, err)
+		return nil, c.r.toAPIError(name, unavailable(loc, err))
 	}
 	return &registry.FileStream{RC: rc, MimeType: c.mimeType, Gunzip: c.gunzip}, nil
 }
@@ -107,6 +111,7 @@ func (c *ContentREST) subresource() string {
 // grows, then, once the backup has finished, the rest of the final log.
 type followStream struct {
 	r        *REST
+	store    objectstore.Store
 	backup   backupstore.Backup
 	interval time.Duration
 }
@@ -129,7 +134,7 @@ func (s *followStream) InputStream(ctx context.Context, apiVersion, acceptHeader
 func (s *followStream) follow(ctx context.Context, w io.Writer) error {
 	var sent int64
 	for {
-		b, _, err := s.r.load(ctx, s.backup.Namespace, s.backup.Name)
+		b, _, _, err := s.r.load(ctx, s.backup.Namespace, s.backup.Name)
 		if err != nil {
 			return err
 		}
@@ -137,7 +142,7 @@ func (s *followStream) follow(ctx context.Context, w io.Writer) error {
 		if finished {
 			return s.rest(ctx, w, sent)
 		}
-		data, _, err := objectstore.ReadAll(ctx, s.r.store, s.backup.LiveLogKey(), 16<<20)
+		data, _, err := objectstore.ReadAll(ctx, s.store, s.backup.LiveLogKey(), 16<<20)
 		if err == nil && int64(len(data)) > sent {
 			n, err := w.Write(data[sent:])
 			sent += int64(n)
@@ -155,7 +160,7 @@ func (s *followStream) follow(ctx context.Context, w io.Writer) error {
 
 // rest sends what the final log holds beyond the part already sent.
 func (s *followStream) rest(ctx context.Context, w io.Writer, sent int64) error {
-	rc, _, err := s.r.store.NewReader(ctx, s.backup.LogsKey())
+	rc, _, err := s.store.NewReader(ctx, s.backup.LogsKey())
 	if errors.Is(err, objectstore.ErrNotFound) {
 		return nil // a failed backup keeps no log; its reason is in its status
 	}

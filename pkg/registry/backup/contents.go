@@ -51,14 +51,18 @@ func (c *ContentsREST) GetSingularName() string { return "backup" }
 
 // Get reads what the backup holds.
 func (c *ContentsREST) Get(ctx context.Context, name string, _ *metav1.GetOptions) (runtime.Object, error) {
-	b, _, err := c.r.loadInNamespace(ctx, name)
+	b, _, loc, err := c.r.loadInNamespace(ctx, name)
 	if err != nil {
 		return nil, err
 	}
 	if err := hasContents(b); err != nil {
 		return nil, err
 	}
-	files, err := backupstore.OpenFiles(ctx, c.r.store, c.r.ref(b.Namespace, b.Name))
+	store, err := loc.Readable()
+	if err != nil {
+		return nil, c.r.toAPIError(name, unavailable(loc, err))
+	}
+	files, err := backupstore.OpenFiles(ctx, store, c.r.ref(b.Namespace, b.Name))
 	if err != nil {
 		return nil, c.readError(b, err)
 	}

@@ -172,7 +172,7 @@ func TestContentsOfABadBackup(t *testing.T) {
 			putRecord(t, store, home, "b1", ark.BackupPhaseCompleted)
 			tc.setup(t, store)
 			if tc.code == 503 {
-				r.store = failingReads{Store: store, keys: map[string]bool{ref.ManifestKey(): true}}
+				useStore(r, failingReads{Store: store, keys: map[string]bool{ref.ManifestKey(): true}})
 			}
 			got, err := getContents(r, home, "b1")
 			status, ok := err.(apierrors.APIStatus)

@@ -57,8 +57,7 @@ func listAll(t *testing.T, r *REST, ns string) map[string]*ark.Backup {
 func TestBadRecordsAreListedAsCorrupt(t *testing.T) {
 	mine, _ := provenance.NewSigner(bytes.Repeat([]byte{1}, provenance.KeySize), "here")
 	r, store := newSignedREST(t, nil, mine)
-	r.ix.store = failingReads{Store: store, keys: map[string]bool{metaKey(home, "unreadable"): true}}
-	r.store = r.ix.store
+	useStore(r, failingReads{Store: store, keys: map[string]bool{metaKey(home, "unreadable"): true}})
 	ctx := context.Background()
 	create(t, r, home, "good")
 	bad := map[string]string{

@@ -24,7 +24,7 @@ import (
 // is gone. The request returns the object in its Deleting state.
 func (r *REST) Delete(ctx context.Context, name string, deleteValidation rest.ValidateObjectFunc, options *metav1.DeleteOptions) (runtime.Object, bool, error) {
 	for attempt := 1; ; attempt++ {
-		old, gen, err := r.loadInNamespace(ctx, name)
+		old, gen, loc, err := r.loadInNamespace(ctx, name)
 		if err != nil {
 			return nil, false, err
 		}
@@ -69,7 +69,7 @@ func (r *REST) Delete(ctx context.Context, name string, deleteValidation rest.Va
 		if options != nil && dryrun.IsDryRun(options.DryRun) {
 			return b, false, nil
 		}
-		saved, again, err := r.swapOrRetry(ctx, name, b, gen, attempt)
+		saved, again, err := r.swapOrRetry(ctx, loc, name, b, gen, attempt)
 		if again {
 			continue
 		}
@@ -112,6 +112,9 @@ func (r *REST) DeleteCollection(ctx context.Context, deleteValidation rest.Valid
 	for _, b := range listObj.(*ark.BackupList).Items {
 		if r.foreign(&b) {
 			continue // another cluster's to delete
+		}
+		if loc, err := r.locations.Get(b.Spec.StorageLocation); err == nil && loc.ReadOnly {
+			continue // nothing is deleted in a ReadOnly location
 		}
 		obj, _, err := r.Delete(genericapirequest.WithNamespace(ctx, b.Namespace), b.Name, deleteValidation, options)
 		if apierrors.IsNotFound(err) {

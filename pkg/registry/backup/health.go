@@ -5,8 +5,8 @@ import (
 	"time"
 )
 
-// Health is what the latest poll of the bucket found: what the location's
-// status reports.
+// Health is what the latest poll of a location's bucket found: what the
+// location's status reports.
 type Health struct {
 	// LastSynced is when the bucket was last listed successfully; zero
 	// before the first success.
@@ -14,19 +14,32 @@ type Health struct {
 	// Backups is how many backups the API serves from the bucket, in every
 	// namespace, as of the latest successful poll.
 	Backups int
+	// Shadowed is how many of the bucket's backups are not served because
+	// a location that comes first holds a backup of the same name.
+	Shadowed int
 	// Err says why the latest poll failed, or that none has succeeded yet;
 	// nil when the bucket answered it.
 	Err error
 }
 
-// Health reports on the latest poll. It reads the poller's own result
-// rather than listing the bucket again, so reporting adds no requests.
-func (r *REST) Health() Health {
+// Health reports on the latest poll of a location. It reads the poller's
+// own result rather than listing the bucket again, so reporting adds no
+// requests.
+func (r *REST) Health(location string) Health {
 	r.ix.mu.RLock()
 	defer r.ix.mu.RUnlock()
-	h := Health{LastSynced: r.ix.lastSync, Backups: len(r.ix.items), Err: r.ix.syncErr}
-	if h.Err == nil && !r.ix.synced {
-		h.Err = errors.New("backups have not been loaded from the bucket yet")
+	s, ok := r.ix.sources[location]
+	if !ok {
+		return Health{Err: errors.New("not served by this server")}
+	}
+	h := Health{LastSynced: s.lastSync, Shadowed: len(s.shadowed), Err: s.syncErr}
+	for _, e := range r.ix.items {
+		if e.loc == location {
+			h.Backups++
+		}
+	}
+	if h.Err == nil && !s.synced {
+		h.Err = errNotLoaded
 	}
 	return h
 }

@@ -1,18 +1,22 @@
 package backup
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
 	"sync"
 	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/klog/v2"
 	"k8s.io/utils/clock"
 
 	"github.com/arkproject/ark/pkg/apis/ark"
 	"github.com/arkproject/ark/pkg/backupstore"
+	"github.com/arkproject/ark/pkg/locations"
 	"github.com/arkproject/ark/pkg/objectstore"
 )
 
@@ -32,6 +36,8 @@ func id(namespace, name string) string { return namespace + "/" + name }
 type entry struct {
 	obj *ark.Backup // ResourceVersion is the generation of its ark-backup.json
 	gen int64
+	// loc is the name of the location the backup is served from.
+	loc string
 	// token is the ark-backup.json's change token (objectstore.ObjectAttrs.Token)
 	// as last read: a poll reads the file again only when its listing shows
 	// another, since some backends list no generation.
@@ -52,54 +58,71 @@ type event struct {
 	prev *ark.Backup
 }
 
-// index is the in-memory view of the backups in one bucket. It is filled by
-// polling the bucket's listing (one LIST per poll, plus one read per changed
-// ark-backup.json) and by every write this server makes, and it fans changes
-// out to watchers.
+// source is one location as the index polls it.
+type source struct {
+	loc *locations.Location
+	// rank orders sources: of two backups of the same namespace and name
+	// in two locations, the one of the lower rank is served.
+	rank     int
+	synced   bool
+	syncErr  error
+	lastSync time.Time // end of the latest successful poll
+	// shadowed are the records of this location hidden by a backup of the
+	// same name in a location of lower rank, by id, with their change
+	// tokens: they are not read again until they change or the other goes.
+	shadowed map[string]string
+	// pollDone is closed and replaced after every poll of the source.
+	pollDone chan struct{}
+	cancel   context.CancelFunc
+}
+
+func (s *source) name() string { return s.loc.Name }
+
+// unavailable wraps a failure of the source with the location, for 503s.
+func (s *source) unavailable(err error) error { return unavailable(s.loc, err) }
+
+// index is the in-memory view of the backups in every served location. It
+// is filled by polling each location's listing (one LIST per poll, plus one
+// read per changed ark-backup.json) and by every write this server makes,
+// and it fans changes out to watchers.
 //
 // Revisions: every change gets a revision greater than the previous one and
 // at least the generation of the object it carries, so the resourceVersion of
 // any object a client saw (its generation) or of any list (the revision) is a
-// valid point to resume a watch from within the event window.
+// valid point to resume a watch from within the event window. One sequence
+// of revisions covers every location, so one watch sees them all.
+//
+// Names: a namespace holds one backup of a name. When two locations both
+// hold one (a ReadOnly location mounted from another cluster's bucket, say),
+// the location of lower rank (see locations.Set.All) is served and the other
+// record is counted as shadowed in its location's health; creating a
+// backup of a name some location holds is refused.
 type index struct {
-	store    objectstore.Store
-	location string
-	layout   backupstore.Layout
-	decoder  runtime.Decoder
-	clock    clock.Clock
+	layout  backupstore.Layout
+	decoder runtime.Decoder
+	clock   clock.Clock
 
 	mu       sync.RWMutex
+	sources  map[string]*source
 	items    map[string]*entry // by id
 	rev      uint64
-	synced   bool
-	syncErr  error
-	lastSync time.Time // end of the latest successful poll
-	events   []event   // ring of the latest changes, oldest first
-	window   int       // how many changes events keeps
-	ringBase uint64    // every change after this revision is in events
+	synced   bool    // some source has been polled: changes are events from then on
+	events   []event // ring of the latest changes, oldest first
+	window   int     // how many changes events keeps
+	ringBase uint64  // every change after this revision is in events
 	watchers map[*watcher]struct{}
-	// listDone is closed and replaced after every poll, for tests and for
-	// callers that want to wait for the next poll.
-	pollDone chan struct{}
 }
 
-func newIndex(store objectstore.Store, location string, layout backupstore.Layout, decoder runtime.Decoder, clk clock.Clock) *index {
+func newIndex(layout backupstore.Layout, decoder runtime.Decoder, clk clock.Clock) *index {
 	return &index{
-		store:    store,
-		location: location,
 		layout:   layout,
 		decoder:  decoder,
 		clock:    clk,
+		sources:  map[string]*source{},
 		items:    map[string]*entry{},
 		watchers: map[*watcher]struct{}{},
 		window:   eventWindow,
-		pollDone: make(chan struct{}),
 	}
-}
-
-// unavailable wraps a bucket failure with the location, for 503s.
-func (ix *index) unavailable(err error) error {
-	return &unavailableError{location: ix.location, store: ix.store.String(), err: err}
 }
 
 type unavailableError struct {
@@ -113,26 +136,164 @@ func (e *unavailableError) Error() string {
 
 func (e *unavailableError) Unwrap() error { return e.err }
 
-// observe records an object this server just wrote or read, so that its own
-// clients see their writes in list and watch at once.
-func (ix *index) observe(obj *ark.Backup, attrs objectstore.ObjectAttrs) {
+// setLocations brings the sources in line with locs (in rank order): new
+// locations start polling, gone ones stop and their backups leave the
+// index (their buckets are not touched), and changed ones poll with their
+// new store from the next poll on.
+func (ix *index) setLocations(ctx context.Context, locs []*locations.Location, interval time.Duration) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	ix.applyLocked(id(obj.Namespace, obj.Name), obj, attrs.Generation, attrs.Token, ^uint64(0), false)
+	want := map[string]bool{}
+	for rank, l := range locs {
+		want[l.Name] = true
+		if s, ok := ix.sources[l.Name]; ok {
+			s.loc, s.rank = l, rank
+			continue
+		}
+		sctx, cancel := context.WithCancel(ctx)
+		s := &source{loc: l, rank: rank, shadowed: map[string]string{}, pollDone: make(chan struct{}), cancel: cancel}
+		ix.sources[l.Name] = s
+		go ix.run(sctx, s, interval)
+		klog.InfoS("Serving backups from storage location", "location", l.Name, "readOnly", l.ReadOnly)
+	}
+	for name, s := range ix.sources {
+		if want[name] {
+			continue
+		}
+		s.cancel()
+		delete(ix.sources, name)
+		for key, e := range ix.items {
+			if e.loc == name {
+				ix.removeLocked(key)
+			}
+		}
+		ix.unshadowLocked("")
+		close(s.pollDone)
+		s.pollDone = make(chan struct{})
+		klog.InfoS("Stopped serving backups from storage location; its bucket is untouched", "location", name)
+	}
 }
 
-// forget records that a backup is gone from the bucket.
-func (ix *index) forget(namespace, name string) {
+// unshadowLocked forgets the shadowed records whose backup the index no
+// longer serves (key "" checks them all), so their own location's next
+// poll reads and serves them.
+func (ix *index) unshadowLocked(key string) {
+	for _, s := range ix.sources {
+		if key != "" {
+			delete(s.shadowed, key)
+			continue
+		}
+		for k := range s.shadowed {
+			if _, ok := ix.items[k]; !ok {
+				delete(s.shadowed, k)
+			}
+		}
+	}
+}
+
+// source returns the source of a location, or nil.
+func (ix *index) source(name string) *source {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return ix.sources[name]
+}
+
+// lookupOrder returns the served locations to look for a backup in: first
+// (when served), then the others in rank order.
+func (ix *index) lookupOrder(first string) []*locations.Location {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	out := make([]*locations.Location, 0, len(ix.sources))
+	if s, ok := ix.sources[first]; ok {
+		out = append(out, s.loc)
+	}
+	for _, s := range ix.rankedLocked() {
+		if s.name() != first {
+			out = append(out, s.loc)
+		}
+	}
+	return out
+}
+
+// heldElsewhere returns a location other than loc that holds (or shadows)
+// a backup of the name, as of its latest poll, or "".
+func (ix *index) heldElsewhere(loc, namespace, name string) string {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	key := id(namespace, name)
+	if e, ok := ix.items[key]; ok && e.loc != loc {
+		return e.loc
+	}
+	for _, s := range ix.rankedLocked() {
+		if _, ok := s.shadowed[key]; ok && s.name() != loc {
+			return s.name()
+		}
+	}
+	return ""
+}
+
+func (ix *index) rankedLocked() []*source {
+	out := make([]*source, 0, len(ix.sources))
+	for _, s := range ix.sources {
+		out = append(out, s)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].rank < out[j].rank })
+	return out
+}
+
+// locationOf returns the location the index serves a backup from, or "".
+func (ix *index) locationOf(namespace, name string) string {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	if e, ok := ix.items[id(namespace, name)]; ok {
+		return e.loc
+	}
+	return ""
+}
+
+// observe records an object this server just wrote to or read from
+// location loc, so that its own clients see their writes in list and watch
+// at once.
+func (ix *index) observe(loc string, obj *ark.Backup, attrs objectstore.ObjectAttrs) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	ix.removeLocked(id(namespace, name))
+	if _, ok := ix.sources[loc]; !ok {
+		return // the location stopped being served meanwhile
+	}
+	key := id(obj.Namespace, obj.Name)
+	if e, ok := ix.items[key]; ok && e.loc != loc && !ix.outranksLocked(loc, e.loc) {
+		ix.sources[loc].shadowed[key] = attrs.Token
+		return
+	}
+	ix.applyLocked(key, loc, obj, attrs.Generation, attrs.Token, ^uint64(0), false)
+}
+
+// outranksLocked says whether location a's backups win over b's.
+func (ix *index) outranksLocked(a, b string) bool {
+	sa, sb := ix.sources[a], ix.sources[b]
+	return sa != nil && (sb == nil || sa.rank < sb.rank)
+}
+
+// forget records that a backup is gone from location loc.
+func (ix *index) forget(loc, namespace, name string) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	key := id(namespace, name)
+	if s, ok := ix.sources[loc]; ok {
+		delete(s.shadowed, key)
+	}
+	if e, ok := ix.items[key]; ok && e.loc == loc {
+		ix.removeLocked(key)
+		ix.unshadowLocked(key)
+	}
 }
 
 // applyLocked adds or replaces an entry unless the index already holds a
-// newer write than a poll that started at revision since.
-func (ix *index) applyLocked(key string, obj *ark.Backup, gen int64, token string, since uint64, unreadable bool) {
+// newer write than a poll that started at revision since. An entry of
+// another location is replaced only by the caller's decision (see poll).
+func (ix *index) applyLocked(key, loc string, obj *ark.Backup, gen int64, token string, since uint64, unreadable bool) {
 	old, exists := ix.items[key]
-	if exists {
+	if exists && old.loc == loc {
 		if old.gen == gen && old.unreadable == unreadable {
 			old.token = token
 			return
@@ -141,11 +302,16 @@ func (ix *index) applyLocked(key string, obj *ark.Backup, gen int64, token strin
 			return // a local write overtook this poll
 		}
 	}
+	if exists && old.loc != loc {
+		if s, ok := ix.sources[old.loc]; ok {
+			s.shadowed[key] = old.token
+		}
+	}
 	ix.rev++
 	if uint64(gen) > ix.rev {
 		ix.rev = uint64(gen)
 	}
-	e := &entry{obj: obj, gen: gen, token: token, seen: ix.rev, unreadable: unreadable}
+	e := &entry{obj: obj, gen: gen, loc: loc, token: token, seen: ix.rev, unreadable: unreadable}
 	ix.items[key] = e
 	if exists {
 		ix.emitLocked(event{rev: ix.rev, typ: watch.Modified, obj: obj, prev: old.obj})
@@ -183,24 +349,49 @@ func (ix *index) emitLocked(ev event) {
 	}
 }
 
-// ready returns an error unless the index reflects a successful recent poll.
-func (ix *index) readyLocked() error {
-	if ix.syncErr != nil {
-		return ix.syncErr
+// errNotLoaded is the state of a location not polled yet.
+var errNotLoaded = errors.New("backups have not been loaded from the bucket yet")
+
+// downLocked returns, for the sources that only pick selects (nil: all),
+// why each one that did not answer its latest poll is down, and whether
+// any answered. A source answers once it has been polled successfully and
+// its latest poll succeeded.
+func (ix *index) downLocked(pick func(loc string) bool) (down []error, anyUp bool) {
+	for _, s := range ix.rankedLocked() {
+		if pick != nil && !pick(s.name()) {
+			continue
+		}
+		switch {
+		case s.syncErr != nil:
+			down = append(down, s.syncErr)
+		case !s.synced:
+			down = append(down, s.unavailable(errNotLoaded))
+		default:
+			anyUp = true
+		}
 	}
-	if !ix.synced {
-		return ix.unavailable(errors.New("backups have not been loaded from the bucket yet"))
-	}
-	return nil
+	return down, anyUp
 }
 
-// snapshot returns the current backups sorted by namespace and name, and the
-// revision they reflect.
-func (ix *index) snapshot(filter func(*ark.Backup) bool) ([]*ark.Backup, uint64, error) {
+// readyLocked returns an error unless some selected source answers: what a
+// list or watch can serve. No location at all is an empty, complete answer.
+func (ix *index) readyLocked(pick func(loc string) bool) (down []error, err error) {
+	down, anyUp := ix.downLocked(pick)
+	if !anyUp && len(down) > 0 {
+		return nil, down[0]
+	}
+	return down, nil
+}
+
+// snapshot returns the current backups sorted by namespace and name, the
+// revision they reflect, and why each selected location that did not answer
+// is missing from them; it fails when none of them answers.
+func (ix *index) snapshot(pick func(loc string) bool, filter func(*ark.Backup) bool) ([]*ark.Backup, uint64, []error, error) {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	if err := ix.readyLocked(); err != nil {
-		return nil, 0, err
+	down, err := ix.readyLocked(pick)
+	if err != nil {
+		return nil, 0, nil, err
 	}
 	all := ix.sortedLocked()
 	out := all[:0]
@@ -209,14 +400,14 @@ func (ix *index) snapshot(filter func(*ark.Backup) bool) ([]*ark.Backup, uint64,
 			out = append(out, b)
 		}
 	}
-	return out, ix.rev, nil
+	return out, ix.rev, down, nil
 }
 
-// cached returns the index's copy of a backup if it is at generation gen.
-func (ix *index) cached(namespace, name string, gen int64) *ark.Backup {
+// cached returns the index's copy of a backup if it is at generation gen in location loc.
+func (ix *index) cached(loc, namespace, name string, gen int64) *ark.Backup {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	if e, ok := ix.items[id(namespace, name)]; ok && e.gen == gen && !e.unreadable {
+	if e, ok := ix.items[id(namespace, name)]; ok && e.loc == loc && e.gen == gen && !e.unreadable {
 		return e.obj
 	}
 	return nil

@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/storage"
+	"k8s.io/apiserver/pkg/warning"
 
 	"github.com/arkproject/ark/pkg/apis/ark"
 )
@@ -53,13 +54,38 @@ func (r *REST) filter(ctx context.Context, options *metainternalversion.ListOpti
 	}
 }
 
-// List serves backups from the index: no per-backup read, and a 503 rather
-// than an empty list when the bucket could not be listed.
+// pickLocations returns which locations a list or watch is about: the one
+// its field selector names in spec.storageLocation, or all (nil).
+func pickLocations(options *metainternalversion.ListOptions) func(string) bool {
+	if options == nil || options.FieldSelector == nil {
+		return nil
+	}
+	if name, ok := options.FieldSelector.RequiresExactMatch("spec.storageLocation"); ok {
+		return func(loc string) bool { return loc == name }
+	}
+	return nil
+}
+
+// warnIncomplete tells the client (kubectl prints it) which locations a
+// list or watch is missing because their buckets do not answer.
+func warnIncomplete(ctx context.Context, down []error) {
+	for _, err := range down {
+		warning.AddWarning(ctx, "", fmt.Sprintf("the backups of a location are missing from this answer: %v", err))
+	}
+}
+
+// List serves backups from the index: no per-backup read. When no selected
+// location answers it is a 503 rather than an empty list; when only some
+// do, it is their backups with a Warning naming each location that does
+// not, so that a partial list never looks complete, while one broken
+// location (a mounted bucket of another cluster, say) does not take every
+// other location's backups away from users and controllers.
 func (r *REST) List(ctx context.Context, options *metainternalversion.ListOptions) (runtime.Object, error) {
-	items, rev, err := r.ix.snapshot(r.filter(ctx, options))
+	items, rev, down, err := r.ix.snapshot(pickLocations(options), r.filter(ctx, options))
 	if err != nil {
 		return nil, r.toAPIError("", err)
 	}
+	warnIncomplete(ctx, down)
 	// Outside the index's lock, and asking the authorizer only if a backup
 	// of an earlier lifetime of its namespace is among them.
 	sees := r.lifetimeView(ctx, false)
@@ -115,10 +141,12 @@ func (r *REST) Watch(ctx context.Context, options *metainternalversion.ListOptio
 		opts.sendInitialEvents = options.SendInitialEvents != nil && *options.SendInitialEvents
 		opts.bookmarks = options.AllowWatchBookmarks
 	}
-	w, err := r.ix.watch(opts)
+	opts.pick = pickLocations(options)
+	w, down, err := r.ix.watch(opts)
 	if err != nil {
 		return nil, r.toAPIError("", err)
 	}
+	warnIncomplete(ctx, down)
 	return w, nil
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/arkproject/ark/pkg/apis/ark"
 	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
 	"github.com/arkproject/ark/pkg/backupstore"
+	"github.com/arkproject/ark/pkg/locations"
 	"github.com/arkproject/ark/pkg/objectstore"
 )
 
@@ -26,96 +27,133 @@ import (
 // than waited for.
 const pollTimeout = 30 * time.Second
 
-// run polls the bucket every interval until ctx ends.
-func (ix *index) run(ctx context.Context, interval time.Duration) {
+// run polls a location's bucket every interval until ctx ends.
+func (ix *index) run(ctx context.Context, s *source, interval time.Duration) {
 	wait.UntilWithContext(ctx, func(ctx context.Context) {
 		ctx, cancel := context.WithTimeout(ctx, pollTimeout)
 		defer cancel()
-		if err := ix.poll(ctx); err != nil {
-			klog.ErrorS(err, "Polling backup storage location failed", "location", ix.location)
+		if err := ix.poll(ctx, s); err != nil {
+			klog.ErrorS(err, "Polling backup storage location failed", "location", s.name())
 		}
 	}, interval)
 }
 
-// poll lists the bucket and brings the index up to date with it.
-func (ix *index) poll(ctx context.Context) error {
+// poll lists a location's bucket and brings the index up to date with it.
+func (ix *index) poll(ctx context.Context, s *source) error {
 	ix.mu.RLock()
 	start := ix.rev
+	loc := s.loc
 	ix.mu.RUnlock()
 
 	listed := map[string]listedBackup{}
-	var err error
+	store, err := loc.Readable()
 	for _, prefix := range ix.layout.Prefixes() {
-		err = objectstore.ListAll(ctx, ix.store, prefix, func(a objectstore.ObjectAttrs) error {
+		if err != nil {
+			break
+		}
+		err = objectstore.ListAll(ctx, store, prefix, func(a objectstore.ObjectAttrs) error {
 			if ref, ok := ix.layout.ParseMetadataKey(a.Key); ok {
 				listed[id(ref.Namespace, ref.Name)] = listedBackup{ref: ref, attrs: a}
 			}
 			return nil
 		})
-		if err != nil {
-			break
-		}
 	}
 	if err != nil {
-		err = ix.unavailable(err)
+		err = unavailable(loc, err)
 		ix.mu.Lock()
-		ix.syncErr = err
-		ix.finishPoll()
+		s.syncErr = err
+		ix.finishPollLocked(s)
 		ix.mu.Unlock()
 		return err
 	}
 
 	// Read only what is new or changed since we last saw it, and again what
 	// could not be read last time. The listing's change token decides, not
-	// its generation, which some backends (S3) do not list.
+	// its generation, which some backends (S3) do not list. A record that a
+	// location of lower rank shadows is not read while it stays unchanged.
 	var changed []listedBackup
 	ix.mu.RLock()
 	for key, l := range listed {
-		if e, ok := ix.items[key]; ok && e.token == l.attrs.Token && !e.unreadable {
+		if e, ok := ix.items[key]; ok && e.loc == s.name() && e.token == l.attrs.Token && !e.unreadable {
 			continue
+		}
+		if e, ok := ix.items[key]; ok && e.loc != s.name() && !ix.outranksLocked(s.name(), e.loc) {
+			continue // shadowed: counted below
 		}
 		changed = append(changed, l)
 	}
 	ix.mu.RUnlock()
-	loaded := ix.readAll(ctx, changed)
+	loaded := ix.readAll(ctx, loc, changed)
 
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
+	if ix.sources[s.name()] != s {
+		return nil // the location stopped being served during the poll
+	}
 	for _, l := range loaded {
 		key := id(l.obj.Namespace, l.obj.Name)
-		if l.unreadable {
-			if e, ok := ix.items[key]; ok && !e.unreadable {
-				continue // keep what we last read until the new version can be read
-			}
+		e, ok := ix.items[key]
+		if ok && e.loc != s.name() && !ix.outranksLocked(s.name(), e.loc) {
+			s.shadowed[key] = l.attrs.Token
+			continue // another location's backup of that name came first
 		}
-		ix.applyLocked(key, l.obj, l.attrs.Generation, l.attrs.Token, start, l.unreadable)
+		if l.unreadable && ok && e.loc == s.name() && !e.unreadable {
+			continue // keep what we last read until the new version can be read
+		}
+		delete(s.shadowed, key)
+		ix.applyLocked(key, s.name(), l.obj, l.attrs.Generation, l.attrs.Token, start, l.unreadable)
+	}
+	for key, l := range listed {
+		if e, ok := ix.items[key]; ok && e.loc != s.name() {
+			s.shadowed[key] = l.attrs.Token
+		}
+	}
+	for key := range s.shadowed {
+		if _, ok := listed[key]; !ok {
+			delete(s.shadowed, key)
+		}
 	}
 	for key, e := range ix.items {
-		if _, ok := listed[key]; !ok && e.seen <= start {
+		if _, ok := listed[key]; !ok && e.loc == s.name() && e.seen <= start {
 			ix.removeLocked(key)
+			ix.unshadowLocked(key)
 		}
 	}
-	ix.syncErr = nil
-	ix.lastSync = ix.clock.Now()
+	s.syncErr = nil
+	s.lastSync = ix.clock.Now()
+	if !s.synced {
+		s.synced = true
+		n := 0
+		for _, e := range ix.items {
+			if e.loc == s.name() {
+				n++
+			}
+		}
+		klog.InfoS("Loaded backups from storage location", "location", s.name(), "backups", n, "shadowed", len(s.shadowed))
+	}
 	if !ix.synced {
 		ix.synced = true
 		ix.ringBase = ix.rev
-		klog.InfoS("Loaded backups from storage location", "location", ix.location, "backups", len(ix.items))
 	}
-	ix.finishPoll()
+	ix.finishPollLocked(s)
 	return nil
 }
 
-func (ix *index) finishPoll() {
-	close(ix.pollDone)
-	ix.pollDone = make(chan struct{})
+func (ix *index) finishPollLocked(s *source) {
+	close(s.pollDone)
+	s.pollDone = make(chan struct{})
 }
 
-// nextPoll returns a channel closed when the poll after now has finished.
-func (ix *index) nextPoll() <-chan struct{} {
+// nextPolls returns channels closed when the poll after now of each
+// location has finished (or the location is no longer served).
+func (ix *index) nextPolls() []<-chan struct{} {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	return ix.pollDone
+	out := make([]<-chan struct{}, 0, len(ix.sources))
+	for _, s := range ix.sources {
+		out = append(out, s.pollDone)
+	}
+	return out
 }
 
 // listedBackup is a metadata file found by a poll.
@@ -137,7 +175,7 @@ type loadedBackup struct {
 // itself, one that cannot be read just now an unreadable one, and every
 // other backup stays listed and watched. (An outage fails the listing,
 // which is what makes list and watch answer 503.)
-func (ix *index) readAll(ctx context.Context, listed []listedBackup) []loadedBackup {
+func (ix *index) readAll(ctx context.Context, loc *locations.Location, listed []listedBackup) []loadedBackup {
 	var (
 		mu  sync.Mutex
 		out []loadedBackup
@@ -150,7 +188,7 @@ func (ix *index) readAll(ctx context.Context, listed []listedBackup) []loadedBac
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			obj, attrs, err := ix.read(ctx, l.ref)
+			obj, attrs, err := ix.read(ctx, loc, l.ref)
 			var loaded loadedBackup
 			switch {
 			case err == nil:
@@ -158,9 +196,9 @@ func (ix *index) readAll(ctx context.Context, listed []listedBackup) []loadedBac
 			case errors.Is(err, objectstore.ErrNotFound), ctx.Err() != nil:
 				return // deleted between list and read, or the poll timed out: the next poll sees
 			default:
-				klog.ErrorS(err, "Cannot read a backup record; listing it as Corrupt until it can be read", "location", ix.location, "backup", klog.KRef(l.ref.Namespace, l.ref.Name))
-				attrs := ix.listedGeneration(ctx, l.ref, l.attrs)
-				loaded = loadedBackup{obj: ix.corruptView(l.ref, attrs, fmt.Errorf("cannot be read: %w", err)), attrs: attrs, unreadable: true}
+				klog.ErrorS(err, "Cannot read a backup record; listing it as Corrupt until it can be read", "location", loc.Name, "backup", klog.KRef(l.ref.Namespace, l.ref.Name))
+				attrs := ix.listedGeneration(ctx, loc.Store, l.ref, l.attrs)
+				loaded = loadedBackup{obj: ix.corruptView(loc, l.ref, attrs, fmt.Errorf("cannot be read: %w", err)), attrs: attrs, unreadable: true}
 			}
 			mu.Lock()
 			out = append(out, loaded)
@@ -176,11 +214,11 @@ func (ix *index) readAll(ctx context.Context, listed []listedBackup) []loadedBac
 // object's attributes where the listing has none: reading the content can
 // fail where its attributes can be read (an S3 object whose encryption key
 // the server may not use). When those fail too it stays 0.
-func (ix *index) listedGeneration(ctx context.Context, ref backupstore.Backup, listed objectstore.ObjectAttrs) objectstore.ObjectAttrs {
+func (ix *index) listedGeneration(ctx context.Context, store objectstore.Store, ref backupstore.Backup, listed objectstore.ObjectAttrs) objectstore.ObjectAttrs {
 	if listed.Generation != 0 {
 		return listed
 	}
-	a, err := ix.store.Attrs(ctx, ref.MetadataKey())
+	a, err := store.Attrs(ctx, ref.MetadataKey())
 	if err != nil || a.Token != listed.Token {
 		return listed
 	}
@@ -202,8 +240,17 @@ var (
 // returned as a Corrupt view of itself (see corruptView), without error:
 // it is the bucket's content that is bad, and saying so is the answer.
 // Errors are those of reading (not found, the store failing).
-func (ix *index) read(ctx context.Context, ref backupstore.Backup) (*ark.Backup, objectstore.ObjectAttrs, error) {
-	r, attrs, err := ix.store.NewReader(ctx, ref.MetadataKey())
+//
+// spec.storageLocation is the location it was read from, whatever the
+// record says: that is where it lives. A record written for another
+// location's name then no longer matches its signature, so a record
+// copied between buckets never runs.
+func (ix *index) read(ctx context.Context, loc *locations.Location, ref backupstore.Backup) (*ark.Backup, objectstore.ObjectAttrs, error) {
+	store, err := loc.Readable()
+	if err != nil {
+		return nil, objectstore.ObjectAttrs{}, err
+	}
+	r, attrs, err := store.NewReader(ctx, ref.MetadataKey())
 	if err != nil {
 		return nil, objectstore.ObjectAttrs{}, err
 	}
@@ -214,10 +261,11 @@ func (ix *index) read(ctx context.Context, ref backupstore.Backup) (*ark.Backup,
 	}
 	obj, err := ix.decode(data, ref)
 	if err != nil {
-		klog.ErrorS(err, "Listing a bad backup record as Corrupt", "location", ix.location, "key", ref.MetadataKey(), "generation", attrs.Generation)
-		return ix.corruptView(ref, attrs, err), attrs, nil
+		klog.ErrorS(err, "Listing a bad backup record as Corrupt", "location", loc.Name, "key", ref.MetadataKey(), "generation", attrs.Generation)
+		return ix.corruptView(loc, ref, attrs, err), attrs, nil
 	}
 	obj.Name, obj.Namespace = ref.Name, ref.Namespace
+	obj.Spec.StorageLocation = loc.Name
 	obj.ResourceVersion = strconv.FormatInt(attrs.Generation, 10)
 	return obj, attrs, nil
 }
@@ -264,16 +312,16 @@ func knownPhase(p ark.BackupPhase) bool {
 // name and namespace (from where it lies), its generation, when it was
 // written, and why it is bad. Nothing of its content is shown or trusted,
 // so it runs nothing and restores nothing; it can only be deleted.
-func (ix *index) corruptView(ref backupstore.Backup, attrs objectstore.ObjectAttrs, why error) *ark.Backup {
+func (ix *index) corruptView(loc *locations.Location, ref backupstore.Backup, attrs objectstore.ObjectAttrs, why error) *ark.Backup {
 	b := &ark.Backup{}
 	b.Name, b.Namespace = ref.Name, ref.Namespace
 	b.ResourceVersion = strconv.FormatInt(attrs.Generation, 10)
 	// A UID, stable for this version of the file, so that clients (and
 	// the patch handler, which takes an object without one for absent)
 	// see an object that exists.
-	b.UID = types.UID(uuid.NewSHA1(uuid.NameSpaceURL, []byte(ix.store.String()+"/"+ref.MetadataKey()+"@"+b.ResourceVersion)).String())
+	b.UID = types.UID(uuid.NewSHA1(uuid.NameSpaceURL, []byte(loc.Store.String()+"/"+ref.MetadataKey()+"@"+b.ResourceVersion)).String())
 	b.CreationTimestamp = metav1.NewTime(attrs.Updated)
-	b.Spec.StorageLocation = ix.location
+	b.Spec.StorageLocation = loc.Name
 	b.Status.Phase = ark.BackupPhaseCorrupt
 	b.Status.FailureReason = fmt.Sprintf("the record %s in the backup storage location is corrupt, so nothing of it is used: %v", ref.MetadataKey(), why)
 	return b

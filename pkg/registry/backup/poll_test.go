@@ -37,7 +37,7 @@ func (s listsNoGeneration) NewReader(ctx context.Context, key string) (io.ReadCl
 func TestPollComparesChangeTokens(t *testing.T) {
 	r, store := newTestREST(t, nil)
 	reads := &atomic.Int32{}
-	r.ix.store = listsNoGeneration{Store: store, reads: reads}
+	useStore(r, listsNoGeneration{Store: store, reads: reads})
 	create(t, r, home, "kept")
 	putRecord(t, store, home, "foreign", ark.BackupPhaseCompleted)
 	waitPolls(t, r, 3)
@@ -77,7 +77,7 @@ func waitPolls(t *testing.T, r *REST, n int) {
 func TestUnreadableRecordKeepsItsGeneration(t *testing.T) {
 	r, store := newTestREST(t, nil)
 	putRecord(t, store, home, "unreadable", ark.BackupPhaseCompleted)
-	r.ix.store = failingReads{Store: listsNoGeneration{Store: store, reads: &atomic.Int32{}}, keys: map[string]bool{metaKey(home, "unreadable"): true}}
+	useStore(r, failingReads{Store: listsNoGeneration{Store: store, reads: &atomic.Int32{}}, keys: map[string]bool{metaKey(home, "unreadable"): true}})
 	waitPolls(t, r, 2)
 	attrs, err := store.Attrs(context.Background(), metaKey(home, "unreadable"))
 	if err != nil {

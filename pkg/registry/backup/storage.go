@@ -5,6 +5,7 @@
 package backup
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"math/rand/v2"
@@ -21,6 +22,7 @@ import (
 	"github.com/arkproject/ark/pkg/apis/ark"
 	"github.com/arkproject/ark/pkg/apis/ark/validation"
 	"github.com/arkproject/ark/pkg/backupstore"
+	"github.com/arkproject/ark/pkg/locations"
 	"github.com/arkproject/ark/pkg/objectstore"
 	"github.com/arkproject/ark/pkg/provenance"
 )
@@ -47,10 +49,10 @@ const bookmarkInterval = time.Minute
 
 // Options configure the bucket-backed storage.
 type Options struct {
-	// Store is the backup storage location.
-	Store objectstore.Store
-	// LocationName names the location in spec.storageLocation and in errors.
-	LocationName string
+	// Locations are the backup storage locations served: the backups of
+	// every one are listed, got and watched, and new ones go to the one
+	// their spec.storageLocation names (the default one when empty).
+	Locations *locations.Set
 	// Codec encodes Backups as ark.heptio.com/v1 JSON and decodes any served
 	// version to the internal type.
 	Codec runtime.Codec
@@ -92,11 +94,11 @@ type Lifetimes struct {
 
 // REST is the storage of backups.
 type REST struct {
-	ix       *index
-	store    objectstore.Store
-	codec    runtime.Codec
-	strategy strategy
-	visible  func(string) bool
+	ix        *index
+	locations *locations.Set
+	codec     runtime.Codec
+	strategy  strategy
+	visible   func(string) bool
 	// terminating is Options.NamespaceTerminating, or nil.
 	terminating func(context.Context, string) (bool, error)
 	// pollInterval is Options.PollInterval.
@@ -141,8 +143,8 @@ func NewREST(typer runtime.ObjectTyper, opts Options) (*REST, *StatusREST) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &REST{
-		ix:           newIndex(opts.Store, opts.LocationName, backupstore.Layout{HomeNamespace: opts.Scope.HomeNamespace}, opts.Codec, clk),
-		store:        opts.Store,
+		ix:           newIndex(backupstore.Layout{HomeNamespace: opts.Scope.HomeNamespace}, opts.Codec, clk),
+		locations:    opts.Locations,
 		codec:        opts.Codec,
 		strategy:     newStrategy(typer, opts.Scope),
 		visible:      visible,
@@ -153,7 +155,9 @@ func NewREST(typer runtime.ObjectTyper, opts Options) (*REST, *StatusREST) {
 		signer:       opts.Signer,
 		lifetimes:    opts.Lifetimes,
 	}
-	go r.ix.run(ctx, opts.PollInterval)
+	// Locations come and go with their objects: the index follows.
+	opts.Locations.OnChange(func() { r.ix.setLocations(ctx, opts.Locations.All(), opts.PollInterval) })
+	r.ix.setLocations(ctx, opts.Locations.All(), opts.PollInterval)
 	go func() {
 		t := clk.NewTicker(bookmarkInterval)
 		defer t.Stop()
@@ -204,25 +208,25 @@ func (r *REST) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
 	return r.strategy.GetResetFields()
 }
 
-// WaitForNextPoll blocks until the poll after now has finished; tests and the
-// benchmark use it to wait for changes made behind the server's back.
+// WaitForNextPoll blocks until the poll after now of every location has
+// finished; tests and the benchmark use it to wait for changes made behind
+// the server's back.
 func (r *REST) WaitForNextPoll(ctx context.Context) error {
-	first := r.ix.nextPoll()
-	select {
-	case <-first:
-	case <-ctx.Done():
-		return ctx.Err()
+	// Twice: the poll that ends first may have started before the caller's change.
+	for range 2 {
+		for _, done := range r.ix.nextPolls() {
+			select {
+			case <-done:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
 	}
-	// The poll that just ended may have started before the caller's change.
-	select {
-	case <-r.ix.nextPoll():
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return nil
 }
 
 // toAPIError turns a bucket failure into the status the client sees.
+// Failures of a location reach here as unavailableErrors naming it.
 func (r *REST) toAPIError(name string, err error) error {
 	var ue *unavailableError
 	var status apierrors.APIStatus
@@ -236,66 +240,99 @@ func (r *REST) toAPIError(name string, err error) error {
 	case errors.Is(err, objectstore.ErrNotFound), errors.Is(err, objectstore.ErrInvalidKey):
 		return apierrors.NewNotFound(ark.Resource("backups"), name)
 	default:
-		return apierrors.NewServiceUnavailable(r.ix.unavailable(err).Error())
+		return apierrors.NewServiceUnavailable(err.Error())
 	}
 }
 
-// ref is where a backup of the namespace lives in the bucket.
+// unavailable wraps a failure of a location's bucket with the location.
+func unavailable(loc *locations.Location, err error) error {
+	var ue *unavailableError
+	if errors.As(err, &ue) {
+		return err
+	}
+	store := "not opened"
+	if loc.Store != nil {
+		store = loc.Store.String()
+	}
+	return &unavailableError{location: loc.Name, store: store, err: err}
+}
+
+// ref is where a backup of the namespace lives in a bucket.
 func (r *REST) ref(namespace, name string) backupstore.Backup {
 	return r.ix.layout.Backup(namespace, name)
 }
 
-// load returns the stored backup: a cheap attribute read of its metadata file
-// validates the cached copy, and only a changed file is read again. What it
-// finds updates the index, so a change made behind our back shows at once.
-func (r *REST) load(ctx context.Context, namespace, name string) (*ark.Backup, int64, error) {
+// load returns the stored backup and the location it lives in: a cheap
+// attribute read of its metadata file validates the cached copy, and only a
+// changed file is read again. What it finds updates the index, so a change
+// made behind our back shows at once.
+//
+// The location the index serves the backup from is asked first, then every
+// other in rank order, so a backup added to any bucket is found at once. A
+// location that cannot answer is a 503 naming it, unless another holds the
+// backup: "not found" is said only when every location answered.
+func (r *REST) load(ctx context.Context, namespace, name string) (*ark.Backup, int64, *locations.Location, error) {
 	ref := r.ref(namespace, name)
-	attrs, err := r.store.Attrs(ctx, ref.MetadataKey())
-	if errors.Is(err, objectstore.ErrNotFound) || errors.Is(err, objectstore.ErrInvalidKey) {
-		r.ix.forget(namespace, name)
-		return nil, 0, apierrors.NewNotFound(ark.Resource("backups"), name)
+	var down error
+	for _, loc := range r.ix.lookupOrder(r.ix.locationOf(namespace, name)) {
+		store, err := loc.Readable()
+		if err != nil {
+			down = cmp.Or(down, unavailable(loc, err))
+			continue
+		}
+		attrs, err := store.Attrs(ctx, ref.MetadataKey())
+		if errors.Is(err, objectstore.ErrNotFound) || errors.Is(err, objectstore.ErrInvalidKey) {
+			r.ix.forget(loc.Name, namespace, name)
+			continue
+		}
+		if err != nil {
+			down = cmp.Or(down, unavailable(loc, err))
+			continue
+		}
+		if b := r.ix.cached(loc.Name, namespace, name, attrs.Generation); b != nil {
+			return b, attrs.Generation, loc, nil
+		}
+		b, read, err := r.ix.read(ctx, loc, ref)
+		if errors.Is(err, objectstore.ErrNotFound) {
+			r.ix.forget(loc.Name, namespace, name)
+			continue
+		}
+		if err != nil {
+			down = cmp.Or(down, unavailable(loc, err))
+			continue
+		}
+		r.ix.observe(loc.Name, b, read)
+		return b, read.Generation, loc, nil
 	}
-	if err != nil {
-		return nil, 0, r.toAPIError(name, r.ix.unavailable(err))
+	if down != nil {
+		return nil, 0, nil, r.toAPIError(name, down)
 	}
-	if b := r.ix.cached(namespace, name, attrs.Generation); b != nil {
-		return b, attrs.Generation, nil
-	}
-	b, read, err := r.ix.read(ctx, ref)
-	if errors.Is(err, objectstore.ErrNotFound) {
-		r.ix.forget(namespace, name)
-		return nil, 0, apierrors.NewNotFound(ark.Resource("backups"), name)
-	}
-	if err != nil {
-		return nil, 0, r.toAPIError(name, r.ix.unavailable(err))
-	}
-	r.ix.observe(b, read)
-	return b, read.Generation, nil
+	return nil, 0, nil, apierrors.NewNotFound(ark.Resource("backups"), name)
 }
 
 // loadInNamespace is load of a backup of the request's namespace,
 // answering 404 for a hidden one.
-func (r *REST) loadInNamespace(ctx context.Context, name string) (*ark.Backup, int64, error) {
+func (r *REST) loadInNamespace(ctx context.Context, name string) (*ark.Backup, int64, *locations.Location, error) {
 	ns, ok := genericapirequest.NamespaceFrom(ctx)
 	if !ok || ns == "" {
-		return nil, 0, apierrors.NewBadRequest("a backup is read in its namespace")
+		return nil, 0, nil, apierrors.NewBadRequest("a backup is read in its namespace")
 	}
 	if !r.visible(ns) {
-		return nil, 0, apierrors.NewNotFound(ark.Resource("backups"), name)
+		return nil, 0, nil, apierrors.NewNotFound(ark.Resource("backups"), name)
 	}
-	b, gen, err := r.load(ctx, ns, name)
+	b, gen, loc, err := r.load(ctx, ns, name)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, nil, err
 	}
 	if !r.lifetimeView(ctx, false)(b) {
-		return nil, 0, apierrors.NewNotFound(ark.Resource("backups"), name)
+		return nil, 0, nil, apierrors.NewNotFound(ark.Resource("backups"), name)
 	}
-	return b, gen, nil
+	return b, gen, loc, nil
 }
 
 // Get reads a backup from the bucket.
 func (r *REST) Get(ctx context.Context, name string, _ *metav1.GetOptions) (runtime.Object, error) {
-	b, _, err := r.loadInNamespace(ctx, name)
+	b, _, _, err := r.loadInNamespace(ctx, name)
 	if err != nil {
 		return nil, err
 	}

@@ -24,6 +24,7 @@ import (
 	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
 	"github.com/arkproject/ark/pkg/apis/ark/validation"
 	"github.com/arkproject/ark/pkg/backupstore"
+	"github.com/arkproject/ark/pkg/locations"
 	"github.com/arkproject/ark/pkg/objectstore"
 	"github.com/arkproject/ark/pkg/provenance"
 )
@@ -44,11 +45,11 @@ func newSignedREST(t *testing.T, visible func(string) bool, signer *provenance.S
 	if err != nil {
 		t.Fatal(err)
 	}
+	locs := locations.NewSet(&locations.Location{Name: "default", Store: store, Primary: true})
 	r, _ := NewREST(scheme, Options{
-		Store:            store,
-		LocationName:     "default",
+		Locations:        locs,
 		Codec:            codecs.LegacyCodec(arkv1.SchemeGroupVersion),
-		Scope:            validation.Scope{HomeNamespace: home, StorageLocations: []string{"default"}},
+		Scope:            validation.Scope{HomeNamespace: home, Locations: locs},
 		PollInterval:     50 * time.Millisecond,
 		NamespaceVisible: visible,
 		Signer:           signer,
@@ -99,7 +100,7 @@ func TestSlowWatcherIsDroppedWith410(t *testing.T) {
 	for i := 0; i < total; i += 100 {
 		for j := i; j < min(i+100, total); j++ {
 			b := &ark.Backup{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprint("b", j), Namespace: home}}
-			r.ix.observe(b, objectstore.ObjectAttrs{Generation: int64(j + 1), Token: fmt.Sprint(j + 1)})
+			r.ix.observe("default", b, objectstore.ObjectAttrs{Generation: int64(j + 1), Token: fmt.Sprint(j + 1)})
 		}
 		for j := i; j < min(i+100, total); j++ {
 			select {
@@ -135,7 +136,7 @@ func TestWatchResumeWindow(t *testing.T) {
 	var rvs []string
 	for i := range 5 {
 		b := &ark.Backup{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprint("w", i), Namespace: home}}
-		r.ix.observe(b, objectstore.ObjectAttrs{Generation: int64(100 + i), Token: fmt.Sprint(100 + i)})
+		r.ix.observe("default", b, objectstore.ObjectAttrs{Generation: int64(100 + i), Token: fmt.Sprint(100 + i)})
 		rvs = append(rvs, r.currentRV())
 	}
 	if _, err := r.Watch(nsContext(home), &metainternalversion.ListOptions{ResourceVersion: rvs[0]}); !apierrors.IsResourceExpired(err) {
@@ -486,9 +487,9 @@ func TestBackupsBelongToTheNamespaceLifetime(t *testing.T) {
 		t.Fatal(err)
 	}
 	r, _ := NewREST(scheme, Options{
-		Store: store, LocationName: "default", PollInterval: 50 * time.Millisecond,
+		Locations: locations.NewSet(&locations.Location{Name: "default", Store: store, Primary: true}), PollInterval: 50 * time.Millisecond,
 		Codec: serializer.NewCodecFactory(scheme).LegacyCodec(arkv1.SchemeGroupVersion),
-		Scope: validation.Scope{HomeNamespace: home, StorageLocations: []string{"default"}},
+		Scope: validation.Scope{HomeNamespace: home},
 		Lifetimes: &Lifetimes{
 			NamespaceUID:  func(context.Context, string) (string, error) { return current.Load().(string), nil },
 			CurrentUID:    func(string) string { return current.Load().(string) },
@@ -537,4 +538,16 @@ func TestBackupsBelongToTheNamespaceLifetime(t *testing.T) {
 	if _, err := r.Get(as("new-owner"), "new", &metav1.GetOptions{}); err != nil {
 		t.Errorf("the new owner's own backup: %v", err)
 	}
+}
+
+// useStore has the default location read and write through s from now on,
+// as a test's stand-in for a misbehaving bucket.
+func useStore(r *REST, s objectstore.Store) {
+	l, err := r.locations.Get("default")
+	if err != nil {
+		panic(err)
+	}
+	next := *l
+	next.Store = s
+	r.locations.Put(&next)
 }

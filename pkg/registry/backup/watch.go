@@ -23,6 +23,9 @@ type watchOptions struct {
 	sendInitialEvents bool
 	bookmarks         bool
 	filter            func(*ark.Backup) bool
+	// pick selects the locations the watch is about (nil: all); only
+	// their readiness matters.
+	pick func(loc string) bool
 }
 
 type watcher struct {
@@ -40,11 +43,12 @@ var _ watch.Interface = &watcher{}
 // watch starts a watch. Initial events come from the index's state (or its
 // event window, when resuming from a resourceVersion) taken under the same
 // lock that registers the watcher, so no change is lost or sent twice.
-func (ix *index) watch(opts watchOptions) (watch.Interface, error) {
+func (ix *index) watch(opts watchOptions) (watch.Interface, []error, error) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	if err := ix.readyLocked(); err != nil {
-		return nil, err
+	down, err := ix.readyLocked(opts.pick)
+	if err != nil {
+		return nil, nil, err
 	}
 	w := &watcher{
 		ix:        ix,
@@ -74,10 +78,10 @@ func (ix *index) watch(opts watchOptions) (watch.Interface, error) {
 	default:
 		from, err := strconv.ParseUint(opts.resourceVersion, 10, 64)
 		if err != nil {
-			return nil, apierrors.NewBadRequest(fmt.Sprintf("invalid resourceVersion %q", opts.resourceVersion))
+			return nil, nil, apierrors.NewBadRequest(fmt.Sprintf("invalid resourceVersion %q", opts.resourceVersion))
 		}
 		if from < ix.ringBase || from > ix.rev {
-			return nil, apierrors.NewResourceExpired(fmt.Sprintf("resourceVersion %d is outside the window of changes this server holds (%d to %d); list again", from, ix.ringBase, ix.rev))
+			return nil, nil, apierrors.NewResourceExpired(fmt.Sprintf("resourceVersion %d is outside the window of changes this server holds (%d to %d); list again", from, ix.ringBase, ix.rev))
 		}
 		for _, ev := range ix.events {
 			if ev.rev <= from {
@@ -90,7 +94,7 @@ func (ix *index) watch(opts watchOptions) (watch.Interface, error) {
 	}
 	ix.watchers[w] = struct{}{}
 	go w.run(initial)
-	return w, nil
+	return w, down, nil
 }
 
 func (ix *index) sortedLocked() []*ark.Backup {

@@ -16,6 +16,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/arkproject/ark/pkg/apis/ark"
+	"github.com/arkproject/ark/pkg/locations"
 	"github.com/arkproject/ark/pkg/objectstore"
 )
 
@@ -42,6 +43,13 @@ func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation 
 	if b.GenerateName != "" && b.Name == "" {
 		b.Name = r.strategy.GenerateName(b.GenerateName)
 	}
+	if b.Spec.StorageLocation == "" {
+		def, err := r.locations.Default()
+		if err != nil {
+			return nil, apierrors.NewInvalid(ark.Kind("Backup"), b.Name, field.ErrorList{field.Required(field.NewPath("spec", "storageLocation"), err.Error())})
+		}
+		b.Spec.StorageLocation = def.Name
+	}
 	if err := rest.BeforeCreate(r.strategy, ctx, b); err != nil {
 		return nil, err
 	}
@@ -60,21 +68,50 @@ func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation 
 	if options != nil && dryrun.IsDryRun(options.DryRun) {
 		return b, nil
 	}
+	loc, store, err := r.writable(b.Name, b.Spec.StorageLocation)
+	if err != nil {
+		return nil, err
+	}
+	// A name is one backup in every location: one held elsewhere (as of
+	// that location's latest poll) is taken.
+	if other := r.ix.heldElsewhere(loc.Name, b.Namespace, b.Name); other != "" {
+		return nil, apierrors.NewAlreadyExists(ark.Resource("backups"), fmt.Sprintf("%s (in backup storage location %q)", b.Name, other))
+	}
 	data, err := r.encode(b)
 	if err != nil {
 		return nil, err
 	}
-	attrs, err := objectstore.PutBytes(ctx, r.store, r.ref(b.Namespace, b.Name).MetadataKey(), data, objectstore.Conditions{DoesNotExist: true})
+	attrs, err := objectstore.PutBytes(ctx, store, r.ref(b.Namespace, b.Name).MetadataKey(), data, objectstore.Conditions{DoesNotExist: true})
 	switch {
 	case errors.Is(err, objectstore.ErrPreconditionFailed):
 		return nil, apierrors.NewAlreadyExists(ark.Resource("backups"), b.Name)
 	case err != nil:
-		return nil, r.toAPIError(b.Name, err)
+		return nil, r.toAPIError(b.Name, unavailable(loc, err))
 	}
 	b.ResourceVersion = strconv.FormatInt(attrs.Generation, 10)
-	r.ix.observe(b.DeepCopy(), attrs)
-	klog.V(2).InfoS("Created backup in storage location", "backup", klog.KObj(b), "generation", attrs.Generation)
+	r.ix.observe(loc.Name, b.DeepCopy(), attrs)
+	klog.V(2).InfoS("Created backup in storage location", "backup", klog.KObj(b), "location", loc.Name, "generation", attrs.Generation)
 	return b, nil
+}
+
+// writable returns a location by name and its store, or the API's answer
+// when backups cannot be written there: 422 for an unknown or ReadOnly
+// location (nothing is ever written to one), 503 for one that could not be
+// opened.
+func (r *REST) writable(backup, name string) (*locations.Location, objectstore.Store, error) {
+	p := field.NewPath("spec", "storageLocation")
+	loc, err := r.locations.Get(name)
+	if err != nil {
+		return nil, nil, apierrors.NewInvalid(ark.Kind("Backup"), backup, field.ErrorList{field.NotSupported(p, name, r.locations.Names())})
+	}
+	store, err := loc.Writable()
+	switch {
+	case errors.Is(err, locations.ErrReadOnly):
+		return nil, nil, apierrors.NewInvalid(ark.Kind("Backup"), backup, field.ErrorList{field.Forbidden(p, fmt.Sprintf("backup storage location %q is ReadOnly: nothing is written, expired or deleted there", name))})
+	case err != nil:
+		return nil, nil, r.toAPIError(backup, unavailable(loc, err))
+	}
+	return loc, store, nil
 }
 
 // Update changes a backup's spec or metadata. With forceAllowCreate (a
@@ -109,7 +146,7 @@ func (r *REST) Update(ctx context.Context, name string, objInfo rest.UpdatedObje
 // concurrent change makes us re-read and re-apply, as etcd storage does.
 func (r *REST) update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, updateValidation rest.ValidateObjectUpdateFunc, strat rest.RESTUpdateStrategy, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
 	for attempt := 1; ; attempt++ {
-		old, gen, err := r.loadInNamespace(ctx, name)
+		old, gen, loc, err := r.loadInNamespace(ctx, name)
 		if err != nil {
 			return nil, false, err
 		}
@@ -159,7 +196,7 @@ func (r *REST) update(ctx context.Context, name string, objInfo rest.UpdatedObje
 		// If someone wrote in between, re-read and re-apply: a caller's
 		// stale resourceVersion is then caught by the check above, while a
 		// patch (whose version comes from the object it was applied to) lands.
-		saved, again, err := r.swapOrRetry(ctx, name, b, gen, attempt)
+		saved, again, err := r.swapOrRetry(ctx, loc, name, b, gen, attempt)
 		if again {
 			continue
 		}
@@ -181,29 +218,33 @@ func refuseCorrupt(old *ark.Backup) error {
 	})
 }
 
-// swap writes b if the stored file is still at generation gen.
-func (r *REST) swap(ctx context.Context, b *ark.Backup, gen int64) (*ark.Backup, error) {
+// swap writes b to location loc if the stored file is still at generation gen.
+func (r *REST) swap(ctx context.Context, loc *locations.Location, b *ark.Backup, gen int64) (*ark.Backup, error) {
+	_, store, err := r.writable(b.Name, loc.Name)
+	if err != nil {
+		return nil, err
+	}
 	data, err := r.encode(b)
 	if err != nil {
 		return nil, err
 	}
-	attrs, err := objectstore.PutBytes(ctx, r.store, r.ref(b.Namespace, b.Name).MetadataKey(), data, objectstore.Conditions{GenerationMatch: gen})
+	attrs, err := objectstore.PutBytes(ctx, store, r.ref(b.Namespace, b.Name).MetadataKey(), data, objectstore.Conditions{GenerationMatch: gen})
 	if errors.Is(err, objectstore.ErrPreconditionFailed) {
 		return nil, err
 	}
 	if err != nil {
-		return nil, r.toAPIError(b.Name, err)
+		return nil, r.toAPIError(b.Name, unavailable(loc, err))
 	}
 	b.ResourceVersion = strconv.FormatInt(attrs.Generation, 10)
-	r.ix.observe(b.DeepCopy(), attrs)
+	r.ix.observe(loc.Name, b.DeepCopy(), attrs)
 	return b, nil
 }
 
 // swapOrRetry is swap in a read-modify-write loop: again says that someone
 // wrote in between and the caller should re-read and re-apply (after a
 // pause); after maxUpdateAttempts it is a 409.
-func (r *REST) swapOrRetry(ctx context.Context, name string, b *ark.Backup, gen int64, attempt int) (saved *ark.Backup, again bool, err error) {
-	saved, err = r.swap(ctx, b, gen)
+func (r *REST) swapOrRetry(ctx context.Context, loc *locations.Location, name string, b *ark.Backup, gen int64, attempt int) (saved *ark.Backup, again bool, err error) {
+	saved, err = r.swap(ctx, loc, b, gen)
 	if errors.Is(err, objectstore.ErrPreconditionFailed) {
 		if attempt < maxUpdateAttempts && retryPause(ctx, attempt) == nil {
 			return nil, true, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/arkproject/ark/pkg/apis/ark"
 	"github.com/arkproject/ark/pkg/backupstore"
+	"github.com/arkproject/ark/pkg/locations"
 	"github.com/arkproject/ark/pkg/objectstore"
 	"github.com/arkproject/ark/pkg/registry"
 )
@@ -22,12 +24,12 @@ import (
 // restores/logs (the log, text) and restores/results (one JSON document of
 // per-item results). Each is its own RBAC target.
 type ContentREST struct {
-	store    *genericregistry.Store
-	bucket   objectstore.Store
-	layout   backupstore.Layout
-	key      func(backupstore.Restore) string
-	mimeType string
-	what     string
+	store     *genericregistry.Store
+	locations *locations.Set
+	layout    backupstore.Layout
+	key       func(backupstore.Restore) string
+	mimeType  string
+	what      string
 }
 
 var (
@@ -36,13 +38,13 @@ var (
 )
 
 // NewLogsREST serves restores/logs.
-func NewLogsREST(r *REST, bucket objectstore.Store, layout backupstore.Layout) *ContentREST {
-	return &ContentREST{store: r.Store, bucket: bucket, layout: layout, key: backupstore.Restore.LogsKey, mimeType: "text/plain", what: "logs"}
+func NewLogsREST(r *REST, locs *locations.Set, layout backupstore.Layout) *ContentREST {
+	return &ContentREST{store: r.Store, locations: locs, layout: layout, key: backupstore.Restore.LogsKey, mimeType: "text/plain", what: "logs"}
 }
 
 // NewResultsREST serves restores/results.
-func NewResultsREST(r *REST, bucket objectstore.Store, layout backupstore.Layout) *ContentREST {
-	return &ContentREST{store: r.Store, bucket: bucket, layout: layout, key: backupstore.Restore.ResultsKey, mimeType: "application/json", what: "results"}
+func NewResultsREST(r *REST, locs *locations.Set, layout backupstore.Layout) *ContentREST {
+	return &ContentREST{store: r.Store, locations: locs, layout: layout, key: backupstore.Restore.ResultsKey, mimeType: "application/json", what: "results"}
 }
 
 // New returns the kind the subresource belongs to.
@@ -73,12 +75,29 @@ func (c *ContentREST) Get(ctx context.Context, name string, _ *metav1.GetOptions
 		}
 		return nil, apierrors.NewBadRequest(fmt.Sprintf("restore %q is %s: its %s can be read once it has finished", name, phase, c.what))
 	}
-	rc, _, err := c.bucket.NewReader(ctx, c.key(c.layout.Restore(r.Namespace, r.Name)))
-	if errors.Is(err, objectstore.ErrNotFound) {
-		return nil, apierrors.NewNotFound(schema.GroupResource{Group: ark.GroupName, Resource: "restores/" + c.what}, name)
+	// The files are kept with the backup, or in the default location
+	// when the backup's is ReadOnly (see locations.Set.ForRestoreFiles);
+	// defaults change, so every location that may be written is looked in.
+	key := c.key(c.layout.Restore(r.Namespace, r.Name))
+	var down error
+	for _, loc := range c.locations.All() {
+		if loc.ReadOnly {
+			continue
+		}
+		store, err := loc.Readable()
+		if err == nil {
+			var rc io.ReadCloser
+			rc, _, err = store.NewReader(ctx, key)
+			if err == nil {
+				return &registry.FileStream{RC: rc, MimeType: c.mimeType, Gunzip: true}, nil
+			}
+		}
+		if !errors.Is(err, objectstore.ErrNotFound) && down == nil {
+			down = fmt.Errorf("backup storage location %q is unavailable: %w", loc.Name, err)
+		}
 	}
-	if err != nil {
-		return nil, apierrors.NewServiceUnavailable(fmt.Sprintf("backup storage location (%s) is unavailable: %v", c.bucket, err))
+	if down != nil {
+		return nil, apierrors.NewServiceUnavailable(down.Error())
 	}
-	return &registry.FileStream{RC: rc, MimeType: c.mimeType, Gunzip: true}, nil
+	return nil, apierrors.NewNotFound(schema.GroupResource{Group: ark.GroupName, Resource: "restores/" + c.what}, name)
 }

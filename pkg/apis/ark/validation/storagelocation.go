@@ -64,9 +64,7 @@ func locationNamespace(ns string, scope Scope) field.ErrorList {
 }
 
 // ValidateBackupStorageLocationSpec checks a location's provider, bucket,
-// prefix, credential and access mode. Only the location this server serves
-// (the first of scope.StorageLocations) may be the default: with one served
-// location, a default elsewhere would name a bucket no backup goes to.
+// prefix, credential and access mode.
 func ValidateBackupStorageLocationSpec(spec *ark.BackupStorageLocationSpec, name string, scope Scope, fldPath *field.Path) field.ErrorList {
 	var allErrs field.ErrorList
 	provider := fldPath.Child("provider")
@@ -106,21 +104,11 @@ func ValidateBackupStorageLocationSpec(spec *ark.BackupStorageLocationSpec, name
 	case !slices.Contains(accessModes, string(spec.AccessMode)):
 		allErrs = append(allErrs, field.NotSupported(fldPath.Child("accessMode"), spec.AccessMode, accessModes))
 	}
-	// The served location is written by this server as it always was: a
-	// ReadOnly mode or a credential on it would only look acted on.
-	if len(scope.StorageLocations) > 0 && name == scope.StorageLocations[0] {
-		if spec.AccessMode == ark.BackupStorageLocationAccessModeReadOnly {
-			allErrs = append(allErrs, field.Forbidden(fldPath.Child("accessMode"),
-				"ReadOnly is not acted on yet: this server writes, expires and deletes backups in the location given by --backup-location"))
-		}
-		if spec.Credential != nil {
-			allErrs = append(allErrs, field.Forbidden(fldPath.Child("credential"),
-				"not acted on yet: the location given by --backup-location uses the server's own credentials (its environment)"))
-		}
-	}
-	if spec.Default && len(scope.StorageLocations) > 0 && name != scope.StorageLocations[0] {
-		allErrs = append(allErrs, field.Forbidden(fldPath.Child("default"),
-			fmt.Sprintf("only %q, the location given by --backup-location, can be the default: this server serves no other location yet", scope.StorageLocations[0])))
+	// The location of --backup-location is opened from the flag, with the
+	// server's own credentials: a credential on it would only look acted on.
+	if name != "" && name == scope.PrimaryLocation && spec.Credential != nil {
+		allErrs = append(allErrs, field.Forbidden(fldPath.Child("credential"),
+			"the location given by --backup-location uses the server's own credentials (its environment); define another location to use a Secret"))
 	}
 	return allErrs
 }

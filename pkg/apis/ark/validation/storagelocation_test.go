@@ -42,12 +42,13 @@ func TestValidateBackupStorageLocation(t *testing.T) {
 			s.Config = map[string]string{"project": "p"}
 		}},
 		{name: "default on the served location", ns: homeNS, loc: "default", mutate: func(s *ark.BackupStorageLocationSpec) { s.Default = true }},
-		{name: "the served location read-only or with a credential", ns: homeNS, loc: "default", mutate: func(s *ark.BackupStorageLocationSpec) {
+		{name: "the flag's location read-only", ns: homeNS, loc: "default", mutate: func(s *ark.BackupStorageLocationSpec) {
 			s.AccessMode = ark.BackupStorageLocationAccessModeReadOnly
+		}},
+		{name: "the flag's location with a credential", ns: homeNS, loc: "default", mutate: func(s *ark.BackupStorageLocationSpec) {
 			s.Credential = &ark.SecretKeyReference{Name: "k", Key: "k"}
-		}, want: []wantErr{forbidden("spec.accessMode").with("not acted on yet"), forbidden("spec.credential").with("not acted on yet")}},
-		{name: "default elsewhere", ns: homeNS, loc: "secondary", mutate: func(s *ark.BackupStorageLocationSpec) { s.Default = true },
-			want: []wantErr{forbidden("spec.default").with("--backup-location")}},
+		}, want: []wantErr{forbidden("spec.credential").with("--backup-location")}},
+		{name: "default elsewhere", ns: homeNS, loc: "secondary", mutate: func(s *ark.BackupStorageLocationSpec) { s.Default = true }},
 		{name: "outside the home namespace", ns: teamA, loc: "mine",
 			want: []wantErr{invalid("metadata.namespace").with(`home namespace "heptio-ark"`)}},
 		{name: "no provider", ns: homeNS, loc: "x", mutate: func(s *ark.BackupStorageLocationSpec) { s.Provider = "" },
@@ -95,7 +96,9 @@ func TestValidateBackupStorageLocationUpdate(t *testing.T) {
 	l.Spec.AccessMode = ark.BackupStorageLocationAccessModeReadOnly
 	expectErrors(t, ValidateBackupStorageLocationUpdate(l, old, testScope))
 	l.Spec.Default = true
-	expectErrors(t, ValidateBackupStorageLocationUpdate(l, old, testScope), forbidden("spec.default"))
+	expectErrors(t, ValidateBackupStorageLocationUpdate(l, old, testScope))
+	l.Spec.Credential = &ark.SecretKeyReference{Name: "s3", Key: "cloud"}
+	expectErrors(t, ValidateBackupStorageLocationUpdate(l, old, testScope))
 }
 
 func TestValidateBackupStorageLocationStatusUpdate(t *testing.T) {

@@ -27,8 +27,12 @@ import (
 // namespace, which is what lets namespace users back up and restore
 // themselves without cluster-wide rights.
 type Scope struct {
-	HomeNamespace    string
-	StorageLocations []string
+	HomeNamespace string
+	// Locations, when set, says which backup storage locations exist:
+	// a new backup (or a schedule) must name one that may be written.
+	Locations LocationLookup
+	// PrimaryLocation names the location given by --backup-location.
+	PrimaryLocation string
 	// LoopbackUID is the UID of this server's own loopback identity (random
 	// per process and never sent to anyone): the one identity allowed to
 	// pass on a requester it was given, as the schedule controller does.
@@ -44,6 +48,15 @@ type Scope struct {
 	// a filter names nothing the cluster serves (with a "did you mean"),
 	// or "" when it does: a typo must be refused, not back up nothing.
 	UnknownResource func(resource string) string
+}
+
+// LocationLookup tells validation about backup storage locations.
+type LocationLookup interface {
+	// Location says whether a location of the name is served, and whether
+	// it is ReadOnly.
+	Location(name string) (exists, readOnly bool)
+	// Names returns the names of the served locations.
+	Names() []string
 }
 
 // TenantLimits bound the backups, restores and schedules of namespaces
@@ -77,7 +90,15 @@ func ValidateBackup(b *ark.Backup, scope Scope) field.ErrorList {
 // as they do in Velero, until the backup is being deleted.
 func ValidateBackupUpdate(b, old *ark.Backup, scope Scope) field.ErrorList {
 	allErrs := apimachineryvalidation.ValidateObjectMetaUpdate(&b.ObjectMeta, &old.ObjectMeta, field.NewPath("metadata"))
-	allErrs = append(allErrs, ValidateBackupSpec(&b.Spec, b.Namespace, scope, field.NewPath("spec"))...)
+	// A backup lives where it was made: its location is checked on create
+	// only, and it may still be updated (expired, deleted) while its
+	// location is ReadOnly, as far as the location lets it.
+	unplaced := scope
+	unplaced.Locations = nil
+	allErrs = append(allErrs, ValidateBackupSpec(&b.Spec, b.Namespace, unplaced, field.NewPath("spec"))...)
+	if b.Spec.StorageLocation != old.Spec.StorageLocation {
+		allErrs = append(allErrs, field.Forbidden(field.NewPath("spec", "storageLocation"), "a backup stays in the location it was created in"))
+	}
 	switch {
 	case backupSpecMutable(old.Status.Phase), specEqual(b.Spec, old.Spec):
 	case old.Status.Phase == ark.BackupPhaseDeleting:
@@ -105,9 +126,7 @@ func ValidateBackupSpec(spec *ark.BackupSpec, ns string, scope Scope, fldPath *f
 	if spec.TTL.Duration < 0 {
 		allErrs = append(allErrs, field.Invalid(fldPath.Child("ttl"), spec.TTL.Duration.String(), "must not be negative"))
 	}
-	if spec.StorageLocation != "" && len(scope.StorageLocations) > 0 && !sets.New(scope.StorageLocations...).Has(spec.StorageLocation) {
-		allErrs = append(allErrs, field.NotSupported(fldPath.Child("storageLocation"), spec.StorageLocation, scope.StorageLocations))
-	}
+	allErrs = append(allErrs, validateStorageLocation(spec.StorageLocation, scope, fldPath.Child("storageLocation"))...)
 	allErrs = append(allErrs, validateHooks(&spec.Hooks, scope, fldPath.Child("hooks"))...)
 	if scope.confined(ns) {
 		if len(spec.IncludedNamespaces) == 0 {
@@ -532,4 +551,20 @@ func backupSpecMutable(p ark.BackupPhase) bool {
 
 func restoreSpecMutable(p ark.RestorePhase) bool {
 	return p == "" || p == ark.RestorePhaseNew || p == ark.RestorePhaseFailedValidation
+}
+
+// validateStorageLocation checks that a backup's location is served and may
+// be written to; empty means the default location.
+func validateStorageLocation(name string, scope Scope, p *field.Path) field.ErrorList {
+	if name == "" || scope.Locations == nil {
+		return nil
+	}
+	exists, readOnly := scope.Locations.Location(name)
+	switch {
+	case !exists:
+		return field.ErrorList{field.NotSupported(p, name, scope.Locations.Names())}
+	case readOnly:
+		return field.ErrorList{field.Forbidden(p, fmt.Sprintf("backup storage location %q is ReadOnly: backups are restored from it, never written to it", name))}
+	}
+	return nil
 }

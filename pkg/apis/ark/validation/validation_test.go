@@ -2,6 +2,8 @@ package validation
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -20,7 +22,14 @@ const (
 
 // testScope is the scope most tests run with: Ark's home namespace and a
 // single known storage location.
-var testScope = Scope{HomeNamespace: homeNS, StorageLocations: []string{"default"}}
+var testScope = Scope{HomeNamespace: homeNS, Locations: testLocations{"default": false, "mounted": true}, PrimaryLocation: "default"}
+
+// testLocations are served locations by name, true when ReadOnly.
+type testLocations map[string]bool
+
+func (l testLocations) Location(name string) (bool, bool) { ro, ok := l[name]; return ok, ro }
+
+func (l testLocations) Names() []string { return slices.Sorted(maps.Keys(l)) }
 
 // wantErr is one expected error: its type, its field path and, optionally, a
 // substring its detail must contain.
@@ -297,6 +306,11 @@ func TestValidateBackup(t *testing.T) {
 			name:   "unknown storage location",
 			backup: newBackup(homeNS, func(s *ark.BackupSpec) { s.StorageLocation = "aws-west" }),
 			want:   []wantErr{notSupported("spec.storageLocation")},
+		},
+		{
+			name:   "a ReadOnly storage location",
+			backup: newBackup(homeNS, func(s *ark.BackupSpec) { s.StorageLocation = "mounted" }),
+			want:   []wantErr{forbidden("spec.storageLocation").with("ReadOnly")},
 		},
 		{
 			name:   "any storage location when the scope lists none",
