@@ -81,7 +81,7 @@ func TestSyncCreatesServedLocationAndReportsIt(t *testing.T) {
 		t.Errorf("served status = %+v", l.Status)
 	}
 
-// The bucket stops answering: the last success stays, the error shows.
+	// The bucket stops answering: the last success stays, the error shows.
 	obs.Err = errors.New("bucket unreachable")
 	if err := c.Sync(context.Background()); err != nil {
 		t.Fatal(err)
