@@ -183,6 +183,11 @@ func OpenLocation(ctx context.Context, c LocationConfig) (Store, error) {
 func ParseLocationURL(location string) (LocationConfig, error) {
 	u, err := url.Parse(location)
 	if err != nil {
+		// Not the URL itself: it may hold a password.
+		var urlErr *url.Error
+		if errors.As(err, &urlErr) {
+			err = urlErr.Err
+		}
 		return LocationConfig{}, fmt.Errorf("parsing backup location: %w", err)
 	}
 	if u.User != nil {
@@ -209,7 +214,11 @@ func ParseLocationURL(location string) (LocationConfig, error) {
 	default:
 		return LocationConfig{}, fmt.Errorf("backup location %q: unsupported scheme %q (want file, gs or s3)", location, u.Scheme)
 	}
-	config, err := queryConfig(u.Query())
+	aliases := map[string]string(nil)
+	if u.Scheme == "s3" {
+		aliases = s3QueryAliases
+	}
+	config, err := queryConfig(u.Query(), aliases)
 	if err != nil {
 		return LocationConfig{}, fmt.Errorf("backup location %q: %w", location, err)
 	}
@@ -221,9 +230,9 @@ func ParseLocationURL(location string) (LocationConfig, error) {
 }
 
 // queryConfig turns a location URL's query into config keys, normalizing
-// the old s3 names. A key given twice, or under both its names, is refused
-// rather than one of the values picked.
-func queryConfig(q url.Values) (map[string]string, error) {
+// old names by aliases. A key given twice, or under both its names, is
+// refused rather than one of the values picked.
+func queryConfig(q url.Values, aliases map[string]string) (map[string]string, error) {
 	if len(q) == 0 {
 		return nil, nil
 	}
@@ -234,7 +243,7 @@ func queryConfig(q url.Values) (map[string]string, error) {
 			return nil, fmt.Errorf("option %s is given %d times", name, len(q[name]))
 		}
 		key := name
-		if k, ok := s3QueryAliases[name]; ok {
+		if k, ok := aliases[name]; ok {
 			key = k
 		}
 		if prev, ok := from[key]; ok {
@@ -370,6 +379,7 @@ func parseAWSCredentials(data []byte, profile string) (credentials.StaticCredent
 		found    bool
 		values   = map[string]string{}
 	)
+	data = bytes.TrimPrefix(data, []byte("\ufeff")) // a byte order mark some editors write
 	for i, line := range strings.Split(string(data), "\n") {
 		n := i + 1
 		line = strings.TrimSpace(line)

@@ -72,7 +72,7 @@ func TestS3LocationCredentialFile(t *testing.T) {
 	srv.CreateBucket(t, "creds")
 	noAWSEnvironment(t)
 	ctx := context.Background()
-	cred := fmt.Sprintf("# Ark's S3 user\n[default]\naws_access_key_id = %s\naws_secret_access_key=%s\r\n\n[wrong]\naws_access_key_id = %s\naws_secret_access_key = not-the-secret\n",
+	cred := fmt.Sprintf("\ufeff# Ark's S3 user\n[default]\naws_access_key_id = %s\naws_secret_access_key=%s\r\n\n[wrong]\naws_access_key_id = %s\naws_secret_access_key = not-the-secret\n",
 		srv.AccessKey, srv.SecretKey, srv.AccessKey)
 
 	s, err := objectstore.OpenLocation(ctx, s3Location(srv.Endpoint, "creds", []byte(cred), nil))
@@ -369,6 +369,8 @@ func TestParseLocationURL(t *testing.T) {
 		{"s3://backups?s3ForcePathStyle=maybe", `s3ForcePathStyle="maybe": want true or false`},
 		{"s3://backups?forcePathStyle=yes", `s3ForcePathStyle="yes": want true or false`},
 		{"s3://AKID:secret@backups/p", "carry no credentials"},
+		{"s3://AKID:secret@back ups/p", "invalid character"},
+		{"gs://backups?endpoint=http://a:1", `unknown config key "endpoint": provider gcp takes no config keys`},
 	} {
 		_, err := objectstore.ParseLocationURL(tc.url)
 		if err == nil || !strings.Contains(err.Error(), tc.says) {
