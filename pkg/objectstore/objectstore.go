@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"strings"
 	"time"
 )
@@ -194,39 +193,14 @@ type Store interface {
 const DefaultPageSize = 1000
 
 // Open returns the store for a location URL: file:///path, gs://bucket/prefix
-// or s3://bucket/prefix with S3Options as query parameters
-// (?region=...&endpoint=...&forcePathStyle=true&insecureSkipTLSVerify=true).
+// or s3://bucket/prefix?query, read by ParseLocationURL and opened by
+// OpenLocation with the server's own credentials.
 func Open(ctx context.Context, location string) (Store, error) {
-	u, err := url.Parse(location)
+	c, err := ParseLocationURL(location)
 	if err != nil {
-		return nil, fmt.Errorf("parsing backup location %q: %w", location, err)
+		return nil, err
 	}
-	switch u.Scheme {
-	case "file":
-		if u.Host != "" && u.Host != "localhost" {
-			return nil, fmt.Errorf("backup location %q: file URLs must be file:///absolute/path", location)
-		}
-		return NewFileStore(u.Path)
-	case "gs":
-		if u.Host == "" {
-			return nil, fmt.Errorf("backup location %q: gs URLs must be gs://bucket[/prefix]", location)
-		}
-		return OpenGCS(ctx, u.Host, strings.Trim(u.Path, "/"))
-	case "s3":
-		if u.Host == "" {
-			return nil, fmt.Errorf("backup location %q: s3 URLs must be s3://bucket[/prefix][?options]", location)
-		}
-		if u.User != nil {
-			return nil, fmt.Errorf("backup location %q: s3 URLs carry no credentials; they come from the AWS environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, a role)", u.Redacted())
-		}
-		opts, err := parseS3Options(u.Query())
-		if err != nil {
-			return nil, fmt.Errorf("backup location %q: %w", location, err)
-		}
-		return OpenS3(ctx, u.Host, strings.Trim(u.Path, "/"), opts)
-	default:
-		return nil, fmt.Errorf("backup location %q: unsupported scheme %q (want file, gs or s3)", location, u.Scheme)
-	}
+	return OpenLocation(ctx, c)
 }
 
 // PutBytes writes data to key under cond and returns the new object's attributes.

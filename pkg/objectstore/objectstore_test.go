@@ -43,7 +43,7 @@ func TestCheckKey(t *testing.T) {
 func TestOpenRefusesBadLocations(t *testing.T) {
 	for _, tc := range []struct{ location, says string }{
 		{"s3:///prefix", "s3://bucket"},
-		{"s3://bucket/p?regoin=eu-west-1", `unknown option "regoin"`},
+		{"s3://bucket/p?regoin=eu-west-1", `unknown config key "regoin"`},
 		{"s3://bucket/p?forcePathStyle=yes", "forcePathStyle"},
 		{"s3://bucket/p?endpoint=localhost:9000", "http:// or https://"},
 		{"s3://AKID:secret@bucket/p", "carry no credentials"},

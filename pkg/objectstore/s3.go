@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -48,13 +49,15 @@ type S3Store struct {
 	prefix   string // "" or ends with "/"
 	endpoint string // for String: which server, when not AWS's
 	partSize int64
+	sse      types.ServerSideEncryption // sent with every object written
+	kmsKeyID *string
 	now      func() time.Time
 }
 
 var _ Store = &S3Store{}
 
-// S3Options configure an S3 location. In a location URL they are query
-// parameters of the same names: s3://bucket/prefix?region=...&endpoint=...
+// S3Options configure an S3 location. A location's config keys set them
+// (see CheckLocationConfig).
 type S3Options struct {
 	// Region of the bucket; empty takes the AWS configuration's (AWS_REGION,
 	// the config file), else us-east-1, which S3-compatible servers accept.
@@ -69,6 +72,19 @@ type S3Options struct {
 	// InsecureSkipTLSVerify accepts any server certificate: for test servers
 	// with self-signed certificates only.
 	InsecureSkipTLSVerify bool
+	// CACert is PEM text of certificates to trust, besides the system's,
+	// for the server's TLS certificate (an Endpoint with a private CA).
+	CACert []byte
+	// ServerSideEncryption is sent with every object written: AES256,
+	// aws:kms or aws:kms:dsse; empty sends none (the bucket's default applies).
+	ServerSideEncryption string
+	// KMSKeyID is the KMS key of aws:kms encryption; empty is the account's
+	// default key.
+	KMSKeyID string
+	// Profile is the profile of the AWS shared config and credentials files
+	// the standard chain reads when Credentials is nil; empty is AWS_PROFILE's,
+	// else "default".
+	Profile string
 	// Credentials, when nil, come from the standard AWS chain: environment
 	// (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY), shared files, web identity,
 	// container and instance roles.
@@ -101,39 +117,6 @@ const (
 	s3AbortTimeout = 30 * time.Second
 )
 
-// parseS3Options reads S3Options from a location URL's query. Unknown
-// parameters are refused: a misspelt option silently ignored would send
-// backups somewhere else than intended.
-func parseS3Options(q url.Values) (S3Options, error) {
-	var o S3Options
-	for name, values := range q {
-		v := values[len(values)-1]
-		var err error
-		switch name {
-		case "region":
-			o.Region = v
-		case "endpoint":
-			o.Endpoint = v
-		case "forcePathStyle":
-			o.ForcePathStyle, err = strconv.ParseBool(v)
-		case "insecureSkipTLSVerify":
-			o.InsecureSkipTLSVerify, err = strconv.ParseBool(v)
-		default:
-			return S3Options{}, fmt.Errorf("unknown option %q (want region, endpoint, forcePathStyle or insecureSkipTLSVerify)", name)
-		}
-		if err != nil {
-			return S3Options{}, fmt.Errorf("option %s=%q: %w", name, v, err)
-		}
-	}
-	if o.Endpoint != "" {
-		u, err := url.Parse(o.Endpoint)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return S3Options{}, fmt.Errorf("option endpoint=%q: want an http:// or https:// URL", o.Endpoint)
-		}
-	}
-	return o, nil
-}
-
 // OpenS3 connects to bucket with the AWS SDK's standard configuration
 // (environment, shared config files) and opts on top of it.
 func OpenS3(ctx context.Context, bucket, prefix string, opts S3Options) (*S3Store, error) {
@@ -154,12 +137,26 @@ func OpenS3(ctx context.Context, bucket, prefix string, opts S3Options) (*S3Stor
 	if opts.Credentials != nil {
 		loaders = append(loaders, config.WithCredentialsProvider(opts.Credentials))
 	}
-	if opts.InsecureSkipTLSVerify {
+	if opts.Profile != "" && opts.Credentials == nil {
+		loaders = append(loaders, config.WithSharedConfigProfile(opts.Profile))
+	}
+	if err := checkS3Encryption(opts.ServerSideEncryption, opts.KMSKeyID); err != nil {
+		return nil, fmt.Errorf("s3://%s: %w", bucket, err)
+	}
+	if opts.InsecureSkipTLSVerify || len(opts.CACert) > 0 {
+		var roots *x509.CertPool
+		if len(opts.CACert) > 0 {
+			var err error
+			if roots, err = certPoolFromPEM(opts.CACert); err != nil {
+				return nil, fmt.Errorf("s3://%s: the CA certificate: %w", bucket, err)
+			}
+		}
 		loaders = append(loaders, config.WithHTTPClient(awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
 			if tr.TLSClientConfig == nil {
 				tr.TLSClientConfig = &tls.Config{}
 			}
-			tr.TLSClientConfig.InsecureSkipVerify = true //nolint:gosec // asked for by the location, for test servers
+			tr.TLSClientConfig.RootCAs = roots
+			tr.TLSClientConfig.InsecureSkipVerify = opts.InsecureSkipTLSVerify //nolint:gosec // asked for by the location, for test servers
 		})))
 	}
 	cfg, err := config.LoadDefaultConfig(ctx, loaders...)
@@ -177,6 +174,10 @@ func OpenS3(ctx context.Context, bucket, prefix string, opts S3Options) (*S3Stor
 	})
 	s := NewS3Store(client, bucket, prefix)
 	s.endpoint = opts.Endpoint
+	s.sse = types.ServerSideEncryption(opts.ServerSideEncryption)
+	if opts.KMSKeyID != "" {
+		s.kmsKeyID = aws.String(opts.KMSKeyID)
+	}
 	if opts.PartSize != 0 {
 		if opts.PartSize < s3MinPartSize {
 			return nil, fmt.Errorf("s3://%s: part size %d is below S3's minimum of %d bytes", bucket, opts.PartSize, s3MinPartSize)
@@ -199,7 +200,7 @@ func NewS3Store(client *s3.Client, bucket, prefix string) *S3Store {
 func (s *S3Store) String() string {
 	u := "s3://" + s.bucket + "/" + strings.TrimSuffix(s.prefix, "/")
 	if s.endpoint != "" {
-		u += "?endpoint=" + s.endpoint
+		u += "?s3Url=" + s.endpoint
 	}
 	return u
 }
@@ -246,7 +247,11 @@ func (s *S3Store) mapErr(key string, err error) error {
 		code == "ConditionalRequestConflict":
 		return fmt.Errorf("%s: %w", key, ErrPreconditionFailed)
 	case status == http.StatusForbidden || code == "AccessDenied" || code == "InvalidAccessKeyId" || code == "SignatureDoesNotMatch":
-		return fmt.Errorf("backup location %s: access denied, check the credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY or the role) and the bucket's policy: %w", s, err)
+		return fmt.Errorf("backup location %s: access denied, check the credentials (the location's credential, else AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY or the role) and the bucket's policy: %w", s, err)
+	}
+	var certErr *tls.CertificateVerificationError
+	if errors.As(err, &certErr) {
+		return fmt.Errorf("backup location %s: the server's TLS certificate is not trusted (give its CA as config caCert, or insecureSkipTLSVerify for a test server): %w", s, err)
 	}
 	return fmt.Errorf("backup location %s: %w", s, err)
 }
@@ -561,10 +566,12 @@ func (w *s3Writer) sendPart() error {
 			return err
 		}
 		out, err := w.s.client.CreateMultipartUpload(w.ctx, &s3.CreateMultipartUploadInput{
-			Bucket:            &w.s.bucket,
-			Key:               &w.name,
-			Metadata:          w.metadata(),
-			ChecksumAlgorithm: types.ChecksumAlgorithmCrc32,
+			Bucket:               &w.s.bucket,
+			Key:                  &w.name,
+			Metadata:             w.metadata(),
+			ChecksumAlgorithm:    types.ChecksumAlgorithmCrc32,
+			ServerSideEncryption: w.s.sse,
+			SSEKMSKeyId:          w.s.kmsKeyID,
 		})
 		if err != nil {
 			return w.s.mapErr(w.key, err)
@@ -638,13 +645,15 @@ func (w *s3Writer) Close() error {
 			return err
 		}
 		out, err := w.s.client.PutObject(w.ctx, &s3.PutObjectInput{
-			Bucket:        &w.s.bucket,
-			Key:           &w.name,
-			Body:          bytes.NewReader(w.buf),
-			ContentLength: aws.Int64(int64(len(w.buf))),
-			Metadata:      w.metadata(),
-			IfMatch:       w.ifMatch,
-			IfNoneMatch:   w.ifNoneMatch(),
+			Bucket:               &w.s.bucket,
+			Key:                  &w.name,
+			Body:                 bytes.NewReader(w.buf),
+			ContentLength:        aws.Int64(int64(len(w.buf))),
+			Metadata:             w.metadata(),
+			IfMatch:              w.ifMatch,
+			IfNoneMatch:          w.ifNoneMatch(),
+			ServerSideEncryption: w.s.sse,
+			SSEKMSKeyId:          w.s.kmsKeyID,
 		})
 		w.done = true
 		if err != nil {

@@ -29,8 +29,9 @@ type BackupStorageLocationSpec struct {
 	Provider string
 	// ObjectStorage names the bucket and the prefix within it.
 	ObjectStorage ObjectStorageLocation
-	// Config holds provider-specific settings: for aws, those of an
-	// s3:// --backup-location's query ("region", "endpoint", "forcePathStyle").
+	// Config holds provider-specific settings: for aws, Heptio Ark's keys
+	// ("region", "s3Url", "s3ForcePathStyle", "caCert", ...), as in an
+	// s3:// --backup-location's query.
 	Config map[string]string
 	// Credential names the key of a Secret in Ark's home namespace that
 	// holds the credentials of the bucket; unset means the server's own

@@ -28,9 +28,10 @@ func TestSpecFor(t *testing.T) {
 		{"file:///var/lib/ark/bucket/", arkv1.BackupStorageLocationSpec{Provider: "file", ObjectStorage: arkv1.ObjectStorageLocation{Bucket: "/var/lib/ark/bucket"}, AccessMode: rw, Default: true}},
 		{"gs://backups", arkv1.BackupStorageLocationSpec{Provider: "gcp", ObjectStorage: arkv1.ObjectStorageLocation{Bucket: "backups"}, AccessMode: rw, Default: true}},
 		{"gs://backups/cluster-1/", arkv1.BackupStorageLocationSpec{Provider: "gcp", ObjectStorage: arkv1.ObjectStorageLocation{Bucket: "backups", Prefix: "cluster-1"}, AccessMode: rw, Default: true}},
-		{"s3://backups/a/b?region=eu-west-1&forcePathStyle=true", arkv1.BackupStorageLocationSpec{
+		// The old query names are normalized to Heptio Ark's.
+		{"s3://backups/a/b?region=eu-west-1&forcePathStyle=true&endpoint=https://minio.example:9000", arkv1.BackupStorageLocationSpec{
 			Provider: "aws", ObjectStorage: arkv1.ObjectStorageLocation{Bucket: "backups", Prefix: "a/b"},
-			Config: map[string]string{"region": "eu-west-1", "forcePathStyle": "true"}, AccessMode: rw, Default: true,
+			Config: map[string]string{"region": "eu-west-1", "s3ForcePathStyle": "true", "s3Url": "https://minio.example:9000"}, AccessMode: rw, Default: true,
 		}},
 	}
 	for _, tt := range tests {
@@ -39,8 +40,10 @@ func TestSpecFor(t *testing.T) {
 			t.Errorf("SpecFor(%q) = %+v, %v; want %+v", tt.url, got, err, tt.want)
 		}
 	}
-	if _, err := SpecFor("azure://x"); err == nil {
-		t.Error("SpecFor(azure://x) succeeded")
+	for _, bad := range []string{"azure://x", "s3://backups?regoin=eu-west-1", "gs://backups?x=y"} {
+		if _, err := SpecFor(bad); err == nil {
+			t.Errorf("SpecFor(%s) succeeded", bad)
+		}
 	}
 }
 

@@ -33,8 +33,9 @@ type BackupStorageLocationSpec struct {
 	Provider string `json:"provider"`
 	// ObjectStorage names the bucket and the prefix within it.
 	ObjectStorage ObjectStorageLocation `json:"objectStorage"`
-	// Config holds provider-specific settings: for aws, those of an
-	// s3:// --backup-location's query ("region", "endpoint", "forcePathStyle").
+	// Config holds provider-specific settings: for aws, Heptio Ark's keys
+	// ("region", "s3Url", "s3ForcePathStyle", "caCert", ...), as in an
+	// s3:// --backup-location's query.
 	// +optional
 	Config map[string]string `json:"config,omitempty"`
 	// Credential names the key of a Secret in Ark's home namespace that
