@@ -207,6 +207,7 @@ func TestLocationGet(t *testing.T) {
 		{"backup-location", "get", "-o", "json"},
 		{"bsl", "get", "-o", "json"},
 		{"get", "backup-locations", "-o", "json"},
+		{"get", "bsl", "-o", "json"},
 	} {
 		objs, isList := decodeAll(t, mustRun(t, c, nil, args...).out)
 		var names []string
@@ -441,5 +442,20 @@ func TestMainMissingLocation(t *testing.T) {
 	}
 	if !strings.HasPrefix(errOut.String(), `Error: --storage-location: backup storage location "nope" not found`) {
 		t.Errorf("stderr %q", errOut.String())
+	}
+}
+
+// --storage-location completes with the locations' names.
+func TestCompleteStorageLocation(t *testing.T) {
+	c := fake.NewSimpleClientset(testLocation("default"), testLocation("eu"))
+	for _, args := range [][]string{
+		{"__complete", "backup", "create", "x", "--storage-location", ""},
+		{"__complete", "schedule", "create", "s", "--storage-location", ""},
+		{"__complete", "backup-location", "describe", ""},
+		{"__complete", "backup-location", "set", ""},
+	} {
+		if out := mustRun(t, c, nil, args...).out; out != "default\neu\n:4\n" {
+			t.Errorf("%v: %q", args, out)
+		}
 	}
 }

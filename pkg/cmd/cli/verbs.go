@@ -14,6 +14,7 @@ func newVerbCommands(env *Env) []*cobra.Command {
 	type noun struct {
 		singular string
 		build    map[string]func() *cobra.Command
+		aliases  []string // besides the singular and plural
 	}
 	nouns := []noun{
 		{"backup", map[string]func() *cobra.Command{
@@ -21,25 +22,25 @@ func newVerbCommands(env *Env) []*cobra.Command {
 			"get":      func() *cobra.Command { return newGet(env, "backups") },
 			"describe": func() *cobra.Command { return newDescribe(env, "backups") },
 			"delete":   func() *cobra.Command { return newDelete(env, "backups") },
-		}},
+		}, nil},
 		{"restore", map[string]func() *cobra.Command{
 			"create":   func() *cobra.Command { return newRestoreCreate(env) },
 			"get":      func() *cobra.Command { return newGet(env, "restores") },
 			"describe": func() *cobra.Command { return newDescribe(env, "restores") },
 			"delete":   func() *cobra.Command { return newDelete(env, "restores") },
-		}},
+		}, nil},
 		{"schedule", map[string]func() *cobra.Command{
 			"create":   func() *cobra.Command { return newScheduleCreate(env) },
 			"get":      func() *cobra.Command { return newGet(env, "schedules") },
 			"describe": func() *cobra.Command { return newDescribe(env, "schedules") },
 			"delete":   func() *cobra.Command { return newDelete(env, "schedules") },
-		}},
+		}, nil},
 		{"backup-location", map[string]func() *cobra.Command{
 			"create":   func() *cobra.Command { return newLocationCreate(env) },
 			"get":      func() *cobra.Command { return newGet(env, locationsResource) },
 			"describe": func() *cobra.Command { return newDescribe(env, locationsResource) },
 			"delete":   func() *cobra.Command { return newDelete(env, locationsResource) },
-		}},
+		}, []string{"bsl"}},
 	}
 	var out []*cobra.Command
 	for _, verb := range []string{"create", "get", "describe", "delete"} {
@@ -56,6 +57,7 @@ func newVerbCommands(env *Env) []*cobra.Command {
 				cmd.Use = strings.TrimSpace(n.singular + "s " + rest)
 				cmd.Aliases = []string{n.singular}
 			}
+			cmd.Aliases = append(cmd.Aliases, n.aliases...)
 			parent.AddCommand(cmd)
 		}
 		out = append(out, parent)
