@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -274,12 +275,24 @@ func checkLocation(ctx context.Context, env *Env, client versioned.Interface, na
 	}
 	for _, ns := range namespaces {
 		_, err := client.ArkV1().BackupStorageLocations(ns).Get(ctx, name, metav1.GetOptions{})
-		if !apierrors.IsNotFound(err) {
+		if !locationMissing(err, name) {
 			return nil // found, or not known to be missing
 		}
 	}
 	return fmt.Errorf("--storage-location: backup storage location %q not found in namespace %s (see `%s backup-location get`; leave --storage-location out for the default location)",
 		name, strings.Join(namespaces, " or "), env.Name)
+}
+
+// locationMissing says whether err says that location name does not exist,
+// not that the server serves no locations at all (an older server: a bare
+// 404 naming no object).
+func locationMissing(err error, name string) bool {
+	var status apierrors.APIStatus
+	if !apierrors.IsNotFound(err) || !errors.As(err, &status) {
+		return false
+	}
+	d := status.Status().Details
+	return d != nil && d.Name == name
 }
 
 func describeLocation(w io.Writer, l *arkv1.BackupStorageLocation, now time.Time) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -458,4 +459,27 @@ func TestCompleteStorageLocation(t *testing.T) {
 			t.Errorf("%v: %q", args, out)
 		}
 	}
+}
+
+// A server that serves no locations (an older one) answers a bare 404: that
+// says nothing about the location, and the backup is created.
+func TestStorageLocationNotServed(t *testing.T) {
+	var methods []string
+	_, kc := apiServer(t, func(w http.ResponseWriter, r *http.Request) {
+		methods = append(methods, r.Method+" "+r.URL.Path)
+		w.Header().Set("Content-Type", "application/json")
+		switch r.Method {
+		case http.MethodPost:
+			w.WriteHeader(http.StatusCreated)
+			io.Copy(w, r.Body)
+		default:
+			w.WriteHeader(http.StatusNotFound)
+			io.WriteString(w, `{"kind":"Status","apiVersion":"v1","status":"Failure","message":"the server could not find the requested resource","reason":"NotFound","details":{},"code":404}`)
+		}
+	})
+	mustRun(t, nil, nil, "--kubeconfig", kc, "backup", "create", "b", "--storage-location", "eu")
+	assertEqual(t, "requests", methods, []string{
+		"GET /apis/ark.heptio.com/v1/namespaces/heptio-ark/backupstoragelocations/eu",
+		"POST /apis/ark.heptio.com/v1/namespaces/heptio-ark/backups",
+	})
 }
