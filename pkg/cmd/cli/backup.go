@@ -183,7 +183,7 @@ func newDelete(env *Env, resource string) *cobra.Command {
 			}
 			question := fmt.Sprintf("Delete %s %s in namespace %s? [y/N] ", noun, strings.Join(args, ", "), env.Namespace())
 			if resource == locationsResource {
-				question = fmt.Sprintf("Delete %s %s in namespace %s? Nothing in their buckets is deleted. [y/N] ", noun, strings.Join(args, ", "), env.Namespace())
+				question = fmt.Sprintf("Delete %s %s in namespace %s (the objects only: nothing in a bucket is deleted)? [y/N] ", noun, strings.Join(args, ", "), env.Namespace())
 			}
 			if !confirm && !ask(env, question) {
 				fmt.Fprintln(env.Out, "Nothing deleted.")

@@ -337,7 +337,7 @@ func TestLocationSet(t *testing.T) {
 func TestLocationDelete(t *testing.T) {
 	c := fake.NewSimpleClientset(testLocation("a"), testLocation("b"))
 	r := mustRun(t, c, strings.NewReader("n\n"), "backup-location", "delete", "a")
-	if !strings.Contains(r.out, "Delete backup storage location a in namespace heptio-ark? Nothing in their buckets is deleted. [y/N] ") || !strings.Contains(r.out, "Nothing deleted.") {
+	if !strings.Contains(r.out, "Delete backup storage location a in namespace heptio-ark (the objects only: nothing in a bucket is deleted)? [y/N] ") || !strings.Contains(r.out, "Nothing deleted.") {
 		t.Errorf("stdout %q", r.out)
 	}
 	r = mustRun(t, c, strings.NewReader("y\n"), "backup-location", "delete", "a")

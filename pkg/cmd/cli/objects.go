@@ -111,9 +111,9 @@ func getOrList[T any, PT interface {
 	return out, nil
 }
 
-// newDescribe shows backups, restores, schedules or backup storage locations in detail, one after the
-// other as they are read; for a finished backup or restore with warnings or
-// errors, those are read from its log. A backup's --details adds what it
+// newDescribe shows backups, restores, schedules or backup storage
+// locations in detail, one after the other as they are read; for a finished
+// backup or restore with warnings or errors, those are read from its log. A backup's --details adds what it
 // holds, from backups/contents.
 func newDescribe(env *Env, resource string) *cobra.Command {
 	var details bool
