@@ -20,7 +20,7 @@ import (
 func newBackupCommand(env *Env) *cobra.Command {
 	cmd := &cobra.Command{Use: "backup", Aliases: []string{"backups"}, Short: "Work with backups"}
 	cmd.AddCommand(newBackupCreate(env), newGet(env, "backups"), newDescribe(env, "backups"),
-		newDelete(env, "backup"), newContent(env, "backup", "logs"), newBackupDownload(env), newBackupAdopt(env), newBackupSetTTL(env))
+		newDelete(env, "backups"), newContent(env, "backup", "logs"), newBackupDownload(env), newBackupAdopt(env), newBackupSetTTL(env))
 	return cmd
 }
 
@@ -61,6 +61,11 @@ func newBackupCreate(env *Env) *cobra.Command {
 			if b.Name == "" {
 				return fmt.Errorf("a backup needs a name: ark backup create NAME")
 			}
+			if fromSchedule == "" {
+				if err := checkLocation(ctx, env, client, b.Spec.StorageLocation); err != nil {
+					return err
+				}
+			}
 			created, err := client.ArkV1().Backups(b.Namespace).Create(ctx, b, metav1.CreateOptions{})
 			if err != nil {
 				return err
@@ -76,6 +81,7 @@ func newBackupCreate(env *Env) *cobra.Command {
 	flags.add(cmd.Flags())
 	cmd.Flags().StringVar(&fromSchedule, "from-schedule", "", "take the backup now with this schedule's template")
 	completeFlag(env, cmd, "from-schedule", "schedules")
+	completeFlag(env, cmd, "storage-location", locationsResource)
 	cmd.Flags().BoolVarP(&wait, "wait", "w", false, "wait for the backup to finish, showing progress")
 	return cmd
 }
@@ -103,13 +109,14 @@ func progressDone(p *arkv1.Progress) int {
 	return p.ItemsDone
 }
 
-// newGet lists or gets backups, restores or schedules as a table, YAML or JSON.
+// newGet lists or gets backups, restores, schedules or backup storage
+// locations as a table, YAML or JSON.
 func newGet(env *Env, resource string) *cobra.Command {
 	var o getOptions
 	cmd := &cobra.Command{
 		Use:               "get [NAME...]",
 		ValidArgsFunction: completeArgs(env, resource),
-		Short:             "List " + resource,
+		Short:             "List " + pluralOf(resource),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			switch o.output {
@@ -123,7 +130,7 @@ func newGet(env *Env, resource string) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			kind := map[string]string{"backups": "Backup", "restores": "Restore", "schedules": "Schedule"}[resource]
+			kind := kindOf(resource)
 			// As kubectl: one named object prints as itself, anything else
 			// (a listing, several names) as one List document.
 			if len(args) == 1 {
@@ -136,21 +143,23 @@ func newGet(env *Env, resource string) *cobra.Command {
 	return cmd
 }
 
-// newDelete deletes backups, restores or schedules, asking first.
-func newDelete(env *Env, kind string) *cobra.Command {
+// newDelete deletes backups, restores, schedules or backup storage
+// locations (resource), asking first.
+func newDelete(env *Env, resource string) *cobra.Command {
 	var confirm, all bool
 	var selector string
+	noun, plural := nounOf(resource), pluralOf(resource)
 	cmd := &cobra.Command{
 		Use:               "delete NAME... | --all | -l SELECTOR",
-		ValidArgsFunction: completeArgs(env, kind+"s"),
-		Short:             "Delete " + kind + "s",
-		Long:              "Delete " + kind + "s by name, or every one in the namespace matching --selector, or --all of them.",
+		ValidArgsFunction: completeArgs(env, resource),
+		Short:             "Delete " + plural,
+		Long:              "Delete " + plural + " by name, or every one in the namespace matching --selector, or --all of them.",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			switch {
 			case len(args) > 0 && (all || selector != ""):
 				return fmt.Errorf("give names, or --all or --selector, not both")
 			case len(args) == 0 && !all && selector == "":
-				return fmt.Errorf("name the %ss to delete, or use --all or --selector", kind)
+				return fmt.Errorf("name the %s to delete, or use --all or --selector", plural)
 			}
 			if _, err := labels.Parse(selector); err != nil {
 				return fmt.Errorf("--selector: %w", err)
@@ -160,7 +169,7 @@ func newDelete(env *Env, kind string) *cobra.Command {
 				return err
 			}
 			if len(args) == 0 {
-				objs, err := getObjects(cmd.Context(), env, kind+"s", nil, getOptions{selector: selector})
+				objs, err := getObjects(cmd.Context(), env, resource, nil, getOptions{selector: selector})
 				if err != nil {
 					return err
 				}
@@ -168,38 +177,50 @@ func newDelete(env *Env, kind string) *cobra.Command {
 					args = append(args, obj.(metav1.Object).GetName())
 				}
 				if len(args) == 0 {
-					fmt.Fprintf(env.Out, "No %ss to delete in namespace %s.\n", kind, env.Namespace())
+					fmt.Fprintf(env.Out, "No %s to delete in namespace %s.\n", plural, env.Namespace())
 					return nil
 				}
 			}
-			if !confirm && !ask(env, fmt.Sprintf("Delete %s %s in namespace %s? [y/N] ", kind, strings.Join(args, ", "), env.Namespace())) {
+			question := fmt.Sprintf("Delete %s %s in namespace %s? [y/N] ", noun, strings.Join(args, ", "), env.Namespace())
+			if resource == locationsResource {
+				question = fmt.Sprintf("Delete %s %s in namespace %s (the objects only: nothing in a bucket is deleted)? [y/N] ", noun, strings.Join(args, ", "), env.Namespace())
+			}
+			if !confirm && !ask(env, question) {
 				fmt.Fprintln(env.Out, "Nothing deleted.")
 				return nil
 			}
 			for _, name := range args {
 				var err error
-				switch kind {
-				case "backup":
+				switch resource {
+				case "backups":
 					err = client.ArkV1().Backups(env.Namespace()).Delete(cmd.Context(), name, metav1.DeleteOptions{})
-				case "restore":
+				case "restores":
 					err = client.ArkV1().Restores(env.Namespace()).Delete(cmd.Context(), name, metav1.DeleteOptions{})
-				case "schedule":
+				case "schedules":
 					err = client.ArkV1().Schedules(env.Namespace()).Delete(cmd.Context(), name, metav1.DeleteOptions{})
+				case locationsResource:
+					err = client.ArkV1().BackupStorageLocations(env.Namespace()).Delete(cmd.Context(), name, metav1.DeleteOptions{})
 				}
 				if err != nil {
 					return err
 				}
-				if kind == "backup" {
+				switch resource {
+				case "backups":
 					fmt.Fprintf(env.Out, "Backup %q is being deleted: its volume snapshots, files and restores are removed in the background.\n", name)
-				} else {
-					fmt.Fprintf(env.Out, "%s %q deleted.\n", strings.ToUpper(kind[:1])+kind[1:], name)
+				case locationsResource:
+					fmt.Fprintf(env.Out, "Backup storage location %q deleted; nothing in its bucket was deleted.\n", name)
+				default:
+					fmt.Fprintf(env.Out, "%s %q deleted.\n", strings.ToUpper(noun[:1])+noun[1:], name)
 				}
 			}
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&all, "all", false, "delete every "+kind+" in the namespace")
-	cmd.Flags().StringVarP(&selector, "selector", "l", "", "delete the "+kind+"s matching this label selector")
+	if resource == locationsResource {
+		cmd.Long += "\n\nDeleting a location deletes only the object: nothing in its bucket is deleted, neither the backups\nstored there nor any other file; create the location again to use them. (The location the server\nserves, from --backup-location, is created again by the server at its next poll.)"
+	}
+	cmd.Flags().BoolVar(&all, "all", false, "delete every "+noun+" in the namespace")
+	cmd.Flags().StringVarP(&selector, "selector", "l", "", "delete the "+plural+" matching this label selector")
 	cmd.Flags().BoolVar(&confirm, "confirm", false, "do not ask for confirmation")
 	return cmd
 }

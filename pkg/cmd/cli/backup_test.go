@@ -27,14 +27,15 @@ func getBackup(t *testing.T, c *fake.Clientset, ns, name string) *arkv1.Backup {
 }
 
 func TestBackupCreateEveryFlag(t *testing.T) {
-	c := fake.NewSimpleClientset()
+	c := fake.NewSimpleClientset(testLocation("other"))
 	r := mustRun(t, c, nil, "backup", "create", "full",
 		"--include-namespaces", "a,b", "--exclude-namespaces", "c",
 		"--include-resources", "pods,deploy", "--exclude-resources", "secrets",
 		"-l", "app=web,tier!=db", "--include-cluster-resources",
 		"--snapshot-volumes=false", "--ttl", "24h0m0s", "--storage-location", "other")
-	if got := verbs(c); len(got) != 1 || got[0] != "create backups" {
-		t.Errorf("actions = %v, want one create", got)
+	// the location is looked up first: a missing one fails before the create
+	if got := verbs(c); strings.Join(got, ",") != "get backupstoragelocations,create backups" {
+		t.Errorf("actions = %v, want the location's get, then one create", got)
 	}
 	b := getBackup(t, c, DefaultNamespace, "full")
 	want := arkv1.BackupSpec{

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/url"
 	"os"
+	"path"
 	"sort"
 	"strings"
 
@@ -20,9 +22,33 @@ import (
 	"k8s.io/client-go/restmapper"
 
 	"github.com/arkproject/ark/artifacts"
+	"github.com/arkproject/ark/pkg/controllers/storagelocation"
 )
 
 var apiServiceGVR = schema.GroupVersionResource{Group: "apiregistration.k8s.io", Version: "v1", Resource: "apiservices"}
+
+// checkBackupLocationURL refuses an --backup-location the server could
+// not serve: a scheme it does not know, no bucket, or a file:// URL whose
+// path is not absolute (file://dir/x names host "dir", path "/x").
+func checkBackupLocationURL(location string) error {
+	spec, err := storagelocation.SpecFor(location)
+	if err != nil {
+		return fmt.Errorf("--backup-location %q: %w\n  (give a URL such as gs://bucket/prefix, s3://bucket/prefix?region=eu-west-1 or file:///var/lib/ark/bucket)", location, err)
+	}
+	if spec.Provider == "file" {
+		if u, err := url.Parse(location); err == nil && u.Host != "" && u.Host != "localhost" {
+			return fmt.Errorf("--backup-location %q: a file:// URL takes an absolute path, as file:///var/lib/ark/bucket (here %q would be a host)", location, u.Host)
+		}
+		if !path.IsAbs(spec.ObjectStorage.Bucket) {
+			return fmt.Errorf("--backup-location %q: a file:// URL takes an absolute path, as file:///var/lib/ark/bucket", location)
+		}
+		return nil
+	}
+	if spec.ObjectStorage.Bucket == "" {
+		return fmt.Errorf("--backup-location %q names no bucket: the bucket is the URL's host, as gs://bucket/prefix", location)
+	}
+	return nil
+}
 
 // installManifests returns artifacts/*.yaml with the user's settings applied.
 func installManifests(image, location, caBundleFile string) (string, error) {
@@ -72,9 +98,20 @@ func newInstallCommand(env *Env) *cobra.Command {
 the user roles, the Service, the Deployment and the APIService. The serving certificate is yours to
 provide (Secret ark-system/ark-apiserver-tls), with its CA given by --ca-bundle-file.
 
+--backup-location is checked before anything is printed or applied. At start the server creates the
+BackupStorageLocation "default" in heptio-ark from it (see ark backup-location); it is not among the
+manifests, since the API that serves it is the one being installed.
+
 --dry-run (or --dry-run=client) prints the manifests; --dry-run=server sends them to the cluster
 for validation and admission without persisting anything, as kubectl does.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// Before anything is printed or applied: a location the server
+			// cannot use would only fail when ark-apiserver starts.
+			if cmd.Flags().Changed("backup-location") {
+				if err := checkBackupLocationURL(location); err != nil {
+					return err
+				}
+			}
 			manifests, err := installManifests(image, location, caBundle)
 			if err != nil {
 				return err

@@ -13,6 +13,27 @@ import (
 	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
 )
 
+// locationsResource is the API resource of backup storage locations, the
+// objects of `ark backup-location`.
+const locationsResource = "backupstoragelocations"
+
+// nounOf is how messages name one object of resource: "backup", "backup
+// storage location".
+func nounOf(resource string) string {
+	if resource == locationsResource {
+		return "backup storage location"
+	}
+	return strings.TrimSuffix(resource, "s")
+}
+
+// pluralOf is how messages name several objects of resource.
+func pluralOf(resource string) string { return nounOf(resource) + "s" }
+
+// kindOf is the API kind of resource's objects.
+func kindOf(resource string) string {
+	return map[string]string{"backups": "Backup", "restores": "Restore", "schedules": "Schedule", locationsResource: "BackupStorageLocation"}[resource]
+}
+
 // getObjects reads the named objects, or lists them, for YAML and JSON output.
 func getObjects(ctx context.Context, env *Env, resource string, names []string, o getOptions) ([]runtime.Object, error) {
 	client, err := env.Ark()
@@ -52,6 +73,15 @@ func getObjects(ctx context.Context, env *Env, resource string, names []string, 
 			}
 			return l.Items, nil
 		})
+	case locationsResource:
+		c := client.ArkV1().BackupStorageLocations(ns)
+		return getOrList(ctx, names, c.Get, func() ([]arkv1.BackupStorageLocation, error) {
+			l, err := c.List(ctx, opts)
+			if err != nil {
+				return nil, err
+			}
+			return l.Items, nil
+		})
 	}
 	return nil, fmt.Errorf("unknown resource %q", resource)
 }
@@ -81,17 +111,16 @@ func getOrList[T any, PT interface {
 	return out, nil
 }
 
-// newDescribe shows backups, restores or schedules in detail, one after the
-// other as they are read; for a finished backup or restore with warnings or
-// errors, those are read from its log. A backup's --details adds what it
+// newDescribe shows backups, restores, schedules or backup storage
+// locations in detail, one after the other as they are read; for a finished
+// backup or restore with warnings or errors, those are read from its log. A backup's --details adds what it
 // holds, from backups/contents.
 func newDescribe(env *Env, resource string) *cobra.Command {
-	kind := resource[:len(resource)-1]
 	var details bool
 	cmd := &cobra.Command{
 		Use:               "describe NAME...",
 		ValidArgsFunction: completeArgs(env, resource),
-		Short:             "Show a " + kind + " in detail",
+		Short:             "Show a " + nounOf(resource) + " in detail",
 		Args:              cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			for i, name := range args {
@@ -113,6 +142,9 @@ func newDescribe(env *Env, resource string) *cobra.Command {
 					st = restoreStatus(obj)
 				case *arkv1.Schedule:
 					describeSchedule(env.Out, obj, time.Now())
+					continue
+				case *arkv1.BackupStorageLocation:
+					describeLocation(env.Out, obj, time.Now())
 					continue
 				}
 				if st.hasLog() && st.warnings+st.errors > 0 {

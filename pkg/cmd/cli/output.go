@@ -98,9 +98,9 @@ func printTable(ctx context.Context, env *Env, resource string, names []string, 
 	}
 	if len(merged.Rows) == 0 {
 		if o.allNamespaces {
-			fmt.Fprintf(env.Err, "No %s found.\n", resource)
+			fmt.Fprintf(env.Err, "No %s found.\n", pluralOf(resource))
 		} else {
-			fmt.Fprintf(env.Err, "No %s found in namespace %s.\n", resource, env.Namespace())
+			fmt.Fprintf(env.Err, "No %s found in namespace %s.\n", pluralOf(resource), env.Namespace())
 		}
 		return nil
 	}

@@ -16,7 +16,7 @@ import (
 func newRestoreCommand(env *Env) *cobra.Command {
 	cmd := &cobra.Command{Use: "restore", Aliases: []string{"restores"}, Short: "Work with restores"}
 	cmd.AddCommand(newRestoreCreate(env), newGet(env, "restores"), newDescribe(env, "restores"),
-		newDelete(env, "restore"), newContent(env, "restore", "logs"), newContent(env, "restore", "results"))
+		newDelete(env, "restores"), newContent(env, "restore", "logs"), newContent(env, "restore", "results"))
 	return cmd
 }
 

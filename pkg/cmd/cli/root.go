@@ -110,6 +110,7 @@ func NewRootCommand(name string, in io.Reader, out, errOut io.Writer) (*cobra.Co
 		newBackupCommand(env),
 		newRestoreCommand(env),
 		newScheduleCommand(env),
+		newLocationCommand(env),
 		newVersionCommand(env),
 		newInstallCommand(env),
 	)

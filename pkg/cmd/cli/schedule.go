@@ -13,7 +13,7 @@ import (
 func newScheduleCommand(env *Env) *cobra.Command {
 	cmd := &cobra.Command{Use: "schedule", Aliases: []string{"schedules"}, Short: "Work with schedules"}
 	cmd.AddCommand(newScheduleCreate(env), newGet(env, "schedules"), newDescribe(env, "schedules"),
-		newDelete(env, "schedule"), newPause(env, true), newPause(env, false))
+		newDelete(env, "schedules"), newPause(env, true), newPause(env, false))
 	return cmd
 }
 
@@ -39,6 +39,9 @@ func newScheduleCreate(env *Env) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := checkLocation(cmd.Context(), env, client, spec.StorageLocation); err != nil {
+				return err
+			}
 			s := &arkv1.Schedule{
 				ObjectMeta: metav1.ObjectMeta{Name: args[0], Namespace: env.Namespace()},
 				Spec:       arkv1.ScheduleSpec{Schedule: schedule, Template: spec, Paused: paused},
@@ -57,6 +60,7 @@ func newScheduleCreate(env *Env) *cobra.Command {
 	flags.add(cmd.Flags())
 	cmd.Flags().StringVar(&schedule, "schedule", "", "cron expression: five fields, @daily, @every 6h, optionally CRON_TZ=<zone> first")
 	cmd.Flags().BoolVar(&paused, "paused", false, "create the schedule paused")
+	completeFlag(env, cmd, "storage-location", locationsResource)
 	return cmd
 }
 

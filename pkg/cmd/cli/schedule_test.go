@@ -24,7 +24,7 @@ func getSchedule(t *testing.T, c *fake.Clientset, name string) *arkv1.Schedule {
 }
 
 func TestScheduleCreate(t *testing.T) {
-	c := fake.NewSimpleClientset()
+	c := fake.NewSimpleClientset(testLocation("eu"))
 	r := mustRun(t, c, nil, "schedule", "create", "six-hourly", "--schedule", "0 */6 * * *",
 		"--include-namespaces", "shop", "--exclude-resources", "events", "-l", "backup!=no",
 		"--include-cluster-resources=false", "--snapshot-volumes=false", "--ttl", "168h", "--storage-location", "eu",

@@ -14,32 +14,39 @@ func newVerbCommands(env *Env) []*cobra.Command {
 	type noun struct {
 		singular string
 		build    map[string]func() *cobra.Command
+		aliases  []string // besides the singular and plural
 	}
 	nouns := []noun{
 		{"backup", map[string]func() *cobra.Command{
 			"create":   func() *cobra.Command { return newBackupCreate(env) },
 			"get":      func() *cobra.Command { return newGet(env, "backups") },
 			"describe": func() *cobra.Command { return newDescribe(env, "backups") },
-			"delete":   func() *cobra.Command { return newDelete(env, "backup") },
-		}},
+			"delete":   func() *cobra.Command { return newDelete(env, "backups") },
+		}, nil},
 		{"restore", map[string]func() *cobra.Command{
 			"create":   func() *cobra.Command { return newRestoreCreate(env) },
 			"get":      func() *cobra.Command { return newGet(env, "restores") },
 			"describe": func() *cobra.Command { return newDescribe(env, "restores") },
-			"delete":   func() *cobra.Command { return newDelete(env, "restore") },
-		}},
+			"delete":   func() *cobra.Command { return newDelete(env, "restores") },
+		}, nil},
 		{"schedule", map[string]func() *cobra.Command{
 			"create":   func() *cobra.Command { return newScheduleCreate(env) },
 			"get":      func() *cobra.Command { return newGet(env, "schedules") },
 			"describe": func() *cobra.Command { return newDescribe(env, "schedules") },
-			"delete":   func() *cobra.Command { return newDelete(env, "schedule") },
-		}},
+			"delete":   func() *cobra.Command { return newDelete(env, "schedules") },
+		}, nil},
+		{"backup-location", map[string]func() *cobra.Command{
+			"create":   func() *cobra.Command { return newLocationCreate(env) },
+			"get":      func() *cobra.Command { return newGet(env, locationsResource) },
+			"describe": func() *cobra.Command { return newDescribe(env, locationsResource) },
+			"delete":   func() *cobra.Command { return newDelete(env, locationsResource) },
+		}, []string{"bsl"}},
 	}
 	var out []*cobra.Command
 	for _, verb := range []string{"create", "get", "describe", "delete"} {
 		parent := &cobra.Command{
 			Use:   verb,
-			Short: strings.ToUpper(verb[:1]) + verb[1:] + " backups, restores or schedules (as `ark backup " + verb + "`, ...)",
+			Short: strings.ToUpper(verb[:1]) + verb[1:] + " backups, restores, schedules or backup locations (as `ark backup " + verb + "`, ...)",
 		}
 		for _, n := range nouns {
 			cmd := n.build[verb]()
@@ -50,6 +57,7 @@ func newVerbCommands(env *Env) []*cobra.Command {
 				cmd.Use = strings.TrimSpace(n.singular + "s " + rest)
 				cmd.Aliases = []string{n.singular}
 			}
+			cmd.Aliases = append(cmd.Aliases, n.aliases...)
 			parent.AddCommand(cmd)
 		}
 		out = append(out, parent)
