@@ -134,8 +134,10 @@ func (s *Set) Get(name string) (*Location, error) {
 }
 
 // All returns the locations in precedence order: the primary one, then the
-// others by name. When two locations hold a backup of the same name, the
-// API serves the one of the location that comes first.
+// ReadWrite ones by name, then the ReadOnly ones by name. When two locations
+// hold a backup of the same name, the API serves the one of the location
+// that comes first, so a bucket mounted ReadOnly from another cluster never
+// hides this cluster's own backups.
 func (s *Set) All() []*Location {
 	s.mu.RLock()
 	out := make([]*Location, 0, len(s.byName))
@@ -144,10 +146,14 @@ func (s *Set) All() []*Location {
 	}
 	s.mu.RUnlock()
 	sort.Slice(out, func(i, j int) bool {
-		if out[i].Primary != out[j].Primary {
-			return out[i].Primary
+		a, b := out[i], out[j]
+		if a.Primary != b.Primary {
+			return a.Primary
 		}
-		return out[i].Name < out[j].Name
+		if a.ReadOnly != b.ReadOnly {
+			return b.ReadOnly
+		}
+		return a.Name < b.Name
 	})
 	return out
 }

@@ -4,6 +4,7 @@ package backupstoragelocation
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/fields"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/arkproject/ark/pkg/apis/ark"
 	"github.com/arkproject/ark/pkg/apis/ark/validation"
+	"github.com/arkproject/ark/pkg/objectstore"
 	"github.com/arkproject/ark/pkg/registry"
 )
 
@@ -47,11 +49,30 @@ func (strategy) PrepareForUpdate(ctx context.Context, obj, old runtime.Object) {
 }
 
 func (s strategy) Validate(ctx context.Context, obj runtime.Object) field.ErrorList {
-	return validation.ValidateBackupStorageLocation(obj.(*ark.BackupStorageLocation), s.Scope)
+	l := obj.(*ark.BackupStorageLocation)
+	return append(validation.ValidateBackupStorageLocation(l, s.Scope), checkConfig(&l.Spec)...)
 }
 
 func (s strategy) ValidateUpdate(ctx context.Context, obj, old runtime.Object) field.ErrorList {
-	return validation.ValidateBackupStorageLocationUpdate(obj.(*ark.BackupStorageLocation), old.(*ark.BackupStorageLocation), s.Scope)
+	l, o := obj.(*ark.BackupStorageLocation), old.(*ark.BackupStorageLocation)
+	errs := validation.ValidateBackupStorageLocationUpdate(l, o, s.Scope)
+	if l.Spec.Provider != o.Spec.Provider || !apiequality.Semantic.DeepEqual(l.Spec.Config, o.Spec.Config) {
+		errs = append(errs, checkConfig(&l.Spec)...)
+	}
+	return errs
+}
+
+// checkConfig refuses config keys and values the provider's store does not
+// know (a misspelt key must never send backups elsewhere), as the store
+// that opens the location would. Unknown providers are validation's to report.
+func checkConfig(spec *ark.BackupStorageLocationSpec) field.ErrorList {
+	if len(spec.Config) == 0 || !slices.Contains(validation.Providers(), spec.Provider) {
+		return nil
+	}
+	if err := objectstore.CheckLocationConfig(spec.Provider, spec.Config); err != nil {
+		return field.ErrorList{field.Invalid(field.NewPath("spec", "config"), "", err.Error())}
+	}
+	return nil
 }
 
 // statusStrategy lets controllers own status: the spec of the update is discarded.

@@ -17,6 +17,9 @@ import (
 // --backup-location opens (file://, gs://, s3://).
 var providers = []string{"file", "gcp", "aws"}
 
+// Providers returns the object stores a location may name.
+func Providers() []string { return slices.Clone(providers) }
+
 var accessModes = []string{
 	string(ark.BackupStorageLocationAccessModeReadWrite),
 	string(ark.BackupStorageLocationAccessModeReadOnly),
