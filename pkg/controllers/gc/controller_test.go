@@ -1010,3 +1010,27 @@ func TestFailedValidationExpiresByItsTTL(t *testing.T) {
 		t.Error("a Corrupt record expired: nothing of it is trusted, expiration included")
 	}
 }
+
+// A ReadOnly location's backups never expire and are never deleted here:
+// not when expired, not when marked Deleting.
+func TestReadOnlyLocationIsLeftAlone(t *testing.T) {
+	for _, phase := range []arkv1.BackupPhase{arkv1.BackupPhaseCompleted, arkv1.BackupPhaseDeleting} {
+		t.Run(string(phase), func(t *testing.T) {
+			h := newHarness(t)
+			h.c.locations.Put(&locations.Location{Name: "mounted", Store: h.store, ReadOnly: true})
+			b := newBackup("old", phase, at(-time.Minute))
+			b.Spec.StorageLocation = "mounted"
+			h.addBackup(t, b)
+			before := h.keys(t)
+			if err := h.c.sync(context.Background(), key("old")); err != nil {
+				t.Fatalf("sync: %v", err)
+			}
+			if writes := h.writes(); len(writes) != 0 {
+				t.Errorf("writes = %v, want none", writes)
+			}
+			if after := h.keys(t); !slices.Equal(after, before) {
+				t.Errorf("bucket changed: %v -> %v", before, after)
+			}
+		})
+	}
+}
