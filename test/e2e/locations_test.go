@@ -148,7 +148,7 @@ spec:
 	if got := mustKubectl(t, "get", "configmap", "tides", "-n", "harbour", "-o", "jsonpath={.data.high}"); got != "06:12" {
 		t.Errorf("restored configmap: %q", got)
 	}
-	if logs, err := kubectl(t, "get", "--raw", "/apis/ark.heptio.com/v1/namespaces/"+home+"/restores/harbour-from-s3/logs"); err != nil || !strings.Contains(logs, "configmaps") {
+	if logs, err := kubectl(t, "get", "--raw", "/apis/ark.heptio.com/v1/namespaces/"+home+"/restores/harbour-from-s3/logs"); err != nil || !strings.Contains(logs, "restore finished: 2 created") {
 		t.Errorf("restore logs: %v\n%s", err, logs)
 	}
 
@@ -203,7 +203,7 @@ spec: {storageLocation: mirror}
 	if got := mustKubectl(t, "get", "configmap", "tides", "-n", "harbour-2", "-o", "jsonpath={.data.high}"); got != "06:12" {
 		t.Errorf("configmap restored from the mirror: %q", got)
 	}
-	if logs, err := kubectl(t, "get", "--raw", "/apis/ark.heptio.com/v1/namespaces/"+home+"/restores/harbour-from-mirror/logs"); err != nil || !strings.Contains(logs, "configmaps") {
+	if logs, err := kubectl(t, "get", "--raw", "/apis/ark.heptio.com/v1/namespaces/"+home+"/restores/harbour-from-mirror/logs"); err != nil || !strings.Contains(logs, "restore finished: 2 created") {
 		t.Errorf("logs of the restore from the mirror (kept in the default location): %v\n%s", err, logs)
 	}
 	// Wait for the garbage collector's pass, then check nothing was written.
