@@ -60,6 +60,10 @@ type event struct {
 
 // source is one location as the index polls it.
 type source struct {
+	// locName is the location's name, which never changes for a source.
+	locName string
+	// loc is the location as last put in the set (its store and flags
+	// change); read it under the index's lock.
 	loc *locations.Location
 	// rank orders sources: of two backups of the same namespace and name
 	// in two locations, the one of the lower rank is served.
@@ -76,7 +80,7 @@ type source struct {
 	cancel   context.CancelFunc
 }
 
-func (s *source) name() string { return s.loc.Name }
+func (s *source) name() string { return s.locName }
 
 // unavailable wraps a failure of the source with the location, for 503s.
 func (s *source) unavailable(err error) error { return unavailable(s.loc, err) }
@@ -151,7 +155,7 @@ func (ix *index) setLocations(ctx context.Context, locs []*locations.Location, i
 			continue
 		}
 		sctx, cancel := context.WithCancel(ctx)
-		s := &source{loc: l, rank: rank, shadowed: map[string]string{}, pollDone: make(chan struct{}), cancel: cancel}
+		s := &source{locName: l.Name, loc: l, rank: rank, shadowed: map[string]string{}, pollDone: make(chan struct{}), cancel: cancel}
 		ix.sources[l.Name] = s
 		go ix.run(sctx, s, interval)
 		klog.InfoS("Serving backups from storage location", "location", l.Name, "readOnly", l.ReadOnly)

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -155,9 +156,16 @@ func NewREST(typer runtime.ObjectTyper, opts Options) (*REST, *StatusREST) {
 		signer:       opts.Signer,
 		lifetimes:    opts.Lifetimes,
 	}
-	// Locations come and go with their objects: the index follows.
-	opts.Locations.OnChange(func() { r.ix.setLocations(ctx, opts.Locations.All(), opts.PollInterval) })
-	r.ix.setLocations(ctx, opts.Locations.All(), opts.PollInterval)
+	// Locations come and go with their objects: the index follows, one
+	// change at a time so that an older view never overwrites a newer one.
+	var following sync.Mutex
+	follow := func() {
+		following.Lock()
+		defer following.Unlock()
+		r.ix.setLocations(ctx, opts.Locations.All(), opts.PollInterval)
+	}
+	opts.Locations.OnChange(follow)
+	follow()
 	go func() {
 		t := clk.NewTicker(bookmarkInterval)
 		defer t.Stop()
