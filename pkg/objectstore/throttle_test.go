@@ -131,4 +131,3 @@ func TestThrottledServers(t *testing.T) {
 		})
 	}
 }
-

@@ -111,7 +111,9 @@ spec:
 	})
 
 	mustKubectl(t, "create", "namespace", "harbour")
-	t.Cleanup(func() { _, _ = kubectl(t, "delete", "namespace", "harbour", "harbour-2", "--ignore-not-found", "--wait=false") })
+	t.Cleanup(func() {
+		_, _ = kubectl(t, "delete", "namespace", "harbour", "harbour-2", "--ignore-not-found", "--wait=false")
+	})
 	mustKubectl(t, "create", "configmap", "tides", "-n", "harbour", "--from-literal=high=06:12")
 
 	toS3 := runBackup(t, home, &arkv1.Backup{ObjectMeta: metav1.ObjectMeta{Name: "harbour-s3"}, Spec: arkv1.BackupSpec{
