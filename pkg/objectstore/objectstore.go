@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 )
@@ -193,9 +194,20 @@ type Store interface {
 // DefaultPageSize is the page size of List when none is given.
 const DefaultPageSize = 1000
 
-// Open returns the store for a location URL: file:///path, gs://bucket/prefix
-// or s3://bucket/prefix with S3Options as query parameters
-// (?region=...&endpoint=...&forcePathStyle=true&insecureSkipTLSVerify=true).
+// Open returns the store for a location URL: file:///path, gs://bucket/prefix,
+// s3://bucket/prefix with S3Options as query parameters
+// (?region=...&endpoint=...&forcePathStyle=true&insecureSkipTLSVerify=true),
+// or azure://container/prefix?account=NAME&endpoint=URL for Azure Blob
+// Storage (endpoint is optional: https://NAME.blob.core.windows.net by
+// default, a Blob service URL such as http://127.0.0.1:10000/devstoreaccount1
+// for Azurite).
+//
+// Location URLs never carry credentials. S3's come from the AWS environment.
+// Azure's come from exactly one of the environment variables
+// AZURE_STORAGE_KEY (the account key, with account=NAME),
+// AZURE_STORAGE_SAS_TOKEN (a shared access signature) or
+// AZURE_STORAGE_CONNECTION_STRING (which names the account and endpoint
+// itself, so the URL then has neither); none or more than one is an error.
 func Open(ctx context.Context, location string) (Store, error) {
 	u, err := url.Parse(location)
 	if err != nil {
@@ -224,8 +236,15 @@ func Open(ctx context.Context, location string) (Store, error) {
 			return nil, fmt.Errorf("backup location %q: %w", location, err)
 		}
 		return OpenS3(ctx, u.Host, strings.Trim(u.Path, "/"), opts)
+	case "azure":
+		container, prefix, opts, err := parseAzureURL(u, os.Getenv)
+		if err != nil {
+			// Not the location itself: a refused one may hold a secret.
+			return nil, fmt.Errorf("backup location azure://%s: %w", u.Host, err)
+		}
+		return OpenAzure(ctx, container, prefix, opts)
 	default:
-		return nil, fmt.Errorf("backup location %q: unsupported scheme %q (want file, gs or s3)", location, u.Scheme)
+		return nil, fmt.Errorf("backup location %q: unsupported scheme %q (want file, gs, s3 or azure)", location, u.Scheme)
 	}
 }
 
