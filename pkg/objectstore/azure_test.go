@@ -10,6 +10,7 @@ import (
 	"math/rand"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -253,6 +254,56 @@ func TestAzureAbort(t *testing.T) {
 		if _, err := objectstore.PutBytes(ctx, s, key, []byte("again"), objectstore.Conditions{DoesNotExist: true}); !errors.Is(err, objectstore.ErrPreconditionFailed) {
 			t.Errorf("second create of %s: got %v, want ErrPreconditionFailed", key, err)
 		}
+	}
+}
+
+// Creates racing as staged uploads: every one passes the early check and
+// stages its blocks; the first commit discards the others' blocks, and
+// their commits are refused as lost races: exactly one wins.
+func TestAzureConcurrentStagedCreate(t *testing.T) {
+	srv := azuretest.Start(t)
+	s := azureStore(t, srv, "race")
+	const n = 4
+	data := make([]byte, 6<<20) // more than one block
+	var ready, wg sync.WaitGroup
+	ready.Add(n)
+	errs := make([]error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w, err := s.NewWriter(context.Background(), "backups/race/race.tar.gz", objectstore.Conditions{DoesNotExist: true})
+			if err != nil {
+				errs[i] = err
+				ready.Done()
+				return
+			}
+			_, errs[i] = w.Write(data)
+			ready.Done()
+			ready.Wait() // all have staged blocks before any commits
+			if errs[i] != nil {
+				w.Abort()
+				return
+			}
+			errs[i] = w.Close()
+		}()
+	}
+	wg.Wait()
+	wins := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			wins++
+		case !errors.Is(err, objectstore.ErrPreconditionFailed):
+			t.Errorf("racing create: unexpected error %v", err)
+		}
+	}
+	if wins != 1 {
+		t.Errorf("%d of %d racing staged creates succeeded, want exactly 1", wins, n)
+	}
+	a, err := s.Attrs(context.Background(), "backups/race/race.tar.gz")
+	if err != nil || a.Size != int64(len(data)) {
+		t.Errorf("after the race: %+v, %v", a, err)
 	}
 }
 
