@@ -28,6 +28,10 @@ func TestSpecFor(t *testing.T) {
 			Provider: "aws", ObjectStorage: arkv1.ObjectStorageLocation{Bucket: "backups", Prefix: "a/b"},
 			Config: map[string]string{"region": "eu-west-1", "forcePathStyle": "true"}, AccessMode: rw, Default: true,
 		}},
+		{"azure://backups/cluster-1?account=ark&endpoint=http://127.0.0.1:10000/ark", arkv1.BackupStorageLocationSpec{
+			Provider: "azure", ObjectStorage: arkv1.ObjectStorageLocation{Bucket: "backups", Prefix: "cluster-1"},
+			Config: map[string]string{"account": "ark", "endpoint": "http://127.0.0.1:10000/ark"}, AccessMode: rw, Default: true,
+		}},
 	}
 	for _, tt := range tests {
 		got, err := SpecFor(tt.url)
@@ -35,8 +39,8 @@ func TestSpecFor(t *testing.T) {
 			t.Errorf("SpecFor(%q) = %+v, %v; want %+v", tt.url, got, err, tt.want)
 		}
 	}
-	if _, err := SpecFor("azure://x"); err == nil {
-		t.Error("SpecFor(azure://x) succeeded")
+	if _, err := SpecFor("ftp://x"); err == nil {
+		t.Error("SpecFor(ftp://x) succeeded")
 	}
 }
 

@@ -32,14 +32,28 @@ func SpecFor(location string) (arkv1.BackupStorageLocationSpec, error) {
 	case "s3":
 		spec.Provider = "aws"
 		spec.ObjectStorage = arkv1.ObjectStorageLocation{Bucket: u.Host, Prefix: prefix}
-		for k, v := range u.Query() {
-			if spec.Config == nil {
-				spec.Config = map[string]string{}
-			}
-			spec.Config[k] = v[len(v)-1]
-		}
+		spec.Config = queryConfig(u.Query())
+	case "azure":
+		// The query holds only the account and endpoint: the credential
+		// comes from the server's environment and is never in the URL.
+		spec.Provider = "azure"
+		spec.ObjectStorage = arkv1.ObjectStorageLocation{Bucket: u.Host, Prefix: prefix}
+		spec.Config = queryConfig(u.Query())
 	default:
-		return arkv1.BackupStorageLocationSpec{}, fmt.Errorf("backup location: unsupported scheme %q (want file, gs or s3)", u.Scheme)
+		return arkv1.BackupStorageLocationSpec{}, fmt.Errorf("backup location: unsupported scheme %q (want file, gs, s3 or azure)", u.Scheme)
 	}
 	return spec, nil
+}
+
+// queryConfig is a location URL's query as a spec's config: the last value
+// of each parameter, or nil without any.
+func queryConfig(q url.Values) map[string]string {
+	var config map[string]string
+	for k, v := range q {
+		if config == nil {
+			config = map[string]string{}
+		}
+		config[k] = v[len(v)-1]
+	}
+	return config
 }
