@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -291,6 +292,7 @@ func (s *AzureStore) name(key string) (string, error) {
 // mapErr turns an SDK error about key into the store's errors, always naming
 // the location for anything but a missing object or a failed precondition.
 func (s *AzureStore) mapErr(key string, err error) error {
+	err = redactSAS(err)
 	var respErr *azcore.ResponseError
 	status := 0
 	if errors.As(err, &respErr) {
@@ -311,6 +313,30 @@ func (s *AzureStore) mapErr(key string, err error) error {
 			s, EnvAzureStorageKey, EnvAzureStorageSASToken, EnvAzureStorageConnectionString, err)
 	}
 	return fmt.Errorf("backup location %s: %w", s, err)
+}
+
+// sasSignature matches the signature of a shared access signature in a URL.
+var sasSignature = regexp.MustCompile(`(?i)([?&]sig=)[^&\s"]*`)
+
+// redactedError is an error whose message had a SAS signature removed; it
+// unwraps to the original, so errors.Is and errors.As still see through it.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
+
+// redactSAS removes SAS signatures from err's message. The SDK keeps them
+// out of its response errors, but a transport error (connection refused, a
+// timeout) quotes the request's whole URL, query and all.
+func redactSAS(err error) error {
+	msg := err.Error()
+	if !sasSignature.MatchString(msg) {
+		return err
+	}
+	return &redactedError{msg: sasSignature.ReplaceAllString(msg, "${1}REDACTED"), err: err}
 }
 
 // azureToken is the change token of an ETag: without quotes, which headers

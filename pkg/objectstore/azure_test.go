@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand"
+	"net/url"
 	"runtime"
 	"strings"
 	"sync"
@@ -105,6 +106,55 @@ func TestAzureWrongCredentials(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "container does not exist") || !strings.Contains(err.Error(), "azure://no-such-container") {
 		t.Errorf("listing a missing container: got %v", err)
 	}
+}
+
+// A SAS token authorizes a store; a tampered one is an access error, and
+// no message, not even a connection error's, shows the signature.
+func TestAzureSASToken(t *testing.T) {
+	srv := azuretest.Start(t)
+	srv.CreateContainer(t, "shared")
+	ctx := context.Background()
+	token := srv.SASToken(t, "shared")
+	q, err := url.ParseQuery(token)
+	if err != nil || q.Get("sig") == "" {
+		t.Fatalf("SAS token %q: %v", token, err)
+	}
+	sig := q.Get("sig")
+	var n atomic.Int32
+	open := func(token string) *objectstore.AzureStore {
+		t.Helper()
+		prefix := fmt.Sprintf("ark-%d", n.Add(1)) // a fresh, empty store each time
+		s, err := objectstore.OpenAzure(ctx, "shared", prefix, objectstore.AzureOptions{Endpoint: srv.Endpoint, SASToken: token})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(s.String(), sig) || strings.Contains(s.String(), "sig=") {
+			t.Errorf("String() shows the SAS: %s", s)
+		}
+		return s
+	}
+	objectstoretest.RunWith(t, func(t *testing.T) objectstore.Store { return open("?" + token) }, objectstoretest.Options{KeyPrefixBytes: len("ark-00/")})
+	s := open(token)
+
+	noSecret := func(what string, err error) {
+		t.Helper()
+		if err == nil {
+			t.Errorf("%s succeeded", what)
+		} else if strings.Contains(err.Error(), sig) || strings.Contains(err.Error(), url.QueryEscape(sig)) {
+			t.Errorf("%s: the error shows the signature: %v", what, err)
+		}
+	}
+	q.Set("sig", "dGFtcGVyZWQ=")
+	tampered := open(q.Encode())
+	_, err = tampered.List(ctx, objectstore.ListOptions{})
+	noSecret("listing with a tampered SAS", err)
+	if err != nil && !strings.Contains(err.Error(), "access denied") {
+		t.Errorf("listing with a tampered SAS: %v, want an access error", err)
+	}
+	srv.Stop()
+	_, err = s.List(ctx, objectstore.ListOptions{})
+	noSecret("listing an unreachable account", err)
+	t.Logf("unreachable with a SAS: %v", err)
 }
 
 // An unreachable account is an error within seconds: retries are bounded.

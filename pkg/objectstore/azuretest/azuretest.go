@@ -22,6 +22,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/sas"
 
 	"github.com/arkproject/ark/pkg/objectstore"
 )
@@ -191,6 +192,22 @@ func (s *Server) Options() objectstore.AzureOptions {
 // server.
 func (s *Server) ConnectionString() string {
 	return fmt.Sprintf("DefaultEndpointsProtocol=http;AccountName=%s;AccountKey=%s;BlobEndpoint=%s;", AccountName, AccountKey, s.Endpoint)
+}
+
+// SASToken returns a shared access signature (a query string) for container
+// allowing what a store does there, valid for an hour.
+func (s *Server) SASToken(t testing.TB, container string) string {
+	t.Helper()
+	perms := sas.ContainerPermissions{Read: true, Create: true, Write: true, Delete: true, List: true}
+	u, err := s.client.ServiceClient().NewContainerClient(container).GetSASURL(perms, time.Now().Add(time.Hour), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, query, ok := strings.Cut(u, "?")
+	if !ok {
+		t.Fatalf("a SAS URL without a query: %s", u)
+	}
+	return query
 }
 
 // NewStore returns a store over container/prefix on this server, closed
