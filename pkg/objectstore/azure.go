@@ -227,6 +227,9 @@ func OpenAzure(ctx context.Context, containerName, prefix string, opts AzureOpti
 	}
 	prefix = strings.Trim(prefix, "/")
 	if prefix != "" {
+		if err := checkAzureName(prefix); err != nil {
+			return nil, fmt.Errorf("%s: the prefix %q %s", where, prefix, err)
+		}
 		prefix += "/"
 	}
 	s := &AzureStore{
@@ -277,16 +280,38 @@ func (s *AzureStore) Close() error { return nil }
 
 // name returns the blob name for key, refusing what other backends refuse
 // and counting the prefix toward MaxKeyBytes (Azure's limit is 1024
-// characters).
+// characters). It refuses more (checkAzureName): names Azure would store
+// under another name, which would alias another key.
 func (s *AzureStore) name(key string) (string, error) {
 	if err := CheckKey(key); err != nil {
 		return "", err
+	}
+	if err := checkAzureName(key); err != nil {
+		return "", fmt.Errorf("%w: %s %s", ErrInvalidKey, quoteKey(key), err)
 	}
 	if n := len(s.prefix) + len(key); n > MaxKeyBytes {
 		return "", fmt.Errorf("%w: %s with the location's prefix %q is an object key of %d bytes, more than the %d bytes an object key may have",
 			ErrInvalidKey, quoteKey(key), s.prefix, n, MaxKeyBytes)
 	}
 	return s.prefix + key, nil
+}
+
+// checkAzureName refuses what Azure does not keep as written: a backslash,
+// which the service reads as a slash (Azurite stores a\b as a/b), and
+// a segment ending in a dot, which Azure's naming rules say to avoid because
+// URL normalisation may drop it. Kubernetes names, which Ark's keys are
+// built from, have neither. The message completes a sentence that starts
+// with the key.
+func checkAzureName(name string) error {
+	if strings.IndexByte(name, '\\') >= 0 {
+		return errors.New("contains a backslash, which Azure Blob Storage reads as a slash")
+	}
+	for seg := range strings.SplitSeq(name, "/") {
+		if strings.HasSuffix(seg, ".") {
+			return errors.New("has a segment ending in a dot, which Azure Blob Storage may drop")
+		}
+	}
+	return nil
 }
 
 // mapErr turns an SDK error about key into the store's errors, always naming

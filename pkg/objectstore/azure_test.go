@@ -471,6 +471,39 @@ func TestAzureSpecialCharacters(t *testing.T) {
 	}
 }
 
+// Keys Azure would store under another name are refused up front, on every
+// call, rather than aliasing another key: a backslash (read as a slash) and
+// a segment ending in a dot.
+func TestAzureRefusesAliasingKeys(t *testing.T) {
+	srv := azuretest.Start(t)
+	s := azureStore(t, srv, "alias")
+	ctx := context.Background()
+	for _, key := range []string{`a/b\c`, "a/b./c", "a/b."} {
+		check := func(op string, err error) {
+			t.Helper()
+			if !errors.Is(err, objectstore.ErrInvalidKey) {
+				t.Errorf("%s %q: got %v, want ErrInvalidKey", op, key, err)
+			}
+		}
+		_, err := objectstore.PutBytes(ctx, s, key, []byte("x"), objectstore.Conditions{})
+		check("put", err)
+		_, err = s.Attrs(ctx, key)
+		check("Attrs", err)
+		_, _, err = s.NewReader(ctx, key)
+		check("NewReader", err)
+		check("Delete", s.Delete(ctx, key, objectstore.Conditions{}))
+	}
+	page, err := s.List(ctx, objectstore.ListOptions{})
+	if err != nil || len(page.Objects) != 0 {
+		t.Errorf("refused keys were written: %+v, %v", page.Objects, err)
+	}
+	for _, prefix := range []string{`ark\a`, "ark./a"} {
+		if _, err := objectstore.OpenAzure(ctx, "alias", prefix, srv.Options()); err == nil {
+			t.Errorf("OpenAzure with prefix %q succeeded", prefix)
+		}
+	}
+}
+
 // Open takes azure:// locations with the account and endpoint in the query
 // and exactly one credential from the environment, which no message repeats.
 func TestOpenAzureLocation(t *testing.T) {
