@@ -169,6 +169,9 @@ func (o AzureOptions) credentialCount() int {
 func OpenAzure(ctx context.Context, containerName, prefix string, opts AzureOptions) (*AzureStore, error) {
 	_ = ctx
 	where := "azure://" + containerName
+	if containerName == "" || strings.Contains(containerName, "/") {
+		return nil, fmt.Errorf("%s: want a container name, without slashes", where)
+	}
 	switch opts.credentialCount() {
 	case 0:
 		return nil, fmt.Errorf("%s: no Azure credential: give an account key, a SAS token or a connection string (for a location URL: %s, %s or %s in the environment)",
@@ -190,7 +193,9 @@ func OpenAzure(ctx context.Context, containerName, prefix string, opts AzureOpti
 		},
 		Telemetry: policy.TelemetryOptions{ApplicationID: "ark"},
 	}}
-	endpoint := strings.TrimSuffix(opts.Endpoint, "/")
+	// A query on the endpoint (a SAS pasted with it) is dropped: the token
+	// goes in SASToken, and String must never show it.
+	endpoint := strings.TrimSuffix(withoutQuery(opts.Endpoint), "/")
 	if endpoint == "" && opts.ConnectionString == "" {
 		if opts.AccountName == "" {
 			return nil, fmt.Errorf("%s: an account name or an endpoint is needed", where)
