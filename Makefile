@@ -6,7 +6,7 @@ LOCAL_DIR ?= _output/local
 PORT ?= 8443
 BENCH_TIME ?= 20x
 
-.PHONY: all build test unit e2e verify run run-standalone bench bench-restore codegen controlplane s3server clean
+.PHONY: all build test unit e2e verify run run-standalone bench bench-restore codegen controlplane s3server azurite clean
 
 all: build
 
@@ -19,7 +19,7 @@ build:
 	cp bin/ark bin/kubectl-ark
 
 ## test: verify, then every test: unit, in-process integration, and end-to-end on a local cluster
-test: verify controlplane s3server
+test: verify controlplane s3server azurite
 	$(GO) test $$($(GO) list ./... | grep -v /test/e2e) -count=1 -timeout 30m
 	$(GO) test ./test/e2e/... -p 1 -count=1 -timeout 40m
 
@@ -51,8 +51,8 @@ run: build controlplane
 run-standalone: build
 	bin/ark-apiserver --standalone --data-dir $(DATA_DIR) --secure-port $(PORT)
 
-## bench: list 10,000 backups through the API (file bucket, fake GCS, versitygw S3); back up 1k-100k objects (items/s, peak heap)
-bench: s3server
+## bench: list 10,000 backups through the API (file bucket, fake GCS, versitygw S3, Azurite); back up 1k-100k objects (items/s, peak heap)
+bench: s3server azurite
 	$(GO) test ./test/integration -run '^$$' -bench BenchmarkListBackups -benchtime $(BENCH_TIME) -timeout 60m
 	$(GO) test ./pkg/backup -run '^$$' -bench BenchmarkBackup -benchtime 3x
 
@@ -68,6 +68,10 @@ controlplane:
 ## s3server: build the S3-compatible server (versitygw) the S3 backend's tests run against into _output/bin (cached)
 s3server:
 	hack/s3server/build.sh
+
+## azurite: install the Azure Blob emulator (Azurite, pinned, from npm; needs node and npm) the Azure backend's tests run against into _output/azurite (cached)
+azurite:
+	hack/azurite/install.sh
 
 clean:
 	rm -rf bin _output/data

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"maps"
 	"net/url"
+	"os"
 	"path"
 	"path/filepath"
 	"slices"
@@ -62,7 +63,22 @@ var locationConfigKeys = map[string][]string{
 	"gcp":  nil,
 	"aws": {awsRegion, awsS3URL, awsS3ForcePathStyle, awsInsecureSkipTLSVerify, awsCACert,
 		awsServerSideEncryption, awsKMSKeyID, awsProfile},
-	// AZURE: the "azure" provider and its keys go here.
+	"azure": {azureStorageAccount, azureStorageAccountURI},
+}
+
+// Config keys of the azure provider, named as in Velero.
+const (
+	// azureStorageAccount is the storage account's name.
+	azureStorageAccount = "storageAccount"
+	// azureStorageAccountURI is the Blob service URL (Azurite's, a sovereign
+	// cloud's); unset is https://ACCOUNT.blob.core.windows.net.
+	azureStorageAccountURI = "storageAccountURI"
+)
+
+// azureQueryAliases are the shorter names an azure:// URL's query takes.
+var azureQueryAliases = map[string]string{
+	"account":  azureStorageAccount,
+	"endpoint": azureStorageAccountURI,
 }
 
 // s3QueryAliases are the names an s3:// URL's query took before it used
@@ -104,9 +120,71 @@ func CheckLocationConfig(provider string, config map[string]string) error {
 		}
 		return fmt.Errorf("unknown config key %q for provider %s (known keys: %s)", k, provider, strings.Join(known, ", "))
 	}
-	if provider == "aws" {
+	switch provider {
+	case "aws":
 		_, err := s3OptionsFromConfig(config)
 		return err
+	case "azure":
+		if e := config[azureStorageAccountURI]; e != "" {
+			u, err := url.Parse(e)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" {
+				return fmt.Errorf("%s: want an http:// or https:// URL without credentials or query", azureStorageAccountURI)
+			}
+		}
+	}
+	return nil
+}
+
+// azureCredentialKeys are the lines an azure credential may hold, each
+// NAME=VALUE: exactly one of the key (Velero's name for it too), the SAS
+// token or the connection string, and optionally the account's name.
+var azureCredentialKeys = []string{
+	EnvAzureStorageKey, "AZURE_STORAGE_ACCOUNT_ACCESS_KEY", EnvAzureStorageSASToken,
+	EnvAzureStorageConnectionString, "AZURE_STORAGE_ACCOUNT",
+}
+
+// parseAzureCredential reads an azure location's credential: lines of
+// NAME=VALUE (blank lines and # comments allowed), as the environment
+// variables of the same names would say. Unknown names are refused; errors
+// give line numbers and names, never values.
+func parseAzureCredential(data []byte, opts *AzureOptions) error {
+	seen := map[string]bool{}
+	for i, line := range strings.Split(strings.TrimPrefix(string(data), "\ufeff"), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		if !ok || v == "" {
+			return fmt.Errorf("line %d: want NAME=VALUE", i+1)
+		}
+		if !slices.Contains(azureCredentialKeys, k) {
+			return fmt.Errorf("line %d: unknown name %s (want %s)", i+1, k, strings.Join(azureCredentialKeys, ", "))
+		}
+		if seen[k] {
+			return fmt.Errorf("line %d: %s is given twice", i+1, k)
+		}
+		seen[k] = true
+		switch k {
+		case EnvAzureStorageKey, "AZURE_STORAGE_ACCOUNT_ACCESS_KEY":
+			if opts.AccountKey != "" {
+				return fmt.Errorf("line %d: the account key is given twice", i+1)
+			}
+			opts.AccountKey = v
+		case EnvAzureStorageSASToken:
+			opts.SASToken = v
+		case EnvAzureStorageConnectionString:
+			opts.ConnectionString = v
+		case "AZURE_STORAGE_ACCOUNT":
+			if opts.AccountName != "" && opts.AccountName != v {
+				return fmt.Errorf("line %d: AZURE_STORAGE_ACCOUNT names another account than config.storageAccount", i+1)
+			}
+			opts.AccountName = v
+		}
+	}
+	if opts.credentialCount() != 1 {
+		return fmt.Errorf("want exactly one of %s, %s or %s", EnvAzureStorageKey, EnvAzureStorageSASToken, EnvAzureStorageConnectionString)
 	}
 	return nil
 }
@@ -170,7 +248,18 @@ func OpenLocation(ctx context.Context, c LocationConfig) (Store, error) {
 			opts.Profile = "" // the profile was the credential's, not the environment's
 		}
 		return OpenS3(ctx, c.Bucket, prefix, opts)
-		// AZURE: case "azure" goes here.
+	case "azure":
+		opts := AzureOptions{AccountName: c.Config[azureStorageAccount], Endpoint: c.Config[azureStorageAccountURI]}
+		if len(c.Credential) > 0 {
+			if err := parseAzureCredential(c.Credential, &opts); err != nil {
+				return nil, fmt.Errorf("%s: credential: %w", name, err)
+			}
+		} else {
+			opts.AccountKey = os.Getenv(EnvAzureStorageKey)
+			opts.SASToken = os.Getenv(EnvAzureStorageSASToken)
+			opts.ConnectionString = os.Getenv(EnvAzureStorageConnectionString)
+		}
+		return OpenAzure(ctx, c.Bucket, prefix, opts)
 	}
 	return nil, fmt.Errorf("%s: unknown provider", name) // CheckLocationConfig knows no other
 }
@@ -210,13 +299,23 @@ func ParseLocationURL(location string) (LocationConfig, error) {
 			return LocationConfig{}, fmt.Errorf("backup location %q: s3 URLs must be s3://bucket[/prefix][?options]", location)
 		}
 		c = LocationConfig{Provider: "aws", Bucket: u.Host, Prefix: strings.Trim(u.Path, "/")}
-	// AZURE: case "azure" goes here, and in the list below.
+	case "azure":
+		if u.Host == "" {
+			return LocationConfig{}, fmt.Errorf("backup location %q: azure URLs must be azure://container[/prefix][?options]", location)
+		}
+		if u.Query().Has("sig") {
+			return LocationConfig{}, fmt.Errorf("backup location azure://%s: location URLs carry no shared access signature; set it in %s", u.Host, EnvAzureStorageSASToken)
+		}
+		c = LocationConfig{Provider: "azure", Bucket: u.Host, Prefix: strings.Trim(u.Path, "/")}
 	default:
-		return LocationConfig{}, fmt.Errorf("backup location %q: unsupported scheme %q (want file, gs or s3)", location, u.Scheme)
+		return LocationConfig{}, fmt.Errorf("backup location %q: unsupported scheme %q (want file, gs, s3 or azure)", location, u.Scheme)
 	}
 	aliases := map[string]string(nil)
-	if u.Scheme == "s3" {
+	switch u.Scheme {
+	case "s3":
 		aliases = s3QueryAliases
+	case "azure":
+		aliases = azureQueryAliases
 	}
 	config, err := queryConfig(u.Query(), aliases)
 	if err != nil {

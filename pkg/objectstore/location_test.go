@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/arkproject/ark/pkg/objectstore"
+	"github.com/arkproject/ark/pkg/objectstore/azuretest"
 	"github.com/arkproject/ark/pkg/objectstore/gcstest"
 	"github.com/arkproject/ark/pkg/objectstore/s3test"
 )
@@ -275,7 +276,7 @@ func TestLocationConfigRefused(t *testing.T) {
 		{"aws", map[string]string{"profile": ""}, "config profile=\"\": want a profile name"},
 		{"file", map[string]string{"region": "x"}, `unknown config key "region": provider file takes no config keys`},
 		{"gcp", map[string]string{"project": "x"}, `unknown config key "project": provider gcp takes no config keys`},
-		{"s3", nil, `unknown provider "s3" (want aws, file or gcp)`},
+		{"s3", nil, `unknown provider "s3" (want aws, azure, file or gcp)`},
 		{"", nil, `unknown provider ""`},
 	} {
 		err := objectstore.CheckLocationConfig(tc.provider, tc.config)
@@ -348,6 +349,8 @@ func TestParseLocationURL(t *testing.T) {
 			aws("a", map[string]string{"s3Url": "http://ceph:7480", "s3ForcePathStyle": "false", "serverSideEncryption": "aws:kms", "kmsKeyId": "alias/ark", "profile": "ark"})},
 		{"s3://backups/?endpoint=http://seaweed:8333&s3ForcePathStyle=true",
 			aws("", map[string]string{"s3Url": "http://seaweed:8333", "s3ForcePathStyle": "true"})},
+		{"azure://backups/c1?account=ark&endpoint=http://127.0.0.1:10000/ark", objectstore.LocationConfig{Provider: "azure", Bucket: "backups", Prefix: "c1",
+			Config: map[string]string{"storageAccount": "ark", "storageAccountURI": "http://127.0.0.1:10000/ark"}}},
 	} {
 		got, err := objectstore.ParseLocationURL(tc.url)
 		if err != nil || !reflect.DeepEqual(got, tc.want) {
@@ -355,7 +358,8 @@ func TestParseLocationURL(t *testing.T) {
 		}
 	}
 	for _, tc := range []struct{ url, says string }{
-		{"azure://container/prefix", `unsupported scheme "azure" (want file, gs or s3)`},
+		{"ftp://container/prefix", `unsupported scheme "ftp" (want file, gs, s3 or azure)`},
+		{"azure://c/p?account=a&storageAccount=b", "the same option, given twice"},
 		{"backups", `unsupported scheme ""`},
 		{"file://host/dir", "file:///absolute/path"},
 		{"file:relative", "file:///absolute/path"},
@@ -480,6 +484,70 @@ func TestGCSLocationCredential(t *testing.T) {
 		}
 		if err != nil && (strings.Contains(err.Error(), "very-secret") || strings.Contains(err.Error(), "PRIVATE KEY")) {
 			t.Errorf("%s: the error quotes the credential: %v", tc.name, err)
+		}
+	}
+}
+
+// An azure location opens with the credential of its Secret (a key, a SAS
+// token or a connection string) against a real Azurite; a wrong key is an
+// error naming the location, never an empty list; malformed credentials
+// are refused without quoting them.
+func TestAzureLocationCredential(t *testing.T) {
+	srv := azuretest.Start(t)
+	srv.CreateContainer(t, "backups")
+	ctx := context.Background()
+	config := map[string]string{"storageAccount": azuretest.AccountName, "storageAccountURI": srv.Endpoint}
+	open := func(credential string, config map[string]string) (objectstore.Store, error) {
+		return objectstore.OpenLocation(ctx, objectstore.LocationConfig{Provider: "azure", Bucket: "backups", Prefix: "c1", Config: config, Credential: []byte(credential)})
+	}
+	for name, cred := range map[string]string{
+		"key":               "# the account key\nAZURE_STORAGE_KEY=" + azuretest.AccountKey + "\n",
+		"velero's key name": "AZURE_STORAGE_ACCOUNT_ACCESS_KEY=" + azuretest.AccountKey,
+		"sas":               "AZURE_STORAGE_SAS_TOKEN=" + srv.SASToken(t, "backups"),
+	} {
+		s, err := open(cred, config)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if _, err := objectstore.PutBytes(ctx, s, "k-"+strings.ReplaceAll(name, " ", "-"), []byte("v"), objectstore.Conditions{}); err != nil {
+			t.Errorf("%s: put: %v", name, err)
+		}
+		s.Close()
+	}
+	s, err := open("AZURE_STORAGE_CONNECTION_STRING="+srv.ConnectionString(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := s.List(ctx, objectstore.ListOptions{})
+	if err != nil || len(page.Objects) != 3 {
+		t.Errorf("list with a connection string: %+v, %v; want the 3 objects", page, err)
+	}
+
+	wrong := "AZURE_STORAGE_KEY=" + strings.Repeat("A", 86) + "=="
+	s, err = open(wrong, config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err = s.List(ctx, objectstore.ListOptions{})
+	if err == nil || len(page.Objects) != 0 || !strings.Contains(err.Error(), "access denied") || !strings.Contains(err.Error(), "azure://backups") {
+		t.Errorf("list with a wrong key: %+v, %v; want access denied naming the location", page, err)
+	}
+
+	for _, tc := range []struct{ cred, says string }{
+		{"", "no Azure credential"},
+		{"AZURE_STORAGE_KEY=s3cr3t\nAZURE_STORAGE_SAS_TOKEN=s3cr3t", "exactly one of"},
+		{"AZURE_STORAGE_KEY", "line 1: want NAME=VALUE"},
+		{"AWS_SECRET_ACCESS_KEY=s3cr3t", "unknown name AWS_SECRET_ACCESS_KEY"},
+		{"AZURE_STORAGE_KEY=s3cr3t\nAZURE_STORAGE_KEY=s3cr3t", "line 2: AZURE_STORAGE_KEY is given twice"},
+		{"AZURE_STORAGE_ACCOUNT=other\nAZURE_STORAGE_KEY=s3cr3t", "names another account"},
+	} {
+		t.Setenv("AZURE_STORAGE_KEY", "")
+		_, err := open(tc.cred, config)
+		if err == nil || !strings.Contains(err.Error(), tc.says) {
+			t.Errorf("credential %q: %v; want an error saying %q", tc.cred, err, tc.says)
+		}
+		if err != nil && strings.Contains(err.Error(), "s3cr3t") {
+			t.Errorf("credential %q: the error quotes it: %v", tc.cred, err)
 		}
 	}
 }

@@ -192,9 +192,12 @@ type Store interface {
 // DefaultPageSize is the page size of List when none is given.
 const DefaultPageSize = 1000
 
-// Open returns the store for a location URL: file:///path, gs://bucket/prefix
-// or s3://bucket/prefix?query, read by ParseLocationURL and opened by
-// OpenLocation with the server's own credentials.
+// Open returns the store for a location URL: file:///path, gs://bucket/prefix,
+// s3://bucket/prefix?query or azure://container/prefix?query, read by
+// ParseLocationURL and opened by OpenLocation with the server's own
+// credentials: S3's from the AWS environment, Azure's from exactly one of
+// AZURE_STORAGE_KEY (with storageAccount=NAME), AZURE_STORAGE_SAS_TOKEN or
+// AZURE_STORAGE_CONNECTION_STRING.
 func Open(ctx context.Context, location string) (Store, error) {
 	c, err := ParseLocationURL(location)
 	if err != nil {

@@ -41,13 +41,22 @@ func TestCheckKey(t *testing.T) {
 }
 
 func TestOpenRefusesBadLocations(t *testing.T) {
+	for _, env := range []string{"AZURE_STORAGE_KEY", "AZURE_STORAGE_SAS_TOKEN", "AZURE_STORAGE_CONNECTION_STRING"} {
+		t.Setenv(env, "")
+	}
 	for _, tc := range []struct{ location, says string }{
 		{"s3:///prefix", "s3://bucket"},
 		{"s3://bucket/p?regoin=eu-west-1", `unknown config key "regoin"`},
 		{"s3://bucket/p?forcePathStyle=yes", "forcePathStyle"},
 		{"s3://bucket/p?endpoint=localhost:9000", "http:// or https://"},
 		{"s3://AKID:secret@bucket/p", "carry no credentials"},
-		{"azure://container", "want file, gs or s3"},
+		{"gopher://bucket", "want file, gs, s3 or azure"},
+		{"azure:///prefix", "azure://container"},
+		{"azure://container/p?account=a", "no Azure credential"},
+		{"azure://container/p?acount=a", `unknown config key "acount"`},
+		{"azure://container/p?endpoint=localhost:10000", "http:// or https://"},
+		{"azure://account:secret@container/p", "carry no credentials"},
+		{"azure://container/p?sv=2024&sig=secret", "AZURE_STORAGE_SAS_TOKEN"},
 	} {
 		_, err := objectstore.Open(context.Background(), tc.location)
 		if err == nil || !strings.Contains(err.Error(), tc.says) {

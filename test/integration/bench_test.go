@@ -67,7 +67,7 @@ func seedBucket(b *testing.B, s objectstore.Store, n int) {
 // It also reports how long the server took to load the bucket at start.
 func BenchmarkListBackups(b *testing.B) {
 	n := benchBackups()
-	for _, kind := range []string{"file", "gcs", "s3"} {
+	for _, kind := range []string{"file", "gcs", "s3", "azure"} {
 		b.Run(fmt.Sprintf("%s/%d", kind, n), func(b *testing.B) {
 			var store objectstore.Store
 			switch kind {
@@ -75,6 +75,8 @@ func BenchmarkListBackups(b *testing.B) {
 				store, _ = gcsStore(b)
 			case "s3":
 				store, _ = s3Store(b)
+			case "azure":
+				store, _ = azureStore(b)
 			default:
 				s, err := objectstore.NewFileStore(b.TempDir())
 				if err != nil {

@@ -24,6 +24,7 @@ import (
 	"github.com/arkproject/ark/pkg/cmd/server"
 	"github.com/arkproject/ark/pkg/generated/clientset/versioned"
 	"github.com/arkproject/ark/pkg/objectstore"
+	"github.com/arkproject/ark/pkg/objectstore/azuretest"
 	"github.com/arkproject/ark/pkg/objectstore/gcstest"
 	"github.com/arkproject/ark/pkg/objectstore/s3test"
 )
@@ -195,8 +196,17 @@ func s3Store(t testing.TB) (objectstore.Store, *s3test.Server) {
 	return srv.NewStore(t, "ark-test", "cluster-a"), srv
 }
 
-// bucketKinds runs a test against a directory bucket, a GCS bucket and an S3
-// bucket.
+// azureStore returns a store on a fresh container of a real Azure Blob
+// emulator (Azurite), which the test may stop to make the bucket unreachable.
+func azureStore(t testing.TB) (objectstore.Store, *azuretest.Server) {
+	t.Helper()
+	srv := azuretest.Start(t)
+	srv.CreateContainer(t, "ark-test")
+	return srv.NewStore(t, "ark-test", "cluster-a"), srv
+}
+
+// bucketKinds runs a test against a directory bucket, a GCS bucket, an S3
+// bucket and an Azure container.
 func bucketKinds(t *testing.T, fn func(t *testing.T, ts *testServer)) {
 	t.Run("file", func(t *testing.T) { fn(t, startServer(t, serverOptions{})) })
 	t.Run("gcs", func(t *testing.T) {
@@ -205,6 +215,10 @@ func bucketKinds(t *testing.T, fn func(t *testing.T, ts *testServer)) {
 	})
 	t.Run("s3", func(t *testing.T) {
 		store, _ := s3Store(t)
+		fn(t, startServer(t, serverOptions{store: store}))
+	})
+	t.Run("azure", func(t *testing.T) {
+		store, _ := azureStore(t)
 		fn(t, startServer(t, serverOptions{store: store}))
 	})
 }

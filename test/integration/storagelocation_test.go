@@ -92,7 +92,7 @@ func TestServedLocation(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		l.Spec.Config = map[string]string{"note": "kept"}
+		l.Labels = map[string]string{"note": "kept"}
 		_, err = ts.Client.ArkV1().BackupStorageLocations(home).Update(ctx, l, metav1.UpdateOptions{})
 		return err
 	})
@@ -101,8 +101,8 @@ func TestServedLocation(t *testing.T) {
 	}
 	ts.waitForPoll(t)
 	ts.waitForPoll(t)
-	if got := waitForLocation(t, ts, l.Name, func(*arkv1.BackupStorageLocation) bool { return true }); got.Spec.Config["note"] != "kept" {
-		t.Errorf("edited config overwritten: %+v", got.Spec)
+	if got := waitForLocation(t, ts, l.Name, func(*arkv1.BackupStorageLocation) bool { return true }); got.Labels["note"] != "kept" {
+		t.Errorf("edited labels overwritten: %+v", got.ObjectMeta)
 	}
 	if err := ts.Client.ArkV1().BackupStorageLocations(home).Delete(ctx, l.Name, metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
@@ -195,17 +195,32 @@ func TestLocationValidation(t *testing.T) {
 	}{
 		{"outside the home namespace", "team-a", nil, `home namespace "heptio-ark"`},
 		{"no provider", home, func(l *arkv1.BackupStorageLocation) { l.Spec.Provider = "" }, "spec.provider: Required value"},
-		{"unknown provider", home, func(l *arkv1.BackupStorageLocation) { l.Spec.Provider = "azure" }, "spec.provider: Unsupported value"},
+		{"unknown provider", home, func(l *arkv1.BackupStorageLocation) { l.Spec.Provider = "ftp" }, "spec.provider: Unsupported value"},
+		{"unknown config key", home, func(l *arkv1.BackupStorageLocation) { l.Spec.Config["s3URL"] = "http://minio:9000" }, `unknown config key "s3URL"`},
+		{"bad config value", home, func(l *arkv1.BackupStorageLocation) { l.Spec.Config["s3ForcePathStyle"] = "maybe" }, "s3ForcePathStyle"},
 		{"no bucket", home, func(l *arkv1.BackupStorageLocation) { l.Spec.ObjectStorage.Bucket = "" }, "spec.objectStorage.bucket: Required value"},
 		{"absolute prefix", home, func(l *arkv1.BackupStorageLocation) { l.Spec.ObjectStorage.Prefix = "/x" }, "spec.objectStorage.prefix"},
 		{"escaping prefix", home, func(l *arkv1.BackupStorageLocation) { l.Spec.ObjectStorage.Prefix = "x/../y" }, "spec.objectStorage.prefix"},
 		{"bad access mode", home, func(l *arkv1.BackupStorageLocation) { l.Spec.AccessMode = "WriteOnly" }, "spec.accessMode: Unsupported value"},
-		{"second default", home, func(l *arkv1.BackupStorageLocation) { l.Spec.Default = true }, "spec.default: Forbidden"},
+		{"a credential on the flag's location", home, func(l *arkv1.BackupStorageLocation) { l.Name = arkv1.DefaultStorageLocation }, "spec.credential: Forbidden"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			l := newLocation("bad")
 			l.Namespace = tt.ns
+			if tt.name == "a credential on the flag's location" {
+				// The server created it: this is the update that adds one.
+				cur, err := ts.Client.ArkV1().BackupStorageLocations(home).Get(ctx, arkv1.DefaultStorageLocation, metav1.GetOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				cur.Spec.Credential = l.Spec.Credential
+				_, err = ts.Client.ArkV1().BackupStorageLocations(home).Update(ctx, cur, metav1.UpdateOptions{})
+				if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), tt.want) {
+					t.Errorf("got %v, want a 422 containing %q", err, tt.want)
+				}
+				return
+			}
 			if tt.mutate != nil {
 				tt.mutate(l)
 			}

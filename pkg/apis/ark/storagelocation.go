@@ -25,13 +25,15 @@ type BackupStorageLocation struct {
 // BackupStorageLocationSpec says where a location's bucket is.
 type BackupStorageLocationSpec struct {
 	// Provider is the kind of object store: "file" (a directory), "gcp"
-	// (Google Cloud Storage) or "aws" (S3 and S3-compatible stores).
+	// (Google Cloud Storage), "aws" (S3 and S3-compatible stores) or
+	// "azure" (Azure Blob Storage; the bucket is the container).
 	Provider string
 	// ObjectStorage names the bucket and the prefix within it.
 	ObjectStorage ObjectStorageLocation
 	// Config holds provider-specific settings: for aws, Heptio Ark's keys
 	// ("region", "s3Url", "s3ForcePathStyle", "caCert", ...), as in an
-	// s3:// --backup-location's query.
+	// s3:// --backup-location's query; for azure, "storageAccount" and
+	// "storageAccountURI" (the Blob service URL), as in an azure:// one.
 	Config map[string]string
 	// Credential names the key of a Secret in Ark's home namespace that
 	// holds the credentials of the bucket; unset means the server's own

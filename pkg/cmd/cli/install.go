@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net/url"
 	"os"
-	"path"
 	"sort"
 	"strings"
 
@@ -28,24 +26,11 @@ import (
 var apiServiceGVR = schema.GroupVersionResource{Group: "apiregistration.k8s.io", Version: "v1", Resource: "apiservices"}
 
 // checkBackupLocationURL refuses an --backup-location the server could
-// not serve: a scheme it does not know, no bucket, or a file:// URL whose
-// path is not absolute (file://dir/x names host "dir", path "/x").
+// not serve (a scheme it does not know, no bucket, a relative file:// path,
+// an unknown option), with the server's own reading of it.
 func checkBackupLocationURL(location string) error {
-	spec, err := storagelocation.SpecFor(location)
-	if err != nil {
-		return fmt.Errorf("--backup-location %q: %w\n  (give a URL such as gs://bucket/prefix, s3://bucket/prefix?region=eu-west-1 or file:///var/lib/ark/bucket)", location, err)
-	}
-	if spec.Provider == "file" {
-		if u, err := url.Parse(location); err == nil && u.Host != "" && u.Host != "localhost" {
-			return fmt.Errorf("--backup-location %q: a file:// URL takes an absolute path, as file:///var/lib/ark/bucket (here %q would be a host)", location, u.Host)
-		}
-		if !path.IsAbs(spec.ObjectStorage.Bucket) {
-			return fmt.Errorf("--backup-location %q: a file:// URL takes an absolute path, as file:///var/lib/ark/bucket", location)
-		}
-		return nil
-	}
-	if spec.ObjectStorage.Bucket == "" {
-		return fmt.Errorf("--backup-location %q names no bucket: the bucket is the URL's host, as gs://bucket/prefix", location)
+	if _, err := storagelocation.SpecFor(location); err != nil {
+		return fmt.Errorf("--backup-location: %w\n  (give a URL such as gs://bucket/prefix, s3://bucket/prefix?region=eu-west-1, azure://container/prefix?storageAccount=NAME or file:///var/lib/ark/bucket)", err)
 	}
 	return nil
 }

@@ -408,8 +408,8 @@ func TestInstallBackupLocation(t *testing.T) {
 		{"ftp://host/dir", `unsupported scheme "ftp"`},
 		{"my-bucket/prefix", `unsupported scheme ""`},
 		{"", `unsupported scheme ""`},
-		{"gs:///prefix", "names no bucket"},
-		{"file://var/lib/ark", "a file:// URL takes an absolute path"},
+		{"gs:///prefix", "gs URLs must be gs://bucket"},
+		{"file://var/lib/ark", "file URLs must be file:///absolute/path"},
 	} {
 		for _, args := range [][]string{
 			{"install", "--dry-run", "--backup-location", tc.loc},

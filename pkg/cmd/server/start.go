@@ -58,7 +58,8 @@ type Options struct {
 	HomeNamespace string
 	// DataDir holds the embedded etcd, the default bucket and standalone certificates.
 	DataDir string
-	// BackupLocation is the bucket URL: file:///path, gs://bucket/prefix or s3://bucket/prefix[?options].
+	// BackupLocation is the bucket URL: file:///path, gs://bucket/prefix,
+	// s3://bucket/prefix[?options] or azure://container/prefix[?options].
 	BackupLocation string
 	// BucketPollInterval is how often the bucket is listed for outside changes.
 	BucketPollInterval time.Duration
@@ -164,7 +165,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	o.RecommendedOptions.AddFlags(fs)
 	fs.StringVar(&o.HomeNamespace, "namespace", o.HomeNamespace, "Ark's home namespace: backups and restores here may cover the whole cluster; elsewhere they are confined to their own namespace.")
 	fs.StringVar(&o.DataDir, "data-dir", o.DataDir, "Directory for the embedded etcd, the default file bucket and standalone certificates.")
-	fs.StringVar(&o.BackupLocation, "backup-location", o.BackupLocation, "Backup storage location URL: file:///path, gs://bucket[/prefix] or s3://bucket[/prefix][?region=R&s3Url=URL&s3ForcePathStyle=true] (S3 credentials from the AWS environment). Default: file://<data-dir>/bucket.")
+	fs.StringVar(&o.BackupLocation, "backup-location", o.BackupLocation, "Backup storage location URL: file:///path, gs://bucket[/prefix], s3://bucket[/prefix][?region=R&s3Url=URL&s3ForcePathStyle=true] (S3 credentials from the AWS environment) or azure://container[/prefix][?storageAccount=NAME&storageAccountURI=URL] (Azure credential from AZURE_STORAGE_KEY, AZURE_STORAGE_SAS_TOKEN or AZURE_STORAGE_CONNECTION_STRING). Default: file://<data-dir>/bucket.")
 	fs.DurationVar(&o.BucketPollInterval, "bucket-poll-interval", o.BucketPollInterval, "How often the bucket is listed, so backups written or removed by others appear in list and watch.")
 	fs.BoolVar(&o.Standalone, "standalone", o.Standalone, "Serve without kube-apiserver: accept client certificates from a CA in the data directory, allow every authenticated user, and write <data-dir>/kubeconfig.")
 	fs.StringSliceVar(&o.AlternateDNS, "alternate-dns", o.AlternateDNS, "Extra DNS names for the generated serving certificate.")

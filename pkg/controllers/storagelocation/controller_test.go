@@ -33,6 +33,10 @@ func TestSpecFor(t *testing.T) {
 			Provider: "aws", ObjectStorage: arkv1.ObjectStorageLocation{Bucket: "backups", Prefix: "a/b"},
 			Config: map[string]string{"region": "eu-west-1", "s3ForcePathStyle": "true", "s3Url": "https://minio.example:9000"}, AccessMode: rw, Default: true,
 		}},
+		{"azure://backups/cluster-1?account=ark&endpoint=http://127.0.0.1:10000/ark", arkv1.BackupStorageLocationSpec{
+			Provider: "azure", ObjectStorage: arkv1.ObjectStorageLocation{Bucket: "backups", Prefix: "cluster-1"},
+			Config: map[string]string{"storageAccount": "ark", "storageAccountURI": "http://127.0.0.1:10000/ark"}, AccessMode: rw, Default: true,
+		}},
 	}
 	for _, tt := range tests {
 		got, err := SpecFor(tt.url)
@@ -40,7 +44,7 @@ func TestSpecFor(t *testing.T) {
 			t.Errorf("SpecFor(%q) = %+v, %v; want %+v", tt.url, got, err, tt.want)
 		}
 	}
-	for _, bad := range []string{"azure://x", "s3://backups?regoin=eu-west-1", "gs://backups?x=y"} {
+	for _, bad := range []string{"ftp://x", "azure://", "s3://backups?regoin=eu-west-1", "gs://backups?x=y", "azure://c?sig=abc"} {
 		if _, err := SpecFor(bad); err == nil {
 			t.Errorf("SpecFor(%s) succeeded", bad)
 		}

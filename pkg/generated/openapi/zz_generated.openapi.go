@@ -882,7 +882,7 @@ func schema_pkg_apis_ark_v1_BackupStorageLocationSpec(ref common.ReferenceCallba
 				Properties: map[string]spec.Schema{
 					"provider": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Provider is the kind of object store: \"file\" (a directory), \"gcp\" (Google Cloud Storage) or \"aws\" (S3 and S3-compatible stores).",
+							Description: "Provider is the kind of object store: \"file\" (a directory), \"gcp\" (Google Cloud Storage), \"aws\" (S3 and S3-compatible stores) or \"azure\" (Azure Blob Storage; the bucket is the container).",
 							Default:     "",
 							Type:        []string{"string"},
 							Format:      "",

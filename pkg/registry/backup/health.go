@@ -38,6 +38,9 @@ func (r *REST) Health(location string) Health {
 			h.Backups++
 		}
 	}
+	if h.Err == nil && s.loc.Err != nil {
+		h.Err = s.unavailable(s.loc.Err) // it could not be opened: no poll will say more
+	}
 	if h.Err == nil && !s.synced {
 		h.Err = errNotLoaded
 	}

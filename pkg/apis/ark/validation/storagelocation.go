@@ -14,8 +14,8 @@ import (
 )
 
 // providers are the object stores a location may name; they are those
-// --backup-location opens (file://, gs://, s3://).
-var providers = []string{"file", "gcp", "aws"}
+// --backup-location opens (file://, gs://, s3://, azure://).
+var providers = []string{"file", "gcp", "aws", "azure"}
 
 // Providers returns the object stores a location may name.
 func Providers() []string { return slices.Clone(providers) }

@@ -41,6 +41,10 @@ func TestValidateBackupStorageLocation(t *testing.T) {
 			s.Credential = &ark.SecretKeyReference{Name: "gcs-key", Key: "service-account.json"}
 			s.Config = map[string]string{"project": "p"}
 		}},
+		{name: "valid azure", ns: homeNS, loc: "secondary", mutate: func(s *ark.BackupStorageLocationSpec) {
+			s.Provider = "azure"
+			s.Config = map[string]string{"account": "ark", "endpoint": "http://127.0.0.1:10000/ark"}
+		}},
 		{name: "default on the served location", ns: homeNS, loc: "default", mutate: func(s *ark.BackupStorageLocationSpec) { s.Default = true }},
 		{name: "the flag's location read-only", ns: homeNS, loc: "default", mutate: func(s *ark.BackupStorageLocationSpec) {
 			s.AccessMode = ark.BackupStorageLocationAccessModeReadOnly
@@ -53,7 +57,7 @@ func TestValidateBackupStorageLocation(t *testing.T) {
 			want: []wantErr{invalid("metadata.namespace").with(`home namespace "heptio-ark"`)}},
 		{name: "no provider", ns: homeNS, loc: "x", mutate: func(s *ark.BackupStorageLocationSpec) { s.Provider = "" },
 			want: []wantErr{required("spec.provider")}},
-		{name: "unknown provider", ns: homeNS, loc: "x", mutate: func(s *ark.BackupStorageLocationSpec) { s.Provider = "azure" },
+		{name: "unknown provider", ns: homeNS, loc: "x", mutate: func(s *ark.BackupStorageLocationSpec) { s.Provider = "ftp" },
 			want: []wantErr{notSupported("spec.provider")}},
 		{name: "no bucket", ns: homeNS, loc: "x", mutate: func(s *ark.BackupStorageLocationSpec) { s.ObjectStorage.Bucket = "" },
 			want: []wantErr{required("spec.objectStorage.bucket")}},
