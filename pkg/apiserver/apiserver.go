@@ -262,9 +262,19 @@ func (c completedConfig) New() (*ArkServer, error) {
 		return nil
 	})
 	if after := c.ExtraConfig.AbandonedAfter; after > 0 {
-		store := c.ExtraConfig.BackupStore
 		generic.AddPostStartHookOrDie("start-ark-janitor", func(hook genericapiserver.PostStartHookContext) error {
-			go janitor.Janitor{Store: store, OlderThan: after}.Run(hook.Context)
+			// Every ReadWrite location's uploads are this server's litter;
+			// a ReadOnly location's are someone else's.
+			writable := func() []objectstore.Store {
+				var out []objectstore.Store
+				for _, l := range locs.All() {
+					if !l.ReadOnly && l.Err == nil {
+						out = append(out, l.Store)
+					}
+				}
+				return out
+			}
+			go janitor.Janitor{Stores: writable, OlderThan: after}.Run(hook.Context)
 			return nil
 		})
 	}

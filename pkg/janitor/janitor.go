@@ -21,9 +21,12 @@ import (
 
 // Janitor sweeps one server's litter.
 type Janitor struct {
-	// Store is the backup storage location; it is swept if it keeps local
+	// Store is a backup storage location; it is swept if it keeps local
 	// uploads (objectstore.Janitor).
 	Store objectstore.Store
+	// Stores, when set, returns more locations to sweep the same way, at
+	// each sweep: the ReadWrite ones being served then.
+	Stores func() []objectstore.Store
 	// ScratchDir is where restores unpack backups; "" is the temporary
 	// directory, as for restores.
 	ScratchDir string
@@ -46,13 +49,23 @@ func (j Janitor) Run(ctx context.Context) {
 
 // Sweep removes what is abandoned now.
 func (j Janitor) Sweep(ctx context.Context) {
-	if sweeper, ok := j.Store.(objectstore.Janitor); ok {
+	stores := []objectstore.Store{j.Store}
+	if j.Stores != nil {
+		stores = append(stores, j.Stores()...)
+	}
+	swept := map[string]bool{}
+	for _, store := range stores {
+		sweeper, ok := store.(objectstore.Janitor)
+		if !ok || swept[store.String()] {
+			continue
+		}
+		swept[store.String()] = true
 		n, err := sweeper.RemoveAbandonedUploads(ctx, j.OlderThan)
 		if err != nil {
-			klog.ErrorS(err, "Removing abandoned uploads", "location", j.Store.String())
+			klog.ErrorS(err, "Removing abandoned uploads", "location", store.String())
 		}
 		if n > 0 {
-			klog.InfoS("Removed abandoned uploads", "location", j.Store.String(), "count", n)
+			klog.InfoS("Removed abandoned uploads", "location", store.String(), "count", n)
 		}
 	}
 	n, err := restore.CleanScratch(j.ScratchDir, j.OlderThan)
