@@ -287,6 +287,7 @@ func (s *AzureStore) mapErr(key string, err error) error {
 	status := 0
 	if errors.As(err, &respErr) {
 		status = respErr.StatusCode
+		err = briefResponseError(respErr, err)
 	}
 	switch {
 	case bloberror.HasCode(err, bloberror.ContainerNotFound):
@@ -299,10 +300,25 @@ func (s *AzureStore) mapErr(key string, err error) error {
 	case status == http.StatusForbidden || status == http.StatusUnauthorized ||
 		bloberror.HasCode(err, bloberror.AuthenticationFailed, bloberror.AuthorizationFailure, bloberror.AuthorizationPermissionMismatch,
 			bloberror.InvalidAuthenticationInfo, bloberror.NoAuthenticationInformation, bloberror.InsufficientAccountPermissions):
-		return fmt.Errorf("backup location %s: access denied, check the credentials (%s, %s or %s) and their permissions on the container: %w",
+		return fmt.Errorf("backup location %s: access denied, check the credentials (the location's credential, else %s, %s or %s) and their permissions on the container: %w",
 			s, EnvAzureStorageKey, EnvAzureStorageSASToken, EnvAzureStorageConnectionString, err)
 	}
 	return fmt.Errorf("backup location %s: %w", s, err)
+}
+
+// briefResponseError says in one line what the service answered (the
+// SDK's own message spans many lines of headers and body, which API
+// statuses and events carry badly); it unwraps to the SDK's error.
+func briefResponseError(respErr *azcore.ResponseError, err error) error {
+	what := "request"
+	if r := respErr.RawResponse; r != nil && r.Request != nil {
+		what = r.Request.Method + " " + r.Request.URL.Path
+	}
+	code := respErr.ErrorCode
+	if code == "" {
+		code = http.StatusText(respErr.StatusCode)
+	}
+	return &redactedError{msg: redactSAS(fmt.Errorf("%s: HTTP %d %s", what, respErr.StatusCode, code)).Error(), err: err}
 }
 
 // sasSignature matches the signature of a shared access signature in a URL.

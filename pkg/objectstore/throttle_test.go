@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"google.golang.org/api/option"
 
 	"github.com/arkproject/ark/pkg/objectstore"
+	"github.com/arkproject/ark/pkg/objectstore/azuretest"
 	"github.com/arkproject/ark/pkg/objectstore/gcstest"
 	"github.com/arkproject/ark/pkg/objectstore/s3test"
 )
@@ -92,7 +94,7 @@ func checkThrottled(t *testing.T, th *throttle, store objectstore.Store) {
 	}
 }
 
-// S3 and GCS retry 429 and 5xx a bounded number of times with backoff,
+// S3, Azure and GCS retry 429 and 5xx a bounded number of times with backoff,
 // then report the failure: a throttled bucket is an error (the API's 503),
 // never an empty list.
 func TestThrottledServers(t *testing.T) {
@@ -104,6 +106,21 @@ func TestThrottledServers(t *testing.T) {
 			opts := srv.Options()
 			opts.Endpoint = th.URL
 			store, err := objectstore.OpenS3(context.Background(), "busy", "ark", opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { store.Close() })
+			checkThrottled(t, th, store)
+		})
+		t.Run("azure/"+http.StatusText(status), func(t *testing.T) {
+			srv := azuretest.Start(t)
+			srv.CreateContainer(t, "busy")
+			// The proxy forwards paths as they are: its target is the
+			// server, the account stays in the store's endpoint.
+			th := newThrottle(t, strings.TrimSuffix(srv.Endpoint, "/"+azuretest.AccountName), status)
+			opts := srv.Options()
+			opts.Endpoint = th.URL + "/" + azuretest.AccountName
+			store, err := objectstore.OpenAzure(context.Background(), "busy", "ark", opts)
 			if err != nil {
 				t.Fatal(err)
 			}
