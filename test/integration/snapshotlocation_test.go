@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -124,6 +125,12 @@ func TestSnapshotLocationCRUD(t *testing.T) {
 	}
 	if !found || !status {
 		t.Errorf("discovery lacks volumesnapshotlocations (%v) or its status (%v)", found, status)
+	}
+
+	// The OpenAPI v3 document, which kubectl explain reads, describes the kind.
+	if code, body := ts.rawGet(ctx, "/openapi/v3/apis/ark.heptio.com/v1"); code != http.StatusOK ||
+		!strings.Contains(string(body), "com.heptio.ark.v1.VolumeSnapshotLocationSpec") || !strings.Contains(string(body), "volumeSnapshotClass") {
+		t.Errorf("OpenAPI v3 of ark.heptio.com/v1: %d, VolumeSnapshotLocationSpec missing or undocumented", code)
 	}
 
 	// A status write through the main resource is ignored, the spec change kept.
