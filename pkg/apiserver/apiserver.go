@@ -38,6 +38,7 @@ import (
 	locationstorage "github.com/arkproject/ark/pkg/registry/backupstoragelocation"
 	restorestorage "github.com/arkproject/ark/pkg/registry/restore"
 	schedulestorage "github.com/arkproject/ark/pkg/registry/schedule"
+	snapshotlocationstorage "github.com/arkproject/ark/pkg/registry/volumesnapshotlocation"
 )
 
 var (
@@ -213,6 +214,12 @@ func (c completedConfig) New() (*ArkServer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating backup storage location storage: %w", err)
 	}
+	// Snapshot locations are only kept: nothing acts on them yet (their
+	// status stays empty), so no controller is started for them.
+	snapshotLocations, snapshotLocationStatus, err := snapshotlocationstorage.NewREST(Scheme, c.GenericConfig.RESTOptionsGetter, scope)
+	if err != nil {
+		return nil, fmt.Errorf("creating volume snapshot location storage: %w", err)
+	}
 	servedSpec, err := storagelocation.SpecFor(c.ExtraConfig.LocationURL)
 	if err != nil {
 		return nil, err
@@ -236,6 +243,9 @@ func (c completedConfig) New() (*ArkServer, error) {
 
 		"backupstoragelocations":        locations,
 		"backupstoragelocations/status": locationStatus,
+
+		"volumesnapshotlocations":        snapshotLocations,
+		"volumesnapshotlocations/status": snapshotLocationStatus,
 	}
 	if err := generic.InstallAPIGroup(&group); err != nil {
 		return nil, err

@@ -40,3 +40,44 @@ spec: {provider: aws, objectStorage: {bucket: b}}
 		t.Errorf("creating a location outside the home namespace: err=%v\n%s", err, out)
 	}
 }
+
+// VolumeSnapshotLocations are served through kube-apiserver's aggregation:
+// kubectl explains them, prints them by their short name with Ark's table,
+// and a provider Ark has no snapshotter for is a 422 listing those it has.
+func TestSnapshotLocationThroughKubectl(t *testing.T) {
+	out := mustKubectl(t, "explain", "volumesnapshotlocation.spec")
+	for _, want := range []string{"provider", "config", "credential"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("kubectl explain volumesnapshotlocation.spec lacks %s:\n%s", want, out)
+		}
+	}
+
+	t.Cleanup(func() { _, _ = kubectl(t, "delete", "vsl", "gcp-eu", "-n", home, "--ignore-not-found") })
+	if out, err := kubectlIn(t, `apiVersion: ark.heptio.com/v1
+kind: VolumeSnapshotLocation
+metadata: {name: gcp-eu, namespace: `+home+`}
+spec: {provider: gcp, config: {project: my-project, snapshotLocation: europe-west1}}
+`, "create", "-f", "-"); err != nil {
+		t.Fatalf("creating a gcp snapshot location: %v\n%s", err, out)
+	}
+	out = mustKubectl(t, "get", "vsl", "-n", home)
+	if got := strings.Join(strings.Fields(lines(out)[0]), " "); got != "NAME PROVIDER PHASE AGE" {
+		t.Errorf("snapshot location table header: %q", got)
+	}
+	if f := strings.Fields(lines(out)[1]); len(f) < 3 || f[0] != "gcp-eu" || f[1] != "gcp" || f[2] != "Unknown" {
+		t.Errorf("snapshot location table:\n%s", out)
+	}
+	out = mustKubectl(t, "get", "volumesnapshotlocations", "-n", home, "--field-selector", "metadata.name=gcp-eu", "-o", "name")
+	if strings.TrimSpace(out) != "volumesnapshotlocation.ark.heptio.com/gcp-eu" {
+		t.Errorf("by field selector: %q", out)
+	}
+
+	out, err := kubectlIn(t, `apiVersion: ark.heptio.com/v1
+kind: VolumeSnapshotLocation
+metadata: {name: aws-default, namespace: `+home+`}
+spec: {provider: aws, config: {region: us-east-1}}
+`, "create", "-f", "-")
+	if err == nil || !strings.Contains(out, "is invalid") || !strings.Contains(out, `"csi", "gcp", "hostpath"`) {
+		t.Errorf("creating an aws snapshot location: err=%v\n%s", err, out)
+	}
+}

@@ -34,6 +34,7 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&Restore{}, &RestoreList{},
 		&Schedule{}, &ScheduleList{},
 		&BackupStorageLocation{}, &BackupStorageLocationList{},
+		&VolumeSnapshotLocation{}, &VolumeSnapshotLocationList{},
 	)
 	return nil
 }

@@ -109,8 +109,8 @@ func progressDone(p *arkv1.Progress) int {
 	return p.ItemsDone
 }
 
-// newGet lists or gets backups, restores, schedules or backup storage
-// locations as a table, YAML or JSON.
+// newGet lists or gets backups, restores, schedules, backup storage
+// locations or volume snapshot locations as a table, YAML or JSON.
 func newGet(env *Env, resource string) *cobra.Command {
 	var o getOptions
 	cmd := &cobra.Command{
@@ -143,8 +143,8 @@ func newGet(env *Env, resource string) *cobra.Command {
 	return cmd
 }
 
-// newDelete deletes backups, restores, schedules or backup storage
-// locations (resource), asking first.
+// newDelete deletes backups, restores, schedules, backup storage
+// locations or volume snapshot locations (resource), asking first.
 func newDelete(env *Env, resource string) *cobra.Command {
 	var confirm, all bool
 	var selector string
@@ -200,6 +200,8 @@ func newDelete(env *Env, resource string) *cobra.Command {
 					err = client.ArkV1().Schedules(env.Namespace()).Delete(cmd.Context(), name, metav1.DeleteOptions{})
 				case locationsResource:
 					err = client.ArkV1().BackupStorageLocations(env.Namespace()).Delete(cmd.Context(), name, metav1.DeleteOptions{})
+				case snapshotLocationsResource:
+					err = client.ArkV1().VolumeSnapshotLocations(env.Namespace()).Delete(cmd.Context(), name, metav1.DeleteOptions{})
 				}
 				if err != nil {
 					return err
@@ -218,6 +220,9 @@ func newDelete(env *Env, resource string) *cobra.Command {
 	}
 	if resource == locationsResource {
 		cmd.Long += "\n\nDeleting a location deletes only the object: nothing in its bucket is deleted, neither the backups\nstored there nor any other file; create the location again to use them. (The location the server\nserves, from --backup-location, is created again by the server at its next poll.)"
+	}
+	if resource == snapshotLocationsResource {
+		cmd.Long += "\n\nDeleting a location deletes only the object: no volume snapshot is deleted (a backup's snapshots go\nwith the backup)."
 	}
 	cmd.Flags().BoolVar(&all, "all", false, "delete every "+noun+" in the namespace")
 	cmd.Flags().StringVarP(&selector, "selector", "l", "", "delete the "+plural+" matching this label selector")

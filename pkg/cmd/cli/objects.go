@@ -17,11 +17,18 @@ import (
 // objects of `ark backup-location`.
 const locationsResource = "backupstoragelocations"
 
+// snapshotLocationsResource is the API resource of volume snapshot
+// locations, the objects of `ark snapshot-location`.
+const snapshotLocationsResource = "volumesnapshotlocations"
+
 // nounOf is how messages name one object of resource: "backup", "backup
 // storage location".
 func nounOf(resource string) string {
-	if resource == locationsResource {
+	switch resource {
+	case locationsResource:
 		return "backup storage location"
+	case snapshotLocationsResource:
+		return "volume snapshot location"
 	}
 	return strings.TrimSuffix(resource, "s")
 }
@@ -31,7 +38,7 @@ func pluralOf(resource string) string { return nounOf(resource) + "s" }
 
 // kindOf is the API kind of resource's objects.
 func kindOf(resource string) string {
-	return map[string]string{"backups": "Backup", "restores": "Restore", "schedules": "Schedule", locationsResource: "BackupStorageLocation"}[resource]
+	return map[string]string{"backups": "Backup", "restores": "Restore", "schedules": "Schedule", locationsResource: "BackupStorageLocation", snapshotLocationsResource: "VolumeSnapshotLocation"}[resource]
 }
 
 // getObjects reads the named objects, or lists them, for YAML and JSON output.
@@ -82,6 +89,15 @@ func getObjects(ctx context.Context, env *Env, resource string, names []string, 
 			}
 			return l.Items, nil
 		})
+	case snapshotLocationsResource:
+		c := client.ArkV1().VolumeSnapshotLocations(ns)
+		return getOrList(ctx, names, c.Get, func() ([]arkv1.VolumeSnapshotLocation, error) {
+			l, err := c.List(ctx, opts)
+			if err != nil {
+				return nil, err
+			}
+			return l.Items, nil
+		})
 	}
 	return nil, fmt.Errorf("unknown resource %q", resource)
 }
@@ -111,8 +127,8 @@ func getOrList[T any, PT interface {
 	return out, nil
 }
 
-// newDescribe shows backups, restores, schedules or backup storage
-// locations in detail, one after the other as they are read; for a finished
+// newDescribe shows backups, restores, schedules, backup storage
+// locations or volume snapshot locations in detail, one after the other as they are read; for a finished
 // backup or restore with warnings or errors, those are read from its log. A backup's --details adds what it
 // holds, from backups/contents.
 func newDescribe(env *Env, resource string) *cobra.Command {
@@ -145,6 +161,9 @@ func newDescribe(env *Env, resource string) *cobra.Command {
 					continue
 				case *arkv1.BackupStorageLocation:
 					describeLocation(env.Out, obj, time.Now())
+					continue
+				case *arkv1.VolumeSnapshotLocation:
+					describeSnapshotLocation(env.Out, obj)
 					continue
 				}
 				if st.hasLog() && st.warnings+st.errors > 0 {

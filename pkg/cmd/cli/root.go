@@ -111,6 +111,7 @@ func NewRootCommand(name string, in io.Reader, out, errOut io.Writer) (*cobra.Co
 		newRestoreCommand(env),
 		newScheduleCommand(env),
 		newLocationCommand(env),
+		newSnapshotLocationCommand(env),
 		newVersionCommand(env),
 		newInstallCommand(env),
 	)

@@ -41,12 +41,18 @@ func newVerbCommands(env *Env) []*cobra.Command {
 			"describe": func() *cobra.Command { return newDescribe(env, locationsResource) },
 			"delete":   func() *cobra.Command { return newDelete(env, locationsResource) },
 		}, []string{"bsl"}},
+		{"snapshot-location", map[string]func() *cobra.Command{
+			"create":   func() *cobra.Command { return newSnapshotLocationCreate(env) },
+			"get":      func() *cobra.Command { return newGet(env, snapshotLocationsResource) },
+			"describe": func() *cobra.Command { return newDescribe(env, snapshotLocationsResource) },
+			"delete":   func() *cobra.Command { return newDelete(env, snapshotLocationsResource) },
+		}, []string{"vsl"}},
 	}
 	var out []*cobra.Command
 	for _, verb := range []string{"create", "get", "describe", "delete"} {
 		parent := &cobra.Command{
 			Use:   verb,
-			Short: strings.ToUpper(verb[:1]) + verb[1:] + " backups, restores, schedules or backup locations (as `ark backup " + verb + "`, ...)",
+			Short: strings.ToUpper(verb[:1]) + verb[1:] + " backups, restores, schedules, backup or snapshot locations (as `ark backup " + verb + "`, ...)",
 		}
 		for _, n := range nouns {
 			cmd := n.build[verb]()

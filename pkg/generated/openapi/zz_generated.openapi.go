@@ -61,6 +61,10 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1.ScheduleStatus{}.OpenAPIModelName():                schema_pkg_apis_ark_v1_ScheduleStatus(ref),
 		v1.SecretKeyReference{}.OpenAPIModelName():            schema_pkg_apis_ark_v1_SecretKeyReference(ref),
 		v1.UserInfo{}.OpenAPIModelName():                      schema_pkg_apis_ark_v1_UserInfo(ref),
+		v1.VolumeSnapshotLocation{}.OpenAPIModelName():        schema_pkg_apis_ark_v1_VolumeSnapshotLocation(ref),
+		v1.VolumeSnapshotLocationList{}.OpenAPIModelName():    schema_pkg_apis_ark_v1_VolumeSnapshotLocationList(ref),
+		v1.VolumeSnapshotLocationSpec{}.OpenAPIModelName():    schema_pkg_apis_ark_v1_VolumeSnapshotLocationSpec(ref),
+		v1.VolumeSnapshotLocationStatus{}.OpenAPIModelName():  schema_pkg_apis_ark_v1_VolumeSnapshotLocationStatus(ref),
 		resource.Quantity{}.OpenAPIModelName():                schema_apimachinery_pkg_api_resource_Quantity(ref),
 		metav1.APIGroup{}.OpenAPIModelName():                  schema_pkg_apis_meta_v1_APIGroup(ref),
 		metav1.APIGroupList{}.OpenAPIModelName():              schema_pkg_apis_meta_v1_APIGroupList(ref),
@@ -1836,6 +1840,178 @@ func schema_pkg_apis_ark_v1_UserInfo(ref common.ReferenceCallback) common.OpenAP
 					},
 				},
 				Required: []string{"username"},
+			},
+		},
+	}
+}
+
+func schema_pkg_apis_ark_v1_VolumeSnapshotLocation(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "VolumeSnapshotLocation records where, and with what, administrators mean volume snapshots to be taken, with Heptio Ark's field names. Locations live in Ark's home namespace only: they name cloud projects and credential Secrets, which are administrators' configuration.\n\nNothing acts on a VolumeSnapshotLocation yet: backups still snapshot each volume by its kind (CSI volumes through their VolumeSnapshotClass, GCE persistent disks in the project of the disk or of --gce-project, hostPath and local volumes into the backup's bucket), and no controller writes the status. A location records the intent, checked when it is written, so that manifests can be kept and reviewed now.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Standard object metadata.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(metav1.ObjectMeta{}.OpenAPIModelName()),
+						},
+					},
+					"spec": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Spec says which snapshotter the location is for and how to configure it.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1.VolumeSnapshotLocationSpec{}.OpenAPIModelName()),
+						},
+					},
+					"status": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Status is reserved for a controller; none writes it yet.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1.VolumeSnapshotLocationStatus{}.OpenAPIModelName()),
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v1.VolumeSnapshotLocationSpec{}.OpenAPIModelName(), v1.VolumeSnapshotLocationStatus{}.OpenAPIModelName(), metav1.ObjectMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_ark_v1_VolumeSnapshotLocationList(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "VolumeSnapshotLocationList is a list of VolumeSnapshotLocations.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Standard list metadata.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(metav1.ListMeta{}.OpenAPIModelName()),
+						},
+					},
+					"items": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Items are the locations.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1.VolumeSnapshotLocation{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+				},
+				Required: []string{"items"},
+			},
+		},
+		Dependencies: []string{
+			v1.VolumeSnapshotLocation{}.OpenAPIModelName(), metav1.ListMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_ark_v1_VolumeSnapshotLocationSpec(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "VolumeSnapshotLocationSpec says which snapshotter a location is for.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"provider": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Provider is the snapshotter: \"csi\" (CSI volumes, through the snapshot.storage.k8s.io API), \"gcp\" (GCE persistent disks) or \"hostpath\" (hostPath and local volumes, archived into the backup's bucket). Only snapshotters Ark has are accepted: a location for one it lacks (aws, azure) would look acted on and never be.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"config": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Config holds provider-specific settings: for gcp, \"project\" and \"snapshotLocation\" (the region or multi-region snapshots are stored in); for csi, \"volumeSnapshotClass\"; hostpath takes none. Unknown keys are refused.",
+							Type:        []string{"object"},
+							AdditionalProperties: &spec.SchemaOrBool{
+								Allows: true,
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Type:   []string{"string"},
+										Format: "",
+									},
+								},
+							},
+						},
+					},
+					"credential": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Credential names the key of a Secret in Ark's home namespace that holds the provider's credentials; unset means the server's own.",
+							Ref:         ref(v1.SecretKeyReference{}.OpenAPIModelName()),
+						},
+					},
+				},
+				Required: []string{"provider"},
+			},
+		},
+		Dependencies: []string{
+			v1.SecretKeyReference{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_ark_v1_VolumeSnapshotLocationStatus(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "VolumeSnapshotLocationStatus is what a controller observed of a location. No controller acts on locations yet, so it stays empty.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"phase": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Phase says whether the location can be used.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"message": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Message explains an Unavailable phase.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
 			},
 		},
 	}

@@ -8,10 +8,11 @@ import (
 
 // Field selectors each kind serves beyond metadata.name and metadata.namespace.
 var selectableFields = map[string][]string{
-	"Backup":                {"status.phase", "spec.storageLocation", "spec.scheduleName"},
-	"Restore":               {"status.phase", "spec.backupName"},
-	"Schedule":              {"status.phase"},
-	"BackupStorageLocation": {"status.phase", "spec.provider"},
+	"Backup":                 {"status.phase", "spec.storageLocation", "spec.scheduleName"},
+	"Restore":                {"status.phase", "spec.backupName"},
+	"Schedule":               {"status.phase"},
+	"BackupStorageLocation":  {"status.phase", "spec.provider"},
+	"VolumeSnapshotLocation": {"status.phase", "spec.provider"},
 }
 
 // addFieldLabelConversions lets field selectors name these fields; the API

@@ -42,6 +42,7 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&Restore{}, &RestoreList{},
 		&Schedule{}, &ScheduleList{},
 		&BackupStorageLocation{}, &BackupStorageLocationList{},
+		&VolumeSnapshotLocation{}, &VolumeSnapshotLocationList{},
 	)
 	metav1.AddToGroupVersion(scheme, SchemeGroupVersion)
 	return nil

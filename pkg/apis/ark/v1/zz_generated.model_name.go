@@ -160,3 +160,23 @@ func (in SecretKeyReference) OpenAPIModelName() string {
 func (in UserInfo) OpenAPIModelName() string {
 	return "com.heptio.ark.v1.UserInfo"
 }
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in VolumeSnapshotLocation) OpenAPIModelName() string {
+	return "com.heptio.ark.v1.VolumeSnapshotLocation"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in VolumeSnapshotLocationList) OpenAPIModelName() string {
+	return "com.heptio.ark.v1.VolumeSnapshotLocationList"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in VolumeSnapshotLocationSpec) OpenAPIModelName() string {
+	return "com.heptio.ark.v1.VolumeSnapshotLocationSpec"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in VolumeSnapshotLocationStatus) OpenAPIModelName() string {
+	return "com.heptio.ark.v1.VolumeSnapshotLocationStatus"
+}

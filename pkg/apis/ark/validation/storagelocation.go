@@ -28,7 +28,7 @@ var accessModes = []string{
 // ValidateBackupStorageLocation validates a new BackupStorageLocation.
 func ValidateBackupStorageLocation(l *ark.BackupStorageLocation, scope Scope) field.ErrorList {
 	allErrs := apimachineryvalidation.ValidateObjectMeta(&l.ObjectMeta, true, apimachineryvalidation.NameIsDNSSubdomain, field.NewPath("metadata"))
-	allErrs = append(allErrs, locationNamespace(l.Namespace, scope)...)
+	allErrs = append(allErrs, locationNamespace(l.Namespace, "backup storage locations", scope)...)
 	allErrs = append(allErrs, ValidateBackupStorageLocationSpec(&l.Spec, l.Name, scope, field.NewPath("spec"))...)
 	return allErrs
 }
@@ -55,15 +55,16 @@ func ValidateBackupStorageLocationStatusUpdate(l, old *ark.BackupStorageLocation
 	return allErrs
 }
 
-// locationNamespace keeps locations in the home namespace: a location is
-// administrators' configuration (a bucket, its credentials), and a
-// namespace's users must not be able to point Ark at buckets of their own.
-func locationNamespace(ns string, scope Scope) field.ErrorList {
+// locationNamespace keeps locations (what: "backup storage locations",
+// "volume snapshot locations") in the home namespace: a location is
+// administrators' configuration (a bucket, a project, their credentials),
+// and a namespace's users must not be able to point Ark at their own.
+func locationNamespace(ns, what string, scope Scope) field.ErrorList {
 	if scope.HomeNamespace == "" || ns == scope.HomeNamespace {
 		return nil
 	}
 	return field.ErrorList{field.Invalid(field.NewPath("metadata", "namespace"), ns,
-		fmt.Sprintf("backup storage locations live in Ark's home namespace %q only", scope.HomeNamespace))}
+		fmt.Sprintf("%s live in Ark's home namespace %q only", what, scope.HomeNamespace))}
 }
 
 // ValidateBackupStorageLocationSpec checks a location's provider, bucket,
@@ -84,23 +85,7 @@ func ValidateBackupStorageLocationSpec(spec *ark.BackupStorageLocationSpec, name
 			allErrs = append(allErrs, field.Invalid(fldPath.Child("config"), k, "keys must not be empty"))
 		}
 	}
-	if c := spec.Credential; c != nil {
-		p := fldPath.Child("credential")
-		if c.Name == "" {
-			allErrs = append(allErrs, field.Required(p.Child("name"), "the name of a Secret in Ark's home namespace"))
-		} else {
-			for _, msg := range apimachineryvalidation.NameIsDNSSubdomain(c.Name, false) {
-				allErrs = append(allErrs, field.Invalid(p.Child("name"), c.Name, msg))
-			}
-		}
-		if c.Key == "" {
-			allErrs = append(allErrs, field.Required(p.Child("key"), "the key within the Secret"))
-		} else {
-			for _, msg := range utilvalidation.IsConfigMapKey(c.Key) {
-				allErrs = append(allErrs, field.Invalid(p.Child("key"), c.Key, msg))
-			}
-		}
-	}
+	allErrs = append(allErrs, validateCredential(spec.Credential, fldPath.Child("credential"))...)
 	switch {
 	case spec.AccessMode == "":
 		allErrs = append(allErrs, field.Required(fldPath.Child("accessMode"), "ReadWrite or ReadOnly"))
@@ -112,6 +97,30 @@ func ValidateBackupStorageLocationSpec(spec *ark.BackupStorageLocationSpec, name
 	if name != "" && name == scope.PrimaryLocation && spec.Credential != nil {
 		allErrs = append(allErrs, field.Forbidden(fldPath.Child("credential"),
 			"the location given by --backup-location uses the server's own credentials (its environment); define another location to use a Secret"))
+	}
+	return allErrs
+}
+
+// validateCredential checks a reference to a key of a Secret in the home
+// namespace; nil (the server's own credentials) is valid.
+func validateCredential(c *ark.SecretKeyReference, p *field.Path) field.ErrorList {
+	if c == nil {
+		return nil
+	}
+	var allErrs field.ErrorList
+	if c.Name == "" {
+		allErrs = append(allErrs, field.Required(p.Child("name"), "the name of a Secret in Ark's home namespace"))
+	} else {
+		for _, msg := range apimachineryvalidation.NameIsDNSSubdomain(c.Name, false) {
+			allErrs = append(allErrs, field.Invalid(p.Child("name"), c.Name, msg))
+		}
+	}
+	if c.Key == "" {
+		allErrs = append(allErrs, field.Required(p.Child("key"), "the key within the Secret"))
+	} else {
+		for _, msg := range utilvalidation.IsConfigMapKey(c.Key) {
+			allErrs = append(allErrs, field.Invalid(p.Child("key"), c.Key, msg))
+		}
 	}
 	return allErrs
 }

@@ -32,6 +32,8 @@ type Interface interface {
 	Restores() TypedRestoreInformer
 	// Schedules returns a ScheduleInformer.
 	Schedules() TypedScheduleInformer
+	// VolumeSnapshotLocations returns a VolumeSnapshotLocationInformer.
+	VolumeSnapshotLocations() TypedVolumeSnapshotLocationInformer
 }
 
 type version struct {
@@ -63,4 +65,9 @@ func (v *version) Restores() TypedRestoreInformer {
 // Schedules returns a TypedScheduleInformer.
 func (v *version) Schedules() TypedScheduleInformer {
 	return &scheduleInformer{factory: v.factory, namespace: v.namespace, tweakListOptions: v.tweakListOptions}
+}
+
+// VolumeSnapshotLocations returns a TypedVolumeSnapshotLocationInformer.
+func (v *version) VolumeSnapshotLocations() TypedVolumeSnapshotLocationInformer {
+	return &volumeSnapshotLocationInformer{factory: v.factory, namespace: v.namespace, tweakListOptions: v.tweakListOptions}
 }

@@ -32,6 +32,7 @@ type ArkV1Interface interface {
 	BackupStorageLocationsGetter
 	RestoresGetter
 	SchedulesGetter
+	VolumeSnapshotLocationsGetter
 }
 
 // ArkV1Client is used to interact with features provided by the ark.heptio.com group.
@@ -53,6 +54,10 @@ func (c *ArkV1Client) Restores(namespace string) RestoreInterface {
 
 func (c *ArkV1Client) Schedules(namespace string) ScheduleInterface {
 	return newSchedules(c, namespace)
+}
+
+func (c *ArkV1Client) VolumeSnapshotLocations(namespace string) VolumeSnapshotLocationInterface {
+	return newVolumeSnapshotLocations(c, namespace)
 }
 
 // NewForConfig creates a new ArkV1Client for the given config.

@@ -25,3 +25,5 @@ type BackupStorageLocationExpansion interface{}
 type RestoreExpansion interface{}
 
 type ScheduleExpansion interface{}
+
+type VolumeSnapshotLocationExpansion interface{}

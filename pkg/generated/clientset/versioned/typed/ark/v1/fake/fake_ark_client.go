@@ -44,6 +44,10 @@ func (c *FakeArkV1) Schedules(namespace string) v1.ScheduleInterface {
 	return newFakeSchedules(c, namespace)
 }
 
+func (c *FakeArkV1) VolumeSnapshotLocations(namespace string) v1.VolumeSnapshotLocationInterface {
+	return newFakeVolumeSnapshotLocations(c, namespace)
+}
+
 // RESTClient returns a RESTClient that is used to communicate
 // with API server by this client implementation.
 func (c *FakeArkV1) RESTClient() rest.Interface {
