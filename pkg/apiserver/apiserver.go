@@ -275,16 +275,7 @@ func (c completedConfig) New() (*ArkServer, error) {
 		generic.AddPostStartHookOrDie("start-ark-janitor", func(hook genericapiserver.PostStartHookContext) error {
 			// Every ReadWrite location's uploads are this server's litter;
 			// a ReadOnly location's are someone else's.
-			writable := func() []objectstore.Store {
-				var out []objectstore.Store
-				for _, l := range locs.All() {
-					if !l.ReadOnly && l.Err == nil {
-						out = append(out, l.Store)
-					}
-				}
-				return out
-			}
-			go janitor.Janitor{Stores: writable, OlderThan: after}.Run(hook.Context)
+			go janitor.Janitor{Stores: locs.WritableStores, OlderThan: after}.Run(hook.Context)
 			return nil
 		})
 	}

@@ -245,3 +245,15 @@ func (s *Set) ReadableStore(name string) (objectstore.Store, error) {
 	}
 	return l.Readable()
 }
+
+// WritableStores returns the stores of the ReadWrite locations that could be
+// opened, in precedence order.
+func (s *Set) WritableStores() []objectstore.Store {
+	var out []objectstore.Store
+	for _, l := range s.All() {
+		if store, err := l.Writable(); err == nil {
+			out = append(out, store)
+		}
+	}
+	return out
+}
