@@ -82,17 +82,14 @@ func NewSet(locs ...*Location) *Set {
 	return s
 }
 
-// Put adds a location or replaces the one of the same name. The store of a
-// replaced location is closed when it is not the new one's.
+// Put adds a location or replaces the one of the same name. Stores are
+// closed by whoever opened them, not by the set: the registry may still be
+// finishing a poll with the one replaced.
 func (s *Set) Put(l *Location) {
 	s.mu.Lock()
-	old := s.byName[l.Name]
 	s.byName[l.Name] = l
 	watchers := slices.Clone(s.watchers)
 	s.mu.Unlock()
-	if old != nil && old.Store != nil && old.Store != l.Store {
-		_ = old.Store.Close()
-	}
 	for _, w := range watchers {
 		w()
 	}
@@ -101,15 +98,12 @@ func (s *Set) Put(l *Location) {
 // Remove stops serving a location; nothing in its bucket is touched.
 func (s *Set) Remove(name string) {
 	s.mu.Lock()
-	old, ok := s.byName[name]
+	_, ok := s.byName[name]
 	delete(s.byName, name)
 	watchers := slices.Clone(s.watchers)
 	s.mu.Unlock()
 	if !ok {
 		return
-	}
-	if old.Store != nil && !old.Primary {
-		_ = old.Store.Close()
 	}
 	for _, w := range watchers {
 		w()

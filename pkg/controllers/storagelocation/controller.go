@@ -35,6 +35,10 @@ const refreshAfter = time.Minute
 // openTimeout bounds the opening of one location's store.
 const openTimeout = 30 * time.Second
 
+// closeGrace is how long a replaced store stays open for the polls and
+// requests that took it before the change.
+const closeGrace = 2 * time.Minute
+
 // Observation is what a location's bucket poller last found.
 type Observation struct {
 	// LastSynced is when the bucket was last listed successfully.
@@ -169,15 +173,29 @@ func (c *Controller) serve(ctx context.Context, objects []arkv1.BackupStorageLoc
 			klog.InfoS("Opened backup storage location", "location", l.Name, "store", loc.Store.String(), "readOnly", readOnly)
 		}
 		c.opened[l.Name] = print
+		old, _ := c.Locations.Get(l.Name)
 		c.put(loc)
+		c.closeLater(old)
 	}
 	for _, name := range c.Locations.Names() {
 		if !seen[name] {
+			old, _ := c.Locations.Get(name)
 			delete(c.opened, name)
 			c.Locations.Remove(name)
+			c.closeLater(old)
 			klog.InfoS("Backup storage location deleted; its backups are no longer served and its bucket is untouched", "location", name)
 		}
 	}
+}
+
+// closeLater closes the store of a location this controller opened and no
+// longer serves, once requests already using it have had time to finish.
+func (c *Controller) closeLater(old *locations.Location) {
+	if old == nil || old.Primary || old.Store == nil {
+		return
+	}
+	store := old.Store
+	time.AfterFunc(closeGrace, func() { _ = store.Close() })
 }
 
 // put puts a location in the set, unless it is the primary one as the set
