@@ -363,4 +363,3 @@ func TestBucketUnreachable(t *testing.T) {
 	})
 	os.RemoveAll(filepath.Join(cluster.BucketDir, "backups", "default-daily"))
 }
-
