@@ -84,7 +84,7 @@ type Controller struct {
 
 	// opened remembers, by location name, the fingerprint of the spec and
 	// credential each store was opened with, so an unchanged location is
-	// not opened again.
+	// not opened again (or, for one that failed, "failed:" and why).
 	opened map[string]string
 }
 
@@ -167,12 +167,16 @@ func (c *Controller) serve(ctx context.Context, objects []arkv1.BackupStorageLoc
 			loc.Store, loc.Err = c.Open(octx, l.Spec, credential)
 			cancel()
 		}
-		if loc.Err != nil {
-			klog.ErrorS(loc.Err, "Cannot open backup storage location; serving it as unavailable", "location", l.Name)
-		} else {
+		// A location that could not be opened is tried again at every sync
+		// (a Secret created late, a transient failure), logged once per reason.
+		switch {
+		case loc.Err == nil:
 			klog.InfoS("Opened backup storage location", "location", l.Name, "store", loc.Store.String(), "readOnly", readOnly)
+			c.opened[l.Name] = print
+		case c.opened[l.Name] != "failed:"+loc.Err.Error():
+			klog.ErrorS(loc.Err, "Cannot open backup storage location; serving it as unavailable", "location", l.Name)
+			c.opened[l.Name] = "failed:" + loc.Err.Error()
 		}
-		c.opened[l.Name] = print
 		old, _ := c.Locations.Get(l.Name)
 		c.put(loc)
 		c.closeLater(old)

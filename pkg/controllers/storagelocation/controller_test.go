@@ -213,13 +213,18 @@ func TestSyncServesEveryLocation(t *testing.T) {
 	}
 	n := len(opened)
 	sync()
-	if len(opened) != n {
-		t.Errorf("an unchanged location was opened again: %v", opened[n:])
+	if len(opened) != n+1 {
+		t.Errorf("a location that failed to open was not tried again: %v", opened[n:])
 	}
 	secret["s3-creds/cloud"] = "good"
 	sync()
 	if l, _ := c.Locations.Get("s3"); l.Err != nil || l.Store == nil {
 		t.Errorf("s3 after the Secret was fixed: %+v", l)
+	}
+	n = len(opened)
+	sync()
+	if len(opened) != n {
+		t.Errorf("an unchanged location that works was opened again: %v", opened[n:])
 	}
 	if st := get(t, client, "s3").Status; st.Phase != arkv1.BackupStorageLocationPhaseAvailable {
 		t.Errorf("s3 status after the Secret was fixed = %+v", st)
