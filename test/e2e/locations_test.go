@@ -8,11 +8,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
+	"github.com/arkproject/ark/pkg/objectstore/azuretest"
 	"github.com/arkproject/ark/pkg/objectstore/s3test"
 )
 
@@ -222,4 +224,79 @@ func fieldsOf(out string) []string {
 		rows = append(rows, strings.Join(strings.Fields(l), " "))
 	}
 	return rows
+}
+
+// azureBlobs lists the blob names of a container under a prefix.
+func azureBlobs(t *testing.T, srv *azuretest.Server, container, prefix string) []string {
+	t.Helper()
+	var names []string
+	p := srv.Client().NewListBlobsFlatPager(container, &azblob.ListBlobsFlatOptions{Prefix: &prefix})
+	for p.More() {
+		page, err := p.NextPage(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range page.Segment.BlobItems {
+			names = append(names, *b.Name)
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
+// An Azure Blob location (Azurite) defined as an object, with its account
+// key in a Secret: a backup goes there, is restored from there, and is
+// deleted from there by the garbage collector when the backup is deleted.
+func TestAzureLocation(t *testing.T) {
+	srv := azuretest.Start(t)
+	srv.CreateContainer(t, "ark-e2e")
+	mustKubectl(t, "create", "secret", "generic", "azure-creds", "-n", home,
+		"--from-literal=cloud=AZURE_STORAGE_KEY="+azuretest.AccountKey)
+	t.Cleanup(func() {
+		_, _ = kubectl(t, "delete", "bsl", "azure", "-n", home, "--ignore-not-found")
+		_, _ = kubectl(t, "delete", "secret", "azure-creds", "-n", home, "--ignore-not-found")
+	})
+	if out, err := kubectlIn(t, fmt.Sprintf(`apiVersion: ark.heptio.com/v1
+kind: BackupStorageLocation
+metadata: {name: azure, namespace: %s}
+spec:
+  provider: azure
+  objectStorage: {bucket: ark-e2e, prefix: cluster-a}
+  config: {storageAccount: %s, storageAccountURI: %q}
+  credential: {name: azure-creds, key: cloud}
+`, home, azuretest.AccountName, srv.Endpoint), "apply", "-f", "-"); err != nil {
+		t.Fatalf("creating the Azure location: %v\n%s", err, out)
+	}
+	locationPhase(t, "azure", "the Azure location is Available", func(s arkv1.BackupStorageLocationStatus) bool {
+		return s.Phase == arkv1.BackupStorageLocationPhaseAvailable
+	})
+
+	mustKubectl(t, "create", "namespace", "lagoon")
+	t.Cleanup(func() { _, _ = kubectl(t, "delete", "namespace", "lagoon", "--ignore-not-found", "--wait=false") })
+	mustKubectl(t, "create", "configmap", "depth", "-n", "lagoon", "--from-literal=metres=4")
+	b := runBackup(t, home, &arkv1.Backup{ObjectMeta: metav1.ObjectMeta{Name: "lagoon-azure"}, Spec: arkv1.BackupSpec{
+		IncludedNamespaces: []string{"lagoon"}, StorageLocation: "azure"}}, "")
+	if b.Status.Phase != arkv1.BackupPhaseCompleted {
+		t.Fatalf("backup to Azure: %+v", b.Status)
+	}
+	if blobs := azureBlobs(t, srv, "ark-e2e", "cluster-a/backups/lagoon-azure/"); !slices.Contains(blobs, "cluster-a/backups/lagoon-azure/lagoon-azure.tar.gz") {
+		t.Fatalf("the container holds %v", blobs)
+	}
+
+	mustKubectl(t, "delete", "namespace", "lagoon", "--timeout=90s")
+	r := runRestore(t, home, &arkv1.Restore{ObjectMeta: metav1.ObjectMeta{Name: "lagoon-from-azure"}, Spec: arkv1.RestoreSpec{BackupName: "lagoon-azure"}}, "")
+	if r.Status.Phase != arkv1.RestorePhaseCompleted {
+		t.Fatalf("restore from Azure: %+v", r.Status)
+	}
+	if got := mustKubectl(t, "get", "configmap", "depth", "-n", "lagoon", "-o", "jsonpath={.data.metres}"); got != "4" {
+		t.Errorf("restored configmap: %q", got)
+	}
+
+	mustKubectl(t, "delete", "backup", "lagoon-azure", "-n", home, "--wait=false")
+	eventually(t, 2*time.Minute, "the garbage collector deletes the backup's blobs", func() error {
+		if blobs := azureBlobs(t, srv, "ark-e2e", "cluster-a/backups/lagoon-azure/"); len(blobs) != 0 {
+			return fmt.Errorf("left: %v", blobs)
+		}
+		return nil
+	})
 }
