@@ -7,14 +7,9 @@
 package azuretest
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -25,6 +20,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/sas"
 
 	"github.com/arkproject/ark/pkg/objectstore"
+	"github.com/arkproject/ark/pkg/objectstore/testserver"
 )
 
 // Azurite's well-known development account, which it accepts by default.
@@ -40,134 +36,50 @@ type Server struct {
 	// http://127.0.0.1:PORT/devstoreaccount1.
 	Endpoint string
 
-	cmd    *exec.Cmd
-	exited chan struct{}
-	log    *bytes.Buffer
+	*testserver.Process
 	client *azblob.Client
 }
 
-// Binary returns the path of azurite-blob in the repository's
-// _output/azurite, found from the working directory (a package directory
-// while tests run).
-func Binary() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if data, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil && strings.HasPrefix(string(data), "module github.com/arkproject/ark\n") {
-			bin := filepath.Join(dir, "_output", "azurite", "node_modules", ".bin", "azurite-blob")
-			if _, err := os.Stat(bin); err != nil {
-				return "", fmt.Errorf("Azurite is not installed (run `make azurite`): %w", err)
-			}
-			return bin, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("the Ark repository root (its go.mod) is not above the working directory")
-		}
-		dir = parent
-	}
-}
-
 // Start starts Azurite on a free loopback port over a temporary directory
-// and stops it when the test ends. Without Azurite the test is skipped,
-// naming `make azurite`, except in CI (CI set), where it fails: make test
-// installs it, so a skip there would hide a broken install.
+// and stops it when the test ends (see testserver.Start).
 func Start(t testing.TB) *Server {
 	t.Helper()
-	bin, err := Binary()
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%v", err)
+	bin, err := testserver.Installed("_output/azurite/node_modules/.bin/azurite-blob", "azurite")
+	client := func(port int) (*azblob.Client, error) {
+		cred, err := azblob.NewSharedKeyCredential(AccountName, AccountKey)
+		if err != nil {
+			return nil, err
 		}
-		t.Skipf("skipping the Azure tests: %v", err)
+		return azblob.NewClientWithSharedKeyCredential(fmt.Sprintf("http://127.0.0.1:%d/%s/", port, AccountName), cred, &azblob.ClientOptions{ClientOptions: azcore.ClientOptions{
+			Retry: policy.RetryOptions{MaxRetries: -1}, // testserver retries until it answers
+		}})
 	}
-	var lastErr error
-	for range 3 { // the free port may be taken between probe and bind
-		s, err := start(bin, t.TempDir())
-		if err == nil {
-			t.Cleanup(s.Stop)
-			return s
-		}
-		lastErr = err
+	s := &Server{}
+	s.Process = testserver.Start(t, testserver.Launch{
+		Name: "Azurite", Binary: bin, BinaryErr: err,
+		Command: func(port int, dir string) ([]string, []string) {
+			args := []string{"--blobHost", "127.0.0.1", "--blobPort", fmt.Sprint(port),
+				"--location", dir, "--skipApiVersionCheck", "--loose", "--silent"}
+			// None of the caller's AZURITE_ACCOUNTS or AZURE_* settings; node
+			// finds itself on PATH, and keeps what it writes under the
+			// temporary HOME.
+			return args, []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}
+		},
+		Ready: func(ctx context.Context, port int) error {
+			c, err := client(port)
+			if err != nil {
+				return err
+			}
+			_, err = c.ServiceClient().GetProperties(ctx, nil)
+			return err
+		},
+	})
+	s.Endpoint = fmt.Sprintf("http://127.0.0.1:%d/%s", s.Port, AccountName)
+	var cerr error
+	if s.client, cerr = client(s.Port); cerr != nil {
+		t.Fatal(cerr)
 	}
-	t.Fatalf("starting Azurite: %v", lastErr)
-	return nil
-}
-
-func start(bin, dir string) (*Server, error) {
-	port, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	s := &Server{
-		Endpoint: fmt.Sprintf("http://127.0.0.1:%d/%s", port, AccountName),
-		exited:   make(chan struct{}),
-		log:      &bytes.Buffer{},
-	}
-	s.cmd = exec.Command(bin, "--blobHost", "127.0.0.1", "--blobPort", fmt.Sprint(port),
-		"--location", dir, "--skipApiVersionCheck", "--loose", "--silent")
-	// None of the caller's AZURITE_ACCOUNTS or AZURE_* settings; node finds
-	// itself on PATH, and keeps what it writes under the temporary HOME.
-	s.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}
-	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
-	if err := s.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting %s: %w", bin, err)
-	}
-	go func() { _ = s.cmd.Wait(); close(s.exited) }()
-	cred, err := azblob.NewSharedKeyCredential(AccountName, AccountKey)
-	if err != nil {
-		s.Stop()
-		return nil, err
-	}
-	s.client, err = azblob.NewClientWithSharedKeyCredential(s.Endpoint+"/", cred, &azblob.ClientOptions{ClientOptions: azcore.ClientOptions{
-		Retry: policy.RetryOptions{MaxRetries: -1}, // the loop below retries
-	}})
-	if err != nil {
-		s.Stop()
-		return nil, err
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		_, err := s.client.ServiceClient().GetProperties(ctx, nil)
-		cancel()
-		if err == nil {
-			return s, nil
-		}
-		select {
-		case <-s.exited:
-			return nil, fmt.Errorf("Azurite exited: %s", s.log)
-		default:
-		}
-		if time.Now().After(deadline) {
-			s.Stop()
-			return nil, fmt.Errorf("Azurite did not answer within 30s: %v; its output: %s", err, s.log)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
-}
-
-// Stop kills Azurite; clients then see connection errors, which is how tests
-// make an account unreachable. It is safe to call twice.
-func (s *Server) Stop() {
-	select {
-	case <-s.exited:
-		return
-	default:
-	}
-	_ = s.cmd.Process.Kill()
-	<-s.exited
+	return s
 }
 
 // CreateContainer adds an empty container (Azure names: 3-63 lower-case

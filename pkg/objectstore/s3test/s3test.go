@@ -6,25 +6,19 @@
 package s3test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/arkproject/ark/pkg/objectstore"
+	"github.com/arkproject/ark/pkg/objectstore/testserver"
 )
 
 // Server is a running S3 server.
@@ -34,134 +28,45 @@ type Server struct {
 	// AccessKey and SecretKey are the root credentials, fresh for each server.
 	AccessKey, SecretKey string
 
-	cmd    *exec.Cmd
-	exited chan struct{}
-	log    *bytes.Buffer
+	*testserver.Process
 	client *s3.Client
 }
 
-// Binary returns the path of the server binary in the repository's
-// _output/bin, found from the working directory (a package directory while
-// tests run).
-func Binary() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if data, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil && strings.HasPrefix(string(data), "module github.com/arkproject/ark\n") {
-			bin := filepath.Join(dir, "_output", "bin", "versitygw")
-			if _, err := os.Stat(bin); err != nil {
-				return "", fmt.Errorf("the S3 test server is not built (run `make s3server`): %w", err)
-			}
-			return bin, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("the Ark repository root (its go.mod) is not above the working directory")
-		}
-		dir = parent
-	}
-}
-
 // Start starts a server on a free loopback port over a temporary directory
-// and stops it when the test ends. Without the binary the test is skipped,
-// naming `make s3server`, except in CI (CI set), where it fails: make test
-// builds the binary, so a skip there would hide a broken build.
+// and stops it when the test ends (see testserver.Start).
 func Start(t testing.TB) *Server {
 	t.Helper()
-	bin, err := Binary()
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%v", err)
-		}
-		t.Skipf("skipping the S3 tests: %v", err)
+	s := &Server{AccessKey: "ark" + randomHex(8), SecretKey: randomHex(20)}
+	bin, err := testserver.Installed("_output/bin/versitygw", "s3server")
+	client := func(port int) *s3.Client {
+		return s3.New(s3.Options{
+			Region:       "us-east-1",
+			BaseEndpoint: aws.String(fmt.Sprintf("http://127.0.0.1:%d", port)),
+			UsePathStyle: true,
+			Credentials:  credentials.NewStaticCredentialsProvider(s.AccessKey, s.SecretKey, ""),
+		})
 	}
-	var lastErr error
-	for range 3 { // the free port may be taken between probe and bind
-		s, err := start(bin, t.TempDir())
-		if err == nil {
-			t.Cleanup(s.Stop)
-			return s
-		}
-		lastErr = err
-	}
-	t.Fatalf("starting the S3 test server: %v", lastErr)
-	return nil
-}
-
-func start(bin, dir string) (*Server, error) {
-	port, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	s := &Server{
-		Endpoint:  fmt.Sprintf("http://127.0.0.1:%d", port),
-		AccessKey: "ark" + randomHex(8),
-		SecretKey: randomHex(20),
-		exited:    make(chan struct{}),
-		log:       &bytes.Buffer{},
-	}
-	s.cmd = exec.Command(bin, "--access", s.AccessKey, "--secret", s.SecretKey,
-		"--port", fmt.Sprintf("127.0.0.1:%d", port), "--quiet", "--keep-alive", "posix", dir)
-	s.cmd.Env = []string{"PATH=" + os.Getenv("PATH")} // none of the caller's AWS_* or VGW_* settings
-	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
-	if err := s.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting %s: %w", bin, err)
-	}
-	go func() { _ = s.cmd.Wait(); close(s.exited) }()
-	s.client = s3.New(s3.Options{
-		Region:       "us-east-1",
-		BaseEndpoint: aws.String(s.Endpoint),
-		UsePathStyle: true,
-		Credentials:  credentials.NewStaticCredentialsProvider(s.AccessKey, s.SecretKey, ""),
+	s.Process = testserver.Start(t, testserver.Launch{
+		Name: "the S3 test server (versitygw)", Binary: bin, BinaryErr: err,
+		Command: func(port int, dir string) ([]string, []string) {
+			args := []string{"--access", s.AccessKey, "--secret", s.SecretKey,
+				"--port", fmt.Sprintf("127.0.0.1:%d", port), "--quiet", "--keep-alive", "posix", dir}
+			return args, []string{"PATH=" + os.Getenv("PATH")} // none of the caller's AWS_* or VGW_* settings
+		},
+		Ready: func(ctx context.Context, port int) error {
+			_, err := client(port).ListBuckets(ctx, &s3.ListBucketsInput{})
+			return err
+		},
 	})
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		_, err := s.client.ListBuckets(ctx, &s3.ListBucketsInput{})
-		cancel()
-		if err == nil {
-			return s, nil
-		}
-		select {
-		case <-s.exited:
-			return nil, fmt.Errorf("the S3 server exited: %s", s.log)
-		default:
-		}
-		if time.Now().After(deadline) {
-			s.Stop()
-			return nil, fmt.Errorf("the S3 server did not answer within 30s: %v; its output: %s", err, s.log)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
+	s.Endpoint = fmt.Sprintf("http://127.0.0.1:%d", s.Port)
+	s.client = client(s.Port)
+	return s
 }
 
 func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-// Stop kills the server; clients then see connection errors, which is how
-// tests make a bucket unreachable. It is safe to call twice.
-func (s *Server) Stop() {
-	select {
-	case <-s.exited:
-		return
-	default:
-	}
-	_ = s.cmd.Process.Kill()
-	<-s.exited
 }
 
 // CreateBucket adds an empty bucket (S3 names: 3-63 lower-case letters,
