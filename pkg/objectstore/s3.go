@@ -471,24 +471,13 @@ func (w *s3Writer) prepare(early bool) error {
 		w.gen, w.prepared = now, true
 		return nil
 	}
-	cur, etag, err := w.s.head(w.ctx, w.key, w.name)
-	switch {
-	case errors.Is(err, ErrNotFound):
-		if w.cond.GenerationMatch != 0 {
-			return fmt.Errorf("%s does not exist, required at generation %d: %w", w.key, w.cond.GenerationMatch, ErrPreconditionFailed)
-		}
-		w.gen = now
-	case err != nil:
+	gen, ifMatch, err := planWrite(w.key, w.cond, now, func() (ObjectAttrs, *string, error) { return w.s.head(w.ctx, w.key, w.name) })
+	if err != nil {
 		return err
-	case w.cond.DoesNotExist:
-		return fmt.Errorf("%s exists: %w", w.key, ErrPreconditionFailed)
-	case w.cond.GenerationMatch != 0 && cur.Generation != w.cond.GenerationMatch:
-		return fmt.Errorf("%s is at generation %d, not %d: %w", w.key, cur.Generation, w.cond.GenerationMatch, ErrPreconditionFailed)
-	default:
-		w.gen = max(cur.Generation+1, now)
-		if w.cond.GenerationMatch != 0 {
-			w.ifMatch = etag
-		}
+	}
+	w.gen = gen
+	if ifMatch != nil {
+		w.ifMatch = *ifMatch
 	}
 	w.prepared = true
 	return nil
