@@ -210,7 +210,13 @@ func (c completedConfig) New() (*ArkServer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating restore storage: %w", err)
 	}
-	locations, locationStatus, err := locationstorage.NewREST(Scheme, c.GenericConfig.RESTOptionsGetter, scope)
+	var mayReadSecret func(context.Context, string) bool
+	if c.ExtraConfig.Secret != nil { // a server that reads Secrets checks their authors may
+		mayReadSecret = func(ctx context.Context, name string) bool {
+			return c.allowed(ctx, authorizer.AttributesRecord{Verb: "get", APIVersion: "v1", Resource: "secrets", Namespace: scope.HomeNamespace, Name: name})
+		}
+	}
+	locations, locationStatus, err := locationstorage.NewREST(Scheme, c.GenericConfig.RESTOptionsGetter, scope, mayReadSecret)
 	if err != nil {
 		return nil, fmt.Errorf("creating backup storage location storage: %w", err)
 	}
@@ -300,7 +306,6 @@ func (c completedConfig) New() (*ArkServer, error) {
 // restoreDoor lets restore creation check the backup it names, as the
 // requester sees it, when the requester may read it.
 func (c completedConfig) restoreDoor(backups *backupstorage.REST) *restorestorage.Door {
-	authz := c.GenericConfig.Authorization.Authorizer
 	return &restorestorage.Door{
 		Backups: func(ctx context.Context, namespace, name string) (*ark.Backup, error) {
 			obj, err := backups.Get(genericapirequest.WithNamespace(ctx, namespace), name, &metav1.GetOptions{})
@@ -314,15 +319,8 @@ func (c completedConfig) restoreDoor(backups *backupstorage.REST) *restorestorag
 			return b, nil
 		},
 		MayRead: func(ctx context.Context, namespace, name string) bool {
-			u, ok := genericapirequest.UserFrom(ctx)
-			if !ok || authz == nil {
-				return false
-			}
-			decision, _, err := authz.Authorize(ctx, authorizer.AttributesRecord{
-				User: u, Verb: "get", APIGroup: ark.GroupName, APIVersion: arkv1.SchemeGroupVersion.Version,
-				Resource: "backups", Namespace: namespace, Name: name, ResourceRequest: true,
-			})
-			return err == nil && decision == authorizer.DecisionAllow
+			return c.allowed(ctx, authorizer.AttributesRecord{Verb: "get", APIGroup: ark.GroupName, APIVersion: arkv1.SchemeGroupVersion.Version,
+				Resource: "backups", Namespace: namespace, Name: name})
 		},
 	}
 }
@@ -333,23 +331,28 @@ func (c completedConfig) lifetimes() *backupstorage.Lifetimes {
 	if c.ExtraConfig.NamespaceUID == nil || c.ExtraConfig.CurrentNamespaceUID == nil {
 		return nil
 	}
-	authz := c.GenericConfig.Authorization.Authorizer
 	home := c.ExtraConfig.HomeNamespace
 	return &backupstorage.Lifetimes{
 		NamespaceUID: c.ExtraConfig.NamespaceUID,
 		CurrentUID:   c.ExtraConfig.CurrentNamespaceUID,
 		Administrator: func(ctx context.Context) bool {
-			u, ok := genericapirequest.UserFrom(ctx)
-			if !ok || authz == nil {
-				return false
-			}
-			decision, _, err := authz.Authorize(ctx, authorizer.AttributesRecord{
-				User: u, Verb: "list", APIGroup: ark.GroupName, APIVersion: arkv1.SchemeGroupVersion.Version,
-				Resource: "backups", Namespace: home, ResourceRequest: true,
-			})
-			return err == nil && decision == authorizer.DecisionAllow
+			return c.allowed(ctx, authorizer.AttributesRecord{Verb: "list", APIGroup: ark.GroupName, APIVersion: arkv1.SchemeGroupVersion.Version,
+				Resource: "backups", Namespace: home})
 		},
 	}
+}
+
+// allowed asks the server's authorizer whether the request's user may do
+// what attrs says (a resource request); no user or no authorizer is no.
+func (c completedConfig) allowed(ctx context.Context, attrs authorizer.AttributesRecord) bool {
+	u, ok := genericapirequest.UserFrom(ctx)
+	authz := c.GenericConfig.Authorization.Authorizer
+	if !ok || authz == nil {
+		return false
+	}
+	attrs.User, attrs.ResourceRequest = u, true
+	decision, _, err := authz.Authorize(ctx, attrs)
+	return err == nil && decision == authorizer.DecisionAllow
 }
 
 // loopbackUID authenticates the server's loopback token the way a request

@@ -300,3 +300,40 @@ spec:
 		return nil
 	})
 }
+
+// The attack: a user who may write backup storage locations but not read a
+// Secret names that Secret as a location's credential, to have Ark (which
+// reads it as itself) use it for them. The API refuses, and no location is
+// created; the same location without a credential is accepted.
+func TestLocationCredentialNeedsTheAuthorsRights(t *testing.T) {
+	mustKubectl(t, "create", "secret", "generic", "guarded-creds", "-n", home, "--from-literal=cloud=[default]")
+	mustKubectl(t, "create", "rolebinding", "mallory-ark-admin", "-n", home, "--clusterrole=ark-admin", "--user=mallory")
+	t.Cleanup(func() {
+		_, _ = kubectl(t, "delete", "rolebinding", "mallory-ark-admin", "-n", home, "--ignore-not-found")
+		_, _ = kubectl(t, "delete", "secret", "guarded-creds", "-n", home, "--ignore-not-found")
+		_, _ = kubectl(t, "delete", "bsl", "mallorys", "-n", home, "--ignore-not-found")
+	})
+	if out, _ := kubectl(t, "auth", "can-i", "get", "secrets/guarded-creds", "-n", home, "--as=mallory"); strings.TrimSpace(out) != "no" {
+		t.Fatalf("the fixture lets mallory read the Secret: %q", out)
+	}
+	location := func(credential string) string {
+		return fmt.Sprintf(`apiVersion: ark.heptio.com/v1
+kind: BackupStorageLocation
+metadata: {name: mallorys, namespace: %s}
+spec:
+  provider: aws
+  objectStorage: {bucket: someone-elses}
+  config: {region: us-east-1}
+%s`, home, credential)
+	}
+	out, err := kubectlIn(t, location("  credential: {name: guarded-creds, key: cloud}\n"), "--as=mallory", "create", "-f", "-")
+	if err == nil || !strings.Contains(out, `may not get Secret "guarded-creds"`) {
+		t.Fatalf("a location naming a Secret its author may not read: err=%v\n%s", err, out)
+	}
+	if _, err := ark.ArkV1().BackupStorageLocations(home).Get(context.Background(), "mallorys", metav1.GetOptions{}); err == nil {
+		t.Error("the refused location exists")
+	}
+	if out, err := kubectlIn(t, location(""), "--as=mallory", "create", "-f", "-"); err != nil {
+		t.Errorf("the same location without a credential: %v\n%s", err, out)
+	}
+}

@@ -1,6 +1,8 @@
 package backupstoragelocation
 
 import (
+	"context"
+
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apiserver/pkg/registry/generic"
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
@@ -22,8 +24,12 @@ func (*REST) ShortNames() []string { return []string{"bsl"} }
 func (*REST) Categories() []string { return []string{"ark"} }
 
 // NewREST returns the storage of locations and of their status subresource.
-func NewREST(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, scope validation.Scope) (*REST, *registry.StatusREST, error) {
-	s := strategy{registry.NewStrategy(scheme, scope)}
+//
+// mayReadSecret, when set, says whether the request's user may get a Secret
+// of the home namespace: a location may name as its credential only a
+// Secret its author may read, since the server reads it as itself.
+func NewREST(scheme *runtime.Scheme, optsGetter generic.RESTOptionsGetter, scope validation.Scope, mayReadSecret func(ctx context.Context, name string) bool) (*REST, *registry.StatusREST, error) {
+	s := strategy{Strategy: registry.NewStrategy(scheme, scope), mayReadSecret: mayReadSecret}
 	store := &genericregistry.Store{
 		NewFunc:                   func() runtime.Object { return &ark.BackupStorageLocation{} },
 		NewListFunc:               func() runtime.Object { return &ark.BackupStorageLocationList{} },

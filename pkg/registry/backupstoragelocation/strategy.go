@@ -26,6 +26,9 @@ import (
 // the storage location controller observed, never what a user claims.
 type strategy struct {
 	registry.Strategy
+	// mayReadSecret: see NewREST; nil checks nothing (standalone mode,
+	// where the server reads no Secrets).
+	mayReadSecret func(ctx context.Context, name string) bool
 }
 
 var (
@@ -50,7 +53,8 @@ func (strategy) PrepareForUpdate(ctx context.Context, obj, old runtime.Object) {
 
 func (s strategy) Validate(ctx context.Context, obj runtime.Object) field.ErrorList {
 	l := obj.(*ark.BackupStorageLocation)
-	return append(validation.ValidateBackupStorageLocation(l, s.Scope), checkConfig(&l.Spec)...)
+	errs := append(validation.ValidateBackupStorageLocation(l, s.Scope), checkConfig(&l.Spec)...)
+	return append(errs, s.checkCredential(ctx, &l.Spec)...)
 }
 
 func (s strategy) ValidateUpdate(ctx context.Context, obj, old runtime.Object) field.ErrorList {
@@ -59,7 +63,23 @@ func (s strategy) ValidateUpdate(ctx context.Context, obj, old runtime.Object) f
 	if l.Spec.Provider != o.Spec.Provider || !apiequality.Semantic.DeepEqual(l.Spec.Config, o.Spec.Config) {
 		errs = append(errs, checkConfig(&l.Spec)...)
 	}
+	if !apiequality.Semantic.DeepEqual(l.Spec.Credential, o.Spec.Credential) {
+		errs = append(errs, s.checkCredential(ctx, &l.Spec)...)
+	}
 	return errs
+}
+
+// checkCredential refuses a credential Secret the author of the location
+// may not read: the server reads it as itself, so without this check a
+// user allowed to write locations could have Ark use a Secret they may
+// not see (and learn from the location's status whether it works).
+func (s strategy) checkCredential(ctx context.Context, spec *ark.BackupStorageLocationSpec) field.ErrorList {
+	c := spec.Credential
+	if c == nil || c.Name == "" || s.mayReadSecret == nil || s.mayReadSecret(ctx, c.Name) {
+		return nil
+	}
+	return field.ErrorList{field.Forbidden(field.NewPath("spec", "credential", "name"),
+		fmt.Sprintf("you may not get Secret %q in namespace %q; a location may only use a credential its author may read", c.Name, s.Scope.HomeNamespace))}
 }
 
 // checkConfig refuses config keys and values the provider's store does not
