@@ -441,6 +441,9 @@ func (s *AzureStore) List(ctx context.Context, opts ListOptions) (ListPage, erro
 	if limit <= 0 {
 		limit = DefaultPageSize
 	}
+	if err := checkListOptions(opts); err != nil {
+		return ListPage{}, fmt.Errorf("backup location %s: %w", s, err)
+	}
 	prefix := s.prefix + opts.Prefix
 	maxResults := int32(min(limit, DefaultPageSize))
 	var marker *string
@@ -480,8 +483,8 @@ func (s *AzureStore) List(ctx context.Context, opts ListOptions) (ListPage, erro
 	}
 	var page ListPage
 	for _, b := range items {
-		if b == nil || b.Name == nil {
-			continue
+		if b == nil || b.Name == nil || !matchesName(*b.Name, opts.Name) {
+			continue // Azure lists no filter but a prefix
 		}
 		o := ObjectAttrs{Key: strings.TrimPrefix(*b.Name, s.prefix)}
 		if p := b.Properties; p != nil {

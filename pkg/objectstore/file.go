@@ -604,8 +604,8 @@ func removeIfAbandoned(tmp *os.Root, name string, cutoff time.Time) (bool, error
 // Like every other operation it neither leaves the bucket nor follows links.
 // Links are not listed, and neither is anything behind one.
 func (s *FileStore) List(ctx context.Context, opts ListOptions) (ListPage, error) {
-	if opts.Delimiter != "" && opts.Delimiter != "/" {
-		return ListPage{}, fmt.Errorf("file backup location supports only the delimiter \"/\", not %q", opts.Delimiter)
+	if err := checkListOptions(opts); err != nil {
+		return ListPage{}, fmt.Errorf("backup location %s: %w", s, err)
 	}
 	top, err := s.openRoot()
 	if err != nil {
@@ -616,7 +616,7 @@ func (s *FileStore) List(ctx context.Context, opts ListOptions) (ListPage, error
 	if limit <= 0 {
 		limit = DefaultPageSize
 	}
-	l := &fileLister{ctx: ctx, prefix: opts.Prefix, delim: opts.Delimiter != "", after: opts.PageToken, limit: limit}
+	l := &fileLister{ctx: ctx, prefix: opts.Prefix, delim: opts.Delimiter != "", name: opts.Name, after: opts.PageToken, limit: limit}
 	// Start at the deepest directory the prefix names completely.
 	dirKey := ""
 	if i := strings.LastIndex(opts.Prefix, "/"); i >= 0 {
@@ -665,6 +665,7 @@ type fileLister struct {
 	ctx    context.Context
 	prefix string
 	delim  bool
+	name   string // only objects of this name (ListOptions.Name)
 	after  string
 	limit  int
 	page   ListPage
@@ -750,7 +751,7 @@ func (l *fileLister) walk(dir *os.Root, dirKey string) error {
 			}
 			continue
 		}
-		if !strings.HasPrefix(key, l.prefix) || key <= l.after {
+		if !strings.HasPrefix(key, l.prefix) || key <= l.after || (l.name != "" && e.name != l.name) {
 			continue
 		}
 		fi, err := dir.Lstat(e.name)

@@ -243,7 +243,15 @@ func (s *GCSStore) List(ctx context.Context, opts ListOptions) (ListPage, error)
 	if limit <= 0 {
 		limit = DefaultPageSize
 	}
+	if err := checkListOptions(opts); err != nil {
+		return ListPage{}, fmt.Errorf("backup location %s: %w", s, err)
+	}
 	q := &storage.Query{Prefix: s.prefix + opts.Prefix, Delimiter: opts.Delimiter}
+	if opts.Name != "" && !strings.ContainsAny(opts.Name, `*?[]{}\,!`) {
+		// GCS filters by the glob before paging, so a page holds up to
+		// limit matches and a poll costs a call per limit backups.
+		q.MatchGlob = "**/" + opts.Name
+	}
 	if err := q.SetAttrSelection([]string{"Name", "Size", "Generation", "Updated"}); err != nil {
 		return ListPage{}, err
 	}
@@ -259,7 +267,9 @@ func (s *GCSStore) List(ctx context.Context, opts ListOptions) (ListPage, error)
 			page.Prefixes = append(page.Prefixes, strings.TrimPrefix(a.Prefix, s.prefix))
 			continue
 		}
-		page.Objects = append(page.Objects, s.attrs(a))
+		if o := s.attrs(a); matchesName(o.Key, opts.Name) {
+			page.Objects = append(page.Objects, o)
+		}
 	}
 	return page, nil
 }

@@ -149,6 +149,33 @@ type ListOptions struct {
 	PageToken string
 	// Limit caps the entries (objects plus prefixes) of one page; 0 means 1000.
 	Limit int
+	// Name, when set, lists only the objects whose last key segment is
+	// Name (a backup's ark-backup.json, say), so that finding one file per
+	// folder does not cost a listing of every file. It cannot be combined
+	// with Delimiter. Backends filter where the objects are when they can
+	// (GCS with a match glob, the file store by looking only at that name
+	// in each directory); the others (S3, Azure) list everything and
+	// filter, so a page may then hold fewer entries than Limit, even none,
+	// and still have a next page.
+	Name string
+}
+
+// matchesName says whether key is listed under ListOptions.Name (every
+// key is when name is empty). Backends that filter on the server check
+// again: the bucket's answer is input, not trusted.
+func matchesName(key, name string) bool {
+	return name == "" || key == name || strings.HasSuffix(key, "/"+name)
+}
+
+// checkListOptions refuses what no backend lists.
+func checkListOptions(opts ListOptions) error {
+	if opts.Delimiter != "" && opts.Delimiter != "/" {
+		return fmt.Errorf("only the delimiter \"/\" is supported, not %q", opts.Delimiter)
+	}
+	if opts.Name != "" && (opts.Delimiter != "" || strings.Contains(opts.Name, "/")) {
+		return fmt.Errorf("listing by name %q needs a name without a slash and no delimiter", opts.Name)
+	}
+	return nil
 }
 
 // ListPage is one page of a listing, in lexicographic key order.
@@ -243,7 +270,12 @@ func ReadAll(ctx context.Context, s Store, key string, limit int64) ([]byte, Obj
 // ListAll calls fn for every object under prefix (no delimiter), page by page,
 // so callers never hold a whole listing they do not need.
 func ListAll(ctx context.Context, s Store, prefix string, fn func(ObjectAttrs) error) error {
-	opts := ListOptions{Prefix: prefix}
+	return ListEach(ctx, s, ListOptions{Prefix: prefix}, fn)
+}
+
+// ListEach calls fn for every object the listing opts selects, following
+// its pages from opts.PageToken to the end.
+func ListEach(ctx context.Context, s Store, opts ListOptions, fn func(ObjectAttrs) error) error {
 	for {
 		page, err := s.List(ctx, opts)
 		if err != nil {

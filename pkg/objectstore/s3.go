@@ -330,6 +330,9 @@ func (s *S3Store) List(ctx context.Context, opts ListOptions) (ListPage, error) 
 	if limit <= 0 {
 		limit = DefaultPageSize
 	}
+	if err := checkListOptions(opts); err != nil {
+		return ListPage{}, fmt.Errorf("backup location %s: %w", s, err)
+	}
 	in := &s3.ListObjectsV2Input{
 		Bucket:       &s.bucket,
 		Prefix:       aws.String(s.prefix + opts.Prefix),
@@ -357,6 +360,9 @@ func (s *S3Store) List(ctx context.Context, opts ListOptions) (ListPage, error) 
 		k, err := decode(o.Key)
 		if err != nil {
 			return ListPage{}, fmt.Errorf("backup location %s: listing returned an undecodable key %q: %w", s, aws.ToString(o.Key), err)
+		}
+		if !matchesName(k, opts.Name) {
+			continue // S3 lists no filter but a prefix
 		}
 		page.Objects = append(page.Objects, ObjectAttrs{
 			Key:     strings.TrimPrefix(k, s.prefix),

@@ -55,6 +55,7 @@ func RunWith(t *testing.T, newStore func(t *testing.T) objectstore.Store, opts O
 	t.Run("Abort", func(t *testing.T) { testAbort(t, newStore(t)) })
 	t.Run("List", func(t *testing.T) { testList(t, newStore(t), opts) })
 	t.Run("ListPaging", func(t *testing.T) { testListPaging(t, newStore(t)) })
+	t.Run("ListByName", func(t *testing.T) { testListByName(t, newStore(t)) })
 	t.Run("Delete", func(t *testing.T) { testDelete(t, newStore(t)) })
 	t.Run("Token", func(t *testing.T) { testToken(t, newStore(t), opts) })
 	t.Run("KeyLimits", func(t *testing.T) { testKeyLimits(t, newStore(t), opts.KeyPrefixBytes) })
@@ -344,6 +345,36 @@ func testListPaging(t *testing.T, s objectstore.Store) {
 				t.Errorf("delimiter %q limit %d: paged %q %q, full %q %q", delim, limit, objs, prefixes, keysOf(full.Objects), full.Prefixes)
 			}
 		}
+	}
+}
+
+// testListByName lists only the files of one name, in key order, across
+// pages of every size, and refuses a name combined with a delimiter.
+func testListByName(t *testing.T, s objectstore.Store) {
+	ctx := context.Background()
+	seed(t, s)
+	for _, k := range []string{"backups/a/x-ark-backup.json", "backups/d/e/ark-backup.json", "backups/ark-backup.json.gz"} {
+		put(t, s, k, k, objectstore.Conditions{})
+	}
+	want := []string{"backups/a.b/ark-backup.json", "backups/a/ark-backup.json", "backups/b/ark-backup.json", "backups/d/e/ark-backup.json"}
+	for _, limit := range []int{0, 1, 2, 3} {
+		var got []string
+		err := objectstore.ListEach(ctx, s, objectstore.ListOptions{Prefix: "backups/", Name: "ark-backup.json", Limit: limit}, func(o objectstore.ObjectAttrs) error {
+			if o.Token == "" || o.Size != int64(len(o.Key)) {
+				t.Errorf("attrs of %s: %+v", o.Key, o)
+			}
+			got = append(got, o.Key)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("limit %d:\n got %q\nwant %q", limit, got, want)
+		}
+	}
+	if _, err := s.List(ctx, objectstore.ListOptions{Prefix: "backups/", Name: "ark-backup.json", Delimiter: "/"}); err == nil {
+		t.Error("a listing by name with a delimiter was not refused")
 	}
 }
 

@@ -51,7 +51,11 @@ func (ix *index) poll(ctx context.Context, s *source) error {
 		if err != nil {
 			break
 		}
-		err = objectstore.ListAll(ctx, store, prefix, func(a objectstore.ObjectAttrs) error {
+		// Only the records: a backup's other files (six more) are not
+		// the index's business, and listing them would make every poll
+		// cost seven times the backups.
+		opts := objectstore.ListOptions{Prefix: prefix, Name: backupstore.MetadataFile}
+		err = objectstore.ListEach(ctx, store, opts, func(a objectstore.ObjectAttrs) error {
 			if ref, ok := ix.layout.ParseMetadataKey(a.Key); ok {
 				listed[id(ref.Namespace, ref.Name)] = listedBackup{ref: ref, attrs: a}
 			}

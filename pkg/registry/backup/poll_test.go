@@ -2,6 +2,7 @@ package backup
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"strconv"
 	"sync/atomic"
@@ -9,6 +10,8 @@ import (
 	"time"
 
 	"github.com/arkproject/ark/pkg/apis/ark"
+	"github.com/arkproject/ark/pkg/backupstore"
+	"github.com/arkproject/ark/pkg/backupstore/backupstoretest"
 	"github.com/arkproject/ark/pkg/objectstore"
 )
 
@@ -86,5 +89,69 @@ func TestUnreadableRecordKeepsItsGeneration(t *testing.T) {
 	got := listAll(t, r, home)["unreadable"]
 	if got == nil || got.Status.Phase != ark.BackupPhaseCorrupt || got.ResourceVersion != strconv.FormatInt(attrs.Generation, 10) {
 		t.Fatalf("unreadable record listed as %+v, want Corrupt at generation %d", got, attrs.Generation)
+	}
+}
+
+// countsListing is a store that counts its List calls, the objects they
+// return, and the polls: every poll lists namespaces/ once, last.
+type countsListing struct {
+	objectstore.Store
+	calls, objects, polls *atomic.Int32
+}
+
+func (s countsListing) List(ctx context.Context, opts objectstore.ListOptions) (objectstore.ListPage, error) {
+	s.calls.Add(1)
+	page, err := s.Store.List(ctx, opts)
+	s.objects.Add(int32(len(page.Objects)))
+	if opts.Prefix == backupstore.NamespacesPrefix && page.NextPageToken == "" {
+		s.polls.Add(1)
+	}
+	return page, err
+}
+
+// A poll lists the backups' records only, never their other files: its
+// cost follows the number of backups, not of files. 1,001 backups of seven
+// files each take two pages of backups/ and one (empty) of namespaces/,
+// where listing every file would take nine.
+func TestPollListsOnlyRecords(t *testing.T) {
+	r, store := newTestREST(t, nil)
+	const n = 1001
+	layout := backupstore.Layout{HomeNamespace: home}
+	for i := range n {
+		name := fmt.Sprintf("b-%04d", i)
+		putRecord(t, store, home, name, ark.BackupPhaseCompleted)
+		ref := layout.Backup(home, name)
+		for _, key := range []string{ref.TarballKey(), ref.LogsKey(), ref.ResourceListKey(), ref.VolumeSnapshotsKey(), ref.ResultsKey(), ref.ManifestKey()} {
+			backupstoretest.Put(t, store, key, []byte("x"))
+		}
+	}
+	waitPolls(t, r, 1)
+	count := countsListing{Store: store, calls: &atomic.Int32{}, objects: &atomic.Int32{}, polls: &atomic.Int32{}}
+	useStore(r, count)
+	waitPolls(t, r, 2) // the poll under way may have used the plain store
+	// Counted from the end of a poll to the end of another: whole polls.
+	for count.polls.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	calls0, objects0, polls0 := count.calls.Load(), count.objects.Load(), count.polls.Load()
+	waitPolls(t, r, 3)
+	var calls, objects, polls int32
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		calls, objects, polls = count.calls.Load()-calls0, count.objects.Load()-objects0, count.polls.Load()-polls0
+		if calls%3 == 0 && calls/3 == polls {
+			break // between polls
+		}
+	}
+	if polls == 0 {
+		t.Fatal("no poll counted")
+	}
+	if calls != 3*polls {
+		t.Errorf("%d list calls in %d polls of %d backups, want 3 a poll", calls, polls, n)
+	}
+	if objects != n*polls {
+		t.Errorf("%d objects listed in %d polls, want the %d records a poll", objects, polls, n)
+	}
+	if got := len(listAll(t, r, home)); got != n {
+		t.Errorf("%d backups listed, want %d", got, n)
 	}
 }
