@@ -124,12 +124,14 @@ func TestListBackupPaging(t *testing.T) {
 	_, err = backups.List(ctx, metav1.ListOptions{Limit: 10, Continue: "!!!"})
 	expectBadRequest(t, "undecodable continue token", err)
 
-	// Paging composes with selectors: the remaining count is of matching items.
+	// Paging composes with selectors. As kube-apiserver's, a page with a
+	// selector has no remaining count: counting would cost a look at
+	// every backup left.
 	even, err := backups.List(ctx, metav1.ListOptions{Limit: 10, LabelSelector: "parity=even"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(even.Items) != 10 || even.RemainingItemCount == nil || *even.RemainingItemCount != 3 {
+	if len(even.Items) != 10 || even.RemainingItemCount != nil || even.Continue == "" {
 		t.Errorf("first page of even backups: %v, remaining %s", backupNames(even), count(even.RemainingItemCount))
 	}
 	rest, err := backups.List(ctx, metav1.ListOptions{Limit: 10, LabelSelector: "parity=even", Continue: even.Continue})

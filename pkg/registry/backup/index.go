@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -48,6 +49,16 @@ type entry struct {
 	// unreadable marks the Corrupt view of a record that could not be
 	// read (rather than one read and found bad): it is read again.
 	unreadable bool
+	// gone marks an entry removed from items and not yet from order.
+	gone bool
+}
+
+// before orders entries as lists return them: by namespace, then name.
+func (e *entry) before(ns, name string) bool {
+	if e.obj.Namespace != ns {
+		return e.obj.Namespace < ns
+	}
+	return e.obj.Name < name
 }
 
 // event is one change, numbered by the index revision it produced.
@@ -109,6 +120,15 @@ type index struct {
 	mu       sync.RWMutex
 	sources  map[string]*source
 	items    map[string]*entry // by id
+	// order holds the entries of items sorted by namespace and name, so a
+	// page of a list costs a binary search and the page, never a sort of
+	// every backup. Additions wait in added and removals are marked gone
+	// until settleLocked merges them in, once per change of the index
+	// rather than once per backup, so that loading 100,000 backups is one
+	// sort, not 100,000 insertions.
+	order    []*entry
+	added    []*entry
+	removed  int
 	rev      uint64
 	synced   bool    // some source has been polled: changes are events from then on
 	events   []event // ring of the latest changes, oldest first
@@ -146,7 +166,7 @@ func (e *unavailableError) Unwrap() error { return e.err }
 // new store from the next poll on.
 func (ix *index) setLocations(ctx context.Context, locs []*locations.Location, interval time.Duration) {
 	ix.mu.Lock()
-	defer ix.mu.Unlock()
+	defer ix.unlock()
 	want := map[string]bool{}
 	for rank, l := range locs {
 		want[l.Name] = true
@@ -260,7 +280,7 @@ func (ix *index) locationOf(namespace, name string) string {
 // at once.
 func (ix *index) observe(loc string, obj *ark.Backup, attrs objectstore.ObjectAttrs) {
 	ix.mu.Lock()
-	defer ix.mu.Unlock()
+	defer ix.unlock()
 	if _, ok := ix.sources[loc]; !ok {
 		return // the location stopped being served meanwhile
 	}
@@ -281,7 +301,7 @@ func (ix *index) outranksLocked(a, b string) bool {
 // forget records that a backup is gone from location loc.
 func (ix *index) forget(loc, namespace, name string) {
 	ix.mu.Lock()
-	defer ix.mu.Unlock()
+	defer ix.unlock()
 	key := id(namespace, name)
 	if s, ok := ix.sources[loc]; ok {
 		delete(s.shadowed, key)
@@ -315,13 +335,67 @@ func (ix *index) applyLocked(key, loc string, obj *ark.Backup, gen int64, token 
 	if uint64(gen) > ix.rev {
 		ix.rev = uint64(gen)
 	}
-	e := &entry{obj: obj, gen: gen, loc: loc, token: token, seen: ix.rev, unreadable: unreadable}
-	ix.items[key] = e
+	next := entry{obj: obj, gen: gen, loc: loc, token: token, seen: ix.rev, unreadable: unreadable}
 	if exists {
-		ix.emitLocked(event{rev: ix.rev, typ: watch.Modified, obj: obj, prev: old.obj})
-	} else {
-		ix.emitLocked(event{rev: ix.rev, typ: watch.Added, obj: obj})
+		prev := old.obj
+		*old = next // in place: its position in order stays
+		ix.emitLocked(event{rev: ix.rev, typ: watch.Modified, obj: obj, prev: prev})
+		return
 	}
+	e := &next
+	ix.items[key] = e
+	ix.added = append(ix.added, e)
+	ix.emitLocked(event{rev: ix.rev, typ: watch.Added, obj: obj})
+}
+
+// settleLocked merges the entries added and removed since it last ran into
+// order. Every method that changes items calls it before releasing the
+// lock (through unlock), so readers always find order complete.
+func (ix *index) settleLocked() {
+	if len(ix.added) == 0 && ix.removed == 0 {
+		return
+	}
+	slices.SortFunc(ix.added, func(a, b *entry) int {
+		if a.before(b.obj.Namespace, b.obj.Name) {
+			return -1
+		}
+		return 1
+	})
+	merged := make([]*entry, 0, len(ix.items))
+	i, j := 0, 0
+	for i < len(ix.order) || j < len(ix.added) {
+		var e *entry
+		if j == len(ix.added) || (i < len(ix.order) && ix.order[i].before(ix.added[j].obj.Namespace, ix.added[j].obj.Name)) {
+			e, i = ix.order[i], i+1
+		} else {
+			e, j = ix.added[j], j+1
+		}
+		if !e.gone {
+			merged = append(merged, e)
+		}
+	}
+	ix.order, ix.added, ix.removed = merged, nil, 0
+}
+
+// unlock settles the order of entries and releases the write lock.
+func (ix *index) unlock() {
+	ix.settleLocked()
+	ix.mu.Unlock()
+}
+
+// seek returns the position in order of the first backup after
+// namespace/name ("" name: the namespace's first).
+func (ix *index) seekLocked(namespace, name string, inclusive bool) int {
+	return sort.Search(len(ix.order), func(i int) bool {
+		e := ix.order[i]
+		if e.obj.Namespace != namespace {
+			return e.obj.Namespace > namespace
+		}
+		if inclusive {
+			return e.obj.Name >= name
+		}
+		return e.obj.Name > name
+	})
 }
 
 func (ix *index) removeLocked(key string) {
@@ -330,6 +404,8 @@ func (ix *index) removeLocked(key string) {
 		return
 	}
 	delete(ix.items, key)
+	old.gone = true
+	ix.removed++
 	ix.rev++
 	gone := old.obj.DeepCopy()
 	gone.ResourceVersion = strconv.FormatUint(ix.rev, 10)
@@ -387,24 +463,35 @@ func (ix *index) readyLocked(pick func(loc string) bool) (down []error, err erro
 	return down, nil
 }
 
-// snapshot returns the current backups sorted by namespace and name, the
-// revision they reflect, and why each selected location that did not answer
-// is missing from them; it fails when none of them answers.
-func (ix *index) snapshot(pick func(loc string) bool, filter func(*ark.Backup) bool) ([]*ark.Backup, uint64, []error, error) {
+// scan returns, in namespace and name order, up to limit backups (0: all)
+// that filter selects, of namespace ("": every namespace) and after the
+// backup afterNS/afterName (afterName "": from the start); the revision
+// they reflect; why each selected location that did not answer is
+// missing; and how many backups of the namespace follow the last one
+// returned, selected or not. It fails when no selected location answers.
+// It costs a binary search and the backups it passes over, never a sort.
+func (ix *index) scan(pick func(loc string) bool, namespace, afterNS, afterName string, limit int, filter func(*ark.Backup) bool) (out []*ark.Backup, rev uint64, down []error, rest int, err error) {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	down, err := ix.readyLocked(pick)
+	down, err = ix.readyLocked(pick)
 	if err != nil {
-		return nil, 0, nil, err
+		return nil, 0, nil, 0, err
 	}
-	all := ix.sortedLocked()
-	out := all[:0]
-	for _, b := range all {
-		if filter == nil || filter(b) {
+	start, end := 0, len(ix.order)
+	if namespace != "" {
+		start = ix.seekLocked(namespace, "", true)
+		end = sort.Search(len(ix.order), func(i int) bool { return ix.order[i].obj.Namespace > namespace })
+	}
+	if afterName != "" {
+		start = max(start, ix.seekLocked(afterNS, afterName, false))
+	}
+	i := start
+	for ; i < end && (limit == 0 || len(out) < limit); i++ {
+		if b := ix.order[i].obj; filter == nil || filter(b) {
 			out = append(out, b)
 		}
 	}
-	return out, ix.rev, down, nil
+	return out, ix.rev, down, end - i, nil
 }
 
 // cached returns the index's copy of a backup if it is at generation gen in location loc.

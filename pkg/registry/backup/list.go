@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -81,35 +80,76 @@ func warnIncomplete(ctx context.Context, down []error) {
 // location (a mounted bucket of another cluster, say) does not take every
 // other location's backups away from users and controllers.
 func (r *REST) List(ctx context.Context, options *metainternalversion.ListOptions) (runtime.Object, error) {
-	items, rev, down, err := r.ix.snapshot(pickLocations(options), r.filter(ctx, options))
-	if err != nil {
-		return nil, r.toAPIError("", err)
+	var afterNS, afterName string
+	limit := 0
+	if options != nil {
+		if options.Continue != "" {
+			after, err := decodeContinue(options.Continue)
+			if err != nil {
+				return nil, apierrors.NewBadRequest(err.Error())
+			}
+			afterNS, afterName, _ = strings.Cut(after, "\x00")
+		}
+		if options.Limit > 0 {
+			limit = int(options.Limit)
+		}
 	}
-	warnIncomplete(ctx, down)
-	// Outside the index's lock, and asking the authorizer only if a backup
-	// of an earlier lifetime of its namespace is among them.
+	ns, _ := genericapirequest.NamespaceFrom(ctx)
+	pick, selected := pickLocations(options), r.filter(ctx, options)
+	// The namespace's lifetimes are checked outside the index's lock,
+	// asking the authorizer only if a backup of an earlier lifetime of its
+	// namespace is among them; what it hides is made up from further on.
 	sees := r.lifetimeView(ctx, false)
-	items = slices.DeleteFunc(items, func(b *ark.Backup) bool { return !sees(b) })
-	list := &ark.BackupList{ListMeta: metav1.ListMeta{ResourceVersion: strconv.FormatUint(rev, 10)}}
-	start := 0
-	if options != nil && options.Continue != "" {
-		after, err := decodeContinue(options.Continue)
+	var (
+		items []*ark.Backup
+		rev   uint64
+		rest  int
+		more  bool
+	)
+	for first := true; ; first = false {
+		want := 0
+		if limit > 0 {
+			want = limit - len(items) + 1 // one more: is there a next page?
+		}
+		batch, brev, down, brest, err := r.ix.scan(pick, ns, afterNS, afterName, want, selected)
 		if err != nil {
-			return nil, apierrors.NewBadRequest(err.Error())
+			return nil, r.toAPIError("", err)
 		}
-		for start < len(items) && itemKey(items[start]) <= after {
-			start++
+		if first {
+			rev = brev
+			warnIncomplete(ctx, down)
+		}
+		rest = brest
+		for _, b := range batch {
+			if sees(b) {
+				items = append(items, b)
+			}
+		}
+		if want == 0 || len(batch) < want {
+			break // the end
+		}
+		if len(items) > limit {
+			more = true
+			break
+		}
+		last := batch[len(batch)-1]
+		afterNS, afterName = last.Namespace, last.Name
+	}
+	list := &ark.BackupList{ListMeta: metav1.ListMeta{ResourceVersion: strconv.FormatUint(rev, 10)}}
+	if more {
+		// The one read ahead is left for the next page.
+		rest++
+		items = items[:limit]
+		list.Continue = encodeContinue(itemKey(items[limit-1]))
+		// As kube-apiserver's, only without selectors: counting what
+		// selectors match would cost a look at every backup left.
+		if (options.LabelSelector == nil || options.LabelSelector.Empty()) && (options.FieldSelector == nil || options.FieldSelector.Empty()) {
+			remaining := int64(rest)
+			list.RemainingItemCount = &remaining
 		}
 	}
-	end := len(items)
-	if options != nil && options.Limit > 0 && int64(end-start) > options.Limit {
-		end = start + int(options.Limit)
-		list.Continue = encodeContinue(itemKey(items[end-1]))
-		remaining := int64(len(items) - end)
-		list.RemainingItemCount = &remaining
-	}
-	list.Items = make([]ark.Backup, 0, end-start)
-	for _, b := range items[start:end] {
+	list.Items = make([]ark.Backup, 0, len(items))
+	for _, b := range items {
 		list.Items = append(list.Items, *b.DeepCopy())
 	}
 	return list, nil

@@ -90,7 +90,7 @@ func (ix *index) poll(ctx context.Context, s *source) error {
 	loaded := ix.readAll(ctx, loc, changed)
 
 	ix.mu.Lock()
-	defer ix.mu.Unlock()
+	defer ix.unlock()
 	if ix.sources[s.name()] != s {
 		return nil // the location stopped being served during the poll
 	}

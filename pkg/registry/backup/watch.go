@@ -2,7 +2,6 @@ package backup
 
 import (
 	"fmt"
-	"sort"
 	"strconv"
 	"sync"
 
@@ -97,17 +96,12 @@ func (ix *index) watch(opts watchOptions) (watch.Interface, []error, error) {
 	return w, down, nil
 }
 
+// sortedLocked returns every backup in namespace and name order.
 func (ix *index) sortedLocked() []*ark.Backup {
-	out := make([]*ark.Backup, 0, len(ix.items))
-	for _, e := range ix.items {
+	out := make([]*ark.Backup, 0, len(ix.order))
+	for _, e := range ix.order {
 		out = append(out, e.obj)
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Namespace != out[j].Namespace {
-			return out[i].Namespace < out[j].Namespace
-		}
-		return out[i].Name < out[j].Name
-	})
 	return out
 }
 
