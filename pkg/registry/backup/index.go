@@ -117,9 +117,9 @@ type index struct {
 	decoder runtime.Decoder
 	clock   clock.Clock
 
-	mu       sync.RWMutex
-	sources  map[string]*source
-	items    map[string]*entry // by id
+	mu      sync.RWMutex
+	sources map[string]*source
+	items   map[string]*entry // by id
 	// order holds the entries of items sorted by namespace and name, so a
 	// page of a list costs a binary search and the page, never a sort of
 	// every backup. Additions wait in added and removals are marked gone
