@@ -700,12 +700,7 @@ func (l *fileLister) walk(dir *os.Root, dirKey string) error {
 	if err := l.ctx.Err(); err != nil {
 		return err
 	}
-	d, err := dir.Open(".")
-	if err != nil {
-		return err
-	}
-	des, err := d.ReadDir(-1)
-	d.Close()
+	des, err := readDirTypes(dir)
 	if err != nil {
 		return err
 	}
@@ -722,6 +717,11 @@ func (l *fileLister) walk(dir *os.Root, dirKey string) error {
 		sortKey := name
 		if isDir {
 			sortKey += "/"
+		}
+		// What lies wholly at or before the page token is not sorted,
+		// so later pages of a large folder cost less than earlier ones.
+		if key := dirKey + sortKey; l.after != "" && key <= l.after && !(isDir && strings.HasPrefix(l.after, key)) {
+			continue
 		}
 		entries = append(entries, dirEntry{name: name, sort: sortKey, isDir: isDir})
 	}
@@ -771,10 +771,40 @@ func (l *fileLister) walk(dir *os.Root, dirKey string) error {
 	return nil
 }
 
+// readDirTypes reads the entries of dir with the types the directory itself
+// records. A directory opened in an os.Root reads them with an lstat of
+// every entry, which made a poll of 10,000 backups cost 80,000 lstats; a
+// duplicate of its descriptor opened as a plain file does not. The
+// duplicate reads the same directory (a descriptor, not a path, so no
+// link is followed), and only types come from it: the attributes of
+// objects are still read through the root.
+func readDirTypes(dir *os.Root) ([]fs.DirEntry, error) {
+	d, err := dir.Open(".")
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	raw, err := d.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	var dup int
+	var dupErr error
+	if err := raw.Control(func(fd uintptr) { dup, dupErr = syscall.Dup(int(fd)) }); err != nil {
+		return nil, err
+	}
+	if dupErr != nil {
+		return nil, fmt.Errorf("duplicating a directory descriptor: %w", dupErr)
+	}
+	plain := os.NewFile(uintptr(dup), d.Name())
+	defer plain.Close()
+	return plain.ReadDir(-1)
+}
+
 // walkSub walks the subdirectory name of dir, skipping it if it is gone or
 // turned out to be a link by the time it is opened.
 func (l *fileLister) walkSub(dir *os.Root, name, key string) error {
-	sub, err := openDirAt(dir, strings.TrimSuffix(key, "/"), name, 0)
+	sub, fi, err := openDirInfo(dir, strings.TrimSuffix(key, "/"), name, 0)
 	if err != nil {
 		var re *refusedError
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) || errors.As(err, &re) {
@@ -783,5 +813,37 @@ func (l *fileLister) walkSub(dir *os.Root, name, key string) error {
 		return err
 	}
 	defer sub.Close()
+	if l.name != "" && leaf(fi) {
+		return l.leafByName(sub, key)
+	}
 	return l.walk(sub, key)
+}
+
+// leaf says whether a directory has no subdirectories, from its link count
+// (two: its entry in the parent and its own "."), as find(1) does. File
+// systems that do not count subdirectories (btrfs reports 1) are walked.
+func leaf(fi fs.FileInfo) bool {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && st.Nlink == 2
+}
+
+// leafByName lists the one object of a directory without subdirectories
+// that a listing by name wants, without reading the directory: a backup's
+// folder costs one lstat instead of a read of its seven entries.
+func (l *fileLister) leafByName(dir *os.Root, dirKey string) error {
+	key := dirKey + l.name
+	if !strings.HasPrefix(key, l.prefix) || key <= l.after {
+		return nil
+	}
+	fi, err := dir.Lstat(l.name)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil // links, FIFOs, devices: no objects
+	}
+	return l.emit(key, false, fi)
 }

@@ -71,28 +71,34 @@ func checkRegular(dir *os.Root, rel, name string, fi fs.FileInfo) error {
 // A component that is not a directory at all is ENOTDIR, which makes the key
 // absent, just as the kernel would report it.
 func openDirAt(parent *os.Root, rel, name string, mkdir fs.FileMode) (*os.Root, error) {
+	d, _, err := openDirInfo(parent, rel, name, mkdir)
+	return d, err
+}
+
+// openDirInfo is openDirAt, also returning the directory's attributes.
+func openDirInfo(parent *os.Root, rel, name string, mkdir fs.FileMode) (*os.Root, fs.FileInfo, error) {
 	fi, err := parent.Lstat(name)
 	if mkdir != 0 && errors.Is(err, fs.ErrNotExist) {
 		// Mkdir never follows a link. If another writer created the
 		// directory first, take that one.
 		if err := parent.Mkdir(name, mkdir); err != nil && !errors.Is(err, fs.ErrExist) {
-			return nil, err
+			return nil, nil, err
 		}
 		fi, err = parent.Lstat(name)
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if fi.Mode()&fs.ModeSymlink != 0 {
 		target, _ := parent.Readlink(name)
-		return nil, &refusedError{path: rel, mode: fi.Mode(), target: target}
+		return nil, nil, &refusedError{path: rel, mode: fi.Mode(), target: target}
 	}
 	if !fi.IsDir() {
-		return nil, &fs.PathError{Op: "open", Path: rel, Err: syscall.ENOTDIR}
+		return nil, nil, &fs.PathError{Op: "open", Path: rel, Err: syscall.ENOTDIR}
 	}
 	d, err := parent.OpenRoot(name)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// OpenRoot follows a link swapped in since the Lstat. Check that we opened
 	// the directory we inspected. If so, the walk matches one done with no
@@ -100,13 +106,13 @@ func openDirAt(parent *os.Root, rel, name string, mkdir fs.FileMode) (*os.Root, 
 	now, err := d.Stat(".")
 	if err != nil {
 		d.Close()
-		return nil, err
+		return nil, nil, err
 	}
 	if !os.SameFile(fi, now) {
 		d.Close()
-		return nil, &refusedError{path: rel, mode: fi.Mode(), raced: true}
+		return nil, nil, &refusedError{path: rel, mode: fi.Mode(), raced: true}
 	}
-	return d, nil
+	return d, fi, nil
 }
 
 // openParents opens the directories of a key's leading segments one by one

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/arkproject/ark/pkg/objectstore"
@@ -88,6 +89,24 @@ func listed(t *testing.T, s objectstore.Store, prefix string) (keys, prefixes []
 		return nil
 	}); err != nil {
 		t.Fatal(err)
+	}
+	// A listing by name sees what the full listing sees of that name, no
+	// more: it takes its own shortcuts through the tree (see the file
+	// store's leafByName), which must not follow links either.
+	var named, want []string
+	if err := objectstore.ListEach(ctx, s, objectstore.ListOptions{Prefix: prefix, Name: "ark-backup.json"}, func(o objectstore.ObjectAttrs) error {
+		named = append(named, o.Key)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		if k == "ark-backup.json" || strings.HasSuffix(k, "/ark-backup.json") {
+			want = append(want, k)
+		}
+	}
+	if !slices.Equal(named, want) {
+		t.Errorf("listing by name shows %q, want %q", named, want)
 	}
 	page, err := s.List(ctx, objectstore.ListOptions{Prefix: prefix, Delimiter: "/"})
 	if err != nil {
