@@ -118,8 +118,14 @@ func (b *Backupper) Run(ctx context.Context, backup *arkv1.Backup, progress Prog
 		start = backup.Status.StartTimestamp.Time
 	}
 	uploads := map[string]*upload{}
+	var tarball *tarball
 	defer func() {
 		if err != nil {
+			// The tarball's compression writes into its upload from its
+			// own goroutines: stopped first, and waited for.
+			if tarball != nil {
+				tarball.abort()
+			}
 			for _, u := range uploads {
 				u.abort()
 			}
@@ -144,11 +150,12 @@ func (b *Backupper) Run(ctx context.Context, backup *arkv1.Backup, progress Prog
 	if err != nil {
 		return out, err
 	}
+	tarball = newTarball(tarUp, start)
 	r := &run{
 		Backupper: b, backup: backup, progress: progress,
 		ref:         ref,
 		log:         newBackupLog(logUp, backup.Name),
-		tar:         newTarball(tarUp, start),
+		tar:         tarball,
 		list:        newResourceList(listUp),
 		ns:          newNamespaceFilter(backup.Spec.IncludedNamespaces, backup.Spec.ExcludedNamespaces),
 		claims:      map[string]claimBinding{},
