@@ -59,6 +59,7 @@ func main() {
 	workers := flag.Int("workers", 16, "parallel creates while setting up")
 	root := flag.String("repo", ".", "root of the Ark checkout")
 	flag.StringVar(&arkBinary, "ark-apiserver", "", "the ark-apiserver binary to measure (default: bin/ark-apiserver of the checkout), e.g. a build of an earlier commit, to compare")
+	flag.BoolVar(&keep, "keep", false, "keep the cluster's directory (logs: ark-apiserver.log has the controller's timings) and print where it is")
 	flag.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of ark-apiserver during the first backup to this file (go tool pprof)")
 	flag.Parse()
 	if err := run(*root, *n, *reps, *workers); err != nil {
@@ -67,7 +68,10 @@ func main() {
 	}
 }
 
-var cpuProfile, arkBinary string
+var (
+	cpuProfile, arkBinary string
+	keep                  bool
+)
 
 // rep is one repetition's measurements.
 type rep struct {
@@ -86,7 +90,11 @@ func run(root string, n, reps, workers int) error {
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(work)
+	if keep {
+		defer fmt.Printf("kept %s\n", work)
+	} else {
+		defer os.RemoveAll(work)
+	}
 	opts, err := localcluster.DefaultOptions(root, filepath.Join(work, "cluster"))
 	if err != nil {
 		return err
