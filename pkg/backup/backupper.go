@@ -76,6 +76,7 @@ type run struct {
 	log      *backupLog
 	tar      *tarball
 	list     *resourceList
+	lists    *lister
 	ns       namespaceFilter
 	progress ProgressFunc
 	total    int
@@ -118,8 +119,14 @@ func (b *Backupper) Run(ctx context.Context, backup *arkv1.Backup, progress Prog
 		start = backup.Status.StartTimestamp.Time
 	}
 	uploads := map[string]*upload{}
+	var tarball *tarball
 	defer func() {
 		if err != nil {
+			// The tarball's compression writes into its upload from its
+			// own goroutines: stopped first, and waited for.
+			if tarball != nil {
+				tarball.abort()
+			}
 			for _, u := range uploads {
 				u.abort()
 			}
@@ -144,11 +151,12 @@ func (b *Backupper) Run(ctx context.Context, backup *arkv1.Backup, progress Prog
 	if err != nil {
 		return out, err
 	}
+	tarball = newTarball(tarUp, start)
 	r := &run{
 		Backupper: b, backup: backup, progress: progress,
 		ref:         ref,
 		log:         newBackupLog(logUp, backup.Name),
-		tar:         newTarball(tarUp, start),
+		tar:         tarball,
 		list:        newResourceList(listUp),
 		ns:          newNamespaceFilter(backup.Spec.IncludedNamespaces, backup.Spec.ExcludedNamespaces),
 		claims:      map[string]claimBinding{},
@@ -250,6 +258,14 @@ func (r *run) collect(ctx context.Context) error {
 		r.log.warnf("", "", "resource %q is not served by this cluster", u)
 	}
 	defer r.reportUnlisted()
+	// The listings run ahead in goroutines that must all have stopped when
+	// collect returns, whether it succeeded or not.
+	ctx, cancel := context.WithCancel(ctx)
+	r.lists = newLister(ctx, r, r.planLists(resources))
+	defer func() {
+		cancel()
+		r.lists.wg.Wait()
+	}()
 	for _, res := range resources {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -279,12 +295,33 @@ func (r *run) collect(ctx context.Context) error {
 	return nil
 }
 
-func (r *run) backupNamespaced(ctx context.Context, res resource) error {
-	namespaces := r.ns.listed()
-	if namespaces == nil {
-		namespaces = []string{metav1.NamespaceAll}
+// planLists returns the LISTs of namespaced resources collect will make, in
+// its order, for the lister to start ahead. Cluster-scoped resources are
+// left out: whether and how they are listed depends on what was backed up
+// before them (claims, custom resources), so they are listed when reached.
+func (r *run) planLists(resources []resource) []listRequest {
+	var plan []listRequest
+	for _, res := range resources {
+		if !res.namespaced || !r.filter.includes(res) {
+			continue
+		}
+		for _, ns := range r.namespacesToList() {
+			plan = append(plan, newListRequest(res, ns, r.selector()))
+		}
 	}
-	for _, ns := range namespaces {
+	return plan
+}
+
+// namespacesToList are the namespaces listed one by one, or all at once.
+func (r *run) namespacesToList() []string {
+	if namespaces := r.ns.listed(); namespaces != nil {
+		return namespaces
+	}
+	return []string{metav1.NamespaceAll}
+}
+
+func (r *run) backupNamespaced(ctx context.Context, res resource) error {
+	for _, ns := range r.namespacesToList() {
 		if err := r.listAndWrite(ctx, res, ns, r.selector(), func(item *unstructured.Unstructured) bool {
 			return r.ns.includes(item.GetNamespace())
 		}); err != nil {
@@ -355,12 +392,25 @@ func (r *run) listItems(ctx context.Context, res resource, ns, selector string, 
 	if res.namespaced && ns != "" {
 		scope = ""
 	}
-	allowed, reason, err := r.Access.CanList(ctx, r.backup.Spec.Requester, res.gvr.GroupResource(), ns)
-	if err != nil {
-		r.log.errorf(ns, scope, "checking whether %s may list %s: %v", r.backup.Spec.Requester.Username, gr, err)
+	l := r.lists.take(newListRequest(res, ns, selector))
+	// Pods' pre hooks quiesce their applications: nothing after the pods is
+	// read before the hooks have run.
+	if gr != "pods" {
+		r.lists.fill()
+	}
+	select {
+	case <-l.checked:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if l.accessErr != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		r.log.errorf(ns, scope, "checking whether %s may list %s: %v", r.backup.Spec.Requester.Username, gr, l.accessErr)
 		return nil
 	}
-	if !allowed {
+	if !l.allowed {
 		where := "cluster-wide"
 		if ns != "" {
 			where = "in namespace " + ns
@@ -375,60 +425,55 @@ func (r *run) listItems(ctx context.Context, res resource, ns, selector string, 
 		if implied {
 			report = r.log.warnf
 		}
-		report(ns, scope, "%s may not list %s %s, so they are not backed up: %s", r.backup.Spec.Requester.Username, gr, where, reason)
+		report(ns, scope, "%s may not list %s %s, so they are not backed up: %s", r.backup.Spec.Requester.Username, gr, where, l.reason)
 		return nil
 	}
-	pageSize := r.PageSize
-	if pageSize == 0 {
-		pageSize = DefaultPageSize
+	close(l.promoted)
+	write := r.write
+	if gr == "pods" {
+		write = r.writePod
 	}
-	client := r.Dynamic.Resource(res.gvr)
-	var lister dynamic.ResourceInterface = client
-	if res.namespaced {
-		lister = client.Namespace(ns)
-	}
-	opts := metav1.ListOptions{Limit: pageSize, LabelSelector: selector}
 	// The total grows as pages arrive, using the server's count of what
 	// remains when it gives one, so progress is an honest estimate.
 	base, expected, received, skipped := r.total, 0, 0, 0
-	for {
-		page, err := lister.List(ctx, opts)
-		if err != nil {
+	for page := range l.pages {
+		if page.err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			r.log.errorf(ns, scope, "listing %s: %v", gr, err)
+			r.log.errorf(ns, scope, "listing %s: %v", gr, page.err)
 			return nil
 		}
-		received += len(page.Items)
-		if rem := page.GetRemainingItemCount(); rem != nil {
+		received += len(page.list.Items)
+		if rem := page.list.GetRemainingItemCount(); rem != nil {
 			expected = received + int(*rem)
 		}
 		r.total = base + max(expected, received) - skipped
-		for i := range page.Items {
-			item := &page.Items[i]
+		for i := range page.list.Items {
+			item := &page.list.Items[i]
 			if keep != nil && !keep(item) {
 				skipped++
 				r.total--
 				continue
 			}
-			write := r.write
-			if res.GroupResource() == "pods" {
-				write = r.writePod
-			}
-			if err := write(ctx, res, item); err != nil {
+			if err := write(ctx, res, item, &page.encoded[i]); err != nil {
 				return err
 			}
 		}
-		if page.GetContinue() == "" {
+		if page.last {
 			return nil
 		}
-		opts.Continue = page.GetContinue()
 	}
+	// The listing stopped before its last page: the backup was cancelled.
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return fmt.Errorf("listing %s stopped before its last page", gr)
 }
 
-// write stores one item in the tarball and the resource list.
-func (r *run) write(ctx context.Context, res resource, item *unstructured.Unstructured) error {
+// write stores one item in the tarball and the resource list. enc is the
+// item already prepared and encoded by the lister, or nil to do it here.
+func (r *run) write(ctx context.Context, res resource, item *unstructured.Unstructured, enc *encodedItem) error {
 	ns, name := item.GetNamespace(), item.GetName()
 	if !res.namespaced {
 		ns = ""
@@ -438,13 +483,15 @@ func (r *run) write(ctx context.Context, res resource, item *unstructured.Unstru
 		r.log.errorf(ns, "cluster", "%s %s: %v", res.GroupResource(), name, err)
 		return nil
 	}
-	prepare(res, item)
-	data, err := json.Marshal(item.Object)
-	if err != nil {
-		r.log.errorf(ns, "cluster", "encoding %s %s/%s: %v", res.GroupResource(), ns, name, err)
+	if enc == nil {
+		e := encode(res, item)
+		enc = &e
+	}
+	if enc.err != nil {
+		r.log.errorf(ns, "cluster", "encoding %s %s/%s: %v", res.GroupResource(), ns, name, enc.err)
 		return nil
 	}
-	if err := r.tar.add(path, data); err != nil {
+	if err := r.tar.add(path, enc.data); err != nil {
 		return err
 	}
 	if err := r.list.add(res.GroupResource(), ns, name); err != nil {

@@ -52,7 +52,7 @@ func (r *run) addDefinitions(ctx context.Context, crds resource) error {
 			r.log.errorf("", "cluster", "reading the definition of %s: %v", name, err)
 			continue
 		}
-		if err := r.write(ctx, crds, item); err != nil {
+		if err := r.write(ctx, crds, item, nil); err != nil {
 			return err
 		}
 	}

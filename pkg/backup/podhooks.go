@@ -102,7 +102,7 @@ func phaseOf(item *unstructured.Unstructured) string {
 // writePod backs up a pod between its hooks: pre hooks run first and the pod
 // is read again after them, so its backup shows what the hooks did; then its
 // volumes are snapshotted; post hooks run last.
-func (r *run) writePod(ctx context.Context, res resource, item *unstructured.Unstructured) error {
+func (r *run) writePod(ctx context.Context, res resource, item *unstructured.Unstructured, enc *encodedItem) error {
 	ran, err := r.runPodHooks(ctx, item, hooks.Pre)
 	if err != nil {
 		return err
@@ -113,9 +113,9 @@ func (r *run) writePod(ctx context.Context, res resource, item *unstructured.Uns
 			r.log.errorf(item.GetNamespace(), "", "reading pod %s after its pre hooks: %v", item.GetName(), err)
 			return nil
 		}
-		item = fresh
+		item, enc = fresh, nil
 	}
-	if err := r.write(ctx, res, item); err != nil {
+	if err := r.write(ctx, res, item, enc); err != nil {
 		return err
 	}
 	r.snapshotPodVolumes(ctx, item)

@@ -598,6 +598,19 @@ func (c *Cluster) StopArk() {
 	}
 }
 
+// ArkPID is the process id of the running ark-apiserver, for tools that read
+// its memory use from /proc (the benchmarks); an error if it is not running.
+func (c *Cluster) ArkPID() (int, error) {
+	p, ok := c.procs["ark-apiserver"]
+	if !ok {
+		return 0, errors.New("ark-apiserver was never started")
+	}
+	if err := p.running(); err != nil {
+		return 0, err
+	}
+	return p.cmd.Process.Pid, nil
+}
+
 // KillArk kills ark-apiserver with SIGKILL, as a crash or an OOM kill
 // would: no shutdown code runs.
 func (c *Cluster) KillArk() {
