@@ -6,7 +6,7 @@ LOCAL_DIR ?= _output/local
 PORT ?= 8443
 BENCH_TIME ?= 20x
 
-.PHONY: all build test unit e2e verify run run-standalone bench bench-restore bench-backup codegen controlplane s3server azurite clean
+.PHONY: all build test unit e2e verify run run-standalone bench bench-restore bench-backup bench-list codegen controlplane s3server azurite clean
 
 all: build
 
@@ -66,6 +66,11 @@ bench-restore: build controlplane
 BACKUP_N ?= $(if $(filter command line environment,$(origin N)),$(N),30000)
 bench-backup: build controlplane
 	$(GO) run ./test/bench/backup -n $(BACKUP_N)
+
+## bench-list: N (default 10,000 here) backups of seven files each in the bucket, through the local cluster: load time, first page and kubectl get latency, idle CPU per poll, RSS per backup, watch freshness
+LIST_N ?= $(if $(filter command line environment,$(origin N)),$(N),10000)
+bench-list: build controlplane
+	$(GO) run ./test/bench/list -n $(LIST_N)
 
 ## controlplane: build kube-apiserver, kube-controller-manager, kube-scheduler, etcd, kwok and kubectl into _output/bin (cached)
 controlplane:

@@ -1,0 +1,101 @@
+// Package proc reads what the benchmarks report of a server process from
+// /proc (Linux): its resident memory, its peak, and the CPU time it used.
+// They measure the process a user runs, not the Go heap of a test.
+package proc
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Status reads one "<field>: <n> kB" line of /proc/<pid>/status (VmRSS,
+// VmHWM), in bytes.
+func Status(pid int, field string) (int64, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		rest, ok := strings.CutPrefix(s.Text(), field+":")
+		if !ok {
+			continue
+		}
+		kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("parsing %s of pid %d: %w", field, pid, err)
+		}
+		return kb << 10, nil
+	}
+	if err := s.Err(); err != nil {
+		return 0, err
+	}
+	return 0, fmt.Errorf("no %s in /proc/%d/status", field, pid)
+}
+
+// SettledRSS waits until VmRSS changes by less than 1 MiB over two seconds
+// (at most a minute) and returns it.
+func SettledRSS(pid int) (int64, error) {
+	prev, err := Status(pid, "VmRSS")
+	if err != nil {
+		return 0, err
+	}
+	for range 30 {
+		time.Sleep(2 * time.Second)
+		cur, err := Status(pid, "VmRSS")
+		if err != nil {
+			return 0, err
+		}
+		if d := cur - prev; d < 1<<20 && d > -(1<<20) {
+			return cur, nil
+		}
+		prev = cur
+	}
+	return prev, nil
+}
+
+// ResetPeak sets the process's VmHWM back to its current RSS, so the next
+// reading is the peak of what follows (proc(5): clear_refs, value 5).
+func ResetPeak(pid int) error {
+	if err := os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0); err != nil {
+		return fmt.Errorf("resetting the peak RSS of pid %d: %w", pid, err)
+	}
+	return nil
+}
+
+// clockTicks is USER_HZ, the unit of /proc/<pid>/stat's times: 100 on
+// every Linux architecture Go supports.
+const clockTicks = 100
+
+// CPUTime returns the user plus system time the process has used.
+func CPUTime(pid int) (time.Duration, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) may hold spaces; it ends at the last ')'.
+	i := bytes.LastIndexByte(data, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("unexpected /proc/%d/stat", pid)
+	}
+	fields := strings.Fields(string(data[i+1:]))
+	// After the name: state is field 3, utime 14, stime 15.
+	if len(fields) < 13 {
+		return 0, fmt.Errorf("unexpected /proc/%d/stat", pid)
+	}
+	var ticks int64
+	for _, f := range fields[11:13] {
+		n, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("parsing /proc/%d/stat: %w", pid, err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * time.Second / clockTicks, nil
+}
