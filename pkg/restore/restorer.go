@@ -129,9 +129,13 @@ type run struct {
 	served   map[string]apiResource
 	selector labels.Selector
 	confined bool
-	nsOK     sync.Map // target namespaces known to exist
-	uidMu    sync.Mutex
-	restored sets.Set[string] // "ns/name" of restored claims, for their volumes
+	// namespaces are the target namespaces checked (and created) or being
+	// checked, so that each is looked up and created once: see
+	// ensureNamespace.
+	nsMu       sync.Mutex
+	namespaces map[string]*namespaceCheck
+	uidMu      sync.Mutex
+	restored   sets.Set[string] // "ns/name" of restored claims, for their volumes
 	// definitions are the definitions restored or found defined, whose
 	// resources discovery must serve before they are restored.
 	definitions sets.Set[string]
@@ -217,6 +221,7 @@ func (r *Restorer) Run(ctx context.Context, restore *arkv1.Restore, backup strin
 		restored:     sets.New[string](),
 		definitions:  sets.New[string](),
 		byKind:       map[string][]archive.Item{},
+		namespaces:   map[string]*namespaceCheck{},
 		snapshots:    snapshots,
 		volumeCopies: map[string]string{}, volumeUnavailable: map[string]string{},
 	}
@@ -670,14 +675,53 @@ func (r *run) claimSelected(ns, name string) bool {
 	return false
 }
 
-// ensureNamespace creates a target namespace that does not exist yet.
+// namespaceCheck is one lookup (and, if needed, creation) of a target
+// namespace: the first item into the namespace makes it, the others wait for
+// its outcome in done rather than each asking the cluster again.
+type namespaceCheck struct {
+	done chan struct{}
+	err  error // set before done is closed
+}
+
+// ensureNamespace makes sure a target namespace exists, creating it if it
+// does not. The items of a resource are restored by many workers at once:
+// without coordination each of them would look the namespace up, check the
+// requester's right to create namespaces and try to create it, all for the
+// same answer. So one check runs per namespace and the other workers wait
+// for it. A check that failed is forgotten once its waiters have its error:
+// the failure may be passing (a timeout), and the next item tries again
+// rather than trusting, or distrusting, the namespace forever.
 func (r *run) ensureNamespace(ctx context.Context, ns string) error {
-	if _, ok := r.nsOK.Load(ns); ok {
-		return nil
+	r.nsMu.Lock()
+	check, ok := r.namespaces[ns]
+	if !ok {
+		check = &namespaceCheck{done: make(chan struct{})}
+		r.namespaces[ns] = check
 	}
+	r.nsMu.Unlock()
+	if ok {
+		select {
+		case <-check.done:
+			return check.err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	check.err = r.createNamespace(ctx, ns)
+	if check.err != nil {
+		r.nsMu.Lock()
+		delete(r.namespaces, ns)
+		r.nsMu.Unlock()
+	}
+	close(check.done)
+	return check.err
+}
+
+// createNamespace creates a target namespace that does not exist yet, if
+// the requester may.
+func (r *run) createNamespace(ctx context.Context, ns string) error {
 	nsGVR := schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}
 	if _, err := r.cluster().Resource(nsGVR).Get(ctx, ns, metav1.GetOptions{}); err == nil {
-		r.nsOK.Store(ns, true)
 		return nil
 	} else if !apierrors.IsNotFound(err) {
 		return err
@@ -702,7 +746,6 @@ func (r *run) ensureNamespace(ctx context.Context, ns string) error {
 		return err
 	}
 	r.results.infof("created namespace %s", ns)
-	r.nsOK.Store(ns, true)
 	return nil
 }
 
