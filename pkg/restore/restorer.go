@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -103,7 +104,12 @@ func (r *Restorer) cluster() dynamic.Interface {
 	return r.Dynamic
 }
 
-// ProgressFunc receives the items to restore and those done so far.
+// ProgressFunc receives the items to restore and those done so far. It is
+// called from one goroutine at a time, with done never decreasing, and not
+// once per item: while a call runs, the items finished meanwhile are
+// reported together by the next. The last call, before Run returns, reports
+// every item finished. A slow ProgressFunc (one that writes the restore's
+// status, say) delays the next report, never the restore.
 type ProgressFunc func(total, done int)
 
 // Outcome summarizes a finished restore.
@@ -140,11 +146,13 @@ type run struct {
 	// resources discovery must serve before they are restored.
 	definitions sets.Set[string]
 	total       int
-	done        int
-	doneMu      sync.Mutex
-	progress    ProgressFunc
-	byKind      map[string][]archive.Item
-	includeNS   func(string) bool
+	// done counts the items finished; workers only add to it and nudge the
+	// progress publisher (see publishProgress), never waiting for it.
+	done            atomic.Int64
+	progress        ProgressFunc
+	progressPending chan struct{}
+	byKind          map[string][]archive.Item
+	includeNS       func(string) bool
 	// aliases maps singular, short and kind names to group-resources.
 	aliases map[string][]string
 	// snapshots are the backup's completed volume snapshots, by PV name.
@@ -224,6 +232,7 @@ func (r *Restorer) Run(ctx context.Context, restore *arkv1.Restore, backup strin
 		namespaces:   map[string]*namespaceCheck{},
 		snapshots:    snapshots,
 		volumeCopies: map[string]string{}, volumeUnavailable: map[string]string{},
+		progressPending: make(chan struct{}, 1),
 	}
 	inc := sets.New(restore.Spec.IncludedNamespaces...)
 	exc := sets.New(restore.Spec.ExcludedNamespaces...)
@@ -231,7 +240,9 @@ func (r *Restorer) Run(ctx context.Context, restore *arkv1.Restore, backup strin
 		return !exc.Has(ns) && (inc.Len() == 0 || inc.Has("*") || inc.Has(ns))
 	}
 	run.results.infof("restoring backup %s into the cluster, requested by %s", backup, restore.Spec.Requester.Username)
+	stopProgress := run.startProgress()
 	runErr := run.restoreAll(ctx, index)
+	stopProgress()
 	if runErr == nil {
 		run.waitClaimsBound(ctx)
 	}
@@ -419,15 +430,52 @@ func (r *run) restoreKind(ctx context.Context, kind string, items []archive.Item
 }
 
 // finish records an item's result (items the filters leave out have none)
-// and advances progress.
+// and advances progress. It does not wait for progress to be published:
+// publishing writes the restore's status, a round trip to the API server
+// that all workers would otherwise pause for.
 func (r *run) finish(res ItemResult) {
 	if res.Action != "" {
 		r.results.item(res)
 	}
-	r.doneMu.Lock()
-	defer r.doneMu.Unlock()
-	r.done++
-	r.progress(r.total, r.done)
+	r.done.Add(1)
+	select {
+	case r.progressPending <- struct{}{}:
+	default: // the publisher has a nudge waiting already
+	}
+}
+
+// startProgress starts the goroutine that reports progress, and returns the
+// function that stops it once the items are done. Stopping reports the
+// final count, if the last report did not, and waits for the report in
+// flight: no progress call comes after Run returns, where it could overwrite
+// the status its caller writes for the finished restore.
+func (r *run) startProgress() (stop func()) {
+	quit, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		reported := int64(-1)
+		report := func() {
+			// total is fixed before the first item finishes, and quit is
+			// closed after the last.
+			if done := r.done.Load(); done != reported {
+				r.progress(r.total, int(done))
+				reported = done
+			}
+		}
+		for {
+			select {
+			case <-r.progressPending:
+				report()
+			case <-quit:
+				report()
+				return
+			}
+		}
+	}()
+	return func() {
+		close(quit)
+		<-stopped
+	}
 }
 
 // restoreItem restores one item and says what happened.
