@@ -166,7 +166,8 @@ type run struct {
 
 // Run restores restore's backup. It returns an error when the restore as a
 // whole failed; when the backup cannot be verified that happens before
-// anything is created.
+// anything is created. Under a context from DeferCleanup, the scratch
+// directory is removed by the Cleanups, not before Run returns.
 func (r *Restorer) Run(ctx context.Context, restore *arkv1.Restore, backup string, progress ProgressFunc) (out Outcome, err error) {
 	if restore.Spec.Requester == nil {
 		return out, errors.New("the restore records no requester, so there is no one whose rights it could use")
@@ -186,9 +187,20 @@ func (r *Restorer) Run(ctx context.Context, restore *arkv1.Restore, backup strin
 	if err != nil {
 		return out, err
 	}
+	// Removed after Run returns when the caller deferred cleanup (see
+	// DeferCleanup), so that the restore's outcome is recorded first; the
+	// directory stays locked until then.
 	defer func() {
-		if err := scratchDir.remove(); err != nil {
-			klog.ErrorS(err, "Removing a restore's scratch directory", "restore", klog.KObj(restore), "dir", scratchDir.dir)
+		remove := func() {
+			start := time.Now()
+			if err := scratchDir.remove(); err != nil {
+				klog.ErrorS(err, "Removing a restore's scratch directory", "restore", klog.KObj(restore), "dir", scratchDir.dir)
+				return
+			}
+			klog.V(2).InfoS("Removed a restore's scratch directory", "restore", klog.KObj(restore), "dir", scratchDir.dir, "duration", time.Since(start))
+		}
+		if !Defer(ctx, remove) {
+			remove()
 		}
 	}()
 	// The backup is the restore's namespace's unless it names another; the

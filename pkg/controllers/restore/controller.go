@@ -290,7 +290,13 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 			klog.ErrorS(err, "Publishing restore progress", "restore", klog.KObj(r))
 		}
 	}
-	out, runErr := c.newEngine().Run(ctx, r, backup, progress)
+	// The engine's cleanup (removing the unpacked backup, seconds for a
+	// large one) waits until the outcome below is written: Completed is
+	// written as soon as the last item is restored. Deferred, it also runs
+	// when the server is stopping or the status write fails.
+	engineCtx, cleanups := restoreengine.DeferCleanup(ctx)
+	defer cleanups.Run()
+	out, runErr := c.newEngine().Run(engineCtx, r, backup, progress)
 	if runErr != nil && ctx.Err() != nil {
 		return nil // stopping; the next leader marks it interrupted
 	}
