@@ -273,8 +273,10 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	}
 	klog.InfoS("Restore started", "restore", klog.KObj(r), "backup", backup.Name)
 
-	// The engine reports progress from its parallel item workers: mu makes
-	// the check of last, its update and the write one step.
+	// The engine given here reports progress from one goroutine that its
+	// item workers never wait for, so a status write here slows the reports,
+	// not the restore; another engine may call from several goroutines at
+	// once: mu makes the check of last, its update and the write one step.
 	var mu sync.Mutex
 	last := c.clock.Now()
 	progress := func(total, done int) {
