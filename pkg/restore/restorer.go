@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -103,7 +104,12 @@ func (r *Restorer) cluster() dynamic.Interface {
 	return r.Dynamic
 }
 
-// ProgressFunc receives the items to restore and those done so far.
+// ProgressFunc receives the items to restore and those done so far. It is
+// called from one goroutine at a time, with done never decreasing, and not
+// once per item: while a call runs, the items finished meanwhile are
+// reported together by the next. The last call, before Run returns, reports
+// every item finished. A slow ProgressFunc (one that writes the restore's
+// status, say) delays the next report, never the restore.
 type ProgressFunc func(total, done int)
 
 // Outcome summarizes a finished restore.
@@ -129,18 +135,24 @@ type run struct {
 	served   map[string]apiResource
 	selector labels.Selector
 	confined bool
-	nsOK     sync.Map // target namespaces known to exist
-	uidMu    sync.Mutex
-	restored sets.Set[string] // "ns/name" of restored claims, for their volumes
+	// namespaces are the target namespaces checked (and created) or being
+	// checked, so that each is looked up and created once: see
+	// ensureNamespace.
+	nsMu       sync.Mutex
+	namespaces map[string]*namespaceCheck
+	uidMu      sync.Mutex
+	restored   sets.Set[string] // "ns/name" of restored claims, for their volumes
 	// definitions are the definitions restored or found defined, whose
 	// resources discovery must serve before they are restored.
 	definitions sets.Set[string]
 	total       int
-	done        int
-	doneMu      sync.Mutex
-	progress    ProgressFunc
-	byKind      map[string][]archive.Item
-	includeNS   func(string) bool
+	// done counts the items finished; workers only add to it and nudge the
+	// progress publisher (see publishProgress), never waiting for it.
+	done            atomic.Int64
+	progress        ProgressFunc
+	progressPending chan struct{}
+	byKind          map[string][]archive.Item
+	includeNS       func(string) bool
 	// aliases maps singular, short and kind names to group-resources.
 	aliases map[string][]string
 	// snapshots are the backup's completed volume snapshots, by PV name.
@@ -154,7 +166,8 @@ type run struct {
 
 // Run restores restore's backup. It returns an error when the restore as a
 // whole failed; when the backup cannot be verified that happens before
-// anything is created.
+// anything is created. Under a context from DeferCleanup, the scratch
+// directory is removed by the Cleanups, not before Run returns.
 func (r *Restorer) Run(ctx context.Context, restore *arkv1.Restore, backup string, progress ProgressFunc) (out Outcome, err error) {
 	if restore.Spec.Requester == nil {
 		return out, errors.New("the restore records no requester, so there is no one whose rights it could use")
@@ -174,9 +187,20 @@ func (r *Restorer) Run(ctx context.Context, restore *arkv1.Restore, backup strin
 	if err != nil {
 		return out, err
 	}
+	// Removed after Run returns when the caller deferred cleanup (see
+	// DeferCleanup), so that the restore's outcome is recorded first; the
+	// directory stays locked until then.
 	defer func() {
-		if err := scratchDir.remove(); err != nil {
-			klog.ErrorS(err, "Removing a restore's scratch directory", "restore", klog.KObj(restore), "dir", scratchDir.dir)
+		remove := func() {
+			start := time.Now()
+			if err := scratchDir.remove(); err != nil {
+				klog.ErrorS(err, "Removing a restore's scratch directory", "restore", klog.KObj(restore), "dir", scratchDir.dir)
+				return
+			}
+			klog.V(2).InfoS("Removed a restore's scratch directory", "restore", klog.KObj(restore), "dir", scratchDir.dir, "duration", time.Since(start))
+		}
+		if !Defer(ctx, remove) {
+			remove()
 		}
 	}()
 	// The backup is the restore's namespace's unless it names another; the
@@ -191,10 +215,16 @@ func (r *Restorer) Run(ctx context.Context, restore *arkv1.Restore, backup strin
 		return out, err
 	}
 	source := layout.Backup(SourceNamespace(restore), backup)
+	unpackStart := time.Now()
 	index, err := archive.Extract(ctx, r.Store, source, scratchDir.data(), r.Limits)
 	if err != nil {
 		return out, err
 	}
+	// Nothing is created before the whole backup is verified and unpacked:
+	// this is the time a restore takes before its first item, the part of
+	// its duration that grows with the backup and that a plain client
+	// creating the same objects does not have.
+	klog.InfoS("Restore unpacked its backup", "restore", klog.KObj(restore), "backup", backup, "items", len(index.Items), "duration", time.Since(unpackStart))
 	snapshots, err := loadSnapshots(ctx, r.Store, source)
 	if err != nil {
 		return out, err
@@ -217,8 +247,10 @@ func (r *Restorer) Run(ctx context.Context, restore *arkv1.Restore, backup strin
 		restored:     sets.New[string](),
 		definitions:  sets.New[string](),
 		byKind:       map[string][]archive.Item{},
+		namespaces:   map[string]*namespaceCheck{},
 		snapshots:    snapshots,
 		volumeCopies: map[string]string{}, volumeUnavailable: map[string]string{},
+		progressPending: make(chan struct{}, 1),
 	}
 	inc := sets.New(restore.Spec.IncludedNamespaces...)
 	exc := sets.New(restore.Spec.ExcludedNamespaces...)
@@ -226,7 +258,9 @@ func (r *Restorer) Run(ctx context.Context, restore *arkv1.Restore, backup strin
 		return !exc.Has(ns) && (inc.Len() == 0 || inc.Has("*") || inc.Has(ns))
 	}
 	run.results.infof("restoring backup %s into the cluster, requested by %s", backup, restore.Spec.Requester.Username)
+	stopProgress := run.startProgress()
 	runErr := run.restoreAll(ctx, index)
+	stopProgress()
 	if runErr == nil {
 		run.waitClaimsBound(ctx)
 	}
@@ -414,15 +448,52 @@ func (r *run) restoreKind(ctx context.Context, kind string, items []archive.Item
 }
 
 // finish records an item's result (items the filters leave out have none)
-// and advances progress.
+// and advances progress. It does not wait for progress to be published:
+// publishing writes the restore's status, a round trip to the API server
+// that all workers would otherwise pause for.
 func (r *run) finish(res ItemResult) {
 	if res.Action != "" {
 		r.results.item(res)
 	}
-	r.doneMu.Lock()
-	defer r.doneMu.Unlock()
-	r.done++
-	r.progress(r.total, r.done)
+	r.done.Add(1)
+	select {
+	case r.progressPending <- struct{}{}:
+	default: // the publisher has a nudge waiting already
+	}
+}
+
+// startProgress starts the goroutine that reports progress, and returns the
+// function that stops it once the items are done. Stopping reports the
+// final count, if the last report did not, and waits for the report in
+// flight: no progress call comes after Run returns, where it could overwrite
+// the status its caller writes for the finished restore.
+func (r *run) startProgress() (stop func()) {
+	quit, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		reported := int64(-1)
+		report := func() {
+			// total is fixed before the first item finishes, and quit is
+			// closed after the last.
+			if done := r.done.Load(); done != reported {
+				r.progress(r.total, int(done))
+				reported = done
+			}
+		}
+		for {
+			select {
+			case <-r.progressPending:
+				report()
+			case <-quit:
+				report()
+				return
+			}
+		}
+	}()
+	return func() {
+		close(quit)
+		<-stopped
+	}
 }
 
 // restoreItem restores one item and says what happened.
@@ -670,14 +741,53 @@ func (r *run) claimSelected(ns, name string) bool {
 	return false
 }
 
-// ensureNamespace creates a target namespace that does not exist yet.
+// namespaceCheck is one lookup (and, if needed, creation) of a target
+// namespace: the first item into the namespace makes it, the others wait for
+// its outcome in done rather than each asking the cluster again.
+type namespaceCheck struct {
+	done chan struct{}
+	err  error // set before done is closed
+}
+
+// ensureNamespace makes sure a target namespace exists, creating it if it
+// does not. The items of a resource are restored by many workers at once:
+// without coordination each of them would look the namespace up, check the
+// requester's right to create namespaces and try to create it, all for the
+// same answer. So one check runs per namespace and the other workers wait
+// for it. A check that failed is forgotten once its waiters have its error:
+// the failure may be passing (a timeout), and the next item tries again
+// rather than trusting, or distrusting, the namespace forever.
 func (r *run) ensureNamespace(ctx context.Context, ns string) error {
-	if _, ok := r.nsOK.Load(ns); ok {
-		return nil
+	r.nsMu.Lock()
+	check, ok := r.namespaces[ns]
+	if !ok {
+		check = &namespaceCheck{done: make(chan struct{})}
+		r.namespaces[ns] = check
 	}
+	r.nsMu.Unlock()
+	if ok {
+		select {
+		case <-check.done:
+			return check.err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	check.err = r.createNamespace(ctx, ns)
+	if check.err != nil {
+		r.nsMu.Lock()
+		delete(r.namespaces, ns)
+		r.nsMu.Unlock()
+	}
+	close(check.done)
+	return check.err
+}
+
+// createNamespace creates a target namespace that does not exist yet, if
+// the requester may.
+func (r *run) createNamespace(ctx context.Context, ns string) error {
 	nsGVR := schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}
 	if _, err := r.cluster().Resource(nsGVR).Get(ctx, ns, metav1.GetOptions{}); err == nil {
-		r.nsOK.Store(ns, true)
 		return nil
 	} else if !apierrors.IsNotFound(err) {
 		return err
@@ -702,7 +812,6 @@ func (r *run) ensureNamespace(ctx context.Context, ns string) error {
 		return err
 	}
 	r.results.infof("created namespace %s", ns)
-	r.nsOK.Store(ns, true)
 	return nil
 }
 

@@ -1062,12 +1062,14 @@ func TestRunProgress(t *testing.T) {
 	if out.Items != total {
 		t.Errorf("Outcome.Items = %d, want %d", out.Items, total)
 	}
-	if len(calls) != total {
-		t.Fatalf("%d progress calls, want %d: %v", len(calls), total, calls)
+	// Calls are not one per item: the items finished while a call runs are
+	// reported together by the next.
+	if len(calls) == 0 || len(calls) > total {
+		t.Fatalf("%d progress calls, want 1 to %d: %v", len(calls), total, calls)
 	}
 	for i, c := range calls {
-		if c.total != total || c.done != i+1 {
-			t.Errorf("progress call %d = %+v, want {%d %d}", i, c, total, i+1)
+		if c.total != total || c.done < 1 || (i > 0 && c.done <= calls[i-1].done) {
+			t.Errorf("progress call %d = %+v, want total %d and done increasing: %v", i, c, total, calls)
 		}
 	}
 	if last := calls[len(calls)-1]; last.done != last.total || last.total != out.Items {
@@ -1100,8 +1102,8 @@ func TestRunProgressParallel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out.Items != 81 || out.Created != 81 || maxDone != 81 || len(seen) != 81 {
-		t.Errorf("outcome %+v, max done %d, %d distinct done values; want 81 of each", out, maxDone, len(seen))
+	if out.Items != 81 || out.Created != 81 || maxDone != 81 {
+		t.Errorf("outcome %+v, max done %d; want 81 of each", out, maxDone)
 	}
 	for d, n := range seen {
 		if n != 1 || d < 1 || d > 81 {

@@ -262,3 +262,55 @@ func TestRunFailedLeavesNoScratch(t *testing.T) {
 	}
 	f.checkScratchEmpty()
 }
+
+// Under DeferCleanup, Run returns with its results written and its scratch
+// directory still there and locked (CleanScratch leaves it alone however old
+// it is), and the Cleanups remove it. Without, Run removes it itself.
+func TestRunDeferredScratchRemoval(t *testing.T) {
+	f := newFixture(t)
+	f.backup(namespaceItem("abc"), configMap("abc", "cm"))
+	ctx, cleanups := DeferCleanup(context.Background())
+	out, err := f.restorer.Run(ctx, newRestore(), testBackup, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Created != 2 {
+		t.Errorf("outcome = %+v, want 2 created", out)
+	}
+	checkSummary(t, f.results(testRestore), out) // written before the removal
+	left, err := os.ReadDir(f.scratch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(left) != 1 {
+		t.Fatalf("scratch holds %v after Run, want the restore's directory until cleanup", left)
+	}
+	if n, err := CleanScratch(f.scratch, -time.Hour); n != 0 || err != nil {
+		t.Errorf("CleanScratch = %d, %v; want the locked directory left alone", n, err)
+	}
+	cleanups.Run()
+	f.checkScratchEmpty()
+	// Once the cleanups ran, a late cleanup is the caller's to run.
+	if Defer(ctx, func() {}) {
+		t.Error("Defer accepted a cleanup after the cleanups ran")
+	}
+	if Defer(context.Background(), func() {}) {
+		t.Error("Defer accepted a cleanup without DeferCleanup")
+	}
+}
+
+// A restore that fails leaves its removal to the cleanups too.
+func TestRunDeferredScratchRemovalOnFailure(t *testing.T) {
+	f := newFixture(t)
+	f.backup(namespaceItem("abc"), configMap("abc", "cm"))
+	f.restorer.Store = failingStore{Store: f.store, prefix: "restores/", atClose: true}
+	ctx, cleanups := DeferCleanup(context.Background())
+	if _, err := f.restorer.Run(ctx, newRestore(), testBackup, nil); !errors.Is(err, errBucket) {
+		t.Fatalf("Run error = %v, want the bucket's", err)
+	}
+	if left, _ := os.ReadDir(f.scratch); len(left) != 1 {
+		t.Errorf("scratch holds %v after Run, want the restore's directory until cleanup", left)
+	}
+	cleanups.Run()
+	f.checkScratchEmpty()
+}

@@ -273,8 +273,10 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	}
 	klog.InfoS("Restore started", "restore", klog.KObj(r), "backup", backup.Name)
 
-	// The engine reports progress from its parallel item workers: mu makes
-	// the check of last, its update and the write one step.
+	// The engine given here reports progress from one goroutine that its
+	// item workers never wait for, so a status write here slows the reports,
+	// not the restore; another engine may call from several goroutines at
+	// once: mu makes the check of last, its update and the write one step.
 	var mu sync.Mutex
 	last := c.clock.Now()
 	progress := func(total, done int) {
@@ -290,7 +292,13 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 			klog.ErrorS(err, "Publishing restore progress", "restore", klog.KObj(r))
 		}
 	}
-	out, runErr := c.newEngine().Run(ctx, r, backup, progress)
+	// The engine's cleanup (removing the unpacked backup, seconds for a
+	// large one) waits until the outcome below is written: Completed is
+	// written as soon as the last item is restored. Deferred, it also runs
+	// when the server is stopping or the status write fails.
+	engineCtx, cleanups := restoreengine.DeferCleanup(ctx)
+	defer cleanups.Run()
+	out, runErr := c.newEngine().Run(engineCtx, r, backup, progress)
 	if runErr != nil && ctx.Err() != nil {
 		return nil // stopping; the next leader marks it interrupted
 	}

@@ -1045,3 +1045,60 @@ func TestSyncNeverRunsWithoutABackup(t *testing.T) {
 		t.Errorf("status = %+v, want FailedValidation", s)
 	}
 }
+
+// The engine's cleanup (the real engine removes its scratch directory then)
+// runs only once the restore's outcome is written: whoever watches the
+// restore sees it finished without waiting for the cleanup. It also runs when
+// the server stops during the restore.
+func TestSyncCleanupAfterOutcomeWritten(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		out       restoreengine.Outcome
+		err       error
+		stop      bool
+		wantPhase arkv1.RestorePhase
+	}{
+		{"completed", restoreengine.Outcome{Items: 7, Summary: restoreengine.Summary{Created: 7}}, nil, false, arkv1.RestorePhaseCompleted},
+		{"partially failed", restoreengine.Outcome{Items: 7, Summary: restoreengine.Summary{Created: 6, Failed: 1, Errors: 1}}, nil, false, arkv1.RestorePhasePartiallyFailed},
+		{"failed", restoreengine.Outcome{}, errors.New("reading the backup: checksum mismatch"), false, arkv1.RestorePhaseFailed},
+		{"server stopping", restoreengine.Outcome{}, nil, true, arkv1.RestorePhaseInProgress},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, newRestore("r1", arkv1.RestorePhaseNew, "b1"), newBackup("b1", arkv1.BackupPhaseCompleted))
+			h.engine.out, h.engine.err = tc.out, tc.err
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var cleaned []arkv1.RestoreStatus
+			h.engine.during = func(ctx context.Context, _ restoreengine.ProgressFunc) {
+				if !restoreengine.Defer(ctx, func() {
+					// As the engine's cleanup sees the restore.
+					r, err := h.client.ArkV1().Restores(testNS).Get(context.Background(), "r1", metav1.GetOptions{})
+					if err != nil {
+						t.Errorf("cleanup: %v", err)
+						return
+					}
+					cleaned = append(cleaned, r.Status)
+				}) {
+					t.Error("the engine's context takes no deferred cleanup")
+				}
+				if tc.stop {
+					cancel()
+					h.engine.err = fmt.Errorf("restoring configmaps: %w", ctx.Err())
+				}
+			}
+			if err := h.c.sync(ctx, key("r1")); err != nil {
+				t.Fatalf("sync: %v", err)
+			}
+			if len(cleaned) != 1 {
+				t.Fatalf("cleanup ran %d times, want once", len(cleaned))
+			}
+			s := cleaned[0]
+			if s.Phase != tc.wantPhase {
+				t.Errorf("phase when the cleanup ran = %q, want %q", s.Phase, tc.wantPhase)
+			}
+			if !tc.stop && (s.CompletionTimestamp == nil || !progressIs(s.Progress, tc.out.Items, tc.out.Items) || s.Errors != tc.out.Errors) {
+				t.Errorf("status when the cleanup ran = %+v, want the final one", s)
+			}
+		})
+	}
+}
