@@ -27,6 +27,9 @@ import (
 // than waited for.
 const pollTimeout = 30 * time.Second
 
+// pollPageSize is the page size a poll asks for.
+const pollPageSize = 10000
+
 // run polls a location's bucket every interval until ctx ends.
 func (ix *index) run(ctx context.Context, s *source, interval time.Duration) {
 	wait.UntilWithContext(ctx, func(ctx context.Context) {
@@ -54,7 +57,10 @@ func (ix *index) poll(ctx context.Context, s *source) error {
 		// Only the records: a backup's other files (six more) are not
 		// the index's business, and listing them would make every poll
 		// cost seven times the backups.
-		opts := objectstore.ListOptions{Prefix: prefix, Name: backupstore.MetadataFile}
+		// Pages as large as a backend serves: object stores cap a page
+		// at 1,000 anyway, and the file store reads the whole folder
+		// of backups for each page it returns.
+		opts := objectstore.ListOptions{Prefix: prefix, Name: backupstore.MetadataFile, Limit: pollPageSize}
 		err = objectstore.ListEach(ctx, store, opts, func(a objectstore.ObjectAttrs) error {
 			if ref, ok := ix.layout.ParseMetadataKey(a.Key); ok {
 				listed[id(ref.Namespace, ref.Name)] = listedBackup{ref: ref, attrs: a}

@@ -111,11 +111,12 @@ func (s countsListing) List(ctx context.Context, opts objectstore.ListOptions) (
 
 // A poll lists the backups' records only, never their other files: its
 // cost follows the number of backups, not of files. 1,001 backups of seven
-// files each take two pages of backups/ and one (empty) of namespaces/,
-// where listing every file would take nine.
+// files each take one page of backups/ and one (empty) of namespaces/ from
+// the file store, which serves pages as large as a poll asks for, where
+// listing every file in pages of 1,000 took nine.
 func TestPollListsOnlyRecords(t *testing.T) {
 	r, store := newTestREST(t, nil)
-	const n = 1001
+	const n, perPoll = 1001, 2
 	layout := backupstore.Layout{HomeNamespace: home}
 	for i := range n {
 		name := fmt.Sprintf("b-%04d", i)
@@ -138,15 +139,15 @@ func TestPollListsOnlyRecords(t *testing.T) {
 	var calls, objects, polls int32
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
 		calls, objects, polls = count.calls.Load()-calls0, count.objects.Load()-objects0, count.polls.Load()-polls0
-		if calls%3 == 0 && calls/3 == polls {
+		if calls%perPoll == 0 && calls/perPoll == polls {
 			break // between polls
 		}
 	}
 	if polls == 0 {
 		t.Fatal("no poll counted")
 	}
-	if calls != 3*polls {
-		t.Errorf("%d list calls in %d polls of %d backups, want 3 a poll", calls, polls, n)
+	if calls != perPoll*polls {
+		t.Errorf("%d list calls in %d polls of %d backups, want %d a poll", calls, polls, n, perPoll)
 	}
 	if objects != n*polls {
 		t.Errorf("%d objects listed in %d polls, want the %d records a poll", objects, polls, n)

@@ -44,6 +44,7 @@ func main() {
 	idle := flag.Duration("idle", 30*time.Second, "how long idle CPU is measured")
 	samples := flag.Int("freshness-samples", 5, "backups written behind the server's back, to time until a watch shows them")
 	root := flag.String("repo", ".", "root of the Ark checkout")
+	flag.StringVar(&profileDir, "profile-dir", "", "write ark-apiserver's CPU profile while idle and heap profile once loaded here")
 	flag.Parse()
 	if err := run(*root, *n, *poll, *idle, *samples); err != nil {
 		fmt.Fprintln(os.Stderr, "bench-list:", err)
@@ -52,6 +53,8 @@ func main() {
 }
 
 const pageSize = 500 // kubectl get's --chunk-size
+
+var profileDir string
 
 func run(root string, n int, poll, idle time.Duration, samples int) error {
 	ctx := context.Background()
@@ -146,7 +149,14 @@ func run(root string, n int, poll, idle time.Duration, samples int) error {
 	if err != nil {
 		return err
 	}
-	time.Sleep(idle)
+	arkHost := fmt.Sprintf("https://127.0.0.1:%d", c.ArkPort)
+	if profileDir != "" {
+		if err := proc.Profile(ctx, c.Config, arkHost, "profile", int(idle.Seconds()), filepath.Join(profileDir, "idle-cpu.pprof")); err != nil {
+			return err
+		}
+	} else {
+		time.Sleep(idle)
+	}
 	cpu1, err := proc.CPUTime(pid)
 	if err != nil {
 		return err
@@ -160,6 +170,11 @@ func run(root string, n int, poll, idle time.Duration, samples int) error {
 		return err
 	}
 	perBackup := float64(loadedRSS-emptyRSS) / float64(n)
+	if profileDir != "" {
+		if err := proc.Profile(ctx, c.Config, arkHost, "heap", 0, filepath.Join(profileDir, "loaded-heap.pprof")); err != nil {
+			return err
+		}
+	}
 
 	// Freshness: another writer's backup, seen through a watch.
 	var fresh []time.Duration

@@ -6,11 +6,16 @@ package proc
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
 	"time"
+
+	"k8s.io/client-go/rest"
 )
 
 // Status reads one "<field>: <n> kB" line of /proc/<pid>/status (VmRSS,
@@ -98,4 +103,44 @@ func CPUTime(pid int) (time.Duration, error) {
 		ticks += n
 	}
 	return time.Duration(ticks) * time.Second / clockTicks, nil
+}
+
+// Profile fetches a profile (kind "profile" for CPU over seconds, "heap",
+// ...) from /debug/pprof of the ark-apiserver serving at host, with the
+// credentials of cfg (the cluster's administrator), into path.
+func Profile(ctx context.Context, cfg *rest.Config, host, kind string, seconds int, path string) error {
+	cfg = rest.CopyConfig(cfg)
+	cfg.Host = host
+	// ark-apiserver's serving certificate is not the cluster's; the
+	// benchmarks run on loopback.
+	cfg.CAData, cfg.CAFile, cfg.Insecure = nil, "", true
+	client, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return err
+	}
+	url := fmt.Sprintf("%s/debug/pprof/%s", host, kind)
+	if seconds > 0 {
+		url += fmt.Sprintf("?seconds=%d", seconds)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("profiling ark-apiserver: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("profiling ark-apiserver: %s", resp.Status)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
