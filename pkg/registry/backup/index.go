@@ -88,7 +88,10 @@ type source struct {
 	shadowed map[string]string
 	// pollDone is closed and replaced after every poll of the source.
 	pollDone chan struct{}
-	cancel   context.CancelFunc
+	// kick asks for a poll soon: the store reported a change. pollNow
+	// asks for one at once: a caller waits for the next poll.
+	kick, pollNow chan struct{}
+	cancel        context.CancelFunc
 }
 
 func (s *source) name() string { return s.locName }
@@ -175,7 +178,7 @@ func (ix *index) setLocations(ctx context.Context, locs []*locations.Location, i
 			continue
 		}
 		sctx, cancel := context.WithCancel(ctx)
-		s := &source{locName: l.Name, loc: l, rank: rank, shadowed: map[string]string{}, pollDone: make(chan struct{}), cancel: cancel}
+		s := &source{locName: l.Name, loc: l, rank: rank, shadowed: map[string]string{}, pollDone: make(chan struct{}), kick: make(chan struct{}, 1), pollNow: make(chan struct{}, 1), cancel: cancel}
 		ix.sources[l.Name] = s
 		go ix.run(sctx, s, interval)
 		klog.InfoS("Serving backups from storage location", "location", l.Name, "readOnly", l.ReadOnly)

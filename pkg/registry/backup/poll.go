@@ -13,7 +13,6 @@ import (
 	"github.com/google/uuid"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/klog/v2"
 
 	"github.com/arkproject/ark/pkg/apis/ark"
@@ -30,15 +29,102 @@ const pollTimeout = 30 * time.Second
 // pollPageSize is the page size a poll asks for.
 const pollPageSize = 10000
 
-// run polls a location's bucket every interval until ctx ends.
+// eventResyncFactor stretches the poll interval of a location whose store
+// reports changes as they happen (objectstore.Notifier): events bring
+// changes within moments, and the rarer poll only catches what events
+// missed.
+const eventResyncFactor = 12
+
+// eventSettle is how long a poll waits after an event for the events that
+// come with it, so that one poll answers a burst. Event-driven polls are
+// spaced at least minEventGap, and ten times as long as the last poll
+// took, so that a busy location (a backup rewriting its record as it
+// progresses) costs at most a tenth of a core however many records each
+// poll lists.
+const (
+	eventSettle = 50 * time.Millisecond
+	minEventGap = 250 * time.Millisecond
+	eventDuty   = 10
+)
+
+// run polls a location's bucket every interval until ctx ends, and at once
+// (after eventSettle) when its store reports a change; a store that does
+// so is polled every eventResyncFactor intervals otherwise.
 func (ix *index) run(ctx context.Context, s *source, interval time.Duration) {
-	wait.UntilWithContext(ctx, func(ctx context.Context) {
-		ctx, cancel := context.WithTimeout(ctx, pollTimeout)
-		defer cancel()
-		if err := ix.poll(ctx, s); err != nil {
+	var (
+		watched  *locations.Location // the location whose store's changes are reported
+		stop     context.CancelFunc
+		events   bool
+		lastPoll time.Time
+	)
+	defer func() {
+		if stop != nil {
+			stop()
+		}
+	}()
+	for {
+		ix.mu.RLock()
+		loc := s.loc // replaced, not changed, when the location changes
+		ix.mu.RUnlock()
+		if loc != watched {
+			if stop != nil {
+				stop()
+			}
+			watched, stop, events = loc, nil, false
+			if n, ok := loc.Store.(objectstore.Notifier); ok {
+				wctx, cancel := context.WithCancel(ctx)
+				err := n.Notify(wctx, ix.layout.Prefixes(), backupstore.MetadataFile, func() {
+					select {
+					case s.kick <- struct{}{}:
+					default:
+					}
+				})
+				if err != nil {
+					cancel()
+					klog.InfoS("Polling the backup storage location for changes; it cannot report them", "location", s.name(), "interval", interval, "reason", err)
+				} else {
+					stop, events = cancel, true
+					klog.InfoS("Watching the backup storage location for changes", "location", s.name(), "resync", interval*eventResyncFactor)
+				}
+			}
+		}
+
+		lastPoll = time.Now()
+		pctx, cancel := context.WithTimeout(ctx, pollTimeout)
+		if err := ix.poll(pctx, s); err != nil {
 			klog.ErrorS(err, "Polling backup storage location failed", "location", s.name())
 		}
-	}, interval)
+		cancel()
+		gap := max(minEventGap, eventDuty*time.Since(lastPoll))
+
+		period := interval
+		if events {
+			period = interval * eventResyncFactor
+		}
+		// Real time, as the poll's timeout: a test's fake clock stops
+		// only the index's timestamps.
+		timer := time.NewTimer(period)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return
+		case <-timer.C:
+		case <-s.pollNow:
+			timer.Stop()
+		case <-s.kick:
+			timer.Stop()
+			wait := max(eventSettle, gap-time.Since(lastPoll))
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(wait):
+			}
+			select { // the events of the wait are answered by this poll
+			case <-s.kick:
+			default:
+			}
+		}
+	}
 }
 
 // poll lists a location's bucket and brings the index up to date with it.
@@ -155,13 +241,18 @@ func (ix *index) finishPollLocked(s *source) {
 }
 
 // nextPolls returns channels closed when the poll after now of each
-// location has finished (or the location is no longer served).
+// location has finished (or the location is no longer served), and asks
+// each location for that poll now rather than at its next interval.
 func (ix *index) nextPolls() []<-chan struct{} {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	out := make([]<-chan struct{}, 0, len(ix.sources))
 	for _, s := range ix.sources {
 		out = append(out, s.pollDone)
+		select {
+		case s.pollNow <- struct{}{}:
+		default:
+		}
 	}
 	return out
 }

@@ -156,3 +156,34 @@ func TestPollListsOnlyRecords(t *testing.T) {
 		t.Errorf("%d backups listed, want %d", got, n)
 	}
 }
+
+// A store that reports changes (the file store, with inotify) brings a
+// record written behind the server's back into list and watch at once,
+// long before the next poll: here the poll interval is an hour.
+func TestChangesArriveByEventsBetweenPolls(t *testing.T) {
+	r, store := newRESTPolling(t, nil, nil, time.Hour)
+	w, err := r.Watch(nsContext(home), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	start := time.Now()
+	putRecord(t, store, home, "foreign", ark.BackupPhaseCompleted)
+	timeout := time.After(5 * time.Second)
+	for {
+		select {
+		case ev := <-w.ResultChan():
+			if b, ok := ev.Object.(*ark.Backup); ok && b.Name == "foreign" {
+				if d := time.Since(start); d > 2*time.Second {
+					t.Errorf("the record arrived after %s", d)
+				}
+				if got := listAll(t, r, home)["foreign"]; got == nil {
+					t.Error("watched but not listed")
+				}
+				return
+			}
+		case <-timeout:
+			t.Fatal("a record written behind the server's back did not arrive within 5s with an hourly poll")
+		}
+	}
+}

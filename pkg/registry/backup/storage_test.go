@@ -38,6 +38,11 @@ func newTestREST(t *testing.T, visible func(string) bool) (*REST, objectstore.St
 
 func newSignedREST(t *testing.T, visible func(string) bool, signer *provenance.Signer) (*REST, objectstore.Store) {
 	t.Helper()
+	return newRESTPolling(t, visible, signer, 50*time.Millisecond)
+}
+
+func newRESTPolling(t *testing.T, visible func(string) bool, signer *provenance.Signer, interval time.Duration) (*REST, objectstore.Store) {
+	t.Helper()
 	scheme := runtime.NewScheme()
 	install.Install(scheme)
 	codecs := serializer.NewCodecFactory(scheme)
@@ -50,7 +55,7 @@ func newSignedREST(t *testing.T, visible func(string) bool, signer *provenance.S
 		Locations:        locs,
 		Codec:            codecs.LegacyCodec(arkv1.SchemeGroupVersion),
 		Scope:            validation.Scope{HomeNamespace: home, Locations: locs},
-		PollInterval:     50 * time.Millisecond,
+		PollInterval:     interval,
 		NamespaceVisible: visible,
 		Signer:           signer,
 	})
