@@ -813,6 +813,44 @@ func TestScanQueuesExpiredAndDeletingBackups(t *testing.T) {
 	}
 }
 
+// A scan queues only this cluster's expired backups: the others would each
+// be read from the bucket and left alone, every scan.
+func TestScanSkipsOtherClustersExpiredBackups(t *testing.T) {
+	mine, theirs := signers()
+	h := newHarness(t)
+	h.c.Provenance = mine
+	for _, sb := range []struct {
+		b      *arkv1.Backup
+		signer *provenance.Signer
+	}{
+		{newBackup("theirs", arkv1.BackupPhaseCompleted, at(-time.Minute)), theirs},
+		{newBackup("nobodys", arkv1.BackupPhaseCompleted, at(-time.Minute)), nil},
+		{newBackup("mine", arkv1.BackupPhaseCompleted, at(-time.Minute)), mine},
+		{newBackup("theirs-deleting", arkv1.BackupPhaseDeleting, nil), theirs},
+	} {
+		b := sb.b
+		if sb.signer != nil {
+			if err := sb.signer.Sign(b); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := h.informer.Informer().GetIndexer().Add(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.c.scan(context.Background())
+	var got []string
+	for h.c.queue.Len() > 0 {
+		k, _ := h.c.queue.Get()
+		h.c.queue.Done(k)
+		got = append(got, k)
+	}
+	sort.Strings(got)
+	if want := []string{key("mine"), key("theirs-deleting")}; !slices.Equal(got, want) {
+		t.Errorf("queued %v, want %v", got, want)
+	}
+}
+
 // Run, end to end over a running informer: an expired backup is marked
 // Deleting, which queues it again, and then everything of it is removed.
 func TestRunCollectsExpiredBackup(t *testing.T) {

@@ -26,8 +26,11 @@ import (
 // than waited for.
 const pollTimeout = 30 * time.Second
 
-// pollPageSize is the page size a poll asks for.
-const pollPageSize = 10000
+// pollPageSize is the page size a poll asks for: as large as a backend
+// serves. Object stores cap their pages at 1,000 whatever is asked; the
+// file store, which reads the whole folder of backups for every page, then
+// reads it once. A poll holds every record's attributes anyway.
+const pollPageSize = 1 << 20
 
 // eventResyncFactor stretches the poll interval of a location whose store
 // reports changes as they happen (objectstore.Notifier): events bring
@@ -143,9 +146,6 @@ func (ix *index) poll(ctx context.Context, s *source) error {
 		// Only the records: a backup's other files (six more) are not
 		// the index's business, and listing them would make every poll
 		// cost seven times the backups.
-		// Pages as large as a backend serves: object stores cap a page
-		// at 1,000 anyway, and the file store reads the whole folder
-		// of backups for each page it returns.
 		opts := objectstore.ListOptions{Prefix: prefix, Name: backupstore.MetadataFile, Limit: pollPageSize}
 		err = objectstore.ListEach(ctx, store, opts, func(a objectstore.ObjectAttrs) error {
 			if ref, ok := ix.layout.ParseMetadataKey(a.Key); ok {

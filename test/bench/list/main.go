@@ -254,7 +254,7 @@ func writeBackup(bucket string, b backupstore.Backup) error {
 // writeRecord writes a completed backup's record the way a schedule's
 // backups look, atomically (rename), as another server would.
 func writeRecord(bucket string, b backupstore.Backup) error {
-	body := fmt.Sprintf(`{"apiVersion":"ark.heptio.com/v1","kind":"Backup","metadata":{"name":%q,"namespace":%q,"uid":"%s","creationTimestamp":"2026-01-01T00:00:00Z","labels":{"ark.heptio.com/schedule-name":"daily"}},"spec":{"includedNamespaces":["*"],"excludedResources":["events","events.events.k8s.io"],"ttl":"720h0m0s","storageLocation":"default"},"status":{"phase":"Completed","version":1,"startTimestamp":"2026-01-01T00:00:00Z","completionTimestamp":"2026-01-01T00:05:00Z","expiration":"2026-01-31T00:00:00Z","progress":{"totalItems":812,"itemsDone":812}}}`,
+	body := fmt.Sprintf(`{"apiVersion":"ark.heptio.com/v1","kind":"Backup","metadata":{"name":%q,"namespace":%q,"uid":"%s","creationTimestamp":"2026-12-01T00:00:00Z","labels":{"ark.heptio.com/schedule-name":"daily"}},"spec":{"includedNamespaces":["*"],"excludedResources":["events","events.events.k8s.io"],"ttl":"87600h0m0s","storageLocation":"default"},"status":{"phase":"Completed","version":1,"startTimestamp":"2026-12-01T00:00:00Z","completionTimestamp":"2026-12-01T00:05:00Z","expiration":"2036-12-01T00:00:00Z","progress":{"totalItems":812,"itemsDone":812}}}`,
 		b.Name, b.Namespace, fmt.Sprintf("00000000-0000-4000-8000-%012x", rand.Int64N(1<<48)))
 	tmp := filepath.Join(bucket, b.Dir(), ".bench-tmp")
 	if err := os.WriteFile(tmp, []byte(body), 0o644); err != nil {
