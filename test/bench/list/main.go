@@ -34,6 +34,7 @@ import (
 	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
 	"github.com/arkproject/ark/pkg/backupstore"
 	"github.com/arkproject/ark/pkg/generated/clientset/versioned"
+	"github.com/arkproject/ark/pkg/objectstore"
 	"github.com/arkproject/ark/test/bench/proc"
 	"github.com/arkproject/ark/test/localcluster"
 )
@@ -41,7 +42,7 @@ import (
 func main() {
 	n := flag.Int("n", 10000, "backups in the bucket")
 	poll := flag.Duration("poll", 5*time.Second, "ark-apiserver's --bucket-poll-interval")
-	idle := flag.Duration("idle", 30*time.Second, "how long idle CPU is measured")
+	idle := flag.Duration("idle", time.Minute, "how long idle CPU is measured (with events, the bucket is listed every 12 poll intervals: a minute)")
 	samples := flag.Int("freshness-samples", 5, "backups written behind the server's back, to time until a watch shows them")
 	root := flag.String("repo", ".", "root of the Ark checkout")
 	flag.StringVar(&profileDir, "profile-dir", "", "write ark-apiserver's CPU profile while idle and heap profile once loaded here")
@@ -161,8 +162,8 @@ func run(root string, n int, poll, idle time.Duration, samples int) error {
 	if err != nil {
 		return err
 	}
-	polls := float64(idle) / float64(poll)
-	perPoll := time.Duration(float64(cpu1-cpu0) / polls)
+	intervals := float64(idle) / float64(poll)
+	perInterval := time.Duration(float64(cpu1-cpu0) / intervals)
 	share := 100 * float64(cpu1-cpu0) / float64(idle)
 
 	loadedRSS, err := proc.SettledRSS(pid)
@@ -197,10 +198,17 @@ func run(root string, n int, poll, idle time.Duration, samples int) error {
 	fmt.Printf("  load (process start to a full first page): %8.2fs\n", load.Seconds())
 	fmt.Printf("  first page of %d (median of 20):           %8.1fms  p95 %.1fms  (goal <= 1 s at 100k) %s\n", pageSize, ms(median(firsts)), ms(pct(firsts, 95)), goal(pct(firsts, 95) <= time.Second))
 	fmt.Printf("  kubectl get backups, all %d (median of 3):  %8.2fs\n", n, median(gets).Seconds())
-	fmt.Printf("  idle CPU per poll (%.0fs measured):          %8.1fms  %.2f%% of a core  (goal <= 2%%) %s\n", idle.Seconds(), ms(perPoll), share, goal(share <= 2))
+	fmt.Printf("  idle CPU per poll interval (%.0fs measured):  %8.1fms  %.2f%% of a core  (goal <= 2%%) %s\n", idle.Seconds(), ms(perInterval), share, goal(share <= 2))
 	fmt.Printf("  RSS: empty %s, loaded %s: %.2f KiB per backup  (goal <= 3 KiB) %s\n", mib(emptyRSS), mib(loadedRSS), perBackup/1024, goal(perBackup <= 3*1024))
-	fmt.Printf("  a backup written by another writer shows in a watch after: median %.2fs, max %.2fs of %d  (goal: within one poll interval, %s, without events) %s\n",
-		median(fresh).Seconds(), slices.Max(fresh).Seconds(), len(fresh), poll, goal(slices.Max(fresh) <= poll))
+	// inotify watches a local file bucket of up to MaxWatchedDirectories
+	// folders; a larger one is polled.
+	events := n+samples < objectstore.MaxWatchedDirectories
+	limit, how := poll, fmt.Sprintf("within one poll interval, %s: polled, the bucket has more than %d folders to watch", poll, objectstore.MaxWatchedDirectories)
+	if events {
+		limit, how = time.Second, "<= 1 s: inotify"
+	}
+	fmt.Printf("  a backup written by another writer shows in a watch after: median %.2fs, max %.2fs of %d  (goal %s) %s\n",
+		median(fresh).Seconds(), slices.Max(fresh).Seconds(), len(fresh), how, goal(slices.Max(fresh) <= limit))
 	fmt.Printf("\nLeft out: the bucket is a local file system; GCS, S3 and Azure add their own list latency (see `make bench`). RSS includes the Go runtime's free heap and the in-process controllers' informer copy of every backup; the CPU share is measured on a machine shared with whatever else runs.\n")
 	return nil
 }
