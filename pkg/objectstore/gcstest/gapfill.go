@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -27,6 +28,7 @@ func (s *Server) startProxy() error {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case r.Method == http.MethodGet && isObjectList(r.URL.Path):
+			s.listCalls.Add(1)
 			s.pagedList(w, r, rp)
 		case r.Method == http.MethodDelete && r.URL.Query().Get("ifGenerationMatch") != "":
 			s.conditionalDelete(w, r, rp)
@@ -62,9 +64,18 @@ type listResponse struct {
 func (s *Server) pagedList(w http.ResponseWriter, r *http.Request, rp http.Handler) {
 	q := r.URL.Query()
 	max, _ := strconv.Atoi(q.Get("maxResults"))
+	if max <= 0 || max > 1000 {
+		max = 1000 // GCS's largest page, whatever is asked
+	}
 	token := q.Get("pageToken")
+	match, err := globRegexp(q.Get("matchGlob"))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
 	q.Del("maxResults")
 	q.Del("pageToken")
+	q.Del("matchGlob")
 	inner := r.Clone(r.Context())
 	inner.URL.RawQuery = q.Encode()
 	inner.RequestURI = ""
@@ -92,6 +103,9 @@ func (s *Server) pagedList(w http.ResponseWriter, r *http.Request, rp http.Handl
 			Name string `json:"name"`
 		}
 		json.Unmarshal(it, &meta)
+		if match != nil && !match.MatchString(meta.Name) {
+			continue // filtered before paging, as GCS does
+		}
 		entries = append(entries, entry{name: meta.Name, item: it})
 	}
 	for _, p := range full.Prefixes {
@@ -132,6 +146,39 @@ func (s *Server) pagedList(w http.ResponseWriter, r *http.Request, rp http.Handl
 	}
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(out)
+}
+
+// globRegexp translates a GCS match glob (nil for none) into a regular
+// expression over whole object names: "**" matches anything, slashes
+// included ("**/" also nothing), "*" anything within a segment, "?" one
+// character within one; character classes and braces are not supported.
+func globRegexp(glob string) (*regexp.Regexp, error) {
+	if glob == "" {
+		return nil, nil
+	}
+	if strings.ContainsAny(glob, "[]{}") {
+		return nil, fmt.Errorf("matchGlob %q: character classes and braces are not emulated", glob)
+	}
+	var b strings.Builder
+	b.WriteString("^")
+	for i := 0; i < len(glob); i++ {
+		switch {
+		case strings.HasPrefix(glob[i:], "**/"):
+			b.WriteString("(?:.*/)?")
+			i += 2
+		case strings.HasPrefix(glob[i:], "**"):
+			b.WriteString(".*")
+			i++
+		case glob[i] == '*':
+			b.WriteString("[^/]*")
+		case glob[i] == '?':
+			b.WriteString("[^/]")
+		default:
+			b.WriteString(regexp.QuoteMeta(glob[i : i+1]))
+		}
+	}
+	b.WriteString("$")
+	return regexp.Compile(b.String())
 }
 
 // conditionalDelete checks the object's generation before deleting it. Unlike

@@ -1,11 +1,12 @@
 // Package gcstest runs fake-gcs-server in-process on 127.0.0.1 so that the
 // real cloud.google.com/go/storage client can be tested over real HTTP.
 //
-// fake-gcs-server v1.56.1 lacks two things real GCS does and Ark relies on:
-// it ignores maxResults/pageToken when listing objects, and it ignores
-// ifGenerationMatch on delete. A thin proxy in front of it (gapfill.go) adds
-// both, so the conformance suite tests our client code against GCS semantics
-// rather than against the emulator's gaps.
+// fake-gcs-server v1.56.1 lacks three things real GCS does and Ark relies
+// on: it ignores maxResults/pageToken and matchGlob when listing objects,
+// and it ignores ifGenerationMatch on delete. A thin proxy in front of it
+// (gapfill.go) adds them, so the conformance suite tests our client code
+// against GCS semantics rather than against the emulator's gaps. The proxy
+// also counts listing calls, which are what GCS bills a poller for.
 package gcstest
 
 import (
@@ -13,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"cloud.google.com/go/storage"
@@ -24,10 +26,14 @@ import (
 
 // Server is a running fake GCS endpoint.
 type Server struct {
-	fake  *fakestorage.Server
-	proxy *http.Server
-	url   string
+	fake      *fakestorage.Server
+	proxy     *http.Server
+	url       string
+	listCalls atomic.Int64
 }
+
+// ListCalls is how many object listings (pages) clients have asked for.
+func (s *Server) ListCalls() int64 { return s.listCalls.Load() }
 
 // Start starts a fake GCS server on a free loopback port with the given buckets.
 func Start(buckets ...string) (*Server, error) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/arkproject/ark/pkg/backupstore"
 	"github.com/arkproject/ark/pkg/backupstore/backupstoretest"
 	"github.com/arkproject/ark/pkg/objectstore"
+	"github.com/arkproject/ark/pkg/objectstore/gcstest"
 )
 
 // listsNoGeneration is a store whose listing carries no generation, as S3's
@@ -185,5 +187,68 @@ func TestChangesArriveByEventsBetweenPolls(t *testing.T) {
 		case <-timeout:
 			t.Fatal("a record written behind the server's back did not arrive within 5s with an hourly poll")
 		}
+	}
+}
+
+// Against GCS (fake-gcs-server behind a proxy that filters by match glob
+// before paging, as GCS does), a poll costs a listing call per 1,000
+// backups, whatever other files they hold: 1,001 backups of two files
+// take two calls under backups/ and one under namespaces/, where listing
+// every file would take four.
+func TestPollOnGCSCostsACallPerThousandBackups(t *testing.T) {
+	srv, err := gcstest.Start("polled")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Stop)
+	gcs, err := srv.NewStore(context.Background(), "polled", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { gcs.Close() })
+	const n, perPoll = 1001, 3
+	layout := backupstore.Layout{HomeNamespace: home}
+	var wg sync.WaitGroup
+	for w := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += 16 {
+				name := fmt.Sprintf("b-%04d", i)
+				putRecord(t, gcs, home, name, ark.BackupPhaseCompleted)
+				ref := layout.Backup(home, name)
+				backupstoretest.Put(t, gcs, ref.TarballKey(), []byte("x"))
+			}
+		}()
+	}
+	wg.Wait()
+	r, _ := newTestREST(t, nil)
+	count := countsListing{Store: gcs, calls: &atomic.Int32{}, objects: &atomic.Int32{}, polls: &atomic.Int32{}}
+	useStore(r, count)
+	waitPolls(t, r, 2)
+	for count.polls.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	// From the end of a poll: no call of the next one is counted yet.
+	var calls0, polls0 int64
+	for p := count.polls.Load(); ; time.Sleep(100 * time.Microsecond) {
+		if now := count.polls.Load(); now != p {
+			calls0, polls0 = srv.ListCalls(), int64(now)
+			break
+		}
+	}
+	waitPolls(t, r, 2)
+	var calls, polls int64
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		calls, polls = srv.ListCalls()-calls0, int64(count.polls.Load())-polls0
+		if calls%perPoll == 0 && calls/perPoll == polls {
+			break // between polls
+		}
+	}
+	if polls == 0 || calls != perPoll*polls {
+		t.Errorf("%d GCS listing calls in %d polls of %d backups, want %d a poll", calls, polls, n, perPoll)
+	}
+	if got := len(listAll(t, r, home)); got != n {
+		t.Errorf("%d backups listed, want %d", got, n)
 	}
 }
