@@ -81,7 +81,8 @@ type source struct {
 	rank     int
 	synced   bool
 	syncErr  error
-	lastSync time.Time // end of the latest successful poll
+	lastSync time.Time     // end of the latest successful poll
+	listTook time.Duration // how long its listing took
 	// shadowed are the records of this location hidden by a backup of the
 	// same name in a location of lower rank, by id, with their change
 	// tokens: they are not read again until they change or the other goes.

@@ -50,6 +50,10 @@ const (
 	eventDuty   = 10
 )
 
+// pollDuty bounds the share of a core that periodic polls take: a poll
+// that took d waits at least pollDuty*d for the next one (2%).
+const pollDuty = 50
+
 // run polls a location's bucket every interval until ctx ends, and at once
 // (after eventSettle) when its store reports a change; a store that does
 // so is polled every eventResyncFactor intervals otherwise.
@@ -59,6 +63,9 @@ func (ix *index) run(ctx context.Context, s *source, interval time.Duration) {
 		stop     context.CancelFunc
 		events   bool
 		lastPoll time.Time
+		// wasStretched says the last interval was stretched, so that
+		// it is logged once, not every poll.
+		wasStretched bool
 	)
 	defer func() {
 		if stop != nil {
@@ -98,11 +105,27 @@ func (ix *index) run(ctx context.Context, s *source, interval time.Duration) {
 			klog.ErrorS(err, "Polling backup storage location failed", "location", s.name())
 		}
 		cancel()
-		gap := max(minEventGap, eventDuty*time.Since(lastPoll))
+		took := time.Since(lastPoll)
+		gap := max(minEventGap, eventDuty*took)
+		ix.mu.RLock()
+		took = s.listTook // what every poll costs, changed records aside
+		ix.mu.RUnlock()
 
 		period := interval
 		if events {
 			period = interval * eventResyncFactor
+		}
+		// However large the bucket, listing it takes at most 1/pollDuty
+		// of a core: a bucket whose listing takes longer than the
+		// interval allows is listed less often, and says so. (Reading
+		// changed records is not counted: it follows the changes.)
+		if stretched := pollDuty * took; stretched > period {
+			if !wasStretched {
+				klog.InfoS("Listing the backup storage location takes long; it is listed less often than --bucket-poll-interval", "location", s.name(), "listingTook", took, "interval", stretched)
+			}
+			period, wasStretched = stretched, true
+		} else {
+			wasStretched = false
 		}
 		// Real time, as the poll's timeout: a test's fake clock stops
 		// only the index's timestamps.
@@ -138,6 +161,7 @@ func (ix *index) poll(ctx context.Context, s *source) error {
 	ix.mu.RUnlock()
 
 	listed := map[string]listedBackup{}
+	listStart := time.Now()
 	store, err := loc.Readable()
 	for _, prefix := range ix.layout.Prefixes() {
 		if err != nil {
@@ -154,6 +178,7 @@ func (ix *index) poll(ctx context.Context, s *source) error {
 			return nil
 		})
 	}
+	listTook := time.Since(listStart)
 	if err != nil {
 		err = unavailable(loc, err)
 		ix.mu.Lock()
@@ -217,6 +242,7 @@ func (ix *index) poll(ctx context.Context, s *source) error {
 	}
 	s.syncErr = nil
 	s.lastSync = ix.clock.Now()
+	s.listTook = listTook
 	if !s.synced {
 		s.synced = true
 		n := 0

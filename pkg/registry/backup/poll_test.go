@@ -252,3 +252,28 @@ func TestPollOnGCSCostsACallPerThousandBackups(t *testing.T) {
 		t.Errorf("%d backups listed, want %d", got, n)
 	}
 }
+
+// slowListing is a store whose listing takes a while, as a huge bucket's.
+type slowListing struct {
+	countsListing
+	delay time.Duration
+}
+
+func (s slowListing) List(ctx context.Context, opts objectstore.ListOptions) (objectstore.ListPage, error) {
+	time.Sleep(s.delay)
+	return s.countsListing.List(ctx, opts)
+}
+
+// Polling takes at most a fiftieth of a core: a location whose listing
+// takes 20ms is listed every second or so, not every 50ms interval.
+func TestSlowListingStretchesThePollInterval(t *testing.T) {
+	r, store := newTestREST(t, nil)
+	count := countsListing{Store: store, calls: &atomic.Int32{}, objects: &atomic.Int32{}, polls: &atomic.Int32{}}
+	useStore(r, slowListing{countsListing: count, delay: 10 * time.Millisecond}) // two listings a poll
+	time.Sleep(500 * time.Millisecond)                                             // the first slow poll sets the pace
+	before := count.polls.Load()
+	time.Sleep(2 * time.Second)
+	if polls := count.polls.Load() - before; polls > 3 {
+		t.Errorf("%d polls in 2s of a listing that takes 20ms, want at most 3 (one a second)", polls)
+	}
+}
