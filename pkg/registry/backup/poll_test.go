@@ -270,7 +270,7 @@ func TestSlowListingStretchesThePollInterval(t *testing.T) {
 	r, store := newTestREST(t, nil)
 	count := countsListing{Store: store, calls: &atomic.Int32{}, objects: &atomic.Int32{}, polls: &atomic.Int32{}}
 	useStore(r, slowListing{countsListing: count, delay: 10 * time.Millisecond}) // two listings a poll
-	time.Sleep(500 * time.Millisecond)                                             // the first slow poll sets the pace
+	time.Sleep(500 * time.Millisecond)                                           // the first slow poll sets the pace
 	before := count.polls.Load()
 	time.Sleep(2 * time.Second)
 	if polls := count.polls.Load() - before; polls > 3 {
