@@ -444,13 +444,13 @@ func (r *run) listItems(ctx context.Context, res resource, ns, selector string, 
 			r.log.errorf(ns, scope, "listing %s: %v", gr, page.err)
 			return nil
 		}
-		received += len(page.list.Items)
-		if rem := page.list.GetRemainingItemCount(); rem != nil {
+		received += len(page.items)
+		if rem := page.remaining; rem != nil {
 			expected = received + int(*rem)
 		}
 		r.total = base + max(expected, received) - skipped
-		for i := range page.list.Items {
-			item := &page.list.Items[i]
+		for i := range page.items {
+			item := &page.items[i]
 			if keep != nil && !keep(item) {
 				skipped++
 				r.total--

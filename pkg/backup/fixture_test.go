@@ -556,3 +556,21 @@ func (w *faultyWriter) Abort() {
 	w.aborted = true
 	w.Writer.Abort()
 }
+
+// ListRaw makes the fake answer as a RawLister, as the requester's clients
+// do: the page, with its paging, as JSON. Hide it with plainDynamic.
+func (d *recordingDynamic) ListRaw(ctx context.Context, gvr schema.GroupVersionResource, ns string, opts metav1.ListOptions) ([]byte, error) {
+	var lister dynamic.ResourceInterface = d.Resource(gvr)
+	if ns != "" {
+		lister = d.Resource(gvr).Namespace(ns)
+	}
+	list, err := lister.List(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	return list.MarshalJSON()
+}
+
+// plainDynamic hides a client's RawLister, so the backup decodes its pages
+// into unstructured objects.
+type plainDynamic struct{ dynamic.Interface }

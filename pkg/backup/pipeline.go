@@ -3,6 +3,7 @@ package backup
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"sync"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -62,7 +63,12 @@ type listing struct {
 
 // listedPage is one LIST response with its items encoded.
 type listedPage struct {
-	list *unstructured.UnstructuredList
+	// items are the page's objects; from a RawLister, only those of
+	// decodesFully carry more than their name and namespace.
+	items []unstructured.Unstructured
+	// raw are the items' JSON from a RawLister, until they are encoded.
+	raw       []json.RawMessage
+	remaining *int64
 	// encoded are the items' JSON, by index.
 	encoded []encodedItem
 	// err is the LIST's failure; no page follows it.
@@ -132,8 +138,11 @@ func (p *lister) start(req listRequest) *listing {
 		defer p.wg.Done()
 		defer close(l.pages)
 		for page := range listed {
-			if page.list != nil {
-				page.encoded = encodeItems(req.res, page.list.Items)
+			if page.raw != nil {
+				page.items, page.encoded = rawItems(req.res, page.raw)
+				page.raw = nil
+			} else if page.items != nil {
+				page.encoded = encodeItems(req.res, page.items)
 			}
 			select {
 			case l.pages <- page:
@@ -172,21 +181,50 @@ func (p *lister) list(req listRequest, l *listing, out chan<- listedPage) {
 				return
 			}
 		}
-		list, err := lister.List(p.ctx, opts)
-		page := listedPage{list: list, err: err, last: err == nil && list.GetContinue() == ""}
-		if err != nil {
-			page.list = nil
-		}
+		page, cont := p.listPage(req, lister, opts)
 		select {
 		case out <- page:
 		case <-p.ctx.Done():
 			return
 		}
-		if err != nil || page.last {
+		if page.err != nil || page.last {
 			return
 		}
-		opts.Continue = list.GetContinue()
+		opts.Continue = cont
 	}
+}
+
+// listPage lists one page, as raw JSON when the client can.
+func (p *lister) listPage(req listRequest, lister dynamic.ResourceInterface, opts metav1.ListOptions) (listedPage, string) {
+	if raw, ok := p.run.Dynamic.(RawLister); ok {
+		ns := ""
+		if req.res.namespaced {
+			ns = req.ns
+		}
+		body, err := raw.ListRaw(p.ctx, req.res.gvr, ns, opts)
+		if err != nil {
+			return listedPage{err: err}, ""
+		}
+		var list rawList
+		if err := json.Unmarshal(body, &list); err != nil {
+			return listedPage{err: fmt.Errorf("reading the LIST response: %w", err)}, ""
+		}
+		if list.Items == nil {
+			list.Items = []json.RawMessage{}
+		}
+		c := list.Metadata.Continue
+		return listedPage{raw: list.Items, remaining: list.Metadata.RemainingItemCount, last: c == ""}, c
+	}
+	list, err := lister.List(p.ctx, opts)
+	if err != nil {
+		return listedPage{err: err}, ""
+	}
+	items := list.Items
+	if items == nil {
+		items = []unstructured.Unstructured{}
+	}
+	c := list.GetContinue()
+	return listedPage{items: items, remaining: list.GetRemainingItemCount(), last: c == ""}, c
 }
 
 // encodeItems prepares and encodes a page's items as the tarball stores them.

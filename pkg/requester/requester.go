@@ -10,9 +10,12 @@
 package requester
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -50,11 +53,54 @@ func (f *Factory) For(user *arkv1.UserInfo) (*Clients, error) {
 	if err != nil {
 		return nil, err
 	}
-	dyn, err := dynamic.NewForConfig(cfg)
+	dyn, err := newDynamic(cfg)
 	if err != nil {
 		return nil, err
 	}
 	return &Clients{User: user, Config: cfg, Kube: kube, Dynamic: dyn}, nil
+}
+
+// rawDynamic is a dynamic client that can also list a page as the API
+// server's JSON (backup.RawLister), through a REST client made from the same
+// impersonating configuration: a backup reads most items without decoding
+// them into maps, and still reads them as the requester.
+type rawDynamic struct {
+	dynamic.Interface
+	rest rest.Interface
+}
+
+func newDynamic(cfg *rest.Config) (*rawDynamic, error) {
+	cfg = dynamic.ConfigFor(cfg)
+	httpClient, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("making the requester's HTTP client: %w", err)
+	}
+	dyn, err := dynamic.NewForConfigAndClient(cfg, httpClient)
+	if err != nil {
+		return nil, err
+	}
+	rc, err := rest.UnversionedRESTClientForConfigAndClient(cfg, httpClient)
+	if err != nil {
+		return nil, fmt.Errorf("making the requester's REST client: %w", err)
+	}
+	return &rawDynamic{Interface: dyn, rest: rc}, nil
+}
+
+// ListRaw lists one page of gvr (in namespace, unless it is empty) and
+// returns the response body; a failed request's error is the API server's
+// status, as the dynamic client's would be.
+func (d *rawDynamic) ListRaw(ctx context.Context, gvr schema.GroupVersionResource, namespace string, opts metav1.ListOptions) ([]byte, error) {
+	segments := []string{"/apis", gvr.Group, gvr.Version}
+	if gvr.Group == "" {
+		segments = []string{"/api", gvr.Version}
+	}
+	if namespace != "" {
+		segments = append(segments, "namespaces", namespace)
+	}
+	segments = append(segments, gvr.Resource)
+	return d.rest.Get().AbsPath(segments...).
+		SpecificallyVersionedParams(&opts, metav1.ParameterCodec, metav1.SchemeGroupVersion).
+		DoRaw(ctx)
 }
 
 // Config copies base and makes it impersonate user.

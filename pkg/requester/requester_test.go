@@ -20,9 +20,11 @@ import (
 func TestClientsImpersonateTheRequester(t *testing.T) {
 	var mu sync.Mutex
 	var seen []http.Header
+	var urls []string
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		seen = append(seen, r.Header.Clone())
+		urls = append(urls, r.URL.String())
 		mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
 		w.Write([]byte(`{"apiVersion":"v1","kind":"ConfigMapList","metadata":{},"items":[]}`))
@@ -43,7 +45,21 @@ func TestClientsImpersonateTheRequester(t *testing.T) {
 	if _, err := c.Kube.CoreV1().ConfigMaps("a").List(ctx, metav1.ListOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if len(seen) != 2 {
+	// The backup's raw LISTs go as the requester too.
+	raw, ok := c.Dynamic.(interface {
+		ListRaw(context.Context, schema.GroupVersionResource, string, metav1.ListOptions) ([]byte, error)
+	})
+	if !ok {
+		t.Fatal("the requester's dynamic client cannot list raw pages")
+	}
+	body, err := raw.ListRaw(ctx, schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}, "a", metav1.ListOptions{Limit: 500, Continue: "tok", LabelSelector: "x=y"})
+	if err != nil || !strings.Contains(string(body), "ConfigMapList") {
+		t.Fatalf("ListRaw: %q, %v", body, err)
+	}
+	if got, want := urls[len(urls)-1], "/apis/apps/v1/namespaces/a/deployments?continue=tok&labelSelector=x%3Dy&limit=500"; got != want {
+		t.Errorf("ListRaw requested %s, want %s", got, want)
+	}
+	if len(seen) != 3 {
 		t.Fatalf("%d requests", len(seen))
 	}
 	for i, h := range seen {

@@ -1,0 +1,204 @@
+package backup
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+// RawLister lists one page of a resource and returns the API server's JSON
+// as it came. A Backupper whose Dynamic client also implements it (the
+// requester's clients do, see pkg/requester) reads its LISTs this way:
+// decoding every page into unstructured maps was about half of a backup's
+// CPU, and most items only need their name and namespace read and their
+// managed fields cut out before they go into the tarball.
+type RawLister interface {
+	ListRaw(ctx context.Context, gvr schema.GroupVersionResource, namespace string, opts metav1.ListOptions) ([]byte, error)
+}
+
+// rawList is a LIST response with its items left as JSON.
+type rawList struct {
+	Metadata struct {
+		Continue           string `json:"continue"`
+		RemainingItemCount *int64 `json:"remainingItemCount"`
+	} `json:"metadata"`
+	Items []json.RawMessage `json:"items"`
+}
+
+// decodesFully are the resources whose items the backupper reads beyond
+// their name (hook annotations and containers, volume bindings, definitions)
+// or changes beyond their managed fields (a node's status): their items are
+// still decoded into unstructured objects.
+var decodesFully = map[string]bool{
+	"pods":                   true,
+	"persistentvolumes":      true,
+	"persistentvolumeclaims": true,
+	"nodes":                  true,
+	crdResource:              true,
+}
+
+// rawItems prepares a raw page's items as the tarball stores them. The bytes
+// are the API server's, so each must be a JSON object with an object as its
+// metadata and strings as its name and namespace; one that is not is
+// reported as that item's error, and the rest of the page is still backed up.
+func rawItems(res resource, raw []json.RawMessage) ([]unstructured.Unstructured, []encodedItem) {
+	items := make([]unstructured.Unstructured, len(raw))
+	encoded := make([]encodedItem, len(raw))
+	full := decodesFully[res.GroupResource()]
+	for i, data := range raw {
+		if full {
+			if err := json.Unmarshal(data, &items[i].Object); err != nil || items[i].Object == nil {
+				items[i].Object = map[string]any{}
+				encoded[i].err = fmt.Errorf("item %d of the page is not a JSON object: %v", i, err)
+				continue
+			}
+			encoded[i] = encode(res, &items[i])
+			continue
+		}
+		name, ns, trimmed, err := trimItem(data)
+		// Only what the keep filters and write read: name and namespace.
+		meta := map[string]any{"name": name}
+		if ns != "" {
+			meta["namespace"] = ns
+		}
+		items[i].Object = map[string]any{"metadata": meta}
+		if err != nil {
+			encoded[i].err = fmt.Errorf("item %d of the page: %w", i, err)
+			continue
+		}
+		encoded[i].data = trimmed
+	}
+	return items, encoded
+}
+
+var errNotObject = errors.New("not a JSON object")
+
+// trimItem reads an item's metadata.name and metadata.namespace and returns
+// its JSON without metadata.managedFields, the rest byte for byte as the API
+// server wrote it: what the backup stores is then what a LIST returned, less
+// what a restore must not see.
+func trimItem(data []byte) (name, namespace string, out []byte, err error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := expectDelim(dec, '{'); err != nil {
+		return "", "", nil, err
+	}
+	cutFrom, cutTo := -1, -1
+	sawMeta := false
+	for dec.More() {
+		key, err := objectKey(dec)
+		if err != nil {
+			return "", "", nil, err
+		}
+		if key != "metadata" || sawMeta {
+			if key == "metadata" {
+				return "", "", nil, errors.New("metadata appears twice")
+			}
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				return "", "", nil, err
+			}
+			continue
+		}
+		sawMeta = true
+		if err := expectDelim(dec, '{'); err != nil {
+			return "", "", nil, fmt.Errorf("metadata: %w", err)
+		}
+		first := true
+		for dec.More() {
+			before := int(dec.InputOffset())
+			key, err := objectKey(dec)
+			if err != nil {
+				return "", "", nil, err
+			}
+			switch key {
+			case "name", "namespace":
+				var s string
+				if err := dec.Decode(&s); err != nil {
+					return "", "", nil, fmt.Errorf("metadata.%s: %w", key, err)
+				}
+				if key == "name" {
+					name = s
+				} else {
+					namespace = s
+				}
+			case "managedFields":
+				var skip json.RawMessage
+				if err := dec.Decode(&skip); err != nil {
+					return "", "", nil, err
+				}
+				if cutFrom >= 0 {
+					return "", "", nil, errors.New("metadata.managedFields appears twice")
+				}
+				// Not first: the cut starts at the comma before the key.
+				// First: it ends after the comma that follows, if any.
+				cutFrom, cutTo = before, int(dec.InputOffset())
+				if first {
+					rest := bytes.TrimLeft(data[cutTo:], " \t\r\n")
+					if len(rest) > 0 && rest[0] == ',' {
+						cutTo = len(data) - len(rest) + 1
+					}
+				}
+			default:
+				var skip json.RawMessage
+				if err := dec.Decode(&skip); err != nil {
+					return "", "", nil, err
+				}
+			}
+			first = false
+		}
+		if err := expectDelim(dec, '}'); err != nil {
+			return "", "", nil, err
+		}
+	}
+	if err := expectDelim(dec, '}'); err != nil {
+		return "", "", nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return "", "", nil, errors.New("data follows the object")
+	}
+	if !sawMeta {
+		return "", "", nil, errors.New("the item has no metadata")
+	}
+	if name == "" {
+		return "", "", nil, errors.New("the item has no name")
+	}
+	if cutFrom < 0 {
+		return name, namespace, data, nil
+	}
+	out = make([]byte, 0, len(data)-(cutTo-cutFrom))
+	out = append(append(out, data[:cutFrom]...), data[cutTo:]...)
+	return name, namespace, out, nil
+}
+
+func expectDelim(dec *json.Decoder, d json.Delim) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	if tok != d {
+		if d == '{' {
+			return errNotObject
+		}
+		return fmt.Errorf("want %q, got %v", d, tok)
+	}
+	return nil
+}
+
+func objectKey(dec *json.Decoder) (string, error) {
+	tok, err := dec.Token()
+	if err != nil {
+		return "", err
+	}
+	key, ok := tok.(string)
+	if !ok {
+		return "", fmt.Errorf("want an object key, got %v", tok)
+	}
+	return key, nil
+}
