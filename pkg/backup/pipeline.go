@@ -167,11 +167,6 @@ func (p *lister) list(req listRequest, l *listing, out chan<- listedPage) {
 	if pageSize == 0 {
 		pageSize = DefaultPageSize
 	}
-	client := r.Dynamic.Resource(req.res.gvr)
-	var lister dynamic.ResourceInterface = client
-	if req.res.namespaced {
-		lister = client.Namespace(req.ns)
-	}
 	opts := metav1.ListOptions{Limit: pageSize, LabelSelector: req.selector}
 	for first := true; ; first = false {
 		if !first {
@@ -181,7 +176,7 @@ func (p *lister) list(req listRequest, l *listing, out chan<- listedPage) {
 				return
 			}
 		}
-		page, cont := p.listPage(req, lister, opts)
+		page, cont := p.listPage(req, opts)
 		select {
 		case out <- page:
 		case <-p.ctx.Done():
@@ -195,7 +190,7 @@ func (p *lister) list(req listRequest, l *listing, out chan<- listedPage) {
 }
 
 // listPage lists one page, as raw JSON when the client can.
-func (p *lister) listPage(req listRequest, lister dynamic.ResourceInterface, opts metav1.ListOptions) (listedPage, string) {
+func (p *lister) listPage(req listRequest, opts metav1.ListOptions) (listedPage, string) {
 	if raw, ok := p.run.Dynamic.(RawLister); ok {
 		ns := ""
 		if req.res.namespaced {
@@ -214,6 +209,11 @@ func (p *lister) listPage(req listRequest, lister dynamic.ResourceInterface, opt
 		}
 		c := list.Metadata.Continue
 		return listedPage{raw: list.Items, remaining: list.Metadata.RemainingItemCount, last: c == ""}, c
+	}
+	client := p.run.Dynamic.Resource(req.res.gvr)
+	var lister dynamic.ResourceInterface = client
+	if req.res.namespaced {
+		lister = client.Namespace(req.ns)
 	}
 	list, err := lister.List(p.ctx, opts)
 	if err != nil {
