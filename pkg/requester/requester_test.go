@@ -21,7 +21,7 @@ func TestClientsImpersonateTheRequester(t *testing.T) {
 	var mu sync.Mutex
 	var seen []http.Header
 	var urls []string
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		seen = append(seen, r.Header.Clone())
 		urls = append(urls, r.URL.String())
@@ -34,7 +34,9 @@ func TestClientsImpersonateTheRequester(t *testing.T) {
 		Username: "alice", UID: "u-1", Groups: []string{"tenants", "system:authenticated"},
 		Extra: map[string]arkv1.ExtraValue{"example.com/team": {"a", "b"}},
 	}
-	c, err := (&Factory{Base: &rest.Config{Host: srv.URL}}).For(user)
+	// TLS, as a real API server: client-go ignores DisableCompression on a
+	// plain-HTTP transport.
+	c, err := (&Factory{Base: &rest.Config{Host: srv.URL, TLSClientConfig: rest.TLSClientConfig{Insecure: true}}}).For(user)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,6 +60,9 @@ func TestClientsImpersonateTheRequester(t *testing.T) {
 	}
 	if got, want := urls[len(urls)-1], "/apis/apps/v1/namespaces/a/deployments?continue=tok&labelSelector=x%3Dy&limit=500"; got != want {
 		t.Errorf("ListRaw requested %s, want %s", got, want)
+	}
+	if got := seen[len(seen)-1].Get("Accept-Encoding"); got != "" {
+		t.Errorf("ListRaw asked for Accept-Encoding %q, want none (uncompressed pages)", got)
 	}
 	if len(seen) != 3 {
 		t.Fatalf("%d requests", len(seen))
