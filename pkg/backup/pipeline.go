@@ -69,6 +69,8 @@ type listedPage struct {
 	// raw are the items' JSON from a RawLister, until they are encoded.
 	raw       []json.RawMessage
 	remaining *int64
+	// apiVersion and kind are a raw page's, which its items lack.
+	apiVersion, kind string
 	// encoded are the items' JSON, by index.
 	encoded []encodedItem
 	// err is the LIST's failure; no page follows it.
@@ -139,7 +141,7 @@ func (p *lister) start(req listRequest) *listing {
 		defer close(l.pages)
 		for page := range listed {
 			if page.raw != nil {
-				page.items, page.encoded = rawItems(req.res, page.raw)
+				page.items, page.encoded = rawItems(req.res, page.raw, page.apiVersion, page.kind)
 				page.raw = nil
 			} else if page.items != nil {
 				page.encoded = encodeItems(req.res, page.items)
@@ -208,7 +210,7 @@ func (p *lister) listPage(req listRequest, opts metav1.ListOptions) (listedPage,
 			list.Items = []json.RawMessage{}
 		}
 		c := list.Metadata.Continue
-		return listedPage{raw: list.Items, remaining: list.Metadata.RemainingItemCount, last: c == ""}, c
+		return listedPage{raw: list.Items, remaining: list.Metadata.RemainingItemCount, apiVersion: list.APIVersion, kind: list.Kind, last: c == ""}, c
 	}
 	client := p.run.Dynamic.Resource(req.res.gvr)
 	var lister dynamic.ResourceInterface = client

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -25,7 +26,9 @@ type RawLister interface {
 
 // rawList is a LIST response with its items left as JSON.
 type rawList struct {
-	Metadata struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Metadata   struct {
 		Continue           string `json:"continue"`
 		RemainingItemCount *int64 `json:"remainingItemCount"`
 	} `json:"metadata"`
@@ -48,7 +51,13 @@ var decodesFully = map[string]bool{
 // are the API server's, so each must be a JSON object with an object as its
 // metadata and strings as its name and namespace; one that is not is
 // reported as that item's error, and the rest of the page is still backed up.
-func rawItems(res resource, raw []json.RawMessage) ([]unstructured.Unstructured, []encodedItem) {
+//
+// A LIST's items come without apiVersion and kind, which the list carries
+// for all of them (as the dynamic client does, each gets the list's
+// apiVersion and its kind less "List"): the restore side needs them in every
+// item.
+func rawItems(res resource, raw []json.RawMessage, apiVersion, listKind string) ([]unstructured.Unstructured, []encodedItem) {
+	kind := strings.TrimSuffix(listKind, "List")
 	items := make([]unstructured.Unstructured, len(raw))
 	encoded := make([]encodedItem, len(raw))
 	full := decodesFully[res.GroupResource()]
@@ -59,10 +68,16 @@ func rawItems(res resource, raw []json.RawMessage) ([]unstructured.Unstructured,
 				encoded[i].err = fmt.Errorf("item %d of the page is not a JSON object: %v", i, err)
 				continue
 			}
+			if items[i].GetAPIVersion() == "" {
+				items[i].SetAPIVersion(apiVersion)
+			}
+			if items[i].GetKind() == "" {
+				items[i].SetKind(kind)
+			}
 			encoded[i] = encode(res, &items[i])
 			continue
 		}
-		name, ns, trimmed, err := trimItem(data)
+		name, ns, trimmed, err := trimItem(data, apiVersion, kind)
 		// Only what the keep filters and write read: name and namespace.
 		meta := map[string]any{"name": name}
 		if ns != "" {
@@ -84,18 +99,23 @@ var errNotObject = errors.New("not a JSON object")
 // its JSON without metadata.managedFields, the rest byte for byte as the API
 // server wrote it: what the backup stores is then what a LIST returned, less
 // what a restore must not see.
-func trimItem(data []byte) (name, namespace string, out []byte, err error) {
+//
+// An item without apiVersion or kind gets the ones given, first in the
+// object.
+func trimItem(data []byte, apiVersion, kind string) (name, namespace string, out []byte, err error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if err := expectDelim(dec, '{'); err != nil {
 		return "", "", nil, err
 	}
 	cutFrom, cutTo := -1, -1
-	sawMeta := false
+	sawMeta, sawAPIVersion, sawKind := false, false, false
 	for dec.More() {
 		key, err := objectKey(dec)
 		if err != nil {
 			return "", "", nil, err
 		}
+		sawAPIVersion = sawAPIVersion || key == "apiVersion"
+		sawKind = sawKind || key == "kind"
 		if key != "metadata" || sawMeta {
 			if key == "metadata" {
 				return "", "", nil, errors.New("metadata appears twice")
@@ -169,12 +189,33 @@ func trimItem(data []byte) (name, namespace string, out []byte, err error) {
 	if name == "" {
 		return "", "", nil, errors.New("the item has no name")
 	}
-	if cutFrom < 0 {
+	var head []byte
+	if !sawAPIVersion && apiVersion != "" {
+		head = appendField(head, "apiVersion", apiVersion)
+	}
+	if !sawKind && kind != "" {
+		head = appendField(head, "kind", kind)
+	}
+	if cutFrom < 0 && head == nil {
 		return name, namespace, data, nil
 	}
-	out = make([]byte, 0, len(data)-(cutTo-cutFrom))
-	out = append(append(out, data[:cutFrom]...), data[cutTo:]...)
+	if cutFrom < 0 {
+		cutFrom, cutTo = len(data), len(data)
+	}
+	// data starts with '{' (after any whitespace): the new fields go right
+	// after it, each followed by a comma, since metadata follows.
+	open := bytes.IndexByte(data, '{') + 1
+	out = make([]byte, 0, len(data)+len(head)-(cutTo-cutFrom))
+	out = append(append(append(out, data[:open]...), head...), data[open:cutFrom]...)
+	out = append(out, data[cutTo:]...)
 	return name, namespace, out, nil
+}
+
+// appendField appends "key":value, with value as a JSON string.
+func appendField(b []byte, key, value string) []byte {
+	v, _ := json.Marshal(value) // a string always encodes
+	b = append(append(append(b, '"'), key...), `":`...)
+	return append(append(b, v...), ',')
 }
 
 func expectDelim(dec *json.Decoder, d json.Delim) error {

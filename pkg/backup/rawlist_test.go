@@ -19,7 +19,7 @@ func TestTrimItem(t *testing.T) {
 		{"{ \"kind\" : \"X\",\n \"metadata\" : { \"managedFields\" : [ ] ,\n \"name\" : \"a\" } }", "{ \"kind\" : \"X\",\n \"metadata\" : { \n \"name\" : \"a\" } }", "a", ""},
 		{`{"spec":{"metadata":{"managedFields":1}},"metadata":{"namespace":"n","name":"a","managedFields":null}}`, `{"spec":{"metadata":{"managedFields":1}},"metadata":{"namespace":"n","name":"a"}}`, "a", "n"},
 	} {
-		name, ns, out, err := trimItem([]byte(tc.in))
+		name, ns, out, err := trimItem([]byte(tc.in), "", "")
 		if err != nil {
 			t.Errorf("%s: %v", tc.in, err)
 			continue
@@ -31,13 +31,17 @@ func TestTrimItem(t *testing.T) {
 			t.Errorf("%s: invalid output %s", tc.in, out)
 		}
 	}
+	// A LIST's items lack apiVersion and kind: they go first.
+	if _, _, out, err := trimItem([]byte(` {"metadata":{"managedFields":[],"name":"a"},"kind":"K"}`), "v1", "X"); err != nil || string(out) != ` {"apiVersion":"v1","metadata":{"name":"a"},"kind":"K"}` {
+		t.Errorf("adding apiVersion: %s, %v", out, err)
+	}
 	for _, bad := range []string{
 		`[]`, `"x"`, `{}`, `{"metadata":[]}`, `{"metadata":{"name":1}}`,
 		`{"metadata":{"name":"a","namespace":{}}}`, `{"metadata":{"namespace":"n"}}`,
 		`{"metadata":{"name":"a"},"metadata":{"name":"b"}}`,
 		`{"metadata":{"name":"a"}} {}`, `{"metadata":{"name":"a"`,
 	} {
-		if _, _, _, err := trimItem([]byte(bad)); err == nil {
+		if _, _, _, err := trimItem([]byte(bad), "v1", "X"); err == nil {
 			t.Errorf("%s: accepted", bad)
 		}
 	}
@@ -52,8 +56,8 @@ func TestRawItemsReportsBadItems(t *testing.T) {
 	items, enc := rawItems(res, []json.RawMessage{
 		json.RawMessage(`{"metadata":{"name":"a","namespace":"n","managedFields":[]}}`),
 		json.RawMessage(`{"metadata":{"name":["x"]}}`),
-	})
-	if enc[0].err != nil || string(enc[0].data) != `{"metadata":{"name":"a","namespace":"n"}}` || items[0].GetName() != "a" || items[0].GetNamespace() != "n" {
+	}, "v1", "ConfigMapList")
+	if enc[0].err != nil || string(enc[0].data) != `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a","namespace":"n"}}` || items[0].GetName() != "a" || items[0].GetNamespace() != "n" {
 		t.Errorf("good item: %s %v %v", enc[0].data, enc[0].err, items[0].Object)
 	}
 	if enc[1].err == nil {

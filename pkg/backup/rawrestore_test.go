@@ -20,7 +20,8 @@ import (
 )
 
 // rawCluster serves config maps as an API server's JSON may come: keys in
-// any order, managed fields first, whitespace; every other list is empty.
+// any order, managed fields first, whitespace, and (as a LIST's items do)
+// without apiVersion and kind; every other list is empty.
 type rawCluster struct{ dynamic.Interface }
 
 func (rawCluster) ListRaw(_ context.Context, gvr schema.GroupVersionResource, ns string, _ metav1.ListOptions) ([]byte, error) {
@@ -29,7 +30,7 @@ func (rawCluster) ListRaw(_ context.Context, gvr schema.GroupVersionResource, ns
 	}
 	return []byte(`{"kind":"ConfigMapList","apiVersion":"v1","metadata":{"resourceVersion":"9"},"items":[
 	 {"data":{"k":"v"},"metadata":{"managedFields":[{"manager":"m"}],"namespace":"app","name":"cm-1","uid":"u1"},"kind":"ConfigMap","apiVersion":"v1"},
-	 { "metadata" : { "name" : "cm-2" , "namespace" : "app" , "managedFields" : [ ] } , "apiVersion" : "v1" , "kind" : "ConfigMap" }
+	 { "metadata" : { "name" : "cm-2" , "namespace" : "app" , "managedFields" : [ ] } }
 	]}`), nil
 }
 
