@@ -235,7 +235,7 @@ func (r *Restorer) Run(ctx context.Context, restore *arkv1.Restore, backup strin
 	// this is the time a restore takes before its first item, the part of
 	// its duration that grows with the backup and that a plain client
 	// creating the same objects does not have.
-	klog.InfoS("Restore unpacked its backup", "restore", klog.KObj(restore), "backup", backup, "items", len(index.Items), "duration", time.Since(unpackStart))
+	klog.InfoS("Restore unpacked its backup", "restore", klog.KObj(restore), "backup", backup, "items", len(index.Items), "inMemory", len(index.Items) > 0 && index.Items[0].InMemory(), "duration", time.Since(unpackStart))
 	snapshots, err := loadSnapshots(ctx, r.Store, source)
 	if err != nil {
 		return out, err
