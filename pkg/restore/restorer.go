@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -44,6 +43,13 @@ type UpdateAccessChecker interface {
 }
 
 // Restorer restores backups into one cluster.
+// DefaultMemoryBudget is the uncompressed size of items a restore keeps in
+// memory rather than unpacking them to its scratch directory: writing and
+// re-reading one small file per item was most of the time before a restore's
+// first create, and CPU taken from the API server it creates through. Larger
+// backups spill to disk, so memory stays bounded.
+const DefaultMemoryBudget int64 = 64 << 20
+
 type Restorer struct {
 	Discovery discovery.DiscoveryInterface
 	// Dynamic creates, reads and updates the restored objects: it acts as
@@ -67,7 +73,8 @@ type Restorer struct {
 	ScratchDir string
 	// Workers create the items of one resource in parallel; 0 means 16.
 	Workers int
-	// Limits bound what is read from the backup.
+	// Limits bound what is read from the backup. A zero MemoryBudget means
+	// DefaultMemoryBudget; a negative one unpacks every backup to disk.
 	Limits archive.Limits
 	// HostPath restores the data of hostPath and local volumes; nil skips it.
 	HostPath *snapshot.HostPath
@@ -216,7 +223,11 @@ func (r *Restorer) Run(ctx context.Context, restore *arkv1.Restore, backup strin
 	}
 	source := layout.Backup(SourceNamespace(restore), backup)
 	unpackStart := time.Now()
-	index, err := archive.Extract(ctx, r.Store, source, scratchDir.data(), r.Limits)
+	limits := r.Limits
+	if limits.MemoryBudget == 0 {
+		limits.MemoryBudget = DefaultMemoryBudget
+	}
+	index, err := archive.Extract(ctx, r.Store, source, scratchDir.data(), limits)
 	if err != nil {
 		return out, err
 	}
@@ -224,7 +235,7 @@ func (r *Restorer) Run(ctx context.Context, restore *arkv1.Restore, backup strin
 	// this is the time a restore takes before its first item, the part of
 	// its duration that grows with the backup and that a plain client
 	// creating the same objects does not have.
-	klog.InfoS("Restore unpacked its backup", "restore", klog.KObj(restore), "backup", backup, "items", len(index.Items), "duration", time.Since(unpackStart))
+	klog.InfoS("Restore unpacked its backup", "restore", klog.KObj(restore), "backup", backup, "items", len(index.Items), "inMemory", len(index.Items) > 0 && index.Items[0].InMemory(), "duration", time.Since(unpackStart))
 	snapshots, err := loadSnapshots(ctx, r.Store, source)
 	if err != nil {
 		return out, err
@@ -515,7 +526,7 @@ func (r *run) restoreItem(ctx context.Context, kind string, api apiResource, it 
 		// foreign backup. Never check rights in one scope and create in another.
 		return fail("the backup stores %s as %s, but the cluster serves it as %s", kind, scopeWord(it.Namespace != ""), scopeWord(api.namespaced))
 	}
-	data, err := os.ReadFile(it.Path)
+	data, err := it.Content()
 	if err != nil {
 		return fail("reading the backed-up object: %v", err)
 	}

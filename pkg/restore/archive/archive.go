@@ -61,6 +61,15 @@ type Limits struct {
 	// content) and also the size of the compressed tarball downloaded.
 	// Default 8 GiB.
 	MaxTotalSize int64
+	// MemoryBudget is how many bytes of items (uncompressed) Extract may keep
+	// in memory instead of writing them to files: writing and reading back
+	// thousands of small files costs a restore more CPU and time before its
+	// first create than the items take in memory. A tarball no larger than
+	// the budget is also downloaded into memory. Items stay in memory while
+	// their total stays within the budget; the first item past it moves them
+	// all to files, and the rest are written as files too. Zero or negative
+	// keeps everything on disk. It does not raise MaxTotalSize.
+	MemoryBudget int64
 }
 
 func (l Limits) withDefaults() Limits {
@@ -85,8 +94,26 @@ type Item struct {
 	Namespace string
 	// Name is the object's name.
 	Name string
-	// Path is the absolute path of the extracted JSON file.
+	// Path is the absolute path of the extracted JSON file, or "" when the
+	// item is kept in memory (see Limits.MemoryBudget).
 	Path string
+
+	// data is the item's JSON when it is kept in memory. A string, so that
+	// Items stay comparable and no caller can modify the verified content.
+	data string
+}
+
+// InMemory reports whether the item's content is held in memory rather than
+// in the file at Path.
+func (it Item) InMemory() bool { return it.Path == "" }
+
+// Content returns the item's JSON, validated by Extract, from memory or from
+// its file.
+func (it Item) Content() ([]byte, error) {
+	if it.InMemory() {
+		return []byte(it.data), nil
+	}
+	return os.ReadFile(it.Path)
 }
 
 // Index describes an extracted tarball.
@@ -143,6 +170,10 @@ func Extract(ctx context.Context, store objectstore.Store, ref backupstore.Backu
 		return nil, err
 	}
 	x := &extractor{backup: backupName, ref: ref, limits: limits.withDefaults(), dirs: map[string]struct{}{}}
+	x.inMemory = x.limits.MemoryBudget > 0
+	if x.inMemory {
+		x.memNames = map[string]struct{}{}
+	}
 	if x.dir, err = filepath.Abs(dir); err != nil {
 		return nil, fmt.Errorf("extracting backup %q: %w", backupName, err)
 	}
@@ -168,7 +199,9 @@ func Extract(ctx context.Context, store objectstore.Store, ref backupstore.Backu
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
+	if c, ok := f.(io.Closer); ok {
+		defer c.Close()
+	}
 	return x.extract(ctx, f)
 }
 
@@ -213,6 +246,14 @@ type extractor struct {
 	wroteResources bool
 	dirs           map[string]struct{} // directories created, slash-separated
 	buf            []byte              // the current entry's content
+
+	// inMemory is true until the items outgrow limits.MemoryBudget; memSize
+	// is their total size and memNames their names, which catch duplicate
+	// entries as O_EXCL does for files.
+	inMemory bool
+	memSize  int64
+	memNames map[string]struct{}
+	memOrder []string // the names of idx.Items, while in memory
 }
 
 func (x *extractor) tarballName() string { return x.backup + ".tar.gz" }
@@ -250,10 +291,10 @@ func (x *extractor) readManifest(ctx context.Context, store objectstore.Store) (
 	return e, nil
 }
 
-// download streams the tarball into a temporary file in the directory while
-// hashing it, and returns the file, rewound, once its size and checksum match
-// the manifest's.
-func (x *extractor) download(ctx context.Context, store objectstore.Store, want backupstore.ManifestEntry) (*os.File, error) {
+// download streams the tarball into a temporary file in the directory (or
+// into memory, when it fits the memory budget) while hashing it, and returns
+// it, rewound, once its size and checksum match the manifest's.
+func (x *extractor) download(ctx context.Context, store objectstore.Store, want backupstore.ManifestEntry) (io.Reader, error) {
 	key, file := x.ref.TarballKey(), x.tarballName()
 	if want.Size > x.limits.MaxTotalSize {
 		return nil, x.corrupt(nil, "%s is %d bytes, more than the limit of %d", file, want.Size, x.limits.MaxTotalSize)
@@ -268,6 +309,9 @@ func (x *extractor) download(ctx context.Context, store objectstore.Store, want 
 	defer r.Close()
 	if attrs.Size != want.Size {
 		return nil, x.sizeMismatch(attrs.Size, want.Size)
+	}
+	if x.inMemory && want.Size <= x.limits.MemoryBudget {
+		return x.downloadToMemory(ctx, r, want)
 	}
 	x.wroteTemp = true
 	f, err := x.root.OpenFile(tempName, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
@@ -295,12 +339,30 @@ func (x *extractor) download(ctx context.Context, store objectstore.Store, want 
 	return f, nil
 }
 
+// downloadToMemory is download for a tarball within the memory budget: the
+// same size and checksum checks, without a temporary file.
+func (x *extractor) downloadToMemory(ctx context.Context, r io.Reader, want backupstore.ManifestEntry) (io.Reader, error) {
+	buf := bytes.NewBuffer(make([]byte, 0, want.Size+1))
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(buf, h), io.LimitReader(ctxReader{ctx, r}, want.Size+1))
+	if err != nil {
+		return nil, fmt.Errorf("downloading backup %q: %s: %w", x.backup, x.ref.TarballKey(), err)
+	}
+	if n != want.Size {
+		return nil, x.sizeMismatch(n, want.Size)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); !strings.EqualFold(got, want.SHA256) {
+		return nil, x.corrupt(nil, "checksum of %s does not match its manifest (sha256 %s, the manifest says %s)", x.tarballName(), got, want.SHA256)
+	}
+	return bytes.NewReader(buf.Bytes()), nil
+}
+
 func (x *extractor) sizeMismatch(got, want int64) error {
 	return x.corrupt(nil, "size of %s does not match its manifest (%d bytes, the manifest says %d)", x.tarballName(), got, want)
 }
 
 // extract reads the verified tarball.
-func (x *extractor) extract(ctx context.Context, f *os.File) (*Index, error) {
+func (x *extractor) extract(ctx context.Context, f io.Reader) (*Index, error) {
 	br := bufio.NewReaderSize(f, 64<<10)
 	zr, err := gzip.NewReader(br)
 	if err != nil {
@@ -478,11 +540,47 @@ func (x *extractor) entry(tr *tar.Reader, hdr *tar.Header, idx *Index, total *in
 	if msg := checkContent(name, item, data); msg != "" {
 		return x.corrupt(nil, "%s", msg)
 	}
+	if x.inMemory && x.memSize+int64(len(data)) > x.limits.MemoryBudget {
+		if err := x.spill(idx); err != nil {
+			return err
+		}
+	}
+	if x.inMemory {
+		if _, dup := x.memNames[name]; dup {
+			return x.corrupt(nil, "duplicate tar entry %q", name)
+		}
+		x.memNames[name] = struct{}{}
+		x.memOrder = append(x.memOrder, name)
+		x.memSize += int64(len(data))
+		item.data = string(data)
+		idx.Items = append(idx.Items, item)
+		return nil
+	}
 	if err := x.write(name, data); err != nil {
 		return err
 	}
-	item.Path = filepath.Join(x.dir, filepath.FromSlash(name))
+	item.Path = x.itemPath(name)
 	idx.Items = append(idx.Items, item)
+	return nil
+}
+
+func (x *extractor) itemPath(name string) string {
+	return filepath.Join(x.dir, filepath.FromSlash(name))
+}
+
+// spill writes the items kept in memory to files, once the next item would
+// take them past the memory budget; from then on items go to files.
+func (x *extractor) spill(idx *Index) error {
+	x.inMemory = false
+	for i := range idx.Items {
+		it := &idx.Items[i]
+		name := x.memOrder[i]
+		if err := x.write(name, []byte(it.data)); err != nil {
+			return err
+		}
+		it.Path, it.data = x.itemPath(name), ""
+	}
+	x.memNames, x.memOrder, x.memSize = nil, nil, 0
 	return nil
 }
 

@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -419,25 +420,115 @@ func TestExtractRejects(t *testing.T) {
 		{name: "repeated metadata", setup: entriesCase(base(reg("resources/configmaps/namespaces/a/x.json", `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x","namespace":"a"},"metadata":{"namespace":"kube-system"}}`))...),
 			want: `holds name "", but its path says "x"`},
 	}
+	// Every hostile input is refused whether the items are unpacked to disk,
+	// kept in memory, or spill from memory to disk part way.
+	budgets := []struct {
+		name   string
+		budget int64
+	}{{"disk", 0}, {"memory", 64 << 20}, {"spill", 100}}
 	for _, tc := range cases {
+		for _, b := range budgets {
+			t.Run(tc.name+"/"+b.name, func(t *testing.T) {
+				s := newStore(t)
+				tc.setup(t, s)
+				dir := t.TempDir()
+				limits := tc.limits
+				limits.MemoryBudget = b.budget
+				idx, err := Extract(context.Background(), s, backupstore.Home(name), dir, limits)
+				if err == nil {
+					t.Fatalf("Extract succeeded with %d items, want an error containing %q", len(idx.Items), tc.want)
+				}
+				if !strings.Contains(err.Error(), tc.want) {
+					t.Errorf("Extract error = %q, want it to contain %q", err, tc.want)
+				}
+				if !errors.Is(err, ErrCorrupt) {
+					t.Errorf("errors.Is(%q, ErrCorrupt) = false", err)
+				}
+				if got := errors.Is(err, objectstore.ErrNotFound); got != tc.notFound {
+					t.Errorf("errors.Is(%q, objectstore.ErrNotFound) = %v, want %v", err, got, tc.notFound)
+				}
+				assertEmpty(t, dir)
+			})
+		}
+	}
+}
+
+// TestExtractMemoryBudget checks that items are kept in memory within the
+// budget (no file written, not even the download), spill to files past it,
+// and read back the same on every path.
+func TestExtractMemoryBudget(t *testing.T) {
+	const n = 200
+	entries := []entry{version}
+	var itemsSize int64
+	for i := range n {
+		e := item(fmt.Sprintf("resources/configmaps/namespaces/ns-%d/cm-%d.json", i%7, i))
+		itemsSize += int64(len(e.body))
+		entries = append(entries, e)
+	}
+	s := newStore(t)
+	putBackup(t, s, tgz(t, entries...))
+	contents := func(t *testing.T, idx *Index) []string {
+		t.Helper()
+		var out []string
+		for _, it := range idx.Items {
+			data, err := it.Content()
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, string(data))
+		}
+		return out
+	}
+	var want []string
+	for _, e := range entries[1:] {
+		want = append(want, e.body)
+	}
+	for _, tc := range []struct {
+		name     string
+		budget   int64
+		inMemory bool
+	}{
+		{"disk", 0, false},
+		{"negative", -1, false},
+		{"exactly the items", itemsSize, true},
+		{"large", 64 << 20, true},
+		{"one byte short", itemsSize - 1, false},
+		{"half", itemsSize / 2, false},
+	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := newStore(t)
-			tc.setup(t, s)
 			dir := t.TempDir()
-			idx, err := Extract(context.Background(), s, backupstore.Home(name), dir, tc.limits)
-			if err == nil {
-				t.Fatalf("Extract succeeded with %d items, want an error containing %q", len(idx.Items), tc.want)
+			idx, err := Extract(context.Background(), s, backupstore.Home(name), dir, Limits{MemoryBudget: tc.budget})
+			if err != nil {
+				t.Fatal(err)
 			}
-			if !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("Extract error = %q, want it to contain %q", err, tc.want)
+			if len(idx.Items) != n {
+				t.Fatalf("got %d items, want %d", len(idx.Items), n)
 			}
-			if !errors.Is(err, ErrCorrupt) {
-				t.Errorf("errors.Is(%q, ErrCorrupt) = false", err)
+			for i, it := range idx.Items {
+				if it.InMemory() != tc.inMemory {
+					t.Fatalf("item %d InMemory = %v, want %v", i, it.InMemory(), tc.inMemory)
+				}
+				wantItem := Item{Resource: "configmaps", Namespace: fmt.Sprintf("ns-%d", i%7), Name: fmt.Sprintf("cm-%d", i)}
+				if got := (Item{Resource: it.Resource, Namespace: it.Namespace, Name: it.Name}); got != wantItem {
+					t.Fatalf("item %d = %+v, want %+v", i, got, wantItem)
+				}
+				if !tc.inMemory && it.Path != filepath.Join(dir, filepath.FromSlash(entries[i+1].name)) {
+					t.Fatalf("item %d path = %q", i, it.Path)
+				}
 			}
-			if got := errors.Is(err, objectstore.ErrNotFound); got != tc.notFound {
-				t.Errorf("errors.Is(%q, objectstore.ErrNotFound) = %v, want %v", err, got, tc.notFound)
+			if got := contents(t, idx); !slices.Equal(got, want) {
+				t.Errorf("contents differ from the tarball's")
 			}
-			assertEmpty(t, dir)
+			names, err := os.ReadDir(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.inMemory && len(names) != 0 {
+				t.Errorf("in memory, dir holds %v, want nothing", names)
+			}
+			if !tc.inMemory && (len(names) != 1 || names[0].Name() != "resources") {
+				t.Errorf("on disk, dir holds %v, want only resources", names)
+			}
 		})
 	}
 }
