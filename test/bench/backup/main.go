@@ -14,19 +14,14 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"flag"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -41,6 +36,7 @@ import (
 	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
 	"github.com/arkproject/ark/pkg/backup"
 	"github.com/arkproject/ark/pkg/generated/clientset/versioned"
+	"github.com/arkproject/ark/test/bench/proc"
 	"github.com/arkproject/ark/test/localcluster"
 )
 
@@ -147,7 +143,7 @@ func run(root string, n, reps, workers int) error {
 
 	// Quiet: the creates' watch events have reached every informer and
 	// ark-apiserver's memory has settled before its idle size is read.
-	idle, err := settledRSS(pid)
+	idle, err := proc.SettledRSS(pid)
 	if err != nil {
 		return err
 	}
@@ -175,14 +171,16 @@ func run(root string, n, reps, workers int) error {
 		if r.dynList, err = listDynamic(ctx, dyn); err != nil {
 			return fmt.Errorf("dynamic LIST: %w", err)
 		}
-		if err := resetPeak(pid); err != nil {
+		if err := proc.ResetPeak(pid); err != nil {
 			return err
 		}
 		name := fmt.Sprintf("bench-%d", i)
 		var profiled chan error
 		if i == 0 && cpuProfile != "" {
 			profiled = make(chan error, 1)
-			go func() { profiled <- profileArk(ctx, c, cpuProfile) }()
+			go func() {
+				profiled <- proc.Profile(ctx, c.Config, fmt.Sprintf("https://127.0.0.1:%d", c.ArkPort), "profile", 8, cpuProfile)
+			}()
 		}
 		b, wall, err := backupAndWait(ctx, ark, name)
 		if err != nil {
@@ -195,7 +193,7 @@ func run(root string, n, reps, workers int) error {
 		}
 		r.wall = wall
 		r.status = b.Status.CompletionTimestamp.Sub(b.Status.StartTimestamp.Time)
-		if r.hwm, err = procStatus(pid, "VmHWM"); err != nil {
+		if r.hwm, err = proc.Status(pid, "VmHWM"); err != nil {
 			return err
 		}
 		items := 0
@@ -346,96 +344,6 @@ func backupAndWait(ctx context.Context, ark versioned.Interface, name string) (*
 			return nil, 0, fmt.Errorf("backup %s did not complete in 30 minutes", name)
 		}
 	}
-}
-
-// profileArk writes a CPU profile of ark-apiserver over the next few
-// seconds, from its /debug/pprof, as the cluster's administrator.
-func profileArk(ctx context.Context, c *localcluster.Cluster, path string) error {
-	cfg := rest.CopyConfig(c.Config)
-	cfg.Host = fmt.Sprintf("https://127.0.0.1:%d", c.ArkPort)
-	// ark-apiserver's serving certificate is not the cluster's; this is a
-	// loopback benchmark.
-	cfg.CAData, cfg.CAFile, cfg.Insecure = nil, "", true
-	client, err := rest.HTTPClientFor(cfg)
-	if err != nil {
-		return err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, cfg.Host+"/debug/pprof/profile?seconds=8", nil)
-	if err != nil {
-		return err
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return fmt.Errorf("profiling ark-apiserver: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("profiling ark-apiserver: %s", resp.Status)
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(f, resp.Body); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
-// settledRSS waits until VmRSS changes by less than 1 MiB over two seconds
-// (at most a minute) and returns it.
-func settledRSS(pid int) (int64, error) {
-	prev, err := procStatus(pid, "VmRSS")
-	if err != nil {
-		return 0, err
-	}
-	for range 30 {
-		time.Sleep(2 * time.Second)
-		cur, err := procStatus(pid, "VmRSS")
-		if err != nil {
-			return 0, err
-		}
-		if d := cur - prev; d < 1<<20 && d > -(1<<20) {
-			return cur, nil
-		}
-		prev = cur
-	}
-	return prev, nil
-}
-
-// resetPeak sets the process's VmHWM back to its current RSS, so the next
-// reading is the peak of what follows (proc(5): clear_refs, value 5).
-func resetPeak(pid int) error {
-	if err := os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", pid), []byte("5"), 0); err != nil {
-		return fmt.Errorf("resetting ark-apiserver's peak RSS: %w", err)
-	}
-	return nil
-}
-
-// procStatus reads one "<field>: <n> kB" line of /proc/<pid>/status, in bytes.
-func procStatus(pid int, field string) (int64, error) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		rest, ok := strings.CutPrefix(s.Text(), field+":")
-		if !ok {
-			continue
-		}
-		kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("parsing %s of pid %d: %w", field, pid, err)
-		}
-		return kb << 10, nil
-	}
-	if err := s.Err(); err != nil {
-		return 0, err
-	}
-	return 0, fmt.Errorf("no %s in /proc/%d/status", field, pid)
 }
 
 func median(rs []rep, f func(rep) time.Duration) time.Duration {
