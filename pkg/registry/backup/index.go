@@ -495,7 +495,7 @@ func (ix *index) scan(pick func(loc string) bool, namespace, afterNS, afterName 
 			out = append(out, b)
 		}
 	}
-	return out, ix.rev, down, end - i, nil
+	return out, ix.rev, down, max(end-i, 0), nil // a token of another namespace starts past its end
 }
 
 // cached returns the index's copy of a backup if it is at generation gen in location loc.
