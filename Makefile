@@ -51,10 +51,11 @@ run: build controlplane
 run-standalone: build
 	bin/ark-apiserver --standalone --data-dir $(DATA_DIR) --secure-port $(PORT)
 
-## bench: list 10,000 backups through the API (file bucket, fake GCS, versitygw S3, Azurite); back up 1k-100k objects (items/s, peak heap)
+## bench: list 10,000 backups through the API (file bucket, fake GCS, versitygw S3, Azurite); back up 1k-100k objects (items/s, peak heap); live heap the backup index holds per backup
 bench: s3server azurite
 	$(GO) test ./test/integration -run '^$$' -bench BenchmarkListBackups -benchtime $(BENCH_TIME) -timeout 60m
 	$(GO) test ./pkg/backup -run '^$$' -bench BenchmarkBackup -benchtime 3x
+	$(GO) test ./pkg/registry/backup -run '^$$' -bench BenchmarkIndexHeapPerBackup -benchtime 1x
 
 ## bench-restore: restore N (default 10,000) objects through the local cluster, REPS (default 3) times against a plain 16-worker client; medians and ratio (goal <= 1.1x)
 N ?= 10000

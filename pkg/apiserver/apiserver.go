@@ -291,6 +291,7 @@ func (c completedConfig) New() (*ArkServer, error) {
 			cfg.Locations = locs
 			if cfg.Ark == nil {
 				cfg.Ark = hook.LoopbackClientConfig
+				cfg.Backups = backups.Shared()
 			}
 			go func() {
 				if err := controllers.Run(hook.Context, cfg); err != nil {

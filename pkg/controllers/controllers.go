@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	"k8s.io/client-go/tools/record"
@@ -49,6 +50,11 @@ import (
 type Config struct {
 	// Ark reaches Ark's own API; nil means the server's loopback client.
 	Ark *rest.Config
+	// Backups, when set, is where the controllers' informer lists and
+	// watches backups instead of through Ark: in process, the API's own
+	// index (backup.REST.Shared), so that the server holds one copy of
+	// every backup record rather than two.
+	Backups cache.ListerWatcher
 	// Kube reaches the cluster being backed up.
 	Kube *rest.Config
 	// Locations are the backup storage locations: each backup is written
@@ -127,7 +133,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return append(out, &snapshot.HostPath{Store: store})
 	}
 	run := func(ctx context.Context) {
-		factory := externalversions.NewSharedInformerFactory(ark, 0)
+		factory := informerFactory(ark, cfg.Backups)
 		backups := backupcontroller.New(ark, factory.Ark().V1().Backups(), func() backupcontroller.Engine {
 			// Fresh per backup: resources may have changed, and access
 			// decisions belong to one requester.
@@ -233,6 +239,19 @@ func Run(ctx context.Context, cfg Config) error {
 		},
 	})
 	return nil
+}
+
+// informerFactory returns the controllers' informers of Ark's objects,
+// reached through ark, except the backups' when backups is set: registered
+// first, its informer is the one every controller gets from the factory.
+func informerFactory(ark versioned.Interface, backups cache.ListerWatcher) externalversions.SharedInformerFactory {
+	factory := externalversions.NewSharedInformerFactory(ark, 0)
+	if backups != nil {
+		factory.InformerFor(&arkv1.Backup{}, func(versioned.Interface, time.Duration) cache.SharedIndexInformer {
+			return cache.NewSharedIndexInformer(backups, &arkv1.Backup{}, 0, cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
+		})
+	}
+	return factory
 }
 
 // backupAs runs a backup engine whose cluster clients act as the backup's

@@ -133,7 +133,26 @@ func (s *FileStore) checkRoot() error {
 
 func fileAttrs(key string, fi fs.FileInfo) ObjectAttrs {
 	gen := fi.ModTime().UnixNano()
-	return ObjectAttrs{Key: key, Size: fi.Size(), Generation: gen, Updated: fi.ModTime(), Token: strconv.FormatInt(gen, 10)}
+	return ObjectAttrs{Key: key, Size: fi.Size(), Generation: gen, Updated: fi.ModTime(), Token: fileToken(gen, fi)}
+}
+
+// fileToken is the change token of a file: its modification time, size,
+// inode and change time. The store's own writes set distinct modification
+// times, but another program writing a file in place can leave it unchanged
+// within the kernel's clock tick; a poller that read the file while it was
+// still empty must still see the finished write as a change, and the size
+// or the change time tells it so.
+func fileToken(gen int64, fi fs.FileInfo) string {
+	b := strconv.AppendInt(make([]byte, 0, 64), gen, 10)
+	b = append(b, '.')
+	b = strconv.AppendInt(b, fi.Size(), 10)
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		b = append(b, '.')
+		b = strconv.AppendUint(b, uint64(st.Ino), 10)
+		b = append(b, '.')
+		b = strconv.AppendInt(b, int64(st.Ctim.Sec)*1e9+int64(st.Ctim.Nsec), 10)
+	}
+	return string(b)
 }
 
 // mapErr turns a file system error about key into the store's errors.

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 
@@ -17,16 +18,23 @@ import (
 
 // Notifier is implemented by stores that can tell, as it happens, that an
 // object may have changed, so that a poller need not list the bucket often
-// to notice. Notifications are hints: they carry no content, may come for
-// nothing and, where the backend drops them, may be missed; the poller
-// still lists now and then to stay correct.
+// to notice, and can look at just those objects rather than list them all.
+// Notifications are hints: they carry no content, may come for nothing
+// and, where the backend drops them, may be missed; the poller still lists
+// now and then to stay correct.
 type Notifier interface {
-	// Notify calls changed, from one goroutine, whenever an object whose
+	// Notify calls changed, from one goroutine, whenever objects whose
 	// last key segment is name may have been written or removed under one
-	// of prefixes (folders, with a trailing slash), until ctx ends. It
-	// returns an error, and calls nothing, when it cannot watch the bucket.
-	// When it loses track later (events dropped), it calls changed too.
-	Notify(ctx context.Context, prefixes []string, name string, changed func()) error
+	// of prefixes (folders, with a trailing slash), until ctx ends, with
+	// their keys. Keys may name objects that do not exist (a folder came
+	// or went). A nil keys means that anything under prefixes may have
+	// changed: the notifier lost track (events dropped, the bucket's
+	// folder moved away, its subscription failed) or cannot tell which
+	// objects a change touched. The caller then lists the bucket, and
+	// calls Notify anew (ending the old one's ctx): a watch that lost
+	// track may see nothing from then on. Notify returns an error, and
+	// calls nothing, when it cannot watch the bucket.
+	Notify(ctx context.Context, prefixes []string, name string, changed func(keys []string)) error
 }
 
 var _ Notifier = &FileStore{}
@@ -43,7 +51,7 @@ var errNotWatchable = errors.New("changes cannot be watched")
 // network and FUSE file systems (NFS, SMB, gcsfuse...): another host's
 // writes raise no event there, which is exactly the case of two clusters
 // sharing a bucket. Links are not watched, like they are not listed.
-func (s *FileStore) Notify(ctx context.Context, prefixes []string, name string, changed func()) error {
+func (s *FileStore) Notify(ctx context.Context, prefixes []string, name string, changed func(keys []string)) error {
 	var st unix.Statfs_t
 	if err := unix.Statfs(s.dir, &st); err != nil {
 		return fmt.Errorf("%w: %v", errNotWatchable, err)
@@ -56,14 +64,17 @@ func (s *FileStore) Notify(ctx context.Context, prefixes []string, name string, 
 		return fmt.Errorf("%w: %v", errNotWatchable, err)
 	}
 	n := &fileNotifier{s: s, w: w, name: name, changed: changed, dirs: map[string]bool{}}
+	for _, p := range prefixes {
+		n.prefixes = append(n.prefixes, filepath.Join(s.dir, filepath.FromSlash(strings.TrimSuffix(p, "/"))))
+	}
 	// The bucket's top, for prefixes created later, and every folder
 	// under each prefix.
 	if err := n.add(s.dir); err != nil {
 		w.Close()
 		return err
 	}
-	for _, p := range prefixes {
-		if err := n.addTree(filepath.Join(s.dir, filepath.FromSlash(strings.TrimSuffix(p, "/")))); err != nil {
+	for _, p := range n.prefixes {
+		if _, err := n.addTree(p, nil); err != nil {
 			w.Close()
 			return err
 		}
@@ -87,7 +98,10 @@ type fileNotifier struct {
 	s       *FileStore
 	w       *fsnotify.Watcher
 	name    string
-	changed func()
+	changed func(keys []string)
+	// prefixes are the watched folders' paths; the bucket's top is
+	// watched only to see them created.
+	prefixes []string
 
 	mu   sync.Mutex
 	dirs map[string]bool // watched directories
@@ -114,27 +128,65 @@ func (n *fileNotifier) add(dir string) error {
 }
 
 // addTree watches dir and every directory below it, never through a link
-// and never in the store's reserved folders.
-func (n *fileNotifier) addTree(dir string) error {
+// and never in the store's reserved folders, and returns added with the
+// directories it watched.
+func (n *fileNotifier) addTree(dir string, added []string) ([]string, error) {
 	fi, err := os.Lstat(dir)
 	if err != nil || !fi.IsDir() {
-		return nil // absent (watched from its parent) or not a folder
+		return added, nil // absent (watched from its parent) or not a folder
 	}
 	if err := n.add(dir); err != nil {
-		return err
+		return added, err
 	}
+	added = append(added, dir)
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return nil // removed meanwhile; its parent's event says so
+		return added, nil // removed meanwhile; its parent's event says so
 	}
 	for _, e := range entries {
 		if e.IsDir() && e.Type()&fs.ModeSymlink == 0 && !strings.HasPrefix(e.Name(), fileReservedPrefix) {
-			if err := n.addTree(filepath.Join(dir, e.Name())); err != nil {
-				return err
+			if added, err = n.addTree(filepath.Join(dir, e.Name()), added); err != nil {
+				return added, err
 			}
 		}
 	}
-	return nil
+	return added, nil
+}
+
+// watched says whether path is a prefix's folder or under one: other
+// folders (a bucket's restores/) are not watched.
+func (n *fileNotifier) watched(path string) bool {
+	for _, p := range n.prefixes {
+		if path == p || strings.HasPrefix(path, p+string(filepath.Separator)) {
+			return true
+		}
+	}
+	return false
+}
+
+// isRoot says whether path is the bucket's folder or a prefix's.
+func (n *fileNotifier) isRoot(path string) bool {
+	return path == n.s.dir || slices.Contains(n.prefixes, path)
+}
+
+// keys returns the keys of the objects named n.name in dirs.
+func (n *fileNotifier) keys(dirs []string) []string {
+	out := make([]string, 0, len(dirs))
+	for _, d := range dirs {
+		if k, ok := n.key(filepath.Join(d, n.name)); ok {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// key returns the key of the file at path, if it is in the bucket.
+func (n *fileNotifier) key(path string) (string, bool) {
+	rel, err := filepath.Rel(n.s.dir, path)
+	if err != nil || rel == "." || strings.HasPrefix(rel, "..") {
+		return "", false
+	}
+	return filepath.ToSlash(rel), true
 }
 
 func (n *fileNotifier) run(ctx context.Context) {
@@ -150,7 +202,7 @@ func (n *fileNotifier) run(ctx context.Context) {
 			// Dropped events (the queue overflowed): what changed is
 			// unknown, so the poller looks at everything.
 			klog.V(2).InfoS("Watching the file backup location lost events; it is listed again", "location", n.s.String(), "err", err)
-			n.changed()
+			n.changed(nil)
 		case ev, ok := <-n.w.Events:
 			if !ok {
 				return
@@ -160,36 +212,59 @@ func (n *fileNotifier) run(ctx context.Context) {
 	}
 }
 
-// handle decides whether an event may change a listing by name: a file of
-// that name written or removed, or a folder (which may hold such files)
-// created, removed or moved.
+// handle decides which objects of the watched name an event may change: a
+// file of that name written or removed, or those a folder created, removed
+// or moved may hold. A new folder is watched before it is read, so a record
+// written into it meanwhile is reported either way.
 func (n *fileNotifier) handle(ev fsnotify.Event) {
 	base := filepath.Base(ev.Name)
 	if strings.HasPrefix(base, fileReservedPrefix) {
 		return // uploads in progress and locks
 	}
-	if ev.Has(fsnotify.Create) {
+	if ev.Has(fsnotify.Create) && n.watched(ev.Name) {
 		if fi, err := os.Lstat(ev.Name); err == nil && fi.IsDir() {
-			if err := n.addTree(ev.Name); err != nil {
+			added, err := n.addTree(ev.Name, nil)
+			if err != nil {
 				klog.V(2).InfoS("Cannot watch a new folder of the file backup location; it is found by polling", "location", n.s.String(), "err", err)
+				n.changed(nil)
+				return
 			}
-			n.changed()
+			n.changed(n.keys(added))
 			return
 		}
 	}
+	if (ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename)) && n.isRoot(ev.Name) {
+		// The bucket's folder, or a prefix's, removed or moved away
+		// (an unmount, a restore of the bucket from elsewhere): the
+		// watches left follow folders that are no longer where they
+		// were, so this watch can no longer be trusted to see
+		// anything. The caller lists, and watches anew.
+		klog.V(2).InfoS("A watched folder of the file backup location went away; it is listed and watched again", "location", n.s.String(), "folder", ev.Name)
+		n.changed(nil)
+		return
+	}
 	if ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename) {
+		// The folder and every watched folder below it are gone from
+		// here (the kernel drops their watches, or they moved away).
+		var gone []string
 		n.mu.Lock()
-		wasDir := n.dirs[ev.Name]
-		if wasDir {
-			delete(n.dirs, ev.Name)
+		if n.dirs[ev.Name] {
+			for d := range n.dirs {
+				if d == ev.Name || strings.HasPrefix(d, ev.Name+string(filepath.Separator)) {
+					gone = append(gone, d)
+					delete(n.dirs, d)
+				}
+			}
 		}
 		n.mu.Unlock()
-		if wasDir {
-			n.changed()
+		if gone != nil {
+			n.changed(n.keys(gone))
 			return
 		}
 	}
 	if base == n.name && (ev.Has(fsnotify.Create) || ev.Has(fsnotify.Write) || ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename)) {
-		n.changed()
+		if k, ok := n.key(ev.Name); ok {
+			n.changed([]string{k})
+		}
 	}
 }

@@ -3,6 +3,7 @@ package objectstore_test
 import (
 	"context"
 	"os"
+	"path"
 	"path/filepath"
 	"testing"
 	"time"
@@ -29,22 +30,41 @@ func TestFileStoreNotify(t *testing.T) {
 		}
 	}
 	put("backups/old/ark-backup.json", "{}")
-	changed := make(chan struct{}, 100)
-	if err := s.Notify(ctx, []string{"backups/", "namespaces/"}, "ark-backup.json", func() { changed <- struct{}{} }); err != nil {
+	changed := make(chan []string, 100)
+	if err := s.Notify(ctx, []string{"backups/", "namespaces/"}, "ark-backup.json", func(keys []string) { changed <- keys }); err != nil {
 		t.Fatal(err)
 	}
-	expect := func(what string) {
+	// expect wants a burst of notifications that names the keys want,
+	// and nothing said to have changed but records of the watched name.
+	expect := func(what string, want ...string) {
 		t.Helper()
+		got := map[string]bool{}
 		select {
-		case <-changed:
+		case keys := <-changed:
+			for _, k := range keys {
+				got[k] = true
+			}
 		case <-time.After(5 * time.Second):
 			t.Fatalf("%s: no notification", what)
 		}
 		for drained := false; !drained; { // the rest of the burst
 			select {
-			case <-changed:
+			case keys := <-changed:
+				for _, k := range keys {
+					got[k] = true
+				}
 			case <-time.After(200 * time.Millisecond):
 				drained = true
+			}
+		}
+		for _, k := range want {
+			if !got[k] {
+				t.Errorf("%s: %s not reported; reported %v", what, k, got)
+			}
+		}
+		for k := range got {
+			if path.Base(k) != "ark-backup.json" {
+				t.Errorf("%s: %s reported", what, k)
 			}
 		}
 	}
@@ -58,26 +78,50 @@ func TestFileStoreNotify(t *testing.T) {
 	}
 
 	put("backups/old/ark-backup.json", `{"a":1}`)
-	expect("a record rewritten")
+	expect("a record rewritten", "backups/old/ark-backup.json")
 	put("backups/old/old.tar.gz", "tar")
 	put("backups/old/old-logs.gz", "logs")
 	quiet("a backup's other files")
 	put("backups/new/ark-backup.json", "{}")
-	expect("a new backup")
+	expect("a new backup", "backups/new/ark-backup.json")
 	put("backups/new/ark-backup.json", `{"b":2}`)
-	expect("the new backup's record rewritten (its folder is watched)")
+	expect("the new backup's record rewritten (its folder is watched)", "backups/new/ark-backup.json")
 	put("namespaces/team-a/backups/x/ark-backup.json", "{}")
-	expect("a new namespace's first backup")
+	expect("a new namespace's first backup", "namespaces/team-a/backups/x/ark-backup.json")
 	put("namespaces/team-a/backups/x/ark-backup.json", `{"c":3}`)
-	expect("a record in the new namespace rewritten")
+	expect("a record in the new namespace rewritten", "namespaces/team-a/backups/x/ark-backup.json")
 	if err := s.Delete(ctx, "backups/old/ark-backup.json", objectstore.Conditions{}); err != nil {
 		t.Fatal(err)
 	}
-	expect("a record deleted")
+	expect("a record deleted", "backups/old/ark-backup.json")
 	if err := os.RemoveAll(filepath.Join(dir, "backups", "new")); err != nil {
 		t.Fatal(err)
 	}
-	expect("a backup's folder removed")
+	expect("a backup's folder removed", "backups/new/ark-backup.json")
+	// A whole backup folder moved in at once (as a copy tool finishing
+	// with a rename does): its record is reported though no event of
+	// its own came from a folder not yet watched.
+	staged := filepath.Join(dir, "staging")
+	if err := os.MkdirAll(staged, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(staged, "ark-backup.json"), []byte("{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(staged, filepath.Join(dir, "backups", "moved")); err != nil {
+		t.Fatal(err)
+	}
+	expect("a backup folder moved in", "backups/moved/ark-backup.json")
+	// Folders outside the prefixes are not watched: a restore's folder
+	// and its files raise nothing.
+	if err := os.MkdirAll(filepath.Join(dir, "restores", "r1"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond) // the folders' events handled
+	if err := os.WriteFile(filepath.Join(dir, "restores", "r1", "ark-backup.json"), []byte("{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	quiet("a file of the watched name outside the prefixes")
 
 	cancel()
 	time.Sleep(100 * time.Millisecond)
@@ -89,5 +133,52 @@ func TestFileStoreNotify(t *testing.T) {
 	case <-changed:
 		t.Error("notified after the context ended")
 	case <-time.After(300 * time.Millisecond):
+	}
+}
+
+// When the bucket's folder, or a prefix's, is moved away or removed, the
+// watch cannot follow what comes in its place: the file store says it lost
+// track (nil keys) rather than name the records that went, so the poller
+// lists the bucket and watches it anew instead of dropping those backups.
+func TestFileStoreNotifyRootMoved(t *testing.T) {
+	for _, moved := range []string{"", "backups"} {
+		name := "the bucket's folder"
+		if moved != "" {
+			name = "the " + moved + "/ prefix"
+		}
+		t.Run(name, func(t *testing.T) {
+			parent := t.TempDir()
+			dir := filepath.Join(parent, "bucket")
+			s, err := objectstore.NewFileStore(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			if _, err := objectstore.PutBytes(ctx, s, "backups/a/ark-backup.json", []byte("{}"), objectstore.Conditions{}); err != nil {
+				t.Fatal(err)
+			}
+			changed := make(chan []string, 100)
+			if err := s.Notify(ctx, []string{"backups/"}, "ark-backup.json", func(keys []string) { changed <- keys }); err != nil {
+				t.Fatal(err)
+			}
+			from := filepath.Join(dir, moved)
+			if err := os.Rename(from, filepath.Join(parent, "away")); err != nil {
+				t.Fatal(err)
+			}
+			deadline := time.After(5 * time.Second)
+			for {
+				select {
+				case keys := <-changed:
+					if keys == nil {
+						return // lost track, as it should say
+					}
+					// Keys named before the loss are allowed; a listing
+					// follows either way.
+				case <-deadline:
+					t.Fatal("moving the folder away was not reported as lost track")
+				}
+			}
+		})
 	}
 }

@@ -151,6 +151,56 @@ func TestFileStoreUsesARecreatedBucket(t *testing.T) {
 	}
 }
 
+// Another program writing a record in place can finish within the same tick
+// of the file clock as it began: a poller that saw the empty file must still
+// see the written one as changed. This race once left a 5 MiB record looking
+// empty for good in the faults e2e test.
+func TestFileStoreTokenSeesAnInPlaceWriteWithinOneTick(t *testing.T) {
+	ctx := context.Background()
+	s := newFileStore(t)
+	path := filepath.Join(bucketDir(s), "backups", "b1", "ark-backup.json")
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tick := time.Unix(1700000000, 0)
+	if err := os.Chtimes(path, tick, tick); err != nil {
+		t.Fatal(err)
+	}
+	empty, err := s.Attrs(ctx, "backups/b1/ark-backup.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(`{"kind":"Backup"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(path, tick, tick); err != nil {
+		t.Fatal(err)
+	}
+	written, err := s.Attrs(ctx, "backups/b1/ark-backup.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if written.Generation != empty.Generation {
+		t.Fatalf("the test meant to keep the modification time: generations %d and %d", empty.Generation, written.Generation)
+	}
+	if written.Token == empty.Token {
+		t.Errorf("an empty record and the written one share the token %q", written.Token)
+	}
+	var listed objectstore.ObjectAttrs
+	if err := objectstore.ListAll(ctx, s, "backups/", func(o objectstore.ObjectAttrs) error {
+		listed = o
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if listed.Token != written.Token {
+		t.Errorf("List gives token %q, Attrs %q", listed.Token, written.Token)
+	}
+}
+
 // A prefix no key can have lists nothing. It must not walk the store's
 // bookkeeping or out of the bucket.
 func TestFileStoreListIgnoresImpossiblePrefixes(t *testing.T) {

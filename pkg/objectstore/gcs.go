@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -28,6 +29,16 @@ type GCSStore struct {
 	// their context ends, which would turn an unreachable bucket into a hung
 	// request instead of an error. Default 30s.
 	StallTimeout time.Duration
+	// PubsubSubscription, when set, is the Pub/Sub subscription
+	// (projects/PROJECT/subscriptions/ID) the bucket's object notifications
+	// reach, which Notify receives from. Unset, Notify refuses and the
+	// bucket is polled.
+	PubsubSubscription string
+
+	// pubsubOpts are the options the store's client was made with (its
+	// credential), for the Pub/Sub client, which must act as the same
+	// identity.
+	pubsubOpts []option.ClientOption
 
 	client     *storage.Client
 	ownsClient bool
@@ -40,7 +51,10 @@ var _ Store = &GCSStore{}
 
 // OpenGCS connects with Application Default Credentials (or to the emulator
 // named by STORAGE_EMULATOR_HOST, which the client library honours itself).
+// opts (a credential) also serve Notify's Pub/Sub client, so that both act
+// as the same identity.
 func OpenGCS(ctx context.Context, bucket, prefix string, opts ...option.ClientOption) (*GCSStore, error) {
+	pubsubOpts := slices.Clone(opts)
 	if os.Getenv("STORAGE_EMULATOR_HOST") != "" {
 		// Emulators serve the JSON API; the default XML reads would miss them.
 		opts = append(opts, storage.WithJSONReads())
@@ -51,6 +65,7 @@ func OpenGCS(ctx context.Context, bucket, prefix string, opts ...option.ClientOp
 	}
 	s := NewGCSStore(client, bucket, prefix)
 	s.ownsClient = true
+	s.pubsubOpts = pubsubOpts
 	return s, nil
 }
 

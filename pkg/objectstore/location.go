@@ -13,6 +13,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -60,7 +61,7 @@ const (
 // without any takes none. Its keys are the providers there are.
 var locationConfigKeys = map[string][]string{
 	"file": nil,
-	"gcp":  nil,
+	"gcp":  {gcpPubsubSubscription},
 	"aws": {awsRegion, awsS3URL, awsS3ForcePathStyle, awsInsecureSkipTLSVerify, awsCACert,
 		awsServerSideEncryption, awsKMSKeyID, awsProfile},
 	"azure": {azureStorageAccount, azureStorageAccountURI},
@@ -74,6 +75,35 @@ const (
 	// cloud's); unset is https://ACCOUNT.blob.core.windows.net.
 	azureStorageAccountURI = "storageAccountURI"
 )
+
+// Config keys of the gcp provider.
+const (
+	// gcpPubsubSubscription is the Pub/Sub subscription, as
+	// projects/PROJECT/subscriptions/ID, of a topic the bucket sends its
+	// object notifications to. With it, changes other writers make show
+	// within a second instead of at the next poll.
+	gcpPubsubSubscription = "pubsubSubscription"
+)
+
+// gcsQueryAliases are the shorter names a gs:// URL's query takes.
+var gcsQueryAliases = map[string]string{
+	"subscription": gcpPubsubSubscription,
+}
+
+// pubsubSubscriptionRE matches a subscription's full name and captures its
+// project: a project ID (possibly domain-scoped, example.com:id) and a
+// subscription ID as Pub/Sub allows them (a letter, then 2-254 letters,
+// digits or -_.~+%).
+var pubsubSubscriptionRE = regexp.MustCompile(`^projects/((?:[a-z0-9.-]+:)?[a-z][a-z0-9-]{4,28}[a-z0-9])/subscriptions/[A-Za-z][A-Za-z0-9_.~+%-]{2,254}$`)
+
+// pubsubProject checks a subscription's full name and returns its project.
+func pubsubProject(subscription string) (string, error) {
+	m := pubsubSubscriptionRE.FindStringSubmatch(subscription)
+	if m == nil {
+		return "", fmt.Errorf("config %s=%q: want projects/PROJECT/subscriptions/ID", gcpPubsubSubscription, subscription)
+	}
+	return m[1], nil
+}
 
 // azureQueryAliases are the shorter names an azure:// URL's query takes.
 var azureQueryAliases = map[string]string{
@@ -104,8 +134,9 @@ func providerNames() string {
 // server), s3ForcePathStyle and insecureSkipTLSVerify (true or false), caCert
 // (PEM certificates to trust besides the system's), serverSideEncryption
 // (AES256, aws:kms or aws:kms:dsse), kmsKeyId (implies aws:kms) and profile
-// (the profile of the credential file, default "default"). file and gcp
-// take no keys.
+// (the profile of the credential file, default "default"). The gcp provider
+// knows pubsubSubscription (projects/PROJECT/subscriptions/ID, whose
+// messages tell of the bucket's changes). file takes no keys.
 func CheckLocationConfig(provider string, config map[string]string) error {
 	known, ok := locationConfigKeys[provider]
 	if !ok {
@@ -124,6 +155,11 @@ func CheckLocationConfig(provider string, config map[string]string) error {
 	case "aws":
 		_, err := s3OptionsFromConfig(config)
 		return err
+	case "gcp":
+		if v, ok := config[gcpPubsubSubscription]; ok {
+			_, err := pubsubProject(v)
+			return err
+		}
 	case "azure":
 		if e := config[azureStorageAccountURI]; e != "" {
 			u, err := url.Parse(e)
@@ -229,7 +265,12 @@ func OpenLocation(ctx context.Context, c LocationConfig) (Store, error) {
 			}
 			opts = append(opts, option.WithAuthCredentialsJSON(option.ServiceAccount, c.Credential))
 		}
-		return OpenGCS(ctx, c.Bucket, prefix, opts...)
+		s, err := OpenGCS(ctx, c.Bucket, prefix, opts...)
+		if err != nil {
+			return nil, err
+		}
+		s.PubsubSubscription = c.Config[gcpPubsubSubscription]
+		return s, nil
 	case "aws":
 		opts, err := s3OptionsFromConfig(c.Config)
 		if err != nil {
@@ -265,10 +306,12 @@ func OpenLocation(ctx context.Context, c LocationConfig) (Store, error) {
 }
 
 // ParseLocationURL describes a location URL as a LocationConfig:
-// file:///absolute/path, gs://bucket[/prefix] or s3://bucket[/prefix][?query].
-// The s3 query holds the aws config keys (CheckLocationConfig); the names it
-// took before, endpoint and forcePathStyle, are accepted and normalized to
-// s3Url and s3ForcePathStyle. URLs carry no credentials.
+// file:///absolute/path, gs://bucket[/prefix][?query] or
+// s3://bucket[/prefix][?query]. The s3 query holds the aws config keys
+// (CheckLocationConfig); the names it took before, endpoint and
+// forcePathStyle, are accepted and normalized to s3Url and
+// s3ForcePathStyle. The gs query holds the gcp ones, pubsubSubscription
+// also as subscription. URLs carry no credentials.
 func ParseLocationURL(location string) (LocationConfig, error) {
 	u, err := url.Parse(location)
 	if err != nil {
@@ -291,7 +334,7 @@ func ParseLocationURL(location string) (LocationConfig, error) {
 		c = LocationConfig{Provider: "file", Bucket: path.Clean(u.Path)}
 	case "gs":
 		if u.Host == "" {
-			return LocationConfig{}, fmt.Errorf("backup location %q: gs URLs must be gs://bucket[/prefix]", location)
+			return LocationConfig{}, fmt.Errorf("backup location %q: gs URLs must be gs://bucket[/prefix][?options]", location)
 		}
 		c = LocationConfig{Provider: "gcp", Bucket: u.Host, Prefix: strings.Trim(u.Path, "/")}
 	case "s3":
@@ -314,6 +357,8 @@ func ParseLocationURL(location string) (LocationConfig, error) {
 	switch u.Scheme {
 	case "s3":
 		aliases = s3QueryAliases
+	case "gs":
+		aliases = gcsQueryAliases
 	case "azure":
 		aliases = azureQueryAliases
 	}

@@ -275,7 +275,10 @@ func TestLocationConfigRefused(t *testing.T) {
 		{"aws", map[string]string{"serverSideEncryption": "AES256", "kmsKeyId": "k"}, "config kmsKeyId is set, which needs serverSideEncryption aws:kms"},
 		{"aws", map[string]string{"profile": ""}, "config profile=\"\": want a profile name"},
 		{"file", map[string]string{"region": "x"}, `unknown config key "region": provider file takes no config keys`},
-		{"gcp", map[string]string{"project": "x"}, `unknown config key "project": provider gcp takes no config keys`},
+		{"gcp", map[string]string{"project": "x"}, `unknown config key "project" for provider gcp (known keys: pubsubSubscription)`},
+		{"gcp", map[string]string{"pubsubSubscription": "ark-events"}, `config pubsubSubscription="ark-events": want projects/PROJECT/subscriptions/ID`},
+		{"gcp", map[string]string{"pubsubSubscription": "projects/my-project/topics/ark"}, "want projects/PROJECT/subscriptions/ID"},
+		{"gcp", map[string]string{"pubsubSubscription": "projects/my-project/subscriptions/a b"}, "want projects/PROJECT/subscriptions/ID"},
 		{"s3", nil, `unknown provider "s3" (want aws, azure, file or gcp)`},
 		{"", nil, `unknown provider ""`},
 	} {
@@ -342,6 +345,10 @@ func TestParseLocationURL(t *testing.T) {
 		{"file://localhost/srv/ark", objectstore.LocationConfig{Provider: "file", Bucket: "/srv/ark"}},
 		{"gs://backups", objectstore.LocationConfig{Provider: "gcp", Bucket: "backups"}},
 		{"gs://backups/cluster-1/", objectstore.LocationConfig{Provider: "gcp", Bucket: "backups", Prefix: "cluster-1"}},
+		{"gs://backups?subscription=projects/my-project/subscriptions/ark-events", objectstore.LocationConfig{Provider: "gcp", Bucket: "backups",
+			Config: map[string]string{"pubsubSubscription": "projects/my-project/subscriptions/ark-events"}}},
+		{"gs://backups?pubsubSubscription=projects/example.com:my-project/subscriptions/ark-events", objectstore.LocationConfig{Provider: "gcp", Bucket: "backups",
+			Config: map[string]string{"pubsubSubscription": "projects/example.com:my-project/subscriptions/ark-events"}}},
 		{"s3://backups", aws("", nil)},
 		{"s3://backups/a/b?region=eu-west-1&endpoint=https://minio.example:9000&forcePathStyle=true&insecureSkipTLSVerify=true",
 			aws("a/b", map[string]string{"region": "eu-west-1", "s3Url": "https://minio.example:9000", "s3ForcePathStyle": "true", "insecureSkipTLSVerify": "true"})},
@@ -365,7 +372,9 @@ func TestParseLocationURL(t *testing.T) {
 		{"file:relative", "file:///absolute/path"},
 		{"file:///srv/ark?region=x", "provider file takes no config keys"},
 		{"gs:///prefix", "gs://bucket"},
-		{"gs://backups?project=p", "provider gcp takes no config keys"},
+		{"gs://backups?project=p", `unknown config key "project" for provider gcp`},
+		{"gs://backups?subscription=x", "want projects/PROJECT/subscriptions/ID"},
+		{"gs://backups?subscription=projects/p-1234/subscriptions/s1&pubsubSubscription=projects/p-1234/subscriptions/s1", "the same option, given twice"},
 		{"s3:///prefix", "s3://bucket"},
 		{"s3://backups?regoin=eu-west-1", `unknown config key "regoin" for provider aws (known keys: region, s3Url,`},
 		{"s3://backups?endpoint=http://a:1&s3Url=http://b:2", "options endpoint and s3Url are the same option, given twice"},
@@ -374,7 +383,7 @@ func TestParseLocationURL(t *testing.T) {
 		{"s3://backups?forcePathStyle=yes", `s3ForcePathStyle="yes": want true or false`},
 		{"s3://AKID:secret@backups/p", "carry no credentials"},
 		{"s3://AKID:secret@back ups/p", "invalid character"},
-		{"gs://backups?endpoint=http://a:1", `unknown config key "endpoint": provider gcp takes no config keys`},
+		{"gs://backups?endpoint=http://a:1", `unknown config key "endpoint" for provider gcp`},
 	} {
 		_, err := objectstore.ParseLocationURL(tc.url)
 		if err == nil || !strings.Contains(err.Error(), tc.says) {

@@ -125,8 +125,9 @@ type ObjectAttrs struct {
 	// (it may stay the same when the same bytes are written again), and is
 	// only compared for equality, between List and Attrs or NewReader alike.
 	// It exists so that a poller can tell what changed from one cheap listing
-	// where the listing has no generation; file and GCS use the generation
-	// in decimal, S3 the ETag.
+	// where the listing has no generation. GCS uses the generation in
+	// decimal, S3 and Azure the ETag, and the file store the modification
+	// time with the size, inode and change time (see fileToken).
 	Token string
 }
 

@@ -313,6 +313,9 @@ func TestArtifactsValidate(t *testing.T) {
 // with a clear 503, and the rest of the cluster is unaffected.
 func TestBucketUnreachable(t *testing.T) {
 	mustKubectl(t, "create", "-n", home, "-f", filepath.Join("..", "..", "artifacts", "examples", "backup.yaml"))
+	// Registered first, so it runs last: after the bucket is back, even
+	// when the test fails, so later tests may create default-daily again.
+	t.Cleanup(func() { os.RemoveAll(filepath.Join(cluster.BucketDir, "backups", "default-daily")) })
 	away := cluster.BucketDir + ".away"
 	if err := os.Rename(cluster.BucketDir, away); err != nil {
 		t.Fatal(err)
@@ -361,5 +364,4 @@ func TestBucketUnreachable(t *testing.T) {
 		}
 		return nil
 	})
-	os.RemoveAll(filepath.Join(cluster.BucketDir, "backups", "default-daily"))
 }

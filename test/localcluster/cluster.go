@@ -600,10 +600,15 @@ func (c *Cluster) StopArk() {
 
 // ArkPID is the process id of the running ark-apiserver, for tools that read
 // its memory use from /proc (the benchmarks); an error if it is not running.
-func (c *Cluster) ArkPID() (int, error) {
-	p, ok := c.procs["ark-apiserver"]
+func (c *Cluster) ArkPID() (int, error) { return c.PID("ark-apiserver") }
+
+// PID is the process id of one of the cluster's running servers, by name
+// ("etcd", "kube-apiserver", "ark-apiserver"...), for the benchmarks' CPU and
+// memory readings from /proc.
+func (c *Cluster) PID(name string) (int, error) {
+	p, ok := c.procs[name]
 	if !ok {
-		return 0, errors.New("ark-apiserver was never started")
+		return 0, fmt.Errorf("%s was never started", name)
 	}
 	if err := p.running(); err != nil {
 		return 0, err

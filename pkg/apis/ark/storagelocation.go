@@ -33,7 +33,10 @@ type BackupStorageLocationSpec struct {
 	// Config holds provider-specific settings: for aws, Heptio Ark's keys
 	// ("region", "s3Url", "s3ForcePathStyle", "caCert", ...), as in an
 	// s3:// --backup-location's query; for azure, "storageAccount" and
-	// "storageAccountURI" (the Blob service URL), as in an azure:// one.
+	// "storageAccountURI" (the Blob service URL), as in an azure:// one;
+	// for gcp, "pubsubSubscription" (projects/P/subscriptions/ID, of the
+	// bucket's Pub/Sub notifications, to learn of changes without
+	// polling), as in a gs:// one.
 	Config map[string]string
 	// Credential names the key of a Secret in Ark's home namespace that
 	// holds the credentials of the bucket; unset means the server's own

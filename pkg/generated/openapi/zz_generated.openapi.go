@@ -901,7 +901,7 @@ func schema_pkg_apis_ark_v1_BackupStorageLocationSpec(ref common.ReferenceCallba
 					},
 					"config": {
 						SchemaProps: spec.SchemaProps{
-							Description: "Config holds provider-specific settings: for aws, Heptio Ark's keys (\"region\", \"s3Url\", \"s3ForcePathStyle\", \"caCert\", ...), as in an s3:// --backup-location's query; for azure, \"storageAccount\" and \"storageAccountURI\" (the Blob service URL), as in an azure:// one.",
+							Description: "Config holds provider-specific settings: for aws, Heptio Ark's keys (\"region\", \"s3Url\", \"s3ForcePathStyle\", \"caCert\", ...), as in an s3:// --backup-location's query; for azure, \"storageAccount\" and \"storageAccountURI\" (the Blob service URL), as in an azure:// one; for gcp, \"pubsubSubscription\" (projects/P/subscriptions/ID, of the bucket's Pub/Sub notifications, to learn of changes without polling), as in a gs:// one.",
 							Type:        []string{"object"},
 							AdditionalProperties: &spec.SchemaOrBool{
 								Allows: true,

@@ -17,6 +17,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+	"cloud.google.com/go/pubsub/v2/pstest"
 	"cloud.google.com/go/storage"
 	"github.com/fsouza/fake-gcs-server/fakestorage"
 	"google.golang.org/api/option"
@@ -37,12 +39,37 @@ func (s *Server) ListCalls() int64 { return s.listCalls.Load() }
 
 // Start starts a fake GCS server on a free loopback port with the given buckets.
 func Start(buckets ...string) (*Server, error) {
-	fake, err := fakestorage.NewServerWithOptions(fakestorage.Options{
+	return StartWithOptions(Options{}, buckets...)
+}
+
+// Options change what Start sets up.
+type Options struct {
+	// NotifyProject and NotifyTopic, when both set, make the server publish
+	// a notification to that Pub/Sub topic for each object written, deleted
+	// or with new metadata, in any bucket, in GCS's format (attributes
+	// bucketId, objectId, eventType, payloadFormat JSON_API_V1). The
+	// server publishes with a real Pub/Sub client, which reaches the
+	// emulator PUBSUB_EMULATOR_HOST names: set it before Start, to a server
+	// holding the topic (see StartPubsub).
+	NotifyProject, NotifyTopic string
+}
+
+// StartWithOptions is Start with options.
+func StartWithOptions(o Options, buckets ...string) (*Server, error) {
+	opts := fakestorage.Options{
 		Scheme: "http",
 		Host:   "127.0.0.1",
 		Port:   0,
 		Writer: io.Discard,
-	})
+	}
+	if o.NotifyProject != "" && o.NotifyTopic != "" {
+		opts.EventOptions = fakestorage.EventManagerOptions{
+			ProjectID: o.NotifyProject,
+			TopicName: o.NotifyTopic,
+			NotifyOn:  fakestorage.EventNotificationOptions{Finalize: true, Delete: true, MetadataUpdate: true},
+		}
+	}
+	fake, err := fakestorage.NewServerWithOptions(opts)
 	if err != nil {
 		return nil, fmt.Errorf("starting fake GCS server: %w", err)
 	}
@@ -101,3 +128,26 @@ type ownedStore struct {
 }
 
 func (o *ownedStore) Close() error { return o.client.Close() }
+
+// StartPubsub starts an in-process Pub/Sub emulator (pstest) on a loopback
+// port, with the topic projects/PROJECT/topics/TOPIC and a pull
+// subscription projects/PROJECT/subscriptions/SUBSCRIPTION on it. Point
+// PUBSUB_EMULATOR_HOST at its Addr for clients to reach it.
+func StartPubsub(project, topic, subscription string) (*pstest.Server, error) {
+	srv := pstest.NewServer()
+	ctx := context.Background()
+	t, err := srv.GServer.CreateTopic(ctx, &pubsubpb.Topic{Name: "projects/" + project + "/topics/" + topic})
+	if err != nil {
+		srv.Close()
+		return nil, fmt.Errorf("creating Pub/Sub topic: %w", err)
+	}
+	if _, err := srv.GServer.CreateSubscription(ctx, &pubsubpb.Subscription{
+		Name:               "projects/" + project + "/subscriptions/" + subscription,
+		Topic:              t.Name,
+		AckDeadlineSeconds: 10,
+	}); err != nil {
+		srv.Close()
+		return nil, fmt.Errorf("creating Pub/Sub subscription: %w", err)
+	}
+	return srv, nil
+}

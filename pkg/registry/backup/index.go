@@ -93,6 +93,53 @@ type source struct {
 	// asks for one at once: a caller waits for the next poll.
 	kick, pollNow chan struct{}
 	cancel        context.CancelFunc
+
+	// changesMu guards what the store reported since the last poll: the
+	// keys of records that may have changed, or that anything may have.
+	changesMu  sync.Mutex
+	changes    map[string]struct{}
+	changedAll bool
+}
+
+// maxChangedKeys is how many changed records a poll looks at one by one;
+// more than that, and listing the bucket is the cheaper way.
+const maxChangedKeys = 256
+
+// noteChanges records what the store reported (nil keys: anything may
+// have changed) and asks for a poll.
+func (s *source) noteChanges(keys []string) {
+	s.changesMu.Lock()
+	if keys == nil || len(s.changes)+len(keys) > maxChangedKeys {
+		s.changedAll, s.changes = true, nil
+	} else if !s.changedAll {
+		if s.changes == nil {
+			s.changes = map[string]struct{}{}
+		}
+		for _, k := range keys {
+			s.changes[k] = struct{}{}
+		}
+	}
+	s.changesMu.Unlock()
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+// takeChanges returns and forgets what the store reported: the keys that
+// may have changed, or all when the bucket must be listed.
+func (s *source) takeChanges() (keys []string, all bool) {
+	s.changesMu.Lock()
+	defer s.changesMu.Unlock()
+	all = s.changedAll
+	if !all {
+		keys = make([]string, 0, len(s.changes))
+		for k := range s.changes {
+			keys = append(keys, k)
+		}
+	}
+	s.changes, s.changedAll = nil, false
+	return keys, all
 }
 
 func (s *source) name() string { return s.locName }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"golang.org/x/sync/errgroup"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/klog/v2"
@@ -54,18 +55,39 @@ const (
 // that took d waits at least pollDuty*d for the next one (2%).
 const pollDuty = 50
 
-// run polls a location's bucket every interval until ctx ends, and at once
-// (after eventSettle) when its store reports a change; a store that does
-// so is polled every eventResyncFactor intervals otherwise.
+// run polls a location's bucket every interval until ctx ends. A store
+// that reports changes (objectstore.Notifier) is listed every
+// eventResyncFactor intervals instead, and in between, after eventSettle,
+// the records it names are looked at one by one (see poll): what an event
+// costs follows the records changed, not the bucket's size.
 func (ix *index) run(ctx context.Context, s *source, interval time.Duration) {
 	var (
-		watched  *locations.Location // the location whose store's changes are reported
-		stop     context.CancelFunc
-		events   bool
-		lastPoll time.Time
+		watched *locations.Location // the location whose store's changes are reported
+		stop    context.CancelFunc
+		events  bool
+		// keys, when not nil, are the records the next poll looks at
+		// instead of listing the bucket.
+		keys []string
+		// nextList is when the bucket is listed next, events or not.
+		nextList time.Time
+		// kicked says the poll was brought by events.
+		kicked bool
 		// wasStretched says the last interval was stretched, so that
 		// it is logged once, not every poll.
 		wasStretched bool
+		// rewatch asks for the store's changes to be watched anew
+		// before the next poll: the notifier lost track (its folder
+		// went away, its queue overflowed, its subscription failed) or
+		// the bucket could not be listed, and a watch set up on what
+		// was there then may see nothing of what is there now.
+		rewatch bool
+		// retryWatch says a watch that worked stopped working: it is
+		// tried again before every poll until it works, while one that
+		// never could (a network file system, no subscription) is not.
+		retryWatch bool
+		// watchedSinceFailure says the watch was set up after the last
+		// failed poll, so another failure is not the watch's doing.
+		watchedSinceFailure bool
 	)
 	defer func() {
 		if stop != nil {
@@ -76,89 +98,153 @@ func (ix *index) run(ctx context.Context, s *source, interval time.Duration) {
 		ix.mu.RLock()
 		loc := s.loc // replaced, not changed, when the location changes
 		ix.mu.RUnlock()
-		if loc != watched {
+		if loc != watched || rewatch {
 			if stop != nil {
 				stop()
 			}
-			watched, stop, events = loc, nil, false
+			if loc != watched {
+				retryWatch, watchedSinceFailure = false, false
+			}
+			wasWatching := events
+			watched, stop, events, keys, rewatch = loc, nil, false, nil, false
 			if n, ok := loc.Store.(objectstore.Notifier); ok {
+				s.takeChanges() // the old watch's: the listing below answers them
 				wctx, cancel := context.WithCancel(ctx)
-				err := n.Notify(wctx, ix.layout.Prefixes(), backupstore.MetadataFile, func() {
-					select {
-					case s.kick <- struct{}{}:
-					default:
-					}
-				})
+				err := n.Notify(wctx, ix.layout.Prefixes(), backupstore.MetadataFile, s.noteChanges)
 				if err != nil {
 					cancel()
-					klog.InfoS("Polling the backup storage location for changes; it cannot report them", "location", s.name(), "interval", interval, "reason", err)
+					// Said once, not at every retry.
+					if !retryWatch || wasWatching {
+						klog.InfoS("Polling the backup storage location for changes; it cannot report them", "location", s.name(), "interval", interval, "reason", err)
+					}
+					rewatch = retryWatch
 				} else {
-					stop, events = cancel, true
-					klog.InfoS("Watching the backup storage location for changes", "location", s.name(), "resync", interval*eventResyncFactor)
+					// A watch renewed while it worked (events dropped)
+					// is not news.
+					if !retryWatch || !wasWatching {
+						klog.InfoS("Watching the backup storage location for changes", "location", s.name(), "resync", interval*eventResyncFactor)
+					}
+					stop, events, retryWatch = cancel, true, false
+					watchedSinceFailure = true
 				}
 			}
 		}
 
-		lastPoll = time.Now()
+		pollStart := time.Now()
+		if keys == nil {
+			s.takeChanges() // this listing answers them
+		}
 		pctx, cancel := context.WithTimeout(ctx, pollTimeout)
-		if err := ix.poll(pctx, s); err != nil {
+		err := ix.poll(pctx, s, keys)
+		if err != nil && keys != nil {
+			klog.V(2).InfoS("Reading the changed backup records failed; listing the backup storage location", "location", s.name(), "err", err)
+			keys = nil
+			err = ix.poll(pctx, s, nil)
+		}
+		if err != nil {
 			klog.ErrorS(err, "Polling backup storage location failed", "location", s.name())
+			if _, ok := loc.Store.(objectstore.Notifier); ok && !watchedSinceFailure {
+				// Once the bucket is back (remounted, recreated), the
+				// old watch may be on nothing: watch it anew, and poll
+				// at the interval until that works. A watch set up
+				// since the last failure is kept: the bucket was there.
+				rewatch, retryWatch = true, true
+			}
+		} else {
+			watchedSinceFailure = false
 		}
 		cancel()
-		took := time.Since(lastPoll)
-		gap := max(minEventGap, eventDuty*took)
-		ix.mu.RLock()
-		took = s.listTook // what every poll costs, changed records aside
-		ix.mu.RUnlock()
+		// Polls that events bring are spaced by what they cost; a
+		// periodic listing is paced below, and does not hold back the
+		// events that follow it.
+		gap := minEventGap
+		if kicked {
+			gap = max(minEventGap, eventDuty*time.Since(pollStart))
+		}
 
-		period := interval
-		if events {
-			period = interval * eventResyncFactor
-		}
-		// However large the bucket, listing it takes at most 1/pollDuty
-		// of a core: a bucket whose listing takes longer than the
-		// interval allows is listed less often, and says so. (Reading
-		// changed records is not counted: it follows the changes.)
-		if stretched := pollDuty * took; stretched > period {
-			if !wasStretched {
-				klog.InfoS("Listing the backup storage location takes long; it is listed less often than --bucket-poll-interval", "location", s.name(), "listingTook", took, "interval", stretched)
+		if keys == nil {
+			ix.mu.RLock()
+			took := s.listTook // what every listing costs, changed records aside
+			ix.mu.RUnlock()
+			period := interval
+			if events && err == nil {
+				period = interval * eventResyncFactor
 			}
-			period, wasStretched = stretched, true
-		} else {
-			wasStretched = false
+			// However large the bucket, listing it takes at most
+			// 1/pollDuty of a core: a bucket whose listing takes longer
+			// than the interval allows is listed less often, and says so.
+			// (Reading changed records is not counted: it follows the
+			// changes.)
+			if stretched := pollDuty * took; stretched > period {
+				if !wasStretched {
+					klog.InfoS("Listing the backup storage location takes long; it is listed less often than --bucket-poll-interval", "location", s.name(), "listingTook", took, "interval", stretched)
+				}
+				period, wasStretched = stretched, true
+			} else {
+				wasStretched = false
+			}
+			nextList = pollStart.Add(period)
 		}
-		// Real time, as the poll's timeout: a test's fake clock stops
-		// only the index's timestamps.
-		timer := time.NewTimer(period)
-		select {
-		case <-ctx.Done():
-			timer.Stop()
-			return
-		case <-timer.C:
-		case <-s.pollNow:
-			timer.Stop()
-		case <-s.kick:
-			timer.Stop()
-			wait := max(eventSettle, gap-time.Since(lastPoll))
+
+		var all bool
+		kicked = false
+		for waiting := true; waiting; {
+			// Real time, as the poll's timeout: a test's fake clock
+			// stops only the index's timestamps.
+			timer := time.NewTimer(time.Until(nextList))
 			select {
 			case <-ctx.Done():
+				timer.Stop()
 				return
-			case <-time.After(wait):
-			}
-			select { // the events of the wait are answered by this poll
+			case <-timer.C:
+				waiting, all = false, true
+			case <-s.pollNow:
+				timer.Stop()
+				waiting, all = false, true
 			case <-s.kick:
-			default:
+				timer.Stop()
+				wait := max(eventSettle, gap-time.Since(pollStart))
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(wait):
+				}
+				select { // the events of the wait are answered by this poll
+				case <-s.kick:
+				default:
+				}
+				keys, all = s.takeChanges()
+				kicked = true
+				if all {
+					// The notifier lost track: list, on a new watch.
+					rewatch, retryWatch = true, true
+				}
+				// Nothing named (a listing answered it already): wait on.
+				waiting = !all && len(keys) == 0
 			}
+		}
+		if all {
+			keys = nil
 		}
 	}
 }
 
 // poll lists a location's bucket and brings the index up to date with it.
-func (ix *index) poll(ctx context.Context, s *source) error {
+// Given keys (the store reported those records changed), it looks at
+// those records alone, once the location has been listed: a few reads of
+// attributes rather than a listing of every backup. Such a poll's failure
+// is only returned, for the caller to list instead.
+func (ix *index) poll(ctx context.Context, s *source, keys []string) error {
 	ix.mu.RLock()
 	start := ix.rev
 	loc := s.loc
+	if !s.synced {
+		keys = nil
+	}
 	ix.mu.RUnlock()
+	if keys != nil {
+		return ix.pollRecords(ctx, s, loc, start, keys)
+	}
 
 	listed := map[string]listedBackup{}
 	listStart := time.Now()
@@ -188,6 +274,83 @@ func (ix *index) poll(ctx context.Context, s *source) error {
 		return err
 	}
 
+	ix.update(ctx, s, loc, start, listed, nil, func() {
+		ix.listedLocked(s, listTook)
+	})
+	return nil
+}
+
+// listedLocked records that a listing of s, which took took, succeeded.
+func (ix *index) listedLocked(s *source, took time.Duration) {
+	s.syncErr = nil
+	s.lastSync = ix.clock.Now()
+	s.listTook = took
+	if !s.synced {
+		s.synced = true
+		n := 0
+		for _, e := range ix.items {
+			if e.loc == s.name() {
+				n++
+			}
+		}
+		klog.InfoS("Loaded backups from storage location", "location", s.name(), "backups", n, "shadowed", len(s.shadowed))
+	}
+	if !ix.synced {
+		ix.synced = true
+		ix.ringBase = ix.rev
+	}
+	ix.finishPollLocked(s)
+}
+
+// pollRecords looks at the records of keys (others than records are
+// ignored) and brings the index up to date with what it finds: a record
+// absent now is a backup gone.
+func (ix *index) pollRecords(ctx context.Context, s *source, loc *locations.Location, start uint64, keys []string) error {
+	store, err := loc.Readable()
+	if err != nil {
+		return err
+	}
+	var (
+		mu     sync.Mutex
+		listed = map[string]listedBackup{}
+		scope  = map[string]bool{}
+		g      errgroup.Group
+	)
+	g.SetLimit(readConcurrency)
+	for _, key := range keys {
+		ref, ok := ix.layout.ParseMetadataKey(key)
+		if !ok {
+			continue
+		}
+		scope[id(ref.Namespace, ref.Name)] = true
+		g.Go(func() error {
+			a, err := store.Attrs(ctx, key)
+			switch {
+			case errors.Is(err, objectstore.ErrNotFound):
+				return nil
+			case err != nil:
+				return err
+			}
+			mu.Lock()
+			listed[id(ref.Namespace, ref.Name)] = listedBackup{ref: ref, attrs: a}
+			mu.Unlock()
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return unavailable(loc, err)
+	}
+	if len(scope) > 0 {
+		ix.update(ctx, s, loc, start, listed, scope, nil)
+	}
+	return nil
+}
+
+// update brings the index up to date with the records listed of a
+// location's bucket in a poll that started at revision start: of every
+// backup, or with scope, of the backups of those ids only. It calls done,
+// if any, under the same lock, unless the location stopped being served.
+func (ix *index) update(ctx context.Context, s *source, loc *locations.Location, start uint64, listed map[string]listedBackup, scope map[string]bool, done func()) {
 	// Read only what is new or changed since we last saw it, and again what
 	// could not be read last time. The listing's change token decides, not
 	// its generation, which some backends (S3) do not list. A record that a
@@ -209,8 +372,9 @@ func (ix *index) poll(ctx context.Context, s *source) error {
 	ix.mu.Lock()
 	defer ix.unlock()
 	if ix.sources[s.name()] != s {
-		return nil // the location stopped being served during the poll
+		return // the location stopped being served during the poll
 	}
+	inScope := func(key string) bool { return scope == nil || scope[key] }
 	for _, l := range loaded {
 		key := id(l.obj.Namespace, l.obj.Name)
 		e, ok := ix.items[key]
@@ -230,35 +394,29 @@ func (ix *index) poll(ctx context.Context, s *source) error {
 		}
 	}
 	for key := range s.shadowed {
-		if _, ok := listed[key]; !ok {
+		if _, ok := listed[key]; !ok && inScope(key) {
 			delete(s.shadowed, key)
 		}
 	}
-	for key, e := range ix.items {
+	gone := func(key string, e *entry) {
 		if _, ok := listed[key]; !ok && e.loc == s.name() && e.seen <= start {
 			ix.removeLocked(key)
 			ix.unshadowLocked(key)
 		}
 	}
-	s.syncErr = nil
-	s.lastSync = ix.clock.Now()
-	s.listTook = listTook
-	if !s.synced {
-		s.synced = true
-		n := 0
-		for _, e := range ix.items {
-			if e.loc == s.name() {
-				n++
-			}
+	if scope == nil {
+		for key, e := range ix.items {
+			gone(key, e)
 		}
-		klog.InfoS("Loaded backups from storage location", "location", s.name(), "backups", n, "shadowed", len(s.shadowed))
 	}
-	if !ix.synced {
-		ix.synced = true
-		ix.ringBase = ix.rev
+	for key := range scope {
+		if e, ok := ix.items[key]; ok {
+			gone(key, e)
+		}
 	}
-	ix.finishPollLocked(s)
-	return nil
+	if done != nil {
+		done()
+	}
 }
 
 func (ix *index) finishPollLocked(s *source) {

@@ -4,11 +4,17 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
+	"k8s.io/apimachinery/pkg/watch"
 
 	"github.com/arkproject/ark/pkg/apis/ark"
 	"github.com/arkproject/ark/pkg/backupstore"
@@ -169,25 +175,73 @@ func TestChangesArriveByEventsBetweenPolls(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Stop()
+	if d := arrival(t, r, w, store, "a record written behind the server's back"); d > 2*time.Second {
+		t.Errorf("the record arrived after %s", d)
+	}
+}
+
+// arrival writes a record "foreign" with writer, as someone else, and
+// returns how long it took to show in watch w; it fails the test if that
+// is over 5s, or if the record then is not listed too.
+func arrival(t *testing.T, r *REST, w watch.Interface, writer objectstore.Store, what string) time.Duration {
+	t.Helper()
 	start := time.Now()
-	putRecord(t, store, home, "foreign", ark.BackupPhaseCompleted)
+	putRecord(t, writer, home, "foreign", ark.BackupPhaseCompleted)
 	timeout := time.After(5 * time.Second)
 	for {
 		select {
 		case ev := <-w.ResultChan():
 			if b, ok := ev.Object.(*ark.Backup); ok && b.Name == "foreign" {
-				if d := time.Since(start); d > 2*time.Second {
-					t.Errorf("the record arrived after %s", d)
-				}
+				d := time.Since(start)
 				if got := listAll(t, r, home)["foreign"]; got == nil {
 					t.Error("watched but not listed")
 				}
-				return
+				return d
 			}
 		case <-timeout:
-			t.Fatal("a record written behind the server's back did not arrive within 5s with an hourly poll")
+			t.Fatalf("%s did not arrive within 5s with an hourly poll", what)
 		}
 	}
+}
+
+// The same against GCS, whose bucket publishes its object notifications
+// to a Pub/Sub topic the location has a subscription of: fake-gcs-server
+// publishing to an in-process Pub/Sub emulator, both over loopback.
+func TestChangesArriveByGCSNotificationsBetweenPolls(t *testing.T) {
+	const project, topic, sub = "ark-test", "bucket-events", "ark-location"
+	ps, err := gcstest.StartPubsub(project, topic, sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ps.Close() })
+	t.Setenv("PUBSUB_EMULATOR_HOST", ps.Addr)
+	srv, err := gcstest.StartWithOptions(gcstest.Options{NotifyProject: project, NotifyTopic: topic}, "notified")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Stop)
+	client, err := srv.NewClient(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	gcs := objectstore.NewGCSStore(client, "notified", "cluster-1")
+	gcs.PubsubSubscription = "projects/" + project + "/subscriptions/" + sub
+	r := newRESTOnStore(t, gcs, nil, nil, time.Hour)
+	// Someone else: another client of the bucket.
+	other, err := srv.NewStore(context.Background(), "notified", "cluster-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { other.Close() })
+
+	w, err := r.Watch(nsContext(home), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	d := arrival(t, r, w, other, "a record written to GCS by another client")
+	t.Logf("the record written to GCS arrived after %s", d)
 }
 
 // Against GCS (fake-gcs-server behind a proxy that filters by match glob
@@ -276,4 +330,182 @@ func TestSlowListingStretchesThePollInterval(t *testing.T) {
 	if polls := count.polls.Load() - before; polls > 3 {
 		t.Errorf("%d polls in 2s of a listing that takes 20ms, want at most 3 (one a second)", polls)
 	}
+}
+
+// notifyingCounter is a file store (which reports changes with inotify)
+// that counts its listings and its reads of attributes.
+type notifyingCounter struct {
+	*objectstore.FileStore
+	lists, attrs atomic.Int32
+}
+
+func (s *notifyingCounter) List(ctx context.Context, opts objectstore.ListOptions) (objectstore.ListPage, error) {
+	s.lists.Add(1)
+	return s.FileStore.List(ctx, opts)
+}
+
+func (s *notifyingCounter) Attrs(ctx context.Context, key string) (objectstore.ObjectAttrs, error) {
+	s.attrs.Add(1)
+	return s.FileStore.Attrs(ctx, key)
+}
+
+// Between the rare listings of a store that reports changes, a change
+// costs a look at the records it names, not a listing of the bucket: what
+// an event costs follows the records changed, however many backups the
+// bucket holds. Additions, rewrites and removals made behind the server's
+// back all arrive that way, and nothing else in the bucket is touched.
+func TestEventsCostTheChangedRecordsNotTheBucket(t *testing.T) {
+	plain, err := objectstore.NewFileStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 300
+	for i := range n {
+		putRecord(t, plain, home, fmt.Sprintf("b-%04d", i), ark.BackupPhaseCompleted)
+	}
+	store := &notifyingCounter{FileStore: plain}
+	r := newRESTOnStore(t, store, nil, nil, time.Hour)
+	w, err := r.Watch(nsContext(home), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	// The polls asked for while serving began are over when the count
+	// of listings (two a poll) stays put.
+	lists := store.lists.Load()
+	for stable := time.Now(); time.Since(stable) < 300*time.Millisecond; time.Sleep(10 * time.Millisecond) {
+		if now := store.lists.Load(); now != lists || now%2 != 0 {
+			lists, stable = now, time.Now()
+		}
+	}
+	attrs := store.attrs.Load()
+
+	arrival(t, r, w, plain, "a record written behind the server's back")
+	putRecord(t, plain, home, "b-0001", ark.BackupPhaseDeleting)
+	waitEvent(t, w, watch.Modified, "b-0001")
+	if err := plain.Delete(context.Background(), metaKey(home, "b-0002"), objectstore.Conditions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitEvent(t, w, watch.Deleted, "b-0002")
+
+	if got := store.lists.Load() - lists; got != 0 {
+		t.Errorf("the bucket was listed %d times for three changed records", got)
+	}
+	if got := store.attrs.Load() - attrs; got < 3 || got > 12 {
+		t.Errorf("%d reads of attributes for three changed records, want 3 to 12", got)
+	}
+	all := listAll(t, r, home)
+	if len(all) != n || all["foreign"] == nil || all["b-0002"] != nil || all["b-0001"].Status.Phase != ark.BackupPhaseDeleting {
+		t.Errorf("after the changes %d backups are listed (want %d, with foreign, without b-0002, b-0001 Deleting)", len(all), n)
+	}
+}
+
+// waitEvent waits up to 5s for an event of typ about backup name in w.
+func waitEvent(t *testing.T, w watch.Interface, typ watch.EventType, name string) {
+	t.Helper()
+	timeout := time.After(5 * time.Second)
+	for {
+		select {
+		case ev := <-w.ResultChan():
+			if b, ok := ev.Object.(*ark.Backup); ok && b.Name == name && ev.Type == typ {
+				return
+			}
+		case <-timeout:
+			t.Fatalf("no %s event for %s within 5s", typ, name)
+		}
+	}
+}
+
+// A watched bucket moved away (unmounted, say) and back: while it is away
+// backups answer 503 and none is reported deleted, since the records were
+// not seen removed, only the bucket lost; once it is back they are served
+// again within a poll interval, not at the next resync of a watched store
+// (a dozen intervals), and changes arrive by events again, on a new watch:
+// the old one followed the folder away.
+func TestWatchedBucketMovedAwayAndBack(t *testing.T) {
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "bucket")
+	plain, err := objectstore.NewFileStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	putRecord(t, plain, home, "kept", ark.BackupPhaseCompleted)
+	store := &notifyingCounter{FileStore: plain}
+	const interval = 500 * time.Millisecond // resync: 6s
+	r := newRESTOnStore(t, store, nil, nil, interval)
+	w, err := r.Watch(nsContext(home), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	var deleted atomic.Bool
+	go func() {
+		for ev := range w.ResultChan() {
+			if ev.Type == watch.Deleted {
+				deleted.Store(true)
+			}
+		}
+	}()
+
+	away := filepath.Join(parent, "away")
+	if err := os.Rename(dir, away); err != nil {
+		t.Fatal(err)
+	}
+	unavailable := func() error {
+		_, err := r.List(nsContext(home), &metainternalversion.ListOptions{})
+		return err
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for err := unavailable(); !apierrors.IsServiceUnavailable(err); err = unavailable() {
+		if time.Now().After(deadline) {
+			t.Fatalf("with the bucket moved away, list answers %v, want 503", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// A write into the folder moved away is not a change of the bucket.
+	awayStore, err := objectstore.NewFileStore(away)
+	if err != nil {
+		t.Fatal(err)
+	}
+	putRecord(t, awayStore, home, "elsewhere", ark.BackupPhaseCompleted)
+
+	if err := os.Rename(away, dir); err != nil {
+		t.Fatal(err)
+	}
+	back := time.Now()
+	for unavailable() != nil {
+		if time.Since(back) > 4*interval {
+			t.Fatalf("the bucket is back, and after %s list still answers %v", time.Since(back), unavailable())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	all := listAll(t, r, home)
+	if all["kept"] == nil || all["elsewhere"] == nil {
+		t.Errorf("with the bucket back, %d backups are listed, want kept and elsewhere", len(all))
+	}
+	if deleted.Load() {
+		t.Error("a backup was reported deleted while the bucket was away")
+	}
+
+	// The new watch reports changes, with no listing: the next resync
+	// is seconds away.
+	time.Sleep(2 * interval)
+	lists := store.lists.Load()
+	if d := arrival(t, r, w2(t, r), plain, "a record written once the bucket is back"); d > 2*time.Second {
+		t.Errorf("the record arrived after %s", d)
+	}
+	if got := store.lists.Load() - lists; got != 0 {
+		t.Errorf("the bucket was listed %d times to find one new record: the watch is not back", got)
+	}
+}
+
+// w2 opens another watch of the home namespace's backups.
+func w2(t *testing.T, r *REST) watch.Interface {
+	t.Helper()
+	w, err := r.Watch(nsContext(home), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Stop)
+	return w
 }

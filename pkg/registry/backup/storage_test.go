@@ -43,13 +43,32 @@ func newSignedREST(t *testing.T, visible func(string) bool, signer *provenance.S
 
 func newRESTPolling(t *testing.T, visible func(string) bool, signer *provenance.Signer, interval time.Duration) (*REST, objectstore.Store) {
 	t.Helper()
-	scheme := runtime.NewScheme()
-	install.Install(scheme)
-	codecs := serializer.NewCodecFactory(scheme)
 	store, err := objectstore.NewFileStore(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
+	return newRESTOnStore(t, store, visible, signer, interval), store
+}
+
+// newRESTOnStore serves the backups of store, its default location, once
+// it has been polled.
+func newRESTOnStore(t *testing.T, store objectstore.Store, visible func(string) bool, signer *provenance.Signer, interval time.Duration) *REST {
+	t.Helper()
+	r := serveStore(t, store, visible, signer, interval)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := r.WaitForNextPoll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// serveStore serves store as the location "default", polling it every
+// interval, and returns at once.
+func serveStore(t testing.TB, store objectstore.Store, visible func(string) bool, signer *provenance.Signer, interval time.Duration) *REST {
+	scheme := runtime.NewScheme()
+	install.Install(scheme)
+	codecs := serializer.NewCodecFactory(scheme)
 	locs := locations.NewSet(&locations.Location{Name: "default", Store: store, Primary: true})
 	r, _ := NewREST(scheme, Options{
 		Locations:        locs,
@@ -60,12 +79,7 @@ func newRESTPolling(t *testing.T, visible func(string) bool, signer *provenance.
 		Signer:           signer,
 	})
 	t.Cleanup(r.Destroy)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := r.WaitForNextPoll(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return r, store
+	return r
 }
 
 func nsContext(ns string) context.Context {

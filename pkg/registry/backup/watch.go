@@ -7,6 +7,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
 
 	"github.com/arkproject/ark/pkg/apis/ark"
@@ -25,6 +26,9 @@ type watchOptions struct {
 	// pick selects the locations the watch is about (nil: all); only
 	// their readiness matters.
 	pick func(loc string) bool
+	// out makes the object an event carries from the index's own; nil
+	// is a deep copy, which the API server's encoding may then own.
+	out func(*ark.Backup) runtime.Object
 }
 
 type watcher struct {
@@ -35,6 +39,7 @@ type watcher struct {
 	stopOnce  sync.Once
 	filter    func(*ark.Backup) bool
 	bookmarks bool
+	out       func(*ark.Backup) runtime.Object
 }
 
 var _ watch.Interface = &watcher{}
@@ -56,6 +61,10 @@ func (ix *index) watch(opts watchOptions) (watch.Interface, []error, error) {
 		done:      make(chan struct{}),
 		filter:    opts.filter,
 		bookmarks: opts.bookmarks,
+		out:       opts.out,
+	}
+	if w.out == nil {
+		w.out = func(b *ark.Backup) runtime.Object { return b.DeepCopy() }
 	}
 	var initial []watch.Event
 	switch {
@@ -63,7 +72,7 @@ func (ix *index) watch(opts watchOptions) (watch.Interface, []error, error) {
 		// The state now, as ADDED events; a streaming list ends with a bookmark.
 		for _, b := range ix.sortedLocked() {
 			if w.filter(b) {
-				initial = append(initial, watch.Event{Type: watch.Added, Object: b.DeepCopy()})
+				initial = append(initial, watch.Event{Type: watch.Added, Object: w.out(b)})
 			}
 		}
 		// Legacy watches (resourceVersion "" or "0") are defaulted to
@@ -72,7 +81,7 @@ func (ix *index) watch(opts watchOptions) (watch.Interface, []error, error) {
 		if opts.sendInitialEvents && opts.bookmarks {
 			end := w.bookmarkObject(ix.rev)
 			end.Annotations = map[string]string{metav1.InitialEventsAnnotationKey: "true"}
-			initial = append(initial, watch.Event{Type: watch.Bookmark, Object: end})
+			initial = append(initial, watch.Event{Type: watch.Bookmark, Object: w.out(end)})
 		}
 	default:
 		from, err := strconv.ParseUint(opts.resourceVersion, 10, 64)
@@ -177,7 +186,7 @@ func (w *watcher) convert(ev event) (watch.Event, bool) {
 		if !w.bookmarks {
 			return watch.Event{}, false
 		}
-		return watch.Event{Type: watch.Bookmark, Object: w.bookmarkObject(ev.rev)}, true
+		return watch.Event{Type: watch.Bookmark, Object: w.out(w.bookmarkObject(ev.rev))}, true
 	}
 	cur := ev.typ != watch.Deleted && w.filter(ev.obj)
 	prev := ev.prev != nil && w.filter(ev.prev)
@@ -194,7 +203,7 @@ func (w *watcher) convert(ev event) (watch.Event, bool) {
 	default:
 		return watch.Event{}, false
 	}
-	return watch.Event{Type: typ, Object: ev.obj.DeepCopy()}, true
+	return watch.Event{Type: typ, Object: w.out(ev.obj)}, true
 }
 
 func (w *watcher) bookmarkObject(rev uint64) *ark.Backup {

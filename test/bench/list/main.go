@@ -205,11 +205,20 @@ func run(root string, n int, poll, idle time.Duration, samples int) error {
 	events := n+samples < objectstore.MaxWatchedDirectories
 	limit, how := poll, fmt.Sprintf("within one poll interval, %s: polled, the bucket has more than %d folders to watch; a listing slower than a fiftieth of the interval stretches it", poll, objectstore.MaxWatchedDirectories)
 	if events {
-		limit, how = time.Second, "<= 1 s: inotify"
+		limit, how = time.Second, "p95 <= 1 s: inotify"
 	}
-	fmt.Printf("  a backup written by another writer shows in a watch after: median %.2fs, max %.2fs of %d  (goal %s) %s\n",
-		median(fresh).Seconds(), slices.Max(fresh).Seconds(), len(fresh), how, goal(slices.Max(fresh) <= limit))
-	fmt.Printf("\nLeft out: the bucket is a local file system; GCS, S3 and Azure add their own list latency (see `make bench`). RSS includes the Go runtime's free heap and the in-process controllers' informer copy of every backup; the CPU share is measured on a machine shared with whatever else runs.\n")
+	// With events the goal is on the 95th percentile; polled, on the
+	// worst case.
+	judged := slices.Max(fresh)
+	if events {
+		judged = pct(fresh, 95)
+	}
+	fmt.Printf("  a backup written by another writer shows in a watch after: median %.2fs, p95 %.2fs, max %.2fs of %d  (goal %s) %s\n",
+		median(fresh).Seconds(), pct(fresh, 95).Seconds(), slices.Max(fresh).Seconds(), len(fresh), how, goal(judged <= limit))
+	sorted := slices.Clone(fresh)
+	slices.Sort(sorted)
+	fmt.Printf("    each, sorted: %v\n", sorted)
+	fmt.Printf("\nLeft out: the bucket is a local file system; GCS, S3 and Azure add their own list latency (see `make bench`). RSS includes the Go runtime's free heap and garbage (at 10,000 backups, 2.8 times the live heap BenchmarkIndexHeapPerBackup reports); the in-process controllers share the API's copy of every backup; the CPU share is measured on a machine shared with whatever else runs.\n")
 	return nil
 }
 
@@ -260,9 +269,10 @@ func writeBackup(bucket string, b backupstore.Backup) error {
 }
 
 // writeRecord writes a completed backup's record the way a schedule's
-// backups look, atomically (rename), as another server would.
+// backups look, atomically (rename), as another server would: with the
+// labels, origin annotations and requester a record written by Ark has.
 func writeRecord(bucket string, b backupstore.Backup) error {
-	body := fmt.Sprintf(`{"apiVersion":"ark.heptio.com/v1","kind":"Backup","metadata":{"name":%q,"namespace":%q,"uid":"%s","creationTimestamp":"2026-12-01T00:00:00Z","labels":{"ark.heptio.com/schedule-name":"daily"}},"spec":{"includedNamespaces":["*"],"excludedResources":["events","events.events.k8s.io"],"ttl":"87600h0m0s","storageLocation":"default"},"status":{"phase":"Completed","version":1,"startTimestamp":"2026-12-01T00:00:00Z","completionTimestamp":"2026-12-01T00:05:00Z","expiration":"2036-12-01T00:00:00Z","progress":{"totalItems":812,"itemsDone":812}}}`,
+	body := fmt.Sprintf(`{"apiVersion":"ark.heptio.com/v1","kind":"Backup","metadata":{"name":%q,"namespace":%q,"uid":"%s","creationTimestamp":"2026-12-01T00:00:00Z","labels":{"ark.heptio.com/schedule-name":"daily"},"annotations":{"ark.heptio.com/cluster":"0f6c2a1e-5d3b-4c7a-9e21-7b8d4f0a6c35","ark.heptio.com/provenance":"v1:8/ioJ8QAJFKc8+GKHKDcgikHt4Nvv3T2LdjX8ugU6e4"}},"spec":{"includedNamespaces":["*"],"excludedResources":["events","events.events.k8s.io"],"ttl":"87600h0m0s","storageLocation":"default","requester":{"username":"system:serviceaccount:heptio-ark:ark-scheduler","groups":["system:serviceaccounts","system:serviceaccounts:heptio-ark","system:authenticated"]}},"status":{"phase":"Completed","version":1,"startTimestamp":"2026-12-01T00:00:00Z","completionTimestamp":"2026-12-01T00:05:00Z","expiration":"2036-12-01T00:00:00Z","progress":{"totalItems":812,"itemsDone":812}}}`,
 		b.Name, b.Namespace, fmt.Sprintf("00000000-0000-4000-8000-%012x", rand.Int64N(1<<48)))
 	tmp := filepath.Join(bucket, b.Dir(), ".bench-tmp")
 	if err := os.WriteFile(tmp, []byte(body), 0o644); err != nil {

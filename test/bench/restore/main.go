@@ -26,6 +26,7 @@ import (
 
 	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
 	"github.com/arkproject/ark/pkg/generated/clientset/versioned"
+	"github.com/arkproject/ark/test/bench/proc"
 	"github.com/arkproject/ark/test/localcluster"
 )
 
@@ -43,6 +44,7 @@ func main() {
 	reps := flag.Int("reps", 3, "repetitions of the plain client and of the restore")
 	workers := flag.Int("workers", 16, "parallel creates of the plain-client baseline (the restorer's default)")
 	root := flag.String("repo", ".", "root of the Ark checkout")
+	flag.StringVar(&profileDir, "profile-dir", "", "write ark-apiserver's CPU profile during the first restore here")
 	flag.Parse()
 	if *n < 1 || *reps < 1 || *workers < 1 {
 		fmt.Fprintln(os.Stderr, "bench-restore: -n, -reps and -workers must be at least 1")
@@ -54,8 +56,17 @@ func main() {
 	}
 }
 
+// profileDir, when set, is where the first restore's CPU profile of
+// ark-apiserver goes.
+var profileDir string
+
+// servers are the processes whose CPU time each run reports: on one
+// machine, what Ark burns is taken from the API server and etcd.
+var servers = []string{"ark-apiserver", "kube-apiserver", "etcd"}
+
 // bench is the cluster and clients the runs share.
 type bench struct {
+	cluster *localcluster.Cluster
 	kube    kubernetes.Interface
 	ark     versioned.Interface
 	n       int
@@ -82,7 +93,7 @@ func run(root string, n, reps, workers int) error {
 	defer c.Stop()
 	cfg := rest.CopyConfig(c.Config)
 	cfg.QPS, cfg.Burst = 2000, 4000
-	b := &bench{n: n, workers: workers}
+	b := &bench{cluster: c, n: n, workers: workers}
 	if b.kube, err = kubernetes.NewForConfig(cfg); err != nil {
 		return err
 	}
@@ -107,21 +118,36 @@ func run(root string, n, reps, workers int) error {
 	for i := 1; i <= reps; i++ {
 		steps := []func() error{
 			func() error {
+				cpu0 := b.cpu()
 				d, err := b.plain(ctx, fmt.Sprintf("bench-plain-%d", i))
 				if err != nil {
 					return err
 				}
 				plainTimes = append(plainTimes, d)
-				b.report("plain", i, d)
+				b.report("plain", i, d, cpu0)
 				return nil
 			},
 			func() error {
+				cpu0 := b.cpu()
+				var profiled chan error
+				if profileDir != "" && i == 1 && len(plainTimes) > 0 {
+					// As long as the plain client took: most of the restore.
+					profiled = make(chan error, 1)
+					go func() {
+						profiled <- b.profile(ctx, int(plainTimes[0].Seconds()+1), filepath.Join(profileDir, "restore-cpu.pprof"))
+					}()
+				}
 				d, err := b.restore(ctx, i)
 				if err != nil {
 					return err
 				}
+				if profiled != nil {
+					if err := <-profiled; err != nil {
+						return err
+					}
+				}
 				arkTimes = append(arkTimes, d)
-				b.report("ark", i, d)
+				b.report("ark", i, d, cpu0)
 				return nil
 			},
 		}
@@ -162,8 +188,33 @@ What the figures leave out:
 	return nil
 }
 
-func (b *bench) report(what string, rep int, d time.Duration) {
-	fmt.Printf("run %d %-5s  %8.2fs  %8.0f objects/s\n", rep, what, d.Seconds(), float64(b.n)/d.Seconds())
+func (b *bench) report(what string, rep int, d time.Duration, cpu0 map[string]time.Duration) {
+	cpu1 := b.cpu()
+	used := ""
+	for _, s := range servers {
+		used += fmt.Sprintf("  %s %.1fs", s, (cpu1[s] - cpu0[s]).Seconds())
+	}
+	fmt.Printf("run %d %-5s  %8.2fs  %8.0f objects/s   CPU:%s\n", rep, what, d.Seconds(), float64(b.n)/d.Seconds(), used)
+}
+
+// cpu reads the CPU time each of the servers has used so far; one that
+// cannot be read counts as zero.
+func (b *bench) cpu() map[string]time.Duration {
+	out := map[string]time.Duration{}
+	for _, s := range servers {
+		if pid, err := b.cluster.PID(s); err == nil {
+			out[s], _ = proc.CPUTime(pid)
+		}
+	}
+	return out
+}
+
+// profile writes ark-apiserver's CPU profile over the next seconds to path.
+func (b *bench) profile(ctx context.Context, seconds int, path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return proc.Profile(ctx, b.cluster.Config, fmt.Sprintf("https://127.0.0.1:%d", b.cluster.ArkPort), "profile", seconds, path)
 }
 
 // plain creates the namespace ns and n config maps in it with workers
