@@ -1,10 +1,10 @@
 package localcluster
 
 import (
+	"encoding/json"
 	"fmt"
 	"os/exec"
 	"path/filepath"
-	"strings"
 )
 
 // DefaultOptions lays a cluster out in a checkout of the repository: binaries
@@ -26,15 +26,24 @@ func DefaultOptions(repoRoot, dir string) (Options, error) {
 
 // kwokStages returns kwok's own "fast" node and pod stages (kwok's
 // stage/fast set: with the node heartbeat that goes with leases), read from
-// the module cache at the version hack/controlplane pins.
+// the module cache at the version hack/controlplane pins. The module is
+// downloaded if the cache lacks it: _output/bin may be kept while the
+// module cache is not (a CI cache of one but not the other).
 func kwokStages(repoRoot string) ([]string, error) {
-	cmd := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/kwok")
+	cmd := exec.Command("go", "mod", "download", "-json", "sigs.k8s.io/kwok")
 	cmd.Dir = filepath.Join(repoRoot, "hack", "controlplane")
 	out, err := cmd.Output()
 	if err != nil {
-		return nil, fmt.Errorf("locating the kwok module (run make controlplane first): %w", err)
+		return nil, fmt.Errorf("fetching the kwok module for its stages: %w", err)
 	}
-	dir := strings.TrimSpace(string(out))
+	var mod struct{ Dir, Error string }
+	if err := json.Unmarshal(out, &mod); err != nil {
+		return nil, fmt.Errorf("reading go mod download's answer for kwok: %w", err)
+	}
+	if mod.Dir == "" {
+		return nil, fmt.Errorf("fetching the kwok module for its stages: %s", mod.Error)
+	}
+	dir := mod.Dir
 	var files []string
 	for _, f := range []string{"node/fast/node-initialize.yaml", "node/heartbeat-with-lease/node-heartbeat-with-lease.yaml", "pod/fast/pod-ready.yaml", "pod/fast/pod-complete.yaml", "pod/fast/pod-delete.yaml"} {
 		files = append(files, filepath.Join(dir, "kustomize", "stage", f))
