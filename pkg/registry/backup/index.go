@@ -167,6 +167,8 @@ type index struct {
 	layout  backupstore.Layout
 	decoder runtime.Decoder
 	clock   clock.Clock
+	// share holds what the records loaded so far have in common.
+	share shareTable
 
 	mu      sync.RWMutex
 	sources map[string]*source

@@ -552,6 +552,7 @@ func (ix *index) read(ctx context.Context, loc *locations.Location, ref backupst
 	obj.Name, obj.Namespace = ref.Name, ref.Namespace
 	obj.Spec.StorageLocation = loc.Name
 	obj.ResourceVersion = strconv.FormatInt(attrs.Generation, 10)
+	ix.share.shareRepeats(obj)
 	return obj, attrs, nil
 }
 

@@ -2,6 +2,8 @@ package backup
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"fmt"
 	"runtime"
 	"sync/atomic"
@@ -123,7 +125,7 @@ func BenchmarkIndexHeapPerBackup(b *testing.B) {
 		}
 		for i := range n {
 			name := fmt.Sprintf("daily-%06d", i)
-			body := fmt.Sprintf(`{"apiVersion":"ark.heptio.com/v1","kind":"Backup","metadata":{"name":%q,"namespace":%q,"uid":"00000000-0000-4000-8000-%012x","creationTimestamp":"2026-12-01T00:00:00Z","labels":{"ark.heptio.com/schedule-name":"daily"},"annotations":{"ark.heptio.com/cluster":"0f6c2a1e-5d3b-4c7a-9e21-7b8d4f0a6c35","ark.heptio.com/provenance":"v1:8/ioJ8QAJFKc8+GKHKDcgikHt4Nvv3T2LdjX8ugU6e4"}},"spec":{"includedNamespaces":["*"],"excludedResources":["events","events.events.k8s.io"],"ttl":"87600h0m0s","storageLocation":"default","requester":{"username":"system:serviceaccount:heptio-ark:ark-scheduler","groups":["system:serviceaccounts","system:serviceaccounts:heptio-ark","system:authenticated"]}},"status":{"phase":"Completed","version":1,"startTimestamp":"2026-12-01T00:00:00Z","completionTimestamp":"2026-12-01T00:05:00Z","expiration":"2036-12-01T00:00:00Z","progress":{"totalItems":812,"itemsDone":812}}}`, name, home, i)
+			body := fmt.Sprintf(`{"apiVersion":"ark.heptio.com/v1","kind":"Backup","metadata":{"name":%q,"namespace":%q,"uid":"00000000-0000-4000-8000-%012x","creationTimestamp":"2026-12-01T00:00:00Z","labels":{"ark.heptio.com/schedule-name":"daily"},"annotations":{"ark.heptio.com/cluster":"0f6c2a1e-5d3b-4c7a-9e21-7b8d4f0a6c35","ark.heptio.com/provenance":"v1:%s"}},"spec":{"includedNamespaces":["*"],"excludedResources":["events","events.events.k8s.io"],"ttl":"87600h0m0s","storageLocation":"default","requester":{"username":"system:serviceaccount:heptio-ark:ark-scheduler","groups":["system:serviceaccounts","system:serviceaccounts:heptio-ark","system:authenticated"]}},"status":{"phase":"Completed","version":1,"startTimestamp":"2026-12-01T00:00:00Z","completionTimestamp":"2026-12-01T00:05:00Z","expiration":"2036-12-01T00:00:00Z","progress":{"totalItems":812,"itemsDone":812}}}`, name, home, i, signatureOf(name))
 			if _, err := objectstore.PutBytes(context.Background(), store, metaKey(home, name), []byte(body), objectstore.Conditions{}); err != nil {
 				b.Fatal(err)
 			}
@@ -143,6 +145,13 @@ func BenchmarkIndexHeapPerBackup(b *testing.B) {
 		cancel()
 		r.Destroy()
 	}
+}
+
+// signatureOf stands for the provenance signature of the record of backup
+// name, which differs for every backup.
+func signatureOf(name string) string {
+	mac := sha256.Sum256([]byte(name))
+	return base64.RawStdEncoding.EncodeToString(mac[:])
 }
 
 func liveHeap() int64 {

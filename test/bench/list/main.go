@@ -16,6 +16,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -272,13 +273,23 @@ func writeBackup(bucket string, b backupstore.Backup) error {
 // backups look, atomically (rename), as another server would: with the
 // labels, origin annotations and requester a record written by Ark has.
 func writeRecord(bucket string, b backupstore.Backup) error {
-	body := fmt.Sprintf(`{"apiVersion":"ark.heptio.com/v1","kind":"Backup","metadata":{"name":%q,"namespace":%q,"uid":"%s","creationTimestamp":"2026-12-01T00:00:00Z","labels":{"ark.heptio.com/schedule-name":"daily"},"annotations":{"ark.heptio.com/cluster":"0f6c2a1e-5d3b-4c7a-9e21-7b8d4f0a6c35","ark.heptio.com/provenance":"v1:8/ioJ8QAJFKc8+GKHKDcgikHt4Nvv3T2LdjX8ugU6e4"}},"spec":{"includedNamespaces":["*"],"excludedResources":["events","events.events.k8s.io"],"ttl":"87600h0m0s","storageLocation":"default","requester":{"username":"system:serviceaccount:heptio-ark:ark-scheduler","groups":["system:serviceaccounts","system:serviceaccounts:heptio-ark","system:authenticated"]}},"status":{"phase":"Completed","version":1,"startTimestamp":"2026-12-01T00:00:00Z","completionTimestamp":"2026-12-01T00:05:00Z","expiration":"2036-12-01T00:00:00Z","progress":{"totalItems":812,"itemsDone":812}}}`,
-		b.Name, b.Namespace, fmt.Sprintf("00000000-0000-4000-8000-%012x", rand.Int64N(1<<48)))
+	body := fmt.Sprintf(`{"apiVersion":"ark.heptio.com/v1","kind":"Backup","metadata":{"name":%q,"namespace":%q,"uid":"%s","creationTimestamp":"2026-12-01T00:00:00Z","labels":{"ark.heptio.com/schedule-name":"daily"},"annotations":{"ark.heptio.com/cluster":"0f6c2a1e-5d3b-4c7a-9e21-7b8d4f0a6c35","ark.heptio.com/provenance":"v1:%s"}},"spec":{"includedNamespaces":["*"],"excludedResources":["events","events.events.k8s.io"],"ttl":"87600h0m0s","storageLocation":"default","requester":{"username":"system:serviceaccount:heptio-ark:ark-scheduler","groups":["system:serviceaccounts","system:serviceaccounts:heptio-ark","system:authenticated"]}},"status":{"phase":"Completed","version":1,"startTimestamp":"2026-12-01T00:00:00Z","completionTimestamp":"2026-12-01T00:05:00Z","expiration":"2036-12-01T00:00:00Z","progress":{"totalItems":812,"itemsDone":812}}}`,
+		b.Name, b.Namespace, fmt.Sprintf("00000000-0000-4000-8000-%012x", rand.Int64N(1<<48)), signature())
 	tmp := filepath.Join(bucket, b.Dir(), ".bench-tmp")
 	if err := os.WriteFile(tmp, []byte(body), 0o644); err != nil {
 		return err
 	}
 	return os.Rename(tmp, filepath.Join(bucket, b.MetadataKey()))
+}
+
+// signature stands for a record's provenance signature, which differs for
+// every backup, so that no two records share it as they do their labels.
+func signature() string {
+	var mac [32]byte
+	for i := range mac {
+		mac[i] = byte(rand.IntN(256))
+	}
+	return base64.RawStdEncoding.EncodeToString(mac[:])
 }
 
 // timeToWatch writes a backup behind the server's back and returns how long
