@@ -34,15 +34,33 @@ type Notifier interface {
 	// calls Notify anew (ending the old one's ctx): a watch that lost
 	// track may see nothing from then on. Notify returns an error, and
 	// calls nothing, when it cannot watch the bucket.
-	Notify(ctx context.Context, prefixes []string, name string, changed func(keys []string)) error
+	//
+	// The coverage it returns says which changes the watch reports.
+	Notify(ctx context.Context, prefixes []string, name string, changed func(keys []string)) (Coverage, error)
 }
+
+// Coverage says which changes a watch reports.
+type Coverage int
+
+const (
+	// CoversAll is a watch of every object under the prefixes: the
+	// caller lists only to catch what the backend never reported.
+	CoversAll Coverage = iota + 1
+	// CoversNew is a watch of the folders under the prefixes that hold no
+	// object of the watched name yet: objects in folders created or
+	// removed later are reported, but not the rewrite of an object that
+	// was already there. The caller lists as often as it would without
+	// a watch.
+	CoversNew
+)
 
 var _ Notifier = &FileStore{}
 
 // MaxWatchedDirectories caps the directories a file store watches with
 // inotify, one watch each (about 1 KiB of kernel memory, counted against
-// fs.inotify.max_user_watches). A bucket with more backups is polled.
-const MaxWatchedDirectories = 20000
+// fs.inotify.max_user_watches). In a bucket with more backups, only the
+// folders that hold backups are watched (CoversNew). A variable for tests.
+var MaxWatchedDirectories = 20000
 
 // errNotWatchable means the bucket's changes cannot be watched.
 var errNotWatchable = errors.New("changes cannot be watched")
@@ -51,36 +69,58 @@ var errNotWatchable = errors.New("changes cannot be watched")
 // network and FUSE file systems (NFS, SMB, gcsfuse...): another host's
 // writes raise no event there, which is exactly the case of two clusters
 // sharing a bucket. Links are not watched, like they are not listed.
-func (s *FileStore) Notify(ctx context.Context, prefixes []string, name string, changed func(keys []string)) error {
+//
+// When there are more than MaxWatchedDirectories folders, it watches only
+// those that hold no object named name (backups/, a namespace's folders):
+// a new backup, or one removed, is still reported at once; a record
+// rewritten in an older backup's folder is found by the caller's listing.
+func (s *FileStore) Notify(ctx context.Context, prefixes []string, name string, changed func(keys []string)) (Coverage, error) {
 	var st unix.Statfs_t
 	if err := unix.Statfs(s.dir, &st); err != nil {
-		return fmt.Errorf("%w: %v", errNotWatchable, err)
+		return 0, fmt.Errorf("%w: %v", errNotWatchable, err)
 	}
 	if remoteFS(st.Type) {
-		return fmt.Errorf("%w: %s is on a network or FUSE file system (type %#x), where other hosts' writes raise no events", errNotWatchable, s.dir, st.Type)
+		return 0, fmt.Errorf("%w: %s is on a network or FUSE file system (type %#x), where other hosts' writes raise no events", errNotWatchable, s.dir, st.Type)
 	}
+	n, err := s.watch(prefixes, name, changed, false)
+	if errors.Is(err, errTooManyDirectories) {
+		klog.V(2).InfoS("The file backup location has too many folders to watch each; only new backups are watched", "location", s.String(), "limit", MaxWatchedDirectories)
+		n, err = s.watch(prefixes, name, changed, true)
+	}
+	if err != nil {
+		return 0, err
+	}
+	go n.run(ctx)
+	if n.partial {
+		return CoversNew, nil
+	}
+	return CoversAll, nil
+}
+
+// watch sets up a watch of the bucket's top, for prefixes created later,
+// and of every folder under each prefix; partial, of the folders that
+// hold no record yet.
+func (s *FileStore) watch(prefixes []string, name string, changed func(keys []string), partial bool) (*fileNotifier, error) {
 	w, err := fsnotify.NewBufferedWatcher(4096)
 	if err != nil {
-		return fmt.Errorf("%w: %v", errNotWatchable, err)
+		return nil, fmt.Errorf("%w: %v", errNotWatchable, err)
 	}
-	n := &fileNotifier{s: s, w: w, name: name, changed: changed, dirs: map[string]bool{}}
+	n := &fileNotifier{s: s, w: w, name: name, changed: changed, dirs: map[string]bool{}, partial: partial, starting: true}
+	defer func() { n.starting = false }()
 	for _, p := range prefixes {
 		n.prefixes = append(n.prefixes, filepath.Join(s.dir, filepath.FromSlash(strings.TrimSuffix(p, "/"))))
 	}
-	// The bucket's top, for prefixes created later, and every folder
-	// under each prefix.
 	if err := n.add(s.dir); err != nil {
 		w.Close()
-		return err
+		return nil, err
 	}
 	for _, p := range n.prefixes {
 		if _, err := n.addTree(p, nil); err != nil {
 			w.Close()
-			return err
+			return nil, err
 		}
 	}
-	go n.run(ctx)
-	return nil
+	return n, nil
 }
 
 // remoteFS says whether a statfs type is a file system whose changes may
@@ -103,9 +143,18 @@ type fileNotifier struct {
 	// watched only to see them created.
 	prefixes []string
 
+	// partial watches only the folders that held no record when the
+	// watch began, and those that came later (CoversNew); starting is
+	// set while the first folders are added.
+	partial, starting bool
+
 	mu   sync.Mutex
 	dirs map[string]bool // watched directories
 }
+
+// errTooManyDirectories means a watch of every folder would pass
+// MaxWatchedDirectories.
+var errTooManyDirectories = fmt.Errorf("%w: too many directories", errNotWatchable)
 
 // add watches one directory.
 func (n *fileNotifier) add(dir string) error {
@@ -115,7 +164,7 @@ func (n *fileNotifier) add(dir string) error {
 		return nil
 	}
 	if len(n.dirs) >= MaxWatchedDirectories {
-		return fmt.Errorf("%w: more than %d directories to watch", errNotWatchable, MaxWatchedDirectories)
+		return fmt.Errorf("%w: more than %d", errTooManyDirectories, MaxWatchedDirectories)
 	}
 	if err := n.w.Add(dir); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -135,6 +184,12 @@ func (n *fileNotifier) addTree(dir string, added []string) ([]string, error) {
 	if err != nil || !fi.IsDir() {
 		return added, nil // absent (watched from its parent) or not a folder
 	}
+	if n.partial && n.starting && n.holdsRecord(dir) {
+		// A backup's folder from before the watch: its records are
+		// found by listing. Folders that come later are watched, so
+		// a new backup's progress is seen.
+		return added, nil
+	}
 	if err := n.add(dir); err != nil {
 		return added, err
 	}
@@ -151,6 +206,12 @@ func (n *fileNotifier) addTree(dir string, added []string) ([]string, error) {
 		}
 	}
 	return added, nil
+}
+
+// holdsRecord says whether dir holds a file of the watched name.
+func (n *fileNotifier) holdsRecord(dir string) bool {
+	fi, err := os.Lstat(filepath.Join(dir, n.name))
+	return err == nil && fi.Mode().IsRegular()
 }
 
 // watched says whether path is a prefix's folder or under one: other
@@ -259,6 +320,12 @@ func (n *fileNotifier) handle(ev fsnotify.Event) {
 		n.mu.Unlock()
 		if gone != nil {
 			n.changed(n.keys(gone))
+			return
+		}
+		if n.partial && base != n.name && n.watched(ev.Name) {
+			// Maybe the folder of a backup that was there before the
+			// watch, so not watched itself: its record went with it.
+			n.changed(n.keys([]string{ev.Name}))
 			return
 		}
 	}

@@ -2,9 +2,11 @@ package objectstore_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -31,7 +33,7 @@ func TestFileStoreNotify(t *testing.T) {
 	}
 	put("backups/old/ark-backup.json", "{}")
 	changed := make(chan []string, 100)
-	if err := s.Notify(ctx, []string{"backups/", "namespaces/"}, "ark-backup.json", func(keys []string) { changed <- keys }); err != nil {
+	if _, err := s.Notify(ctx, []string{"backups/", "namespaces/"}, "ark-backup.json", func(keys []string) { changed <- keys }); err != nil {
 		t.Fatal(err)
 	}
 	// expect wants a burst of notifications that names the keys want,
@@ -159,7 +161,7 @@ func TestFileStoreNotifyRootMoved(t *testing.T) {
 				t.Fatal(err)
 			}
 			changed := make(chan []string, 100)
-			if err := s.Notify(ctx, []string{"backups/"}, "ark-backup.json", func(keys []string) { changed <- keys }); err != nil {
+			if _, err := s.Notify(ctx, []string{"backups/"}, "ark-backup.json", func(keys []string) { changed <- keys }); err != nil {
 				t.Fatal(err)
 			}
 			from := filepath.Join(dir, moved)
@@ -180,5 +182,85 @@ func TestFileStoreNotifyRootMoved(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A bucket with more backup folders than the file store watches gets a
+// partial watch: new backups, and backups removed, are reported at once;
+// a record rewritten in a folder that held it before the watch is left to
+// the caller's listing, which the coverage tells it to keep up.
+func TestFileStoreNotifyTooManyFolders(t *testing.T) {
+	defer func(was int) { objectstore.MaxWatchedDirectories = was }(objectstore.MaxWatchedDirectories)
+	objectstore.MaxWatchedDirectories = 8
+	dir := t.TempDir()
+	s, err := objectstore.NewFileStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	put := func(key, data string) {
+		t.Helper()
+		if _, err := objectstore.PutBytes(ctx, s, key, []byte(data), objectstore.Conditions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 20 {
+		put(fmt.Sprintf("backups/old-%02d/ark-backup.json", i), "{}")
+	}
+	put("namespaces/team-a/backups/x/ark-backup.json", "{}")
+	changed := make(chan []string, 100)
+	coverage, err := s.Notify(ctx, []string{"backups/", "namespaces/"}, "ark-backup.json", func(keys []string) { changed <- keys })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if coverage != objectstore.CoversNew {
+		t.Fatalf("coverage %v with 22 folders and a limit of 8, want CoversNew", coverage)
+	}
+	expect := func(what, want string) {
+		t.Helper()
+		deadline := time.After(5 * time.Second)
+		for {
+			select {
+			case keys := <-changed:
+				if keys == nil {
+					t.Fatalf("%s: reported as lost track", what)
+				}
+				if slices.Contains(keys, want) {
+					return
+				}
+			case <-deadline:
+				t.Fatalf("%s: %s not reported", what, want)
+			}
+		}
+	}
+	put("backups/new/ark-backup.json", "{}")
+	expect("a new backup", "backups/new/ark-backup.json")
+	put("backups/new/ark-backup.json", `{"a":1}`)
+	expect("the new backup's record rewritten (its folder is watched)", "backups/new/ark-backup.json")
+	put("namespaces/team-a/backups/y/ark-backup.json", "{}")
+	expect("a new backup of a namespace", "namespaces/team-a/backups/y/ark-backup.json")
+	if err := os.RemoveAll(filepath.Join(dir, "backups", "old-03")); err != nil {
+		t.Fatal(err)
+	}
+	expect("an older backup removed", "backups/old-03/ark-backup.json")
+	for len(changed) > 0 {
+		<-changed
+	}
+	// Not watched, so not reported: the listing finds it.
+	put("backups/old-05/ark-backup.json", `{"b":2}`)
+	select {
+	case keys := <-changed:
+		t.Errorf("a rewrite in an older backup's folder reported %v; its folder should not be watched", keys)
+	case <-time.After(300 * time.Millisecond):
+	}
+
+	// Within the limit, the watch covers everything.
+	small, err := objectstore.NewFileStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if coverage, err := small.Notify(ctx, []string{"backups/"}, "ark-backup.json", func([]string) {}); err != nil || coverage != objectstore.CoversAll {
+		t.Errorf("an empty bucket's watch: coverage %v, %v; want CoversAll", coverage, err)
 	}
 }

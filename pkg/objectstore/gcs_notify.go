@@ -33,17 +33,17 @@ var gcsReceiveBackoff = wait.Backoff{Duration: time.Second, Factor: 2, Jitter: 0
 // read, it returns an error and the bucket is only polled. The
 // subscription should be the location's own: messages are acknowledged
 // as they come, so two readers would each miss some.
-func (s *GCSStore) Notify(ctx context.Context, prefixes []string, name string, changed func(keys []string)) error {
+func (s *GCSStore) Notify(ctx context.Context, prefixes []string, name string, changed func(keys []string)) (Coverage, error) {
 	if s.PubsubSubscription == "" {
-		return fmt.Errorf("%w: the location has no %s config, and GCS has no other way to report changes", errNotWatchable, gcpPubsubSubscription)
+		return 0, fmt.Errorf("%w: the location has no %s config, and GCS has no other way to report changes", errNotWatchable, gcpPubsubSubscription)
 	}
 	project, err := pubsubProject(s.PubsubSubscription)
 	if err != nil {
-		return fmt.Errorf("%w: %w", errNotWatchable, err)
+		return 0, fmt.Errorf("%w: %w", errNotWatchable, err)
 	}
 	client, err := pubsub.NewClient(ctx, project, s.pubsubOpts...)
 	if err != nil {
-		return fmt.Errorf("%w: creating Pub/Sub client: %w", errNotWatchable, err)
+		return 0, fmt.Errorf("%w: creating Pub/Sub client: %w", errNotWatchable, err)
 	}
 	// Up front, so that a wrong name or a missing role is one clear error
 	// rather than Receive failing over and over in the background.
@@ -54,11 +54,11 @@ func (s *GCSStore) Notify(ctx context.Context, prefixes []string, name string, c
 		client.Close()
 		switch status.Code(err) {
 		case codes.NotFound:
-			return fmt.Errorf("%w: Pub/Sub subscription %s does not exist: %w", errNotWatchable, s.PubsubSubscription, err)
+			return 0, fmt.Errorf("%w: Pub/Sub subscription %s does not exist: %w", errNotWatchable, s.PubsubSubscription, err)
 		case codes.PermissionDenied:
-			return fmt.Errorf("%w: not permitted to read Pub/Sub subscription %s (the credential needs roles/pubsub.viewer and roles/pubsub.subscriber on it): %w", errNotWatchable, s.PubsubSubscription, err)
+			return 0, fmt.Errorf("%w: not permitted to read Pub/Sub subscription %s (the credential needs roles/pubsub.viewer and roles/pubsub.subscriber on it): %w", errNotWatchable, s.PubsubSubscription, err)
 		}
-		return fmt.Errorf("%w: reading Pub/Sub subscription %s: %w", errNotWatchable, s.PubsubSubscription, err)
+		return 0, fmt.Errorf("%w: reading Pub/Sub subscription %s: %w", errNotWatchable, s.PubsubSubscription, err)
 	}
 	n := &gcsNotifier{
 		s:        s,
@@ -74,7 +74,7 @@ func (s *GCSStore) Notify(ctx context.Context, prefixes []string, name string, c
 	}
 	go n.dispatch(ctx, changed)
 	go n.receive(ctx)
-	return nil
+	return CoversAll, nil
 }
 
 // gcsNotifier receives one location's notifications.

@@ -65,7 +65,7 @@ func TestGCSNotifyReportsOthersChanges(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	changes := make(chan []string, 100)
-	if err := store.Notify(ctx, []string{"backups/", "namespaces/"}, "ark-backup.json", func(keys []string) { changes <- keys }); err != nil {
+	if _, err := store.Notify(ctx, []string{"backups/", "namespaces/"}, "ark-backup.json", func(keys []string) { changes <- keys }); err != nil {
 		t.Fatal(err)
 	}
 	// expect wants the change of key reported, by its key in the store
@@ -141,7 +141,7 @@ func TestGCSNotifyRefusesWithoutSubscription(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			store := gcsStore(t, srv, "watched", "", tc.subscription)
 			called := make(chan struct{}, 1)
-			err := store.Notify(context.Background(), []string{"backups/"}, "ark-backup.json", func([]string) { called <- struct{}{} })
+			_, err := store.Notify(context.Background(), []string{"backups/"}, "ark-backup.json", func([]string) { called <- struct{}{} })
 			if err == nil || !strings.Contains(err.Error(), tc.says) {
 				t.Fatalf("Notify = %v; want an error saying %q", err, tc.says)
 			}
@@ -168,7 +168,7 @@ func TestGCSNotifyReportsLostTrack(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	changes := make(chan []string, 100)
-	if err := store.Notify(ctx, []string{"backups/"}, "ark-backup.json", func(keys []string) { changes <- keys }); err != nil {
+	if _, err := store.Notify(ctx, []string{"backups/"}, "ark-backup.json", func(keys []string) { changes <- keys }); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -210,7 +210,7 @@ func TestGCSLocationNotifiesFromItsSubscription(t *testing.T) {
 		t.Fatalf("%T is no Notifier", s)
 	}
 	changes := make(chan []string, 10)
-	if err := n.Notify(ctx, []string{"backups/"}, "ark-backup.json", func(keys []string) { changes <- keys }); err != nil {
+	if _, err := n.Notify(ctx, []string{"backups/"}, "ark-backup.json", func(keys []string) { changes <- keys }); err != nil {
 		t.Fatal(err)
 	}
 	writer := gcsStore(t, srv, "located", "ark", "")

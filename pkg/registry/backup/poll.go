@@ -88,6 +88,9 @@ func (ix *index) run(ctx context.Context, s *source, interval time.Duration) {
 		// watchedSinceFailure says the watch was set up after the last
 		// failed poll, so another failure is not the watch's doing.
 		watchedSinceFailure bool
+		// complete is whether the watch reports every change, so that
+		// listings only catch what it missed.
+		complete bool
 	)
 	defer func() {
 		if stop != nil {
@@ -110,7 +113,7 @@ func (ix *index) run(ctx context.Context, s *source, interval time.Duration) {
 			if n, ok := loc.Store.(objectstore.Notifier); ok {
 				s.takeChanges() // the old watch's: the listing below answers them
 				wctx, cancel := context.WithCancel(ctx)
-				err := n.Notify(wctx, ix.layout.Prefixes(), backupstore.MetadataFile, s.noteChanges)
+				coverage, err := n.Notify(wctx, ix.layout.Prefixes(), backupstore.MetadataFile, s.noteChanges)
 				if err != nil {
 					cancel()
 					// Said once, not at every retry.
@@ -121,8 +124,13 @@ func (ix *index) run(ctx context.Context, s *source, interval time.Duration) {
 				} else {
 					// A watch renewed while it worked (events dropped)
 					// is not news.
-					if !retryWatch || !wasWatching {
+					complete = coverage == objectstore.CoversAll
+					switch {
+					case retryWatch && wasWatching:
+					case complete:
 						klog.InfoS("Watching the backup storage location for changes", "location", s.name(), "resync", interval*eventResyncFactor)
+					default:
+						klog.InfoS("Watching the backup storage location for new backups; changes to older ones are found by polling", "location", s.name(), "interval", interval)
 					}
 					stop, events, retryWatch = cancel, true, false
 					watchedSinceFailure = true
@@ -167,7 +175,7 @@ func (ix *index) run(ctx context.Context, s *source, interval time.Duration) {
 			took := s.listTook // what every listing costs, changed records aside
 			ix.mu.RUnlock()
 			period := interval
-			if events && err == nil {
+			if events && complete && err == nil {
 				period = interval * eventResyncFactor
 			}
 			// However large the bucket, listing it takes at most

@@ -509,3 +509,40 @@ func w2(t *testing.T, r *REST) watch.Interface {
 	t.Cleanup(w.Stop)
 	return w
 }
+
+// A file bucket with more backup folders than are watched gets a watch of
+// new backups only: those arrive by events, and the bucket is still listed
+// every interval (not every dozen), so that a record rewritten in an older
+// backup's folder, which no event reports, is seen within an interval.
+func TestPartialWatchKeepsPolling(t *testing.T) {
+	defer func(was int) { objectstore.MaxWatchedDirectories = was }(objectstore.MaxWatchedDirectories)
+	objectstore.MaxWatchedDirectories = 8
+	plain, err := objectstore.NewFileStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 30 {
+		putRecord(t, plain, home, fmt.Sprintf("b-%04d", i), ark.BackupPhaseCompleted)
+	}
+	store := &notifyingCounter{FileStore: plain}
+	const interval = 500 * time.Millisecond // a dozen: 6s
+	r := newRESTOnStore(t, store, nil, nil, interval)
+	w, err := r.Watch(nsContext(home), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+
+	arrival(t, r, w, plain, "a new backup, watched in part")
+	lists := store.lists.Load()
+	start := time.Now()
+	putRecord(t, plain, home, "b-0005", ark.BackupPhaseDeleting)
+	waitEvent(t, w, watch.Modified, "b-0005")
+	if d := time.Since(start); d > 4*interval {
+		t.Errorf("a record rewritten in an older backup's folder arrived after %s, want within an interval or so (%s)", d, interval)
+	}
+	time.Sleep(3 * interval)
+	if got := store.lists.Load() - lists; got < 2 {
+		t.Errorf("the bucket was listed %d times in %s with a partial watch; want it listed every %s", got, time.Since(start), interval)
+	}
+}
