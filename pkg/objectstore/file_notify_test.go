@@ -13,24 +13,32 @@ import (
 	"github.com/arkproject/ark/pkg/objectstore"
 )
 
-// The file store reports writes and removals of the files a poller lists
-// by name, in folders that exist when it starts and in folders created
-// later (a new backup, a new namespace), and stays quiet about the other
-// files a backup writes.
-func TestFileStoreNotify(t *testing.T) {
+// bucketToWatch returns a file store in a new folder, a context for its
+// watch (cancel ends it; the test's end does too) and put, which writes an
+// object to the store.
+func bucketToWatch(t *testing.T) (string, *objectstore.FileStore, context.Context, context.CancelFunc, func(key, data string)) {
 	dir := t.TempDir()
 	s, err := objectstore.NewFileStore(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	t.Cleanup(cancel)
 	put := func(key, data string) {
 		t.Helper()
 		if _, err := objectstore.PutBytes(ctx, s, key, []byte(data), objectstore.Conditions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
+	return dir, s, ctx, cancel, put
+}
+
+// The file store reports writes and removals of the files a poller lists
+// by name, in folders that exist when it starts and in folders created
+// later (a new backup, a new namespace), and stays quiet about the other
+// files a backup writes.
+func TestFileStoreNotify(t *testing.T) {
+	dir, s, ctx, cancel, put := bucketToWatch(t)
 	put("backups/old/ark-backup.json", "{}")
 	changed := make(chan []string, 100)
 	if _, err := s.Notify(ctx, []string{"backups/", "namespaces/"}, "ark-backup.json", func(keys []string) { changed <- keys }); err != nil {
@@ -192,19 +200,7 @@ func TestFileStoreNotifyRootMoved(t *testing.T) {
 func TestFileStoreNotifyTooManyFolders(t *testing.T) {
 	defer func(was int) { objectstore.MaxWatchedDirectories = was }(objectstore.MaxWatchedDirectories)
 	objectstore.MaxWatchedDirectories = 8
-	dir := t.TempDir()
-	s, err := objectstore.NewFileStore(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	put := func(key, data string) {
-		t.Helper()
-		if _, err := objectstore.PutBytes(ctx, s, key, []byte(data), objectstore.Conditions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dir, s, ctx, _, put := bucketToWatch(t)
 	for i := range 20 {
 		put(fmt.Sprintf("backups/old-%02d/ark-backup.json", i), "{}")
 	}
