@@ -7,6 +7,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -109,6 +110,50 @@ func CPUTime(pid int) (time.Duration, error) {
 // ...) from /debug/pprof of the ark-apiserver serving at host, with the
 // credentials of cfg (the cluster's administrator), into path.
 func Profile(ctx context.Context, cfg *rest.Config, host, kind string, seconds int, path string) error {
+	query := ""
+	if seconds > 0 {
+		query = fmt.Sprintf("?seconds=%d", seconds)
+	}
+	body, err := pprofGet(ctx, cfg, host, kind+query)
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// LiveHeap returns the Go heap the ark-apiserver at host holds just after
+// a garbage collection it is asked to run: what it keeps, without the
+// garbage and free heap its RSS also counts.
+func LiveHeap(ctx context.Context, cfg *rest.Config, host string) (int64, error) {
+	body, err := pprofGet(ctx, cfg, host, "heap?gc=1&debug=1")
+	if err != nil {
+		return 0, err
+	}
+	defer body.Close()
+	sc := bufio.NewScanner(body)
+	sc.Buffer(make([]byte, 0, 64*1024), 16*1024*1024)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "# HeapAlloc = "); ok {
+			return strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return 0, err
+	}
+	return 0, errors.New("the heap profile of ark-apiserver names no HeapAlloc")
+}
+
+// pprofGet fetches /debug/pprof/what from the ark-apiserver at host.
+func pprofGet(ctx context.Context, cfg *rest.Config, host, what string) (io.ReadCloser, error) {
 	cfg = rest.CopyConfig(cfg)
 	cfg.Host = host
 	// ark-apiserver's serving certificate is not the cluster's; the
@@ -116,31 +161,19 @@ func Profile(ctx context.Context, cfg *rest.Config, host, kind string, seconds i
 	cfg.CAData, cfg.CAFile, cfg.Insecure = nil, "", true
 	client, err := rest.HTTPClientFor(cfg)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	url := fmt.Sprintf("%s/debug/pprof/%s", host, kind)
-	if seconds > 0 {
-		url += fmt.Sprintf("?seconds=%d", seconds)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, host+"/debug/pprof/"+what, nil)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return fmt.Errorf("profiling ark-apiserver: %w", err)
+		return nil, fmt.Errorf("profiling ark-apiserver: %w", err)
 	}
-	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("profiling ark-apiserver: %s", resp.Status)
+		resp.Body.Close()
+		return nil, fmt.Errorf("profiling ark-apiserver: %s", resp.Status)
 	}
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(f, resp.Body); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return resp.Body, nil
 }
