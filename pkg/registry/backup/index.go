@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"slices"
 	"sort"
 	"strconv"
@@ -33,6 +34,16 @@ const (
 // id is how the index knows a backup: names are per namespace.
 func id(namespace, name string) string { return namespace + "/" + name }
 
+// changeToken stands for an object's change token (ObjectAttrs.Token),
+// which is only ever compared: a hash of it, in 8 bytes of the entry,
+// rather than a string of 30 to 60 (a file store's, an ETag) beside it.
+// Two tokens of one record collide once in 2^64 changes.
+type changeToken uint64
+
+var tokenSeed = maphash.MakeSeed()
+
+func tokenOf(token string) changeToken { return changeToken(maphash.String(tokenSeed, token)) }
+
 // entry is one backup as the index knows it.
 type entry struct {
 	obj *ark.Backup // ResourceVersion is the generation of its ark-backup.json
@@ -42,7 +53,7 @@ type entry struct {
 	// token is the ark-backup.json's change token (objectstore.ObjectAttrs.Token)
 	// as last read: a poll reads the file again only when its listing shows
 	// another, since some backends list no generation.
-	token string
+	token changeToken
 	// seen is the index revision at which this entry was last written, so a
 	// poll that started earlier cannot undo a newer local write.
 	seen uint64
@@ -86,7 +97,7 @@ type source struct {
 	// shadowed are the records of this location hidden by a backup of the
 	// same name in a location of lower rank, by id, with their change
 	// tokens: they are not read again until they change or the other goes.
-	shadowed map[string]string
+	shadowed map[string]changeToken
 	// pollDone is closed and replaced after every poll of the source.
 	pollDone chan struct{}
 	// kick asks for a poll soon: the store reported a change. pollNow
@@ -228,7 +239,7 @@ func (ix *index) setLocations(ctx context.Context, locs []*locations.Location, i
 			continue
 		}
 		sctx, cancel := context.WithCancel(ctx)
-		s := &source{locName: l.Name, loc: l, rank: rank, shadowed: map[string]string{}, pollDone: make(chan struct{}), kick: make(chan struct{}, 1), pollNow: make(chan struct{}, 1), cancel: cancel}
+		s := &source{locName: l.Name, loc: l, rank: rank, shadowed: map[string]changeToken{}, pollDone: make(chan struct{}), kick: make(chan struct{}, 1), pollNow: make(chan struct{}, 1), cancel: cancel}
 		ix.sources[l.Name] = s
 		go ix.run(sctx, s, interval)
 		klog.InfoS("Serving backups from storage location", "location", l.Name, "readOnly", l.ReadOnly)
@@ -339,10 +350,10 @@ func (ix *index) observe(loc string, obj *ark.Backup, attrs objectstore.ObjectAt
 	}
 	key := id(obj.Namespace, obj.Name)
 	if e, ok := ix.items[key]; ok && e.loc != loc && !ix.outranksLocked(loc, e.loc) {
-		ix.sources[loc].shadowed[key] = attrs.Token
+		ix.sources[loc].shadowed[key] = tokenOf(attrs.Token)
 		return
 	}
-	ix.applyLocked(key, loc, obj, attrs.Generation, attrs.Token, ^uint64(0), false)
+	ix.applyLocked(key, loc, obj, attrs.Generation, tokenOf(attrs.Token), ^uint64(0), false)
 }
 
 // outranksLocked says whether location a's backups win over b's.
@@ -368,7 +379,7 @@ func (ix *index) forget(loc, namespace, name string) {
 // applyLocked adds or replaces an entry unless the index already holds a
 // newer write than a poll that started at revision since. An entry of
 // another location is replaced only by the caller's decision (see poll).
-func (ix *index) applyLocked(key, loc string, obj *ark.Backup, gen int64, token string, since uint64, unreadable bool) {
+func (ix *index) applyLocked(key, loc string, obj *ark.Backup, gen int64, token changeToken, since uint64, unreadable bool) {
 	old, exists := ix.items[key]
 	if exists && old.loc == loc {
 		if old.gen == gen && old.unreadable == unreadable {

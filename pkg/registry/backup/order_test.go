@@ -30,7 +30,7 @@ func TestIndexKeepsListOrder(t *testing.T) {
 			}
 			b := &ark.Backup{}
 			b.Namespace, b.Name = ns, name
-			ix.applyLocked(key, "default", b, int64(round+1), "", ^uint64(0), false)
+			ix.applyLocked(key, "default", b, int64(round+1), 0, ^uint64(0), false)
 		}
 		ix.unlock()
 

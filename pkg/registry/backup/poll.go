@@ -366,7 +366,7 @@ func (ix *index) update(ctx context.Context, s *source, loc *locations.Location,
 	var changed []listedBackup
 	ix.mu.RLock()
 	for key, l := range listed {
-		if e, ok := ix.items[key]; ok && e.loc == s.name() && e.token == l.attrs.Token && !e.unreadable {
+		if e, ok := ix.items[key]; ok && e.loc == s.name() && e.token == tokenOf(l.attrs.Token) && !e.unreadable {
 			continue
 		}
 		if e, ok := ix.items[key]; ok && e.loc != s.name() && !ix.outranksLocked(s.name(), e.loc) {
@@ -387,18 +387,18 @@ func (ix *index) update(ctx context.Context, s *source, loc *locations.Location,
 		key := id(l.obj.Namespace, l.obj.Name)
 		e, ok := ix.items[key]
 		if ok && e.loc != s.name() && !ix.outranksLocked(s.name(), e.loc) {
-			s.shadowed[key] = l.attrs.Token
+			s.shadowed[key] = tokenOf(l.attrs.Token)
 			continue // another location's backup of that name came first
 		}
 		if l.unreadable && ok && e.loc == s.name() && !e.unreadable {
 			continue // keep what we last read until the new version can be read
 		}
 		delete(s.shadowed, key)
-		ix.applyLocked(key, s.name(), l.obj, l.attrs.Generation, l.attrs.Token, start, l.unreadable)
+		ix.applyLocked(key, s.name(), l.obj, l.attrs.Generation, tokenOf(l.attrs.Token), start, l.unreadable)
 	}
 	for key, l := range listed {
 		if e, ok := ix.items[key]; ok && e.loc != s.name() {
-			s.shadowed[key] = l.attrs.Token
+			s.shadowed[key] = tokenOf(l.attrs.Token)
 		}
 	}
 	for key := range s.shadowed {
