@@ -181,7 +181,7 @@ func run(root string, n int, poll, idle time.Duration, samples int) error {
 	if err != nil {
 		return err
 	}
-	heapPerBackup := float64(loadedHeap-emptyHeap) / float64(n)
+	heapPerBackup := float64(loadedHeap.Live-emptyHeap.Live) / float64(n)
 	if profileDir != "" {
 		if err := proc.Profile(ctx, c.Config, arkHost, "heap", 0, filepath.Join(profileDir, "loaded-heap.pprof")); err != nil {
 			return err
@@ -211,7 +211,8 @@ func run(root string, n int, poll, idle time.Duration, samples int) error {
 	fmt.Printf("  kubectl get backups, all %d (median of 3):  %8.2fs\n", n, median(gets).Seconds())
 	fmt.Printf("  idle CPU per poll interval (%.0fs measured):  %8.1fms  %.2f%% of a core  (goal <= 2%%) %s\n", idle.Seconds(), ms(perInterval), share, goal(share <= 2))
 	fmt.Printf("  RSS: empty %s, loaded %s: %.2f KiB per backup  (goal <= 3 KiB) %s\n", mib(emptyRSS), mib(loadedRSS), perBackup/1024, goal(perBackup <= 3*1024))
-	fmt.Printf("    of which live Go heap: empty %s, loaded %s: %.2f KiB per backup; RSS grows %.1f times as much\n", mib(emptyHeap), mib(loadedHeap), heapPerBackup/1024, perBackup/heapPerBackup)
+	fmt.Printf("    live Go heap: empty %s, loaded %s: %.2f KiB per backup; RSS grows %.1f times as much\n", mib(emptyHeap.Live), mib(loadedHeap.Live), heapPerBackup/1024, perBackup/heapPerBackup)
+	fmt.Printf("    loaded, after a collection: next collection at %s of heap; %s of free heap not yet returned to the system; %s obtained from it in all\n", mib(loadedHeap.Goal), mib(loadedHeap.Free), mib(loadedHeap.Sys))
 	// inotify watches every folder of a local file bucket of up to
 	// MaxWatchedDirectories folders; in a larger one, the folders new
 	// backups go to. These samples are new backups: they arrive by events

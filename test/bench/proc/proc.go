@@ -7,7 +7,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -130,26 +129,51 @@ func Profile(ctx context.Context, cfg *rest.Config, host, kind string, seconds i
 	return f.Close()
 }
 
-// LiveHeap returns the Go heap the ark-apiserver at host holds just after
-// a garbage collection it is asked to run: what it keeps, without the
-// garbage and free heap its RSS also counts.
-func LiveHeap(ctx context.Context, cfg *rest.Config, host string) (int64, error) {
+// Heap is what the Go runtime of a server says of its memory just after a
+// garbage collection (runtime.MemStats, in bytes).
+type Heap struct {
+	// Live is the heap its objects hold (HeapAlloc).
+	Live int64
+	// Goal is the heap size at which the next collection starts (NextGC):
+	// garbage fills the heap up to it between collections.
+	Goal int64
+	// Free is heap memory the runtime holds with nothing in it, not yet
+	// returned to the system (HeapIdle - HeapReleased).
+	Free int64
+	// Sys is all the memory the runtime obtained from the system.
+	Sys int64
+}
+
+// LiveHeap returns what the Go runtime of the ark-apiserver at host says
+// of its memory just after a garbage collection it is asked to run: what
+// it keeps, and what its RSS counts besides.
+func LiveHeap(ctx context.Context, cfg *rest.Config, host string) (Heap, error) {
 	body, err := pprofGet(ctx, cfg, host, "heap?gc=1&debug=1")
 	if err != nil {
-		return 0, err
+		return Heap{}, err
 	}
 	defer body.Close()
+	stats := map[string]int64{}
 	sc := bufio.NewScanner(body)
 	sc.Buffer(make([]byte, 0, 64*1024), 16*1024*1024)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "# HeapAlloc = "); ok {
-			return strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		name, value, ok := strings.Cut(strings.TrimPrefix(sc.Text(), "# "), " = ")
+		if !ok {
+			continue
+		}
+		if v, err := strconv.ParseInt(strings.TrimSpace(value), 10, 64); err == nil {
+			stats[name] = v
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return 0, err
+		return Heap{}, err
 	}
-	return 0, errors.New("the heap profile of ark-apiserver names no HeapAlloc")
+	for _, k := range []string{"HeapAlloc", "NextGC", "HeapIdle", "HeapReleased", "Sys"} {
+		if _, ok := stats[k]; !ok {
+			return Heap{}, fmt.Errorf("the heap profile of ark-apiserver names no %s", k)
+		}
+	}
+	return Heap{Live: stats["HeapAlloc"], Goal: stats["NextGC"], Free: stats["HeapIdle"] - stats["HeapReleased"], Sys: stats["Sys"]}, nil
 }
 
 // pprofGet fetches /debug/pprof/what from the ark-apiserver at host.
