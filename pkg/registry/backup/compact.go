@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/arkproject/ark/pkg/apis/ark"
+	"github.com/arkproject/ark/pkg/provenance"
 )
 
 // Sharing what repeats between records.
@@ -75,7 +76,10 @@ func (t *shareTable) shareRepeats(b *ark.Backup) {
 	if len(b.Annotations) > 0 {
 		shared := make(map[string]string, len(b.Annotations))
 		for k, v := range b.Annotations {
-			shared[t.strLocked(k)] = t.strLocked(v)
+			if k != provenance.SignatureAnnotation { // unique: it would only fill the table
+				v = t.strLocked(v)
+			}
+			shared[t.strLocked(k)] = v
 		}
 		b.Annotations = shared
 	}

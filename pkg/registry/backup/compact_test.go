@@ -106,3 +106,15 @@ func TestShareTableBounded(t *testing.T) {
 		t.Errorf("the table holds %d values and counts %d", total, table.size)
 	}
 }
+
+// A schedule's backups, whose signatures differ, fill the table with what
+// they share only, so it does not start over every few thousand backups.
+func TestShareTableKeepsWhatRepeats(t *testing.T) {
+	var table shareTable
+	for i := range 1000 {
+		table.shareRepeats(scheduled(fmt.Sprintf("daily-%04d", i)))
+	}
+	if table.size > 20 {
+		t.Errorf("the table holds %d values after 1000 backups of one schedule; their signatures should not be in it", table.size)
+	}
+}
