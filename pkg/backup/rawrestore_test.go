@@ -3,7 +3,6 @@ package backup_test
 import (
 	"context"
 	"encoding/json"
-	"os"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -82,7 +81,7 @@ func TestRawBackupExtracts(t *testing.T) {
 		if it.Resource != "configmaps" || it.Namespace != "app" || it.Name != want {
 			t.Errorf("item %d: %+v", i, it)
 		}
-		data, err := os.ReadFile(it.Path)
+		data, err := it.Content()
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -242,6 +242,8 @@ func (r *Restorer) Run(ctx context.Context, restore *arkv1.Restore, backup strin
 	if err != nil {
 		return out, err
 	}
+	// Before the scratch directory goes (deferred above, so this runs first).
+	defer index.Close()
 	// Nothing is created before the whole backup is verified and unpacked:
 	// this is the time a restore takes before its first item, the part of
 	// its duration that grows with the backup and that a plain client

@@ -33,7 +33,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -62,13 +61,12 @@ type Limits struct {
 	// Default 8 GiB.
 	MaxTotalSize int64
 	// MemoryBudget is how many bytes of items (uncompressed) Extract may keep
-	// in memory instead of writing them to files: writing and reading back
-	// thousands of small files costs a restore more CPU and time before its
-	// first create than the items take in memory. A tarball no larger than
-	// the budget is also downloaded into memory. Items stay in memory while
-	// their total stays within the budget; the first item past it moves them
-	// all to files, and the rest are written as files too. Zero or negative
-	// keeps everything on disk. It does not raise MaxTotalSize.
+	// in memory instead of writing them to its spool file on disk. A tarball
+	// no larger than the budget is also downloaded into memory. Items stay
+	// in memory while their total stays within the budget; the first item
+	// past it moves them all to the spool, and the rest are appended to it
+	// too. Zero or negative keeps everything on disk. It does not raise
+	// MaxTotalSize.
 	MemoryBudget int64
 }
 
@@ -94,26 +92,32 @@ type Item struct {
 	Namespace string
 	// Name is the object's name.
 	Name string
-	// Path is the absolute path of the extracted JSON file, or "" when the
-	// item is kept in memory (see Limits.MemoryBudget).
-	Path string
 
 	// data is the item's JSON when it is kept in memory. A string, so that
 	// Items stay comparable and no caller can modify the verified content.
 	data string
+	// spool holds the item's JSON at [off, off+size) when it is not kept in
+	// memory (see Limits.MemoryBudget).
+	spool     *os.File
+	off, size int64
 }
 
 // InMemory reports whether the item's content is held in memory rather than
-// in the file at Path.
-func (it Item) InMemory() bool { return it.Path == "" }
+// in the index's spool file.
+func (it Item) InMemory() bool { return it.spool == nil }
 
 // Content returns the item's JSON, validated by Extract, from memory or from
-// its file.
+// the spool file. Items of one index may be read concurrently, until the
+// index is closed.
 func (it Item) Content() ([]byte, error) {
 	if it.InMemory() {
 		return []byte(it.data), nil
 	}
-	return os.ReadFile(it.Path)
+	data := make([]byte, it.size)
+	if _, err := it.spool.ReadAt(data, it.off); err != nil {
+		return nil, fmt.Errorf("reading %s/%s of %s from %s: %w", it.Namespace, it.Name, it.Resource, it.spool.Name(), err)
+	}
+	return data, nil
 }
 
 // Index describes an extracted tarball.
@@ -122,6 +126,18 @@ type Index struct {
 	Version string
 	// Items are the extracted objects, in tar order.
 	Items []Item
+
+	spool *os.File // nil when every item is in memory
+}
+
+// Close releases the spool file the items not kept in memory are read from;
+// their Content fails after it. The file itself goes with the directory
+// Extract was given.
+func (idx *Index) Close() error {
+	if idx == nil || idx.spool == nil {
+		return nil
+	}
+	return idx.spool.Close()
 }
 
 // ErrCorrupt is matched (errors.Is) by every error Extract returns because
@@ -148,16 +164,24 @@ const (
 	// tempName is the download's name in the extraction directory; no tar
 	// entry can take it.
 	tempName = ".ark-download.tar.gz"
+	// spoolName is the spool file's name in the extraction directory.
+	spoolName = "items.spool"
+	// spoolBuffer is how much of the spool is written at a time.
+	spoolBuffer = 256 << 10
 )
 
 // Extract downloads the backup's <backup>.tar.gz, verifies its size and
 // SHA-256 against its <backup>-manifest.json (a missing or
 // malformed manifest, a missing tarball or a mismatch is an error), then
-// validates every tar entry and extracts the item files into dir, which must
-// be an existing, empty directory that the caller owns. Item files are laid
-// out as in the tarball: dir/resources/<resource>/namespaces/<ns>/<name>.json
-// and dir/resources/<resource>/cluster/<name>.json (mode 0600). An item's
-// content must agree with its path: metadata.name is <name>,
+// validates every tar entry and extracts the items. dir must be an existing,
+// empty directory that the caller owns. Items beyond the memory budget are
+// appended, one after another, to one spool file in dir (mode 0600), which
+// the returned index reads them from until it is closed: one file rather
+// than a file per item, because creating, reading back and removing 100,000
+// small files took a restore longer than everything else it does before its
+// first create. An item's content must agree with its path in the tarball
+// (resources/<resource>/namespaces/<ns>/<name>.json or
+// resources/<resource>/cluster/<name>.json): metadata.name is <name>,
 // metadata.namespace is <ns> (absent under cluster/), and the group of its
 // apiVersion is the one in <resource>; one that disagrees makes the whole
 // backup corrupt, as any other bad entry does.
@@ -169,11 +193,8 @@ func Extract(ctx context.Context, store objectstore.Store, ref backupstore.Backu
 	if err := checkBackupName(backupName); err != nil {
 		return nil, err
 	}
-	x := &extractor{backup: backupName, ref: ref, limits: limits.withDefaults(), dirs: map[string]struct{}{}}
+	x := &extractor{backup: backupName, ref: ref, limits: limits.withDefaults(), names: map[string]struct{}{}}
 	x.inMemory = x.limits.MemoryBudget > 0
-	if x.inMemory {
-		x.memNames = map[string]struct{}{}
-	}
 	if x.dir, err = filepath.Abs(dir); err != nil {
 		return nil, fmt.Errorf("extracting backup %q: %w", backupName, err)
 	}
@@ -242,18 +263,22 @@ type extractor struct {
 	root   *os.Root
 	limits Limits
 
-	wroteTemp      bool
-	wroteResources bool
-	dirs           map[string]struct{} // directories created, slash-separated
-	buf            []byte              // the current entry's content
+	wroteTemp bool
+	buf       []byte // the current entry's content
+	// names are the item entries' names so far, to refuse a duplicate.
+	// Items' fields are substrings of them, so they cost little more.
+	names map[string]struct{}
 
 	// inMemory is true until the items outgrow limits.MemoryBudget; memSize
-	// is their total size and memNames their names, which catch duplicate
-	// entries as O_EXCL does for files.
+	// is their total size.
 	inMemory bool
 	memSize  int64
-	memNames map[string]struct{}
-	memOrder []string // the names of idx.Items, while in memory
+
+	// spool is the file items go to once they outgrow the budget, written
+	// through spoolW; spoolEnd is its size once spoolW is flushed.
+	spool    *os.File
+	spoolW   *bufio.Writer
+	spoolEnd int64
 }
 
 func (x *extractor) tarballName() string { return x.backup + ".tar.gz" }
@@ -262,7 +287,7 @@ func (x *extractor) corrupt(cause error, format string, args ...any) error {
 	return &backupstore.CorruptError{Backup: x.backup, Msg: fmt.Sprintf(format, args...), Err: cause}
 }
 
-// cleanup removes the download, and everything extracted if failed.
+// cleanup removes the download, and the spool if failed.
 func (x *extractor) cleanup(failed bool) error {
 	var errs []error
 	if x.wroteTemp {
@@ -270,8 +295,9 @@ func (x *extractor) cleanup(failed bool) error {
 			errs = append(errs, err)
 		}
 	}
-	if failed && x.wroteResources {
-		if err := x.root.RemoveAll("resources"); err != nil {
+	if failed && x.spool != nil {
+		errs = append(errs, x.spool.Close())
+		if err := x.root.Remove(spoolName); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			errs = append(errs, err)
 		}
 	}
@@ -435,6 +461,12 @@ func (x *extractor) extract(ctx context.Context, f io.Reader) (*Index, error) {
 	if idx.Version == "" {
 		return nil, x.corrupt(nil, "missing %s", VersionFile)
 	}
+	if x.spool != nil {
+		if err := x.spoolW.Flush(); err != nil {
+			return nil, fmt.Errorf("extracting backup %q: %w", x.backup, err)
+		}
+		idx.spool = x.spool
+	}
 	return idx, nil
 }
 
@@ -531,56 +563,56 @@ func (x *extractor) entry(tr *tar.Reader, hdr *tar.Header, idx *Index, total *in
 	if err != nil {
 		return err
 	}
-	if !json.Valid(data) {
-		return x.corrupt(nil, "tar entry %q is not valid JSON", name)
-	}
+	// checkContent decodes the whole item, which validates it: json.Valid
+	// only runs to tell invalid JSON from JSON of the wrong shape, sparing
+	// every good item a second pass.
 	if t := bytes.TrimLeft(data, " \t\r\n"); len(t) == 0 || t[0] != '{' {
+		if !json.Valid(data) {
+			return x.corrupt(nil, "tar entry %q is not valid JSON", name)
+		}
 		return x.corrupt(nil, "tar entry %q is not a JSON object", name)
 	}
 	if msg := checkContent(name, item, data); msg != "" {
+		if !json.Valid(data) {
+			return x.corrupt(nil, "tar entry %q is not valid JSON", name)
+		}
 		return x.corrupt(nil, "%s", msg)
 	}
+	if _, dup := x.names[name]; dup {
+		return x.corrupt(nil, "duplicate tar entry %q", name)
+	}
+	x.names[name] = struct{}{}
 	if x.inMemory && x.memSize+int64(len(data)) > x.limits.MemoryBudget {
 		if err := x.spill(idx); err != nil {
 			return err
 		}
 	}
 	if x.inMemory {
-		if _, dup := x.memNames[name]; dup {
-			return x.corrupt(nil, "duplicate tar entry %q", name)
-		}
-		x.memNames[name] = struct{}{}
-		x.memOrder = append(x.memOrder, name)
 		x.memSize += int64(len(data))
 		item.data = string(data)
 		idx.Items = append(idx.Items, item)
 		return nil
 	}
-	if err := x.write(name, data); err != nil {
+	if err := x.write(&item, data); err != nil {
 		return err
 	}
-	item.Path = x.itemPath(name)
 	idx.Items = append(idx.Items, item)
 	return nil
 }
 
-func (x *extractor) itemPath(name string) string {
-	return filepath.Join(x.dir, filepath.FromSlash(name))
-}
-
-// spill writes the items kept in memory to files, once the next item would
-// take them past the memory budget; from then on items go to files.
+// spill moves the items kept in memory to the spool, once the next item
+// would take them past the memory budget; from then on items go there.
 func (x *extractor) spill(idx *Index) error {
 	x.inMemory = false
 	for i := range idx.Items {
 		it := &idx.Items[i]
-		name := x.memOrder[i]
-		if err := x.write(name, []byte(it.data)); err != nil {
+		data := it.data
+		it.data = ""
+		if err := x.write(it, []byte(data)); err != nil {
 			return err
 		}
-		it.Path, it.data = x.itemPath(name), ""
 	}
-	x.memNames, x.memOrder, x.memSize = nil, nil, 0
+	x.memSize = 0
 	return nil
 }
 
@@ -601,36 +633,23 @@ func (x *extractor) read(tr *tar.Reader, hdr *tar.Header) ([]byte, error) {
 	return data, nil
 }
 
-// write creates the item's file, through the root so that nothing outside
-// the directory can be reached; O_EXCL makes a duplicate entry an error.
-func (x *extractor) write(name string, data []byte) error {
-	if parent := path.Dir(name); !x.has(parent) {
-		x.wroteResources = true
-		if err := x.root.MkdirAll(filepath.FromSlash(parent), 0o700); err != nil {
+// write appends the item's content to the spool, creating the spool (through
+// the root, which keeps it inside the directory) on first use, and records
+// where in it the item is.
+func (x *extractor) write(it *Item, data []byte) error {
+	if x.spool == nil {
+		f, err := x.root.OpenFile(spoolName, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
 			return fmt.Errorf("extracting backup %q: %w", x.backup, err)
 		}
-		x.dirs[parent] = struct{}{}
+		x.spool, x.spoolW = f, bufio.NewWriterSize(f, spoolBuffer)
 	}
-	f, err := x.root.OpenFile(filepath.FromSlash(name), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return x.corrupt(nil, "duplicate tar entry %q", name)
-		}
+	if _, err := x.spoolW.Write(data); err != nil {
 		return fmt.Errorf("extracting backup %q: %w", x.backup, err)
 	}
-	_, err = f.Write(data)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("extracting backup %q: %w", x.backup, err)
-	}
+	it.spool, it.off, it.size = x.spool, x.spoolEnd, int64(len(data))
+	x.spoolEnd += int64(len(data))
 	return nil
-}
-
-func (x *extractor) has(dir string) bool {
-	_, ok := x.dirs[dir]
-	return ok
 }
 
 // checkPath returns why a tar entry's name is unsafe, or "". A directory's

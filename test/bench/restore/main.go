@@ -9,6 +9,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"crypto/rand"
 	"encoding/hex"
 	"flag"
@@ -44,7 +45,7 @@ func main() {
 	reps := flag.Int("reps", 3, "repetitions of the plain client and of the restore")
 	workers := flag.Int("workers", 16, "parallel creates of the plain-client baseline (the restorer's default)")
 	root := flag.String("repo", ".", "root of the Ark checkout")
-	flag.StringVar(&profileDir, "profile-dir", "", "write ark-apiserver's CPU profile during the first restore here")
+	flag.StringVar(&profileDir, "profile-dir", "", "write CPU profiles of ark-apiserver and kube-apiserver during the first plain run and the first restore here")
 	flag.Parse()
 	if *n < 1 || *reps < 1 || *workers < 1 {
 		fmt.Fprintln(os.Stderr, "bench-restore: -n, -reps and -workers must be at least 1")
@@ -56,9 +57,16 @@ func main() {
 	}
 }
 
-// profileDir, when set, is where the first restore's CPU profile of
-// ark-apiserver goes.
+// profileDir, when set, is where the CPU profiles of the first plain run
+// and the first restore go.
 var profileDir string
+
+// profileSeconds is how long a run's profile lasts: the same span for the
+// plain client and the restore, so that their profiles compare, and shorter
+// than either takes at about 1,000 objects a second.
+func profileSeconds(n int) int {
+	return max(1, n/1000*3/4)
+}
 
 // servers are the processes whose CPU time each run reports: on one
 // machine, what Ark burns is taken from the API server and etcd.
@@ -119,9 +127,23 @@ func run(root string, n, reps, workers int) error {
 		steps := []func() error{
 			func() error {
 				cpu0 := b.cpu()
+				var profiled chan error
+				if profileDir != "" && i == 1 {
+					// The plain client's profile is the baseline the
+					// restore's is read against.
+					profiled = make(chan error, 1)
+					go func() {
+						profiled <- b.profile(ctx, profileSeconds(b.n), profileDir, "plain")
+					}()
+				}
 				d, err := b.plain(ctx, fmt.Sprintf("bench-plain-%d", i))
 				if err != nil {
 					return err
+				}
+				if profiled != nil {
+					if err := <-profiled; err != nil {
+						return err
+					}
 				}
 				plainTimes = append(plainTimes, d)
 				b.report("plain", i, d, cpu0)
@@ -130,11 +152,10 @@ func run(root string, n, reps, workers int) error {
 			func() error {
 				cpu0 := b.cpu()
 				var profiled chan error
-				if profileDir != "" && i == 1 && len(plainTimes) > 0 {
-					// As long as the plain client took: most of the restore.
+				if profileDir != "" && i == 1 {
 					profiled = make(chan error, 1)
 					go func() {
-						profiled <- b.profile(ctx, int(plainTimes[0].Seconds()+1), filepath.Join(profileDir, "restore-cpu.pprof"))
+						profiled <- b.profile(ctx, profileSeconds(b.n), profileDir, "restore")
 					}()
 				}
 				d, err := b.restore(ctx, i)
@@ -209,12 +230,22 @@ func (b *bench) cpu() map[string]time.Duration {
 	return out
 }
 
-// profile writes ark-apiserver's CPU profile over the next seconds to path.
-func (b *bench) profile(ctx context.Context, seconds int, path string) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+// profile writes the CPU profiles of ark-apiserver and kube-apiserver over
+// the next seconds into dir, their names starting with prefix: where a
+// restore's time goes is as much in kube-apiserver (impersonation, admission,
+// etcd writes) as in Ark.
+func (b *bench) profile(ctx context.Context, seconds int, dir, prefix string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	return proc.Profile(ctx, b.cluster.Config, fmt.Sprintf("https://127.0.0.1:%d", b.cluster.ArkPort), "profile", seconds, path)
+	errs := make(chan error, 2)
+	go func() {
+		errs <- proc.Profile(ctx, b.cluster.Config, fmt.Sprintf("https://127.0.0.1:%d", b.cluster.ArkPort), "profile", seconds, filepath.Join(dir, prefix+"-ark-apiserver-cpu.pprof"))
+	}()
+	go func() {
+		errs <- proc.Profile(ctx, b.cluster.Config, b.cluster.Config.Host, "profile", seconds, filepath.Join(dir, prefix+"-kube-apiserver-cpu.pprof"))
+	}()
+	return errors.Join(<-errs, <-errs)
 }
 
 // plain creates the namespace ns and n config maps in it with workers
