@@ -213,6 +213,10 @@ func run(root string, n int, poll, idle time.Duration, samples int) error {
 	fmt.Printf("  RSS: empty %s, loaded %s: %.2f KiB per backup  (goal <= 3 KiB) %s\n", mib(emptyRSS), mib(loadedRSS), perBackup/1024, goal(perBackup <= 3*1024))
 	fmt.Printf("    live Go heap: empty %s, loaded %s: %.2f KiB per backup; RSS grows %.1f times as much\n", mib(emptyHeap.Live), mib(loadedHeap.Live), heapPerBackup/1024, perBackup/heapPerBackup)
 	fmt.Printf("    loaded, after a collection: next collection at %s of heap; %s of free heap not yet returned to the system; %s obtained from it in all\n", mib(loadedHeap.Goal), mib(loadedHeap.Free), mib(loadedHeap.Sys))
+	// Between collections the heap grows to its goal (twice the live heap
+	// at the default GOGC) before it is collected: the bound a longer idle
+	// than this one approaches, where the RSS above is one moment of it.
+	fmt.Printf("    the heap goal (what the heap may grow to between collections) grows by %.2f KiB per backup\n", float64(loadedHeap.Goal-emptyHeap.Goal)/float64(n)/1024)
 	// inotify watches every folder of a local file bucket of up to
 	// MaxWatchedDirectories folders; in a larger one, the folders new
 	// backups go to. These samples are new backups: they arrive by events
