@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"strconv"
 	"sync"
 	"time"
@@ -101,6 +102,13 @@ func (ix *index) run(ctx context.Context, s *source, interval time.Duration) {
 		ix.mu.RLock()
 		loc := s.loc // replaced, not changed, when the location changes
 		ix.mu.RUnlock()
+		if loc != watched && watched != nil && sameStore(loc.Store, watched.Store) {
+			// Replaced with the same store: its mode or default changed
+			// (as the flag's location's does once its object exists).
+			// The watch goes on: watching a file bucket anew means a
+			// watch per folder again, and the next listing comes anyway.
+			watched = loc
+		}
 		if loc != watched || rewatch {
 			if stop != nil {
 				stop()
@@ -235,6 +243,16 @@ func (ix *index) run(ctx context.Context, s *source, interval time.Duration) {
 			keys = nil
 		}
 	}
+}
+
+// sameStore reports whether a and b are the same opened store. Stores are
+// pointers; anything else is taken as different, to be safe.
+func sameStore(a, b objectstore.Store) bool {
+	if a == nil || b == nil {
+		return false
+	}
+	t := reflect.TypeOf(a)
+	return t == reflect.TypeOf(b) && t.Kind() == reflect.Pointer && a == b
 }
 
 // poll lists a location's bucket and brings the index up to date with it.

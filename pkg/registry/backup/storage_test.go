@@ -66,10 +66,15 @@ func newRESTOnStore(t *testing.T, store objectstore.Store, visible func(string) 
 // serveStore serves store as the location "default", polling it every
 // interval, and returns at once.
 func serveStore(t testing.TB, store objectstore.Store, visible func(string) bool, signer *provenance.Signer, interval time.Duration) *REST {
+	return serveLocations(t, locations.NewSet(&locations.Location{Name: "default", Store: store, Primary: true}), visible, signer, interval)
+}
+
+// serveLocations serves the locations of locs, polling each every interval,
+// and returns at once.
+func serveLocations(t testing.TB, locs *locations.Set, visible func(string) bool, signer *provenance.Signer, interval time.Duration) *REST {
 	scheme := runtime.NewScheme()
 	install.Install(scheme)
 	codecs := serializer.NewCodecFactory(scheme)
-	locs := locations.NewSet(&locations.Location{Name: "default", Store: store, Primary: true})
 	r, _ := NewREST(scheme, Options{
 		Locations:        locs,
 		Codec:            codecs.LegacyCodec(arkv1.SchemeGroupVersion),

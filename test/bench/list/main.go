@@ -48,6 +48,12 @@ func main() {
 	root := flag.String("repo", ".", "root of the Ark checkout")
 	flag.StringVar(&profileDir, "profile-dir", "", "write ark-apiserver's CPU profile while idle and heap profile once loaded here")
 	flag.Parse()
+	if profileDir != "" {
+		if err := os.MkdirAll(profileDir, 0o755); err != nil {
+			fmt.Fprintln(os.Stderr, "bench-list:", err)
+			os.Exit(1)
+		}
+	}
 	if err := run(*root, *n, *poll, *idle, *samples); err != nil {
 		fmt.Fprintln(os.Stderr, "bench-list:", err)
 		os.Exit(1)
