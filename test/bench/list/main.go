@@ -156,7 +156,23 @@ func run(root string, n int, poll, idle time.Duration, samples int) error {
 		}
 	}
 
-	// Idle: CPU per poll, once the load's garbage is collected.
+	// Idle: CPU per poll, once the load's garbage is collected and the
+	// watchers that lost the server while it was stopped are back:
+	// kube-controller-manager's informers come back after a backoff of
+	// their own and are sent every backup again, a cost of the restart,
+	// not of being idle.
+	watchStart := time.Now()
+	for {
+		w, err := proc.Watches(ctx, c.Config, arkHost, "backups")
+		if err != nil {
+			return err
+		}
+		if w > 0 || time.Since(watchStart) > 3*time.Minute {
+			fmt.Printf("  %d watches of backups served (%.0fs after the first pages)\n", w, time.Since(watchStart).Seconds())
+			break
+		}
+		time.Sleep(time.Second)
+	}
 	time.Sleep(2 * poll)
 	cpu0, err := proc.CPUTime(pid)
 	if err != nil {

@@ -176,8 +176,38 @@ func LiveHeap(ctx context.Context, cfg *rest.Config, host string) (Heap, error) 
 	return Heap{Live: stats["HeapAlloc"], Goal: stats["NextGC"], Free: stats["HeapIdle"] - stats["HeapReleased"], Sys: stats["Sys"]}, nil
 }
 
+// Watches returns how many watches of resource (of Ark's group) the
+// ark-apiserver at host is serving, from its apiserver_longrunning_requests
+// metric.
+func Watches(ctx context.Context, cfg *rest.Config, host, resource string) (int, error) {
+	body, err := get(ctx, cfg, host, "/metrics")
+	if err != nil {
+		return 0, err
+	}
+	defer body.Close()
+	n := 0
+	sc := bufio.NewScanner(body)
+	sc.Buffer(make([]byte, 0, 64*1024), 16*1024*1024)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, "apiserver_longrunning_requests{") || !strings.Contains(line, `resource="`+resource+`"`) || !strings.Contains(line, `verb="WATCH"`) {
+			continue
+		}
+		fields := strings.Fields(line)
+		if v, err := strconv.ParseFloat(fields[len(fields)-1], 64); err == nil {
+			n += int(v)
+		}
+	}
+	return n, sc.Err()
+}
+
 // pprofGet fetches /debug/pprof/what from the ark-apiserver at host.
 func pprofGet(ctx context.Context, cfg *rest.Config, host, what string) (io.ReadCloser, error) {
+	return get(ctx, cfg, host, "/debug/pprof/"+what)
+}
+
+// get fetches path from the ark-apiserver at host.
+func get(ctx context.Context, cfg *rest.Config, host, path string) (io.ReadCloser, error) {
 	cfg = rest.CopyConfig(cfg)
 	cfg.Host = host
 	// ark-apiserver's serving certificate is not the cluster's; the
@@ -187,17 +217,17 @@ func pprofGet(ctx context.Context, cfg *rest.Config, host, what string) (io.Read
 	if err != nil {
 		return nil, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, host+"/debug/pprof/"+what, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, host+path, nil)
 	if err != nil {
 		return nil, err
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("profiling ark-apiserver: %w", err)
+		return nil, fmt.Errorf("reading %s of ark-apiserver: %w", path, err)
 	}
 	if resp.StatusCode != http.StatusOK {
 		resp.Body.Close()
-		return nil, fmt.Errorf("profiling ark-apiserver: %s", resp.Status)
+		return nil, fmt.Errorf("reading %s of ark-apiserver: %s", path, resp.Status)
 	}
 	return resp.Body, nil
 }
