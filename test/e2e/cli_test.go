@@ -207,7 +207,7 @@ func TestCLIInstallServerDryRun(t *testing.T) {
 	for _, want := range []string{
 		"namespace/heptio-ark applied (server dry run)",
 		"clusterrole/ark-namespace-user applied (server dry run)",
-		"deployment/ark-apiserver applied (server dry run)",
+		"statefulset/ark-apiserver applied (server dry run)",
 		"apiservice/v1.ark.heptio.com applied (server dry run)",
 	} {
 		if !strings.Contains(out, want) {
@@ -217,8 +217,13 @@ func TestCLIInstallServerDryRun(t *testing.T) {
 	if after := mustKubectl(t, "get", "apiservice", "v1.ark.heptio.com", "-o", "jsonpath={.spec.caBundle}/{.spec.service.name}/{.metadata.resourceVersion}"); after != before {
 		t.Errorf("a server dry run changed the APIService: %q -> %q", before, after)
 	}
-	if out, err := kubectl(t, "get", "deployment", "ark-apiserver", "-n", "ark-system"); err == nil || !strings.Contains(out, "NotFound") {
-		t.Errorf("a server dry run created the Deployment: %v\n%s", err, out)
+	if out, err := kubectl(t, "get", "statefulset", "ark-apiserver", "-n", "ark-system"); err == nil || !strings.Contains(out, "NotFound") {
+		t.Errorf("a server dry run created the StatefulSet: %v\n%s", err, out)
+	}
+	// The several-replica alternative is valid for a real cluster too.
+	example := filepath.Join("..", "..", "artifacts", "examples", "ha-external-etcd.yaml") // tests run in their package folder
+	if out, err := kubectl(t, "apply", "--dry-run=server", "-f", example); err != nil || !strings.Contains(out, "deployment.apps/ark-apiserver created (server dry run)") {
+		t.Errorf("kubectl apply --dry-run=server -f %s: %v\n%s", example, err, out)
 	}
 }
 

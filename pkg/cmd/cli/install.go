@@ -80,7 +80,8 @@ func newInstallCommand(env *Env) *cobra.Command {
 		Use:   "install",
 		Short: "Install Ark into a cluster (or print the manifests with --dry-run)",
 		Long: `install applies Ark's manifests (artifacts/): the ark-system and heptio-ark namespaces, RBAC,
-the user roles, the Service, the Deployment and the APIService. The serving certificate is yours to
+the user roles, the Service, the StatefulSet (one replica, its embedded etcd on a PersistentVolume)
+and the APIService. The serving certificate is yours to
 provide (Secret ark-system/ark-apiserver-tls), with its CA given by --ca-bundle-file.
 
 --backup-location is checked before anything is printed or applied. At start the server creates the

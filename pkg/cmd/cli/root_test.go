@@ -191,7 +191,7 @@ func TestInstallDryRun(t *testing.T) {
 		}
 		kinds[obj.GetKind()+"/"+obj.GetName()] = &obj
 	}
-	dep := kinds["Deployment/ark-apiserver"]
+	dep := kinds["StatefulSet/ark-apiserver"]
 	svc := kinds["APIService/v1.ark.heptio.com"]
 	if dep == nil || svc == nil || kinds["Namespace/heptio-ark"] == nil || kinds["Namespace/ark-system"] == nil || kinds["ClusterRole/ark-namespace-user"] == nil {
 		t.Fatalf("missing manifests; have %v", keys(kinds))
@@ -203,6 +203,19 @@ func TestInstallDryRun(t *testing.T) {
 	}
 	if args := fmt.Sprint(c["args"]); !strings.Contains(args, "--backup-location=gs://prod-backups/c1") {
 		t.Errorf("args %s", args)
+	}
+	// The embedded etcd's data directory is on a claim of the StatefulSet's,
+	// kept when the StatefulSet goes: Schedules and Restores survive a
+	// restart, a reschedule and an uninstall.
+	claims, _, _ := unstructured.NestedSlice(dep.Object, "spec", "volumeClaimTemplates")
+	if len(claims) != 1 || fmt.Sprint(claims[0].(map[string]any)["metadata"]) != "map[name:data]" {
+		t.Errorf("volumeClaimTemplates %v, want one named data", claims)
+	}
+	if args := fmt.Sprint(c["args"]); !strings.Contains(args, "--data-dir=/var/lib/ark") || !strings.Contains(fmt.Sprint(c["volumeMounts"]), "mountPath:/var/lib/ark name:data") {
+		t.Errorf("the data directory is not the claim's: args %s, mounts %v", args, c["volumeMounts"])
+	}
+	if policy, _, _ := unstructured.NestedString(dep.Object, "spec", "persistentVolumeClaimRetentionPolicy", "whenDeleted"); policy != "Retain" {
+		t.Errorf("persistentVolumeClaimRetentionPolicy.whenDeleted = %q, want Retain", policy)
 	}
 	if got, _, _ := unstructured.NestedString(svc.Object, "spec", "caBundle"); got != base64.StdEncoding.EncodeToString([]byte(caPEM)) {
 		t.Errorf("caBundle %q", got)

@@ -1,0 +1,81 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
+)
+
+// Schedules and Restores live in the server's etcd, which runs embedded in
+// its data directory unless --etcd-servers is given: the shipped
+// StatefulSet keeps that directory on a PersistentVolume. A server killed
+// and started again on the same directory serves the same objects (same
+// UIDs, specs and statuses), as a pod rescheduled with its claim does.
+func TestSchedulesAndRestoresSurviveARestart(t *testing.T) {
+	ctx := context.Background()
+	schedules, restores := ark.ArkV1().Schedules(home), ark.ArkV1().Restores(home)
+	s, err := schedules.Create(ctx, &arkv1.Schedule{
+		ObjectMeta: metav1.ObjectMeta{Name: "durable"},
+		Spec:       arkv1.ScheduleSpec{Schedule: "@every 1h", Paused: true, Template: arkv1.BackupSpec{IncludedNamespaces: []string{"durable"}}},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { schedules.Delete(context.Background(), "durable", metav1.DeleteOptions{}) })
+	// A restore of a backup that does not exist ends at once, with a
+	// status written by the controller: that must come back too.
+	r, err := restores.Create(ctx, &arkv1.Restore{
+		ObjectMeta: metav1.ObjectMeta{Name: "durable"},
+		Spec:       arkv1.RestoreSpec{BackupName: "no-such-backup"},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { restores.Delete(context.Background(), "durable", metav1.DeleteOptions{}) })
+	eventually(t, time.Minute, "the restore ends", func() error {
+		if r, err = restores.Get(ctx, "durable", metav1.GetOptions{}); err != nil {
+			return err
+		}
+		if r.Status.Phase == "" || r.Status.Phase == arkv1.RestorePhaseNew || r.Status.Phase == arkv1.RestorePhaseInProgress {
+			return fmt.Errorf("phase %q", r.Status.Phase)
+		}
+		return nil
+	})
+
+	cluster.KillArk()
+	restarted := false
+	t.Cleanup(func() {
+		if !restarted {
+			if err := cluster.StartArk(context.Background()); err != nil {
+				t.Errorf("restarting ark-apiserver: %v", err)
+			}
+		}
+	})
+	startCtx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	if err := cluster.StartArk(startCtx); err != nil {
+		t.Fatalf("restarting ark-apiserver: %v", err)
+	}
+	restarted = true
+
+	var s2 *arkv1.Schedule
+	var r2 *arkv1.Restore
+	eventually(t, time.Minute, "the schedule and restore are served again", func() error {
+		if s2, err = schedules.Get(ctx, "durable", metav1.GetOptions{}); err != nil {
+			return err
+		}
+		r2, err = restores.Get(ctx, "durable", metav1.GetOptions{})
+		return err
+	})
+	if s2.UID != s.UID || s2.Spec.Schedule != s.Spec.Schedule || !s2.Spec.Paused {
+		t.Errorf("after the restart the schedule is %s %+v, want %s %+v", s2.UID, s2.Spec, s.UID, s.Spec)
+	}
+	if r2.UID != r.UID || r2.Spec.BackupName != "no-such-backup" || r2.Status.Phase != r.Status.Phase || fmt.Sprint(r2.Status.ValidationErrors) != fmt.Sprint(r.Status.ValidationErrors) {
+		t.Errorf("after the restart the restore is %s %q %v, want %s %q %v", r2.UID, r2.Status.Phase, r2.Status.ValidationErrors, r.UID, r.Status.Phase, r.Status.ValidationErrors)
+	}
+}
