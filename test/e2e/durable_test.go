@@ -3,9 +3,12 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
@@ -13,11 +16,29 @@ import (
 
 // Schedules and Restores live in the server's etcd, which runs embedded in
 // its data directory unless --etcd-servers is given: the shipped
-// StatefulSet keeps that directory on a PersistentVolume. A server killed
-// and started again on the same directory serves the same objects (same
-// UIDs, specs and statuses), as a pod rescheduled with its claim does.
+// StatefulSet keeps that directory on a PersistentVolume. A server on its
+// embedded etcd, killed and started again on the same directory, serves the
+// same objects (same UIDs, specs and statuses), as a pod rescheduled with
+// its claim does. (The rest of the suite runs Ark on the cluster's etcd;
+// this test switches to the embedded one and back.)
 func TestSchedulesAndRestoresSurviveARestart(t *testing.T) {
 	ctx := context.Background()
+	cluster.StopArk()
+	back := false
+	t.Cleanup(func() {
+		if back {
+			return
+		}
+		cluster.StopArk()
+		if err := cluster.StartArk(context.Background()); err != nil {
+			t.Errorf("restarting ark-apiserver on the cluster's etcd: %v", err)
+		}
+	})
+	startCtx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	if err := cluster.StartArkEmbeddedEtcd(startCtx); err != nil {
+		t.Fatalf("starting ark-apiserver on its embedded etcd: %v", err)
+	}
 	schedules, restores := ark.ArkV1().Schedules(home), ark.ArkV1().Restores(home)
 	s, err := schedules.Create(ctx, &arkv1.Schedule{
 		ObjectMeta: metav1.ObjectMeta{Name: "durable"},
@@ -26,7 +47,6 @@ func TestSchedulesAndRestoresSurviveARestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { schedules.Delete(context.Background(), "durable", metav1.DeleteOptions{}) })
 	// A restore of a backup that does not exist ends at once, with a
 	// status written by the controller: that must come back too.
 	r, err := restores.Create(ctx, &arkv1.Restore{
@@ -36,7 +56,6 @@ func TestSchedulesAndRestoresSurviveARestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { restores.Delete(context.Background(), "durable", metav1.DeleteOptions{}) })
 	eventually(t, time.Minute, "the restore ends", func() error {
 		if r, err = restores.Get(ctx, "durable", metav1.GetOptions{}); err != nil {
 			return err
@@ -47,21 +66,14 @@ func TestSchedulesAndRestoresSurviveARestart(t *testing.T) {
 		return nil
 	})
 
-	cluster.KillArk()
-	restarted := false
-	t.Cleanup(func() {
-		if !restarted {
-			if err := cluster.StartArk(context.Background()); err != nil {
-				t.Errorf("restarting ark-apiserver: %v", err)
-			}
-		}
-	})
-	startCtx, cancel := context.WithTimeout(ctx, 3*time.Minute)
-	defer cancel()
-	if err := cluster.StartArk(startCtx); err != nil {
-		t.Fatalf("restarting ark-apiserver: %v", err)
+	if _, err := os.Stat(filepath.Join(cluster.ArkDataDir(), "etcd", "member")); err != nil {
+		t.Fatalf("the embedded etcd has no data in the data directory: %v", err)
 	}
-	restarted = true
+
+	cluster.KillArk()
+	if err := cluster.StartArkEmbeddedEtcd(startCtx); err != nil {
+		t.Fatalf("restarting ark-apiserver on its embedded etcd: %v", err)
+	}
 
 	var s2 *arkv1.Schedule
 	var r2 *arkv1.Restore
@@ -77,5 +89,25 @@ func TestSchedulesAndRestoresSurviveARestart(t *testing.T) {
 	}
 	if r2.UID != r.UID || r2.Spec.BackupName != "no-such-backup" || r2.Status.Phase != r.Status.Phase || fmt.Sprint(r2.Status.ValidationErrors) != fmt.Sprint(r.Status.ValidationErrors) {
 		t.Errorf("after the restart the restore is %s %q %v, want %s %q %v", r2.UID, r2.Status.Phase, r2.Status.ValidationErrors, r.UID, r.Status.Phase, r.Status.ValidationErrors)
+	}
+
+	for _, err := range []error{
+		schedules.Delete(ctx, "durable", metav1.DeleteOptions{}),
+		restores.Delete(ctx, "durable", metav1.DeleteOptions{}),
+	} {
+		if err != nil {
+			t.Errorf("deleting from the embedded etcd: %v", err)
+		}
+	}
+
+	// Its objects were its data directory's alone: the cluster's etcd,
+	// which the rest of the suite uses, never held them.
+	cluster.StopArk()
+	back = true
+	if err := cluster.StartArk(startCtx); err != nil {
+		t.Fatalf("restarting ark-apiserver on the cluster's etcd: %v", err)
+	}
+	if _, err := schedules.Get(ctx, "durable", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("on the cluster's etcd, schedule durable: %v, want NotFound", err)
 	}
 }

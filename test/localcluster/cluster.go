@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -513,8 +514,25 @@ spec:
 // StartArk starts ark-apiserver (again, after StopArk) and waits until the
 // APIService is Available.
 func (c *Cluster) StartArk(ctx context.Context, extraArgs ...string) error {
+	return c.startArk(ctx, false, extraArgs)
+}
+
+// StartArkEmbeddedEtcd is StartArk with the server on the etcd it embeds in
+// its data directory (ArkDataDir) instead of the cluster's, as the shipped
+// StatefulSet runs it: what it keeps besides backups lives there alone.
+func (c *Cluster) StartArkEmbeddedEtcd(ctx context.Context, extraArgs ...string) error {
+	return c.startArk(ctx, true, extraArgs)
+}
+
+// ArkDataDir is ark-apiserver's --data-dir, which survives its restarts.
+func (c *Cluster) ArkDataDir() string { return c.path("ark") }
+
+func (c *Cluster) startArk(ctx context.Context, embeddedEtcd bool, extraArgs []string) error {
 	c.logf(">> starting ark-apiserver on 127.0.0.1:%d", c.ArkPort)
 	args := c.arkArgs(c.ArkPort, "ark", extraArgs)
+	if embeddedEtcd {
+		args = slices.DeleteFunc(args, func(a string) bool { return strings.HasPrefix(a, "--etcd-servers=") })
+	}
 	if old, ok := c.procs["ark-apiserver"]; ok && old.running() == nil {
 		return errors.New("ark-apiserver is already running")
 	}
