@@ -32,6 +32,7 @@ import (
 	"github.com/arkproject/ark/pkg/generated/clientset/versioned"
 	"github.com/arkproject/ark/pkg/janitor"
 	"github.com/arkproject/ark/pkg/locations"
+	"github.com/arkproject/ark/pkg/metrics"
 	"github.com/arkproject/ark/pkg/objectstore"
 	"github.com/arkproject/ark/pkg/provenance"
 	backupstorage "github.com/arkproject/ark/pkg/registry/backup"
@@ -180,6 +181,8 @@ func (c completedConfig) New() (*ArkServer, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Ark's own series join the generic ones on /metrics.
+	metrics.Register()
 	// The loopback identity is the only one trusted to pass on a requester
 	// (see registry.Requester); completing the config installed it.
 	loopback, err := loopbackUID(c.GenericConfig)

@@ -33,6 +33,7 @@ import (
 	"github.com/arkproject/ark/pkg/generated/clientset/versioned"
 	arkinformers "github.com/arkproject/ark/pkg/generated/informers/externalversions/ark/v1"
 	arklisters "github.com/arkproject/ark/pkg/generated/listers/ark/v1"
+	"github.com/arkproject/ark/pkg/metrics"
 	"github.com/arkproject/ark/pkg/objectstore"
 	"github.com/arkproject/ark/pkg/provenance"
 )
@@ -165,6 +166,8 @@ func (c *Controller) failInterrupted(ctx context.Context) {
 			continue
 		}
 		klog.InfoS("Marked interrupted backup failed", "backup", klog.KObj(b))
+		// Counted here, where it ended: the server that started it is gone.
+		metrics.BackupFinished(b, arkv1.BackupPhaseFailed, time.Time{}, time.Time{}, 0, 0, 0)
 		c.salvageLog(ctx, b)
 	}
 }
@@ -248,8 +251,12 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
 			return nil
 		}
+		if err != nil {
+			return err
+		}
 		klog.InfoS("Backup failed validation", "backup", klog.KObj(b), "errors", problems)
-		return err
+		metrics.BackupFinished(b, arkv1.BackupPhaseFailedValidation, time.Time{}, time.Time{}, 0, 0, 0)
+		return nil
 	}
 	if c.Slots != nil {
 		if !c.Slots.TryAcquire(ns) {
@@ -276,6 +283,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		return err
 	}
 	klog.InfoS("Backup started", "backup", klog.KObj(b))
+	metrics.BackupStarted(b)
 
 	last := c.clock.Now()
 	progress := func(total, done int) {
@@ -294,7 +302,9 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		// The server is stopping; the next leader marks the backup interrupted.
 		return nil
 	}
-	return c.finish(ctx, b, func(s *arkv1.BackupStatus) {
+	var ended arkv1.BackupStatus // the final status, once written
+	err = c.finish(ctx, b, func(s *arkv1.BackupStatus) {
+		defer func() { ended = *s }()
 		if s.Phase == arkv1.BackupPhaseDeleting {
 			// Its deletion was requested while it ran: finishing must not
 			// turn it back into a kept backup.
@@ -319,6 +329,10 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 			klog.InfoS("Backup completed", "backup", klog.KObj(b), "items", out.Items, "warnings", out.Warnings)
 		}
 	})
+	if err == nil && ended.Phase != arkv1.BackupPhaseDeleting {
+		metrics.BackupFinished(b, ended.Phase, start.Time, c.clock.Now(), out.Items, out.Warnings, out.Errors)
+	}
+	return err
 }
 
 // finish writes a backup's final status, retrying (FinalStatusBackoff)

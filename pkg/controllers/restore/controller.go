@@ -27,6 +27,7 @@ import (
 	"github.com/arkproject/ark/pkg/generated/clientset/versioned"
 	arkinformers "github.com/arkproject/ark/pkg/generated/informers/externalversions/ark/v1"
 	arklisters "github.com/arkproject/ark/pkg/generated/listers/ark/v1"
+	"github.com/arkproject/ark/pkg/metrics"
 	restoreengine "github.com/arkproject/ark/pkg/restore"
 )
 
@@ -121,14 +122,20 @@ func (c *Controller) failInterrupted(ctx context.Context) {
 		if r.Status.Phase != arkv1.RestorePhaseInProgress {
 			continue
 		}
+		marked := false
 		if err := c.updateStatus(ctx, r.Namespace, r.Name, func(s *arkv1.RestoreStatus) {
-			if s.Phase != arkv1.RestorePhaseInProgress {
+			if marked = s.Phase == arkv1.RestorePhaseInProgress; !marked {
 				return
 			}
 			now := metav1.NewTime(c.clock.Now())
 			s.Phase, s.FailureReason, s.CompletionTimestamp = arkv1.RestorePhaseFailed, InterruptedReason, &now
 		}); err != nil {
 			utilruntime.HandleError(fmt.Errorf("marking interrupted restore %s/%s failed: %w", r.Namespace, r.Name, err))
+			continue
+		}
+		if marked {
+			// Counted here, where it ended: the server that started it is gone.
+			metrics.RestoreFinished(r, arkv1.RestorePhaseFailed, time.Time{}, time.Time{}, metrics.RestoreItems{})
 		}
 	}
 }
@@ -247,6 +254,9 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
 			return nil
 		}
+		if err == nil {
+			metrics.RestoreFinished(r, arkv1.RestorePhaseFailedValidation, time.Time{}, time.Time{}, metrics.RestoreItems{})
+		}
 		return err
 	}
 	if backup == nil {
@@ -272,6 +282,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		return err
 	}
 	klog.InfoS("Restore started", "restore", klog.KObj(r), "backup", backup.Name)
+	metrics.RestoreStarted(r)
 
 	// The engine given here reports progress from one goroutine that its
 	// item workers never wait for, so a status write here slows the reports,
@@ -302,7 +313,9 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	if runErr != nil && ctx.Err() != nil {
 		return nil // stopping; the next leader marks it interrupted
 	}
-	return c.updateStatus(ctx, ns, name, func(s *arkv1.RestoreStatus) {
+	var phase arkv1.RestorePhase // the final one, once written
+	err = c.updateStatus(ctx, ns, name, func(s *arkv1.RestoreStatus) {
+		defer func() { phase = s.Phase }()
 		now := metav1.NewTime(c.clock.Now())
 		s.CompletionTimestamp = &now
 		s.Warnings, s.Errors = out.Warnings, out.Errors
@@ -319,6 +332,10 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 			klog.InfoS("Restore completed", "restore", klog.KObj(r), "created", out.Created, "updated", out.Updated, "skipped", out.Skipped)
 		}
 	})
+	if err == nil {
+		metrics.RestoreFinished(r, phase, start.Time, c.clock.Now(), metrics.RestoreItems{Created: out.Created, Updated: out.Updated, Skipped: out.Skipped, Failed: out.Failed})
+	}
+	return err
 }
 
 // updateStatus applies mutate to the latest status, retrying on conflicts.

@@ -19,6 +19,7 @@ import (
 	"github.com/arkproject/ark/pkg/apis/ark"
 	"github.com/arkproject/ark/pkg/backupstore"
 	"github.com/arkproject/ark/pkg/locations"
+	"github.com/arkproject/ark/pkg/metrics"
 	"github.com/arkproject/ark/pkg/objectstore"
 )
 
@@ -258,6 +259,7 @@ func (ix *index) setLocations(ctx context.Context, locs []*locations.Location, i
 		ix.unshadowLocked("")
 		close(s.pollDone)
 		s.pollDone = make(chan struct{})
+		metrics.LocationGone(name)
 		klog.InfoS("Stopped serving backups from storage location; its bucket is untouched", "location", name)
 	}
 }
@@ -491,6 +493,7 @@ func (ix *index) emitLocked(ev event) {
 			delete(ix.watchers, w)
 		}
 	}
+	metrics.BackupWatchers(len(ix.watchers))
 }
 
 // errNotLoaded is the state of a location not polled yet.

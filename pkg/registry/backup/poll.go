@@ -21,6 +21,7 @@ import (
 	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
 	"github.com/arkproject/ark/pkg/backupstore"
 	"github.com/arkproject/ark/pkg/locations"
+	"github.com/arkproject/ark/pkg/metrics"
 	"github.com/arkproject/ark/pkg/objectstore"
 )
 
@@ -156,6 +157,9 @@ func (ix *index) run(ctx context.Context, s *source, interval time.Duration) {
 			klog.V(2).InfoS("Reading the changed backup records failed; listing the backup storage location", "location", s.name(), "err", err)
 			keys = nil
 			err = ix.poll(pctx, s, nil)
+		}
+		if ctx.Err() == nil { // not a location stopped mid-poll, whose series are gone
+			metrics.BucketPolled(s.name(), time.Since(pollStart), err)
 		}
 		if err != nil {
 			klog.ErrorS(err, "Polling backup storage location failed", "location", s.name())

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 
 	"github.com/arkproject/ark/pkg/apis/ark"
+	"github.com/arkproject/ark/pkg/metrics"
 )
 
 // watcherBuffer is how many changes a slow watcher may lag behind before it
@@ -101,6 +102,7 @@ func (ix *index) watch(opts watchOptions) (watch.Interface, []error, error) {
 		}
 	}
 	ix.watchers[w] = struct{}{}
+	metrics.BackupWatchers(len(ix.watchers))
 	go w.run(initial)
 	return w, down, nil
 }
@@ -126,12 +128,14 @@ func (ix *index) bookmark() {
 			delete(ix.watchers, w)
 		}
 	}
+	metrics.BackupWatchers(len(ix.watchers))
 }
 
 func (ix *index) removeWatcher(w *watcher) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	delete(ix.watchers, w)
+	metrics.BackupWatchers(len(ix.watchers))
 }
 
 // send queues an event without blocking. On overflow the watcher's queue is

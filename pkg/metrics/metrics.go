@@ -1,0 +1,201 @@
+// Package metrics holds Ark's own Prometheus metrics, served on the
+// server's /metrics beside the generic apiserver_* series. They are
+// registered in component-base's legacy registry, as Kubernetes components
+// register theirs, so the endpoint the generic API server already serves
+// (and protects with delegated authorization) carries them.
+//
+// What they are for is alerting: a backup that failed, a schedule with no
+// successful backup for longer than its period, a bucket that cannot be
+// reached. Labels stay bounded: a namespace and a schedule name (backups
+// that no schedule created have schedule ""), a phase, a location.
+package metrics
+
+import (
+	"sync"
+	"time"
+
+	"k8s.io/component-base/metrics"
+	"k8s.io/component-base/metrics/legacyregistry"
+
+	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
+)
+
+const namespace = "ark"
+
+// durationBuckets span a second to about nine hours, doubling.
+var durationBuckets = metrics.ExponentialBuckets(1, 2, 16)
+
+var (
+	backupAttempts = metrics.NewCounterVec(&metrics.CounterOpts{
+		Namespace: namespace, Subsystem: "backup", Name: "attempts_total",
+		Help:           "Backups this server started running, by namespace and schedule (\"\" for a backup no schedule created).",
+		StabilityLevel: metrics.ALPHA,
+	}, []string{"namespace", "schedule"})
+	backupsFinished = metrics.NewCounterVec(&metrics.CounterOpts{
+		Namespace: namespace, Subsystem: "backup", Name: "finished_total",
+		Help:           "Backups that ended, by namespace, schedule and phase (Completed, PartiallyFailed, Failed, FailedValidation).",
+		StabilityLevel: metrics.ALPHA,
+	}, []string{"namespace", "schedule", "phase"})
+	backupDuration = metrics.NewHistogramVec(&metrics.HistogramOpts{
+		Namespace: namespace, Subsystem: "backup", Name: "duration_seconds",
+		Help:           "How long backups that ran took, from start to their final status, by namespace and schedule.",
+		Buckets:        durationBuckets,
+		StabilityLevel: metrics.ALPHA,
+	}, []string{"namespace", "schedule"})
+	backupItems = metrics.NewCounterVec(&metrics.CounterOpts{
+		Namespace: namespace, Subsystem: "backup", Name: "items_total",
+		Help:           "Items backed up, by namespace and schedule.",
+		StabilityLevel: metrics.ALPHA,
+	}, []string{"namespace", "schedule"})
+	backupWarnings = metrics.NewCounterVec(&metrics.CounterOpts{
+		Namespace: namespace, Subsystem: "backup", Name: "warnings_total",
+		Help:           "Warnings of backups that ended, by namespace and schedule.",
+		StabilityLevel: metrics.ALPHA,
+	}, []string{"namespace", "schedule"})
+	backupErrors = metrics.NewCounterVec(&metrics.CounterOpts{
+		Namespace: namespace, Subsystem: "backup", Name: "errors_total",
+		Help:           "Errors (items not backed up) of backups that ended, by namespace and schedule.",
+		StabilityLevel: metrics.ALPHA,
+	}, []string{"namespace", "schedule"})
+	backupLastSuccess = metrics.NewGaugeVec(&metrics.GaugeOpts{
+		Namespace: namespace, Subsystem: "backup", Name: "last_successful_timestamp_seconds",
+		Help:           "When the last Completed backup of a namespace and schedule ended, in seconds since the epoch: alert when it is older than the schedule's period.",
+		StabilityLevel: metrics.ALPHA,
+	}, []string{"namespace", "schedule"})
+
+	restoreAttempts = metrics.NewCounterVec(&metrics.CounterOpts{
+		Namespace: namespace, Subsystem: "restore", Name: "attempts_total",
+		Help:           "Restores this server started running, by namespace.",
+		StabilityLevel: metrics.ALPHA,
+	}, []string{"namespace"})
+	restoresFinished = metrics.NewCounterVec(&metrics.CounterOpts{
+		Namespace: namespace, Subsystem: "restore", Name: "finished_total",
+		Help:           "Restores that ended, by namespace and phase (Completed, PartiallyFailed, Failed, FailedValidation).",
+		StabilityLevel: metrics.ALPHA,
+	}, []string{"namespace", "phase"})
+	restoreDuration = metrics.NewHistogramVec(&metrics.HistogramOpts{
+		Namespace: namespace, Subsystem: "restore", Name: "duration_seconds",
+		Help:           "How long restores that ran took, from start to their final status, by namespace.",
+		Buckets:        durationBuckets,
+		StabilityLevel: metrics.ALPHA,
+	}, []string{"namespace"})
+	restoreItems = metrics.NewCounterVec(&metrics.CounterOpts{
+		Namespace: namespace, Subsystem: "restore", Name: "items_total",
+		Help:           "Items of restores that ended, by namespace and what was done with them (created, updated, skipped, failed).",
+		StabilityLevel: metrics.ALPHA,
+	}, []string{"namespace", "action"})
+
+	bucketPolls = metrics.NewCounterVec(&metrics.CounterOpts{
+		Namespace: namespace, Subsystem: "bucket", Name: "polls_total",
+		Help:           "Polls of backup storage locations for their backups (listings, and reads of the records changes named), by location and result (ok, error).",
+		StabilityLevel: metrics.ALPHA,
+	}, []string{"location", "result"})
+	bucketPollDuration = metrics.NewHistogramVec(&metrics.HistogramOpts{
+		Namespace: namespace, Subsystem: "bucket", Name: "poll_duration_seconds",
+		Help:           "How long polls of backup storage locations took, by location.",
+		Buckets:        metrics.ExponentialBuckets(0.001, 4, 10), // 1 ms to about 4 min
+		StabilityLevel: metrics.ALPHA,
+	}, []string{"location"})
+	locationAvailable = metrics.NewGaugeVec(&metrics.GaugeOpts{
+		Namespace: namespace, Subsystem: "backup_storage_location", Name: "available",
+		Help:           "1 if the last poll of a backup storage location's bucket worked, 0 if it failed.",
+		StabilityLevel: metrics.ALPHA,
+	}, []string{"location"})
+	backupWatchers = metrics.NewGauge(&metrics.GaugeOpts{
+		Namespace: namespace, Subsystem: "backup", Name: "watchers",
+		Help:           "Open watches of the bucket-backed backups, the in-process controllers' included.",
+		StabilityLevel: metrics.ALPHA,
+	})
+)
+
+var registerOnce sync.Once
+
+// Register adds Ark's metrics to the legacy registry the server's /metrics
+// serves; calling it again does nothing.
+func Register() {
+	registerOnce.Do(func() {
+		for _, m := range []metrics.Registerable{
+			backupAttempts, backupsFinished, backupDuration, backupItems, backupWarnings, backupErrors, backupLastSuccess,
+			restoreAttempts, restoresFinished, restoreDuration, restoreItems,
+			bucketPolls, bucketPollDuration, locationAvailable, backupWatchers,
+		} {
+			legacyregistry.MustRegister(m)
+		}
+	})
+}
+
+// schedule is the schedule that created a backup, "" for none.
+func schedule(b *arkv1.Backup) string { return b.Labels[arkv1.LabelScheduleName] }
+
+// BackupStarted counts a backup this server started running.
+func BackupStarted(b *arkv1.Backup) {
+	backupAttempts.WithLabelValues(b.Namespace, schedule(b)).Inc()
+}
+
+// BackupFinished records a backup's end, once its final status is written:
+// its phase, and for one that ran (started is not zero) how long it took,
+// its items, warnings and errors.
+func BackupFinished(b *arkv1.Backup, phase arkv1.BackupPhase, started, ended time.Time, items, warnings, errors int) {
+	ns, s := b.Namespace, schedule(b)
+	backupsFinished.WithLabelValues(ns, s, string(phase)).Inc()
+	if started.IsZero() {
+		return
+	}
+	backupDuration.WithLabelValues(ns, s).Observe(ended.Sub(started).Seconds())
+	backupItems.WithLabelValues(ns, s).Add(float64(items))
+	backupWarnings.WithLabelValues(ns, s).Add(float64(warnings))
+	backupErrors.WithLabelValues(ns, s).Add(float64(errors))
+	if phase == arkv1.BackupPhaseCompleted {
+		backupLastSuccess.WithLabelValues(ns, s).Set(float64(ended.Unix()))
+	}
+}
+
+// RestoreStarted counts a restore this server started running.
+func RestoreStarted(r *arkv1.Restore) {
+	restoreAttempts.WithLabelValues(r.Namespace).Inc()
+}
+
+// RestoreItems are what a restore did with its items.
+type RestoreItems struct {
+	Created, Updated, Skipped, Failed int
+}
+
+// RestoreFinished records a restore's end, once its final status is
+// written: its phase, and for one that ran (started is not zero) how long
+// it took and what it did with its items.
+func RestoreFinished(r *arkv1.Restore, phase arkv1.RestorePhase, started, ended time.Time, items RestoreItems) {
+	restoresFinished.WithLabelValues(r.Namespace, string(phase)).Inc()
+	if started.IsZero() {
+		return
+	}
+	restoreDuration.WithLabelValues(r.Namespace).Observe(ended.Sub(started).Seconds())
+	for action, n := range map[string]int{"created": items.Created, "updated": items.Updated, "skipped": items.Skipped, "failed": items.Failed} {
+		restoreItems.WithLabelValues(r.Namespace, action).Add(float64(n))
+	}
+}
+
+// BucketPolled records a poll of a location's bucket: how long it took and
+// whether it worked, which is also the location's availability.
+func BucketPolled(location string, took time.Duration, err error) {
+	bucketPollDuration.WithLabelValues(location).Observe(took.Seconds())
+	result, available := "ok", 1.0
+	if err != nil {
+		result, available = "error", 0
+	}
+	bucketPolls.WithLabelValues(location, result).Inc()
+	locationAvailable.WithLabelValues(location).Set(available)
+}
+
+// LocationGone forgets a location no longer served, so that its series
+// stop rather than report its last state for ever.
+func LocationGone(location string) {
+	for _, result := range []string{"ok", "error"} {
+		bucketPolls.Delete(map[string]string{"location": location, "result": result})
+	}
+	bucketPollDuration.Delete(map[string]string{"location": location})
+	locationAvailable.Delete(map[string]string{"location": location})
+}
+
+// BackupWatchers sets the number of open watches of backups, which the
+// backup index (a server has one) keeps.
+func BackupWatchers(n int) { backupWatchers.Set(float64(n)) }
