@@ -38,6 +38,7 @@ import (
 	"github.com/arkproject/ark/pkg/generated/informers/externalversions"
 	"github.com/arkproject/ark/pkg/hooks"
 	"github.com/arkproject/ark/pkg/locations"
+	"github.com/arkproject/ark/pkg/metrics"
 	"github.com/arkproject/ark/pkg/objectstore"
 	"github.com/arkproject/ark/pkg/provenance"
 	"github.com/arkproject/ark/pkg/requester"
@@ -191,6 +192,7 @@ func Run(ctx context.Context, cfg Config) error {
 			backups.Provenance = cfg.Signer
 		}
 		schedules := schedulecontroller.New(ark, factory.Ark().V1().Schedules(), factory.Ark().V1().Backups(), nil)
+		metrics.ReportSchedules(schedules.States)
 		broadcaster := record.NewBroadcaster(record.WithContext(ctx))
 		broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: kube.CoreV1().Events("")})
 		defer broadcaster.Shutdown()

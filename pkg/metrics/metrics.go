@@ -12,6 +12,7 @@ package metrics
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"k8s.io/component-base/metrics"
@@ -108,6 +109,65 @@ var (
 	})
 )
 
+// The schedules' series are read from the schedules and their backups
+// when scraped, not counted as things happen: the bucket is the record of
+// which backups succeeded, so they are right after a restart and for
+// backups another replica took. The replica running the controllers
+// reports them.
+var (
+	schedulePeriodDesc = metrics.NewDesc("ark_schedule_period_seconds",
+		"Time between two runs of a schedule that is enabled and not paused, by namespace and schedule.",
+		[]string{"namespace", "schedule"}, nil, metrics.ALPHA, "")
+	scheduleCreatedDesc = metrics.NewDesc("ark_schedule_created_timestamp_seconds",
+		"When a schedule was created, in seconds since the epoch: what a schedule with no successful backup yet is measured from.",
+		[]string{"namespace", "schedule"}, nil, metrics.ALPHA, "")
+	scheduleLastSuccessDesc = metrics.NewDesc("ark_schedule_last_successful_backup_timestamp_seconds",
+		"When the newest Completed backup of a schedule completed, in seconds since the epoch, as its record in the bucket says; absent if none has.",
+		[]string{"namespace", "schedule"}, nil, metrics.ALPHA, "")
+	// schedules lists the schedules' states when scraped.
+	schedules atomic.Pointer[func() []ScheduleState]
+)
+
+// ScheduleState is what the schedule series say of one schedule.
+type ScheduleState struct {
+	Namespace, Name string
+	// Period is the time between two runs; zero for a paused or invalid
+	// schedule, which then has no period series (and no alert on it).
+	Period time.Duration
+	// Created is when the schedule was created.
+	Created time.Time
+	// LastSuccess is when its newest Completed backup completed; zero if
+	// none has.
+	LastSuccess time.Time
+}
+
+// ReportSchedules says how to list the schedules' states when scraped.
+func ReportSchedules(list func() []ScheduleState) { schedules.Store(&list) }
+
+type scheduleCollector struct{ metrics.BaseStableCollector }
+
+func (*scheduleCollector) DescribeWithStability(ch chan<- *metrics.Desc) {
+	ch <- schedulePeriodDesc
+	ch <- scheduleCreatedDesc
+	ch <- scheduleLastSuccessDesc
+}
+
+func (*scheduleCollector) CollectWithStability(ch chan<- metrics.Metric) {
+	list := schedules.Load()
+	if list == nil {
+		return
+	}
+	for _, s := range (*list)() {
+		ch <- metrics.NewLazyConstMetric(scheduleCreatedDesc, metrics.GaugeValue, float64(s.Created.Unix()), s.Namespace, s.Name)
+		if s.Period > 0 {
+			ch <- metrics.NewLazyConstMetric(schedulePeriodDesc, metrics.GaugeValue, s.Period.Seconds(), s.Namespace, s.Name)
+		}
+		if !s.LastSuccess.IsZero() {
+			ch <- metrics.NewLazyConstMetric(scheduleLastSuccessDesc, metrics.GaugeValue, float64(s.LastSuccess.Unix()), s.Namespace, s.Name)
+		}
+	}
+}
+
 var registerOnce sync.Once
 
 // Register adds Ark's metrics to the legacy registry the server's /metrics
@@ -121,6 +181,7 @@ func Register() {
 		} {
 			legacyregistry.MustRegister(m)
 		}
+		legacyregistry.CustomMustRegister(&scheduleCollector{})
 	})
 }
 

@@ -129,3 +129,32 @@ ark_backup_storage_location_available{location="offsite"} 1
 ark_backup_watchers 3
 `, "ark_backup_watchers")
 }
+
+// The schedules' series, as the schedule controller reports them: a
+// paused schedule has no period (so no alert), one with no successful
+// backup has no last-success series (the alert measures from creation).
+func TestScheduleMetrics(t *testing.T) {
+	Register()
+	ReportSchedules(func() []ScheduleState {
+		return []ScheduleState{
+			{Namespace: "team-a", Name: "daily", Period: 24 * time.Hour, Created: time.Unix(1_700_000_000, 0), LastSuccess: time.Unix(1_800_000_000, 0)},
+			{Namespace: "team-a", Name: "paused", Created: time.Unix(1_700_000_100, 0)},
+			{Namespace: "team-b", Name: "new", Period: time.Hour, Created: time.Unix(1_700_000_200, 0)},
+		}
+	})
+	defer schedules.Store(nil)
+	compare(t, `
+# HELP ark_schedule_period_seconds [ALPHA] Time between two runs of a schedule that is enabled and not paused, by namespace and schedule.
+# TYPE ark_schedule_period_seconds gauge
+ark_schedule_period_seconds{namespace="team-a",schedule="daily"} 86400
+ark_schedule_period_seconds{namespace="team-b",schedule="new"} 3600
+# HELP ark_schedule_created_timestamp_seconds [ALPHA] When a schedule was created, in seconds since the epoch: what a schedule with no successful backup yet is measured from.
+# TYPE ark_schedule_created_timestamp_seconds gauge
+ark_schedule_created_timestamp_seconds{namespace="team-a",schedule="daily"} 1.7e+09
+ark_schedule_created_timestamp_seconds{namespace="team-a",schedule="paused"} 1.7000001e+09
+ark_schedule_created_timestamp_seconds{namespace="team-b",schedule="new"} 1.7000002e+09
+# HELP ark_schedule_last_successful_backup_timestamp_seconds [ALPHA] When the newest Completed backup of a schedule completed, in seconds since the epoch, as its record in the bucket says; absent if none has.
+# TYPE ark_schedule_last_successful_backup_timestamp_seconds gauge
+ark_schedule_last_successful_backup_timestamp_seconds{namespace="team-a",schedule="daily"} 1.8e+09
+`, "ark_schedule_period_seconds", "ark_schedule_created_timestamp_seconds", "ark_schedule_last_successful_backup_timestamp_seconds")
+}

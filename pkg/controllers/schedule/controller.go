@@ -30,6 +30,7 @@ import (
 	"github.com/arkproject/ark/pkg/generated/clientset/versioned"
 	arkinformers "github.com/arkproject/ark/pkg/generated/informers/externalversions/ark/v1"
 	arklisters "github.com/arkproject/ark/pkg/generated/listers/ark/v1"
+	"github.com/arkproject/ark/pkg/metrics"
 )
 
 // busyRetry is how soon a schedule whose previous backup still runs is
@@ -77,6 +78,34 @@ func New(client versioned.Interface, schedules arkinformers.ScheduleInformer, ba
 		},
 	})
 	return c
+}
+
+// States lists every schedule with its period and the completion of its
+// newest Completed backup, from the informers, for the schedule metrics.
+func (c *Controller) States() []metrics.ScheduleState {
+	all, err := c.lister.List(labels.Everything())
+	if err != nil {
+		return nil
+	}
+	now := c.clock.Now()
+	out := make([]metrics.ScheduleState, 0, len(all))
+	for _, s := range all {
+		st := metrics.ScheduleState{Namespace: s.Namespace, Name: s.Name, Created: s.CreationTimestamp.Time}
+		if sched, err := validation.ParseCron(s.Spec.Schedule); err == nil && !s.Spec.Paused {
+			next := sched.Next(now)
+			st.Period = sched.Next(next).Sub(next)
+		}
+		sel := labels.SelectorFromSet(labels.Set{arkv1.LabelScheduleName: s.Name})
+		if backups, err := c.backups.Backups(s.Namespace).List(sel); err == nil {
+			for _, b := range backups {
+				if b.Status.Phase == arkv1.BackupPhaseCompleted && b.Status.CompletionTimestamp != nil && b.Status.CompletionTimestamp.After(st.LastSuccess) {
+					st.LastSuccess = b.Status.CompletionTimestamp.Time
+				}
+			}
+		}
+		out = append(out, st)
+	}
+	return out
 }
 
 func (c *Controller) enqueue(obj interface{}) {

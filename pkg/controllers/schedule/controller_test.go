@@ -539,3 +539,42 @@ func TestTakenBackupNameFailsTheRunVisibly(t *testing.T) {
 		t.Error("no event")
 	}
 }
+
+// The schedule metrics' states: the period of an enabled schedule, none for
+// a paused one, and the completion of the newest Completed backup of each
+// schedule, whatever its other backups and other schedules' backups say.
+func TestStatesForMetrics(t *testing.T) {
+	now := at("2026-11-26T12:00:00Z")
+	h := newHarness(t, newSchedule("0 */6 * * *"), now)
+	paused := newSchedule("@every 1h")
+	paused.Name, paused.Spec.Paused = "paused", true
+	if err := h.schedules.Informer().GetIndexer().Add(paused); err != nil {
+		t.Fatal(err)
+	}
+	backup := func(name, schedule string, phase arkv1.BackupPhase, completed time.Time) {
+		b := &arkv1.Backup{ObjectMeta: metav1.ObjectMeta{Namespace: testNS, Name: name, Labels: map[string]string{arkv1.LabelScheduleName: schedule}}}
+		b.Status.Phase = phase
+		if !completed.IsZero() {
+			b.Status.CompletionTimestamp = &metav1.Time{Time: completed}
+		}
+		if err := h.backups.Informer().GetIndexer().Add(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	backup("nightly-1", "nightly", arkv1.BackupPhaseCompleted, at("2026-11-26T00:01:00Z"))
+	backup("nightly-2", "nightly", arkv1.BackupPhaseCompleted, at("2026-11-26T06:02:00Z"))
+	backup("nightly-3", "nightly", arkv1.BackupPhaseFailed, at("2026-11-26T12:00:00Z"))
+	backup("other-1", "other", arkv1.BackupPhaseCompleted, at("2026-11-26T11:00:00Z"))
+
+	got := map[string]string{}
+	for _, s := range h.c.States() {
+		got[s.Name] = fmt.Sprintf("%s period=%s created=%s last=%s", s.Namespace, s.Period, s.Created.UTC().Format(time.RFC3339), s.LastSuccess.UTC().Format(time.RFC3339))
+	}
+	want := map[string]string{
+		"nightly": "ark period=6h0m0s created=2026-11-25T10:17:42Z last=2026-11-26T06:02:00Z",
+		"paused":  "ark period=0s created=2026-11-25T10:17:42Z last=0001-01-01T00:00:00Z",
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("States() = %v, want %v", got, want)
+	}
+}
