@@ -108,4 +108,10 @@ func TestSchedulesAndRestoresSurviveARestart(t *testing.T) {
 	if _, err := schedules.Get(ctx, "durable", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("on the cluster's etcd, schedule durable: %v, want NotFound", err)
 	}
+	// The killed server held the controllers' Lease: wait until this one
+	// has it and runs backups, so that the tests after this one find the
+	// controllers running.
+	if b := runBackup(t, home, &arkv1.Backup{ObjectMeta: metav1.ObjectMeta{Name: "durable-after"}, Spec: arkv1.BackupSpec{IncludedNamespaces: []string{"durable-src"}}}, ""); b.Status.Phase != arkv1.BackupPhaseCompleted {
+		t.Errorf("a backup after switching back: %q %s", b.Status.Phase, b.Status.FailureReason)
+	}
 }

@@ -50,6 +50,8 @@ func TestDiscoveryAndKubectl(t *testing.T) {
 	if !strings.Contains(out, "default-daily") {
 		t.Errorf("backup table:\n%s", out)
 	}
+	// Only a finished backup can be restored.
+	framework.WaitBackup(t, home, "default-daily")
 	out, err := kubectlIn(t, `apiVersion: ark.heptio.com/v1
 kind: Schedule
 metadata: {name: six-hourly}
@@ -70,10 +72,18 @@ spec: {backupName: default-daily}
 			t.Errorf("schedule/restore tables lack %q:\n%s", want, out)
 		}
 	}
-	out = mustKubectl(t, "explain", "backup.spec.ttl")
-	if !strings.Contains(out, "TTL is how long the backup is kept") {
-		t.Errorf("kubectl explain backup.spec.ttl:\n%s", out)
-	}
+	// kube-apiserver's aggregated OpenAPI catches up with a restarted
+	// ark-apiserver (as after an earlier test's restart) on its own period.
+	eventually(t, 2*time.Minute, "kubectl explain backup.spec.ttl", func() error {
+		out, err := kubectl(t, "explain", "backup.spec.ttl")
+		if err != nil {
+			return fmt.Errorf("%v: %s", err, out)
+		}
+		if !strings.Contains(out, "TTL is how long the backup is kept") {
+			return fmt.Errorf("no TTL doc:\n%s", out)
+		}
+		return nil
+	})
 	out = mustKubectl(t, "get", "bkp,rst,sch", "-n", home, "-o", "name")
 	for _, want := range []string{"backup.ark.heptio.com/default-daily", "restore.ark.heptio.com/from-daily", "schedule.ark.heptio.com/six-hourly"} {
 		if !strings.Contains(out, want) {
