@@ -27,82 +27,23 @@ const namespace = "ark"
 var durationBuckets = metrics.ExponentialBuckets(1, 2, 16)
 
 var (
-	backupAttempts = metrics.NewCounterVec(&metrics.CounterOpts{
-		Namespace: namespace, Subsystem: "backup", Name: "attempts_total",
-		Help:           "Backups this server started running, by namespace and schedule (\"\" for a backup no schedule created).",
-		StabilityLevel: metrics.ALPHA,
-	}, []string{"namespace", "schedule"})
-	backupsFinished = metrics.NewCounterVec(&metrics.CounterOpts{
-		Namespace: namespace, Subsystem: "backup", Name: "finished_total",
-		Help:           "Backups that ended, by namespace, schedule and phase (Completed, PartiallyFailed, Failed, FailedValidation).",
-		StabilityLevel: metrics.ALPHA,
-	}, []string{"namespace", "schedule", "phase"})
-	backupDuration = metrics.NewHistogramVec(&metrics.HistogramOpts{
-		Namespace: namespace, Subsystem: "backup", Name: "duration_seconds",
-		Help:           "How long backups that ran took, from start to their final status, by namespace and schedule.",
-		Buckets:        durationBuckets,
-		StabilityLevel: metrics.ALPHA,
-	}, []string{"namespace", "schedule"})
-	backupItems = metrics.NewCounterVec(&metrics.CounterOpts{
-		Namespace: namespace, Subsystem: "backup", Name: "items_total",
-		Help:           "Items backed up, by namespace and schedule.",
-		StabilityLevel: metrics.ALPHA,
-	}, []string{"namespace", "schedule"})
-	backupWarnings = metrics.NewCounterVec(&metrics.CounterOpts{
-		Namespace: namespace, Subsystem: "backup", Name: "warnings_total",
-		Help:           "Warnings of backups that ended, by namespace and schedule.",
-		StabilityLevel: metrics.ALPHA,
-	}, []string{"namespace", "schedule"})
-	backupErrors = metrics.NewCounterVec(&metrics.CounterOpts{
-		Namespace: namespace, Subsystem: "backup", Name: "errors_total",
-		Help:           "Errors (items not backed up) of backups that ended, by namespace and schedule.",
-		StabilityLevel: metrics.ALPHA,
-	}, []string{"namespace", "schedule"})
-	backupLastSuccess = metrics.NewGaugeVec(&metrics.GaugeOpts{
-		Namespace: namespace, Subsystem: "backup", Name: "last_successful_timestamp_seconds",
-		Help:           "When the last Completed backup of a namespace and schedule ended, in seconds since the epoch: alert when it is older than the schedule's period.",
-		StabilityLevel: metrics.ALPHA,
-	}, []string{"namespace", "schedule"})
+	backupAttempts    = counterVec("backup", "attempts_total", "Backups this server started running, by namespace and schedule (\"\" for a backup no schedule created).", []string{"namespace", "schedule"})
+	backupsFinished   = counterVec("backup", "finished_total", "Backups that ended, by namespace, schedule and phase (Completed, PartiallyFailed, Failed, FailedValidation).", []string{"namespace", "schedule", "phase"})
+	backupDuration    = histogramVec("backup", "duration_seconds", "How long backups that ran took, from start to their final status, by namespace and schedule.", durationBuckets, []string{"namespace", "schedule"})
+	backupItems       = counterVec("backup", "items_total", "Items backed up, by namespace and schedule.", []string{"namespace", "schedule"})
+	backupWarnings    = counterVec("backup", "warnings_total", "Warnings of backups that ended, by namespace and schedule.", []string{"namespace", "schedule"})
+	backupErrors      = counterVec("backup", "errors_total", "Errors (items not backed up) of backups that ended, by namespace and schedule.", []string{"namespace", "schedule"})
+	backupLastSuccess = gaugeVec("backup", "last_successful_timestamp_seconds", "When the last Completed backup of a namespace and schedule ended, in seconds since the epoch: alert when it is older than the schedule's period.", []string{"namespace", "schedule"})
 
-	restoreAttempts = metrics.NewCounterVec(&metrics.CounterOpts{
-		Namespace: namespace, Subsystem: "restore", Name: "attempts_total",
-		Help:           "Restores this server started running, by namespace.",
-		StabilityLevel: metrics.ALPHA,
-	}, []string{"namespace"})
-	restoresFinished = metrics.NewCounterVec(&metrics.CounterOpts{
-		Namespace: namespace, Subsystem: "restore", Name: "finished_total",
-		Help:           "Restores that ended, by namespace and phase (Completed, PartiallyFailed, Failed, FailedValidation).",
-		StabilityLevel: metrics.ALPHA,
-	}, []string{"namespace", "phase"})
-	restoreDuration = metrics.NewHistogramVec(&metrics.HistogramOpts{
-		Namespace: namespace, Subsystem: "restore", Name: "duration_seconds",
-		Help:           "How long restores that ran took, from start to their final status, by namespace.",
-		Buckets:        durationBuckets,
-		StabilityLevel: metrics.ALPHA,
-	}, []string{"namespace"})
-	restoreItems = metrics.NewCounterVec(&metrics.CounterOpts{
-		Namespace: namespace, Subsystem: "restore", Name: "items_total",
-		Help:           "Items of restores that ended, by namespace and what was done with them (created, updated, skipped, failed).",
-		StabilityLevel: metrics.ALPHA,
-	}, []string{"namespace", "action"})
+	restoreAttempts  = counterVec("restore", "attempts_total", "Restores this server started running, by namespace.", []string{"namespace"})
+	restoresFinished = counterVec("restore", "finished_total", "Restores that ended, by namespace and phase (Completed, PartiallyFailed, Failed, FailedValidation).", []string{"namespace", "phase"})
+	restoreDuration  = histogramVec("restore", "duration_seconds", "How long restores that ran took, from start to their final status, by namespace.", durationBuckets, []string{"namespace"})
+	restoreItems     = counterVec("restore", "items_total", "Items of restores that ended, by namespace and what was done with them (created, updated, skipped, failed).", []string{"namespace", "action"})
 
-	bucketPolls = metrics.NewCounterVec(&metrics.CounterOpts{
-		Namespace: namespace, Subsystem: "bucket", Name: "polls_total",
-		Help:           "Polls of backup storage locations for their backups (listings, and reads of the records changes named), by location and result (ok, error).",
-		StabilityLevel: metrics.ALPHA,
-	}, []string{"location", "result"})
-	bucketPollDuration = metrics.NewHistogramVec(&metrics.HistogramOpts{
-		Namespace: namespace, Subsystem: "bucket", Name: "poll_duration_seconds",
-		Help:           "How long polls of backup storage locations took, by location.",
-		Buckets:        metrics.ExponentialBuckets(0.001, 4, 10), // 1 ms to about 4 min
-		StabilityLevel: metrics.ALPHA,
-	}, []string{"location"})
-	locationAvailable = metrics.NewGaugeVec(&metrics.GaugeOpts{
-		Namespace: namespace, Subsystem: "backup_storage_location", Name: "available",
-		Help:           "1 if the last poll of a backup storage location's bucket worked, 0 if it failed.",
-		StabilityLevel: metrics.ALPHA,
-	}, []string{"location"})
-	backupWatchers = metrics.NewGauge(&metrics.GaugeOpts{
+	bucketPolls        = counterVec("bucket", "polls_total", "Polls of backup storage locations for their backups (listings, and reads of the records changes named), by location and result (ok, error).", []string{"location", "result"})
+	bucketPollDuration = histogramVec("bucket", "poll_duration_seconds", "How long polls of backup storage locations took, by location.", metrics.ExponentialBuckets(0.001, 4, 10), []string{"location"})
+	locationAvailable  = gaugeVec("backup_storage_location", "available", "1 if the last poll of a backup storage location's bucket worked, 0 if it failed.", []string{"location"})
+	backupWatchers     = metrics.NewGauge(&metrics.GaugeOpts{
 		Namespace: namespace, Subsystem: "backup", Name: "watchers",
 		Help:           "Open watches of the bucket-backed backups, the in-process controllers' included.",
 		StabilityLevel: metrics.ALPHA,
@@ -166,6 +107,20 @@ func (*scheduleCollector) CollectWithStability(ch chan<- metrics.Metric) {
 			ch <- metrics.NewLazyConstMetric(scheduleLastSuccessDesc, metrics.GaugeValue, float64(s.LastSuccess.Unix()), s.Namespace, s.Name)
 		}
 	}
+}
+
+// counterVec, gaugeVec and histogramVec make Ark's series: under the ark
+// namespace, alpha stability.
+func counterVec(subsystem, name, help string, labels []string) *metrics.CounterVec {
+	return metrics.NewCounterVec(&metrics.CounterOpts{Namespace: namespace, Subsystem: subsystem, Name: name, Help: help, StabilityLevel: metrics.ALPHA}, labels)
+}
+
+func gaugeVec(subsystem, name, help string, labels []string) *metrics.GaugeVec {
+	return metrics.NewGaugeVec(&metrics.GaugeOpts{Namespace: namespace, Subsystem: subsystem, Name: name, Help: help, StabilityLevel: metrics.ALPHA}, labels)
+}
+
+func histogramVec(subsystem, name, help string, buckets []float64, labels []string) *metrics.HistogramVec {
+	return metrics.NewHistogramVec(&metrics.HistogramOpts{Namespace: namespace, Subsystem: subsystem, Name: name, Help: help, Buckets: buckets, StabilityLevel: metrics.ALPHA}, labels)
 }
 
 var registerOnce sync.Once
