@@ -20,7 +20,19 @@ import (
 // returns each sample by its series, name{labels} as printed.
 func scrape(t *testing.T) map[string]float64 {
 	t.Helper()
+	out, status := scrapeAs(t, "")
+	if status != http.StatusOK {
+		t.Fatalf("GET /metrics: %d", status)
+	}
+	return out
+}
+
+// scrapeAs is scrape as user ("" is the administrator), returning the
+// status instead of failing on one other than 200.
+func scrapeAs(t *testing.T, user string) (map[string]float64, int) {
+	t.Helper()
 	cfg := rest.CopyConfig(cluster.Config)
+	cfg.Impersonate.UserName = user
 	cfg.Host = fmt.Sprintf("https://127.0.0.1:%d", cluster.ArkPort)
 	// ark-apiserver's serving certificate is not the cluster's; loopback.
 	cfg.CAData, cfg.CAFile, cfg.Insecure = nil, "", true
@@ -38,7 +50,7 @@ func scrape(t *testing.T) map[string]float64 {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET /metrics: %s", resp.Status)
+		return nil, resp.StatusCode
 	}
 	out := map[string]float64{}
 	sc := bufio.NewScanner(resp.Body)
@@ -56,7 +68,7 @@ func scrape(t *testing.T) map[string]float64 {
 	if err := sc.Err(); err != nil {
 		t.Fatal(err)
 	}
-	return out
+	return out, resp.StatusCode
 }
 
 // A backup and a restore that run show on the server's /metrics, beside
@@ -104,5 +116,10 @@ func TestMetricsCountBackupsRestoresAndPolls(t *testing.T) {
 	}
 	if after[watchers] < 1 {
 		t.Errorf("%s = %v, want at least the controllers' watch", watchers, after[watchers])
+	}
+	// The series name every tenant's namespaces and schedules: a user
+	// without get on /metrics reads none of them.
+	if got, status := scrapeAs(t, "metrics-nobody"); status != http.StatusForbidden || got != nil {
+		t.Errorf("GET /metrics as a user without the right: %d, %d series; want 403 and none", status, len(got))
 	}
 }
