@@ -6,20 +6,22 @@ LOCAL_DIR ?= _output/local
 PORT ?= 8443
 BENCH_TIME ?= 20x
 
-.PHONY: all build test unit e2e verify run run-standalone bench bench-restore bench-backup bench-list codegen controlplane s3server azurite clean
+.PHONY: all build test unit e2e verify run run-standalone bench bench-restore bench-backup bench-list codegen controlplane s3server azurite promtool clean
 
 all: build
 
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS := -X github.com/arkproject/ark/pkg/version.Version=$(VERSION) -X github.com/arkproject/ark/pkg/version.Commit=$(COMMIT)
 
 ## build: compile bin/ark-apiserver and the ark CLI (bin/ark, and bin/kubectl-ark for kubectl)
 build:
-	$(GO) build -o bin/ark-apiserver ./cmd/ark-apiserver
-	$(GO) build -ldflags "-X github.com/arkproject/ark/pkg/cmd/cli.Version=$(VERSION)" -o bin/ark ./cmd/ark
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/ark-apiserver ./cmd/ark-apiserver
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/ark ./cmd/ark
 	cp bin/ark bin/kubectl-ark
 
 ## test: verify, then every test: unit, in-process integration, and end-to-end on a local cluster
-test: verify controlplane s3server azurite
+test: verify controlplane s3server azurite promtool
 	$(GO) test $$($(GO) list ./... | grep -v /test/e2e) -count=1 -timeout 30m
 	$(GO) test ./test/e2e/... -p 1 -count=1 -timeout 40m
 
@@ -81,6 +83,10 @@ controlplane:
 ## s3server: build the S3-compatible server (versitygw) the S3 backend's tests run against into _output/bin (cached)
 s3server:
 	hack/s3server/build.sh
+
+## promtool: build Prometheus's promtool (pinned), which tests the alerting rules in artifacts/monitoring, into _output/bin (cached)
+promtool:
+	hack/promtool/build.sh
 
 ## azurite: install the Azure Blob emulator (Azurite, pinned, from npm; needs node and npm) the Azure backend's tests run against into _output/azurite (cached)
 azurite:

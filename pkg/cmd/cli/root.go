@@ -22,9 +22,6 @@ import (
 // kubeconfig names one... for the kubeconfig's namespace "default" too.
 const DefaultNamespace = "heptio-ark"
 
-// Version is set at build time (-ldflags -X).
-var Version = "dev"
-
 // Env is what commands share: streams and clients made from the flags.
 type Env struct {
 	In       io.Reader

@@ -8,12 +8,15 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+
+	"github.com/arkproject/ark/pkg/version"
 )
 
 // statusServer answers every request with the given API Status.
@@ -128,11 +131,12 @@ func TestCompletion(t *testing.T) {
 }
 
 func TestVersionClientOnly(t *testing.T) {
-	old := Version
-	Version = "v9.9.9-test"
-	defer func() { Version = old }()
+	oldVersion, oldCommit := version.Version, version.Commit
+	version.Version, version.Commit = "v9.9.9-test", "0123abc"
+	defer func() { version.Version, version.Commit = oldVersion, oldCommit }()
 	r := mustRun(t, nil, nil, "version", "--client")
-	if r.out != "Client: ark v9.9.9-test (API ark.heptio.com/v1)\n" {
+	want := fmt.Sprintf("Client: ark v9.9.9-test (commit 0123abc), %s, %s/%s (API ark.heptio.com/v1)\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	if r.out != want {
 		t.Errorf("stdout %q", r.out)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
+	"github.com/arkproject/ark/pkg/version"
 )
 
 func newVersionCommand(env *Env) *cobra.Command {
@@ -15,7 +16,7 @@ func newVersionCommand(env *Env) *cobra.Command {
 		Use:   "version",
 		Short: "Show the client version and what the server serves",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			fmt.Fprintf(env.Out, "Client: ark %s (API %s)\n", Version, arkv1.SchemeGroupVersion)
+			fmt.Fprintf(env.Out, "Client: ark %s (API %s)\n", version.Get(), arkv1.SchemeGroupVersion)
 			if clientOnly {
 				return nil
 			}

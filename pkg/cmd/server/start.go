@@ -46,6 +46,7 @@ import (
 	"github.com/arkproject/ark/pkg/provenance"
 	"github.com/arkproject/ark/pkg/resourcescope"
 	"github.com/arkproject/ark/pkg/standalone"
+	"github.com/arkproject/ark/pkg/version"
 )
 
 const etcdPathPrefix = "/registry/ark.heptio.com"
@@ -144,6 +145,7 @@ written to the backup storage location itself; restores and schedules are kept
 in etcd (an embedded one unless --etcd-servers is given). Without --standalone
 it runs as an aggregated API server behind kube-apiserver.`,
 		SilenceUsage: true,
+		Version:      version.Get().String(),
 		RunE: func(c *cobra.Command, args []string) error {
 			if err := o.Complete(); err != nil {
 				return err
