@@ -198,6 +198,8 @@ func Run(ctx context.Context, cfg Config) error {
 		defer broadcaster.Shutdown()
 		recorder := broadcaster.NewRecorder(arkscheme.Scheme, corev1.EventSource{Component: "ark-gc"})
 		schedules.Recorder = broadcaster.NewRecorder(arkscheme.Scheme, corev1.EventSource{Component: "ark-schedule"})
+		backups.Recorder = broadcaster.NewRecorder(arkscheme.Scheme, corev1.EventSource{Component: "ark-backup"})
+		restores.Recorder = broadcaster.NewRecorder(arkscheme.Scheme, corev1.EventSource{Component: "ark-restore"})
 		collector := gc.New(ark, factory.Ark().V1().Backups(), cfg.Locations, dyn, recorder)
 		if cfg.Signer != nil {
 			collector.Provenance = cfg.Signer

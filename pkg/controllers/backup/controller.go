@@ -11,14 +11,17 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
@@ -79,6 +82,25 @@ type Controller struct {
 	// store of a backup's location for writing.
 	Stores func(location string) (objectstore.Store, error)
 	Layout backupstore.Layout
+	// Recorder, when set, gets an event for every phase a backup enters,
+	// so `kubectl describe backup` and `kubectl get events` tell its story.
+	Recorder record.EventRecorder
+}
+
+// The reasons of the events a backup gets, one per phase it enters.
+const (
+	ReasonStarted          = "Started"
+	ReasonCompleted        = "Completed"
+	ReasonPartiallyFailed  = "PartiallyFailed"
+	ReasonFailed           = "Failed"
+	ReasonFailedValidation = "FailedValidation"
+	ReasonInterrupted      = "Interrupted"
+)
+
+func (c *Controller) event(b *arkv1.Backup, eventType, reason, format string, args ...any) {
+	if c.Recorder != nil {
+		c.Recorder.Eventf(b, eventType, reason, format, args...)
+	}
 }
 
 // Provenance tells the backups this cluster's API accepted (see package
@@ -166,6 +188,7 @@ func (c *Controller) failInterrupted(ctx context.Context) {
 			continue
 		}
 		klog.InfoS("Marked interrupted backup failed", "backup", klog.KObj(b))
+		c.event(b, corev1.EventTypeWarning, ReasonInterrupted, "Backup failed: %s", InterruptedReason)
 		// Counted here, where it ended: the server that started it is gone.
 		metrics.BackupFinished(b, arkv1.BackupPhaseFailed, time.Time{}, time.Time{}, 0, 0, 0)
 		c.salvageLog(ctx, b)
@@ -255,6 +278,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 			return err
 		}
 		klog.InfoS("Backup failed validation", "backup", klog.KObj(b), "errors", problems)
+		c.event(b, corev1.EventTypeWarning, ReasonFailedValidation, "Backup refused: %s", strings.Join(problems, "; "))
 		metrics.BackupFinished(b, arkv1.BackupPhaseFailedValidation, time.Time{}, time.Time{}, 0, 0, 0)
 		return nil
 	}
@@ -283,6 +307,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		return err
 	}
 	klog.InfoS("Backup started", "backup", klog.KObj(b))
+	c.event(b, corev1.EventTypeNormal, ReasonStarted, "Backup started, to storage location %q", b.Spec.StorageLocation)
 	metrics.BackupStarted(b)
 
 	last := c.clock.Now()
@@ -331,6 +356,15 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	})
 	if err == nil && ended.Phase != arkv1.BackupPhaseDeleting {
 		metrics.BackupFinished(b, ended.Phase, start.Time, c.clock.Now(), out.Items, out.Warnings, out.Errors)
+		took := c.clock.Since(start.Time).Round(time.Second)
+		switch ended.Phase {
+		case arkv1.BackupPhaseFailed:
+			c.event(b, corev1.EventTypeWarning, ReasonFailed, "Backup failed after %s: %s", took, ended.FailureReason)
+		case arkv1.BackupPhasePartiallyFailed:
+			c.event(b, corev1.EventTypeWarning, ReasonPartiallyFailed, "Backed up %d items in %s; %d could not be backed up (errors), %d warnings: `ark backup logs %s` says which", out.Items, took, out.Errors, out.Warnings, b.Name)
+		case arkv1.BackupPhaseCompleted:
+			c.event(b, corev1.EventTypeNormal, ReasonCompleted, "Backed up %d items in %s, %d warnings", out.Items, took, out.Warnings)
+		}
 	}
 	return err
 }

@@ -18,12 +18,14 @@ import (
 	k8stypes "k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	clienttesting "k8s.io/client-go/testing"
+	"k8s.io/client-go/tools/record"
 	clocktesting "k8s.io/utils/clock/testing"
 
 	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
 	"github.com/arkproject/ark/pkg/apis/ark/validation"
 	backupengine "github.com/arkproject/ark/pkg/backup"
 	"github.com/arkproject/ark/pkg/backupstore"
+	"github.com/arkproject/ark/pkg/controllers/eventtest"
 	"github.com/arkproject/ark/pkg/generated/clientset/versioned/fake"
 	"github.com/arkproject/ark/pkg/generated/informers/externalversions"
 	arkinformers "github.com/arkproject/ark/pkg/generated/informers/externalversions/ark/v1"
@@ -100,6 +102,7 @@ type harness struct {
 	clock    *clocktesting.FakeClock
 	engine   *fakeEngine
 	c        *Controller
+	recorder *record.FakeRecorder
 
 	mu         sync.Mutex
 	newEngines int
@@ -125,6 +128,8 @@ func newHarness(t *testing.T, objs ...*arkv1.Backup) *harness {
 	})
 	h.c.clock = h.clock
 	h.c.ProgressInterval = time.Second
+	h.recorder = record.NewFakeRecorder(100)
+	h.c.Recorder = h.recorder
 	for _, o := range objs {
 		h.add(t, o)
 	}
@@ -270,12 +275,18 @@ func TestSyncOutcomes(t *testing.T) {
 		err        error
 		wantPhase  arkv1.BackupPhase
 		wantReason string
+		wantEvent  string
 	}{
-		{"warnings only", backupengine.Outcome{Items: 4, Warnings: 3}, nil, arkv1.BackupPhaseCompleted, ""},
-		{"one item error", backupengine.Outcome{Items: 9, Errors: 1}, nil, arkv1.BackupPhasePartiallyFailed, ""},
-		{"item errors", backupengine.Outcome{Items: 9, Warnings: 1, Errors: 2}, nil, arkv1.BackupPhasePartiallyFailed, ""},
-		{"engine error", backupengine.Outcome{Items: 5, Errors: 1}, errors.New("uploading the tarball: bucket is gone"), arkv1.BackupPhaseFailed, "uploading the tarball: bucket is gone"},
-		{"engine error, nothing done", backupengine.Outcome{}, errors.New("the backup records no requester"), arkv1.BackupPhaseFailed, "the backup records no requester"},
+		{"warnings only", backupengine.Outcome{Items: 4, Warnings: 3}, nil, arkv1.BackupPhaseCompleted, "",
+			"Normal Completed Backed up 4 items in 0s, 3 warnings"},
+		{"one item error", backupengine.Outcome{Items: 9, Errors: 1}, nil, arkv1.BackupPhasePartiallyFailed, "",
+			"Warning PartiallyFailed Backed up 9 items in 0s; 1 could not be backed up (errors), 0 warnings: `ark backup logs b1` says which"},
+		{"item errors", backupengine.Outcome{Items: 9, Warnings: 1, Errors: 2}, nil, arkv1.BackupPhasePartiallyFailed, "",
+			"Warning PartiallyFailed Backed up 9 items in 0s; 2 could not be backed up (errors), 1 warnings"},
+		{"engine error", backupengine.Outcome{Items: 5, Errors: 1}, errors.New("uploading the tarball: bucket is gone"), arkv1.BackupPhaseFailed, "uploading the tarball: bucket is gone",
+			"Warning Failed Backup failed after 0s: uploading the tarball: bucket is gone"},
+		{"engine error, nothing done", backupengine.Outcome{}, errors.New("the backup records no requester"), arkv1.BackupPhaseFailed, "the backup records no requester",
+			"Warning Failed Backup failed after 0s: the backup records no requester"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, newBackup("b1", arkv1.BackupPhaseNew))
@@ -302,6 +313,7 @@ func TestSyncOutcomes(t *testing.T) {
 			if !timeEqual(s.CompletionTimestamp, t0) {
 				t.Errorf("completionTimestamp = %v, want %v", s.CompletionTimestamp, t0)
 			}
+			eventtest.Expect(t, h.recorder, `Normal Started Backup started, to storage location "default"`, tc.wantEvent)
 		})
 	}
 }
@@ -411,6 +423,7 @@ func TestFailInterrupted(t *testing.T) {
 	if n := len(h.engine.runs()); n != 0 {
 		t.Errorf("failInterrupted ran the engine %d times", n)
 	}
+	eventtest.Expect(t, h.recorder, "Warning Interrupted Backup failed: "+InterruptedReason, "Warning Interrupted Backup failed: "+InterruptedReason)
 
 	// The New ones are then taken as usual.
 	h.engine.out = backupengine.Outcome{Items: 1}
@@ -741,6 +754,7 @@ func TestSyncRefusesUnusableBackups(t *testing.T) {
 	if n := h.engineCount(); n != 0 {
 		t.Errorf("the engine ran %d times for unusable backups", n)
 	}
+	eventtest.Expect(t, h.recorder, "Warning FailedValidation Backup refused: spec.", "Warning FailedValidation Backup refused: spec.")
 }
 
 // A backup outside the home namespace is confined when it starts, not only

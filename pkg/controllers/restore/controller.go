@@ -7,14 +7,17 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/retry"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
@@ -68,6 +71,25 @@ type Controller struct {
 	// CanDownload, when set, says whether a user may download the backups
 	// of a namespace: a restore of another namespace's backup needs it.
 	CanDownload func(ctx context.Context, user *arkv1.UserInfo, namespace string) (allowed bool, reason string, err error)
+	// Recorder, when set, gets an event for every phase a restore enters,
+	// so `kubectl describe restore` and `kubectl get events` tell its story.
+	Recorder record.EventRecorder
+}
+
+// The reasons of the events a restore gets, one per phase it enters.
+const (
+	ReasonStarted          = "Started"
+	ReasonCompleted        = "Completed"
+	ReasonPartiallyFailed  = "PartiallyFailed"
+	ReasonFailed           = "Failed"
+	ReasonFailedValidation = "FailedValidation"
+	ReasonInterrupted      = "Interrupted"
+)
+
+func (c *Controller) event(r *arkv1.Restore, eventType, reason, format string, args ...any) {
+	if c.Recorder != nil {
+		c.Recorder.Eventf(r, eventType, reason, format, args...)
+	}
 }
 
 // New returns a controller over the restores informer.
@@ -136,6 +158,7 @@ func (c *Controller) failInterrupted(ctx context.Context) {
 		if marked {
 			// Counted here, where it ended: the server that started it is gone.
 			metrics.RestoreFinished(r, arkv1.RestorePhaseFailed, time.Time{}, time.Time{}, metrics.RestoreItems{})
+			c.event(r, corev1.EventTypeWarning, ReasonInterrupted, "Restore failed: %s", InterruptedReason)
 		}
 	}
 }
@@ -256,6 +279,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		}
 		if err == nil {
 			metrics.RestoreFinished(r, arkv1.RestorePhaseFailedValidation, time.Time{}, time.Time{}, metrics.RestoreItems{})
+			c.event(r, corev1.EventTypeWarning, ReasonFailedValidation, "Restore refused: %s", strings.Join(problems, "; "))
 		}
 		return err
 	}
@@ -283,6 +307,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	}
 	klog.InfoS("Restore started", "restore", klog.KObj(r), "backup", backup.Name)
 	metrics.RestoreStarted(r)
+	c.event(r, corev1.EventTypeNormal, ReasonStarted, "Restore of backup %s started", backup.Name)
 
 	// The engine given here reports progress from one goroutine that its
 	// item workers never wait for, so a status write here slows the reports,
@@ -334,6 +359,15 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	})
 	if err == nil {
 		metrics.RestoreFinished(r, phase, start.Time, c.clock.Now(), metrics.RestoreItems{Created: out.Created, Updated: out.Updated, Skipped: out.Skipped, Failed: out.Failed})
+		took := c.clock.Since(start.Time).Round(time.Second)
+		switch phase {
+		case arkv1.RestorePhaseFailed:
+			c.event(r, corev1.EventTypeWarning, ReasonFailed, "Restore of backup %s failed after %s: %v", backup.Name, took, runErr)
+		case arkv1.RestorePhasePartiallyFailed:
+			c.event(r, corev1.EventTypeWarning, ReasonPartiallyFailed, "Restored backup %s in %s: %d created, %d updated, %d skipped, %d failed (%d errors, %d warnings): `ark restore describe %s` says which", backup.Name, took, out.Created, out.Updated, out.Skipped, out.Failed, out.Errors, out.Warnings, r.Name)
+		case arkv1.RestorePhaseCompleted:
+			c.event(r, corev1.EventTypeNormal, ReasonCompleted, "Restored backup %s in %s: %d created, %d updated, %d skipped, %d warnings", backup.Name, took, out.Created, out.Updated, out.Skipped, out.Warnings)
+		}
 	}
 	return err
 }

@@ -15,9 +15,11 @@ import (
 	k8stypes "k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	clienttesting "k8s.io/client-go/testing"
+	"k8s.io/client-go/tools/record"
 	clocktesting "k8s.io/utils/clock/testing"
 
 	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
+	"github.com/arkproject/ark/pkg/controllers/eventtest"
 	"github.com/arkproject/ark/pkg/generated/clientset/versioned/fake"
 	"github.com/arkproject/ark/pkg/generated/informers/externalversions"
 	arkinformers "github.com/arkproject/ark/pkg/generated/informers/externalversions/ark/v1"
@@ -103,6 +105,7 @@ type harness struct {
 	clock    *clocktesting.FakeClock
 	engine   *fakeEngine
 	c        *Controller
+	recorder *record.FakeRecorder
 
 	mu         sync.Mutex
 	newEngines int
@@ -129,6 +132,8 @@ func newHarness(t *testing.T, objs ...runtime.Object) *harness {
 	})
 	h.c.clock = h.clock
 	h.c.ProgressInterval = time.Second
+	h.recorder = record.NewFakeRecorder(100)
+	h.c.Recorder = h.recorder
 	for _, o := range objs {
 		if r, ok := o.(*arkv1.Restore); ok {
 			h.add(t, r)
@@ -332,13 +337,20 @@ func TestSyncOutcomes(t *testing.T) {
 		err        error
 		wantPhase  arkv1.RestorePhase
 		wantReason string
+		wantEvent  string
 	}{
-		{"warnings only", restoreengine.Outcome{Items: 4, Summary: restoreengine.Summary{Skipped: 3, Warnings: 3}}, nil, arkv1.RestorePhaseCompleted, ""},
-		{"one item error", restoreengine.Outcome{Items: 9, Summary: restoreengine.Summary{Created: 8, Failed: 1, Errors: 1}}, nil, arkv1.RestorePhasePartiallyFailed, ""},
-		{"created with a data error", restoreengine.Outcome{Items: 2, Summary: restoreengine.Summary{Created: 2, Errors: 1}}, nil, arkv1.RestorePhasePartiallyFailed, ""},
-		{"item errors and warnings", restoreengine.Outcome{Items: 9, Summary: restoreengine.Summary{Failed: 2, Warnings: 1, Errors: 2}}, nil, arkv1.RestorePhasePartiallyFailed, ""},
-		{"engine error", restoreengine.Outcome{Items: 5, Summary: restoreengine.Summary{Errors: 1}}, errors.New("reading the backup: checksum mismatch"), arkv1.RestorePhaseFailed, "reading the backup: checksum mismatch"},
-		{"engine error, nothing done", restoreengine.Outcome{}, errors.New("the restore records no requester, so there is no one whose rights it could use"), arkv1.RestorePhaseFailed, "the restore records no requester, so there is no one whose rights it could use"},
+		{"warnings only", restoreengine.Outcome{Items: 4, Summary: restoreengine.Summary{Skipped: 3, Warnings: 3}}, nil, arkv1.RestorePhaseCompleted, "",
+			"Normal Completed Restored backup b1 in 0s: 0 created, 0 updated, 3 skipped, 3 warnings"},
+		{"one item error", restoreengine.Outcome{Items: 9, Summary: restoreengine.Summary{Created: 8, Failed: 1, Errors: 1}}, nil, arkv1.RestorePhasePartiallyFailed, "",
+			"Warning PartiallyFailed Restored backup b1 in 0s: 8 created, 0 updated, 0 skipped, 1 failed (1 errors, 0 warnings): `ark restore describe r1` says which"},
+		{"created with a data error", restoreengine.Outcome{Items: 2, Summary: restoreengine.Summary{Created: 2, Errors: 1}}, nil, arkv1.RestorePhasePartiallyFailed, "",
+			"Warning PartiallyFailed Restored backup b1 in 0s: 2 created, 0 updated, 0 skipped, 0 failed (1 errors, 0 warnings)"},
+		{"item errors and warnings", restoreengine.Outcome{Items: 9, Summary: restoreengine.Summary{Failed: 2, Warnings: 1, Errors: 2}}, nil, arkv1.RestorePhasePartiallyFailed, "",
+			"Warning PartiallyFailed Restored backup b1 in 0s: 0 created, 0 updated, 0 skipped, 2 failed (2 errors, 1 warnings)"},
+		{"engine error", restoreengine.Outcome{Items: 5, Summary: restoreengine.Summary{Errors: 1}}, errors.New("reading the backup: checksum mismatch"), arkv1.RestorePhaseFailed, "reading the backup: checksum mismatch",
+			"Warning Failed Restore of backup b1 failed after 0s: reading the backup: checksum mismatch"},
+		{"engine error, nothing done", restoreengine.Outcome{}, errors.New("the restore records no requester, so there is no one whose rights it could use"), arkv1.RestorePhaseFailed, "the restore records no requester, so there is no one whose rights it could use",
+			"Warning Failed Restore of backup b1 failed after 0s: the restore records no requester"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, newRestore("r1", arkv1.RestorePhaseNew, "b1"), newBackup("b1", arkv1.BackupPhaseCompleted))
@@ -368,6 +380,7 @@ func TestSyncOutcomes(t *testing.T) {
 			if n := len(h.statusUpdates()); n != 2 {
 				t.Errorf("status updates = %d, want 2 (claim, final)", n)
 			}
+			eventtest.Expect(t, h.recorder, "Normal Started Restore of backup b1 started", tc.wantEvent)
 		})
 	}
 }
@@ -484,6 +497,7 @@ func TestSyncScheduleNameWithoutCompletedBackupFailsValidation(t *testing.T) {
 	if n := len(h.statusUpdates()); n != 1 {
 		t.Errorf("status updates = %d, want 1", n)
 	}
+	eventtest.Expect(t, h.recorder, "Warning FailedValidation Restore refused: "+want)
 }
 
 func TestSyncBackupNameValidation(t *testing.T) {
@@ -643,6 +657,8 @@ func TestFailInterrupted(t *testing.T) {
 	if n := h.engineCount(); n != 0 {
 		t.Errorf("failInterrupted made %d engines", n)
 	}
+	interrupted := "Warning Interrupted Restore failed: " + InterruptedReason
+	eventtest.Expect(t, h.recorder, interrupted, interrupted)
 
 	// The New ones are then taken as usual.
 	h.engine.out = restoreengine.Outcome{Items: 1, Summary: restoreengine.Summary{Created: 1}}

@@ -48,7 +48,8 @@ type Controller struct {
 	synced  []cache.InformerSynced
 	queue   workqueue.TypedRateLimitingInterface[string]
 	clock   clock.WithTicker
-	// Recorder, when set, receives an event for every run that took no backup.
+	// Recorder, when set, gets an event for every phase a schedule enters,
+	// every backup it creates and every run that took no backup.
 	Recorder record.EventRecorder
 }
 
@@ -211,6 +212,20 @@ func nextTick(sched cron.Schedule, t time.Time) time.Time {
 	return n
 }
 
+// The reasons of a schedule's events.
+const (
+	ReasonEnabled          = "Enabled"
+	ReasonFailedValidation = "FailedValidation"
+	ReasonBackupCreated    = "BackupCreated"
+	ReasonBackupNameTaken  = "BackupNameTaken"
+)
+
+func (c *Controller) event(s *arkv1.Schedule, eventType, reason, format string, args ...any) {
+	if c.Recorder != nil {
+		c.Recorder.Eventf(s, eventType, reason, format, args...)
+	}
+}
+
 // sync creates the schedule's due backup, if any, and says when to look again.
 func (c *Controller) sync(ctx context.Context, key string) (time.Duration, error) {
 	ns, name, err := cache.SplitMetaNamespaceKey(key)
@@ -226,9 +241,14 @@ func (c *Controller) sync(ctx context.Context, key string) (time.Duration, error
 	}
 	sched, perr := validation.ParseCron(s.Spec.Schedule)
 	if perr != nil {
-		return 0, c.setStatus(ctx, s, func(st *arkv1.ScheduleStatus) {
-			st.Phase, st.ValidationErrors = arkv1.SchedulePhaseFailedValidation, []string{"spec.schedule: " + perr.Error()}
+		problem := "spec.schedule: " + perr.Error()
+		err := c.setStatus(ctx, s, func(st *arkv1.ScheduleStatus) {
+			st.Phase, st.ValidationErrors = arkv1.SchedulePhaseFailedValidation, []string{problem}
 		})
+		if err == nil && s.Status.Phase != arkv1.SchedulePhaseFailedValidation {
+			c.event(s, corev1.EventTypeWarning, ReasonFailedValidation, "Schedule takes no backups: %s", problem)
+		}
+		return 0, err
 	}
 	if s.Status.Phase != arkv1.SchedulePhaseEnabled {
 		if err := c.setStatus(ctx, s, func(st *arkv1.ScheduleStatus) {
@@ -236,6 +256,7 @@ func (c *Controller) sync(ctx context.Context, key string) (time.Duration, error
 		}); err != nil {
 			return 0, err
 		}
+		c.event(s, corev1.EventTypeNormal, ReasonEnabled, "Schedule enabled: backups at %q", s.Spec.Schedule)
 	}
 	if s.Spec.Paused {
 		return 0, nil // unpausing updates the schedule, which queues it
@@ -280,13 +301,12 @@ func (c *Controller) sync(ctx context.Context, key string) (time.Duration, error
 		reason := fmt.Sprintf("backup %s was not taken: a backup of that name that is not this schedule's already exists in namespace %s", backupName, s.Namespace)
 		failure = &arkv1.ScheduleFailure{Time: last, BackupName: backupName, Reason: reason}
 		klog.InfoS("Scheduled backup not taken: its name is taken", "schedule", klog.KObj(s), "backup", backupName)
-		if c.Recorder != nil {
-			c.Recorder.Event(s, corev1.EventTypeWarning, "BackupNameTaken", reason)
-		}
+		c.event(s, corev1.EventTypeWarning, ReasonBackupNameTaken, "%s", reason)
 	case err != nil:
 		return 0, fmt.Errorf("creating backup %s: %w", backupName, err)
 	default:
 		klog.InfoS("Created scheduled backup", "schedule", klog.KObj(s), "backup", backupName)
+		c.event(s, corev1.EventTypeNormal, ReasonBackupCreated, "Created backup %s", backupName)
 	}
 	if err := c.setStatus(ctx, s, func(st *arkv1.ScheduleStatus) {
 		st.Phase, st.LastBackup = arkv1.SchedulePhaseEnabled, &last

@@ -16,6 +16,7 @@ import (
 	clocktesting "k8s.io/utils/clock/testing"
 
 	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
+	"github.com/arkproject/ark/pkg/controllers/eventtest"
 	"github.com/arkproject/ark/pkg/generated/clientset/versioned/fake"
 	"github.com/arkproject/ark/pkg/generated/informers/externalversions"
 	arkinformers "github.com/arkproject/ark/pkg/generated/informers/externalversions/ark/v1"
@@ -39,6 +40,7 @@ type harness struct {
 	backups   arkinformers.BackupInformer
 	clock     *clocktesting.FakeClock
 	c         *Controller
+	recorder  *record.FakeRecorder
 }
 
 func newReplica(client *fake.Clientset, now time.Time) *harness {
@@ -47,6 +49,8 @@ func newReplica(client *fake.Clientset, now time.Time) *harness {
 	h.schedules = h.factory.Ark().V1().Schedules()
 	h.backups = h.factory.Ark().V1().Backups()
 	h.c = New(client, h.schedules, h.backups, h.clock)
+	h.recorder = record.NewFakeRecorder(100)
+	h.c.Recorder = h.recorder
 	return h
 }
 
@@ -186,6 +190,7 @@ func TestNewScheduleTakesFirstBackupAtOnce(t *testing.T) {
 	if want := at("2026-11-25T12:00:00Z").Sub(now); after != want {
 		t.Errorf("requeue after %s, want %s (to the next tick)", after, want)
 	}
+	eventtest.Expect(t, h.recorder, `Normal Enabled Schedule enabled: backups at "0 */6 * * *"`, "Normal BackupCreated Created backup "+name)
 }
 
 func TestBackupAtEachTick(t *testing.T) {
@@ -340,6 +345,10 @@ func TestInvalidCronFailsValidation(t *testing.T) {
 			if n := creates(h.client); n != 0 {
 				t.Errorf("%d backups created, want none", n)
 			}
+			eventtest.Expect(t, h.recorder, "Warning FailedValidation Schedule takes no backups: spec.schedule: invalid cron expression")
+			// Synced again, it is still invalid: no second event.
+			h.sync(t)
+			eventtest.Expect(t, h.recorder)
 		})
 	}
 }
@@ -382,6 +391,7 @@ func TestFixedScheduleIsEnabledAgain(t *testing.T) {
 		if n := creates(h.client); n != 0 {
 			t.Errorf("%d backups created, want none", n)
 		}
+		eventtest.Expect(t, h.recorder, "Normal Enabled Schedule enabled")
 	})
 }
 
@@ -507,8 +517,6 @@ func TestTakenBackupNameFailsTheRunVisibly(t *testing.T) {
 	s := newSchedule("0 */6 * * *")
 	s.Spec.Template.Requester = &arkv1.UserInfo{Username: "admin"}
 	h := newHarness(t, s, at("2026-11-25T10:17:43Z"))
-	recorder := record.NewFakeRecorder(10)
-	h.c.Recorder = recorder
 	squatter := &arkv1.Backup{
 		ObjectMeta: metav1.ObjectMeta{Namespace: testNS, Name: "nightly-20261125101742", Labels: map[string]string{arkv1.LabelScheduleName: "nightly"}},
 		Spec:       arkv1.BackupSpec{Requester: &arkv1.UserInfo{Username: "mallory"}},
@@ -530,14 +538,7 @@ func TestTakenBackupNameFailsTheRunVisibly(t *testing.T) {
 	if got.Status.LastBackup == nil || !got.Status.LastBackup.Time.Equal(at("2026-11-25T10:17:42Z")) {
 		t.Errorf("the run is not consumed: lastBackup = %v", got.Status.LastBackup)
 	}
-	select {
-	case ev := <-recorder.Events:
-		if !strings.Contains(ev, "Warning BackupNameTaken") {
-			t.Errorf("event %q", ev)
-		}
-	default:
-		t.Error("no event")
-	}
+	eventtest.Expect(t, h.recorder, "Normal Enabled", "Warning BackupNameTaken backup nightly-20261125101742 was not taken")
 }
 
 // The schedule metrics' states: the period of an enabled schedule, none for
