@@ -22,7 +22,7 @@ import (
 	"k8s.io/client-go/util/keyutil"
 )
 
-// Validity of every certificate issued here.
+// Validity of the certificates issued here unless told otherwise.
 const Validity = 5 * 365 * 24 * time.Hour
 
 // KeyPair is a certificate and its key.
@@ -41,15 +41,20 @@ type Options struct {
 	Hosts []string
 	// Server and Client select the extended key usages.
 	Server, Client bool
+	// Validity is how long the certificate is valid; zero is Validity.
+	Validity time.Duration
 }
 
-// NewCA creates a self-signed certificate authority.
-func NewCA(cn string) (*KeyPair, error) {
+// NewCA creates a self-signed certificate authority valid for Validity.
+func NewCA(cn string) (*KeyPair, error) { return NewCAFor(cn, Validity) }
+
+// NewCAFor creates a self-signed certificate authority valid for validity.
+func NewCAFor(cn string, validity time.Duration) (*KeyPair, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, err
 	}
-	tmpl := template(cn)
+	tmpl := template(cn, validity)
 	tmpl.IsCA = true
 	tmpl.BasicConstraintsValid = true
 	tmpl.KeyUsage = x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature | x509.KeyUsageCRLSign
@@ -62,7 +67,7 @@ func (ca *KeyPair) Issue(o Options) (*KeyPair, error) {
 	if err != nil {
 		return nil, err
 	}
-	tmpl := template(o.CommonName)
+	tmpl := template(o.CommonName, o.Validity)
 	tmpl.Subject.Organization = o.Organization
 	tmpl.KeyUsage = x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment
 	if o.Server {
@@ -99,23 +104,48 @@ func Load(certFile, keyFile string) (*KeyPair, error) {
 	if err != nil {
 		return nil, err
 	}
+	kp, err := Parse(certPEM, keyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("%s and %s: %w", certFile, keyFile, err)
+	}
+	return kp, nil
+}
+
+// Parse reads a PEM certificate (the first of certPEM) and its key.
+func Parse(certPEM, keyPEM []byte) (*KeyPair, error) {
 	block, _ := pem.Decode(certPEM)
-	if block == nil {
-		return nil, fmt.Errorf("%s holds no PEM certificate", certFile)
+	if block == nil || block.Type != "CERTIFICATE" {
+		return nil, errors.New("no PEM certificate")
 	}
 	cert, err := x509.ParseCertificate(block.Bytes)
 	if err != nil {
-		return nil, fmt.Errorf("parsing %s: %w", certFile, err)
+		return nil, fmt.Errorf("parsing the certificate: %w", err)
 	}
 	keyObj, err := keyutil.ParsePrivateKeyPEM(keyPEM)
 	if err != nil {
-		return nil, fmt.Errorf("parsing %s: %w", keyFile, err)
+		return nil, fmt.Errorf("parsing the key: %w", err)
 	}
 	signer, ok := keyObj.(crypto.Signer)
 	if !ok {
-		return nil, fmt.Errorf("%s is not a signing key", keyFile)
+		return nil, errors.New("the key is not a signing key")
+	}
+	if !publicKeysEqual(signer.Public(), cert.PublicKey) {
+		return nil, errors.New("the key is not the certificate's")
 	}
 	return &KeyPair{Cert: cert, Key: signer, CertPEM: certPEM, KeyPEM: keyPEM}, nil
+}
+
+func publicKeysEqual(a, b crypto.PublicKey) bool {
+	k, ok := a.(interface{ Equal(crypto.PublicKey) bool })
+	return ok && k.Equal(b)
+}
+
+// RenewalDue reports whether a certificate should be replaced at now: when
+// less than a third of its lifetime is left, as kubelet renews its own, so
+// that a renewal that fails has time to be retried long before expiry.
+func RenewalDue(cert *x509.Certificate, now time.Time) bool {
+	lifetime := cert.NotAfter.Sub(cert.NotBefore)
+	return now.After(cert.NotAfter.Add(-lifetime / 3))
 }
 
 // LoadOrCreate returns the pair in certFile/keyFile, or creates and writes a
@@ -164,14 +194,17 @@ func NewSigningKey() (private, public []byte, err error) {
 	return private, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), nil
 }
 
-func template(cn string) *x509.Certificate {
+func template(cn string, validity time.Duration) *x509.Certificate {
+	if validity <= 0 {
+		validity = Validity
+	}
 	serial, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
 	now := time.Now()
 	return &x509.Certificate{
 		SerialNumber: serial,
 		Subject:      pkix.Name{CommonName: cn},
 		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(Validity),
+		NotAfter:     now.Add(validity),
 	}
 }
 

@@ -33,6 +33,7 @@ import (
 	"github.com/arkproject/ark/pkg/controllers/gc"
 	restorecontroller "github.com/arkproject/ark/pkg/controllers/restore"
 	schedulecontroller "github.com/arkproject/ark/pkg/controllers/schedule"
+	"github.com/arkproject/ark/pkg/controllers/servingcert"
 	"github.com/arkproject/ark/pkg/generated/clientset/versioned"
 	arkscheme "github.com/arkproject/ark/pkg/generated/clientset/versioned/scheme"
 	"github.com/arkproject/ark/pkg/generated/informers/externalversions"
@@ -89,6 +90,15 @@ type Config struct {
 	// Signer verifies that a backup was accepted by this cluster's API
 	// before it runs; backups of other clusters are left alone.
 	Signer *provenance.Signer
+	// ServingCert, when set, names the Secrets of the server's serving
+	// certificate and its CA: the certificate is renewed before it expires.
+	ServingCert *ServingCert
+}
+
+// ServingCert names the Secrets of Namespace that hold the serving
+// certificate (Secret) and the CA that signs it (CASecret).
+type ServingCert struct {
+	Namespace, Secret, CASecret string
 }
 
 // Run runs the controllers until ctx ends, as leader when LeaderElect is set.
@@ -212,6 +222,9 @@ func Run(ctx context.Context, cfg Config) error {
 			collector.GCE = gce
 		}
 		factory.Start(ctx.Done())
+		if sc := cfg.ServingCert; sc != nil {
+			go (&servingcert.Renewer{Kube: kube, Namespace: sc.Namespace, Serving: sc.Secret, CA: sc.CASecret}).Run(ctx)
+		}
 		go collector.Run(ctx)
 		go restores.Run(ctx, workers)
 		go schedules.Run(ctx, 1)

@@ -220,6 +220,25 @@ func TestCLIInstallServerDryRun(t *testing.T) {
 	if out, err := kubectl(t, "get", "statefulset", "ark-apiserver", "-n", "ark-system"); err == nil || !strings.Contains(out, "NotFound") {
 		t.Errorf("a server dry run created the StatefulSet: %v\n%s", err, out)
 	}
+	// Without --ca-bundle-file the certificates are generated: their
+	// Secrets pass the server's validation too, and are not created.
+	out = mustArk(t, dir, "install", "--dry-run=server", "--image", "registry.example/ark:e2e", "--backup-location", "gs://e2e-bucket/c1")
+	for _, want := range []string{
+		"Generated ark-apiserver's CA and serving certificate",
+		"secret/ark-apiserver-ca applied (server dry run)",
+		"secret/ark-apiserver-tls applied (server dry run)",
+		"apiservice/v1.ark.heptio.com applied (server dry run)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("install output lacks %q:\n%s", want, out)
+		}
+	}
+	if out, err := kubectl(t, "get", "secret", "ark-apiserver-tls", "-n", "ark-system"); err == nil || !strings.Contains(out, "NotFound") {
+		t.Errorf("a server dry run created the serving certificate's Secret: %v\n%s", err, out)
+	}
+	if after := mustKubectl(t, "get", "apiservice", "v1.ark.heptio.com", "-o", "jsonpath={.spec.caBundle}/{.spec.service.name}/{.metadata.resourceVersion}"); after != before {
+		t.Errorf("a server dry run changed the APIService: %q -> %q", before, after)
+	}
 	// The several-replica alternative is valid for a real cluster too.
 	example := filepath.Join("..", "..", "artifacts", "examples", "ha-external-etcd.yaml") // tests run in their package folder
 	if out, err := kubectl(t, "apply", "--dry-run=server", "-f", example); err != nil || !strings.Contains(out, "deployment.apps/ark-apiserver created (server dry run)") {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"fmt"
 	"io"
@@ -9,13 +10,16 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/restmapper"
 
@@ -35,27 +39,37 @@ func checkBackupLocationURL(location string) error {
 	return nil
 }
 
-// installManifests returns artifacts/*.yaml with the user's settings applied.
-func installManifests(image, location, caBundleFile string) (string, error) {
+// installManifests returns artifacts/*.yaml with the user's settings
+// applied: the image, the location, the CA bundle the APIService trusts
+// (nil leaves the placeholder), and the generated documents, each put in
+// name order among the files as if it were one (e.g. "35-tls.yaml").
+func installManifests(image, location string, caBundle []byte, generated map[string]string) (string, error) {
 	entries, err := fs.ReadDir(artifacts.Manifests, ".")
 	if err != nil {
 		return "", err
 	}
-	var names []string
+	docs := map[string]string{}
 	for _, e := range entries {
-		names = append(names, e.Name())
+		data, err := fs.ReadFile(artifacts.Manifests, e.Name())
+		if err != nil {
+			return "", err
+		}
+		docs[e.Name()] = string(data)
+	}
+	for name, doc := range generated {
+		docs[name] = doc
+	}
+	names := make([]string, 0, len(docs))
+	for n := range docs {
+		names = append(names, n)
 	}
 	sort.Strings(names)
 	var out strings.Builder
 	for _, n := range names {
-		data, err := fs.ReadFile(artifacts.Manifests, n)
-		if err != nil {
-			return "", err
-		}
 		if out.Len() > 0 {
 			out.WriteString("---\n")
 		}
-		out.Write(data)
+		out.WriteString(docs[n])
 	}
 	s := out.String()
 	if image != "" {
@@ -64,32 +78,39 @@ func installManifests(image, location, caBundleFile string) (string, error) {
 	if location != "" {
 		s = strings.ReplaceAll(s, "--backup-location=gs://my-ark-bucket/cluster-1", "--backup-location="+location)
 	}
-	if caBundleFile != "" {
-		ca, err := os.ReadFile(caBundleFile)
-		if err != nil {
-			return "", fmt.Errorf("--ca-bundle-file: %w", err)
-		}
-		s = strings.ReplaceAll(s, "UmVwbGFjZSB3aXRoIHRoZSBiYXNlNjQgUEVNIG9mIHlvdXIgQ0EK", base64.StdEncoding.EncodeToString(ca))
+	if caBundle != nil {
+		s = strings.ReplaceAll(s, "UmVwbGFjZSB3aXRoIHRoZSBiYXNlNjQgUEVNIG9mIHlvdXIgQ0EK", base64.StdEncoding.EncodeToString(caBundle))
 	}
 	return s, nil
 }
 
 func newInstallCommand(env *Env) *cobra.Command {
 	var dryRun, image, location, caBundle string
+	var waitFor time.Duration
 	cmd := &cobra.Command{
 		Use:   "install",
 		Short: "Install Ark into a cluster (or print the manifests with --dry-run)",
 		Long: `install applies Ark's manifests (artifacts/): the ark-system and heptio-ark namespaces, RBAC,
 the user roles, the Service, the StatefulSet (one replica, its embedded etcd on a PersistentVolume)
-and the APIService. The serving certificate is yours to
-provide (Secret ark-system/ark-apiserver-tls), with its CA given by --ca-bundle-file.
+and the APIService.
+
+ark-apiserver's serving certificate and the CA the APIService trusts are generated, kept in the
+Secrets ark-system/ark-apiserver-tls and ark-system/ark-apiserver-ca: the serving certificate is
+valid for a year and renewed when under a third of that is left (by ark-apiserver itself, and by
+running install again), the CA for ten years. Running install again keeps what is still good. With
+--ca-bundle-file the certificate is yours instead: create the Secret ark-system/ark-apiserver-tls
+(tls.crt, tls.key) for ark-apiserver.ark-system.svc, signed by the CA in that file.
 
 --backup-location is checked before anything is printed or applied. At start the server creates the
 BackupStorageLocation "default" in heptio-ark from it (see ark backup-location); it is not among the
 manifests, since the API that serves it is the one being installed.
 
---dry-run (or --dry-run=client) prints the manifests; --dry-run=server sends them to the cluster
-for validation and admission without persisting anything, as kubectl does.`,
+--wait waits until the APIService is Available, that is until kube-apiserver reaches ark-apiserver
+and trusts its certificate, and says why not if it is not within the time given.
+
+--dry-run (or --dry-run=client) prints the manifests, with freshly generated certificates (it does
+not read the cluster); --dry-run=server sends them to the cluster for validation and admission
+without persisting anything, as kubectl does.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			// Before anything is printed or applied: a location the server
 			// cannot use would only fail when ark-apiserver starts.
@@ -98,30 +119,95 @@ for validation and admission without persisting anything, as kubectl does.`,
 					return err
 				}
 			}
-			manifests, err := installManifests(image, location, caBundle)
-			if err != nil {
-				return err
-			}
 			switch dryRun {
-			case "client":
-				_, err := io.WriteString(env.Out, manifests)
-				return err
-			case "none", "server":
+			case "client", "none", "server":
 			default:
 				return fmt.Errorf(`--dry-run must be "none", "client" or "server", not %q`, dryRun)
 			}
-			if caBundle == "" {
-				return fmt.Errorf("--ca-bundle-file is required to install: the APIService must trust ark-apiserver's serving certificate (see --help; --dry-run prints the manifests)")
+			var bundle []byte
+			var generated map[string]string
+			if caBundle != "" {
+				var err error
+				if bundle, err = os.ReadFile(caBundle); err != nil {
+					return fmt.Errorf("--ca-bundle-file: %w", err)
+				}
+			} else {
+				var kube kubernetes.Interface
+				if dryRun != "client" {
+					var err error
+					if kube, err = env.Kube(); err != nil {
+						return err
+					}
+				}
+				pki, err := servingPKI(cmd.Context(), kube, time.Now())
+				if err != nil {
+					return err
+				}
+				if dryRun != "client" {
+					fmt.Fprintf(env.Out, "%s\n", pki.describe())
+				}
+				if generated, err = pki.manifests(); err != nil {
+					return err
+				}
+				bundle = pki.Bundle
 			}
-			return apply(cmd, env, manifests, dryRun == "server")
+			manifests, err := installManifests(image, location, bundle, generated)
+			if err != nil {
+				return err
+			}
+			if dryRun == "client" {
+				_, err := io.WriteString(env.Out, manifests)
+				return err
+			}
+			if err := apply(cmd, env, manifests, dryRun == "server"); err != nil {
+				return err
+			}
+			if waitFor > 0 && dryRun == "none" {
+				return waitAvailable(cmd.Context(), env, waitFor)
+			}
+			return nil
 		},
 	}
 	cmd.Flags().StringVar(&dryRun, "dry-run", "none", `"client" (or just --dry-run) prints the manifests, "server" validates them on the cluster without persisting`)
 	cmd.Flags().Lookup("dry-run").NoOptDefVal = "client"
 	cmd.Flags().StringVar(&image, "image", "", "ark-apiserver image")
 	cmd.Flags().StringVar(&location, "backup-location", "", "backup storage location, e.g. gs://bucket/prefix or s3://bucket/prefix?region=eu-west-1")
-	cmd.Flags().StringVar(&caBundle, "ca-bundle-file", "", "PEM file of the CA that signed ark-apiserver's serving certificate")
+	cmd.Flags().StringVar(&caBundle, "ca-bundle-file", "", "PEM file of the CA that signed ark-apiserver's serving certificate, when you provide the certificate (Secret ark-system/ark-apiserver-tls); without it one is generated")
+	cmd.Flags().DurationVar(&waitFor, "wait", 0, "wait up to this long until the APIService is Available (e.g. --wait=5m); 0 does not wait")
+	cmd.Flags().Lookup("wait").NoOptDefVal = "5m"
 	return cmd
+}
+
+// waitAvailable waits until kube-apiserver reports Ark's APIService
+// Available, printing its condition as it changes, and fails with the last
+// reason if it is not within timeout.
+func waitAvailable(ctx context.Context, env *Env, timeout time.Duration) error {
+	dyn, err := env.Dynamic()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Out, "Waiting up to %s for APIService v1.ark.heptio.com to be Available...\n", timeout)
+	var last string
+	err = wait.PollUntilContextTimeout(ctx, 2*time.Second, timeout, true, func(ctx context.Context) (bool, error) {
+		svc, err := dyn.Resource(apiServiceGVR).Get(ctx, "v1.ark.heptio.com", metav1.GetOptions{})
+		if err != nil {
+			last = err.Error()
+			return false, nil
+		}
+		status, reason, message := condition(svc.Object, "Available")
+		if now := fmt.Sprintf("Available=%s %s: %s", status, reason, message); now != last {
+			last = now
+			if status != "True" {
+				fmt.Fprintf(env.Out, "  %s\n", now)
+			}
+		}
+		return status == "True", nil
+	})
+	if err != nil {
+		return fmt.Errorf("APIService v1.ark.heptio.com is not Available after %s: %s (kubectl -n ark-system logs statefulset/ark-apiserver says more)", timeout, last)
+	}
+	fmt.Fprintln(env.Out, "APIService v1.ark.heptio.com is Available: Ark is served.")
+	return nil
 }
 
 // apply server-side applies every document, as `kubectl apply --server-side`

@@ -91,6 +91,11 @@ type Options struct {
 	// ProvenanceSecret is the namespace/name of the Secret that holds the
 	// key this API signs the Backups it accepts with.
 	ProvenanceSecret string
+	// ServingCertSecret is the namespace/name of the Secret the serving
+	// certificate is mounted from, and ServingCASecret the name of the
+	// Secret beside it holding the CA that signed it: when both are set,
+	// the controllers renew the certificate before it expires.
+	ServingCertSecret, ServingCASecret string
 	// TenantLimits bound the objects of namespaces other than the home one.
 	TenantLimits validation.TenantLimits
 	// NamespaceConcurrency bounds the backups (and restores) one such
@@ -179,6 +184,8 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.AbandonedAfter, "abandoned-after", o.AbandonedAfter, "Remove partial uploads of a file bucket and restore scratch directories that a crashed server left, once untouched (and held by no process) for this long; 0 never removes them.")
 	fs.DurationVar(&o.ClaimBindTimeout, "restore-claim-bind-timeout", o.ClaimBindTimeout, "How long a restore waits for the persistent volume claims it restored to bind; a claim still unbound then is an error of the restore (PartiallyFailed), with why. 0 does not wait.")
 	fs.StringSliceVar(&o.HostPathRestoreDirs, "hostpath-restore-dirs", o.HostPathRestoreDirs, "Directories under which restores may write hostPath and local volume data (the path comes from the backup's PersistentVolume). Empty allows any.")
+	fs.StringVar(&o.ServingCertSecret, "serving-cert-secret", o.ServingCertSecret, "namespace/name of the kubernetes.io/tls Secret the serving certificate (--tls-cert-file) is mounted from. With --serving-ca-secret, the replica running the controllers renews the certificate from that CA when less than a third of its lifetime is left (as `ark install` sets up); the mounted files are reloaded when the kubelet updates them.")
+	fs.StringVar(&o.ServingCASecret, "serving-ca-secret", o.ServingCASecret, "name of the kubernetes.io/tls Secret, beside --serving-cert-secret, holding the CA that signs the serving certificate (see --serving-cert-secret).")
 	fs.StringVar(&o.ProvenanceSecret, "provenance-secret", o.ProvenanceSecret, "namespace/name of the Secret holding the key Ark signs the Backups its API accepts with (created if absent). Only signed Backups run: one written straight into the bucket never does. Replicas of one cluster share it.")
 	fs.DurationVar(&o.TenantLimits.MaxHookTimeout, "tenant-max-hook-timeout", o.TenantLimits.MaxHookTimeout, "Longest timeout a hook of a backup outside the home namespace may have (spec hooks are refused with 422, pod annotation hooks are cut to it). 0 means no bound.")
 	fs.DurationVar(&o.TenantLimits.MinScheduleInterval, "tenant-min-schedule-interval", o.TenantLimits.MinScheduleInterval, "Shortest interval a schedule outside the home namespace may back up at (422 otherwise). 0 means no bound.")
@@ -229,6 +236,11 @@ func (o *Options) Validate() error {
 	errs = append(errs, o.RecommendedOptions.Validate()...)
 	if o.HomeNamespace == "" {
 		errs = append(errs, fmt.Errorf("--namespace must not be empty"))
+	}
+	if o.ServingCertSecret != "" || o.ServingCASecret != "" {
+		if ns, name, ok := strings.Cut(o.ServingCertSecret, "/"); !ok || ns == "" || name == "" || o.ServingCASecret == "" {
+			errs = append(errs, fmt.Errorf("--serving-cert-secret (namespace/name, not %q) and --serving-ca-secret (%q) go together", o.ServingCertSecret, o.ServingCASecret))
+		}
 	}
 	if ns, name, ok := strings.Cut(o.ProvenanceSecret, "/"); !ok || ns == "" || name == "" {
 		errs = append(errs, fmt.Errorf("--provenance-secret must be namespace/name, not %q", o.ProvenanceSecret))
@@ -367,6 +379,10 @@ func (o *Options) Config(ctx context.Context) (*apiserver.Config, func(), error)
 				Signer:              extra.Signer,
 				TenantLimits:        o.TenantLimits,
 				PerNamespace:        o.NamespaceConcurrency,
+			}
+			if o.ServingCertSecret != "" {
+				ns, name, _ := strings.Cut(o.ServingCertSecret, "/")
+				extra.Controllers.ServingCert = &controllers.ServingCert{Namespace: ns, Secret: name, CASecret: o.ServingCASecret}
 			}
 		}
 	}
