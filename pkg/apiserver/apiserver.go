@@ -1,6 +1,7 @@
 // Package apiserver assembles Ark's aggregated API server: the scheme, the
 // ark.heptio.com/v1 group and its storage (backups in the bucket, restores,
-// schedules and backup storage locations in etcd).
+// schedules and backup storage locations in etcd, server status requests
+// answered and never stored).
 package apiserver
 
 import (
@@ -39,6 +40,7 @@ import (
 	locationstorage "github.com/arkproject/ark/pkg/registry/backupstoragelocation"
 	restorestorage "github.com/arkproject/ark/pkg/registry/restore"
 	schedulestorage "github.com/arkproject/ark/pkg/registry/schedule"
+	serverstatusstorage "github.com/arkproject/ark/pkg/registry/serverstatusrequest"
 	snapshotlocationstorage "github.com/arkproject/ark/pkg/registry/volumesnapshotlocation"
 )
 
@@ -108,6 +110,9 @@ type ExtraConfig struct {
 	// LocationURL is the --backup-location URL BackupStore was opened
 	// from: the served location's object is created from it when missing.
 	LocationURL string
+	// LocationCredential, when set, is the Secret key BackupStore was
+	// opened with, named in the served location's object.
+	LocationCredential *arkv1.SecretKeyReference
 	// Secret reads one key of a Secret of the home namespace: the
 	// credentials of backup storage locations. Nil in standalone mode.
 	Secret storagelocation.SecretReader
@@ -233,6 +238,7 @@ func (c completedConfig) New() (*ArkServer, error) {
 	if err != nil {
 		return nil, err
 	}
+	servedSpec.Credential = c.ExtraConfig.LocationCredential
 
 	group := genericapiserver.NewDefaultAPIGroupInfo(ark.GroupName, Scheme, metav1.ParameterCodec, Codecs)
 	group.NegotiatedSerializer = withoutProtobuf{Codecs}
@@ -255,6 +261,10 @@ func (c completedConfig) New() (*ArkServer, error) {
 
 		"volumesnapshotlocations":        snapshotLocations,
 		"volumesnapshotlocations/status": snapshotLocationStatus,
+
+		// Create-only and never stored: `ark version` learns the server's
+		// build from it (kube-apiserver answers /version itself).
+		"serverstatusrequests": serverstatusstorage.NewREST(),
 	}
 	if err := generic.InstallAPIGroup(&group); err != nil {
 		return nil, err

@@ -35,6 +35,7 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&Schedule{}, &ScheduleList{},
 		&BackupStorageLocation{}, &BackupStorageLocationList{},
 		&VolumeSnapshotLocation{}, &VolumeSnapshotLocationList{},
+		&ServerStatusRequest{},
 	)
 	return nil
 }

@@ -1,20 +1,31 @@
 package cli
 
 import (
+	"context"
 	"fmt"
+	"slices"
 
 	"github.com/spf13/cobra"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
 	"github.com/arkproject/ark/pkg/version"
 )
 
+// serverStatusResource answers which build of Ark serves the API.
+const serverStatusResource = "serverstatusrequests"
+
 func newVersionCommand(env *Env) *cobra.Command {
 	var clientOnly bool
 	cmd := &cobra.Command{
 		Use:   "version",
-		Short: "Show the client version and what the server serves",
+		Short: "Show the client version, the server version and what the server serves",
+		Long: `Show the client version, the Kubernetes version, whether Ark's API is served, and the
+version of the Ark server that serves it. The server's version is asked for with a
+ServerStatusRequest created in the namespace of -n (default heptio-ark): the server
+answers it and stores nothing. Whoever may create serverstatusrequests there may ask
+(Kubernetes' view, edit and admin roles, and Ark's roles, grant it).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			fmt.Fprintf(env.Out, "Client: ark %s (API %s)\n", version.Get(), arkv1.SchemeGroupVersion)
 			if clientOnly {
@@ -29,7 +40,7 @@ func newVersionCommand(env *Env) *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(env.Out, "Kubernetes: %s\n", v.GitVersion)
-			_, err = kube.Discovery().ServerResourcesForGroupVersion(arkv1.SchemeGroupVersion.String())
+			served, err := kube.Discovery().ServerResourcesForGroupVersion(arkv1.SchemeGroupVersion.String())
 			if err != nil {
 				fmt.Fprintf(env.Out, "Server: %s is not served: %v\n", arkv1.SchemeGroupVersion, err)
 				return &exitError{code: 1}
@@ -41,11 +52,62 @@ func newVersionCommand(env *Env) *cobra.Command {
 				}
 			}
 			fmt.Fprintf(env.Out, "Server: %s %s\n", arkv1.SchemeGroupVersion, status)
-			return nil
+			return serverBuild(cmd.Context(), env, served)
 		},
 	}
 	cmd.Flags().BoolVar(&clientOnly, "client", false, "only the client version")
 	return cmd
+}
+
+// serverBuild prints the build of the Ark server, which it learns by
+// creating a ServerStatusRequest: kube-apiserver answers /version itself,
+// so Ark's version can only come through Ark's group. A server older than
+// the resource and a user who may not create it still get the rest of the
+// output and exit 0; any other failure is an error.
+func serverBuild(ctx context.Context, env *Env, served *metav1.APIResourceList) error {
+	const unknown = "Server: ark version unknown: "
+	if !servesVerb(served, serverStatusResource, "create") {
+		fmt.Fprintln(env.Out, unknown+"this Ark server does not serve serverstatusrequests (it is older than this client)")
+		return nil
+	}
+	client, err := env.Ark()
+	if err != nil {
+		return err
+	}
+	ns := env.Namespace()
+	answer, err := client.ArkV1().ServerStatusRequests(ns).Create(ctx, &arkv1.ServerStatusRequest{
+		ObjectMeta: metav1.ObjectMeta{GenerateName: "ark-version-"},
+	}, metav1.CreateOptions{})
+	switch {
+	case apierrors.IsForbidden(err):
+		fmt.Fprintf(env.Out, "%syou may not create serverstatusrequests in namespace %q (name one where you may with -n; Kubernetes' view, edit and admin roles grant it)\n", unknown, ns)
+		return nil
+	case apierrors.IsMethodNotSupported(err):
+		fmt.Fprintln(env.Out, unknown+"this Ark server does not answer serverstatusrequests (it is older than this client)")
+		return nil
+	case err != nil:
+		fmt.Fprintln(env.Out, unknown+explain(err))
+		return &exitError{code: 1}
+	case answer.Status.Phase != arkv1.ServerStatusRequestPhaseProcessed:
+		fmt.Fprintf(env.Out, "%sthe server did not process the request (phase %q)\n", unknown, answer.Status.Phase)
+		return &exitError{code: 1}
+	}
+	s := answer.Status
+	fmt.Fprintf(env.Out, "Server: ark %s\n", version.Info{Version: s.ServerVersion, Commit: s.Commit, GoVersion: s.GoVersion, Platform: s.Platform})
+	return nil
+}
+
+// servesVerb reports whether discovery lists verb on resource.
+func servesVerb(list *metav1.APIResourceList, resource, verb string) bool {
+	if list == nil {
+		return false
+	}
+	for _, r := range list.APIResources {
+		if r.Name == resource {
+			return slices.Contains(r.Verbs, verb)
+		}
+	}
+	return false
 }
 
 func conditionStatus(obj map[string]any, condType string) string {

@@ -60,6 +60,9 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1.ScheduleSpec{}.OpenAPIModelName():                  schema_pkg_apis_ark_v1_ScheduleSpec(ref),
 		v1.ScheduleStatus{}.OpenAPIModelName():                schema_pkg_apis_ark_v1_ScheduleStatus(ref),
 		v1.SecretKeyReference{}.OpenAPIModelName():            schema_pkg_apis_ark_v1_SecretKeyReference(ref),
+		v1.ServerStatusRequest{}.OpenAPIModelName():           schema_pkg_apis_ark_v1_ServerStatusRequest(ref),
+		v1.ServerStatusRequestSpec{}.OpenAPIModelName():       schema_pkg_apis_ark_v1_ServerStatusRequestSpec(ref),
+		v1.ServerStatusRequestStatus{}.OpenAPIModelName():     schema_pkg_apis_ark_v1_ServerStatusRequestStatus(ref),
 		v1.UserInfo{}.OpenAPIModelName():                      schema_pkg_apis_ark_v1_UserInfo(ref),
 		v1.VolumeSnapshotLocation{}.OpenAPIModelName():        schema_pkg_apis_ark_v1_VolumeSnapshotLocation(ref),
 		v1.VolumeSnapshotLocationList{}.OpenAPIModelName():    schema_pkg_apis_ark_v1_VolumeSnapshotLocationList(ref),
@@ -1772,6 +1775,123 @@ func schema_pkg_apis_ark_v1_SecretKeyReference(ref common.ReferenceCallback) com
 				Required: []string{"name", "key"},
 			},
 		},
+	}
+}
+
+func schema_pkg_apis_ark_v1_ServerStatusRequest(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ServerStatusRequest asks the Ark server which build it runs, as Velero's ServerStatusRequest does. It is served create-only and never stored, like authentication.k8s.io's TokenReview: the response to a create is the object with its status filled in, and there is nothing to get, list, watch or delete afterwards. It exists because an aggregated API server's own /version is out of reach through kube-apiserver, which answers /version itself; a resource of Ark's group is routed to Ark and checked by Kubernetes RBAC like any other.\n\nIt is namespaced, as Velero's is, so that users who may create it in their own namespace can ask without any cluster-wide right.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Standard object metadata. A name is optional (nothing is stored under it); generateName is honoured.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(metav1.ObjectMeta{}.OpenAPIModelName()),
+						},
+					},
+					"spec": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Spec is empty: the request has nothing to say but that it is made.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1.ServerStatusRequestSpec{}.OpenAPIModelName()),
+						},
+					},
+					"status": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Status is the server's answer; whatever a client sends is replaced.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1.ServerStatusRequestStatus{}.OpenAPIModelName()),
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v1.ServerStatusRequestSpec{}.OpenAPIModelName(), v1.ServerStatusRequestStatus{}.OpenAPIModelName(), metav1.ObjectMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_ark_v1_ServerStatusRequestSpec(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ServerStatusRequestSpec is the (empty) request.",
+				Type:        []string{"object"},
+			},
+		},
+	}
+}
+
+func schema_pkg_apis_ark_v1_ServerStatusRequestStatus(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ServerStatusRequestStatus is the build of the server that answered: what `ark-apiserver --version` prints, and nothing of its configuration.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"phase": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Phase is Processed in every answer.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"processedTimestamp": {
+						SchemaProps: spec.SchemaProps{
+							Description: "ProcessedTimestamp is when the server answered.",
+							Ref:         ref(metav1.Time{}.OpenAPIModelName()),
+						},
+					},
+					"serverVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "ServerVersion is the server's release (a git tag, or \"dev\" for a build without one).",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"commit": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Commit is the source commit the server was built from, when known.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"goVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "GoVersion is the Go release the server was built with.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"platform": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Platform is the server's operating system and architecture, as GOOS/GOARCH.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			metav1.Time{}.OpenAPIModelName()},
 	}
 }
 

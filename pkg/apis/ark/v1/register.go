@@ -43,6 +43,7 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&Schedule{}, &ScheduleList{},
 		&BackupStorageLocation{}, &BackupStorageLocationList{},
 		&VolumeSnapshotLocation{}, &VolumeSnapshotLocationList{},
+		&ServerStatusRequest{},
 	)
 	metav1.AddToGroupVersion(scheme, SchemeGroupVersion)
 	return nil

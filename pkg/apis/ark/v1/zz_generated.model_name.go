@@ -157,6 +157,21 @@ func (in SecretKeyReference) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ServerStatusRequest) OpenAPIModelName() string {
+	return "com.heptio.ark.v1.ServerStatusRequest"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ServerStatusRequestSpec) OpenAPIModelName() string {
+	return "com.heptio.ark.v1.ServerStatusRequestSpec"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ServerStatusRequestStatus) OpenAPIModelName() string {
+	return "com.heptio.ark.v1.ServerStatusRequestStatus"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in UserInfo) OpenAPIModelName() string {
 	return "com.heptio.ark.v1.UserInfo"
 }

@@ -26,4 +26,6 @@ type RestoreExpansion interface{}
 
 type ScheduleExpansion interface{}
 
+type ServerStatusRequestExpansion interface{}
+
 type VolumeSnapshotLocationExpansion interface{}

@@ -44,6 +44,10 @@ func (c *FakeArkV1) Schedules(namespace string) v1.ScheduleInterface {
 	return newFakeSchedules(c, namespace)
 }
 
+func (c *FakeArkV1) ServerStatusRequests(namespace string) v1.ServerStatusRequestInterface {
+	return newFakeServerStatusRequests(c, namespace)
+}
+
 func (c *FakeArkV1) VolumeSnapshotLocations(namespace string) v1.VolumeSnapshotLocationInterface {
 	return newFakeVolumeSnapshotLocations(c, namespace)
 }
