@@ -21,6 +21,19 @@ var Version = "dev"
 // binary's build information, if any.
 var Commit = ""
 
+// ImageRepository is where ark-apiserver's image is published; its tag is
+// the version (see `make image`).
+const ImageRepository = "ghcr.io/arkproject/ark-apiserver"
+
+// Image is the image of ark-apiserver built from the same source as this
+// binary, "" for a development build, which has none.
+func Image() string {
+	if Version == "" || Version == "dev" {
+		return ""
+	}
+	return ImageRepository + ":" + Version
+}
+
 // Info is what a binary says of its build.
 type Info struct {
 	Version   string `json:"version"`
