@@ -2,13 +2,20 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
+	"github.com/arkproject/ark/pkg/provenance"
 )
 
 // ark runs the ark command line as a user would, from dir.
@@ -203,7 +210,8 @@ func TestCLIInstallServerDryRun(t *testing.T) {
 	if err := os.WriteFile(ca, []byte("-----BEGIN CERTIFICATE-----\nMIIBdummy\n-----END CERTIFICATE-----\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out := mustArk(t, dir, "install", "--dry-run=server", "--ca-bundle-file", ca, "--image", "registry.example/ark:e2e", "--backup-location", "gs://e2e-bucket/c1")
+	// (No GCS here: the bucket check is the subject of the next test.)
+	out := mustArk(t, dir, "install", "--dry-run=server", "--ca-bundle-file", ca, "--image", "registry.example/ark:e2e", "--backup-location", "gs://e2e-bucket/c1", "--skip-bucket-check")
 	for _, want := range []string{
 		"namespace/heptio-ark applied (server dry run)",
 		"clusterrole/ark-namespace-user applied (server dry run)",
@@ -222,7 +230,7 @@ func TestCLIInstallServerDryRun(t *testing.T) {
 	}
 	// Without --ca-bundle-file the certificates are generated: their
 	// Secrets pass the server's validation too, and are not created.
-	out = mustArk(t, dir, "install", "--dry-run=server", "--image", "registry.example/ark:e2e", "--backup-location", "gs://e2e-bucket/c1")
+	out = mustArk(t, dir, "install", "--dry-run=server", "--image", "registry.example/ark:e2e", "--backup-location", "gs://e2e-bucket/c1", "--skip-bucket-check")
 	for _, want := range []string{
 		"Generated ark-apiserver's CA and serving certificate",
 		"secret/ark-apiserver-ca applied (server dry run)",
@@ -243,6 +251,58 @@ func TestCLIInstallServerDryRun(t *testing.T) {
 	example := filepath.Join("..", "..", "artifacts", "examples", "ha-external-etcd.yaml") // tests run in their package folder
 	if out, err := kubectl(t, "apply", "--dry-run=server", "-f", example); err != nil || !strings.Contains(out, "deployment.apps/ark-apiserver created (server dry run)") {
 		t.Errorf("kubectl apply --dry-run=server -f %s: %v\n%s", example, err, out)
+	}
+}
+
+// Before it applies anything, ark install reads the bucket's backup
+// records and tells this cluster's from another's by the cluster each was
+// signed for, as the server will: here the local cluster's own file bucket
+// (this machine's directory), then a copy holding a record of another
+// cluster, which stops the install unless sharing is meant.
+func TestCLIInstallChecksTheBucket(t *testing.T) {
+	dir := t.TempDir()
+	mustKubectl(t, "create", "namespace", "install-src")
+	t.Cleanup(func() { kubectl(t, "delete", "namespace", "install-src", "--wait=false") })
+	if b := runBackup(t, home, &arkv1.Backup{ObjectMeta: metav1.ObjectMeta{Name: "install-check"}, Spec: arkv1.BackupSpec{IncludedNamespaces: []string{"install-src"}}}, ""); b.Status.Phase != arkv1.BackupPhaseCompleted {
+		t.Fatalf("backup: %q %s", b.Status.Phase, b.Status.FailureReason)
+	}
+	t.Cleanup(func() { os.RemoveAll(filepath.Join(cluster.BucketDir, "backups", "install-check")) })
+	out := mustArk(t, dir, "install", "--dry-run=server", "--image", "registry.example/ark:e2e", "--backup-location", "file://"+cluster.BucketDir)
+	if !regexp.MustCompile(`Bucket file://\S+ is reachable and holds [0-9]+ backups of this cluster`).MatchString(out) {
+		t.Errorf("install on this cluster's own bucket:\n%s", out)
+	}
+
+	// Another cluster's record, as its Ark would have written it.
+	other := t.TempDir()
+	record, err := os.ReadFile(filepath.Join(cluster.BucketDir, "backups", "install-check", "ark-backup.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b arkv1.Backup
+	if err := json.Unmarshal(record, &b); err != nil {
+		t.Fatal(err)
+	}
+	if b.Annotations[provenance.ClusterAnnotation] == "" {
+		t.Fatalf("the record names no cluster:\n%s", record)
+	}
+	b.Annotations[provenance.ClusterAnnotation] = "another-cluster-" + b.Annotations[provenance.ClusterAnnotation]
+	forged, err := json.Marshal(&b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(other, "backups", "theirs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(other, "backups", "theirs", "ark-backup.json"), forged, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, code := arkCmd(t, dir, "install", "--dry-run=server", "--image", "registry.example/ark:e2e", "--backup-location", "file://"+other)
+	if code == 0 || !strings.Contains(out, "holds backups of another cluster's Ark (1 of cluster another-cluster-") || strings.Contains(out, "applied") {
+		t.Errorf("install on another cluster's bucket: exit %d\n%s", code, out)
+	}
+	out = mustArk(t, dir, "install", "--dry-run=server", "--image", "registry.example/ark:e2e", "--backup-location", "file://"+other, "--shared-bucket")
+	if !strings.Contains(out, "holds 1 backups: 0 of this cluster, 1 of cluster another-cluster-") || !strings.Contains(out, "statefulset/ark-apiserver applied (server dry run)") {
+		t.Errorf("install sharing the bucket on purpose:\n%s", out)
 	}
 }
 

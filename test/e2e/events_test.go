@@ -47,7 +47,9 @@ func TestPhaseChangesAreEvents(t *testing.T) {
 
 	// A restore the controller refuses says why in a Warning.
 	refused := runRestore(t, home, &arkv1.Restore{ObjectMeta: metav1.ObjectMeta{Name: "events-refused"}, Spec: arkv1.RestoreSpec{ScheduleName: "events-never-made"}}, "")
-	t.Cleanup(func() { ark.ArkV1().Restores(home).Delete(context.Background(), "events-refused", metav1.DeleteOptions{}) })
+	t.Cleanup(func() {
+		ark.ArkV1().Restores(home).Delete(context.Background(), "events-refused", metav1.DeleteOptions{})
+	})
 	if refused.Status.Phase != arkv1.RestorePhaseFailedValidation {
 		t.Fatalf("restore of a schedule with no backup: %q", refused.Status.Phase)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -19,12 +20,14 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/wait"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/restmapper"
 
 	"github.com/arkproject/ark/artifacts"
 	"github.com/arkproject/ark/pkg/controllers/storagelocation"
+	"github.com/arkproject/ark/pkg/provenance"
+	"github.com/arkproject/ark/pkg/version"
 )
 
 var apiServiceGVR = schema.GroupVersionResource{Group: "apiregistration.k8s.io", Version: "v1", Resource: "apiservices"}
@@ -43,7 +46,7 @@ func checkBackupLocationURL(location string) error {
 // applied: the image, the location, the CA bundle the APIService trusts
 // (nil leaves the placeholder), and the generated documents, each put in
 // name order among the files as if it were one (e.g. "35-tls.yaml").
-func installManifests(image, location string, caBundle []byte, generated map[string]string) (string, error) {
+func installManifests(image, location, credential string, caBundle []byte, generated map[string]string) (string, error) {
 	entries, err := fs.ReadDir(artifacts.Manifests, ".")
 	if err != nil {
 		return "", err
@@ -75,8 +78,19 @@ func installManifests(image, location string, caBundle []byte, generated map[str
 	if image != "" {
 		s = strings.ReplaceAll(s, "ghcr.io/arkproject/ark-apiserver:v0.1.0", image)
 	}
+	const locationArg = "--backup-location=gs://my-ark-bucket/cluster-1"
+	if credential != "" {
+		// A line of its own after the location's, indented as it is.
+		lines := strings.SplitAfter(s, "\n")
+		for i, line := range lines {
+			if indent, _, ok := strings.Cut(line, "- "+locationArg); ok {
+				lines[i] = line + indent + "- --backup-location-credential=" + credential + "\n"
+			}
+		}
+		s = strings.Join(lines, "")
+	}
 	if location != "" {
-		s = strings.ReplaceAll(s, "--backup-location=gs://my-ark-bucket/cluster-1", "--backup-location="+location)
+		s = strings.ReplaceAll(s, locationArg, "--backup-location="+location)
 	}
 	if caBundle != nil {
 		s = strings.ReplaceAll(s, "UmVwbGFjZSB3aXRoIHRoZSBiYXNlNjQgUEVNIG9mIHlvdXIgQ0EK", base64.StdEncoding.EncodeToString(caBundle))
@@ -84,8 +98,15 @@ func installManifests(image, location string, caBundle []byte, generated map[str
 	return s, nil
 }
 
+// The Secret install keeps --secret-file in, as Velero's install names it.
+const (
+	credentialSecretName = "cloud-credentials"
+	credentialSecretKey  = "cloud"
+)
+
 func newInstallCommand(env *Env) *cobra.Command {
-	var dryRun, image, location, caBundle string
+	var dryRun, image, location, caBundle, secretFile string
+	var skipBucketCheck, sharedBucket bool
 	var waitFor time.Duration
 	cmd := &cobra.Command{
 		Use:   "install",
@@ -104,6 +125,17 @@ running install again), the CA for ten years. Running install again keeps what i
 --backup-location is checked before anything is printed or applied. At start the server creates the
 BackupStorageLocation "default" in heptio-ark from it (see ark backup-location); it is not among the
 manifests, since the API that serves it is the one being installed.
+
+--secret-file is the credential of --backup-location, as a location's spec.credential takes it (an
+AWS shared credentials file, a GCP service account key, Azure's KEY=VALUE lines); it is kept in the
+Secret heptio-ark/cloud-credentials (key "cloud") and the server opens the bucket with it
+(--backup-location-credential). Without it the server uses its environment (e.g. Workload Identity).
+
+Before anything is applied, install opens the bucket with that credential (or, without one, this
+machine's environment) and reads its backup records: it must be reachable, and hold no backups of
+another cluster's Ark unless --shared-bucket says sharing it is meant. --skip-bucket-check skips
+this, for a bucket only the server can reach. A file:// location is checked only if its directory
+is on this machine.
 
 --wait waits until the APIService is Available, that is until kube-apiserver reaches ark-apiserver
 and trusts its certificate, and says why not if it is not within the time given.
@@ -124,21 +156,59 @@ without persisting anything, as kubectl does.`,
 			default:
 				return fmt.Errorf(`--dry-run must be "none", "client" or "server", not %q`, dryRun)
 			}
+			if location == "" && dryRun != "client" {
+				return errors.New("--backup-location is required to install: the bucket backups go to (--dry-run prints the manifests with a placeholder)")
+			}
+			if image == "" {
+				image = version.Image()
+				if image == "" && dryRun != "client" {
+					return errors.New("--image is required: this ark is a development build, and no published image matches it (make image builds one)")
+				}
+			}
+			generated := map[string]string{}
+			var credential []byte
+			credentialRef := ""
+			if secretFile != "" {
+				if location == "" {
+					return errors.New("--secret-file is the credential of --backup-location: give both")
+				}
+				var err error
+				if credential, err = os.ReadFile(secretFile); err != nil {
+					return fmt.Errorf("--secret-file: %w", err)
+				}
+				doc, err := credentialSecret(credential)
+				if err != nil {
+					return err
+				}
+				generated["15-cloud-credentials.yaml"] = doc
+				credentialRef = credentialSecretName + "/" + credentialSecretKey
+			}
+			// A client dry run reads nothing: not the cluster, not the bucket.
+			var kube kubernetes.Interface
+			if dryRun != "client" {
+				var err error
+				if kube, err = env.Kube(); err != nil {
+					return err
+				}
+				if !skipBucketCheck {
+					cluster, err := provenance.ClusterID(cmd.Context(), kube)
+					if err != nil {
+						return fmt.Errorf("identifying this cluster (the UID of namespace kube-system), to tell its backups from others': %w", err)
+					}
+					report, err := checkBucket(cmd.Context(), location, credential, cluster, sharedBucket)
+					if err != nil {
+						return err
+					}
+					fmt.Fprintln(env.Out, report)
+				}
+			}
 			var bundle []byte
-			var generated map[string]string
 			if caBundle != "" {
 				var err error
 				if bundle, err = os.ReadFile(caBundle); err != nil {
 					return fmt.Errorf("--ca-bundle-file: %w", err)
 				}
 			} else {
-				var kube kubernetes.Interface
-				if dryRun != "client" {
-					var err error
-					if kube, err = env.Kube(); err != nil {
-						return err
-					}
-				}
 				pki, err := servingPKI(cmd.Context(), kube, time.Now())
 				if err != nil {
 					return err
@@ -146,12 +216,16 @@ without persisting anything, as kubectl does.`,
 				if dryRun != "client" {
 					fmt.Fprintf(env.Out, "%s\n", pki.describe())
 				}
-				if generated, err = pki.manifests(); err != nil {
+				docs, err := pki.manifests()
+				if err != nil {
 					return err
+				}
+				for name, doc := range docs {
+					generated[name] = doc
 				}
 				bundle = pki.Bundle
 			}
-			manifests, err := installManifests(image, location, bundle, generated)
+			manifests, err := installManifests(image, location, credentialRef, bundle, generated)
 			if err != nil {
 				return err
 			}
@@ -170,9 +244,12 @@ without persisting anything, as kubectl does.`,
 	}
 	cmd.Flags().StringVar(&dryRun, "dry-run", "none", `"client" (or just --dry-run) prints the manifests, "server" validates them on the cluster without persisting`)
 	cmd.Flags().Lookup("dry-run").NoOptDefVal = "client"
-	cmd.Flags().StringVar(&image, "image", "", "ark-apiserver image")
+	cmd.Flags().StringVar(&image, "image", "", "ark-apiserver image (default: "+version.ImageRepository+":<this client's version>)")
 	cmd.Flags().StringVar(&location, "backup-location", "", "backup storage location, e.g. gs://bucket/prefix or s3://bucket/prefix?region=eu-west-1")
 	cmd.Flags().StringVar(&caBundle, "ca-bundle-file", "", "PEM file of the CA that signed ark-apiserver's serving certificate, when you provide the certificate (Secret ark-system/ark-apiserver-tls); without it one is generated")
+	cmd.Flags().StringVar(&secretFile, "secret-file", "", "file holding the credential of --backup-location (AWS shared credentials file, GCP service account key, Azure KEY=VALUE lines), kept in Secret heptio-ark/cloud-credentials")
+	cmd.Flags().BoolVar(&skipBucketCheck, "skip-bucket-check", false, "do not open the bucket from here before installing (for a bucket only the server can reach)")
+	cmd.Flags().BoolVar(&sharedBucket, "shared-bucket", false, "install even though the bucket holds another cluster's backups: they are listed and restorable here, never run, expired or deleted")
 	cmd.Flags().DurationVar(&waitFor, "wait", 0, "wait up to this long until the APIService is Available (e.g. --wait=5m); 0 does not wait")
 	cmd.Flags().Lookup("wait").NoOptDefVal = "5m"
 	return cmd

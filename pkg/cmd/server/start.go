@@ -5,6 +5,7 @@ package server
 import (
 	"context"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -32,6 +33,7 @@ import (
 	utilfeature "k8s.io/apiserver/pkg/util/feature"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/rest"
 	"k8s.io/klog/v2"
 	netutils "k8s.io/utils/net"
 
@@ -40,6 +42,7 @@ import (
 	"github.com/arkproject/ark/pkg/apis/ark/validation"
 	"github.com/arkproject/ark/pkg/apiserver"
 	"github.com/arkproject/ark/pkg/controllers"
+	"github.com/arkproject/ark/pkg/controllers/storagelocation"
 	"github.com/arkproject/ark/pkg/embeddedetcd"
 	generatedopenapi "github.com/arkproject/ark/pkg/generated/openapi"
 	"github.com/arkproject/ark/pkg/objectstore"
@@ -96,6 +99,11 @@ type Options struct {
 	// Secret beside it holding the CA that signed it: when both are set,
 	// the controllers renew the certificate before it expires.
 	ServingCertSecret, ServingCASecret string
+	// BackupLocationCredential, when set, is the name/key of the Secret
+	// in the home namespace holding BackupLocation's credential, read as
+	// every location's spec.credential is (an AWS credentials file, a GCP
+	// service account key, Azure's lines), instead of the environment.
+	BackupLocationCredential string
 	// TenantLimits bound the objects of namespaces other than the home one.
 	TenantLimits validation.TenantLimits
 	// NamespaceConcurrency bounds the backups (and restores) one such
@@ -173,6 +181,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.HomeNamespace, "namespace", o.HomeNamespace, "Ark's home namespace: backups and restores here may cover the whole cluster; elsewhere they are confined to their own namespace.")
 	fs.StringVar(&o.DataDir, "data-dir", o.DataDir, "Directory for the embedded etcd, the default file bucket and standalone certificates.")
 	fs.StringVar(&o.BackupLocation, "backup-location", o.BackupLocation, "Backup storage location URL: file:///path, gs://bucket[/prefix][?pubsubSubscription=projects/P/subscriptions/ID], s3://bucket[/prefix][?region=R&s3Url=URL&s3ForcePathStyle=true] (S3 credentials from the AWS environment) or azure://container[/prefix][?storageAccount=NAME&storageAccountURI=URL] (Azure credential from AZURE_STORAGE_KEY, AZURE_STORAGE_SAS_TOKEN or AZURE_STORAGE_CONNECTION_STRING). Default: file://<data-dir>/bucket.")
+	fs.StringVar(&o.BackupLocationCredential, "backup-location-credential", o.BackupLocationCredential, "name/key of the Secret in the home namespace (--namespace) holding --backup-location's credential, in the form a location's spec.credential takes (an AWS shared credentials file, a GCP service account key, or Azure's KEY=VALUE lines), instead of the server's environment. Read at start; the location's object names it too.")
 	fs.DurationVar(&o.BucketPollInterval, "bucket-poll-interval", o.BucketPollInterval, "How often the bucket is listed, so backups written or removed by others appear in list and watch.")
 	fs.BoolVar(&o.Standalone, "standalone", o.Standalone, "Serve without kube-apiserver: accept client certificates from a CA in the data directory, allow every authenticated user, and write <data-dir>/kubeconfig.")
 	fs.StringSliceVar(&o.AlternateDNS, "alternate-dns", o.AlternateDNS, "Extra DNS names for the generated serving certificate.")
@@ -236,6 +245,14 @@ func (o *Options) Validate() error {
 	errs = append(errs, o.RecommendedOptions.Validate()...)
 	if o.HomeNamespace == "" {
 		errs = append(errs, fmt.Errorf("--namespace must not be empty"))
+	}
+	if o.BackupLocationCredential != "" {
+		if name, key, ok := strings.Cut(o.BackupLocationCredential, "/"); !ok || name == "" || key == "" {
+			errs = append(errs, fmt.Errorf("--backup-location-credential must be name/key, not %q", o.BackupLocationCredential))
+		}
+		if o.Standalone {
+			errs = append(errs, errors.New("--backup-location-credential reads a Secret of the cluster: not with --standalone"))
+		}
 	}
 	if o.ServingCertSecret != "" || o.ServingCASecret != "" {
 		if ns, name, ok := strings.Cut(o.ServingCertSecret, "/"); !ok || ns == "" || name == "" || o.ServingCASecret == "" {
@@ -319,9 +336,10 @@ func (o *Options) Config(ctx context.Context) (*apiserver.Config, func(), error)
 
 	store := o.BackupStore
 	cleanupAll := cleanup
+	var credentialRef *arkv1.SecretKeyReference
 	if store == nil {
 		var err error
-		if store, err = objectstore.Open(ctx, o.BackupLocation); err != nil {
+		if store, credentialRef, err = o.openBackupLocation(ctx, serverConfig.ClientConfig); err != nil {
 			return fail(err)
 		}
 		cleanupAll = func() { store.Close(); cleanup() }
@@ -332,6 +350,7 @@ func (o *Options) Config(ctx context.Context) (*apiserver.Config, func(), error)
 		HomeNamespace:      o.HomeNamespace,
 		BackupStore:        store,
 		LocationURL:        o.BackupLocation,
+		LocationCredential: credentialRef,
 		BucketPollInterval: o.BucketPollInterval,
 		AbandonedAfter:     o.AbandonedAfter,
 	}
@@ -387,6 +406,34 @@ func (o *Options) Config(ctx context.Context) (*apiserver.Config, func(), error)
 		}
 	}
 	return &apiserver.Config{GenericConfig: serverConfig, ExtraConfig: extra}, cleanupAll, nil
+}
+
+// openBackupLocation opens --backup-location, with the credential of
+// --backup-location-credential when given (returning its reference, for
+// the location's object), else with the server's environment.
+func (o *Options) openBackupLocation(ctx context.Context, kubeConfig *rest.Config) (objectstore.Store, *arkv1.SecretKeyReference, error) {
+	if o.BackupLocationCredential == "" {
+		store, err := objectstore.Open(ctx, o.BackupLocation)
+		return store, nil, err
+	}
+	name, key, _ := strings.Cut(o.BackupLocationCredential, "/")
+	kube, err := kubernetes.NewForConfig(kubeConfig)
+	if err != nil {
+		return nil, nil, err
+	}
+	credential, err := secretReader(kube, o.HomeNamespace)(ctx, name, key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--backup-location-credential: reading Secret %s/%s key %q: %w", o.HomeNamespace, name, key, err)
+	}
+	spec, err := storagelocation.SpecFor(o.BackupLocation)
+	if err != nil {
+		return nil, nil, err
+	}
+	store, err := storagelocation.OpenSpec(ctx, spec, credential)
+	if err != nil {
+		return nil, nil, err
+	}
+	return store, &arkv1.SecretKeyReference{Name: name, Key: key}, nil
 }
 
 // clusterSigner reads (or creates) the provenance key and identifies the
