@@ -315,3 +315,34 @@ func tarNames(t *testing.T, path string) string {
 	defer f.Close()
 	return strings.Join(names(tarEntries(t, f, false)), "\n")
 }
+
+// ark uninstall --dry-run=server has the real API server check every
+// deletion, the APIService's first, and removes nothing: Ark is still
+// served afterwards.
+func TestCLIUninstallServerDryRun(t *testing.T) {
+	dir := t.TempDir()
+	before := mustKubectl(t, "get", "apiservice", "v1.ark.heptio.com", "-o", "jsonpath={.metadata.uid}")
+	out := mustArk(t, dir, "uninstall", "--dry-run=server", "--purge")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) == 0 || lines[0] != "apiservice/v1.ark.heptio.com deleted (server dry run)" {
+		t.Errorf("first line %q, want the APIService's deletion:\n%s", lines[0], out)
+	}
+	for _, want := range []string{
+		"statefulset/ark-apiserver -n ark-system not found",
+		"namespace/heptio-ark deleted (server dry run)",
+		"The bucket was not touched",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("uninstall output lacks %q:\n%s", want, out)
+		}
+	}
+	if after := mustKubectl(t, "get", "apiservice", "v1.ark.heptio.com", "-o", "jsonpath={.metadata.uid}"); after != before {
+		t.Errorf("a server dry run replaced the APIService: %q -> %q", before, after)
+	}
+	if _, err := ark.ArkV1().Backups(home).List(context.Background(), metav1.ListOptions{Limit: 1}); err != nil {
+		t.Errorf("Ark is not served after a server dry run of uninstall: %v", err)
+	}
+	if out, err := kubectl(t, "get", "namespace", "heptio-ark", "-o", "jsonpath={.status.phase}"); err != nil || out != "Active" {
+		t.Errorf("namespace heptio-ark after a dry run: %v %q", err, out)
+	}
+}
