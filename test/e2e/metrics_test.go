@@ -30,10 +30,15 @@ func scrape(t *testing.T) map[string]float64 {
 // scrapeAs is scrape as user ("" is the administrator), returning the
 // status instead of failing on one other than 200.
 func scrapeAs(t *testing.T, user string) (map[string]float64, int) {
+	return scrapeAt(t, cluster.ArkPort, user)
+}
+
+// scrapeAt is scrapeAs of the ark-apiserver replica on port.
+func scrapeAt(t *testing.T, port int, user string) (map[string]float64, int) {
 	t.Helper()
 	cfg := rest.CopyConfig(cluster.Config)
 	cfg.Impersonate.UserName = user
-	cfg.Host = fmt.Sprintf("https://127.0.0.1:%d", cluster.ArkPort)
+	cfg.Host = fmt.Sprintf("https://127.0.0.1:%d", port)
 	// ark-apiserver's serving certificate is not the cluster's; loopback.
 	cfg.CAData, cfg.CAFile, cfg.Insecure = nil, "", true
 	client, err := rest.HTTPClientFor(cfg)

@@ -91,6 +91,8 @@ type Cluster struct {
 
 	procs map[string]*process
 	order []string
+	// replicaPorts are the ports of replicas started by StartReplica.
+	replicaPorts map[string]int
 }
 
 func (c *Cluster) logf(format string, args ...any) {
@@ -481,7 +483,10 @@ func (c *Cluster) installArk(ctx context.Context) error {
 // certificate. The port is not named "https" as in artifacts/, so that
 // `ark install --dry-run=server` can be tried here: applied over this
 // Service, artifacts/' port 443 would otherwise duplicate the name.
-func (c *Cluster) localManifests() string {
+func (c *Cluster) localManifests() string { return c.localManifestsFor(c.ArkPort) }
+
+// localManifestsFor are localManifests routing to the server on port.
+func (c *Cluster) localManifestsFor(port int) string {
 	return fmt.Sprintf(`apiVersion: v1
 kind: Service
 metadata:
@@ -508,7 +513,25 @@ spec:
     namespace: %[2]s
     port: %[3]d
   caBundle: %[5]s
-`, ArkService, SystemNamespace, c.ArkPort, APIService, base64.StdEncoding.EncodeToString(c.pki.arkCA.CertPEM))
+`, ArkService, SystemNamespace, port, APIService, base64.StdEncoding.EncodeToString(c.pki.arkCA.CertPEM))
+}
+
+// RouteAPIService points Ark's Service and APIService at the replica
+// started as name (ark-apiserver's own port for "ark-apiserver"), as a
+// Service's endpoints follow the pods that are ready: the aggregator then
+// sends Ark's API there.
+func (c *Cluster) RouteAPIService(ctx context.Context, name string) error {
+	port := c.ArkPort
+	if name != "ark-apiserver" {
+		var ok bool
+		if port, ok = c.replicaPorts[name]; !ok {
+			return fmt.Errorf("no replica %s", name)
+		}
+	}
+	if out, err := c.Kubectl(ctx, []byte(c.localManifestsFor(port)), "apply", "-f", "-"); err != nil {
+		return fmt.Errorf("routing the APIService to %s: %v\n%s", name, err, out)
+	}
+	return nil
 }
 
 // StartArk starts ark-apiserver (again, after StopArk) and waits until the
@@ -596,10 +619,24 @@ func (c *Cluster) StartReplica(ctx context.Context, name string, extraArgs ...st
 		return err
 	}
 	c.track(p)
+	if c.replicaPorts == nil {
+		c.replicaPorts = map[string]int{}
+	}
+	c.replicaPorts[name] = ports[0]
 	insecure := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} // readiness only
 	return waitFor(ctx, p, name+" /readyz", 2*time.Minute, func(ctx context.Context) error {
 		return httpOK(ctx, insecure, fmt.Sprintf("https://127.0.0.1:%d/readyz", ports[0]))
 	})
+}
+
+// ReplicaPort is the port of a replica started by StartReplica, 0 if none.
+func (c *Cluster) ReplicaPort(name string) int { return c.replicaPorts[name] }
+
+// KillReplica kills a replica with SIGKILL, as KillArk does ark-apiserver.
+func (c *Cluster) KillReplica(name string) {
+	if p, ok := c.procs[name]; ok {
+		p.kill()
+	}
 }
 
 // StopReplica stops a replica started by StartReplica.
