@@ -27,18 +27,6 @@ import (
 	"github.com/arkproject/ark/pkg/objectstore/s3test"
 )
 
-// noAWSEnvironment keeps the test's AWS credentials out of the standard
-// chain, so that a store that works got them from the location.
-func noAWSEnvironment(t *testing.T) {
-	t.Setenv("AWS_ACCESS_KEY_ID", "")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
-	t.Setenv("AWS_SESSION_TOKEN", "")
-	t.Setenv("AWS_PROFILE", "")
-	t.Setenv("AWS_CONFIG_FILE", "/nonexistent")
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-}
-
 // s3Location is an aws location config for bucket on endpoint.
 func s3Location(endpoint, bucket string, cred []byte, config map[string]string) objectstore.LocationConfig {
 	c := map[string]string{"region": "us-east-1", "s3Url": endpoint, "s3ForcePathStyle": "true"}
@@ -71,7 +59,7 @@ func roundTrip(t *testing.T, s objectstore.Store) {
 func TestS3LocationCredentialFile(t *testing.T) {
 	srv := s3test.Start(t)
 	srv.CreateBucket(t, "creds")
-	noAWSEnvironment(t)
+	s3test.NoAWSEnvironment(t)
 	ctx := context.Background()
 	cred := fmt.Sprintf("\ufeff# Ark's S3 user\n[default]\naws_access_key_id = %s\naws_secret_access_key=%s\r\n\n[wrong]\naws_access_key_id = %s\naws_secret_access_key = not-the-secret\n",
 		srv.AccessKey, srv.SecretKey, srv.AccessKey)
@@ -399,7 +387,7 @@ func TestParseLocationURL(t *testing.T) {
 func TestOpenS3LocationHeptioNames(t *testing.T) {
 	srv := s3test.Start(t)
 	srv.CreateBucket(t, "heptio")
-	noAWSEnvironment(t)
+	s3test.NoAWSEnvironment(t)
 	t.Setenv("AWS_ACCESS_KEY_ID", srv.AccessKey)
 	t.Setenv("AWS_SECRET_ACCESS_KEY", srv.SecretKey)
 	s, err := objectstore.Open(context.Background(), "s3://heptio/ark?region=us-east-1&s3ForcePathStyle=true&s3Url="+url.QueryEscape(srv.Endpoint))

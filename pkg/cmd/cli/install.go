@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -21,6 +22,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/restmapper"
 
@@ -151,10 +153,8 @@ without persisting anything, as kubectl does.`,
 					return err
 				}
 			}
-			switch dryRun {
-			case "client", "none", "server":
-			default:
-				return fmt.Errorf(`--dry-run must be "none", "client" or "server", not %q`, dryRun)
+			if err := checkDryRun(dryRun); err != nil {
+				return err
 			}
 			if location == "" && dryRun != "client" {
 				return errors.New("--backup-location is required to install: the bucket backups go to (--dry-run prints the manifests with a placeholder)")
@@ -287,19 +287,38 @@ func waitAvailable(ctx context.Context, env *Env, timeout time.Duration) error {
 	return nil
 }
 
+// checkDryRun refuses a --dry-run other than kubectl's.
+func checkDryRun(dryRun string) error {
+	switch dryRun {
+	case "client", "none", "server":
+		return nil
+	}
+	return fmt.Errorf(`--dry-run must be "none", "client" or "server", not %q`, dryRun)
+}
+
+// dynamicMapper returns a dynamic client and a mapper from kinds to its
+// resources, through the cluster's discovery: what install and uninstall
+// act on the manifests' objects with.
+func (e *Env) dynamicMapper() (dynamic.Interface, meta.RESTMapper, error) {
+	kube, err := e.Kube()
+	if err != nil {
+		return nil, nil, err
+	}
+	dyn, err := e.Dynamic()
+	if err != nil {
+		return nil, nil, err
+	}
+	return dyn, restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(kube.Discovery())), nil
+}
+
 // apply server-side applies every document, as `kubectl apply --server-side`
 // would; with serverDryRun the API server validates and admits each one but
 // persists nothing.
 func apply(cmd *cobra.Command, env *Env, manifests string, serverDryRun bool) error {
-	kube, err := env.Kube()
+	dyn, mapper, err := env.dynamicMapper()
 	if err != nil {
 		return err
 	}
-	dyn, err := env.Dynamic()
-	if err != nil {
-		return err
-	}
-	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(kube.Discovery()))
 	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader([]byte(manifests)), 4096)
 	for {
 		var obj unstructured.Unstructured

@@ -80,12 +80,7 @@ func TestInstallChecksWhoseBucketItIs(t *testing.T) {
 func TestInstallChecksTheCredential(t *testing.T) {
 	srv := s3test.Start(t)
 	srv.CreateBucket(t, "install")
-	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"} {
-		t.Setenv(k, "")
-	}
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-	t.Setenv("AWS_CONFIG_FILE", "/nonexistent")
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	s3test.NoAWSEnvironment(t)
 	location := "s3://install/c1?" + url.Values{"region": {"us-east-1"}, "s3Url": {srv.Endpoint}, "s3ForcePathStyle": {"true"}}.Encode()
 	good := fmt.Sprintf("[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n", srv.AccessKey, srv.SecretKey)
 	if msg, err := checkBucket(context.Background(), location, []byte(good), "ours", false); err != nil || !strings.Contains(msg, "reachable and holds no backups") {

@@ -15,9 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
-	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/restmapper"
 )
 
 // uninstallTarget is one object uninstall removes.
@@ -117,10 +115,8 @@ finds them again.
 --dry-run (or --dry-run=client) lists what would be removed; --dry-run=server has the cluster check
 each deletion without doing it.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			switch dryRun {
-			case "client", "none", "server":
-			default:
-				return fmt.Errorf(`--dry-run must be "none", "client" or "server", not %q`, dryRun)
+			if err := checkDryRun(dryRun); err != nil {
+				return err
 			}
 			targets, err := uninstallTargets(purge)
 			if err != nil {
@@ -132,15 +128,10 @@ each deletion without doing it.`,
 				}
 				return nil
 			}
-			kube, err := env.Kube()
+			dyn, mapper, err := env.dynamicMapper()
 			if err != nil {
 				return err
 			}
-			dyn, err := env.Dynamic()
-			if err != nil {
-				return err
-			}
-			mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(kube.Discovery()))
 			if err := uninstall(cmd.Context(), env.Out, dyn, mapper, targets, dryRun == "server"); err != nil {
 				return err
 			}

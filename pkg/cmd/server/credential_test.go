@@ -25,12 +25,7 @@ import (
 func TestBackupLocationCredentialFromASecret(t *testing.T) {
 	srv := s3test.Start(t)
 	srv.CreateBucket(t, "creds")
-	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"} {
-		t.Setenv(k, "")
-	}
-	t.Setenv("AWS_CONFIG_FILE", "/nonexistent")
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	s3test.NoAWSEnvironment(t)
 	cred := fmt.Sprintf("[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n", srv.AccessKey, srv.SecretKey)
 
 	// The cluster's API, as far as the server reads it here: one Secret.

@@ -102,3 +102,15 @@ func (s *Server) NewStore(t testing.TB, bucket, prefix string) *objectstore.S3St
 	t.Cleanup(func() { st.Close() })
 	return st
 }
+
+// NoAWSEnvironment keeps the test's AWS credentials out of the SDK's
+// standard chain (environment, shared files, instance metadata), so that a
+// store that works got them from where the test gave them.
+func NoAWSEnvironment(t testing.TB) {
+	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"} {
+		t.Setenv(k, "")
+	}
+	t.Setenv("AWS_CONFIG_FILE", "/nonexistent")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+}
