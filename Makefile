@@ -27,7 +27,7 @@ test: verify controlplane s3server azurite promtool
 
 ## unit: the tests without the integration and end-to-end suites (quick)
 unit:
-	$(GO) test $$($(GO) list ./... | grep -v /test/) -count=1
+	$(GO) test $$($(GO) list ./... | grep -v /test/) -count=1 -timeout 30m
 
 ## e2e: only the end-to-end suites (local cluster): test/e2e, test/e2e/tenancy (attacks on tenancy) and test/e2e/faults (a shared, hostile, fallible bucket)
 e2e: controlplane

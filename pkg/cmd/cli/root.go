@@ -111,6 +111,7 @@ func NewRootCommand(name string, in io.Reader, out, errOut io.Writer) (*cobra.Co
 		newSnapshotLocationCommand(env),
 		newVersionCommand(env),
 		newInstallCommand(env),
+		newDebugCommand(env),
 		newUninstallCommand(env),
 	)
 	root.AddCommand(newVerbCommands(env)...)
