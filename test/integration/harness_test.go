@@ -38,6 +38,26 @@ type testServer struct {
 	Client  versioned.Interface
 	Store   objectstore.Store
 	DataDir string
+
+	// stop cancels the server's context (as SIGTERM does) and returns once
+	// it has stopped serving; stopped says it has.
+	stop    func()
+	stopped chan struct{}
+}
+
+// Stop stops the server as a signal would and says how long it took,
+// giving up after limit. (The test's cleanup then finds it stopped.)
+func (ts *testServer) Stop(t testing.TB, limit time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	ts.stop()
+	select {
+	case <-ts.stopped:
+		return time.Since(start)
+	case <-time.After(limit):
+		t.Fatalf("the server has not stopped %s after it was told to", limit)
+		return limit
+	}
 }
 
 type serverOptions struct {
@@ -114,7 +134,7 @@ func startServer(t testing.TB, so serverOptions) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := &testServer{Server: srv, Config: cfg, Client: client, Store: so.store, DataDir: dataDir}
+	ts := &testServer{Server: srv, Config: cfg, Client: client, Store: so.store, DataDir: dataDir, stop: cancel, stopped: stopped}
 	ts.waitReady(t, !so.bucketDown)
 	return ts
 }

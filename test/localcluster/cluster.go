@@ -647,10 +647,19 @@ func (c *Cluster) StopReplica(name string) {
 }
 
 // StopArk stops ark-apiserver, leaving the rest of the cluster running.
-func (c *Cluster) StopArk() {
-	if p, ok := c.procs["ark-apiserver"]; ok {
-		p.stop(20 * time.Second)
+func (c *Cluster) StopArk() { c.StopArkWithin(20 * time.Second) }
+
+// StopArkWithin sends ark-apiserver SIGTERM and kills it if it has not
+// exited after grace, as the kubelet does a pod; it says how long the
+// process took to exit and whether it had to be killed.
+func (c *Cluster) StopArkWithin(grace time.Duration) (took time.Duration, killed bool) {
+	p, ok := c.procs["ark-apiserver"]
+	if !ok || p.running() != nil {
+		return 0, false
 	}
+	start := time.Now()
+	killed = p.stop(grace)
+	return time.Since(start), killed
 }
 
 // ArkPID is the process id of the running ark-apiserver, for tools that read

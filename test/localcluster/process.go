@@ -69,17 +69,20 @@ func (p *process) running() error {
 	}
 }
 
-// stop asks the process to terminate and kills it after grace.
-func (p *process) stop(grace time.Duration) {
+// stop asks the process to terminate and kills it after grace; it
+// reports whether it had to.
+func (p *process) stop(grace time.Duration) (killed bool) {
 	if p.running() != nil {
-		return
+		return false
 	}
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-p.exited:
+		return false
 	case <-time.After(grace):
 		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
 		<-p.exited
+		return true
 	}
 }
 

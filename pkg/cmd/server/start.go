@@ -99,6 +99,9 @@ type Options struct {
 	// Secret beside it holding the CA that signed it: when both are set,
 	// the controllers renew the certificate before it expires.
 	ServingCertSecret, ServingCASecret string
+	// ShutdownWatchTerminationGracePeriod is how long a stopping server
+	// waits for its open watches to end, once it has told them to.
+	ShutdownWatchTerminationGracePeriod time.Duration
 	// BackupLocationCredential, when set, is the name/key of the Secret
 	// in the home namespace holding BackupLocation's credential, read as
 	// every location's spec.credential is (an AWS credentials file, a GCP
@@ -136,12 +139,14 @@ func NewOptions(out, errOut io.Writer) *Options {
 		BackupWorkers:           4,
 		GCInterval:              time.Minute,
 		ProvenanceSecret:        "ark-system/ark-provenance",
-		TenantLimits:            validation.DefaultTenantLimits,
-		NamespaceConcurrency:    1,
-		AbandonedAfter:          time.Hour,
-		ClaimBindTimeout:        2 * time.Minute,
-		Out:                     out,
-		ErrOut:                  errOut,
+		// Watches end as soon as they are told to: this bounds the wait.
+		ShutdownWatchTerminationGracePeriod: 5 * time.Second,
+		TenantLimits:                        validation.DefaultTenantLimits,
+		NamespaceConcurrency:                1,
+		AbandonedAfter:                      time.Hour,
+		ClaimBindTimeout:                    2 * time.Minute,
+		Out:                                 out,
+		ErrOut:                              errOut,
 	}
 	o.RecommendedOptions.Etcd.StorageConfig.EncodeVersioner = runtime.NewMultiGroupVersioner(arkv1.SchemeGroupVersion, schema.GroupKind{Group: ark.GroupName})
 	o.RecommendedOptions.SecureServing.BindPort = 8443
@@ -181,6 +186,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.HomeNamespace, "namespace", o.HomeNamespace, "Ark's home namespace: backups and restores here may cover the whole cluster; elsewhere they are confined to their own namespace.")
 	fs.StringVar(&o.DataDir, "data-dir", o.DataDir, "Directory for the embedded etcd, the default file bucket and standalone certificates.")
 	fs.StringVar(&o.BackupLocation, "backup-location", o.BackupLocation, "Backup storage location URL: file:///path, gs://bucket[/prefix][?pubsubSubscription=projects/P/subscriptions/ID], s3://bucket[/prefix][?region=R&s3Url=URL&s3ForcePathStyle=true] (S3 credentials from the AWS environment) or azure://container[/prefix][?storageAccount=NAME&storageAccountURI=URL] (Azure credential from AZURE_STORAGE_KEY, AZURE_STORAGE_SAS_TOKEN or AZURE_STORAGE_CONNECTION_STRING). Default: file://<data-dir>/bucket.")
+	fs.DurationVar(&o.ShutdownWatchTerminationGracePeriod, "shutdown-watch-termination-grace-period", o.ShutdownWatchTerminationGracePeriod, "When stopping, every open watch (of backups, restores, schedules, locations) is ended, so clients re-list from another replica, and the server waits up to this long for them to be gone. 0 ends no watch: a stop then waits for them up to the 60 s request timeout.")
 	fs.StringVar(&o.BackupLocationCredential, "backup-location-credential", o.BackupLocationCredential, "name/key of the Secret in the home namespace (--namespace) holding --backup-location's credential, in the form a location's spec.credential takes (an AWS shared credentials file, a GCP service account key, or Azure's KEY=VALUE lines), instead of the server's environment. Read at start; the location's object names it too.")
 	fs.DurationVar(&o.BucketPollInterval, "bucket-poll-interval", o.BucketPollInterval, "How often the bucket is listed, so backups written or removed by others appear in list and watch.")
 	fs.BoolVar(&o.Standalone, "standalone", o.Standalone, "Serve without kube-apiserver: accept client certificates from a CA in the data directory, allow every authenticated user, and write <data-dir>/kubeconfig.")
@@ -245,6 +251,9 @@ func (o *Options) Validate() error {
 	errs = append(errs, o.RecommendedOptions.Validate()...)
 	if o.HomeNamespace == "" {
 		errs = append(errs, fmt.Errorf("--namespace must not be empty"))
+	}
+	if o.ShutdownWatchTerminationGracePeriod < 0 {
+		errs = append(errs, fmt.Errorf("--shutdown-watch-termination-grace-period must not be negative, not %s", o.ShutdownWatchTerminationGracePeriod))
 	}
 	if o.BackupLocationCredential != "" {
 		if name, key, ok := strings.Cut(o.BackupLocationCredential, "/"); !ok || name == "" || key == "" {
@@ -319,6 +328,11 @@ func (o *Options) Config(ctx context.Context) (*apiserver.Config, func(), error)
 	if err := o.RecommendedOptions.ApplyTo(serverConfig); err != nil {
 		return fail(err)
 	}
+	// The API server libraries end a watch when the server begins to stop
+	// only with a grace period set; without one, an open watch of backups
+	// (which no storage shutdown ends, as the bucket has none) held every
+	// stop for the HTTP server's 60 s shutdown timeout.
+	serverConfig.ShutdownWatchTerminationGracePeriod = o.ShutdownWatchTerminationGracePeriod
 	if pki != nil {
 		if err := applyStandaloneAuth(serverConfig, pki); err != nil {
 			return fail(err)
