@@ -32,13 +32,9 @@ import (
 )
 
 const (
-	// debugAPIService is the APIService through which kube-apiserver serves Ark.
-	debugAPIService = "v1.ark.heptio.com"
-	// debugSystemNamespace and debugServerName are where ark-apiserver runs
-	// as artifacts/ installs it; the APIService's Service, when it can be
-	// read, says where it really is.
-	debugSystemNamespace = "ark-system"
-	debugServerName      = "ark-apiserver"
+	// (ark-apiserver runs in installNamespace as serverName, as artifacts/
+	// installs it; the APIService's Service, when it can be read, says
+	// where it really is.)
 	// debugServerSelector selects ark-apiserver's pods (artifacts/).
 	debugServerSelector = "app.kubernetes.io/name=ark-apiserver"
 	// redacted replaces values a bundle must not carry.
@@ -133,7 +129,7 @@ func runDebug(ctx context.Context, env *Env, o debugOptions, now time.Time) erro
 	defer os.Remove(tmp.Name()) // fails harmlessly once renamed
 	gz := gzip.NewWriter(tmp)
 	b := &debugBundle{tw: tar.NewWriter(gz), now: now, names: map[string]bool{}}
-	c := &debugCollector{env: env, b: b, o: o, systemNamespace: debugSystemNamespace, serverName: debugServerName, namespaces: map[string]bool{}}
+	c := &debugCollector{env: env, b: b, o: o, systemNamespace: installNamespace, serverName: serverName, namespaces: map[string]bool{}}
 	c.collect(ctx)
 	summary := b.summary()
 	b.add("summary.txt", []byte(summary))
@@ -359,11 +355,11 @@ func (c *debugCollector) versions(ctx context.Context) bool {
 		return false
 	}
 	c.dyn = dyn
-	fmt.Fprintf(&text, "\nAPIService %s:\n", debugAPIService)
-	svc, err := dyn.Resource(apiServiceGVR).Get(ctx, debugAPIService, metav1.GetOptions{})
+	fmt.Fprintf(&text, "\nAPIService %s:\n", arkAPIService)
+	svc, err := dyn.Resource(apiServiceGVR).Get(ctx, arkAPIService, metav1.GetOptions{})
 	if err != nil {
 		fmt.Fprintf(&text, "  not read: %s\n", whyNot(err))
-		c.b.failed("APIService "+debugAPIService, err)
+		c.b.failed("APIService "+arkAPIService, err)
 	} else {
 		c.apiService(&text, svc)
 		c.write(apiServiceGVR, svc)

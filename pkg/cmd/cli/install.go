@@ -266,7 +266,7 @@ func waitAvailable(ctx context.Context, env *Env, timeout time.Duration) error {
 	fmt.Fprintf(env.Out, "Waiting up to %s for APIService v1.ark.heptio.com to be Available...\n", timeout)
 	var last string
 	err = wait.PollUntilContextTimeout(ctx, 2*time.Second, timeout, true, func(ctx context.Context) (bool, error) {
-		svc, err := dyn.Resource(apiServiceGVR).Get(ctx, "v1.ark.heptio.com", metav1.GetOptions{})
+		svc, err := dyn.Resource(apiServiceGVR).Get(ctx, arkAPIService, metav1.GetOptions{})
 		if err != nil {
 			last = err.Error()
 			return false, nil

@@ -20,9 +20,13 @@ import (
 // certificate can be renewed without changing what kube-apiserver trusts.
 const (
 	installNamespace  = "ark-system"
+	serverName        = "ark-apiserver"
 	servingSecretName = "ark-apiserver-tls"
 	caSecretName      = "ark-apiserver-ca"
 )
+
+// arkAPIService is the APIService through which kube-apiserver serves Ark.
+const arkAPIService = "v1.ark.heptio.com"
 
 // servingHosts are the names kube-apiserver reaches ark-apiserver by: the
 // aggregator verifies <service>.<namespace>.svc.

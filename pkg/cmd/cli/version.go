@@ -62,7 +62,7 @@ func printVersions(ctx context.Context, env *Env, w io.Writer, clientOnly bool) 
 	}
 	status := "served"
 	if dyn, err := env.Dynamic(); err == nil {
-		if svc, err := dyn.Resource(apiServiceGVR).Get(ctx, "v1.ark.heptio.com", metav1.GetOptions{}); err == nil {
+		if svc, err := dyn.Resource(apiServiceGVR).Get(ctx, arkAPIService, metav1.GetOptions{}); err == nil {
 			status = fmt.Sprintf("served by APIService v1.ark.heptio.com (%s)", conditionStatus(svc.Object, "Available"))
 		}
 	}
