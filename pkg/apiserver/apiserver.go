@@ -40,6 +40,8 @@ import (
 	locationstorage "github.com/arkproject/ark/pkg/registry/backupstoragelocation"
 	restorestorage "github.com/arkproject/ark/pkg/registry/restore"
 	schedulestorage "github.com/arkproject/ark/pkg/registry/schedule"
+	deletebackuprequeststorage "github.com/arkproject/ark/pkg/registry/deletebackuprequest"
+	downloadrequeststorage "github.com/arkproject/ark/pkg/registry/downloadrequest"
 	serverstatusstorage "github.com/arkproject/ark/pkg/registry/serverstatusrequest"
 	snapshotlocationstorage "github.com/arkproject/ark/pkg/registry/volumesnapshotlocation"
 )
@@ -265,6 +267,18 @@ func (c completedConfig) New() (*ArkServer, error) {
 		// Create-only and never stored: `ark version` learns the server's
 		// build from it (kube-apiserver answers /version itself).
 		"serverstatusrequests": serverstatusstorage.NewREST(),
+
+		// Heptio Ark's client: `ark backup delete` deletes through a
+		// DeleteBackupRequest, answered in its create with the rights of
+		// `kubectl delete backup`; DownloadRequests are refused with what
+		// to use instead (see package downloadrequest for why).
+		"deletebackuprequests": deletebackuprequeststorage.NewREST(func(ctx context.Context, namespace, name string) bool {
+			return c.allowed(ctx, authorizer.AttributesRecord{Verb: "delete", APIGroup: ark.GroupName, APIVersion: arkv1.SchemeGroupVersion.Version,
+				Resource: "backups", Namespace: namespace, Name: name})
+		}, func(ctx context.Context, name string, options *metav1.DeleteOptions) (runtime.Object, bool, error) {
+			return backups.Delete(ctx, name, nil, options)
+		}),
+		"downloadrequests": downloadrequeststorage.NewREST(),
 	}
 	if err := generic.InstallAPIGroup(&group); err != nil {
 		return nil, err

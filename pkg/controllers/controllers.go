@@ -135,16 +135,28 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 		gce = &snapshot.GCE{Service: svc, Project: cfg.GCEProject}
 	}
-	snapshotters := func(user *requester.Clients, store objectstore.Store) []snapshot.VolumeSnapshotter {
-		out := []snapshot.VolumeSnapshotter{&snapshot.CSI{Dynamic: user.Dynamic, Classes: dyn}}
-		if gce != nil {
-			out = append(out, gce)
-		}
+	server := func(user *requester.Clients, store objectstore.Store) snapshot.Server {
 		// hostPath and local volumes are archived into the backup's bucket.
-		return append(out, &snapshot.HostPath{Store: store})
+		return snapshot.Server{CSI: &snapshot.CSI{Dynamic: user.Dynamic, Classes: dyn}, GCE: gce, HostPath: &snapshot.HostPath{Store: store}}
 	}
 	run := func(ctx context.Context) {
 		factory := informerFactory(ark, cfg.Backups)
+		snapshotLocationInformer := factory.Ark().V1().VolumeSnapshotLocations()
+		snapshotLocations := snapshotLocationInformer.Lister().VolumeSnapshotLocations(cfg.HomeNamespace)
+		// resolveSnapshotLocations finds the volume snapshot locations a
+		// backup names, and what makes them unusable for it.
+		resolveSnapshotLocations := func(b *arkv1.Backup) ([]*arkv1.VolumeSnapshotLocation, []string) {
+			return snapshot.ResolveLocations(snapshot.Server{GCE: gce}, b.Spec.VolumeSnapshotLocations, snapshotLocations.Get, b.Namespace != cfg.HomeNamespace)
+		}
+		snapshotters := func(b *arkv1.Backup, user *requester.Clients, store objectstore.Store) []snapshot.VolumeSnapshotter {
+			if len(b.Spec.VolumeSnapshotLocations) == 0 {
+				return server(user, store).All()
+			}
+			// Checked when the backup started (FailedValidation); a
+			// location deleted since then snapshots nothing.
+			locs, _ := resolveSnapshotLocations(b)
+			return server(user, store).ForLocations(locs)
+		}
 		backups := backupcontroller.New(ark, factory.Ark().V1().Backups(), func() backupcontroller.Engine {
 			// Fresh per backup: resources may have changed, and access
 			// decisions belong to one requester.
@@ -162,7 +174,7 @@ func Run(ctx context.Context, cfg Config) error {
 					Store:          store,
 					Layout:         backupstore.Layout{HomeNamespace: cfg.HomeNamespace},
 					Hooks:          &hooks.PodExec{Config: user.Config, Client: user.Kube},
-					Snapshotters:   snapshotters(user, store),
+					Snapshotters:   snapshotters(b, user, store),
 				}
 			}}
 		})
@@ -184,6 +196,11 @@ func Run(ctx context.Context, cfg Config) error {
 		})
 		scope := validation.Scope{HomeNamespace: cfg.HomeNamespace, Tenant: cfg.TenantLimits, ClusterScoped: resourcescope.New(kube.Discovery()).ClusterScoped}
 		backups.Scope, restores.Scope = scope, scope
+		backups.WaitFor = append(backups.WaitFor, snapshotLocationInformer.Informer().HasSynced)
+		backups.CheckSnapshotLocations = func(b *arkv1.Backup) []string {
+			_, problems := resolveSnapshotLocations(b)
+			return problems
+		}
 		backups.Stores, backups.Layout = cfg.Locations.WritableStore, backupstore.Layout{HomeNamespace: cfg.HomeNamespace}
 		workers := max(cfg.Workers, 1)
 		backups.Slots = &fairshare.Slots{Home: cfg.HomeNamespace, Workers: workers, PerNamespace: cfg.PerNamespace}
@@ -318,5 +335,7 @@ func (e restoreAs) Run(ctx context.Context, r *arkv1.Restore, b *arkv1.Backup, p
 	if err != nil {
 		return restore.Outcome{}, err
 	}
-	return e.engine(user, store, files).Run(ctx, r, b.Name, progress)
+	engine := e.engine(user, store, files)
+	engine.LegacySnapshots = b.Status.VolumeBackups
+	return engine.Run(ctx, r, b.Name, progress)
 }

@@ -89,6 +89,11 @@ type Restorer struct {
 	Limits archive.Limits
 	// HostPath restores the data of hostPath and local volumes; nil skips it.
 	HostPath *snapshot.HostPath
+	// LegacySnapshots are the disk snapshots a Heptio Ark record keeps in
+	// status.volumeBackups, by persistent volume. Ark cannot make disks
+	// from them: each such volume is skipped, its result naming the
+	// snapshot to restore it from by hand.
+	LegacySnapshots map[string]*arkv1.VolumeBackupInfo
 	// ClaimBindTimeout is how long a restore waits for the claims it
 	// restored to bind before reporting those that did not; 0 does not wait.
 	ClaimBindTimeout time.Duration
@@ -252,6 +257,11 @@ func (r *Restorer) Run(ctx context.Context, restore *arkv1.Restore, backup strin
 	snapshots, err := loadSnapshots(ctx, r.Store, source)
 	if err != nil {
 		return out, err
+	}
+	for pv, info := range r.LegacySnapshots {
+		if _, ok := snapshots[pv]; !ok && info != nil {
+			snapshots[pv] = snapshot.Record{PersistentVolume: pv, Snapshotter: snapshot.LegacyName, SnapshotID: info.SnapshotID, Phase: snapshot.PhaseCompleted}
+		}
 	}
 
 	resW, err := filesStore.NewWriter(ctx, files.ResultsKey(), objectstore.Conditions{})
@@ -589,6 +599,12 @@ func (r *run) restoreItem(ctx context.Context, kind string, api apiResource, it 
 			res.Action = ActionSkipped
 			res.Note = fmt.Sprintf("a new volume is provisioned from CSI snapshot %s when its claim is restored", rec.SnapshotID)
 			return res
+		}
+		if info := r.LegacySnapshots[obj.GetName()]; info != nil {
+			// Restoring the object alone would point at the old disk,
+			// which may be gone or another cluster's: the data is in
+			// the snapshot, which Ark cannot turn into a disk.
+			return skip("its data is in disk snapshot %s taken by Heptio Ark (type %q, zone %q), which Ark cannot restore: create a disk from the snapshot and a PersistentVolume for it", info.SnapshotID, info.Type, info.AvailabilityZone)
 		}
 	}
 

@@ -42,6 +42,10 @@ type CSI struct {
 	// Classes reads VolumeSnapshotClasses, which are configuration (users
 	// rarely may list them); nil means Dynamic.
 	Classes dynamic.Interface
+	// Class, when set, is the only VolumeSnapshotClass used (a volume
+	// snapshot location's volumeSnapshotClass): volumes of other drivers
+	// are not handled. Empty means the default class of each driver.
+	Class string
 	// ReadyTimeout bounds the wait for readyToUse; default 10 minutes.
 	ReadyTimeout time.Duration
 	// PollInterval is how often readiness is checked; default 1s.
@@ -68,6 +72,16 @@ func (c *CSI) classFor(ctx context.Context, driver string) (string, error) {
 	classes := c.Classes
 	if classes == nil {
 		classes = c.Dynamic
+	}
+	if c.Class != "" {
+		class, err := classes.Resource(volumeSnapshotClassGVR).Get(ctx, c.Class, metav1.GetOptions{})
+		if err != nil {
+			return "", err
+		}
+		if d, _, _ := unstructured.NestedString(class.Object, "driver"); d != driver {
+			return "", nil
+		}
+		return c.Class, nil
 	}
 	list, err := classes.Resource(volumeSnapshotClassGVR).List(ctx, metav1.ListOptions{})
 	if err != nil {

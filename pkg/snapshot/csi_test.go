@@ -122,3 +122,20 @@ func TestSnapshotNamesFitKubernetes(t *testing.T) {
 		t.Errorf("short name changed")
 	}
 }
+
+// A location's class is the only one used: not the driver's default, and
+// not for volumes of another driver.
+func TestCSIWithALocationsClass(t *testing.T) {
+	c, _ := newCSI(snapshotClass("default", "pd.example.com", true), snapshotClass("fast", "pd.example.com", false), snapshotClass("other", "nfs.example.com", true))
+	c.Class = "fast"
+	if got, err := c.classFor(context.Background(), "pd.example.com"); err != nil || got != "fast" {
+		t.Errorf("class %q, %v; want fast", got, err)
+	}
+	if c.Handles(csiPV("nfs.example.com")) {
+		t.Error("a volume of another driver is handled with the location's class")
+	}
+	c.Class = "missing"
+	if c.Handles(csiPV("pd.example.com")) {
+		t.Error("a volume is handled with a class that does not exist")
+	}
+}

@@ -31,6 +31,10 @@ type GCE struct {
 	Service *compute.Service
 	// Project is used when the volume does not name its project (in-tree disks).
 	Project string
+	// StorageLocations, when set, is where snapshots are stored (a volume
+	// snapshot location's snapshotLocation, such as a region); empty means
+	// GCE's default, the multi-region nearest the disk.
+	StorageLocations []string
 	// PollInterval and Timeout govern the wait for the snapshot operation.
 	PollInterval time.Duration
 	Timeout      time.Duration
@@ -94,9 +98,10 @@ func (g *GCE) Snapshot(ctx context.Context, ref backupstore.Backup, pv *corev1.P
 	name := gceSnapshotName(backup, pv.Name)
 	rec.SnapshotID = fmt.Sprintf("projects/%s/global/snapshots/%s", project, name)
 	op, err := g.Service.Disks.CreateSnapshot(project, zone, disk, &compute.Snapshot{
-		Name:        name,
-		Description: fmt.Sprintf("Ark backup %s of persistent volume %s", backup, pv.Name),
-		Labels:      map[string]string{"ark-backup": gceLabel(backup)},
+		Name:             name,
+		Description:      fmt.Sprintf("Ark backup %s of persistent volume %s", backup, pv.Name),
+		Labels:           map[string]string{"ark-backup": gceLabel(backup)},
+		StorageLocations: g.StorageLocations,
 	}).Context(ctx).Do()
 	if err != nil {
 		return rec, fmt.Errorf("creating snapshot %s of disk %s: %w", name, rec.VolumeID, err)

@@ -36,6 +36,8 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&BackupStorageLocation{}, &BackupStorageLocationList{},
 		&VolumeSnapshotLocation{}, &VolumeSnapshotLocationList{},
 		&ServerStatusRequest{},
+		&DeleteBackupRequest{}, &DeleteBackupRequestList{},
+		&DownloadRequest{}, &DownloadRequestList{},
 	)
 	return nil
 }

@@ -50,6 +50,9 @@ type BackupSpec struct {
 	Hooks BackupHooks
 	// StorageLocation names the backup storage location. Default "default".
 	StorageLocation string
+	// VolumeSnapshotLocations name the VolumeSnapshotLocations whose
+	// snapshotters and settings the backup's volume snapshots use.
+	VolumeSnapshotLocations []string
 	// Requester is the user who asked for the backup. The API server sets it on
 	// create from the authenticated user; any value a client sends is replaced.
 	// The backup controller reads only what this user may read.
@@ -91,6 +94,8 @@ type BackupResourceHookSpec struct {
 	ExcludedResources []string
 	// LabelSelector restricts the hooks to pods whose labels match.
 	LabelSelector *metav1.LabelSelector
+	// Hooks is the deprecated name of PreHooks; defaulting moves it there.
+	Hooks []BackupResourceHook
 	// PreHooks run before the pod is backed up.
 	PreHooks []BackupResourceHook
 	// PostHooks run after the pod and its volumes are backed up.
@@ -184,6 +189,16 @@ type BackupStatus struct {
 	VolumeSnapshotsAttempted int
 	// VolumeSnapshotsCompleted counts the volume snapshots that succeeded.
 	VolumeSnapshotsCompleted int
+	// VolumeBackups are Heptio Ark's disk snapshots of an old record.
+	VolumeBackups map[string]*VolumeBackupInfo
+}
+
+// VolumeBackupInfo is Heptio Ark's record of one disk snapshot.
+type VolumeBackupInfo struct {
+	SnapshotID       string
+	Type             string
+	AvailabilityZone string
+	Iops             *int64
 }
 
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object

@@ -70,6 +70,13 @@ type Controller struct {
 	// Scope, when its home namespace is set, has every backup's spec
 	// validated again as it starts (confinement, bounds), as the API did.
 	Scope validation.Scope
+	// CheckSnapshotLocations, when set, says what makes the volume
+	// snapshot locations a backup names unusable for it (see
+	// snapshot.ResolveLocations); any problem fails its validation.
+	CheckSnapshotLocations func(*arkv1.Backup) []string
+	// WaitFor are the other informers (such as volume snapshot locations')
+	// that must have synced before the first backup is looked at.
+	WaitFor []cache.InformerSynced
 	// Provenance, when set, runs only the backups this cluster's API
 	// accepted, and leaves those of other clusters alone.
 	Provenance Provenance
@@ -155,7 +162,7 @@ func (c *Controller) Run(ctx context.Context, workers int) {
 	defer utilruntime.HandleCrash()
 	defer c.queue.ShutDown()
 	klog.InfoS("Starting backup controller", "workers", workers)
-	if !cache.WaitForCacheSync(ctx.Done(), c.synced) {
+	if !cache.WaitForCacheSync(ctx.Done(), append([]cache.InformerSynced{c.synced}, c.WaitFor...)...) {
 		return
 	}
 	c.failInterrupted(ctx)
@@ -265,6 +272,9 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 	}
 	if c.Scope.HomeNamespace != "" {
 		problems = append(problems, validation.RecheckBackup(cached, c.Scope)...)
+	}
+	if c.CheckSnapshotLocations != nil && len(cached.Spec.VolumeSnapshotLocations) > 0 {
+		problems = append(problems, c.CheckSnapshotLocations(cached)...)
 	}
 	if len(problems) > 0 {
 		b := cached.DeepCopy()

@@ -216,17 +216,23 @@ func (c *Controller) resolveBackup(ctx context.Context, r *arkv1.Restore) (*arkv
 		}
 		return nil, fmt.Sprintf("spec.backupName: backup %q is %s; only Completed and PartiallyFailed backups can be restored", b.Name, phase)
 	}
-	list, err := backups.List(ctx, metav1.ListOptions{LabelSelector: arkv1.LabelScheduleName + "=" + r.Spec.ScheduleName})
-	if apierrors.IsForbidden(err) {
-		return nil, fmt.Sprintf("spec.scheduleName: %s may not list backups: %v", r.Spec.Requester.Username, err)
-	}
-	if err != nil {
-		return nil, ""
-	}
+	// A schedule's backups carry Ark's label, and Heptio Ark's; those a
+	// Heptio Ark server took carry only its own.
 	var done []arkv1.Backup
-	for _, b := range list.Items {
-		if b.Status.Phase == arkv1.BackupPhaseCompleted {
-			done = append(done, b)
+	seen := map[string]bool{}
+	for _, label := range []string{arkv1.LabelScheduleName, arkv1.LegacyLabelScheduleName} {
+		list, err := backups.List(ctx, metav1.ListOptions{LabelSelector: label + "=" + r.Spec.ScheduleName})
+		if apierrors.IsForbidden(err) {
+			return nil, fmt.Sprintf("spec.scheduleName: %s may not list backups: %v", r.Spec.Requester.Username, err)
+		}
+		if err != nil {
+			return nil, ""
+		}
+		for _, b := range list.Items {
+			if b.Status.Phase == arkv1.BackupPhaseCompleted && !seen[b.Name] {
+				seen[b.Name] = true
+				done = append(done, b)
+			}
 		}
 	}
 	if len(done) == 0 {

@@ -274,7 +274,8 @@ func (c *Controller) sync(ctx context.Context, key string) (time.Duration, error
 		ObjectMeta: metav1.ObjectMeta{
 			Name:      backupName,
 			Namespace: s.Namespace,
-			Labels:    map[string]string{arkv1.LabelScheduleName: s.Name},
+			// Both Ark's label and Heptio Ark's, which its client selects by.
+			Labels: map[string]string{arkv1.LabelScheduleName: s.Name, arkv1.LegacyLabelScheduleName: s.Name},
 		},
 		Spec: *s.Spec.Template.DeepCopy(),
 	}

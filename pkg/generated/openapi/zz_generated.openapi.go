@@ -47,6 +47,15 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1.BackupStorageLocationSpec{}.OpenAPIModelName():     schema_pkg_apis_ark_v1_BackupStorageLocationSpec(ref),
 		v1.BackupStorageLocationStatus{}.OpenAPIModelName():   schema_pkg_apis_ark_v1_BackupStorageLocationStatus(ref),
 		v1.BackupVolumeSnapshot{}.OpenAPIModelName():          schema_pkg_apis_ark_v1_BackupVolumeSnapshot(ref),
+		v1.DeleteBackupRequest{}.OpenAPIModelName():           schema_pkg_apis_ark_v1_DeleteBackupRequest(ref),
+		v1.DeleteBackupRequestList{}.OpenAPIModelName():       schema_pkg_apis_ark_v1_DeleteBackupRequestList(ref),
+		v1.DeleteBackupRequestSpec{}.OpenAPIModelName():       schema_pkg_apis_ark_v1_DeleteBackupRequestSpec(ref),
+		v1.DeleteBackupRequestStatus{}.OpenAPIModelName():     schema_pkg_apis_ark_v1_DeleteBackupRequestStatus(ref),
+		v1.DownloadRequest{}.OpenAPIModelName():               schema_pkg_apis_ark_v1_DownloadRequest(ref),
+		v1.DownloadRequestList{}.OpenAPIModelName():           schema_pkg_apis_ark_v1_DownloadRequestList(ref),
+		v1.DownloadRequestSpec{}.OpenAPIModelName():           schema_pkg_apis_ark_v1_DownloadRequestSpec(ref),
+		v1.DownloadRequestStatus{}.OpenAPIModelName():         schema_pkg_apis_ark_v1_DownloadRequestStatus(ref),
+		v1.DownloadTarget{}.OpenAPIModelName():                schema_pkg_apis_ark_v1_DownloadTarget(ref),
 		v1.ExecHook{}.OpenAPIModelName():                      schema_pkg_apis_ark_v1_ExecHook(ref),
 		v1.ObjectStorageLocation{}.OpenAPIModelName():         schema_pkg_apis_ark_v1_ObjectStorageLocation(ref),
 		v1.Progress{}.OpenAPIModelName():                      schema_pkg_apis_ark_v1_Progress(ref),
@@ -64,6 +73,7 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1.ServerStatusRequestSpec{}.OpenAPIModelName():       schema_pkg_apis_ark_v1_ServerStatusRequestSpec(ref),
 		v1.ServerStatusRequestStatus{}.OpenAPIModelName():     schema_pkg_apis_ark_v1_ServerStatusRequestStatus(ref),
 		v1.UserInfo{}.OpenAPIModelName():                      schema_pkg_apis_ark_v1_UserInfo(ref),
+		v1.VolumeBackupInfo{}.OpenAPIModelName():              schema_pkg_apis_ark_v1_VolumeBackupInfo(ref),
 		v1.VolumeSnapshotLocation{}.OpenAPIModelName():        schema_pkg_apis_ark_v1_VolumeSnapshotLocation(ref),
 		v1.VolumeSnapshotLocationList{}.OpenAPIModelName():    schema_pkg_apis_ark_v1_VolumeSnapshotLocationList(ref),
 		v1.VolumeSnapshotLocationSpec{}.OpenAPIModelName():    schema_pkg_apis_ark_v1_VolumeSnapshotLocationSpec(ref),
@@ -450,6 +460,24 @@ func schema_pkg_apis_ark_v1_BackupResourceHookSpec(ref common.ReferenceCallback)
 							Ref:         ref(metav1.LabelSelector{}.OpenAPIModelName()),
 						},
 					},
+					"hooks": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Hooks is the deprecated name of pre, kept so that Heptio Ark's manifests run their hooks: the server moves it to pre on every write, so it is never stored. Setting both is refused.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1.BackupResourceHook{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
 					"pre": {
 						VendorExtensible: spec.VendorExtensible{
 							Extensions: spec.Extensions{
@@ -659,6 +687,25 @@ func schema_pkg_apis_ark_v1_BackupSpec(ref common.ReferenceCallback) common.Open
 							Format:      "",
 						},
 					},
+					"volumeSnapshotLocations": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "VolumeSnapshotLocations name the VolumeSnapshotLocations (in Ark's home namespace) whose snapshotters and settings this backup's volume snapshots use, at most one per provider. A volume no named location handles is not snapshotted. Empty means every snapshotter the server has, with its own settings.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Type:   []string{"string"},
+										Format: "",
+									},
+								},
+							},
+						},
+					},
 					"requester": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Requester is the user who asked for the backup. The API server sets it on create from the authenticated user; any value a client sends is replaced. The backup controller reads only what this user may read.",
@@ -772,11 +819,25 @@ func schema_pkg_apis_ark_v1_BackupStatus(ref common.ReferenceCallback) common.Op
 							Format:      "int32",
 						},
 					},
+					"volumeBackups": {
+						SchemaProps: spec.SchemaProps{
+							Description: "VolumeBackups are the cloud disk snapshots of a backup Heptio Ark (v0.9 and earlier servers, and v0.10's) recorded in the backup itself, by persistent volume. Ark never writes it (its snapshots are in the backup's volume-snapshot records); it keeps it in old records so restores can name each snapshot they cannot restore.",
+							Type:        []string{"object"},
+							AdditionalProperties: &spec.SchemaOrBool{
+								Allows: true,
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1.VolumeBackupInfo{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
 				},
 			},
 		},
 		Dependencies: []string{
-			v1.Progress{}.OpenAPIModelName(), metav1.Time{}.OpenAPIModelName()},
+			v1.Progress{}.OpenAPIModelName(), v1.VolumeBackupInfo{}.OpenAPIModelName(), metav1.Time{}.OpenAPIModelName()},
 	}
 }
 
@@ -1049,6 +1110,355 @@ func schema_pkg_apis_ark_v1_BackupVolumeSnapshot(ref common.ReferenceCallback) c
 					},
 				},
 				Required: []string{"persistentVolume", "snapshotter", "phase"},
+			},
+		},
+	}
+}
+
+func schema_pkg_apis_ark_v1_DeleteBackupRequest(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "DeleteBackupRequest asks for a backup to be deleted: Heptio Ark's client deletes backups this way. Ark answers it in the create, as if the requester had deleted the backup (the same rights are checked: the right to delete that backup, not just to create this request), and stores nothing: the backup's Deleting phase and events are the record.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Standard object metadata. Heptio Ark's client sets generateName and the labels ark.heptio.com/backup-name and ark.heptio.com/backup-uid; a backup-uid label is a precondition on the backup's UID.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(metav1.ObjectMeta{}.OpenAPIModelName()),
+						},
+					},
+					"spec": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Spec names the backup.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1.DeleteBackupRequestSpec{}.OpenAPIModelName()),
+						},
+					},
+					"status": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Status is the server's answer; whatever a client sends is replaced.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1.DeleteBackupRequestStatus{}.OpenAPIModelName()),
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v1.DeleteBackupRequestSpec{}.OpenAPIModelName(), v1.DeleteBackupRequestStatus{}.OpenAPIModelName(), metav1.ObjectMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_ark_v1_DeleteBackupRequestList(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "DeleteBackupRequestList is a list of DeleteBackupRequests: always empty, since none is stored, and served so that Heptio Ark's `ark backup describe` (which lists them) works.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Standard list metadata.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(metav1.ListMeta{}.OpenAPIModelName()),
+						},
+					},
+					"items": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Items is empty.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1.DeleteBackupRequest{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+				},
+				Required: []string{"items"},
+			},
+		},
+		Dependencies: []string{
+			v1.DeleteBackupRequest{}.OpenAPIModelName(), metav1.ListMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_ark_v1_DeleteBackupRequestSpec(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "DeleteBackupRequestSpec names the backup to delete, in the request's namespace.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"backupName": {
+						SchemaProps: spec.SchemaProps{
+							Description: "BackupName is the backup to delete.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+				Required: []string{"backupName"},
+			},
+		},
+	}
+}
+
+func schema_pkg_apis_ark_v1_DeleteBackupRequestStatus(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "DeleteBackupRequestStatus is the answer to a DeleteBackupRequest. A request that cannot be carried out is refused with an API error instead, so errors is always empty; it is kept for Heptio Ark's clients.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"phase": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Phase is Processed.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"errors": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Errors is empty: failures are the create's error.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Type:   []string{"string"},
+										Format: "",
+									},
+								},
+							},
+						},
+					},
+				},
+			},
+		},
+	}
+}
+
+func schema_pkg_apis_ark_v1_DownloadRequest(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "DownloadRequest is Heptio Ark's way to fetch a backup's or restore's files: its server answered with a pre-signed URL of the bucket, which anyone holding it could use for minutes, past RBAC and audit. Ark does not hand out such URLs: every create is refused with a message naming the subresource (and `ark` command) that serves the same file to the requesting user, checked by RBAC on every read. The type exists so that the refusal can name the right subresource for the target.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Standard object metadata.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(metav1.ObjectMeta{}.OpenAPIModelName()),
+						},
+					},
+					"spec": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Spec says which file is wanted.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1.DownloadRequestSpec{}.OpenAPIModelName()),
+						},
+					},
+					"status": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Status is never written.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1.DownloadRequestStatus{}.OpenAPIModelName()),
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v1.DownloadRequestSpec{}.OpenAPIModelName(), v1.DownloadRequestStatus{}.OpenAPIModelName(), metav1.ObjectMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_ark_v1_DownloadRequestList(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "DownloadRequestList is a list of DownloadRequests, for the scheme's sake: none is ever stored or listed.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"apiVersion": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"metadata": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Standard list metadata.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(metav1.ListMeta{}.OpenAPIModelName()),
+						},
+					},
+					"items": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Items is empty.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1.DownloadRequest{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+				},
+				Required: []string{"items"},
+			},
+		},
+		Dependencies: []string{
+			v1.DownloadRequest{}.OpenAPIModelName(), metav1.ListMeta{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_ark_v1_DownloadRequestSpec(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "DownloadRequestSpec says which file is wanted.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"target": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Target is the file.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1.DownloadTarget{}.OpenAPIModelName()),
+						},
+					},
+				},
+				Required: []string{"target"},
+			},
+		},
+		Dependencies: []string{
+			v1.DownloadTarget{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_ark_v1_DownloadRequestStatus(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "DownloadRequestStatus is Heptio Ark's answer: a URL. Ark never writes it.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"phase": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Phase is never set by Ark.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"downloadURL": {
+						SchemaProps: spec.SchemaProps{
+							Description: "DownloadURL is never set by Ark.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"expiration": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Expiration is never set by Ark.",
+							Ref:         ref(metav1.Time{}.OpenAPIModelName()),
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			metav1.Time{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_ark_v1_DownloadTarget(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "DownloadTarget names a file by its kind and the Backup or Restore it belongs to.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is the kind of file.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"name": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Name is the backup's or restore's name.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+				Required: []string{"kind", "name"},
 			},
 		},
 	}
@@ -1960,6 +2370,49 @@ func schema_pkg_apis_ark_v1_UserInfo(ref common.ReferenceCallback) common.OpenAP
 					},
 				},
 				Required: []string{"username"},
+			},
+		},
+	}
+}
+
+func schema_pkg_apis_ark_v1_VolumeBackupInfo(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "VolumeBackupInfo is Heptio Ark's record of one disk snapshot.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"snapshotID": {
+						SchemaProps: spec.SchemaProps{
+							Description: "SnapshotID is the cloud provider's snapshot.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"type": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Type is the volume's type, such as gp2 or pd-ssd.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"availabilityZone": {
+						SchemaProps: spec.SchemaProps{
+							Description: "AvailabilityZone is where the volume was.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"iops": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Iops is the volume's provisioned IOPS, when it had any.",
+							Type:        []string{"integer"},
+							Format:      "int64",
+						},
+					},
+				},
+				Required: []string{"snapshotID"},
 			},
 		},
 	}

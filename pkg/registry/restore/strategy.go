@@ -91,6 +91,12 @@ func (statusStrategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
 func (statusStrategy) PrepareForUpdate(ctx context.Context, obj, old runtime.Object) {
 	r, o := obj.(*ark.Restore), old.(*ark.Restore)
 	r.Spec = o.Spec
+	if o.Spec.ScheduleName != "" && o.Spec.BackupName == "" && o.Status.BackupName == "" && r.Status.BackupName != "" {
+		// The controller chose the schedule's backup: record it in the
+		// spec too, where Heptio Ark did and its client reads it. This is
+		// the one change to the spec the status may make, once.
+		r.Spec.BackupName = r.Status.BackupName
+	}
 }
 
 func (statusStrategy) ValidateUpdate(ctx context.Context, obj, old runtime.Object) field.ErrorList {

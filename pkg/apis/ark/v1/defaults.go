@@ -63,3 +63,13 @@ func SetDefaults_BackupStorageLocationSpec(obj *BackupStorageLocationSpec) {
 		obj.AccessMode = BackupStorageLocationAccessModeReadWrite
 	}
 }
+
+// SetDefaults_BackupResourceHookSpec gives the deprecated hooks alias the
+// meaning it had in Heptio Ark: the hooks run before the pod is backed up.
+// It moves them to pre, so the alias is never stored; a spec that sets both
+// keeps both, for validation to refuse.
+func SetDefaults_BackupResourceHookSpec(obj *BackupResourceHookSpec) {
+	if len(obj.Hooks) > 0 && len(obj.PreHooks) == 0 {
+		obj.PreHooks, obj.Hooks = obj.Hooks, nil
+	}
+}

@@ -44,6 +44,8 @@ func addKnownTypes(scheme *runtime.Scheme) error {
 		&BackupStorageLocation{}, &BackupStorageLocationList{},
 		&VolumeSnapshotLocation{}, &VolumeSnapshotLocationList{},
 		&ServerStatusRequest{},
+		&DeleteBackupRequest{}, &DeleteBackupRequestList{},
+		&DownloadRequest{}, &DownloadRequestList{},
 	)
 	metav1.AddToGroupVersion(scheme, SchemeGroupVersion)
 	return nil

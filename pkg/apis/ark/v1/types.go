@@ -12,6 +12,11 @@ const (
 	LabelBackupName = "ark.heptio.com/backup-name"
 	// LabelScheduleName is set on every backup a schedule creates.
 	LabelScheduleName = "ark.heptio.com/schedule-name"
+	// LegacyLabelScheduleName is Heptio Ark's label for the same: scheduled
+	// backups carry both, so `ark backup get -l ark-schedule=S` of Heptio
+	// Ark's client finds them, and restores from a schedule find the
+	// backups Heptio Ark's servers wrote.
+	LegacyLabelScheduleName = "ark-schedule"
 	// DefaultStorageLocation is the name of the location configured by --backup-location.
 	DefaultStorageLocation = "default"
 	// AnnotationNamespaceUID records the UID of the namespace a Backup was
@@ -90,6 +95,14 @@ type BackupSpec struct {
 	// StorageLocation names the backup storage location. Default "default".
 	// +optional
 	StorageLocation string `json:"storageLocation,omitempty"`
+	// VolumeSnapshotLocations name the VolumeSnapshotLocations (in Ark's
+	// home namespace) whose snapshotters and settings this backup's volume
+	// snapshots use, at most one per provider. A volume no named location
+	// handles is not snapshotted. Empty means every snapshotter the server
+	// has, with its own settings.
+	// +optional
+	// +listType=atomic
+	VolumeSnapshotLocations []string `json:"volumeSnapshotLocations,omitempty"`
 	// Requester is the user who asked for the backup. The API server sets it on
 	// create from the authenticated user; any value a client sends is replaced.
 	// The backup controller reads only what this user may read.
@@ -149,6 +162,12 @@ type BackupResourceHookSpec struct {
 	// LabelSelector restricts the hooks to pods whose labels match.
 	// +optional
 	LabelSelector *metav1.LabelSelector `json:"labelSelector,omitempty"`
+	// Hooks is the deprecated name of pre, kept so that Heptio Ark's
+	// manifests run their hooks: the server moves it to pre on every write,
+	// so it is never stored. Setting both is refused.
+	// +optional
+	// +listType=atomic
+	Hooks []BackupResourceHook `json:"hooks,omitempty"`
 	// PreHooks run before the pod is backed up.
 	// +optional
 	// +listType=atomic
@@ -265,6 +284,28 @@ type BackupStatus struct {
 	// VolumeSnapshotsCompleted counts the volume snapshots that succeeded.
 	// +optional
 	VolumeSnapshotsCompleted int `json:"volumeSnapshotsCompleted,omitempty"`
+	// VolumeBackups are the cloud disk snapshots of a backup Heptio Ark
+	// (v0.9 and earlier servers, and v0.10's) recorded in the backup itself,
+	// by persistent volume. Ark never writes it (its snapshots are in the
+	// backup's volume-snapshot records); it keeps it in old records so
+	// restores can name each snapshot they cannot restore.
+	// +optional
+	VolumeBackups map[string]*VolumeBackupInfo `json:"volumeBackups,omitempty"`
+}
+
+// VolumeBackupInfo is Heptio Ark's record of one disk snapshot.
+type VolumeBackupInfo struct {
+	// SnapshotID is the cloud provider's snapshot.
+	SnapshotID string `json:"snapshotID"`
+	// Type is the volume's type, such as gp2 or pd-ssd.
+	// +optional
+	Type string `json:"type,omitempty"`
+	// AvailabilityZone is where the volume was.
+	// +optional
+	AvailabilityZone string `json:"availabilityZone,omitempty"`
+	// Iops is the volume's provisioned IOPS, when it had any.
+	// +optional
+	Iops *int64 `json:"iops,omitempty"`
 }
 
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object

@@ -176,6 +176,96 @@ func RegisterConversions(s *runtime.Scheme) error {
 	}); err != nil {
 		return err
 	}
+	if err := s.AddGeneratedConversionFunc((*DeleteBackupRequest)(nil), (*ark.DeleteBackupRequest)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1_DeleteBackupRequest_To_ark_DeleteBackupRequest(a.(*DeleteBackupRequest), b.(*ark.DeleteBackupRequest), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*ark.DeleteBackupRequest)(nil), (*DeleteBackupRequest)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_ark_DeleteBackupRequest_To_v1_DeleteBackupRequest(a.(*ark.DeleteBackupRequest), b.(*DeleteBackupRequest), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*DeleteBackupRequestList)(nil), (*ark.DeleteBackupRequestList)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1_DeleteBackupRequestList_To_ark_DeleteBackupRequestList(a.(*DeleteBackupRequestList), b.(*ark.DeleteBackupRequestList), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*ark.DeleteBackupRequestList)(nil), (*DeleteBackupRequestList)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_ark_DeleteBackupRequestList_To_v1_DeleteBackupRequestList(a.(*ark.DeleteBackupRequestList), b.(*DeleteBackupRequestList), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*DeleteBackupRequestSpec)(nil), (*ark.DeleteBackupRequestSpec)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1_DeleteBackupRequestSpec_To_ark_DeleteBackupRequestSpec(a.(*DeleteBackupRequestSpec), b.(*ark.DeleteBackupRequestSpec), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*ark.DeleteBackupRequestSpec)(nil), (*DeleteBackupRequestSpec)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_ark_DeleteBackupRequestSpec_To_v1_DeleteBackupRequestSpec(a.(*ark.DeleteBackupRequestSpec), b.(*DeleteBackupRequestSpec), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*DeleteBackupRequestStatus)(nil), (*ark.DeleteBackupRequestStatus)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1_DeleteBackupRequestStatus_To_ark_DeleteBackupRequestStatus(a.(*DeleteBackupRequestStatus), b.(*ark.DeleteBackupRequestStatus), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*ark.DeleteBackupRequestStatus)(nil), (*DeleteBackupRequestStatus)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_ark_DeleteBackupRequestStatus_To_v1_DeleteBackupRequestStatus(a.(*ark.DeleteBackupRequestStatus), b.(*DeleteBackupRequestStatus), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*DownloadRequest)(nil), (*ark.DownloadRequest)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1_DownloadRequest_To_ark_DownloadRequest(a.(*DownloadRequest), b.(*ark.DownloadRequest), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*ark.DownloadRequest)(nil), (*DownloadRequest)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_ark_DownloadRequest_To_v1_DownloadRequest(a.(*ark.DownloadRequest), b.(*DownloadRequest), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*DownloadRequestList)(nil), (*ark.DownloadRequestList)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1_DownloadRequestList_To_ark_DownloadRequestList(a.(*DownloadRequestList), b.(*ark.DownloadRequestList), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*ark.DownloadRequestList)(nil), (*DownloadRequestList)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_ark_DownloadRequestList_To_v1_DownloadRequestList(a.(*ark.DownloadRequestList), b.(*DownloadRequestList), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*DownloadRequestSpec)(nil), (*ark.DownloadRequestSpec)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1_DownloadRequestSpec_To_ark_DownloadRequestSpec(a.(*DownloadRequestSpec), b.(*ark.DownloadRequestSpec), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*ark.DownloadRequestSpec)(nil), (*DownloadRequestSpec)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_ark_DownloadRequestSpec_To_v1_DownloadRequestSpec(a.(*ark.DownloadRequestSpec), b.(*DownloadRequestSpec), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*DownloadRequestStatus)(nil), (*ark.DownloadRequestStatus)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1_DownloadRequestStatus_To_ark_DownloadRequestStatus(a.(*DownloadRequestStatus), b.(*ark.DownloadRequestStatus), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*ark.DownloadRequestStatus)(nil), (*DownloadRequestStatus)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_ark_DownloadRequestStatus_To_v1_DownloadRequestStatus(a.(*ark.DownloadRequestStatus), b.(*DownloadRequestStatus), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*DownloadTarget)(nil), (*ark.DownloadTarget)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1_DownloadTarget_To_ark_DownloadTarget(a.(*DownloadTarget), b.(*ark.DownloadTarget), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*ark.DownloadTarget)(nil), (*DownloadTarget)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_ark_DownloadTarget_To_v1_DownloadTarget(a.(*ark.DownloadTarget), b.(*DownloadTarget), scope)
+	}); err != nil {
+		return err
+	}
 	if err := s.AddGeneratedConversionFunc((*ExecHook)(nil), (*ark.ExecHook)(nil), func(a, b interface{}, scope conversion.Scope) error {
 		return Convert_v1_ExecHook_To_ark_ExecHook(a.(*ExecHook), b.(*ark.ExecHook), scope)
 	}); err != nil {
@@ -343,6 +433,16 @@ func RegisterConversions(s *runtime.Scheme) error {
 	}
 	if err := s.AddGeneratedConversionFunc((*ark.UserInfo)(nil), (*UserInfo)(nil), func(a, b interface{}, scope conversion.Scope) error {
 		return Convert_ark_UserInfo_To_v1_UserInfo(a.(*ark.UserInfo), b.(*UserInfo), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*VolumeBackupInfo)(nil), (*ark.VolumeBackupInfo)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_v1_VolumeBackupInfo_To_ark_VolumeBackupInfo(a.(*VolumeBackupInfo), b.(*ark.VolumeBackupInfo), scope)
+	}); err != nil {
+		return err
+	}
+	if err := s.AddGeneratedConversionFunc((*ark.VolumeBackupInfo)(nil), (*VolumeBackupInfo)(nil), func(a, b interface{}, scope conversion.Scope) error {
+		return Convert_ark_VolumeBackupInfo_To_v1_VolumeBackupInfo(a.(*ark.VolumeBackupInfo), b.(*VolumeBackupInfo), scope)
 	}); err != nil {
 		return err
 	}
@@ -699,6 +799,214 @@ func autoConvert_ark_BackupVolumeSnapshot_To_v1_BackupVolumeSnapshot(in *ark.Bac
 // Convert_ark_BackupVolumeSnapshot_To_v1_BackupVolumeSnapshot is an autogenerated conversion function.
 func Convert_ark_BackupVolumeSnapshot_To_v1_BackupVolumeSnapshot(in *ark.BackupVolumeSnapshot, out *BackupVolumeSnapshot, s conversion.Scope) error {
 	return autoConvert_ark_BackupVolumeSnapshot_To_v1_BackupVolumeSnapshot(in, out, s)
+}
+
+func autoConvert_v1_DeleteBackupRequest_To_ark_DeleteBackupRequest(in *DeleteBackupRequest, out *ark.DeleteBackupRequest, s conversion.Scope) error {
+	out.ObjectMeta = in.ObjectMeta
+	if err := Convert_v1_DeleteBackupRequestSpec_To_ark_DeleteBackupRequestSpec(&in.Spec, &out.Spec, s); err != nil {
+		return err
+	}
+	if err := Convert_v1_DeleteBackupRequestStatus_To_ark_DeleteBackupRequestStatus(&in.Status, &out.Status, s); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Convert_v1_DeleteBackupRequest_To_ark_DeleteBackupRequest is an autogenerated conversion function.
+func Convert_v1_DeleteBackupRequest_To_ark_DeleteBackupRequest(in *DeleteBackupRequest, out *ark.DeleteBackupRequest, s conversion.Scope) error {
+	return autoConvert_v1_DeleteBackupRequest_To_ark_DeleteBackupRequest(in, out, s)
+}
+
+func autoConvert_ark_DeleteBackupRequest_To_v1_DeleteBackupRequest(in *ark.DeleteBackupRequest, out *DeleteBackupRequest, s conversion.Scope) error {
+	out.ObjectMeta = in.ObjectMeta
+	if err := Convert_ark_DeleteBackupRequestSpec_To_v1_DeleteBackupRequestSpec(&in.Spec, &out.Spec, s); err != nil {
+		return err
+	}
+	if err := Convert_ark_DeleteBackupRequestStatus_To_v1_DeleteBackupRequestStatus(&in.Status, &out.Status, s); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Convert_ark_DeleteBackupRequest_To_v1_DeleteBackupRequest is an autogenerated conversion function.
+func Convert_ark_DeleteBackupRequest_To_v1_DeleteBackupRequest(in *ark.DeleteBackupRequest, out *DeleteBackupRequest, s conversion.Scope) error {
+	return autoConvert_ark_DeleteBackupRequest_To_v1_DeleteBackupRequest(in, out, s)
+}
+
+func autoConvert_v1_DeleteBackupRequestList_To_ark_DeleteBackupRequestList(in *DeleteBackupRequestList, out *ark.DeleteBackupRequestList, s conversion.Scope) error {
+	out.ListMeta = in.ListMeta
+	out.Items = *(*[]ark.DeleteBackupRequest)(unsafe.Pointer(&in.Items))
+	return nil
+}
+
+// Convert_v1_DeleteBackupRequestList_To_ark_DeleteBackupRequestList is an autogenerated conversion function.
+func Convert_v1_DeleteBackupRequestList_To_ark_DeleteBackupRequestList(in *DeleteBackupRequestList, out *ark.DeleteBackupRequestList, s conversion.Scope) error {
+	return autoConvert_v1_DeleteBackupRequestList_To_ark_DeleteBackupRequestList(in, out, s)
+}
+
+func autoConvert_ark_DeleteBackupRequestList_To_v1_DeleteBackupRequestList(in *ark.DeleteBackupRequestList, out *DeleteBackupRequestList, s conversion.Scope) error {
+	out.ListMeta = in.ListMeta
+	out.Items = *(*[]DeleteBackupRequest)(unsafe.Pointer(&in.Items))
+	return nil
+}
+
+// Convert_ark_DeleteBackupRequestList_To_v1_DeleteBackupRequestList is an autogenerated conversion function.
+func Convert_ark_DeleteBackupRequestList_To_v1_DeleteBackupRequestList(in *ark.DeleteBackupRequestList, out *DeleteBackupRequestList, s conversion.Scope) error {
+	return autoConvert_ark_DeleteBackupRequestList_To_v1_DeleteBackupRequestList(in, out, s)
+}
+
+func autoConvert_v1_DeleteBackupRequestSpec_To_ark_DeleteBackupRequestSpec(in *DeleteBackupRequestSpec, out *ark.DeleteBackupRequestSpec, s conversion.Scope) error {
+	*out = *(*ark.DeleteBackupRequestSpec)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1_DeleteBackupRequestSpec_To_ark_DeleteBackupRequestSpec is an autogenerated conversion function.
+func Convert_v1_DeleteBackupRequestSpec_To_ark_DeleteBackupRequestSpec(in *DeleteBackupRequestSpec, out *ark.DeleteBackupRequestSpec, s conversion.Scope) error {
+	return autoConvert_v1_DeleteBackupRequestSpec_To_ark_DeleteBackupRequestSpec(in, out, s)
+}
+
+func autoConvert_ark_DeleteBackupRequestSpec_To_v1_DeleteBackupRequestSpec(in *ark.DeleteBackupRequestSpec, out *DeleteBackupRequestSpec, s conversion.Scope) error {
+	*out = *(*DeleteBackupRequestSpec)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_ark_DeleteBackupRequestSpec_To_v1_DeleteBackupRequestSpec is an autogenerated conversion function.
+func Convert_ark_DeleteBackupRequestSpec_To_v1_DeleteBackupRequestSpec(in *ark.DeleteBackupRequestSpec, out *DeleteBackupRequestSpec, s conversion.Scope) error {
+	return autoConvert_ark_DeleteBackupRequestSpec_To_v1_DeleteBackupRequestSpec(in, out, s)
+}
+
+func autoConvert_v1_DeleteBackupRequestStatus_To_ark_DeleteBackupRequestStatus(in *DeleteBackupRequestStatus, out *ark.DeleteBackupRequestStatus, s conversion.Scope) error {
+	*out = *(*ark.DeleteBackupRequestStatus)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1_DeleteBackupRequestStatus_To_ark_DeleteBackupRequestStatus is an autogenerated conversion function.
+func Convert_v1_DeleteBackupRequestStatus_To_ark_DeleteBackupRequestStatus(in *DeleteBackupRequestStatus, out *ark.DeleteBackupRequestStatus, s conversion.Scope) error {
+	return autoConvert_v1_DeleteBackupRequestStatus_To_ark_DeleteBackupRequestStatus(in, out, s)
+}
+
+func autoConvert_ark_DeleteBackupRequestStatus_To_v1_DeleteBackupRequestStatus(in *ark.DeleteBackupRequestStatus, out *DeleteBackupRequestStatus, s conversion.Scope) error {
+	*out = *(*DeleteBackupRequestStatus)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_ark_DeleteBackupRequestStatus_To_v1_DeleteBackupRequestStatus is an autogenerated conversion function.
+func Convert_ark_DeleteBackupRequestStatus_To_v1_DeleteBackupRequestStatus(in *ark.DeleteBackupRequestStatus, out *DeleteBackupRequestStatus, s conversion.Scope) error {
+	return autoConvert_ark_DeleteBackupRequestStatus_To_v1_DeleteBackupRequestStatus(in, out, s)
+}
+
+func autoConvert_v1_DownloadRequest_To_ark_DownloadRequest(in *DownloadRequest, out *ark.DownloadRequest, s conversion.Scope) error {
+	out.ObjectMeta = in.ObjectMeta
+	if err := Convert_v1_DownloadRequestSpec_To_ark_DownloadRequestSpec(&in.Spec, &out.Spec, s); err != nil {
+		return err
+	}
+	if err := Convert_v1_DownloadRequestStatus_To_ark_DownloadRequestStatus(&in.Status, &out.Status, s); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Convert_v1_DownloadRequest_To_ark_DownloadRequest is an autogenerated conversion function.
+func Convert_v1_DownloadRequest_To_ark_DownloadRequest(in *DownloadRequest, out *ark.DownloadRequest, s conversion.Scope) error {
+	return autoConvert_v1_DownloadRequest_To_ark_DownloadRequest(in, out, s)
+}
+
+func autoConvert_ark_DownloadRequest_To_v1_DownloadRequest(in *ark.DownloadRequest, out *DownloadRequest, s conversion.Scope) error {
+	out.ObjectMeta = in.ObjectMeta
+	if err := Convert_ark_DownloadRequestSpec_To_v1_DownloadRequestSpec(&in.Spec, &out.Spec, s); err != nil {
+		return err
+	}
+	if err := Convert_ark_DownloadRequestStatus_To_v1_DownloadRequestStatus(&in.Status, &out.Status, s); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Convert_ark_DownloadRequest_To_v1_DownloadRequest is an autogenerated conversion function.
+func Convert_ark_DownloadRequest_To_v1_DownloadRequest(in *ark.DownloadRequest, out *DownloadRequest, s conversion.Scope) error {
+	return autoConvert_ark_DownloadRequest_To_v1_DownloadRequest(in, out, s)
+}
+
+func autoConvert_v1_DownloadRequestList_To_ark_DownloadRequestList(in *DownloadRequestList, out *ark.DownloadRequestList, s conversion.Scope) error {
+	out.ListMeta = in.ListMeta
+	out.Items = *(*[]ark.DownloadRequest)(unsafe.Pointer(&in.Items))
+	return nil
+}
+
+// Convert_v1_DownloadRequestList_To_ark_DownloadRequestList is an autogenerated conversion function.
+func Convert_v1_DownloadRequestList_To_ark_DownloadRequestList(in *DownloadRequestList, out *ark.DownloadRequestList, s conversion.Scope) error {
+	return autoConvert_v1_DownloadRequestList_To_ark_DownloadRequestList(in, out, s)
+}
+
+func autoConvert_ark_DownloadRequestList_To_v1_DownloadRequestList(in *ark.DownloadRequestList, out *DownloadRequestList, s conversion.Scope) error {
+	out.ListMeta = in.ListMeta
+	out.Items = *(*[]DownloadRequest)(unsafe.Pointer(&in.Items))
+	return nil
+}
+
+// Convert_ark_DownloadRequestList_To_v1_DownloadRequestList is an autogenerated conversion function.
+func Convert_ark_DownloadRequestList_To_v1_DownloadRequestList(in *ark.DownloadRequestList, out *DownloadRequestList, s conversion.Scope) error {
+	return autoConvert_ark_DownloadRequestList_To_v1_DownloadRequestList(in, out, s)
+}
+
+func autoConvert_v1_DownloadRequestSpec_To_ark_DownloadRequestSpec(in *DownloadRequestSpec, out *ark.DownloadRequestSpec, s conversion.Scope) error {
+	*out = *(*ark.DownloadRequestSpec)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1_DownloadRequestSpec_To_ark_DownloadRequestSpec is an autogenerated conversion function.
+func Convert_v1_DownloadRequestSpec_To_ark_DownloadRequestSpec(in *DownloadRequestSpec, out *ark.DownloadRequestSpec, s conversion.Scope) error {
+	return autoConvert_v1_DownloadRequestSpec_To_ark_DownloadRequestSpec(in, out, s)
+}
+
+func autoConvert_ark_DownloadRequestSpec_To_v1_DownloadRequestSpec(in *ark.DownloadRequestSpec, out *DownloadRequestSpec, s conversion.Scope) error {
+	*out = *(*DownloadRequestSpec)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_ark_DownloadRequestSpec_To_v1_DownloadRequestSpec is an autogenerated conversion function.
+func Convert_ark_DownloadRequestSpec_To_v1_DownloadRequestSpec(in *ark.DownloadRequestSpec, out *DownloadRequestSpec, s conversion.Scope) error {
+	return autoConvert_ark_DownloadRequestSpec_To_v1_DownloadRequestSpec(in, out, s)
+}
+
+func autoConvert_v1_DownloadRequestStatus_To_ark_DownloadRequestStatus(in *DownloadRequestStatus, out *ark.DownloadRequestStatus, s conversion.Scope) error {
+	*out = *(*ark.DownloadRequestStatus)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1_DownloadRequestStatus_To_ark_DownloadRequestStatus is an autogenerated conversion function.
+func Convert_v1_DownloadRequestStatus_To_ark_DownloadRequestStatus(in *DownloadRequestStatus, out *ark.DownloadRequestStatus, s conversion.Scope) error {
+	return autoConvert_v1_DownloadRequestStatus_To_ark_DownloadRequestStatus(in, out, s)
+}
+
+func autoConvert_ark_DownloadRequestStatus_To_v1_DownloadRequestStatus(in *ark.DownloadRequestStatus, out *DownloadRequestStatus, s conversion.Scope) error {
+	*out = *(*DownloadRequestStatus)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_ark_DownloadRequestStatus_To_v1_DownloadRequestStatus is an autogenerated conversion function.
+func Convert_ark_DownloadRequestStatus_To_v1_DownloadRequestStatus(in *ark.DownloadRequestStatus, out *DownloadRequestStatus, s conversion.Scope) error {
+	return autoConvert_ark_DownloadRequestStatus_To_v1_DownloadRequestStatus(in, out, s)
+}
+
+func autoConvert_v1_DownloadTarget_To_ark_DownloadTarget(in *DownloadTarget, out *ark.DownloadTarget, s conversion.Scope) error {
+	*out = *(*ark.DownloadTarget)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1_DownloadTarget_To_ark_DownloadTarget is an autogenerated conversion function.
+func Convert_v1_DownloadTarget_To_ark_DownloadTarget(in *DownloadTarget, out *ark.DownloadTarget, s conversion.Scope) error {
+	return autoConvert_v1_DownloadTarget_To_ark_DownloadTarget(in, out, s)
+}
+
+func autoConvert_ark_DownloadTarget_To_v1_DownloadTarget(in *ark.DownloadTarget, out *DownloadTarget, s conversion.Scope) error {
+	*out = *(*DownloadTarget)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_ark_DownloadTarget_To_v1_DownloadTarget is an autogenerated conversion function.
+func Convert_ark_DownloadTarget_To_v1_DownloadTarget(in *ark.DownloadTarget, out *DownloadTarget, s conversion.Scope) error {
+	return autoConvert_ark_DownloadTarget_To_v1_DownloadTarget(in, out, s)
 }
 
 func autoConvert_v1_ExecHook_To_ark_ExecHook(in *ExecHook, out *ark.ExecHook, s conversion.Scope) error {
@@ -1079,6 +1387,26 @@ func autoConvert_ark_UserInfo_To_v1_UserInfo(in *ark.UserInfo, out *UserInfo, s 
 // Convert_ark_UserInfo_To_v1_UserInfo is an autogenerated conversion function.
 func Convert_ark_UserInfo_To_v1_UserInfo(in *ark.UserInfo, out *UserInfo, s conversion.Scope) error {
 	return autoConvert_ark_UserInfo_To_v1_UserInfo(in, out, s)
+}
+
+func autoConvert_v1_VolumeBackupInfo_To_ark_VolumeBackupInfo(in *VolumeBackupInfo, out *ark.VolumeBackupInfo, s conversion.Scope) error {
+	*out = *(*ark.VolumeBackupInfo)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_v1_VolumeBackupInfo_To_ark_VolumeBackupInfo is an autogenerated conversion function.
+func Convert_v1_VolumeBackupInfo_To_ark_VolumeBackupInfo(in *VolumeBackupInfo, out *ark.VolumeBackupInfo, s conversion.Scope) error {
+	return autoConvert_v1_VolumeBackupInfo_To_ark_VolumeBackupInfo(in, out, s)
+}
+
+func autoConvert_ark_VolumeBackupInfo_To_v1_VolumeBackupInfo(in *ark.VolumeBackupInfo, out *VolumeBackupInfo, s conversion.Scope) error {
+	*out = *(*VolumeBackupInfo)(unsafe.Pointer(in))
+	return nil
+}
+
+// Convert_ark_VolumeBackupInfo_To_v1_VolumeBackupInfo is an autogenerated conversion function.
+func Convert_ark_VolumeBackupInfo_To_v1_VolumeBackupInfo(in *ark.VolumeBackupInfo, out *VolumeBackupInfo, s conversion.Scope) error {
+	return autoConvert_ark_VolumeBackupInfo_To_v1_VolumeBackupInfo(in, out, s)
 }
 
 func autoConvert_v1_VolumeSnapshotLocation_To_ark_VolumeSnapshotLocation(in *VolumeSnapshotLocation, out *ark.VolumeSnapshotLocation, s conversion.Scope) error {

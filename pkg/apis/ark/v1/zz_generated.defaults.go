@@ -44,6 +44,13 @@ func SetObjectDefaults_Backup(in *Backup) {
 	SetDefaults_BackupSpec(&in.Spec)
 	for i := range in.Spec.Hooks.Resources {
 		a := &in.Spec.Hooks.Resources[i]
+		SetDefaults_BackupResourceHookSpec(a)
+		for j := range a.Hooks {
+			b := &a.Hooks[j]
+			if b.Exec != nil {
+				SetDefaults_ExecHook(b.Exec)
+			}
+		}
 		for j := range a.PreHooks {
 			b := &a.PreHooks[j]
 			if b.Exec != nil {
@@ -92,6 +99,13 @@ func SetObjectDefaults_Schedule(in *Schedule) {
 	SetDefaults_BackupSpec(&in.Spec.Template)
 	for i := range in.Spec.Template.Hooks.Resources {
 		a := &in.Spec.Template.Hooks.Resources[i]
+		SetDefaults_BackupResourceHookSpec(a)
+		for j := range a.Hooks {
+			b := &a.Hooks[j]
+			if b.Exec != nil {
+				SetDefaults_ExecHook(b.Exec)
+			}
+		}
 		for j := range a.PreHooks {
 			b := &a.PreHooks[j]
 			if b.Exec != nil {

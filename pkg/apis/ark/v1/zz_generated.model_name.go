@@ -92,6 +92,51 @@ func (in BackupVolumeSnapshot) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in DeleteBackupRequest) OpenAPIModelName() string {
+	return "com.heptio.ark.v1.DeleteBackupRequest"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in DeleteBackupRequestList) OpenAPIModelName() string {
+	return "com.heptio.ark.v1.DeleteBackupRequestList"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in DeleteBackupRequestSpec) OpenAPIModelName() string {
+	return "com.heptio.ark.v1.DeleteBackupRequestSpec"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in DeleteBackupRequestStatus) OpenAPIModelName() string {
+	return "com.heptio.ark.v1.DeleteBackupRequestStatus"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in DownloadRequest) OpenAPIModelName() string {
+	return "com.heptio.ark.v1.DownloadRequest"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in DownloadRequestList) OpenAPIModelName() string {
+	return "com.heptio.ark.v1.DownloadRequestList"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in DownloadRequestSpec) OpenAPIModelName() string {
+	return "com.heptio.ark.v1.DownloadRequestSpec"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in DownloadRequestStatus) OpenAPIModelName() string {
+	return "com.heptio.ark.v1.DownloadRequestStatus"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in DownloadTarget) OpenAPIModelName() string {
+	return "com.heptio.ark.v1.DownloadTarget"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in ExecHook) OpenAPIModelName() string {
 	return "com.heptio.ark.v1.ExecHook"
 }
@@ -174,6 +219,11 @@ func (in ServerStatusRequestStatus) OpenAPIModelName() string {
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in UserInfo) OpenAPIModelName() string {
 	return "com.heptio.ark.v1.UserInfo"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in VolumeBackupInfo) OpenAPIModelName() string {
+	return "com.heptio.ark.v1.VolumeBackupInfo"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.

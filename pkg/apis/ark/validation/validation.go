@@ -128,6 +128,7 @@ func ValidateBackupSpec(spec *ark.BackupSpec, ns string, scope Scope, fldPath *f
 	}
 	allErrs = append(allErrs, validateStorageLocation(spec.StorageLocation, scope, fldPath.Child("storageLocation"))...)
 	allErrs = append(allErrs, validateHooks(&spec.Hooks, scope, fldPath.Child("hooks"))...)
+	allErrs = append(allErrs, validateSnapshotLocationNames(spec.VolumeSnapshotLocations, fldPath.Child("volumeSnapshotLocations"))...)
 	if scope.confined(ns) {
 		if len(spec.IncludedNamespaces) == 0 {
 			// Empty means every namespace; the API server fills in the
@@ -143,6 +144,24 @@ func ValidateBackupSpec(spec *ark.BackupSpec, ns string, scope Scope, fldPath *f
 		}
 		allErrs = append(allErrs, tenantBounds(spec, ns, scope.Tenant, fldPath)...)
 		allErrs = append(allErrs, noClusterScoped(spec.IncludedResources, ns, scope, fldPath.Child("includedResources"))...)
+	}
+	return allErrs
+}
+
+// validateSnapshotLocationNames checks the names a backup gives its volume
+// snapshot locations; whether they exist, and their providers, are checked
+// when the backup starts (locations come and go, as storage locations do).
+func validateSnapshotLocationNames(names []string, fldPath *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	seen := sets.New[string]()
+	for i, n := range names {
+		for _, msg := range apimachineryvalidation.NameIsDNSSubdomain(n, false) {
+			allErrs = append(allErrs, field.Invalid(fldPath.Index(i), n, msg))
+		}
+		if seen.Has(n) {
+			allErrs = append(allErrs, field.Duplicate(fldPath.Index(i), n))
+		}
+		seen.Insert(n)
 	}
 	return allErrs
 }
@@ -275,6 +294,10 @@ func validateHooks(hooks *ark.BackupHooks, scope Scope, fldPath *field.Path) fie
 		allErrs = append(allErrs, validateNamespaceFilters(h.IncludedNamespaces, h.ExcludedNamespaces, p)...)
 		allErrs = append(allErrs, validateResourceFilters(h.IncludedResources, h.ExcludedResources, scope, p)...)
 		allErrs = append(allErrs, labelSelector(h.LabelSelector, p.Child("labelSelector"))...)
+		if len(h.Hooks) > 0 {
+			// Defaulting moved a lone alias to pre; what is left was set with pre.
+			allErrs = append(allErrs, field.Forbidden(p.Child("hooks"), "hooks is the deprecated name of pre: set one of them, not both"))
+		}
 		for j, hook := range h.PreHooks {
 			allErrs = append(allErrs, validateExecHook(hook.Exec, p.Child("pre").Index(j).Child("exec"))...)
 		}
@@ -321,11 +344,23 @@ func ValidateRestore(r *ark.Restore, scope Scope) field.ErrorList {
 // spec is frozen once the restore has started.
 func ValidateRestoreUpdate(r, old *ark.Restore, scope Scope) field.ErrorList {
 	allErrs := apimachineryvalidation.ValidateObjectMetaUpdate(&r.ObjectMeta, &old.ObjectMeta, field.NewPath("metadata"))
-	allErrs = append(allErrs, ValidateRestoreSpec(&r.Spec, r.Namespace, scope, field.NewPath("spec"))...)
+	spec := r.Spec
+	if ResolvedFromSchedule(old) && spec.BackupName == old.Spec.BackupName {
+		// The server recorded the schedule's backup in backupName, as
+		// Heptio Ark did; the restore still names its schedule.
+		spec.BackupName = ""
+	}
+	allErrs = append(allErrs, ValidateRestoreSpec(&spec, r.Namespace, scope, field.NewPath("spec"))...)
 	if !restoreSpecMutable(old.Status.Phase) && !specEqual(r.Spec, old.Spec) {
 		allErrs = append(allErrs, field.Forbidden(field.NewPath("spec"), fmt.Sprintf("may not change once the restore is %s", old.Status.Phase)))
 	}
 	return allErrs
+}
+
+// ResolvedFromSchedule says whether r restores from a schedule whose backup
+// the server has chosen and recorded in spec.backupName.
+func ResolvedFromSchedule(r *ark.Restore) bool {
+	return r.Spec.ScheduleName != "" && r.Spec.BackupName != "" && r.Spec.BackupName == r.Status.BackupName
 }
 
 // ValidateRestoreSpec validates a RestoreSpec of a restore in namespace ns.

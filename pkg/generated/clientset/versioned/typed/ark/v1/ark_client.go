@@ -30,6 +30,8 @@ type ArkV1Interface interface {
 	RESTClient() rest.Interface
 	BackupsGetter
 	BackupStorageLocationsGetter
+	DeleteBackupRequestsGetter
+	DownloadRequestsGetter
 	RestoresGetter
 	SchedulesGetter
 	ServerStatusRequestsGetter
@@ -47,6 +49,14 @@ func (c *ArkV1Client) Backups(namespace string) BackupInterface {
 
 func (c *ArkV1Client) BackupStorageLocations(namespace string) BackupStorageLocationInterface {
 	return newBackupStorageLocations(c, namespace)
+}
+
+func (c *ArkV1Client) DeleteBackupRequests(namespace string) DeleteBackupRequestInterface {
+	return newDeleteBackupRequests(c, namespace)
+}
+
+func (c *ArkV1Client) DownloadRequests(namespace string) DownloadRequestInterface {
+	return newDownloadRequests(c, namespace)
 }
 
 func (c *ArkV1Client) Restores(namespace string) RestoreInterface {

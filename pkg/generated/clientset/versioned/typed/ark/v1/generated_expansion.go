@@ -22,6 +22,10 @@ type BackupExpansion interface{}
 
 type BackupStorageLocationExpansion interface{}
 
+type DeleteBackupRequestExpansion interface{}
+
+type DownloadRequestExpansion interface{}
+
 type RestoreExpansion interface{}
 
 type ScheduleExpansion interface{}

@@ -36,6 +36,14 @@ func (c *FakeArkV1) BackupStorageLocations(namespace string) v1.BackupStorageLoc
 	return newFakeBackupStorageLocations(c, namespace)
 }
 
+func (c *FakeArkV1) DeleteBackupRequests(namespace string) v1.DeleteBackupRequestInterface {
+	return newFakeDeleteBackupRequests(c, namespace)
+}
+
+func (c *FakeArkV1) DownloadRequests(namespace string) v1.DownloadRequestInterface {
+	return newFakeDownloadRequests(c, namespace)
+}
+
 func (c *FakeArkV1) Restores(namespace string) v1.RestoreInterface {
 	return newFakeRestores(c, namespace)
 }
