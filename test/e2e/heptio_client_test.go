@@ -47,7 +47,17 @@ func heptioRequest(t *testing.T, as, method, path, body string) (int, []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	path, query, _ := strings.Cut(path, "?")
 	req := client.CoreV1().RESTClient().Verb(method).AbsPath(path).SetHeader("Content-Type", "application/json")
+	params, err := url.ParseQuery(query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, vs := range params {
+		for _, v := range vs {
+			req = req.Param(k, v)
+		}
+	}
 	if body != "" {
 		req = req.Body([]byte(body))
 	}
@@ -138,10 +148,11 @@ func TestHeptioArkManifests(t *testing.T) {
 	}
 	t.Cleanup(func() { framework.RemoveBackupFiles(home, "heptio-hooks") })
 	b := framework.WaitBackup(t, home, "heptio-hooks")
-	logs := mustKubectl(t, "get", "--raw", arkPath(home, "backups", "heptio-hooks", "logs"))
 	if b.Status.Phase != arkv1.BackupPhaseCompleted {
-		t.Fatalf("backup: %+v\n%s", b.Status, logs)
+		logs, _ := kubectl(t, "get", "--raw", arkPath(home, "backups", "heptio-hooks", "logs"))
+		t.Fatalf("backup: %+v\nspec %+v\n%s", b.Status, b.Spec, logs)
 	}
+	logs := mustKubectl(t, "get", "--raw", arkPath(home, "backups", "heptio-hooks", "logs"))
 	if h := b.Spec.Hooks.Resources; len(h) != 1 || len(h[0].PreHooks) != 1 || len(h[0].Hooks) != 0 {
 		t.Errorf("stored hooks %+v: want the alias stored as pre", h)
 	}

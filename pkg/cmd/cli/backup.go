@@ -82,6 +82,7 @@ func newBackupCreate(env *Env) *cobra.Command {
 	cmd.Flags().StringVar(&fromSchedule, "from-schedule", "", "take the backup now with this schedule's template")
 	completeFlag(env, cmd, "from-schedule", "schedules")
 	completeFlag(env, cmd, "storage-location", locationsResource)
+	completeFlag(env, cmd, "volume-snapshot-locations", snapshotLocationsResource)
 	cmd.Flags().BoolVarP(&wait, "wait", "w", false, "wait for the backup to finish, showing progress")
 	return cmd
 }

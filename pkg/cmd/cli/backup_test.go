@@ -32,7 +32,8 @@ func TestBackupCreateEveryFlag(t *testing.T) {
 		"--include-namespaces", "a,b", "--exclude-namespaces", "c",
 		"--include-resources", "pods,deploy", "--exclude-resources", "secrets",
 		"-l", "app=web,tier!=db", "--include-cluster-resources",
-		"--snapshot-volumes=false", "--ttl", "24h0m0s", "--storage-location", "other")
+		"--snapshot-volumes=false", "--ttl", "24h0m0s", "--storage-location", "other",
+		"--volume-snapshot-locations", "eu-disks,fast-csi")
 	// the location is looked up first: a missing one fails before the create
 	if got := verbs(c); strings.Join(got, ",") != "get backupstoragelocations,create backups" {
 		t.Errorf("actions = %v, want the location's get, then one create", got)
@@ -51,6 +52,7 @@ func TestBackupCreateEveryFlag(t *testing.T) {
 		SnapshotVolumes:         ptr(false),
 		TTL:                     metav1.Duration{Duration: 24 * time.Hour},
 		StorageLocation:         "other",
+		VolumeSnapshotLocations: []string{"eu-disks", "fast-csi"},
 	}
 	assertEqual(t, "spec", b.Spec, want)
 	if len(b.Labels) != 0 {

@@ -82,6 +82,7 @@ func (d *describer) backupSpec(s arkv1.BackupSpec) {
 	d.line("Snapshot volumes", optBool(s.SnapshotVolumes, "true"))
 	d.line("TTL", s.TTL.Duration)
 	d.line("Storage location", s.StorageLocation)
+	d.line("Snapshot locations", listOr(s.VolumeSnapshotLocations, "<the server's snapshotters>"))
 	if len(s.Hooks.Resources) > 0 {
 		d.section("Hooks", func() {
 			for _, h := range s.Hooks.Resources {

@@ -101,6 +101,8 @@ type backupFlags struct {
 	snapshotVolumes bool
 	ttl             time.Duration
 	storageLocation string
+	// snapshotLocations are volume snapshot locations (Heptio Ark's flag).
+	snapshotLocations []string
 }
 
 func (b *backupFlags) add(fs *pflag.FlagSet) {
@@ -108,6 +110,7 @@ func (b *backupFlags) add(fs *pflag.FlagSet) {
 	fs.BoolVar(&b.snapshotVolumes, "snapshot-volumes", true, "take snapshots of persistent volumes (--snapshot-volumes=false to skip)")
 	fs.DurationVar(&b.ttl, "ttl", arkv1.DefaultBackupTTL, "how long the backup is kept")
 	fs.StringVar(&b.storageLocation, "storage-location", "", "backup storage location (default: the server's)")
+	fs.StringSliceVar(&b.snapshotLocations, "volume-snapshot-locations", nil, "volume snapshot locations whose snapshotters and settings the volume snapshots use, at most one per provider (default: every snapshotter of the server)")
 }
 
 func (b *backupFlags) spec() (arkv1.BackupSpec, error) {
@@ -126,6 +129,7 @@ func (b *backupFlags) spec() (arkv1.BackupSpec, error) {
 		SnapshotVolumes:         &snap,
 		TTL:                     metav1.Duration{Duration: b.ttl},
 		StorageLocation:         b.storageLocation,
+		VolumeSnapshotLocations: b.snapshotLocations,
 	}, nil
 }
 

@@ -61,6 +61,7 @@ func newScheduleCreate(env *Env) *cobra.Command {
 	cmd.Flags().StringVar(&schedule, "schedule", "", "cron expression: five fields, @daily, @every 6h, optionally CRON_TZ=<zone> first")
 	cmd.Flags().BoolVar(&paused, "paused", false, "create the schedule paused")
 	completeFlag(env, cmd, "storage-location", locationsResource)
+	completeFlag(env, cmd, "volume-snapshot-locations", snapshotLocationsResource)
 	return cmd
 }
 
