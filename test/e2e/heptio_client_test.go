@@ -140,7 +140,11 @@ func TestHeptioArkManifests(t *testing.T) {
 	annotate := fmt.Sprintf("%s --kubeconfig=%s annotate pod worker -n shop hook.example/alias=ran --overwrite", cluster.KubectlPath(), cluster.Kubeconfig)
 	command, _ := json.Marshal([]string{"sh", "-c", annotate})
 	mustKubectl(t, "annotate", "pod", "worker", "-n", "shop", "hook.example/alias-")
-	t.Cleanup(func() { kubectl(t, "annotate", "pod", "worker", "-n", "shop", "hook.example/alias-") })
+	mustKubectl(t, "label", "pod", "worker", "-n", "shop", "hook-target=alias", "--overwrite")
+	t.Cleanup(func() {
+		kubectl(t, "annotate", "pod", "worker", "-n", "shop", "hook.example/alias-")
+		kubectl(t, "label", "pod", "worker", "-n", "shop", "hook-target-")
+	})
 
 	manifest := heptioBody(t, "backup-with-hooks-alias.yaml", "NAME", "heptio-hooks", "COMMAND", string(command))
 	if out, err := kubectlIn(t, manifest, "create", "--validate=strict", "-f", "-"); err != nil {
