@@ -90,7 +90,10 @@ func TestHeptioArkClientBackupWithLocations(t *testing.T) {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	t.Cleanup(func() { kubectl(t, "delete", "vsl", "heptio-files", "heptio-csi", "-n", home) })
-	for _, p := range []string{arkPath(home, "backupstoragelocations", "default"), arkPath(home, "volumesnapshotlocations", "heptio-files")} {
+	// The create's own checks, and `ark backup-location get` and `ark
+	// snapshot-location get`.
+	for _, p := range []string{arkPath(home, "backupstoragelocations", "default"), arkPath(home, "volumesnapshotlocations", "heptio-files"),
+		arkPath(home, "backupstoragelocations"), arkPath(home, "volumesnapshotlocations")} {
 		if code, body := heptioRequest(t, "", "GET", p, ""); code != http.StatusOK {
 			t.Fatalf("GET %s: %d %s", p, code, body)
 		}
