@@ -150,7 +150,7 @@ func TestHeptioArkManifests(t *testing.T) {
 	})
 
 	manifest := heptioBody(t, "backup-with-hooks-alias.yaml", "NAME", "heptio-hooks", "COMMAND", string(command))
-	if out, err := kubectlIn(t, manifest, "create", "--validate=strict", "-f", "-"); err != nil {
+	if out, err := kubectlIn(t, manifest, "apply", "--validate=strict", "-f", "-"); err != nil {
 		t.Fatalf("strict kubectl refused a manifest with the hooks alias: %v\n%s", err, out)
 	}
 	t.Cleanup(func() { framework.RemoveBackupFiles(home, "heptio-hooks") })
@@ -174,6 +174,12 @@ func TestHeptioArkManifests(t *testing.T) {
 	}
 	if pod.Metadata.Annotations["hook.example/alias"] != "ran" {
 		t.Errorf("the alias's hook did not run before the pod was read: annotations %v\n%s", pod.Metadata.Annotations, logs)
+	}
+
+	// Applying the same manifest again (as GitOps tools do) changes nothing:
+	// its alias lands on the stored pre hooks, equal, and is dropped.
+	if out, err := kubectlIn(t, manifest, "apply", "--validate=strict", "-f", "-"); err != nil {
+		t.Errorf("applying the hooks-alias manifest again: %v\n%s", err, out)
 	}
 
 	printed := heptioBody(t, "backup-create-o-yaml.yaml", "NAME", "heptio-printed")

@@ -3,6 +3,7 @@ package v1
 import (
 	"time"
 
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 )
@@ -66,10 +67,25 @@ func SetDefaults_BackupStorageLocationSpec(obj *BackupStorageLocationSpec) {
 
 // SetDefaults_BackupResourceHookSpec gives the deprecated hooks alias the
 // meaning it had in Heptio Ark: the hooks run before the pod is backed up.
-// It moves them to pre, so the alias is never stored; a spec that sets both
-// keeps both, for validation to refuse.
+// It moves them to pre, so the alias is never stored. An alias equal to
+// pre is dropped: that is what `kubectl apply` of the same Heptio Ark
+// manifest again sends (its hooks patched onto the stored pre). A spec
+// that sets both differently keeps both, for validation to refuse.
 func SetDefaults_BackupResourceHookSpec(obj *BackupResourceHookSpec) {
-	if len(obj.Hooks) > 0 && len(obj.PreHooks) == 0 {
+	switch {
+	case len(obj.Hooks) == 0:
+	case len(obj.PreHooks) == 0:
 		obj.PreHooks, obj.Hooks = obj.Hooks, nil
+	default:
+		for _, hooks := range [][]BackupResourceHook{obj.Hooks, obj.PreHooks} {
+			for i := range hooks {
+				if hooks[i].Exec != nil {
+					SetDefaults_ExecHook(hooks[i].Exec)
+				}
+			}
+		}
+		if apiequality.Semantic.DeepEqual(obj.Hooks, obj.PreHooks) {
+			obj.Hooks = nil
+		}
 	}
 }

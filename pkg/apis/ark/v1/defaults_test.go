@@ -23,6 +23,17 @@ func TestDeprecatedHooksAliasBecomesPre(t *testing.T) {
 		t.Errorf("the moved hook was not defaulted: %+v", h.PreHooks[0].Exec)
 	}
 
+	// Applying the same manifest again: its alias lands next to the stored
+	// pre (defaulted there); equal, the alias is dropped.
+	again := BackupResourceHookSpec{
+		Hooks:    []BackupResourceHook{{Exec: &ExecHook{Command: []string{"/sbin/fsfreeze"}}}},
+		PreHooks: []BackupResourceHook{{Exec: &ExecHook{Command: []string{"/sbin/fsfreeze"}, OnError: HookErrorModeFail, Timeout: h.PreHooks[0].Exec.Timeout}}},
+	}
+	SetDefaults_BackupResourceHookSpec(&again)
+	if len(again.Hooks) != 0 || len(again.PreHooks) != 1 {
+		t.Errorf("re-applied: hooks %+v, pre %+v; want the equal alias dropped", again.Hooks, again.PreHooks)
+	}
+
 	both := BackupResourceHookSpec{Hooks: []BackupResourceHook{{Exec: &ExecHook{Command: []string{"a"}}}}, PreHooks: []BackupResourceHook{{Exec: &ExecHook{Command: []string{"b"}}}}}
 	SetDefaults_BackupResourceHookSpec(&both)
 	if len(both.Hooks) != 1 || len(both.PreHooks) != 1 || both.PreHooks[0].Exec.Command[0] != "b" {
