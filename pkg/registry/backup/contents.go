@@ -62,7 +62,7 @@ func (c *ContentsREST) Get(ctx context.Context, name string, _ *metav1.GetOption
 	if err != nil {
 		return nil, c.r.toAPIError(name, unavailable(loc, err))
 	}
-	files, err := backupstore.OpenFiles(ctx, store, c.r.ref(b.Namespace, b.Name))
+	files, err := backupstore.OpenFiles(ctx, store, c.r.refIn(loc, b.Namespace, b.Name))
 	if err != nil {
 		return nil, c.readError(b, err)
 	}

@@ -15,7 +15,7 @@ import (
 
 // originAnnotations are what Ark alone writes about where a Backup comes
 // from; what a client sends for them is discarded.
-var originAnnotations = []string{provenance.ClusterAnnotation, provenance.SignatureAnnotation, arkv1.AnnotationNamespaceUID, arkv1.AnnotationAdoptedFrom}
+var originAnnotations = []string{provenance.ClusterAnnotation, provenance.SignatureAnnotation, arkv1.AnnotationNamespaceUID, arkv1.AnnotationAdoptedFrom, arkv1.AnnotationRecordFormat}
 
 // sign records that this API accepted b as it now is (see package
 // provenance). Without a signer (tests, standalone) it does nothing.

@@ -102,6 +102,18 @@ const (
 	BackupStorageLocationFormatVelero BackupStorageLocationFormat = "velero"
 )
 
+// Annotations of the backups Ark reads from a location of format velero.
+const (
+	// AnnotationRecordFormat says what a Backup was translated from: for
+	// a Velero backup, "velero.io/v1" and the format version of its
+	// tarball ("velero.io/v1; format 1.1.0").
+	AnnotationRecordFormat = "ark.heptio.com/record-format"
+	// VeleroCluster is the owner (the ark.heptio.com/cluster annotation)
+	// of every backup read from a Velero bucket: a Velero server's, which
+	// no Ark runs, expires, changes, adopts or deletes.
+	VeleroCluster = "velero"
+)
+
 // BackupStorageLocationPhase says whether a location answers.
 type BackupStorageLocationPhase string
 
