@@ -845,6 +845,9 @@ func checkSummary(t *testing.T, doc resultsDoc, out Outcome) {
 		default:
 			t.Errorf("item %+v has an unknown action", it)
 		}
+		if it.Warning != "" {
+			want.Warnings++
+		}
 	}
 	if doc.Summary != want {
 		t.Errorf("results summary = %+v, the items count %+v", doc.Summary, want)
