@@ -181,6 +181,8 @@ type run struct {
 	// velero holds the volumes a Velero backup saved outside its tarball,
 	// which are reported as not restored; nil for Ark's backups.
 	velero *veleroVolumes
+	// csi are a Velero backup's CSI snapshots Ark restores; nil for Ark's.
+	csi *veleroCSI
 	// volumeCopies and volumeUnavailable say, by restored claim
 	// ("ns/name"), which copy of its volume it binds to, or why it cannot
 	// be restored (see restoreExistingVolume).
@@ -298,6 +300,13 @@ func (r *Restorer) Run(ctx context.Context, restore *arkv1.Restore, backup strin
 	}
 	run.results.infof("restoring backup %s into the cluster, requested by %s", backup, restore.Spec.Requester.Username)
 	if velero != nil {
+		csi, err := findVeleroCSI(index.Items)
+		if err != nil {
+			resW.Abort()
+			logW.Abort()
+			return out, err
+		}
+		run.csi, run.snapshots = csi, csi.records(run.shaper.target)
 		run.results.warnf("backup %s is a Velero backup (format %s): it has no Ark checksum manifest, so its tarball could not be checked against one; every entry was checked as Ark's are", backup, index.Version)
 	}
 	stopProgress := run.startProgress()
@@ -617,6 +626,11 @@ func (r *run) restoreItem(ctx context.Context, kind string, api apiResource, it 
 	r.uidMu.Lock() // shape reads the UIDs other workers record
 	r.shaper.shape(kind, obj)
 	r.uidMu.Unlock()
+	if r.csi != nil {
+		if err := r.csi.reshape(kind, it.Namespace, it.Name, obj, r.shaper.target); err != nil {
+			return fail("%v", err)
+		}
+	}
 	if kind == "persistentvolumeclaims" && (r.restore.Spec.RestorePVs == nil || *r.restore.Spec.RestorePVs) {
 		if err := r.claimFromSnapshot(obj); err != nil {
 			return fail("%v", err)

@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
 	"github.com/arkproject/ark/pkg/backupstore"
 	"github.com/arkproject/ark/pkg/backupstore/velerotest"
 	"github.com/arkproject/ark/pkg/restore/archive"
@@ -111,5 +114,50 @@ func TestVeleroPodVolumeWarning(t *testing.T) {
 	}
 	if got := v.warning(ItemResult{Resource: "pods", Namespace: "shop", Name: "web-1"}); got != "" {
 		t.Errorf("a pod without pod volume backups has the warning %q", got)
+	}
+}
+
+// A claim Velero's CSI support snapshotted is restored from its snapshot,
+// imported the way the CSI snapshot API imports one: the content from its
+// handle (Retain), the VolumeSnapshot from the content, the claim with the
+// VolumeSnapshot as its data source; its old volume is not restored and no
+// warning says its data is lost. Namespace mapping carries through.
+func TestRunVeleroCSISnapshot(t *testing.T) {
+	f := veleroFixture(t, velerotest.Backup{Namespace: "shop", APIGroupVersions: true, CSI: true})
+	b := velerotest.Backup{Name: testBackup, Namespace: "shop"}
+	out := f.run(newRestore(func(r *arkv1.Restore) { r.Spec.NamespaceMapping = map[string]string{"shop": "shop-copy"} }))
+	if out.Errors != 0 || out.Warnings != 1 {
+		t.Errorf("outcome %+v: want no error and only the manifest's warning", out)
+	}
+	doc := f.results(testRestore)
+	if pv := doc.want(t, "persistentvolumes", "", "shop-data", ActionSkipped); pv != nil && (!strings.Contains(pv.Note, "CSI snapshot shop-copy/"+b.SnapshotName()) || pv.Warning != "") {
+		t.Errorf("the snapshotted volume's result: %+v", pv)
+	}
+	claim := f.sent("persistentvolumeclaims shop-copy/data")
+	if claim == nil {
+		t.Fatalf("claim not restored; created %v", f.createdKeys())
+	}
+	if ds, _, _ := unstructured.NestedStringMap(claim.Object, "spec", "dataSource"); ds["kind"] != "VolumeSnapshot" || ds["name"] != b.SnapshotName() {
+		t.Errorf("claim's data source %v", ds)
+	}
+	if v, _, _ := unstructured.NestedString(claim.Object, "spec", "volumeName"); v != "" {
+		t.Errorf("claim still names its old volume %q", v)
+	}
+	vs := f.sent("volumesnapshots.snapshot.storage.k8s.io shop-copy/" + b.SnapshotName())
+	if vs == nil {
+		t.Fatalf("VolumeSnapshot not restored; created %v", f.createdKeys())
+	}
+	if src, _, _ := unstructured.NestedStringMap(vs.Object, "spec", "source"); len(src) != 1 || src["volumeSnapshotContentName"] != b.ContentName() {
+		t.Errorf("VolumeSnapshot's source %v: want only its content", src)
+	}
+	vsc := f.sent("volumesnapshotcontents.snapshot.storage.k8s.io " + b.ContentName())
+	if vsc == nil {
+		t.Fatalf("VolumeSnapshotContent not restored; created %v", f.createdKeys())
+	}
+	src, _, _ := unstructured.NestedStringMap(vsc.Object, "spec", "source")
+	ref, _, _ := unstructured.NestedStringMap(vsc.Object, "spec", "volumeSnapshotRef")
+	policy, _, _ := unstructured.NestedString(vsc.Object, "spec", "deletionPolicy")
+	if len(src) != 1 || src["snapshotHandle"] != "snap-handle-"+testBackup || ref["namespace"] != "shop-copy" || ref["name"] != b.SnapshotName() || ref["uid"] != "" || policy != "Retain" {
+		t.Errorf("VolumeSnapshotContent spec: source %v, ref %v, policy %q", src, ref, policy)
 	}
 }

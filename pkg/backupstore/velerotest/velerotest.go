@@ -47,9 +47,20 @@ type Backup struct {
 	Phase string
 	// Volume is the PV's name; empty is "<namespace>-data".
 	Volume string
+	// CSI says Velero's CSI support snapshotted the volume: the claim is
+	// labelled velero.io/volume-snapshot-name and the tarball holds the
+	// VolumeSnapshot and its VolumeSnapshotContent, and no volume
+	// snapshotter's snapshot is recorded.
+	CSI bool
 	// Extra entries are appended to the tarball.
 	Extra []Entry
 }
+
+// SnapshotName is the VolumeSnapshot of a CSI backup.
+func (b Backup) SnapshotName() string { return "velero-data-" + b.Name }
+
+// ContentName is the VolumeSnapshotContent of a CSI backup.
+func (b Backup) ContentName() string { return "snapcontent-" + b.Name }
 
 // VolumeName is the name of the backup's persistent volume.
 func (b Backup) VolumeName() string {
@@ -94,7 +105,7 @@ func obj(apiVersion, kind, ns, name string, more map[string]any) map[string]any 
 // Items are what the backup holds.
 func (b Backup) Items() []Item {
 	ns, pv := b.Namespace, b.VolumeName()
-	return []Item{
+	items := []Item{
 		{"namespaces", []string{"v1"}, obj("v1", "Namespace", "", ns, nil)},
 		{"deployments.apps", []string{"v1"}, obj("apps/v1", "Deployment", ns, "web", map[string]any{"spec": map[string]any{
 			"replicas": 0,
@@ -121,6 +132,23 @@ func (b Backup) Items() []Item {
 			"storageClassName": "manual",
 			"volumeName":       pv,
 		}})},
+	}
+	if b.CSI {
+		pvc := items[len(items)-1].Object
+		pvc["metadata"].(map[string]any)["labels"].(map[string]any)["velero.io/volume-snapshot-name"] = b.SnapshotName()
+		items = append(items,
+			Item{"volumesnapshots.snapshot.storage.k8s.io", []string{"v1"}, obj("snapshot.storage.k8s.io/v1", "VolumeSnapshot", ns, b.SnapshotName(), map[string]any{
+				"spec":   map[string]any{"source": map[string]any{"persistentVolumeClaimName": "data"}, "volumeSnapshotClassName": "csi-snapclass"},
+				"status": map[string]any{"boundVolumeSnapshotContentName": b.ContentName(), "readyToUse": true},
+			})},
+			Item{"volumesnapshotcontents.snapshot.storage.k8s.io", []string{"v1"}, obj("snapshot.storage.k8s.io/v1", "VolumeSnapshotContent", "", b.ContentName(), map[string]any{
+				"spec": map[string]any{"driver": "hostpath.csi.k8s.io", "deletionPolicy": "Delete",
+					"source":            map[string]any{"volumeHandle": "vol-" + pv},
+					"volumeSnapshotRef": map[string]any{"kind": "VolumeSnapshot", "namespace": ns, "name": b.SnapshotName(), "uid": "velero-uid-vs"}},
+				"status": map[string]any{"snapshotHandle": "snap-handle-" + b.Name, "readyToUse": true},
+			})})
+	}
+	return append(items, []Item{
 		{"customresourcedefinitions.apiextensions.k8s.io", []string{"v1", "v1beta1"}, obj("apiextensions.k8s.io/v1", "CustomResourceDefinition", "", "widgets.example.com", map[string]any{"spec": map[string]any{
 			"group": "example.com",
 			"names": map[string]any{"plural": "widgets", "singular": "widget", "kind": "Widget", "listKind": "WidgetList"},
@@ -129,7 +157,7 @@ func (b Backup) Items() []Item {
 				"schema": map[string]any{"openAPIV3Schema": map[string]any{"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}},
 		}})},
 		{"widgets.example.com", []string{"v1", "v1beta1"}, obj("example.com/v1", "Widget", ns, "gizmo", map[string]any{"spec": map[string]any{"size": 3}})},
-	}
+	}...)
 }
 
 // Write puts the backup's files into store under backups/<name>/.
@@ -185,6 +213,9 @@ func Write(t testing.TB, store objectstore.Store, b Backup) {
 	})))
 	// Velero writes the volume's name under "PersistentVolumeName": its
 	// struct tag lacks quotes, so the field's own name is the key.
+	if b.CSI {
+		return // Velero records CSI snapshots in the tarball, not as a snapshotter's
+	}
 	put(t, store, ref.VolumeSnapshotsKey(), gz(t, mustJSON(t, []any{map[string]any{
 		"spec": map[string]any{"backupName": b.Name, "backupUID": "uid-" + b.Name, "location": "default",
 			"PersistentVolumeName": b.VolumeName(), "providerVolumeID": "vol-0123", "volumeType": "gp2"},
