@@ -32,10 +32,17 @@ type Files struct {
 	store    objectstore.Store
 	ref      Backup
 	manifest Manifest
+	// unverified files have no manifest (a Velero backup's): they are
+	// read within the size limit only.
+	unverified bool
 }
 
-// OpenFiles reads the backup's manifest (see ReadManifest) for reading its files.
+// OpenFiles reads the backup's manifest (see ReadManifest) for reading its
+// files. A Velero backup has none: its files are read unverified.
 func OpenFiles(ctx context.Context, store objectstore.Store, ref Backup) (*Files, error) {
+	if ref.Format().IsVelero() {
+		return &Files{store: store, ref: ref, unverified: true}, nil
+	}
 	m, err := ReadManifest(ctx, store, ref)
 	if err != nil {
 		return nil, err
@@ -56,6 +63,9 @@ func (f *Files) corrupt(cause error, format string, args ...any) error {
 // (ErrAbsent), since the engine lists every file it writes.
 func (f *Files) Read(ctx context.Context, key string, limit int64) ([]byte, error) {
 	name := FileName(key)
+	if f.unverified {
+		return f.readUnverified(ctx, key, limit)
+	}
 	want, listed := f.manifest.Files[name]
 	if !listed {
 		_, err := f.store.Attrs(ctx, key)
@@ -92,6 +102,35 @@ func (f *Files) Read(ctx context.Context, key string, limit int64) ([]byte, erro
 	sum := sha256.Sum256(data)
 	if got := hex.EncodeToString(sum[:]); !strings.EqualFold(got, want.SHA256) {
 		return nil, f.corrupt(nil, "checksum of %s does not match its manifest (sha256 %s, the manifest says %s)", name, got, want.SHA256)
+	}
+	return data, nil
+}
+
+// Verified reports whether the files are checked against a manifest.
+func (f *Files) Verified() bool { return !f.unverified }
+
+// readUnverified reads a file of a backup without a manifest: absent is
+// ErrAbsent (Velero writes some files only when there is something to
+// say), larger than limit is ErrTooLarge.
+func (f *Files) readUnverified(ctx context.Context, key string, limit int64) ([]byte, error) {
+	name := FileName(key)
+	r, attrs, err := f.store.NewReader(ctx, key)
+	if errors.Is(err, objectstore.ErrNotFound) {
+		return nil, fmt.Errorf("backup %q has no %s: %w", f.ref.Name, name, ErrAbsent)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading %s of backup %q: %w", name, f.ref.Name, err)
+	}
+	defer r.Close()
+	if attrs.Size > limit {
+		return nil, fmt.Errorf("backup %q: %s is %d bytes, more than the limit of %d: %w", f.ref.Name, name, attrs.Size, limit, ErrTooLarge)
+	}
+	data, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s of backup %q: %w", name, f.ref.Name, err)
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("backup %q: %s is more than the limit of %d bytes: %w", f.ref.Name, name, limit, ErrTooLarge)
 	}
 	return data, nil
 }

@@ -17,6 +17,11 @@
 // so names are per namespace: two namespaces may each have a backup or a
 // restore called "nightly", and neither can reach, overwrite or delete the
 // other's files through the API.
+//
+// A bucket of format velero is a Velero server's, read and never written:
+// its backups are backups/<name>/velero-backup.json (a velero.io/v1 Backup)
+// with the same files beside it, but no manifest, and they are the home
+// namespace's only.
 package backupstore
 
 import (
@@ -37,10 +42,43 @@ const NamespacesPrefix = "namespaces/"
 // MetadataFile is the name of a backup's API object in its folder.
 const MetadataFile = "ark-backup.json"
 
+// VeleroMetadataFile is the name of a Velero backup's record in its folder.
+const VeleroMetadataFile = "velero-backup.json"
+
+// Format is the layout of the backups in a bucket.
+type Format string
+
+const (
+	// FormatArk is Ark's own layout; the zero Format is Ark's too.
+	FormatArk Format = "ark"
+	// FormatVelero is a Velero server's layout, read only.
+	FormatVelero Format = "velero"
+)
+
+// IsVelero reports whether f is Velero's layout.
+func (f Format) IsVelero() bool { return f == FormatVelero }
+
 // Layout places each namespace's backups and restores in a bucket.
 type Layout struct {
 	// HomeNamespace is the namespace whose backups live at the top.
 	HomeNamespace string
+	// Format is the bucket's layout; the zero value is Ark's.
+	Format Format
+}
+
+// MetadataFile is the name of a backup's record in its folder.
+func (l Layout) MetadataFile() string {
+	if l.Format.IsVelero() {
+		return VeleroMetadataFile
+	}
+	return MetadataFile
+}
+
+// Serves reports whether the bucket can hold backups of the namespace: a
+// Velero bucket holds the home namespace's only, so that nothing written
+// into it reaches a namespace's users.
+func (l Layout) Serves(namespace string) bool {
+	return !l.Format.IsVelero() || namespace == l.HomeNamespace
 }
 
 // root is the folder holding a namespace's backups/ and restores/.
@@ -53,7 +91,7 @@ func (l Layout) root(namespace string) string {
 
 // Backup returns where the backup namespace/name lives.
 func (l Layout) Backup(namespace, name string) Backup {
-	return Backup{Namespace: namespace, Name: name, dir: l.root(namespace) + BackupsPrefix + name + "/"}
+	return Backup{Namespace: namespace, Name: name, dir: l.root(namespace) + BackupsPrefix + name + "/", meta: l.MetadataFile(), format: l.Format}
 }
 
 // Restore returns where the files of the restore namespace/name live.
@@ -62,7 +100,12 @@ func (l Layout) Restore(namespace, name string) Restore {
 }
 
 // Prefixes are the folders that hold backups' metadata files, for listing.
-func (l Layout) Prefixes() []string { return []string{BackupsPrefix, NamespacesPrefix} }
+func (l Layout) Prefixes() []string {
+	if l.Format.IsVelero() {
+		return []string{BackupsPrefix}
+	}
+	return []string{BackupsPrefix, NamespacesPrefix}
+}
 
 // ParseMetadataKey returns the backup a key names, if it is the key of a
 // backup's metadata file: backups/<name>/ark-backup.json (home namespace) or
@@ -72,7 +115,7 @@ func (l Layout) Prefixes() []string { return []string{BackupsPrefix, NamespacesP
 func (l Layout) ParseMetadataKey(key string) (Backup, bool) {
 	ns := l.HomeNamespace
 	rest := key
-	if after, ok := strings.CutPrefix(key, NamespacesPrefix); ok {
+	if after, ok := strings.CutPrefix(key, NamespacesPrefix); ok && !l.Format.IsVelero() {
 		var found bool
 		ns, rest, found = strings.Cut(after, "/")
 		if !found || ns == "" || ns == l.HomeNamespace {
@@ -84,7 +127,7 @@ func (l Layout) ParseMetadataKey(key string) (Backup, bool) {
 		return Backup{}, false
 	}
 	name, file, ok := strings.Cut(rest, "/")
-	if !ok || file != MetadataFile || len(validation.IsDNS1123Subdomain(name)) > 0 || len(validation.IsDNS1123Label(ns)) > 0 {
+	if !ok || file != l.MetadataFile() || len(validation.IsDNS1123Subdomain(name)) > 0 || len(validation.IsDNS1123Label(ns)) > 0 {
 		return Backup{}, false
 	}
 	return l.Backup(ns, name), true
@@ -94,13 +137,32 @@ func (l Layout) ParseMetadataKey(key string) (Backup, bool) {
 type Backup struct {
 	Namespace, Name string
 	dir             string
+	meta            string // the record's file name; "" is Ark's
+	format          Format
+}
+
+// Format is the layout of the bucket the backup is in.
+func (b Backup) Format() Format {
+	if b.format == "" {
+		return FormatArk
+	}
+	return b.format
 }
 
 // Dir is the folder of the backup, with a trailing slash.
 func (b Backup) Dir() string { return b.dir }
 
 // MetadataKey is where the Backup object lives.
-func (b Backup) MetadataKey() string { return b.dir + MetadataFile }
+func (b Backup) MetadataKey() string {
+	if b.meta == "" {
+		return b.dir + MetadataFile
+	}
+	return b.dir + b.meta
+}
+
+// PodVolumeBackupsKey lists a Velero backup's file-system backups of pod
+// volumes (restic, kopia): Velero writes it, Ark does not.
+func (b Backup) PodVolumeBackupsKey() string { return b.dir + b.Name + "-podvolumebackups.json.gz" }
 
 // TarballKey is where the backup's objects live.
 func (b Backup) TarballKey() string { return b.dir + b.Name + ".tar.gz" }

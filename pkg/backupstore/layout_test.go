@@ -54,3 +54,42 @@ func TestLayout(t *testing.T) {
 		}
 	}
 }
+
+// A Velero bucket holds the home namespace's backups only, each named by
+// its velero-backup.json; Ark's records and other namespaces' folders are
+// not backups there, so nothing in it reaches a namespace's users.
+func TestVeleroLayout(t *testing.T) {
+	l := Layout{HomeNamespace: "heptio-ark", Format: FormatVelero}
+	for key, want := range map[string]string{
+		"backups/a/velero-backup.json":                   "heptio-ark/a",
+		"backups/a/ark-backup.json":                      "",
+		"namespaces/team-a/backups/a/velero-backup.json": "",
+		"backups/a/b/velero-backup.json":                 "",
+		"backups/A_B/velero-backup.json":                 "",
+		"restores/a/velero-backup.json":                  "",
+	} {
+		ref, ok := l.ParseMetadataKey(key)
+		got := ""
+		if ok {
+			got = ref.Namespace + "/" + ref.Name
+			if ref.MetadataKey() != key || ref.Format() != FormatVelero {
+				t.Errorf("%q parses to %q, whose key is %q (format %q)", key, got, ref.MetadataKey(), ref.Format())
+			}
+		}
+		if got != want {
+			t.Errorf("ParseMetadataKey(%q) = %q, want %q", key, got, want)
+		}
+	}
+	if got := l.Prefixes(); len(got) != 1 || got[0] != BackupsPrefix {
+		t.Errorf("Prefixes() = %q, want only %q", got, BackupsPrefix)
+	}
+	if l.Serves("team-a") || !l.Serves("heptio-ark") {
+		t.Errorf("a Velero layout must serve the home namespace only")
+	}
+	if got := l.Backup("heptio-ark", "n").TarballKey(); got != "backups/n/n.tar.gz" {
+		t.Errorf("tarball key %q", got)
+	}
+	if got := (Layout{HomeNamespace: "heptio-ark"}).Backup("heptio-ark", "n").Format(); got != FormatArk {
+		t.Errorf("an Ark layout's backup has format %q", got)
+	}
+}

@@ -323,7 +323,11 @@ func (e restoreAs) Run(ctx context.Context, r *arkv1.Restore, b *arkv1.Backup, p
 	if err != nil {
 		return restore.Outcome{}, err
 	}
-	store, err := e.locations.ReadableStore(b.Spec.StorageLocation)
+	loc, err := e.locations.Resolve(b.Spec.StorageLocation)
+	if err != nil {
+		return restore.Outcome{}, err
+	}
+	store, err := loc.Readable()
 	if err != nil {
 		return restore.Outcome{}, err
 	}
@@ -337,5 +341,6 @@ func (e restoreAs) Run(ctx context.Context, r *arkv1.Restore, b *arkv1.Backup, p
 	}
 	engine := e.engine(user, store, files)
 	engine.LegacySnapshots = b.Status.VolumeBackups
+	engine.Format = loc.Format
 	return engine.Run(ctx, r, b.Name, progress)
 }

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"sync"
 
+	"github.com/arkproject/ark/pkg/backupstore"
 	"github.com/arkproject/ark/pkg/objectstore"
 )
 
@@ -39,6 +40,10 @@ type Location struct {
 	ReadOnly bool
 	// Default marks the location backups go to when they name none.
 	Default bool
+	// Format is the layout of the bucket's backups: Ark's (the zero value)
+	// or a Velero server's, which is only ever read (validation makes such
+	// a location ReadOnly; Writable refuses it whatever it says).
+	Format backupstore.Format
 	// Primary marks the location given by --backup-location: it is opened
 	// from the flag, not from its object, and its backups win over those of
 	// the same name elsewhere.
@@ -48,12 +53,17 @@ type Location struct {
 // Writable returns the location's store for writing, or why it may not be written.
 func (l *Location) Writable() (objectstore.Store, error) {
 	switch {
-	case l.ReadOnly:
+	case l.ReadOnly || l.Format.IsVelero():
 		return nil, fmt.Errorf("%w: %q", ErrReadOnly, l.Name)
 	case l.Err != nil:
 		return nil, fmt.Errorf("backup storage location %q is unavailable: %w", l.Name, l.Err)
 	}
 	return l.Store, nil
+}
+
+// Layout is how backups are laid out in the location's bucket.
+func (l *Location) Layout(home string) backupstore.Layout {
+	return backupstore.Layout{HomeNamespace: home, Format: l.Format}
 }
 
 // Readable returns the location's store, or why it cannot be opened.
@@ -189,14 +199,14 @@ func (s *Set) Default() (*Location, error) {
 // backup of location name are kept: with the backup, unless its location is
 // ReadOnly (or gone), and then in the default location.
 func (s *Set) ForRestoreFiles(name string) (*Location, error) {
-	if l, err := s.Get(name); err == nil && !l.ReadOnly {
+	if l, err := s.Get(name); err == nil && !l.ReadOnly && !l.Format.IsVelero() {
 		return l, nil
 	}
 	l, err := s.Default()
 	if err != nil {
 		return nil, err
 	}
-	if l.ReadOnly {
+	if l.ReadOnly || l.Format.IsVelero() {
 		return nil, fmt.Errorf("%w: %q, the default location, so the restore's logs have nowhere to go", ErrReadOnly, l.Name)
 	}
 	return l, nil
@@ -209,7 +219,7 @@ func (s *Set) Location(name string) (exists, readOnly bool) {
 	if err != nil {
 		return false, false
 	}
-	return true, l.ReadOnly
+	return true, l.ReadOnly || l.Format.IsVelero()
 }
 
 // Resolve returns the location of a backup's spec.storageLocation: the

@@ -3,6 +3,8 @@ package locations
 import (
 	"errors"
 	"testing"
+
+	"github.com/arkproject/ark/pkg/backupstore"
 )
 
 func names(locs []*Location) []string {
@@ -83,4 +85,22 @@ func equal(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+// A Velero bucket is never written, whatever its access mode says, and a
+// restore from it keeps its files in the default location.
+func TestVeleroLocationIsNeverWritten(t *testing.T) {
+	s := NewSet(&Location{Name: "primary", Primary: true}, &Location{Name: "velero", Format: backupstore.FormatVelero})
+	if _, err := s.WritableStore("velero"); !errors.Is(err, ErrReadOnly) {
+		t.Errorf("WritableStore(velero) = %v, want ErrReadOnly", err)
+	}
+	if _, readOnly := s.Location("velero"); !readOnly {
+		t.Errorf("a velero location must count as ReadOnly")
+	}
+	if l, err := s.ForRestoreFiles("velero"); err != nil || l.Name != "primary" {
+		t.Errorf("ForRestoreFiles(velero) = %v, %v; want the primary location", l, err)
+	}
+	if len(s.WritableStores()) != 1 {
+		t.Errorf("WritableStores holds %d stores, want the primary's only", len(s.WritableStores()))
+	}
 }

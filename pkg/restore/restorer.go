@@ -97,6 +97,9 @@ type Restorer struct {
 	// ClaimBindTimeout is how long a restore waits for the claims it
 	// restored to bind before reporting those that did not; 0 does not wait.
 	ClaimBindTimeout time.Duration
+	// Format is the layout of Store's backups: Ark's (the zero value) or
+	// a Velero server's.
+	Format backupstore.Format
 }
 
 // clearFiles removes the files of an earlier restore of the same name (one
@@ -180,6 +183,11 @@ type run struct {
 	aliases map[string][]string
 	// snapshots are the backup's completed volume snapshots, by PV name.
 	snapshots map[string]snapshot.Record
+	// velero holds the volumes a Velero backup saved outside its tarball,
+	// which are reported as not restored; nil for Ark's backups.
+	velero *veleroVolumes
+	// csi are a Velero backup's CSI snapshots Ark restores; nil for Ark's.
+	csi *veleroCSI
 	// volumeCopies and volumeUnavailable say, by restored claim
 	// ("ns/name"), which copy of its volume it binds to, or why it cannot
 	// be restored (see restoreExistingVolume).
@@ -237,7 +245,7 @@ func (r *Restorer) Run(ctx context.Context, restore *arkv1.Restore, backup strin
 	if err := clearFiles(ctx, filesStore, files); err != nil {
 		return out, err
 	}
-	source := layout.Backup(SourceNamespace(restore), backup)
+	source := backupstore.Layout{HomeNamespace: r.HomeNamespace, Format: r.Format}.Backup(SourceNamespace(restore), backup)
 	unpackStart := time.Now()
 	limits := r.Limits
 	if limits.MemoryBudget == 0 {
@@ -254,7 +262,15 @@ func (r *Restorer) Run(ctx context.Context, restore *arkv1.Restore, backup strin
 	// its duration that grows with the backup and that a plain client
 	// creating the same objects does not have.
 	klog.InfoS("Restore unpacked its backup", "restore", klog.KObj(restore), "backup", backup, "items", len(index.Items), "inMemory", len(index.Items) > 0 && index.Items[0].InMemory(), "duration", time.Since(unpackStart))
-	snapshots, err := loadSnapshots(ctx, r.Store, source)
+	var (
+		snapshots map[string]snapshot.Record
+		velero    *veleroVolumes
+	)
+	if source.Format().IsVelero() {
+		velero, err = loadVeleroVolumes(ctx, r.Store, source)
+	} else {
+		snapshots, err = loadSnapshots(ctx, r.Store, source)
+	}
 	if err != nil {
 		return out, err
 	}
@@ -283,6 +299,7 @@ func (r *Restorer) Run(ctx context.Context, restore *arkv1.Restore, backup strin
 		byKind:       map[string][]archive.Item{},
 		namespaces:   map[string]*namespaceCheck{},
 		snapshots:    snapshots,
+		velero:       velero,
 		volumeCopies: map[string]string{}, volumeUnavailable: map[string]string{},
 		progressPending: make(chan struct{}, 1),
 	}
@@ -292,6 +309,16 @@ func (r *Restorer) Run(ctx context.Context, restore *arkv1.Restore, backup strin
 		return !exc.Has(ns) && (inc.Len() == 0 || inc.Has("*") || inc.Has(ns))
 	}
 	run.results.infof("restoring backup %s into the cluster, requested by %s", backup, restore.Spec.Requester.Username)
+	if velero != nil {
+		csi, err := findVeleroCSI(index.Items)
+		if err != nil {
+			resW.Abort()
+			logW.Abort()
+			return out, err
+		}
+		run.csi, run.snapshots = csi, csi.records(run.shaper.target)
+		run.results.warnf("backup %s is a Velero backup (format %s): it has no Ark checksum manifest, so its tarball could not be checked against one; every entry was checked as Ark's are", backup, index.Version)
+	}
 	stopProgress := run.startProgress()
 	runErr := run.restoreAll(ctx, index)
 	stopProgress()
@@ -486,6 +513,9 @@ func (r *run) restoreKind(ctx context.Context, kind string, items []archive.Item
 // publishing writes the restore's status, a round trip to the API server
 // that all workers would otherwise pause for.
 func (r *run) finish(res ItemResult) {
+	if res.Action != "" && r.velero != nil {
+		res.Warning = r.velero.warning(res)
+	}
 	if res.Action != "" {
 		r.results.item(res)
 	}
@@ -612,6 +642,11 @@ func (r *run) restoreItem(ctx context.Context, kind string, api apiResource, it 
 	r.uidMu.Lock() // shape reads the UIDs other workers record
 	r.shaper.shape(kind, obj)
 	r.uidMu.Unlock()
+	if r.csi != nil {
+		if err := r.csi.reshape(kind, it.Namespace, it.Name, obj, r.shaper.target); err != nil {
+			return fail("%v", err)
+		}
+	}
 	if kind == "persistentvolumeclaims" && (r.restore.Spec.RestorePVs == nil || *r.restore.Spec.RestorePVs) {
 		if err := r.claimFromSnapshot(obj); err != nil {
 			return fail("%v", err)

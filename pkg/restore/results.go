@@ -33,6 +33,9 @@ type ItemResult struct {
 	Reason string `json:"reason,omitempty"`
 	// Note is information that is neither: e.g. where a volume's data came from.
 	Note string `json:"note,omitempty"`
+	// Warning is a warning about an item whatever became of it: e.g. that
+	// the data of a Velero backup's volume is not restored.
+	Warning string `json:"warning,omitempty"`
 }
 
 // Summary counts a restore's item results.
@@ -120,6 +123,10 @@ func (r *results) item(res ItemResult) {
 		r.summary.Errors++
 		r.logf("error", "failed %s %s: %s", res.Resource, where, res.Reason)
 		klog.V(2).InfoS("Restore item failed", "restore", r.restore, "resource", res.Resource, "item", where, "reason", res.Reason)
+	}
+	if res.Warning != "" {
+		r.summary.Warnings++
+		r.logf("warning", "%s %s: %s", res.Resource, where, res.Warning)
 	}
 }
 

@@ -47,6 +47,11 @@ type BackupStorageLocationSpec struct {
 	AccessMode BackupStorageLocationAccessMode
 	// Default marks the location backups go to when they name none.
 	Default bool
+	// Format is the layout of the backups in the bucket: "ark" (Ark's own,
+	// the default) or "velero" (a Velero server's: backups/<name>/velero-backup.json,
+	// velero.io/v1), which Ark lists and restores from but never writes,
+	// so a velero location must be ReadOnly.
+	Format BackupStorageLocationFormat
 }
 
 // ObjectStorageLocation is a bucket and a prefix within it.
@@ -74,6 +79,17 @@ const (
 	BackupStorageLocationAccessModeReadWrite BackupStorageLocationAccessMode = "ReadWrite"
 	// BackupStorageLocationAccessModeReadOnly only lets backups be read from it.
 	BackupStorageLocationAccessModeReadOnly BackupStorageLocationAccessMode = "ReadOnly"
+)
+
+// BackupStorageLocationFormat is the layout of the backups in a location's bucket.
+type BackupStorageLocationFormat string
+
+const (
+	// BackupStorageLocationFormatArk is Ark's own layout.
+	BackupStorageLocationFormatArk BackupStorageLocationFormat = "ark"
+	// BackupStorageLocationFormatVelero is the layout a Velero server
+	// writes; such a location is only read from.
+	BackupStorageLocationFormatVelero BackupStorageLocationFormat = "velero"
 )
 
 // BackupStorageLocationPhase says whether a location answers.

@@ -38,7 +38,7 @@ Locations name buckets and credential Secrets, so they are administrators' busin
 }
 
 func newLocationCreate(env *Env) *cobra.Command {
-	var provider, bucket, prefix, credential, accessMode string
+	var provider, bucket, prefix, credential, accessMode, format string
 	var config, labelPairs []string
 	var isDefault bool
 	cmd := &cobra.Command{
@@ -48,7 +48,8 @@ func newLocationCreate(env *Env) *cobra.Command {
 provider (file, gcp, aws, ...), the bucket, and which location may be the default.`,
 		Example: `  ark backup-location create eu --provider aws --bucket ark-backups --prefix cluster-1 --config region=eu-west-1
   ark backup-location create minio --provider aws --bucket ark --config region=minio,endpoint=http://minio:9000,forcePathStyle=true --credential minio-creds=cloud
-  ark backup-location create archive --provider gcp --bucket old-backups --access-mode ReadOnly`,
+  ark backup-location create archive --provider gcp --bucket old-backups --access-mode ReadOnly
+  ark backup-location create velero --provider aws --bucket velero-backups --format velero`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			switch {
@@ -65,6 +66,19 @@ provider (file, gcp, aws, ...), the bucket, and which location may be the defaul
 			if err != nil {
 				return err
 			}
+			var fmtVal arkv1.BackupStorageLocationFormat
+			switch format {
+			case "", string(arkv1.BackupStorageLocationFormatArk):
+			case string(arkv1.BackupStorageLocationFormatVelero):
+				fmtVal = arkv1.BackupStorageLocationFormatVelero
+				// A Velero bucket is only ever read: say so unless told otherwise
+				// (and the server refuses anything else).
+				if !cmd.Flags().Changed("access-mode") {
+					accessMode = string(arkv1.BackupStorageLocationAccessModeReadOnly)
+				}
+			default:
+				return fmt.Errorf("--format is ark or velero, not %q", format)
+			}
 			mode, err := parseAccessMode(accessMode)
 			if err != nil {
 				return err
@@ -77,6 +91,7 @@ provider (file, gcp, aws, ...), the bucket, and which location may be the defaul
 					Config:        cfg,
 					AccessMode:    mode,
 					Default:       isDefault,
+					Format:        fmtVal,
 				},
 			}
 			if credential != "" {
@@ -106,6 +121,7 @@ provider (file, gcp, aws, ...), the bucket, and which location may be the defaul
 	f.StringVar(&accessMode, "access-mode", string(arkv1.BackupStorageLocationAccessModeReadWrite), "ReadWrite, or ReadOnly to only read backups from the location")
 	f.BoolVar(&isDefault, "default", false, "make this the location of backups that name none")
 	f.StringSliceVar(&labelPairs, "labels", nil, "labels of the location: key=value,key2=value2")
+	f.StringVar(&format, "format", "", "ark (default), or velero for a bucket a Velero server wrote, which is only read (ReadOnly)")
 	return cmd
 }
 
@@ -321,6 +337,11 @@ func describeLocation(w io.Writer, l *arkv1.BackupStorageLocation, now time.Time
 			mode = string(arkv1.BackupStorageLocationAccessModeReadWrite)
 		}
 		d.line("Access mode", mode)
+		format := string(l.Spec.Format)
+		if format == "" {
+			format = string(arkv1.BackupStorageLocationFormatArk)
+		}
+		d.line("Format", format)
 		d.line("Default", l.Spec.Default)
 	})
 	d.section("Status", func() {

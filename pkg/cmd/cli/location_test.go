@@ -483,3 +483,16 @@ func TestStorageLocationNotServed(t *testing.T) {
 		"POST /apis/ark.heptio.com/v1/namespaces/heptio-ark/backups",
 	})
 }
+
+// --format velero makes a ReadOnly location of format velero.
+func TestLocationCreateVelero(t *testing.T) {
+	c := fake.NewSimpleClientset()
+	mustRun(t, c, nil, "backup-location", "create", "velero", "--provider", "aws", "--bucket", "velero-backups", "--format", "velero")
+	l := getLocation(t, c, DefaultNamespace, "velero")
+	if l.Spec.Format != arkv1.BackupStorageLocationFormatVelero || l.Spec.AccessMode != arkv1.BackupStorageLocationAccessModeReadOnly {
+		t.Errorf("spec = %+v, want a ReadOnly velero location", l.Spec)
+	}
+	if r := run(t, fake.NewSimpleClientset(), nil, "backup-location", "create", "x", "--provider", "aws", "--bucket", "b", "--format", "restic"); r.runErr == nil || !strings.Contains(r.runErr.Error(), "--format") {
+		t.Errorf("an unknown format: %v", r.runErr)
+	}
+}

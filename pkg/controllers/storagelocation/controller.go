@@ -22,6 +22,7 @@ import (
 	"k8s.io/klog/v2"
 
 	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
+	"github.com/arkproject/ark/pkg/backupstore"
 	"github.com/arkproject/ark/pkg/generated/clientset/versioned"
 	"github.com/arkproject/ark/pkg/locations"
 	"github.com/arkproject/ark/pkg/objectstore"
@@ -142,6 +143,10 @@ func (c *Controller) serve(ctx context.Context, objects []arkv1.BackupStorageLoc
 		l := &objects[i]
 		seen[l.Name] = true
 		readOnly := l.Spec.AccessMode == arkv1.BackupStorageLocationAccessModeReadOnly
+		format := backupstore.FormatArk
+		if l.Spec.Format == arkv1.BackupStorageLocationFormatVelero {
+			format = backupstore.FormatVelero
+		}
 		if l.Name == c.Name {
 			c.put(&locations.Location{Name: c.Name, Store: c.Store, Primary: true, ReadOnly: readOnly, Default: l.Spec.Default})
 			continue
@@ -159,7 +164,7 @@ func (c *Controller) serve(ctx context.Context, objects []arkv1.BackupStorageLoc
 			}
 			continue
 		}
-		loc := &locations.Location{Name: l.Name, ReadOnly: readOnly, Default: l.Spec.Default}
+		loc := &locations.Location{Name: l.Name, ReadOnly: readOnly, Default: l.Spec.Default, Format: format}
 		if credErr != nil {
 			loc.Err = credErr
 		} else {
@@ -171,7 +176,7 @@ func (c *Controller) serve(ctx context.Context, objects []arkv1.BackupStorageLoc
 		// (a Secret created late, a transient failure), logged once per reason.
 		switch {
 		case loc.Err == nil:
-			klog.InfoS("Opened backup storage location", "location", l.Name, "store", loc.Store.String(), "readOnly", readOnly)
+			klog.InfoS("Opened backup storage location", "location", l.Name, "store", loc.Store.String(), "readOnly", readOnly, "format", format)
 			c.opened[l.Name] = print
 		case c.opened[l.Name] != "failed:"+loc.Err.Error():
 			klog.ErrorS(loc.Err, "Cannot open backup storage location; serving it as unavailable", "location", l.Name)

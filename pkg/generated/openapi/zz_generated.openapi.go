@@ -998,6 +998,13 @@ func schema_pkg_apis_ark_v1_BackupStorageLocationSpec(ref common.ReferenceCallba
 							Format:      "",
 						},
 					},
+					"format": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Format is the layout of the backups in the bucket: \"ark\" (Ark's own, the default) or \"velero\" (a Velero server's: backups/<name>/velero-backup.json, velero.io/v1), which Ark lists and restores from but never writes, so a velero location must be ReadOnly.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
 				},
 				Required: []string{"provider", "objectStorage"},
 			},

@@ -79,7 +79,7 @@ func (c *ContentREST) Get(ctx context.Context, name string, _ *metav1.GetOptions
 	case ark.BackupPhaseCompleted, ark.BackupPhasePartiallyFailed, ark.BackupPhaseFailed, ark.BackupPhaseDeleting:
 	case ark.BackupPhaseInProgress, ark.BackupPhaseNew, "":
 		if c.gunzip {
-			return &followStream{r: c.r, store: store, backup: c.r.ref(b.Namespace, b.Name), interval: c.r.followInterval()}, nil
+			return &followStream{r: c.r, store: store, backup: c.r.refIn(loc, b.Namespace, b.Name), interval: c.r.followInterval()}, nil
 		}
 		fallthrough
 	default:
@@ -90,7 +90,7 @@ func (c *ContentREST) Get(ctx context.Context, name string, _ *metav1.GetOptions
 		return nil, apierrors.NewBadRequest(fmt.Sprintf("backup %q is %s: its %s can be read once it has finished", name, phase, c.what))
 	}
 	// Open now, so a missing file is a clean 404 rather than a broken stream.
-	rc, _, err := store.NewReader(ctx, c.key(c.r.ref(b.Namespace, b.Name)))
+	rc, _, err := store.NewReader(ctx, c.key(c.r.refIn(loc, b.Namespace, b.Name)))
 	if errors.Is(err, objectstore.ErrNotFound) {
 		return nil, apierrors.NewNotFound(schema.GroupResource{Group: ark.GroupName, Resource: "backups/" + c.subresource()}, name)
 	}

@@ -62,13 +62,23 @@ func (c *ContentsREST) Get(ctx context.Context, name string, _ *metav1.GetOption
 	if err != nil {
 		return nil, c.r.toAPIError(name, unavailable(loc, err))
 	}
-	files, err := backupstore.OpenFiles(ctx, store, c.r.ref(b.Namespace, b.Name))
+	files, err := backupstore.OpenFiles(ctx, store, c.r.refIn(loc, b.Namespace, b.Name))
 	if err != nil {
 		return nil, c.readError(b, err)
 	}
 	list, err := files.ResourceList(ctx)
 	if err != nil {
 		return nil, c.readError(b, err)
+	}
+	if !files.Verified() {
+		// A Velero backup: its resource list is by group/version/kind
+		// ("apps/v1/Deployment"), shown as Velero wrote it, and its
+		// volumes are Velero's.
+		volumes, err := backupstore.VeleroVolumes(ctx, files)
+		if err != nil {
+			return nil, c.readError(b, err)
+		}
+		return contentsOf(b, list, veleroRecords(volumes)), nil
 	}
 	records, err := snapshot.ReadRecords(ctx, files)
 	if err != nil {
@@ -142,5 +152,21 @@ func contentsOf(b *ark.Backup, list map[string][]string, records []snapshot.Reco
 	sort.SliceStable(out.VolumeSnapshots, func(i, j int) bool {
 		return out.VolumeSnapshots[i].PersistentVolume < out.VolumeSnapshots[j].PersistentVolume
 	})
+	return out
+}
+
+// veleroRecords shows the volumes a Velero backup saved outside its
+// tarball as snapshot records: the snapshotter says it is Velero's
+// ("velero/<location>" for a snapshot, "velero/<uploader>" for a pod
+// volume's file-system backup), which Ark does not restore.
+func veleroRecords(volumes []backupstore.VeleroVolume) []snapshot.Record {
+	out := make([]snapshot.Record, 0, len(volumes))
+	for _, v := range volumes {
+		pv := v.PersistentVolume
+		if pv == "" {
+			pv = v.Where()
+		}
+		out = append(out, snapshot.Record{PersistentVolume: pv, Snapshotter: "velero/" + v.Location, VolumeID: v.VolumeID, SnapshotID: v.SnapshotID, Phase: v.Phase})
+	}
 	return out
 }

@@ -15,7 +15,7 @@ import (
 
 // originAnnotations are what Ark alone writes about where a Backup comes
 // from; what a client sends for them is discarded.
-var originAnnotations = []string{provenance.ClusterAnnotation, provenance.SignatureAnnotation, arkv1.AnnotationNamespaceUID, arkv1.AnnotationAdoptedFrom}
+var originAnnotations = []string{provenance.ClusterAnnotation, provenance.SignatureAnnotation, arkv1.AnnotationNamespaceUID, arkv1.AnnotationAdoptedFrom, arkv1.AnnotationRecordFormat}
 
 // sign records that this API accepted b as it now is (see package
 // provenance). Without a signer (tests, standalone) it does nothing.
@@ -58,11 +58,13 @@ func (r *REST) foreign(b *ark.Backup) bool {
 }
 
 // owner names who manages b, for the table: "this" cluster, another
-// cluster's ID, or "unverified" for a record that carries no valid
+// cluster's ID, "velero" for a backup read from a Velero bucket, or "unverified" for a record that carries no valid
 // signature of this cluster (written into the bucket, by an earlier Ark, or
 // corrupt).
 func (r *REST) owner(b *ark.Backup) string {
 	switch {
+	case b.Annotations[provenance.ClusterAnnotation] == arkv1.VeleroCluster && b.Annotations[arkv1.AnnotationRecordFormat] != "":
+		return arkv1.VeleroCluster // read from a Velero bucket: set by the reader alone
 	case r.signer == nil:
 		return "this"
 	case r.foreign(b):

@@ -122,7 +122,8 @@ func (ix *index) run(ctx context.Context, s *source, interval time.Duration) {
 			if n, ok := loc.Store.(objectstore.Notifier); ok {
 				s.takeChanges() // the old watch's: the listing below answers them
 				wctx, cancel := context.WithCancel(ctx)
-				coverage, err := n.Notify(wctx, ix.layout.Prefixes(), backupstore.MetadataFile, s.noteChanges)
+				lay := ix.layoutOf(loc)
+				coverage, err := n.Notify(wctx, lay.Prefixes(), lay.MetadataFile(), s.noteChanges)
 				if err != nil {
 					cancel()
 					// Said once, not at every retry.
@@ -249,6 +250,11 @@ func (ix *index) run(ctx context.Context, s *source, interval time.Duration) {
 	}
 }
 
+// layoutOf is how backups are laid out in a location's bucket.
+func (ix *index) layoutOf(loc *locations.Location) backupstore.Layout {
+	return loc.Layout(ix.layout.HomeNamespace)
+}
+
 // sameStore reports whether a and b are the same opened store. Stores are
 // pointers; anything else is taken as different, to be safe.
 func sameStore(a, b objectstore.Store) bool {
@@ -279,16 +285,17 @@ func (ix *index) poll(ctx context.Context, s *source, keys []string) error {
 	listed := map[string]listedBackup{}
 	listStart := time.Now()
 	store, err := loc.Readable()
-	for _, prefix := range ix.layout.Prefixes() {
+	lay := ix.layoutOf(loc)
+	for _, prefix := range lay.Prefixes() {
 		if err != nil {
 			break
 		}
 		// Only the records: a backup's other files (six more) are not
 		// the index's business, and listing them would make every poll
 		// cost seven times the backups.
-		opts := objectstore.ListOptions{Prefix: prefix, Name: backupstore.MetadataFile, Limit: pollPageSize}
+		opts := objectstore.ListOptions{Prefix: prefix, Name: lay.MetadataFile(), Limit: pollPageSize}
 		err = objectstore.ListEach(ctx, store, opts, func(a objectstore.ObjectAttrs) error {
-			if ref, ok := ix.layout.ParseMetadataKey(a.Key); ok {
+			if ref, ok := lay.ParseMetadataKey(a.Key); ok {
 				listed[id(ref.Namespace, ref.Name)] = listedBackup{ref: ref, attrs: a}
 			}
 			return nil
@@ -347,8 +354,9 @@ func (ix *index) pollRecords(ctx context.Context, s *source, loc *locations.Loca
 		g      errgroup.Group
 	)
 	g.SetLimit(readConcurrency)
+	lay := ix.layoutOf(loc)
 	for _, key := range keys {
-		ref, ok := ix.layout.ParseMetadataKey(key)
+		ref, ok := lay.ParseMetadataKey(key)
 		if !ok {
 			continue
 		}
@@ -574,7 +582,12 @@ func (ix *index) read(ctx context.Context, loc *locations.Location, ref backupst
 	if err != nil {
 		return nil, objectstore.ObjectAttrs{}, fmt.Errorf("reading %s: %w", ref.MetadataKey(), err)
 	}
-	obj, err := ix.decode(data, ref)
+	var obj *ark.Backup
+	if ref.Format().IsVelero() {
+		obj, err = decodeVelero(data, ref, loc.Store.String())
+	} else {
+		obj, err = ix.decode(data, ref)
+	}
 	if err != nil {
 		klog.ErrorS(err, "Listing a bad backup record as Corrupt", "location", loc.Name, "key", ref.MetadataKey(), "generation", attrs.Generation)
 		return ix.corruptView(loc, ref, attrs, err), attrs, nil

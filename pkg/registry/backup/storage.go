@@ -265,9 +265,15 @@ func unavailable(loc *locations.Location, err error) error {
 	return &unavailableError{location: loc.Name, store: store, err: err}
 }
 
-// ref is where a backup of the namespace lives in a bucket.
+// ref is where a backup of the namespace lives in a bucket of Ark's format.
 func (r *REST) ref(namespace, name string) backupstore.Backup {
 	return r.ix.layout.Backup(namespace, name)
+}
+
+// refIn is where a backup of the namespace lives in a location's bucket,
+// whatever its format.
+func (r *REST) refIn(loc *locations.Location, namespace, name string) backupstore.Backup {
+	return r.ix.layoutOf(loc).Backup(namespace, name)
 }
 
 // load returns the stored backup and the location it lives in: a cheap
@@ -280,9 +286,12 @@ func (r *REST) ref(namespace, name string) backupstore.Backup {
 // location that cannot answer is a 503 naming it, unless another holds the
 // backup: "not found" is said only when every location answered.
 func (r *REST) load(ctx context.Context, namespace, name string) (*ark.Backup, int64, *locations.Location, error) {
-	ref := r.ref(namespace, name)
 	var down error
 	for _, loc := range r.ix.lookupOrder(r.ix.locationOf(namespace, name)) {
+		if !r.ix.layoutOf(loc).Serves(namespace) {
+			continue // a Velero bucket holds the home namespace's backups only
+		}
+		ref := r.refIn(loc, namespace, name)
 		store, err := loc.Readable()
 		if err != nil {
 			down = cmp.Or(down, unavailable(loc, err))

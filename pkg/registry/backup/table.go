@@ -20,7 +20,7 @@ var columns = []metav1.TableColumnDefinition{
 	{Name: "Expires", Type: "string", Description: "Time left before the backup expires"},
 	{Name: "Storage Location", Type: "string", Description: "Backup storage location holding the backup"},
 	{Name: "Selector", Type: "string", Description: "Label selector of the backed-up objects"},
-	{Name: "Owner", Type: "string", Priority: 1, Description: "The cluster whose Ark runs, expires and deletes the backup: this, another cluster's ID, or unverified (a record no cluster's Ark here accepted; adopt it to manage it)"},
+	{Name: "Owner", Type: "string", Priority: 1, Description: "The cluster whose Ark runs, expires and deletes the backup: this, another cluster's ID, velero (a Velero server's, read from a format: velero location), or unverified (a record no cluster's Ark here accepted; adopt it to manage it)"},
 }
 
 // ConvertToTable prints backups the way `ark backup get` does.

@@ -23,6 +23,7 @@ var columns = []metav1.TableColumnDefinition{
 	{Name: "Default", Type: "boolean", Description: "Whether backups that name no location go here"},
 	{Name: "Message", Type: "string", Priority: 1, Description: "Why the location is unavailable"},
 	{Name: "Age", Type: "string", Priority: 1, Description: "How long ago the location was created"},
+	{Name: "Format", Type: "string", Priority: 1, Description: "ark, or velero for a bucket a Velero server wrote (only read)"},
 }
 
 type tableConvertor struct{}
@@ -47,7 +48,15 @@ func (tableConvertor) ConvertToTable(ctx context.Context, obj runtime.Object, ta
 		return []interface{}{
 			l.Name, l.Spec.Provider, where, phase, registry.Ago(l.Status.LastSyncedTime, now),
 			int64(l.Status.BackupCount), string(l.Spec.AccessMode), l.Spec.Default,
-			l.Status.Message, registry.Ago(&l.CreationTimestamp, now),
+			l.Status.Message, registry.Ago(&l.CreationTimestamp, now), formatOf(l),
 		}, nil
 	})
+}
+
+// formatOf is a location's format; Ark's when unset.
+func formatOf(l *ark.BackupStorageLocation) string {
+	if l.Spec.Format == "" {
+		return string(ark.BackupStorageLocationFormatArk)
+	}
+	return string(l.Spec.Format)
 }

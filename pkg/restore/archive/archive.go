@@ -34,10 +34,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 
-	"github.com/arkproject/ark/pkg/backup"
 	"github.com/arkproject/ark/pkg/backupstore"
 	"github.com/arkproject/ark/pkg/objectstore"
 )
@@ -93,6 +91,10 @@ type Item struct {
 	// Name is the object's name.
 	Name string
 
+	// variant says which copy of a Velero backup's item this is (see
+	// veleroVariant); Ark's tarballs hold one copy only.
+	variant veleroVariant
+
 	// data is the item's JSON when it is kept in memory. A string, so that
 	// Items stay comparable and no caller can modify the verified content.
 	data string
@@ -122,7 +124,8 @@ func (it Item) Content() ([]byte, error) {
 
 // Index describes an extracted tarball.
 type Index struct {
-	// Version is the content of metadata/version (always "1" today).
+	// Version is the content of metadata/version: "1" for Ark's tarballs,
+	// "1" or "1.x.y" for Velero's.
 	Version string
 	// Items are the extracted objects, in tar order.
 	Items []Item
@@ -193,7 +196,7 @@ func Extract(ctx context.Context, store objectstore.Store, ref backupstore.Backu
 	if err := checkBackupName(backupName); err != nil {
 		return nil, err
 	}
-	x := &extractor{backup: backupName, ref: ref, limits: limits.withDefaults(), names: map[string]struct{}{}}
+	x := &extractor{backup: backupName, ref: ref, limits: limits.withDefaults(), names: map[string]struct{}{}, velero: ref.Format().IsVelero()}
 	x.inMemory = x.limits.MemoryBudget > 0
 	if x.dir, err = filepath.Abs(dir); err != nil {
 		return nil, fmt.Errorf("extracting backup %q: %w", backupName, err)
@@ -212,11 +215,19 @@ func Extract(ctx context.Context, store objectstore.Store, ref backupstore.Backu
 		}
 	}()
 
-	want, err := x.readManifest(ctx, store)
-	if err != nil {
-		return nil, err
+	var f io.Reader
+	if x.velero {
+		// Velero writes no checksums: the tarball is only as good as the
+		// bucket, so every entry's check below is all there is (the
+		// restorer says so in the restore's warnings).
+		f, err = x.downloadUnverified(ctx, store)
+	} else {
+		var want backupstore.ManifestEntry
+		if want, err = x.readManifest(ctx, store); err != nil {
+			return nil, err
+		}
+		f, err = x.download(ctx, store, want)
 	}
-	f, err := x.download(ctx, store, want)
 	if err != nil {
 		return nil, err
 	}
@@ -257,6 +268,9 @@ func openEmptyDir(dir string) (*os.Root, error) {
 }
 
 type extractor struct {
+	// velero says the tarball is a Velero server's: no manifest, its
+	// version file and layouts (see velero.go).
+	velero bool
 	backup string
 	ref    backupstore.Backup
 	dir    string // absolute
@@ -461,6 +475,9 @@ func (x *extractor) extract(ctx context.Context, f io.Reader) (*Index, error) {
 	if idx.Version == "" {
 		return nil, x.corrupt(nil, "missing %s", VersionFile)
 	}
+	if x.velero {
+		idx.Items = preferredCopies(idx.Items)
+	}
 	if x.spool != nil {
 		if err := x.spoolW.Flush(); err != nil {
 			return nil, fmt.Errorf("extracting backup %q: %w", x.backup, err)
@@ -504,7 +521,7 @@ func (x *extractor) entry(tr *tar.Reader, hdr *tar.Header, idx *Index, total *in
 	switch hdr.Typeflag {
 	case tar.TypeReg:
 	case tar.TypeDir:
-		if !allowedDir(strings.TrimSuffix(name, "/")) {
+		if !allowedDir(strings.TrimSuffix(name, "/"), x.velero) {
 			return x.corrupt(nil, "unexpected tar directory %q", name)
 		}
 		if hdr.Size != 0 {
@@ -548,14 +565,14 @@ func (x *extractor) entry(tr *tar.Reader, hdr *tar.Header, idx *Index, total *in
 			return err
 		}
 		v := strings.TrimSpace(string(data))
-		if v != strconv.Itoa(backup.FormatVersion) {
+		if !x.knownVersion(v) {
 			return x.corrupt(nil, "unsupported backup format version %q", v)
 		}
 		idx.Version = v
 		return nil
 	}
 
-	item, msg := parseItemPath(name)
+	item, msg := x.parseItemPath(name)
 	if msg != "" {
 		return x.corrupt(nil, "%s", msg)
 	}
@@ -572,7 +589,11 @@ func (x *extractor) entry(tr *tar.Reader, hdr *tar.Header, idx *Index, total *in
 		}
 		return x.corrupt(nil, "tar entry %q is not a JSON object", name)
 	}
-	if msg := checkContent(name, item, data); msg != "" {
+	msg = checkContent(name, item, data)
+	if msg == "" && item.variant != veleroClassic {
+		msg = checkVersionDir(name, item, data)
+	}
+	if msg != "" {
 		if !json.Valid(data) {
 			return x.corrupt(nil, "tar entry %q is not valid JSON", name)
 		}
@@ -582,6 +603,9 @@ func (x *extractor) entry(tr *tar.Reader, hdr *tar.Header, idx *Index, total *in
 		return x.corrupt(nil, "duplicate tar entry %q", name)
 	}
 	x.names[name] = struct{}{}
+	if item.variant == veleroOtherVersion {
+		return nil // checked, and not restored: the preferred version is
+	}
 	if x.inMemory && x.memSize+int64(len(data)) > x.limits.MemoryBudget {
 		if err := x.spill(idx); err != nil {
 			return err
@@ -685,13 +709,20 @@ func checkPath(name string, isDir bool) string {
 
 // allowedDir reports whether a (checked) directory entry is one of the
 // tarball's layout: metadata, resources and the folders of item files.
-func allowedDir(p string) bool {
+func allowedDir(p string, velero bool) bool {
 	if p == "metadata" {
 		return true
 	}
 	segs := strings.Split(p, "/")
 	if segs[0] != "resources" {
 		return false
+	}
+	if velero && len(segs) >= 3 && veleroVersionDir(segs[2]) {
+		// resources/<resource>/<version>/...: the layout below it is the classic one.
+		segs = append(segs[:2:2], segs[3:]...)
+		if len(segs) == 2 {
+			return true
+		}
 	}
 	switch len(segs) {
 	case 1, 2:
@@ -705,7 +736,16 @@ func allowedDir(p string) bool {
 }
 
 // parseItemPath parses a (checked) regular file's name that is not
-// metadata/version, or says why it is not an item file.
+// metadata/version, or says why it is not an item file. A Velero tarball
+// may also file an item under a version of its API group (see velero.go).
+func (x *extractor) parseItemPath(name string) (Item, string) {
+	if x.velero {
+		return parseVeleroItemPath(name)
+	}
+	return parseItemPath(name)
+}
+
+// parseItemPath parses a (checked) regular file's name of Ark's layout.
 func parseItemPath(name string) (Item, string) {
 	segs := strings.Split(name, "/")
 	if segs[0] != "resources" {

@@ -58,10 +58,13 @@ func SetDefaults_RestoreSpec(obj *RestoreSpec) {
 }
 
 // SetDefaults_BackupStorageLocationSpec makes a location writable unless
-// told otherwise, as Heptio Ark did.
+// told otherwise, as Heptio Ark did, and of Ark's own format.
 func SetDefaults_BackupStorageLocationSpec(obj *BackupStorageLocationSpec) {
 	if obj.AccessMode == "" {
 		obj.AccessMode = BackupStorageLocationAccessModeReadWrite
+	}
+	if obj.Format == "" {
+		obj.Format = BackupStorageLocationFormatArk
 	}
 }
 

@@ -55,6 +55,12 @@ type BackupStorageLocationSpec struct {
 	// Default marks the location backups go to when they name none.
 	// +optional
 	Default bool `json:"default,omitempty"`
+	// Format is the layout of the backups in the bucket: "ark" (Ark's own,
+	// the default) or "velero" (a Velero server's: backups/<name>/velero-backup.json,
+	// velero.io/v1), which Ark lists and restores from but never writes,
+	// so a velero location must be ReadOnly.
+	// +optional
+	Format BackupStorageLocationFormat `json:"format,omitempty"`
 }
 
 // ObjectStorageLocation is a bucket and a prefix within it.
@@ -83,6 +89,29 @@ const (
 	BackupStorageLocationAccessModeReadWrite BackupStorageLocationAccessMode = "ReadWrite"
 	// BackupStorageLocationAccessModeReadOnly only lets backups be read from it.
 	BackupStorageLocationAccessModeReadOnly BackupStorageLocationAccessMode = "ReadOnly"
+)
+
+// BackupStorageLocationFormat is the layout of the backups in a location's bucket.
+type BackupStorageLocationFormat string
+
+const (
+	// BackupStorageLocationFormatArk is Ark's own layout.
+	BackupStorageLocationFormatArk BackupStorageLocationFormat = "ark"
+	// BackupStorageLocationFormatVelero is the layout a Velero server
+	// writes; such a location is only read from.
+	BackupStorageLocationFormatVelero BackupStorageLocationFormat = "velero"
+)
+
+// Annotations of the backups Ark reads from a location of format velero.
+const (
+	// AnnotationRecordFormat says what a Backup was translated from: for
+	// a Velero backup, "velero.io/v1" and the format version of its
+	// tarball ("velero.io/v1; format 1.1.0").
+	AnnotationRecordFormat = "ark.heptio.com/record-format"
+	// VeleroCluster is the owner (the ark.heptio.com/cluster annotation)
+	// of every backup read from a Velero bucket: a Velero server's, which
+	// no Ark runs, expires, changes, adopts or deletes.
+	VeleroCluster = "velero"
 )
 
 // BackupStorageLocationPhase says whether a location answers.

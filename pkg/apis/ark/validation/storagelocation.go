@@ -92,11 +92,46 @@ func ValidateBackupStorageLocationSpec(spec *ark.BackupStorageLocationSpec, name
 	case !slices.Contains(accessModes, string(spec.AccessMode)):
 		allErrs = append(allErrs, field.NotSupported(fldPath.Child("accessMode"), spec.AccessMode, accessModes))
 	}
+	allErrs = append(allErrs, validateFormat(spec, name, scope, fldPath)...)
 	// The location of --backup-location is opened from the flag, with the
 	// server's own credentials: a credential on it would only look acted on.
 	if name != "" && name == scope.PrimaryLocation && spec.Credential != nil {
 		allErrs = append(allErrs, field.Forbidden(fldPath.Child("credential"),
 			"the location given by --backup-location uses the server's own credentials (its environment); define another location to use a Secret"))
+	}
+	return allErrs
+}
+
+var formats = []string{
+	string(ark.BackupStorageLocationFormatArk),
+	string(ark.BackupStorageLocationFormatVelero),
+}
+
+// validateFormat checks a location's format: a Velero bucket is read, never
+// written (Ark's records and Velero's must never mix in one bucket, and a
+// Velero server may still be writing there), and the flag's location is
+// where this server writes, so it is Ark's.
+func validateFormat(spec *ark.BackupStorageLocationSpec, name string, scope Scope, fldPath *field.Path) field.ErrorList {
+	p := fldPath.Child("format")
+	switch spec.Format {
+	case "", ark.BackupStorageLocationFormatArk:
+		return nil
+	case ark.BackupStorageLocationFormatVelero:
+	default:
+		return field.ErrorList{field.NotSupported(p, spec.Format, formats)}
+	}
+	var allErrs field.ErrorList
+	if spec.AccessMode != ark.BackupStorageLocationAccessModeReadOnly {
+		allErrs = append(allErrs, field.Invalid(fldPath.Child("accessMode"), spec.AccessMode,
+			"a location of format velero must be ReadOnly: Ark reads and restores Velero's backups, it never writes or deletes them"))
+	}
+	if spec.Default {
+		allErrs = append(allErrs, field.Invalid(fldPath.Child("default"), spec.Default,
+			"a location of format velero cannot be the default: backups cannot be written there"))
+	}
+	if name != "" && name == scope.PrimaryLocation {
+		allErrs = append(allErrs, field.Forbidden(p,
+			"the location given by --backup-location is where this server writes its backups, so it is of format ark"))
 	}
 	return allErrs
 }

@@ -52,6 +52,20 @@ func TestValidateBackupStorageLocation(t *testing.T) {
 		{name: "the flag's location with a credential", ns: homeNS, loc: "default", mutate: func(s *ark.BackupStorageLocationSpec) {
 			s.Credential = &ark.SecretKeyReference{Name: "k", Key: "k"}
 		}, want: []wantErr{forbidden("spec.credential").with("--backup-location")}},
+		{name: "velero read-only", ns: homeNS, loc: "velero", mutate: func(s *ark.BackupStorageLocationSpec) {
+			s.Format, s.AccessMode = ark.BackupStorageLocationFormatVelero, ark.BackupStorageLocationAccessModeReadOnly
+		}},
+		{name: "velero read-write", ns: homeNS, loc: "velero", mutate: func(s *ark.BackupStorageLocationSpec) {
+			s.Format = ark.BackupStorageLocationFormatVelero
+		}, want: []wantErr{invalid("spec.accessMode").with("must be ReadOnly")}},
+		{name: "velero default", ns: homeNS, loc: "velero", mutate: func(s *ark.BackupStorageLocationSpec) {
+			s.Format, s.AccessMode, s.Default = ark.BackupStorageLocationFormatVelero, ark.BackupStorageLocationAccessModeReadOnly, true
+		}, want: []wantErr{invalid("spec.default").with("cannot be the default")}},
+		{name: "velero on the flag's location", ns: homeNS, loc: "default", mutate: func(s *ark.BackupStorageLocationSpec) {
+			s.Format, s.AccessMode = ark.BackupStorageLocationFormatVelero, ark.BackupStorageLocationAccessModeReadOnly
+		}, want: []wantErr{forbidden("spec.format").with("--backup-location")}},
+		{name: "unknown format", ns: homeNS, loc: "x", mutate: func(s *ark.BackupStorageLocationSpec) { s.Format = "restic" },
+			want: []wantErr{notSupported("spec.format")}},
 		{name: "default elsewhere", ns: homeNS, loc: "secondary", mutate: func(s *ark.BackupStorageLocationSpec) { s.Default = true }},
 		{name: "outside the home namespace", ns: teamA, loc: "mine",
 			want: []wantErr{invalid("metadata.namespace").with(`home namespace "heptio-ark"`)}},
