@@ -341,6 +341,7 @@ func (e restoreAs) Run(ctx context.Context, r *arkv1.Restore, b *arkv1.Backup, p
 	}
 	engine := e.engine(user, store, files)
 	engine.LegacySnapshots = b.Status.VolumeBackups
+	engine.Unsigned = b.Annotations[provenance.ClusterAnnotation] == ""
 	engine.Format = loc.Format
 	return engine.Run(ctx, r, b.Name, progress)
 }

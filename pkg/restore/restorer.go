@@ -94,12 +94,38 @@ type Restorer struct {
 	// from them: each such volume is skipped, its result naming the
 	// snapshot to restore it from by hand.
 	LegacySnapshots map[string]*arkv1.VolumeBackupInfo
+	// Unsigned says that no cluster's Ark signed the backup's record: it
+	// was written by Heptio Ark, or by an Ark from before records were
+	// signed. Such a backup of the home namespace with no checksum
+	// manifest is read in Heptio Ark's layout (which is Velero's format 1:
+	// same tarball, same volume snapshot list), with a warning. A signed
+	// record's manifest is always required: removing it must not turn
+	// off the checks of this cluster's own backups.
+	Unsigned bool
 	// ClaimBindTimeout is how long a restore waits for the claims it
 	// restored to bind before reporting those that did not; 0 does not wait.
 	ClaimBindTimeout time.Duration
 	// Format is the layout of Store's backups: Ark's (the zero value) or
 	// a Velero server's.
 	Format backupstore.Format
+}
+
+// sourceFormat says how the backup's folder is laid out: the location's
+// format, or, for an unsigned home-namespace backup of an Ark location that
+// has no manifest, Heptio Ark's (read as Velero's; heptio is then true).
+func (r *Restorer) sourceFormat(ctx context.Context, namespace, backup string) (format backupstore.Format, heptio bool, err error) {
+	if r.Format.IsVelero() || !r.Unsigned || namespace != r.HomeNamespace {
+		return r.Format, false, nil
+	}
+	ref := backupstore.Layout{HomeNamespace: r.HomeNamespace, Format: r.Format}.Backup(namespace, backup)
+	_, err = r.Store.Attrs(ctx, ref.ManifestKey())
+	switch {
+	case errors.Is(err, objectstore.ErrNotFound):
+		return backupstore.FormatVelero, true, nil
+	case err != nil:
+		return "", false, fmt.Errorf("reading the manifest of backup %q: %w", backup, err)
+	}
+	return r.Format, false, nil
 }
 
 // clearFiles removes the files of an earlier restore of the same name (one
@@ -245,7 +271,11 @@ func (r *Restorer) Run(ctx context.Context, restore *arkv1.Restore, backup strin
 	if err := clearFiles(ctx, filesStore, files); err != nil {
 		return out, err
 	}
-	source := backupstore.Layout{HomeNamespace: r.HomeNamespace, Format: r.Format}.Backup(SourceNamespace(restore), backup)
+	format, heptio, err := r.sourceFormat(ctx, SourceNamespace(restore), backup)
+	if err != nil {
+		return out, err
+	}
+	source := backupstore.Layout{HomeNamespace: r.HomeNamespace, Format: format}.Backup(SourceNamespace(restore), backup)
 	unpackStart := time.Now()
 	limits := r.Limits
 	if limits.MemoryBudget == 0 {
@@ -273,11 +303,6 @@ func (r *Restorer) Run(ctx context.Context, restore *arkv1.Restore, backup strin
 	}
 	if err != nil {
 		return out, err
-	}
-	for pv, info := range r.LegacySnapshots {
-		if _, ok := snapshots[pv]; !ok && info != nil {
-			snapshots[pv] = snapshot.Record{PersistentVolume: pv, Snapshotter: snapshot.LegacyName, SnapshotID: info.SnapshotID, Phase: snapshot.PhaseCompleted}
-		}
 	}
 
 	resW, err := filesStore.NewWriter(ctx, files.ResultsKey(), objectstore.Conditions{})
@@ -317,7 +342,11 @@ func (r *Restorer) Run(ctx context.Context, restore *arkv1.Restore, backup strin
 			return out, err
 		}
 		run.csi, run.snapshots = csi, csi.records(run.shaper.target)
-		run.results.warnf("backup %s is a Velero backup (format %s): it has no Ark checksum manifest, so its tarball could not be checked against one; every entry was checked as Ark's are", backup, index.Version)
+		writer := "a Velero backup"
+		if heptio {
+			writer = "written by Heptio Ark (no cluster signed it)"
+		}
+		run.results.warnf("backup %s is %s (format %s): it has no Ark checksum manifest, so its tarball could not be checked against one; every entry was checked as Ark's are", backup, writer, index.Version)
 	}
 	stopProgress := run.startProgress()
 	runErr := run.restoreAll(ctx, index)

@@ -32,11 +32,6 @@ type Record struct {
 	Error string `json:"error,omitempty"`
 }
 
-// LegacyName is the snapshotter of the records a Heptio Ark backup keeps in
-// its status.volumeBackups: cloud disk snapshots no snapshotter of Ark's
-// restores.
-const LegacyName = "heptio-ark"
-
 // Snapshot phases.
 const (
 	PhaseCompleted = "Completed"
