@@ -1,10 +1,12 @@
 package restore
 
 import (
+	"context"
 	"strings"
 	"testing"
 
 	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
+	"github.com/arkproject/ark/pkg/objectstore"
 )
 
 // A Heptio Ark backup's status.volumeBackups: the volume whose data is in a
@@ -30,4 +32,33 @@ func TestRunSkipsVolumesOfHeptioArkSnapshots(t *testing.T) {
 	}
 	doc.want(t, "persistentvolumeclaims", "abc", "data", ActionCreated)
 	doc.want(t, "configmaps", "abc", "cm", ActionCreated)
+}
+
+// A backup no cluster signed (Heptio Ark's) without a manifest restores,
+// warning that nothing checked its files; a signed one without its
+// manifest still fails before anything is created.
+func TestRunUnsignedBackupWithoutManifest(t *testing.T) {
+	for _, unsigned := range []bool{true, false} {
+		f := newFixture(t)
+		f.backup(namespaceItem("abc"), configMap("abc", "cm"))
+		ref := f.layout().Backup(f.namespace(), testBackup)
+		if err := f.store.Delete(context.Background(), ref.ManifestKey(), objectstore.Conditions{}); err != nil {
+			t.Fatal(err)
+		}
+		f.restorer.Unsigned = unsigned
+		out, err := f.restorer.Run(context.Background(), newRestore(func(*arkv1.Restore) {}), testBackup, nil)
+		if !unsigned {
+			if err == nil || len(f.createdKeys()) != 0 {
+				t.Errorf("signed backup without a manifest: err %v, created %v", err, f.createdKeys())
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("unsigned backup without a manifest: %v", err)
+		}
+		f.results(testRestore).want(t, "configmaps", "abc", "cm", ActionCreated)
+		if log := f.logs(testRestore); !strings.Contains(log, "written by Heptio Ark") || out.Warnings == 0 {
+			t.Errorf("no warning about the missing manifest (%d warnings):\n%s", out.Warnings, log)
+		}
+	}
 }
