@@ -15,14 +15,15 @@ import (
 	metainternalversion "k8s.io/apimachinery/pkg/apis/meta/internalversion"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apimachinery/pkg/types"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/rest"
-	"k8s.io/apiserver/pkg/storage/names"
 	"k8s.io/klog/v2"
 
 	"github.com/arkproject/ark/pkg/apis/ark"
 	"github.com/arkproject/ark/pkg/apis/ark/validation"
+	"github.com/arkproject/ark/pkg/registry"
 )
 
 // REST answers DeleteBackupRequests.
@@ -80,23 +81,10 @@ func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation 
 	if !ok {
 		return nil, apierrors.NewBadRequest(fmt.Sprintf("not a DeleteBackupRequest: %T", obj))
 	}
-	namespace, ok := genericapirequest.NamespaceFrom(ctx)
-	if !ok || namespace == "" {
-		return nil, apierrors.NewBadRequest("deletebackuprequests are namespaced: the request names no namespace")
-	}
-	if err := rest.EnsureObjectNamespaceMatchesRequestNamespace(namespace, req); err != nil {
+	validate := func() field.ErrorList { return validation.ValidateDeleteBackupRequest(req) }
+	namespace, err := registry.PrepareRequest(ctx, req, "deletebackuprequests", "DeleteBackupRequest", validate, createValidation)
+	if err != nil {
 		return nil, err
-	}
-	if req.Name == "" && req.GenerateName != "" {
-		req.Name = names.SimpleNameGenerator.GenerateName(req.GenerateName)
-	}
-	if errs := validation.ValidateDeleteBackupRequest(req); len(errs) > 0 {
-		return nil, apierrors.NewInvalid(ark.Kind("DeleteBackupRequest"), req.Name, errs)
-	}
-	if createValidation != nil {
-		if err := createValidation(ctx, req.DeepCopyObject()); err != nil {
-			return nil, err
-		}
 	}
 	backup := req.Spec.BackupName
 	user := ""

@@ -15,13 +15,14 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 	"k8s.io/apiserver/pkg/registry/rest"
-	"k8s.io/apiserver/pkg/storage/names"
 	"k8s.io/klog/v2"
 
 	"github.com/arkproject/ark/pkg/apis/ark"
 	"github.com/arkproject/ark/pkg/apis/ark/validation"
+	"github.com/arkproject/ark/pkg/registry"
 	"github.com/arkproject/ark/pkg/version"
 )
 
@@ -67,23 +68,9 @@ func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation 
 	if !ok {
 		return nil, apierrors.NewBadRequest(fmt.Sprintf("not a ServerStatusRequest: %T", obj))
 	}
-	namespace, ok := genericapirequest.NamespaceFrom(ctx)
-	if !ok || namespace == "" {
-		return nil, apierrors.NewBadRequest("serverstatusrequests are namespaced: the request names no namespace")
-	}
-	if err := rest.EnsureObjectNamespaceMatchesRequestNamespace(namespace, req); err != nil {
+	validate := func() field.ErrorList { return validation.ValidateServerStatusRequest(req) }
+	if _, err := registry.PrepareRequest(ctx, req, "serverstatusrequests", "ServerStatusRequest", validate, createValidation); err != nil {
 		return nil, err
-	}
-	if req.Name == "" && req.GenerateName != "" {
-		req.Name = names.SimpleNameGenerator.GenerateName(req.GenerateName)
-	}
-	if errs := validation.ValidateServerStatusRequest(req); len(errs) > 0 {
-		return nil, apierrors.NewInvalid(ark.Kind("ServerStatusRequest"), req.Name, errs)
-	}
-	if createValidation != nil {
-		if err := createValidation(ctx, req.DeepCopyObject()); err != nil {
-			return nil, err
-		}
 	}
 
 	now := metav1.NewTime(r.now())
