@@ -160,9 +160,12 @@ func (b Backup) MetadataKey() string {
 	return b.dir + b.meta
 }
 
-// PodVolumeBackupsKey lists a Velero backup's file-system backups of pod
-// volumes (restic, kopia): Velero writes it, Ark does not.
-func (b Backup) PodVolumeBackupsKey() string { return b.dir + b.Name + "-podvolumebackups.json.gz" }
+// VeleroPodVolumeBackups is the key of the list of a Velero backup's
+// file-system backups of pod volumes (restic, kopia): Velero writes it, Ark
+// does not. Its name does not end in Key, so Ark's name limits (which
+// measure the files Ark writes, every ...Key of a Backup) leave it out: a
+// Velero bucket's names are its server's to fit.
+func (b Backup) VeleroPodVolumeBackups() string { return b.dir + b.Name + "-podvolumebackups.json.gz" }
 
 // TarballKey is where the backup's objects live.
 func (b Backup) TarballKey() string { return b.dir + b.Name + ".tar.gz" }

@@ -87,7 +87,7 @@ func VeleroVolumes(ctx context.Context, f *Files) ([]VeleroVolume, error) {
 		})
 	}
 	var pvbs []veleroPodVolumeBackup
-	if err := f.ReadGzipJSON(ctx, f.ref.PodVolumeBackupsKey(), MaxVeleroVolumesSize, &pvbs); err != nil && !errors.Is(err, ErrAbsent) {
+	if err := f.ReadGzipJSON(ctx, f.ref.VeleroPodVolumeBackups(), MaxVeleroVolumesSize, &pvbs); err != nil && !errors.Is(err, ErrAbsent) {
 		return nil, err
 	}
 	for _, p := range pvbs {

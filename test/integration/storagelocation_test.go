@@ -210,12 +210,17 @@ func TestLocationValidation(t *testing.T) {
 			l.Namespace = tt.ns
 			if tt.name == "a credential on the flag's location" {
 				// The server created it: this is the update that adds one.
-				cur, err := ts.Client.ArkV1().BackupStorageLocations(home).Get(ctx, arkv1.DefaultStorageLocation, metav1.GetOptions{})
-				if err != nil {
-					t.Fatal(err)
-				}
-				cur.Spec.Credential = l.Spec.Credential
-				_, err = ts.Client.ArkV1().BackupStorageLocations(home).Update(ctx, cur, metav1.UpdateOptions{})
+				// Its status is written on every poll, so a conflict only
+				// means the read was stale: read again.
+				err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+					cur, err := ts.Client.ArkV1().BackupStorageLocations(home).Get(ctx, arkv1.DefaultStorageLocation, metav1.GetOptions{})
+					if err != nil {
+						return err
+					}
+					cur.Spec.Credential = l.Spec.Credential
+					_, err = ts.Client.ArkV1().BackupStorageLocations(home).Update(ctx, cur, metav1.UpdateOptions{})
+					return err
+				})
 				if !apierrors.IsInvalid(err) || !strings.Contains(err.Error(), tt.want) {
 					t.Errorf("got %v, want a 422 containing %q", err, tt.want)
 				}
