@@ -480,3 +480,45 @@ func TestPruneNotesOnlyWhatIsLost(t *testing.T) {
 		t.Errorf("noted %v, want spec.extra and spec.template.metadata", fields)
 	}
 }
+
+func TestInstallTakesOverTheAPIServiceMadeForHeptioArksCRDs(t *testing.T) {
+	made := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService",
+		"metadata": map[string]any{"name": arkAPIService, "labels": map[string]any{automanagedLabel: "true", "other": "kept"}},
+		"spec":     map[string]any{"group": "ark.heptio.com", "version": "v1", "groupPriorityMinimum": int64(1000)},
+	}}
+	dyn := fakeOld(made)
+	var out bytes.Buffer
+	ri := dyn.Resource(apiServiceGVR)
+	if err := releaseAutomanaged(context.Background(), &out, ri, arkAPIService); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ri.Get(context.Background(), arkAPIService, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := got.GetLabels()[automanagedLabel]; ok || got.GetLabels()["other"] != "kept" {
+		t.Errorf("labels after take-over: %v", got.GetLabels())
+	}
+	if !strings.Contains(out.String(), "taken over") {
+		t.Errorf("take-over not reported: %q", out.String())
+	}
+
+	// Ark's own, or none: nothing to do, nothing said.
+	out.Reset()
+	dyn.ClearActions()
+	if err := releaseAutomanaged(context.Background(), &out, ri, arkAPIService); err != nil {
+		t.Fatal(err)
+	}
+	if err := releaseAutomanaged(context.Background(), &out, ri, "v1.other.example.com"); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range dyn.Actions() {
+		if a.GetVerb() != "get" {
+			t.Errorf("sent %s to an APIService that is not kube-apiserver's", a.GetVerb())
+		}
+	}
+	if out.Len() != 0 {
+		t.Errorf("said %q with nothing taken over", out.String())
+	}
+}
