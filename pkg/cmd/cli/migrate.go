@@ -13,6 +13,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -21,6 +22,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
 
 	"github.com/arkproject/ark/pkg/apis/ark"
@@ -508,7 +510,7 @@ func buildPlan(src migrateSource, sourceNS, namespace string, bsls, vsls, schedu
 
 // errHeptioArkHidden explains why Heptio Ark's objects cannot be read once
 // Ark is installed.
-var errHeptioArkHidden = errors.New(`APIService v1.ark.heptio.com exists: kube-apiserver sends the group ark.heptio.com to Ark, so Heptio Ark's objects (CRDs of the same group) cannot be read.
+var errHeptioArkHidden = errors.New(`APIService v1.ark.heptio.com routes to a server (Ark's): kube-apiserver sends the group ark.heptio.com to Ark, so Heptio Ark's objects (CRDs of the same group) cannot be read.
   Read them before installing Ark: ark migrate --from heptio-ark --save-plan plan.json, then ark install, then ark migrate --plan plan.json
   (or, on an installed Ark: save the APIService with kubectl get apiservice v1.ark.heptio.com -o yaml, delete it, run --save-plan, and apply it again)`)
 
@@ -516,10 +518,14 @@ var errHeptioArkHidden = errors.New(`APIService v1.ark.heptio.com exists: kube-a
 // whose CRD is missing lists nothing; none of the three is an error.
 func readOld(ctx context.Context, dyn dynamic.Interface, src migrateSource, ns string) (bsls, vsls, schedules []unstructured.Unstructured, err error) {
 	if src.group == arkv1.SchemeGroupVersion.Group {
-		_, err := dyn.Resource(apiServiceGVR).Get(ctx, arkAPIService, metav1.GetOptions{})
+		// kube-apiserver makes an APIService of that name without a
+		// service for CRDs ("Local"): one with a service is Ark's.
+		svc, err := dyn.Resource(apiServiceGVR).Get(ctx, arkAPIService, metav1.GetOptions{})
 		switch {
 		case err == nil:
-			return nil, nil, nil, errHeptioArkHidden
+			if service, _, _ := unstructured.NestedMap(svc.Object, "spec", "service"); service != nil {
+				return nil, nil, nil, errHeptioArkHidden
+			}
 		case !apierrors.IsNotFound(err):
 			return nil, nil, nil, fmt.Errorf("checking that Ark's APIService %s does not hide Heptio Ark's objects: %w", arkAPIService, err)
 		}
@@ -634,14 +640,46 @@ func createPlanned(ctx context.Context, out io.Writer, client versioned.Interfac
 			return err
 		})
 	}
+	createdNow := map[string]bool{}
+	for _, r := range results {
+		if r.kind == "backupstoragelocation" && r.created {
+			createdNow[r.name] = true
+		}
+	}
 	for i := range p.Schedules {
 		s := p.Schedules[i].DeepCopy()
 		do("schedule", s.Name, func() error {
 			_, err := client.ArkV1().Schedules(p.Namespace).Create(ctx, s, opts)
+			// Ark refuses a schedule naming a location it does not serve
+			// yet: one created a moment ago is served once its controller
+			// has seen it.
+			if !dryRun && createdNow[s.Spec.Template.StorageLocation] && invalidField(err, "spec.template.storageLocation") {
+				_ = wait.PollUntilContextTimeout(ctx, time.Second, locationServedTimeout, false, func(ctx context.Context) (bool, error) {
+					_, err = client.ArkV1().Schedules(p.Namespace).Create(ctx, s, opts)
+					return !invalidField(err, "spec.template.storageLocation"), nil
+				})
+			}
 			return err
 		})
 	}
 	return results
+}
+
+// locationServedTimeout bounds the wait for a new location to be served.
+var locationServedTimeout = 30 * time.Second
+
+// invalidField says whether err is a 422 about the field.
+func invalidField(err error, field string) bool {
+	var status apierrors.APIStatus
+	if !apierrors.IsInvalid(err) || !errors.As(err, &status) || status.Status().Details == nil {
+		return false
+	}
+	for _, c := range status.Status().Details.Causes {
+		if c.Field == field {
+			return true
+		}
+	}
+	return false
 }
 
 // deleteOld deletes the old objects whose Ark equivalent was created now

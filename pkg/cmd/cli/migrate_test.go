@@ -21,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apimachinery/pkg/util/yaml"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
 	clienttesting "k8s.io/client-go/testing"
@@ -374,6 +375,12 @@ func TestMigrateHeptioArkThroughPlanFile(t *testing.T) {
 		t.Errorf("--from heptio-ark without --save-plan: %v", r.runErr)
 	}
 
+	// Before Ark is installed, kube-apiserver serves the CRDs through an
+	// APIService of the same name without a service.
+	local := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService",
+		"metadata": map[string]any{"name": arkAPIService, "labels": map[string]any{automanagedLabel: "true"}},
+		"spec":     map[string]any{"group": "ark.heptio.com", "version": "v1"}}}
+	dyn = fakeOld(append(decodeObjects(t, heptioArkObjects), local)...)
 	client := fake.NewSimpleClientset()
 	r := runMigrate(t, dyn, client, "migrate", "--from", "heptio-ark", "--save-plan", plan)
 	if r.runErr != nil {
@@ -385,8 +392,9 @@ func TestMigrateHeptioArkThroughPlanFile(t *testing.T) {
 	}
 
 	// Ark installed: its APIService now hides Heptio Ark's objects.
-	apiService := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService", "metadata": map[string]any{"name": arkAPIService}}}
-	if r := runMigrate(t, fakeOld(apiService), client, "migrate", "--from", "heptio-ark", "--dry-run"); r.runErr == nil || !strings.Contains(r.runErr.Error(), "APIService v1.ark.heptio.com exists") {
+	apiService := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService", "metadata": map[string]any{"name": arkAPIService},
+		"spec": map[string]any{"service": map[string]any{"name": "ark-apiserver", "namespace": "ark-system"}}}}
+	if r := runMigrate(t, fakeOld(apiService), client, "migrate", "--from", "heptio-ark", "--dry-run"); r.runErr == nil || !strings.Contains(r.runErr.Error(), "APIService v1.ark.heptio.com routes to a server") {
 		t.Errorf("reading Heptio Ark behind Ark's APIService: %v", r.runErr)
 	}
 
@@ -520,5 +528,31 @@ func TestInstallTakesOverTheAPIServiceMadeForHeptioArksCRDs(t *testing.T) {
 	}
 	if out.Len() != 0 {
 		t.Errorf("said %q with nothing taken over", out.String())
+	}
+}
+
+func TestMigrateWaitsForANewLocationToBeServed(t *testing.T) {
+	defer func(d time.Duration) { locationServedTimeout = d }(locationServedTimeout)
+	locationServedTimeout = 5 * time.Second
+	client := fake.NewSimpleClientset()
+	refusals := 0
+	// The server refuses the schedule until the location it names is served.
+	client.PrependReactor("create", "schedules", func(a clienttesting.Action) (bool, runtime.Object, error) {
+		if refusals < 2 {
+			refusals++
+			return true, nil, apierrors.NewInvalid(arkv1.Kind("Schedule"), "daily", field.ErrorList{
+				field.NotSupported(field.NewPath("spec", "template", "storageLocation"), "minio", []string{"default"})})
+		}
+		return false, nil, nil
+	})
+	dyn := fakeOld(decodeObjects(t, heptioArkObjects)...)
+	dir := t.TempDir()
+	plan := filepath.Join(dir, "plan.json")
+	if r := runMigrate(t, dyn, client, "migrate", "--from", "heptio-ark", "--save-plan", plan); r.runErr != nil {
+		t.Fatal(r.runErr)
+	}
+	r := runMigrate(t, fakeOld(), client, "migrate", "--plan", plan)
+	if r.runErr != nil || refusals != 2 || !strings.Contains(r.out, "schedule/daily created") {
+		t.Errorf("after %d refusals: %v\n%s", refusals, r.runErr, r.out)
 	}
 }
