@@ -320,6 +320,11 @@ spec:
 		t.Fatal(err)
 	}
 
+	// Not installed yet: what --plan would create would go into the CRDs.
+	if out, code := arkCmd(t, dir, "migrate", "--plan", plan); code == 0 || !strings.Contains(out, "routes to CRDs") {
+		t.Errorf("--plan while kube-apiserver serves Heptio Ark's CRDs: exit %d\n%s", code, out)
+	}
+
 	restoreArkAPIService(t)
 	// Ark serves the group again: Heptio Ark's objects are hidden, and
 	// reading them is refused rather than reading Ark's own.

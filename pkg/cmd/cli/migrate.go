@@ -557,6 +557,26 @@ func readOld(ctx context.Context, dyn dynamic.Interface, src migrateSource, ns s
 	return bsls, vsls, schedules, err
 }
 
+// checkArkServed refuses to create anything unless Ark serves its group:
+// before ark install, or while kube-apiserver holds the APIService for
+// Heptio Ark's CRDs, the objects would go into those CRDs instead.
+func checkArkServed(ctx context.Context, dyn dynamic.Interface) error {
+	svc, err := dyn.Resource(apiServiceGVR).Get(ctx, arkAPIService, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return fmt.Errorf("APIService %s does not exist: Ark is not installed (ark install --wait first)", arkAPIService)
+	}
+	if err != nil {
+		return fmt.Errorf("checking that Ark serves its API (APIService %s): %w", arkAPIService, err)
+	}
+	if service, _, _ := unstructured.NestedMap(svc.Object, "spec", "service"); service == nil {
+		return fmt.Errorf("APIService %s routes to CRDs (Heptio Ark's?), not to Ark: objects created now would go there. Install Ark first (ark install --wait takes the APIService over)", arkAPIService)
+	}
+	if status, reason, message := condition(svc.Object, "Available"); status != "True" {
+		return fmt.Errorf("APIService %s is not Available (%s: %s): Ark does not serve its API yet", arkAPIService, reason, message)
+	}
+	return nil
+}
+
 // printPlan writes the plan for people: each object to create, and
 // everything that could not be translated.
 func printPlan(out io.Writer, p *migrationPlan, src migrateSource) {
@@ -829,6 +849,15 @@ check each object without creating it.`,
 			if dryRun == "client" {
 				fmt.Fprintln(env.Out, "Dry run: nothing was created.")
 				return nil
+			}
+			if dyn == nil {
+				var err error
+				if dyn, err = env.dynamicClient(); err != nil {
+					return err
+				}
+			}
+			if err := checkArkServed(ctx, dyn); err != nil {
+				return err
 			}
 			client, err := env.Ark()
 			if err != nil {

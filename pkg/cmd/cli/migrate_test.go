@@ -213,6 +213,13 @@ func decodeObjects(t *testing.T, docs string) []runtime.Object {
 	}
 }
 
+// arkAPIServiceObject is Ark's APIService: with a service, Available.
+func arkAPIServiceObject() *unstructured.Unstructured {
+	return &unstructured.Unstructured{Object: map[string]any{"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService", "metadata": map[string]any{"name": arkAPIService},
+		"spec":   map[string]any{"service": map[string]any{"name": "ark-apiserver", "namespace": "ark-system"}},
+		"status": map[string]any{"conditions": []any{map[string]any{"type": "Available", "status": "True"}}}}}
+}
+
 // fakeOld is a cluster serving the old installations' CRDs, holding objs.
 func fakeOld(objs ...runtime.Object) *dynamicfake.FakeDynamicClient {
 	kinds := map[schema.GroupVersionResource]string{
@@ -273,7 +280,7 @@ func TestMigrateVeleroCreatesAndReports(t *testing.T) {
 		Spec:       arkv1.BackupStorageLocationSpec{Provider: "file", ObjectStorage: arkv1.ObjectStorageLocation{Bucket: "/var/lib/ark/bucket"}, AccessMode: "ReadWrite", Default: true},
 	}
 	client := fake.NewSimpleClientset(existing)
-	dyn := fakeOld(decodeObjects(t, veleroObjects)...)
+	dyn := fakeOld(append(decodeObjects(t, veleroObjects), arkAPIServiceObject())...)
 	r := runMigrate(t, dyn, client, "migrate", "--from", "velero")
 	if r.runErr != nil {
 		t.Fatalf("%v\n%s", r.runErr, r.out)
@@ -344,7 +351,7 @@ func TestMigrateVeleroCreatesAndReports(t *testing.T) {
 
 func TestMigrateVeleroDeleteOldDeletesOnlyWhatMigratedWhole(t *testing.T) {
 	client := fake.NewSimpleClientset()
-	dyn := fakeOld(decodeObjects(t, veleroObjects)...)
+	dyn := fakeOld(append(decodeObjects(t, veleroObjects), arkAPIServiceObject())...)
 	r := runMigrate(t, dyn, client, "migrate", "--from", "velero", "--delete-old")
 	if r.runErr != nil {
 		t.Fatalf("%v\n%s", r.runErr, r.out)
@@ -391,9 +398,13 @@ func TestMigrateHeptioArkThroughPlanFile(t *testing.T) {
 		t.Errorf("--save-plan created %v", got)
 	}
 
+	// Not yet installed: creating would write into Heptio Ark's CRDs.
+	if r := runMigrate(t, dyn, client, "migrate", "--plan", plan); r.runErr == nil || !strings.Contains(r.runErr.Error(), "routes to CRDs") || len(creates(client)) != 0 {
+		t.Errorf("--plan before Ark is installed: %v, created %v", r.runErr, creates(client))
+	}
+
 	// Ark installed: its APIService now hides Heptio Ark's objects.
-	apiService := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService", "metadata": map[string]any{"name": arkAPIService},
-		"spec": map[string]any{"service": map[string]any{"name": "ark-apiserver", "namespace": "ark-system"}}}}
+	apiService := arkAPIServiceObject()
 	if r := runMigrate(t, fakeOld(apiService), client, "migrate", "--from", "heptio-ark", "--dry-run"); r.runErr == nil || !strings.Contains(r.runErr.Error(), "APIService v1.ark.heptio.com routes to a server") {
 		t.Errorf("reading Heptio Ark behind Ark's APIService: %v", r.runErr)
 	}
@@ -457,7 +468,7 @@ func TestMigrateFlagsRefused(t *testing.T) {
 
 func TestMigrateVeleroSchedulesIntoNamespaceFlag(t *testing.T) {
 	client := fake.NewSimpleClientset()
-	dyn := fakeOld(decodeObjects(t, veleroObjects)...)
+	dyn := fakeOld(append(decodeObjects(t, veleroObjects), arkAPIServiceObject())...)
 	r := runMigrate(t, dyn, client, "migrate", "--from", "velero", "-n", "ark-home")
 	if r.runErr != nil {
 		t.Fatalf("%v\n%s", r.runErr, r.out)
@@ -551,7 +562,7 @@ func TestMigrateWaitsForANewLocationToBeServed(t *testing.T) {
 	if r := runMigrate(t, dyn, client, "migrate", "--from", "heptio-ark", "--save-plan", plan); r.runErr != nil {
 		t.Fatal(r.runErr)
 	}
-	r := runMigrate(t, fakeOld(), client, "migrate", "--plan", plan)
+	r := runMigrate(t, fakeOld(arkAPIServiceObject()), client, "migrate", "--plan", plan)
 	if r.runErr != nil || refusals != 2 || !strings.Contains(r.out, "schedule/daily created") {
 		t.Errorf("after %d refusals: %v\n%s", refusals, r.runErr, r.out)
 	}
