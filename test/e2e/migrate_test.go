@@ -162,6 +162,7 @@ spec:
 		"backupstoragelocation/velero-secondary: spec.credential: dropped",
 		"schedule/velero-nightly: spec.template.defaultVolumesToRestic: dropped",
 		"schedule/velero-nightly: spec.useOwnerReferencesInBackup: dropped",
+		"backupstoragelocation/default exists in " + home + ": would be kept as it is, not overwritten",
 		"Dry run: nothing was created.",
 	} {
 		if !strings.Contains(out, want) {
@@ -379,21 +380,24 @@ spec:
 
 // restoreArkAPIService brings Ark's APIService back as ark install applies
 // it: kube-apiserver's own (made for CRDs of the group) is taken over by
-// removing its automanaged label, then Ark's is applied; it waits until
-// Ark serves again.
+// removing its automanaged label, then Ark's is applied; until Ark serves
+// again, both are retried (kube-apiserver may delete its own meanwhile,
+// when the CRDs go).
 func restoreArkAPIService(t *testing.T) {
 	t.Helper()
-	_, _ = kubectl(t, "label", "apiservice", "v1.ark.heptio.com", "kube-aggregator.kubernetes.io/automanaged-")
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := cluster.RouteAPIService(ctx, "ark-apiserver"); err != nil {
-		t.Errorf("restoring Ark's APIService: %v", err)
-		return
-	}
 	eventually(t, 2*time.Minute, "Ark's APIService is Available and serves Ark", func() error {
-		got, err := kubectl(t, "get", "apiservice", "v1.ark.heptio.com", "-o", "jsonpath={.spec.service.name}/{.status.conditions[?(@.type==\"Available\")].status}")
-		if err != nil || got != "ark-apiserver/True" {
-			return fmt.Errorf("%v: %s", err, got)
+		got, err := kubectl(t, "get", "apiservice", "v1.ark.heptio.com", "-o", "jsonpath={.spec.service.name}/{.status.conditions[?(@.type==\"Available\")].status}/{.metadata.labels}")
+		if err != nil || !strings.HasPrefix(got, "ark-apiserver/") || strings.Contains(got, "automanaged") {
+			_, _ = kubectl(t, "label", "apiservice", "v1.ark.heptio.com", "kube-aggregator.kubernetes.io/automanaged-")
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			if err := cluster.RouteAPIService(ctx, "ark-apiserver"); err != nil {
+				return err
+			}
+			return fmt.Errorf("APIService was %q (%v): applied Ark's", got, err)
+		}
+		if !strings.HasPrefix(got, "ark-apiserver/True") {
+			return fmt.Errorf("APIService: %s", got)
 		}
 		_, err = ark.ArkV1().BackupStorageLocations(home).Get(context.Background(), arkv1.DefaultStorageLocation, metav1.GetOptions{})
 		return err

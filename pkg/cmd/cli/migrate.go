@@ -611,6 +611,28 @@ func printPlan(out io.Writer, p *migrationPlan, src migrateSource) {
 	}
 }
 
+// existingPlanned lists the planned objects Ark already has (by name).
+func existingPlanned(ctx context.Context, client versioned.Interface, p *migrationPlan) []string {
+	var found []string
+	c := client.ArkV1()
+	for _, l := range p.BackupStorageLocations {
+		if _, err := c.BackupStorageLocations(p.Namespace).Get(ctx, l.Name, metav1.GetOptions{}); err == nil {
+			found = append(found, "backupstoragelocation/"+l.Name)
+		}
+	}
+	for _, l := range p.VolumeSnapshotLocations {
+		if _, err := c.VolumeSnapshotLocations(p.Namespace).Get(ctx, l.Name, metav1.GetOptions{}); err == nil {
+			found = append(found, "volumesnapshotlocation/"+l.Name)
+		}
+	}
+	for _, s := range p.Schedules {
+		if _, err := c.Schedules(p.Namespace).Get(ctx, s.Name, metav1.GetOptions{}); err == nil {
+			found = append(found, "schedule/"+s.Name)
+		}
+	}
+	return found
+}
+
 // createResult is what creating one planned object came to.
 type createResult struct {
 	kind, name string
@@ -847,6 +869,18 @@ check each object without creating it.`,
 				return nil
 			}
 			if dryRun == "client" {
+				// Say which already exist when Ark can be asked; before
+				// install (Heptio Ark) it cannot, and that is no error.
+				if dyn == nil {
+					dyn, _ = env.dynamicClient()
+				}
+				if dyn != nil && checkArkServed(ctx, dyn) == nil {
+					if client, err := env.Ark(); err == nil {
+						for _, obj := range existingPlanned(ctx, client, p) {
+							fmt.Fprintf(env.Out, "%s exists in %s: would be kept as it is, not overwritten\n", obj, p.Namespace)
+						}
+					}
+				}
 				fmt.Fprintln(env.Out, "Dry run: nothing was created.")
 				return nil
 			}

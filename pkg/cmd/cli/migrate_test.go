@@ -256,8 +256,9 @@ func creates(client *fake.Clientset) []string {
 }
 
 func TestMigrateVeleroDryRunCreatesNothing(t *testing.T) {
-	client := fake.NewSimpleClientset()
-	dyn := fakeOld(decodeObjects(t, veleroObjects)...)
+	// Ark serves, and has a location "default" of its own.
+	client := fake.NewSimpleClientset(&arkv1.BackupStorageLocation{ObjectMeta: metav1.ObjectMeta{Name: "default", Namespace: "heptio-ark"}})
+	dyn := fakeOld(append(decodeObjects(t, veleroObjects), arkAPIServiceObject())...)
 	r := runMigrate(t, dyn, client, "migrate", "--from", "velero", "--dry-run")
 	if r.runErr != nil {
 		t.Fatalf("%v\n%s", r.runErr, r.out)
