@@ -670,6 +670,7 @@ func createPlanned(ctx context.Context, out io.Writer, client versioned.Interfac
 	}
 	for i := range p.BackupStorageLocations {
 		l := p.BackupStorageLocations[i].DeepCopy()
+		l.Namespace = p.Namespace // -n may have changed it since the plan was saved
 		do("backupstoragelocation", l.Name, func() error {
 			_, err := client.ArkV1().BackupStorageLocations(p.Namespace).Create(ctx, l, opts)
 			return err
@@ -677,6 +678,7 @@ func createPlanned(ctx context.Context, out io.Writer, client versioned.Interfac
 	}
 	for i := range p.VolumeSnapshotLocations {
 		l := p.VolumeSnapshotLocations[i].DeepCopy()
+		l.Namespace = p.Namespace // -n may have changed it since the plan was saved
 		do("volumesnapshotlocation", l.Name, func() error {
 			_, err := client.ArkV1().VolumeSnapshotLocations(p.Namespace).Create(ctx, l, opts)
 			return err
@@ -690,6 +692,7 @@ func createPlanned(ctx context.Context, out io.Writer, client versioned.Interfac
 	}
 	for i := range p.Schedules {
 		s := p.Schedules[i].DeepCopy()
+		s.Namespace = p.Namespace // -n may have changed it since the plan was saved
 		do("schedule", s.Name, func() error {
 			_, err := client.ArkV1().Schedules(p.Namespace).Create(ctx, s, opts)
 			// Ark refuses a schedule naming a location it does not serve

@@ -417,6 +417,13 @@ func TestMigrateHeptioArkThroughPlanFile(t *testing.T) {
 	if got, want := strings.Join(creates(client), ","), "backupstoragelocations/azure,backupstoragelocations/default,backupstoragelocations/minio,volumesnapshotlocations/gcp-default,schedules/daily"; got != want {
 		t.Errorf("created %s, want %s", got, want)
 	}
+	// -n with --plan creates in that namespace, whatever the plan said.
+	other := fake.NewSimpleClientset()
+	if r := runMigrate(t, fakeOld(apiService), other, "migrate", "--plan", plan, "-n", "ark-home"); r.runErr != nil {
+		t.Errorf("--plan -n ark-home: %v\n%s", r.runErr, r.out)
+	} else if _, err := other.ArkV1().Schedules("ark-home").Get(context.Background(), "daily", metav1.GetOptions{}); err != nil {
+		t.Errorf("--plan -n ark-home: schedule daily: %v", err)
+	}
 	if !strings.Contains(r.out, "kubectl delete crd schedules.ark.heptio.com") {
 		t.Errorf("no clean-up command:\n%s", r.out)
 	}
