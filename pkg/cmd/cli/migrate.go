@@ -795,7 +795,8 @@ Heptio Ark's CRDs share their group with Ark's API: once Ark is installed its AP
 So read them first, into a plan file, and create from it after installing:
 
   ark migrate --from heptio-ark --save-plan plan.json
-  ark install --backup-location ... --wait
+  kubectl -n heptio-ark scale deployment/ark --replicas=0    # Heptio Ark's server must not act on Ark's API
+  ark install --backup-location ... --wait                  # takes the APIService over from the CRDs
   ark migrate --plan plan.json
 
 Velero's can be read at any time: ark migrate --from velero.
