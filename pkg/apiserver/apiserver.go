@@ -38,10 +38,10 @@ import (
 	"github.com/arkproject/ark/pkg/provenance"
 	backupstorage "github.com/arkproject/ark/pkg/registry/backup"
 	locationstorage "github.com/arkproject/ark/pkg/registry/backupstoragelocation"
-	restorestorage "github.com/arkproject/ark/pkg/registry/restore"
-	schedulestorage "github.com/arkproject/ark/pkg/registry/schedule"
 	deletebackuprequeststorage "github.com/arkproject/ark/pkg/registry/deletebackuprequest"
 	downloadrequeststorage "github.com/arkproject/ark/pkg/registry/downloadrequest"
+	restorestorage "github.com/arkproject/ark/pkg/registry/restore"
+	schedulestorage "github.com/arkproject/ark/pkg/registry/schedule"
 	serverstatusstorage "github.com/arkproject/ark/pkg/registry/serverstatusrequest"
 	snapshotlocationstorage "github.com/arkproject/ark/pkg/registry/volumesnapshotlocation"
 )
