@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -287,6 +288,36 @@ func waitAvailable(ctx context.Context, env *Env, timeout time.Duration) error {
 	return nil
 }
 
+// automanagedLabel marks the APIServices kube-apiserver makes for the
+// groups of CRDs; its autoregister controller sets their spec back to the
+// CRDs' whenever it changes.
+const automanagedLabel = "kube-aggregator.kubernetes.io/automanaged"
+
+// releaseAutomanaged takes the APIService name out of kube-apiserver's
+// hands before it is applied. On a cluster that ran Heptio Ark, whose CRDs
+// share the group ark.heptio.com, kube-apiserver made v1.ark.heptio.com for
+// those CRDs and would turn Ark's APIService back into it at once: without
+// its label it leaves it alone, and the CRDs' objects stay stored, hidden,
+// for ark migrate to have read before (see ark migrate --save-plan).
+func releaseAutomanaged(ctx context.Context, out io.Writer, ri dynamic.NamespaceableResourceInterface, name string) error {
+	svc, err := ri.Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading APIService %s: %w", name, err)
+	}
+	if _, ok := svc.GetLabels()[automanagedLabel]; !ok {
+		return nil
+	}
+	patch := []byte(`{"metadata":{"labels":{"` + automanagedLabel + `":null}}}`)
+	if _, err := ri.Patch(ctx, name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: "ark-install"}); err != nil {
+		return fmt.Errorf("taking APIService %s over from kube-apiserver, which made it for CRDs of the same group (Heptio Ark's?): %w", name, err)
+	}
+	fmt.Fprintf(out, "apiservice/%s was kube-apiserver's, for CRDs of the same group (Heptio Ark's?): taken over; their objects stay stored, hidden (ark migrate --help)\n", name)
+	return nil
+}
+
 // checkDryRun refuses a --dry-run other than kubectl's.
 func checkDryRun(dryRun string) error {
 	switch dryRun {
@@ -340,6 +371,11 @@ func apply(cmd *cobra.Command, env *Env, manifests string, serverDryRun bool) er
 			return err
 		}
 		ri := dyn.Resource(m.Resource)
+		if gvk.Kind == "APIService" && !serverDryRun {
+			if err := releaseAutomanaged(cmd.Context(), env.Out, ri, obj.GetName()); err != nil {
+				return err
+			}
+		}
 		force := true
 		opts := metav1.PatchOptions{FieldManager: "ark-install", Force: &force}
 		suffix := ""

@@ -32,6 +32,7 @@ type Env struct {
 	// for tests
 	ark  versioned.Interface
 	kube kubernetes.Interface
+	dyn  dynamic.Interface
 }
 
 // RESTConfig returns the client configuration from kubeconfig and flags.
@@ -66,6 +67,14 @@ func (e *Env) Kube() (kubernetes.Interface, error) {
 		return nil, err
 	}
 	return kubernetes.NewForConfig(cfg)
+}
+
+// dynamicClient returns the dynamic client of tests, else Dynamic's.
+func (e *Env) dynamicClient() (dynamic.Interface, error) {
+	if e.dyn != nil {
+		return e.dyn, nil
+	}
+	return e.Dynamic()
 }
 
 // Dynamic returns a dynamic client.
@@ -113,6 +122,7 @@ func NewRootCommand(name string, in io.Reader, out, errOut io.Writer) (*cobra.Co
 		newInstallCommand(env),
 		newDebugCommand(env),
 		newUninstallCommand(env),
+		newMigrateCommand(env),
 	)
 	root.AddCommand(newVerbCommands(env)...)
 	return root, env
