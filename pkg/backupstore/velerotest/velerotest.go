@@ -9,7 +9,6 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
-	"context"
 	"encoding/json"
 	"fmt"
 	"path"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	"github.com/arkproject/ark/pkg/backupstore"
+	"github.com/arkproject/ark/pkg/backupstore/backupstoretest"
 	"github.com/arkproject/ark/pkg/objectstore"
 )
 
@@ -194,9 +194,9 @@ func Write(t testing.TB, store objectstore.Store, b Backup) {
 			"progress": map[string]any{"totalItems": len(items), "itemsBackedUp": len(items)},
 		},
 	}
-	put(t, store, ref.MetadataKey(), mustJSON(t, record))
-	put(t, store, ref.TarballKey(), Tarball(t, b))
-	put(t, store, ref.LogsKey(), gz(t, []byte(fmt.Sprintf("time=\"2026-01-01T00:00:00Z\" level=info msg=\"Backing up namespace %s\" backup=velero/%s\n", b.Namespace, b.Name))))
+	backupstoretest.Put(t, store, ref.MetadataKey(), mustJSON(t, record))
+	backupstoretest.Put(t, store, ref.TarballKey(), Tarball(t, b))
+	backupstoretest.Put(t, store, ref.LogsKey(), backupstoretest.Gzip(t, []byte(fmt.Sprintf("time=\"2026-01-01T00:00:00Z\" level=info msg=\"Backing up namespace %s\" backup=velero/%s\n", b.Namespace, b.Name))))
 	list := map[string][]string{}
 	for _, it := range items {
 		gvk := it.Object["apiVersion"].(string) + "/" + it.Object["kind"].(string)
@@ -206,8 +206,8 @@ func Write(t testing.TB, store objectstore.Store, b Backup) {
 		}
 		list[gvk] = append(list[gvk], id)
 	}
-	put(t, store, ref.ResourceListKey(), gz(t, mustJSON(t, list)))
-	put(t, store, ref.ResultsKey(), gz(t, mustJSON(t, map[string]any{
+	backupstoretest.Put(t, store, ref.ResourceListKey(), backupstoretest.Gzip(t, mustJSON(t, list)))
+	backupstoretest.Put(t, store, ref.ResultsKey(), backupstoretest.Gzip(t, mustJSON(t, map[string]any{
 		"warnings": map[string]any{"namespaces": map[string]any{b.Namespace: []any{"a warning from Velero"}}},
 		"errors":   map[string]any{},
 	})))
@@ -216,7 +216,7 @@ func Write(t testing.TB, store objectstore.Store, b Backup) {
 	if b.CSI {
 		return // Velero records CSI snapshots in the tarball, not as a snapshotter's
 	}
-	put(t, store, ref.VolumeSnapshotsKey(), gz(t, mustJSON(t, []any{map[string]any{
+	backupstoretest.Put(t, store, ref.VolumeSnapshotsKey(), backupstoretest.Gzip(t, mustJSON(t, []any{map[string]any{
 		"spec": map[string]any{"backupName": b.Name, "backupUID": "uid-" + b.Name, "location": "default",
 			"PersistentVolumeName": b.VolumeName(), "providerVolumeID": "vol-0123", "volumeType": "gp2"},
 		"status": map[string]any{"providerSnapshotID": "snap-0456", "phase": "Completed"},
@@ -330,24 +330,4 @@ func mustJSON(t testing.TB, v any) []byte {
 		t.Fatal(err)
 	}
 	return data
-}
-
-func gz(t testing.TB, data []byte) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	if _, err := zw.Write(data); err != nil {
-		t.Fatal(err)
-	}
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
-
-func put(t testing.TB, store objectstore.Store, key string, data []byte) {
-	t.Helper()
-	if _, err := objectstore.PutBytes(context.Background(), store, key, data, objectstore.Conditions{}); err != nil {
-		t.Fatalf("writing %s: %v", key, err)
-	}
 }
