@@ -315,3 +315,34 @@ func TestHeptioArkClientDeleteAndDownloadRequests(t *testing.T) {
 		return nil
 	})
 }
+
+// The attack on snapshot locations: a gcp location snapshots with Ark's own
+// cloud identity, so a namespace user's backup naming one fails validation
+// and takes no snapshot.
+func TestNamespaceUserMayNotSpendArksCloudIdentity(t *testing.T) {
+	mustKubectl(t, "create", "namespace", "vsl-tenant")
+	mustKubectl(t, "create", "rolebinding", "erin-ark", "-n", "vsl-tenant", "--clusterrole=ark-namespace-user", "--user=erin")
+	t.Cleanup(func() { kubectl(t, "delete", "namespace", "vsl-tenant", "--wait=false") })
+	if out, err := kubectlIn(t, `apiVersion: ark.heptio.com/v1
+kind: VolumeSnapshotLocation
+metadata: {name: heptio-gcp, namespace: heptio-ark}
+spec: {provider: gcp, config: {project: admins-project}}
+`, "apply", "-f", "-"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	t.Cleanup(func() { kubectl(t, "delete", "vsl", "heptio-gcp", "-n", home) })
+	eventually(t, 30*time.Second, "erin's rights apply", func() error {
+		_, err := kubectl(t, "--as=erin", "get", "backups", "-n", "vsl-tenant")
+		return err
+	})
+	b := runBackup(t, "vsl-tenant", &arkv1.Backup{
+		ObjectMeta: metav1.ObjectMeta{Name: "erin-gcp"},
+		Spec:       arkv1.BackupSpec{IncludedNamespaces: []string{"vsl-tenant"}, VolumeSnapshotLocations: []string{"heptio-gcp"}},
+	}, "erin")
+	if b.Status.Phase != arkv1.BackupPhaseFailedValidation || !strings.Contains(strings.Join(b.Status.ValidationErrors, ";"), "only backups in Ark's home namespace may use it") {
+		t.Errorf("erin's backup naming a gcp location: %+v", b.Status)
+	}
+	if b.Status.VolumeSnapshotsAttempted != 0 {
+		t.Errorf("erin's backup attempted %d snapshots", b.Status.VolumeSnapshotsAttempted)
+	}
+}

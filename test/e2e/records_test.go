@@ -107,3 +107,32 @@ func TestHeptioArkBackupRestores(t *testing.T) {
 		t.Errorf("the results do not name the volume's snapshot as not restored:\n%s", results)
 	}
 }
+
+// The attack on the manifest-less path: removing the manifest of a backup
+// this cluster signed does not turn its checks off. The restore fails and
+// creates nothing.
+func TestSignedBackupWithoutManifestIsNotRestored(t *testing.T) {
+	mustKubectl(t, "create", "namespace", "signed-src")
+	mustKubectl(t, "create", "configmap", "c", "-n", "signed-src", "--from-literal=k=v")
+	t.Cleanup(func() { kubectl(t, "delete", "namespace", "signed-src", "signed-copy", "--wait=false") })
+	b := runBackup(t, home, &arkv1.Backup{
+		ObjectMeta: metav1.ObjectMeta{Name: "signed-no-manifest"},
+		Spec:       arkv1.BackupSpec{IncludedNamespaces: []string{"signed-src"}},
+	}, "")
+	if b.Status.Phase != arkv1.BackupPhaseCompleted || b.Annotations["ark.heptio.com/cluster"] == "" {
+		t.Fatalf("backup: %+v %v", b.Status, b.Annotations)
+	}
+	if err := os.Remove(filepath.Join(framework.BucketBackupDir(home, b.Name), b.Name+"-manifest.json")); err != nil {
+		t.Fatal(err)
+	}
+	r := runRestore(t, home, &arkv1.Restore{
+		ObjectMeta: metav1.ObjectMeta{Name: "signed-no-manifest"},
+		Spec:       arkv1.RestoreSpec{BackupName: b.Name, NamespaceMapping: map[string]string{"signed-src": "signed-copy"}},
+	}, "")
+	if r.Status.Phase != arkv1.RestorePhaseFailed || !strings.Contains(r.Status.FailureReason, "manifest") {
+		t.Errorf("restore of a signed backup without its manifest: %+v", r.Status)
+	}
+	if out, err := kubectl(t, "get", "namespace", "signed-copy"); err == nil {
+		t.Errorf("the restore created namespace signed-copy:\n%s", out)
+	}
+}
