@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -541,9 +542,15 @@ type fixture struct {
 	// condition, as an API server that cannot serve them would.
 	neverEstablish bool
 
-	mu      sync.Mutex
-	creates []createCall
-	nextUID int
+	// refuse makes the API server refuse a dry-run create of these names,
+	// as admission (Pod Security, a quota, a webhook) would.
+	refuse map[string]error
+
+	mu         sync.Mutex
+	creates    []createCall
+	dryRuns    []createCall
+	dryUpdates int
+	nextUID    int
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -586,6 +593,22 @@ func newFixture(t *testing.T) *fixture {
 		if gvr.Resource == "customresourcedefinitions" && !f.neverEstablish {
 			_ = unstructured.SetNestedSlice(stored.Object, []any{map[string]any{"type": "Established", "status": "True"}}, "status", "conditions")
 		}
+		if len(ca.CreateOptions.DryRun) > 0 {
+			// A dry run answers as the create would, and stores nothing.
+			var err error
+			if _, getErr := f.dyn.Tracker().Get(gvr, ns, stored.GetName()); getErr == nil {
+				err = apierrors.NewAlreadyExists(gvr.GroupResource(), stored.GetName())
+			} else if refuse := f.refuse[sent.GetName()]; refuse != nil {
+				err = refuse
+			}
+			f.mu.Lock()
+			f.dryRuns = append(f.dryRuns, createCall{gvr: gvr, ns: ns, obj: sent, opts: ca.CreateOptions, err: err})
+			f.mu.Unlock()
+			if err != nil {
+				return true, nil, err
+			}
+			return true, stored, nil
+		}
 		err := f.dyn.Tracker().Create(gvr, stored, ns)
 		f.mu.Lock()
 		f.creates = append(f.creates, createCall{gvr: gvr, ns: ns, obj: sent, opts: ca.CreateOptions, err: err})
@@ -596,6 +619,30 @@ func newFixture(t *testing.T) *fixture {
 		got, err := f.dyn.Tracker().Get(gvr, ns, stored.GetName())
 		return true, got, err
 	})
+	// A dry-run update or patch answers with the object and stores nothing.
+	for _, verb := range []string{"update", "patch"} {
+		f.dyn.PrependReactor(verb, "*", func(a clienttesting.Action) (bool, runtime.Object, error) {
+			var dry []string
+			switch a := a.(type) {
+			case clienttesting.UpdateActionImpl:
+				dry = a.UpdateOptions.DryRun
+			case clienttesting.PatchActionImpl:
+				dry = a.PatchOptions.DryRun
+			}
+			if len(dry) == 0 {
+				return false, nil, nil
+			}
+			f.mu.Lock()
+			f.dryUpdates++
+			f.mu.Unlock()
+			if u, ok := a.(clienttesting.UpdateActionImpl); ok {
+				return true, u.GetObject(), nil
+			}
+			p := a.(clienttesting.PatchActionImpl)
+			got, err := f.dyn.Tracker().Get(p.GetResource(), p.GetNamespace(), p.GetName())
+			return true, got, err
+		})
+	}
 	f.scratch = t.TempDir()
 	f.restorer = &Restorer{
 		Discovery:     f.disc,

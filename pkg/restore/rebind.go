@@ -183,7 +183,7 @@ func (r *run) restoreExistingVolume(ctx context.Context, ri dynamic.ResourceInte
 		}
 		// The old claim's UID is what keeps the volume from binding again.
 		patch := []byte(`{"spec":{"claimRef":{"uid":null,"resourceVersion":null}}}`)
-		if _, err := ri.Patch(ctx, backedUp, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: "ark-restore"}); err != nil {
+		if _, err := ri.Patch(ctx, backedUp, types.MergePatchType, patch, r.patchOptions()); err != nil {
 			return fail("giving the released volume back to claim %s: %v", claimKey, err)
 		}
 		res.Action, res.Note = ActionUpdated, fmt.Sprintf("was Released; given back to the restored claim %s, its data untouched", claimKey)
@@ -194,7 +194,7 @@ func (r *run) restoreExistingVolume(ctx context.Context, ri dynamic.ResourceInte
 	if err := asCopy(obj, claimNS, claimName); err != nil {
 		return fail("making a copy of the volume: %v", err)
 	}
-	created, err := ri.Create(ctx, obj, metav1.CreateOptions{FieldManager: "ark-restore"})
+	created, err := ri.Create(ctx, obj, r.createOptions())
 	switch {
 	case apierrors.IsAlreadyExists(err):
 		// A restore run again finds the copy it made.

@@ -197,7 +197,12 @@ type run struct {
 	// definitions are the definitions restored or found defined, whose
 	// resources discovery must serve before they are restored.
 	definitions sets.Set[string]
-	total       int
+	// previewDefined are the definitions a preview found it would create,
+	// and previewNamespaces the target namespaces: their items cannot be
+	// dry-run by the API server, which has neither.
+	previewDefined    sets.Set[string]
+	previewNamespaces sets.Set[string]
+	total             int
 	// done counts the items finished; workers only add to it and nudge the
 	// progress publisher (see publishProgress), never waiting for it.
 	done            atomic.Int64
@@ -321,6 +326,7 @@ func (r *Restorer) Run(ctx context.Context, restore *arkv1.Restore, backup strin
 		confined:     restore.Namespace != r.HomeNamespace,
 		restored:     sets.New[string](),
 		definitions:  sets.New[string](),
+		previewDefined: sets.New[string](), previewNamespaces: sets.New[string](),
 		byKind:       map[string][]archive.Item{},
 		namespaces:   map[string]*namespaceCheck{},
 		snapshots:    snapshots,
@@ -333,7 +339,11 @@ func (r *Restorer) Run(ctx context.Context, restore *arkv1.Restore, backup strin
 	run.includeNS = func(ns string) bool {
 		return !exc.Has(ns) && (inc.Len() == 0 || inc.Has("*") || inc.Has(ns))
 	}
-	run.results.infof("restoring backup %s into the cluster, requested by %s", backup, restore.Spec.Requester.Username)
+	if restore.Spec.Preview {
+		run.results.infof("previewing a restore of backup %s, requested by %s: every write is sent with dryRun=All, and nothing is changed", backup, restore.Spec.Requester.Username)
+	} else {
+		run.results.infof("restoring backup %s into the cluster, requested by %s", backup, restore.Spec.Requester.Username)
+	}
 	if velero != nil {
 		csi, err := findVeleroCSI(index.Items)
 		if err != nil {
@@ -351,11 +361,15 @@ func (r *Restorer) Run(ctx context.Context, restore *arkv1.Restore, backup strin
 	stopProgress := run.startProgress()
 	runErr := run.restoreAll(ctx, index)
 	stopProgress()
-	if runErr == nil {
+	if runErr == nil && !restore.Spec.Preview {
 		run.waitClaimsBound(ctx)
 	}
 	counts := run.results.counts()
-	run.results.infof("restore finished: %d created, %d updated, %d skipped, %d failed", counts.Created, counts.Updated, counts.Skipped, counts.Failed)
+	if p := counts.Preview; restore.Spec.Preview && p != nil {
+		run.results.infof("preview finished, nothing was changed: %d would be created, %d updated, %d skipped, %d would conflict, %d would be denied, %d would fail", p.WouldCreate, p.WouldUpdate, p.WouldSkip, p.WouldConflict, p.WouldBeDenied, p.WouldFail)
+	} else {
+		run.results.infof("restore finished: %d created, %d updated, %d skipped, %d failed", counts.Created, counts.Updated, counts.Skipped, counts.Failed)
+	}
 	closeErr := run.results.close()
 	if runErr != nil || closeErr != nil {
 		resW.Abort()
@@ -490,6 +504,12 @@ func (r *run) restoreKind(ctx context.Context, kind string, items []archive.Item
 		return nil
 	}
 	api, ok := r.served[kind]
+	if !ok && r.wouldDefine(kind) {
+		for _, it := range items {
+			r.finish(r.previewUndefined(ctx, kind, it))
+		}
+		return nil
+	}
 	if !ok {
 		// An error, not a warning: the object the user backed up is not
 		// back, and a restore that says Completed would hide that.
@@ -544,6 +564,9 @@ func (r *run) restoreKind(ctx context.Context, kind string, items []archive.Item
 func (r *run) finish(res ItemResult) {
 	if res.Action != "" && r.velero != nil {
 		res.Warning = r.velero.warning(res)
+	}
+	if r.restore.Spec.Preview {
+		res.Action = previewAction(res)
 	}
 	if res.Action != "" {
 		r.results.item(res)
@@ -602,6 +625,12 @@ func (r *run) restoreItem(ctx context.Context, kind string, api apiResource, it 
 	skip := func(format string, args ...any) ItemResult {
 		res.Action, res.Reason = ActionSkipped, fmt.Sprintf(format, args...)
 		return res
+	}
+	// failAPI reports a refused write with the API server's reason; a
+	// Forbidden one (RBAC, admission such as Pod Security or a quota) is a denial.
+	failAPI := func(err error, format string, args ...any) ItemResult {
+		res.denied = apierrors.IsForbidden(err)
+		return fail(format, args...)
 	}
 	if api.namespaced != (it.Namespace != "") {
 		// The layout says one scope, the cluster another: a tampered or
@@ -692,11 +721,18 @@ func (r *run) restoreItem(ctx context.Context, kind string, api apiResource, it 
 		return fail("checking whether %s may create %s: %v", r.restore.Spec.Requester.Username, kind, err)
 	}
 	if !allowed {
+		res.denied = true
 		return fail("%s may not create %s in %s: %s", r.restore.Spec.Requester.Username, kind, scopeName(res.Namespace), reason)
 	}
 	if api.namespaced {
 		if err := r.ensureNamespace(ctx, res.Namespace); err != nil {
-			return fail("namespace %s: %v", res.Namespace, err)
+			return failAPI(err, "namespace %s: %v", res.Namespace, err)
+		}
+		if r.wouldCreateNamespace(res.Namespace) {
+			// The API server refuses even a dry run into a namespace that
+			// does not exist: only the requester's rights were checked.
+			res.Action, res.Note = ActionCreated, fmt.Sprintf("namespace %s would be created first, so only %s's rights were checked, not the API server's dry run", res.Namespace, r.restore.Spec.Requester.Username)
+			return res
 		}
 	}
 	gvr := api.gvr
@@ -713,8 +749,8 @@ func (r *run) restoreItem(ctx context.Context, kind string, api apiResource, it 
 		full    *unstructured.Unstructured // a volume's data is restored from it
 	)
 	if mc, ok := r.Dynamic.(MetadataCreator); ok && kind != "persistentvolumes" {
-		created, err = mc.CreateMetadata(ctx, gvr, res.Namespace, obj, metav1.CreateOptions{FieldManager: "ark-restore"})
-	} else if full, err = ri.Create(ctx, obj, metav1.CreateOptions{FieldManager: "ark-restore"}); err == nil {
+		created, err = mc.CreateMetadata(ctx, gvr, res.Namespace, obj, r.createOptions())
+	} else if full, err = ri.Create(ctx, obj, r.createOptions()); err == nil {
 		created = metadataOf(full)
 	}
 	switch {
@@ -739,32 +775,47 @@ func (r *run) restoreItem(ctx context.Context, kind string, api apiResource, it 
 			res.Action = ActionSkipped
 			return res
 		}
-		if r.restore.Spec.ExistingResourcePolicy != arkv1.ExistingResourcePolicyUpdate {
+		update := r.restore.Spec.ExistingResourcePolicy == arkv1.ExistingResourcePolicyUpdate
+		if !update && !r.restore.Spec.Preview {
 			return skip("%s %s already exists and the existing-resource policy is %q", kind, displayName(res), policyOf(r.restore))
 		}
-		if checker, ok := r.Access.(UpdateAccessChecker); ok {
+		if checker, ok := r.Access.(UpdateAccessChecker); ok && update {
 			allowed, reason, err := checker.CanUpdate(ctx, r.restore.Spec.Requester, api.gvr.GroupResource(), res.Namespace)
 			if err != nil {
 				return fail("checking whether %s may update %s: %v", r.restore.Spec.Requester.Username, kind, err)
 			}
 			if !allowed {
+				res.denied = true
 				return fail("%s already exists and %s may not update %s in %s: %s", displayName(res), r.restore.Spec.Requester.Username, kind, scopeName(res.Namespace), reason)
 			}
 		}
 		existing, err := ri.Get(ctx, obj.GetName(), metav1.GetOptions{})
 		if err != nil {
-			return fail("reading the existing object: %v", err)
+			return failAPI(err, "reading the existing object: %v", err)
+		}
+		if r.restore.Spec.Preview {
+			// What a restore would do to the object there: nothing if
+			// it holds what the backup does; otherwise leave it (a
+			// conflict) or update it, as the policy says.
+			if res.Diff = differences(kind, obj, existing); len(res.Diff) == 0 {
+				res.Action, res.Note = ActionSkipped, "exists and is identical to the backed-up object"
+				return res
+			}
+			if !update {
+				res.Action, res.Note = actionConflict, fmt.Sprintf("exists and differs from the backed-up object; the existing-resource policy %q would leave it as it is", policyOf(r.restore))
+				return res
+			}
 		}
 		obj.SetResourceVersion(existing.GetResourceVersion())
-		updated, err := ri.Update(ctx, obj, metav1.UpdateOptions{FieldManager: "ark-restore"})
+		updated, err := ri.Update(ctx, obj, r.updateOptions())
 		if err != nil {
-			return fail("updating the existing object: %v", err)
+			return failAPI(err, "updating the existing object: %v", err)
 		}
 		res.Action = ActionUpdated
 		r.remember(ctx, kind, oldUID, metadataOf(updated))
 		return res
 	default:
-		return fail("%v", err)
+		return failAPI(err, "%v", err)
 	}
 }
 
@@ -808,10 +859,18 @@ func (r *run) remember(ctx context.Context, kind, oldUID string, created *metav1
 	}
 	r.uidMu.Unlock()
 	if kind == crdKind {
+		preview := r.restore.Spec.Preview
 		r.uidMu.Lock()
-		r.definitions.Insert(created.Name)
+		if preview {
+			// Not created, so never served: nothing to wait for.
+			r.previewDefined.Insert(created.Name)
+		} else {
+			r.definitions.Insert(created.Name)
+		}
 		r.uidMu.Unlock()
-		r.waitEstablished(ctx, created.Name)
+		if !preview {
+			r.waitEstablished(ctx, created.Name)
+		}
 	}
 }
 
@@ -925,8 +984,15 @@ func (r *run) createNamespace(ctx context.Context, ns string) error {
 			arkv1.LabelBackupName:  labelValue(r.backup),
 		},
 	}}}
-	if _, err := r.Dynamic.Resource(nsGVR).Create(ctx, obj, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+	if _, err := r.Dynamic.Resource(nsGVR).Create(ctx, obj, metav1.CreateOptions{DryRun: r.dryRun()}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return err
+	}
+	if r.restore.Spec.Preview {
+		r.nsMu.Lock()
+		r.previewNamespaces.Insert(ns)
+		r.nsMu.Unlock()
+		r.results.infof("would create namespace %s", ns)
+		return nil
 	}
 	r.results.infof("created namespace %s", ns)
 	return nil

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"k8s.io/klog/v2"
+
+	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
 )
 
 // Actions a restore takes on an item.
@@ -36,6 +38,12 @@ type ItemResult struct {
 	// Warning is a warning about an item whatever became of it: e.g. that
 	// the data of a Velero backup's volume is not restored.
 	Warning string `json:"warning,omitempty"`
+	// Diff lists, for an existing object a preview compared, the fields
+	// where it differs from the backed-up one ("path: cluster → backup").
+	Diff []string `json:"diff,omitempty"`
+	// denied says a failure was a refusal: the requester's rights, or the
+	// API server's authorization or admission (Forbidden).
+	denied bool
 }
 
 // Summary counts a restore's item results.
@@ -46,6 +54,8 @@ type Summary struct {
 	Failed   int `json:"failed"`
 	Warnings int `json:"warnings"`
 	Errors   int `json:"errors"`
+	// Preview counts the items of a preview by what a restore would do.
+	Preview *arkv1.RestorePreview `json:"preview,omitempty"`
 }
 
 // results streams restores/<name>/<name>-results.json.gz:
@@ -123,10 +133,50 @@ func (r *results) item(res ItemResult) {
 		r.summary.Errors++
 		r.logf("error", "failed %s %s: %s", res.Resource, where, res.Reason)
 		klog.V(2).InfoS("Restore item failed", "restore", r.restore, "resource", res.Resource, "item", where, "reason", res.Reason)
+	default:
+		r.previewItem(res, where)
 	}
 	if res.Warning != "" {
 		r.summary.Warnings++
 		r.logf("warning", "%s %s: %s", res.Resource, where, res.Warning)
+	}
+}
+
+// previewItem counts and logs an item of a preview. What a restore would
+// refuse is not an error of the preview, which did what it was asked.
+func (r *results) previewItem(res ItemResult, where string) {
+	if r.summary.Preview == nil {
+		r.summary.Preview = &arkv1.RestorePreview{}
+	}
+	p := r.summary.Preview
+	detail := ""
+	switch {
+	case res.Reason != "":
+		detail = ": " + res.Reason
+	case len(res.Diff) > 0:
+		detail = ": " + strings.Join(res.Diff, "; ")
+	case res.Note != "":
+		detail = ": " + res.Note
+	}
+	switch res.Action {
+	case ActionWouldCreate:
+		p.WouldCreate++
+		r.logf("info", "would create %s %s%s", res.Resource, where, detail)
+	case ActionWouldUpdate:
+		p.WouldUpdate++
+		r.logf("info", "would update %s %s%s", res.Resource, where, detail)
+	case ActionWouldSkip:
+		p.WouldSkip++
+		r.logf("info", "would skip %s %s%s", res.Resource, where, detail)
+	case ActionWouldConflict:
+		p.WouldConflict++
+		r.logf("warning", "would conflict with the existing %s %s%s", res.Resource, where, detail)
+	case ActionWouldBeDenied:
+		p.WouldBeDenied++
+		r.logf("warning", "would be denied %s %s%s", res.Resource, where, detail)
+	case ActionWouldFail:
+		p.WouldFail++
+		r.logf("warning", "would fail %s %s%s", res.Resource, where, detail)
 	}
 }
 

@@ -66,6 +66,9 @@ func (r *run) restoreVolumeData(ctx context.Context, created *unstructured.Unstr
 	if !snapshot.InBackup(r.source, rec.SnapshotID) {
 		return "", fmt.Errorf("its snapshot %s is not in the folder of backup %s", rec.SnapshotID, r.backup)
 	}
+	if r.restore.Spec.Preview {
+		return fmt.Sprintf("its data would be restored from %s", rec.SnapshotID), nil
+	}
 	pv, err := toVolume(created)
 	if err != nil {
 		return "", err

@@ -308,6 +308,8 @@ type RestoreSpec struct {
 	RestorePVs *bool
 	// ExistingResourcePolicy is "none" (skip with a warning, the default) or "update".
 	ExistingResourcePolicy ExistingResourcePolicy
+	// Preview runs the restore without changing the cluster: see the v1 type.
+	Preview bool
 	// Requester is the user who asked for the restore, set by the API server on create.
 	Requester *UserInfo
 }
@@ -328,7 +330,19 @@ const (
 	RestorePhasePartiallyFailed RestorePhase = "PartiallyFailed"
 	// RestorePhaseFailed is a restore that could not be carried out.
 	RestorePhaseFailed RestorePhase = "Failed"
+	// RestorePhasePreviewed is a finished preview: nothing was changed.
+	RestorePhasePreviewed RestorePhase = "Previewed"
 )
+
+// RestorePreview counts what a preview found a restore would do.
+type RestorePreview struct {
+	WouldCreate   int
+	WouldUpdate   int
+	WouldSkip     int
+	WouldConflict int
+	WouldBeDenied int
+	WouldFail     int
+}
 
 // RestoreStatus is what the restore controller observed.
 type RestoreStatus struct {
@@ -350,6 +364,8 @@ type RestoreStatus struct {
 	Errors int
 	// FailureReason explains a Failed phase.
 	FailureReason string
+	// Preview counts what a preview found, once it has finished.
+	Preview *RestorePreview
 }
 
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object

@@ -156,6 +156,9 @@ func describeRestore(w io.Writer, r *arkv1.Restore) {
 		d.line("Cluster resources", optBool(r.Spec.IncludeClusterResources, "auto"))
 		d.line("Restore volumes", optBool(r.Spec.RestorePVs, "true"))
 		d.line("Existing resources", r.Spec.ExistingResourcePolicy)
+		if r.Spec.Preview {
+			d.line("Preview", "true (nothing is changed)")
+		}
 		if r.Spec.Requester != nil {
 			d.line("Requested by", r.Spec.Requester.Username)
 		}
@@ -167,6 +170,14 @@ func describeRestore(w io.Writer, r *arkv1.Restore) {
 		d.line("Progress", progressString(r.Status.Progress))
 		d.line("Warnings", r.Status.Warnings)
 		d.line("Errors", r.Status.Errors)
+		if p := r.Status.Preview; p != nil {
+			d.line("Would create", p.WouldCreate)
+			d.line("Would update", p.WouldUpdate)
+			d.line("Would skip", p.WouldSkip)
+			d.line("Would conflict", p.WouldConflict)
+			d.line("Would be denied", p.WouldBeDenied)
+			d.line("Would fail", p.WouldFail)
+		}
 	})
 	fmt.Fprintf(w, "\nPer-item results: ark restore results %s -n %s\n", r.Name, r.Namespace)
 }

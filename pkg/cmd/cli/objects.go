@@ -209,7 +209,7 @@ func restoreStatus(r *arkv1.Restore) opStatus {
 // finished says whether the operation has ended, one way or another.
 func (s opStatus) finished() bool {
 	switch s.phase {
-	case "Completed", "PartiallyFailed", "Failed", "FailedValidation":
+	case "Completed", "PartiallyFailed", "Failed", "FailedValidation", "Previewed":
 		return true
 	}
 	return false

@@ -37,14 +37,15 @@ func newRestoreCreate(env *Env) *cobra.Command {
 	var flags filterFlags
 	var fromBackup, fromSchedule, policy string
 	var mappings []string
-	var restoreVolumes, wait bool
+	var restoreVolumes, wait, preview bool
 	cmd := &cobra.Command{
 		Use:   "create [NAME] --from-backup [NAMESPACE/]BACKUP | --from-schedule [NAMESPACE/]SCHEDULE",
 		Short: "Restore a backup",
 		Example: `  ark restore create --from-backup nginx-backup
   ark restore create --from-backup full --namespace-mappings abc:def,123:456 --wait
   ark restore create -n shop-copy --from-backup shop/nightly --namespace-mappings shop:shop-copy
-  ark restore create latest --from-schedule nightly --include-resources deployments,configmaps`,
+  ark restore create latest --from-schedule nightly --include-resources deployments,configmaps
+  ark restore create --from-backup nightly --preview --wait   # what would it do? nothing is changed`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if (fromBackup == "") == (fromSchedule == "") {
@@ -79,6 +80,7 @@ func newRestoreCreate(env *Env) *cobra.Command {
 					IncludeClusterResources: flags.includeClusterResources.value,
 					RestorePVs:              &restoreVolumes,
 					ExistingResourcePolicy:  arkv1.ExistingResourcePolicy(policy),
+					Preview:                 preview,
 				},
 			}
 			client, err := env.Ark()
@@ -94,7 +96,15 @@ func newRestoreCreate(env *Env) *cobra.Command {
 				fmt.Fprintf(env.Out, "Run `%[1]s restore describe %[2]s -n %[3]s` or `%[1]s restore results %[2]s -n %[3]s` for more.\n", env.Name, created.Name, created.Namespace)
 				return nil
 			}
-			return waitRestore(cmd.Context(), env, created.Namespace, created.Name)
+			if err := waitRestore(cmd.Context(), env, created.Namespace, created.Name); err != nil || !preview {
+				return err
+			}
+			done, err := client.ArkV1().Restores(created.Namespace).Get(cmd.Context(), created.Name, metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(env.Out, "Nothing was changed. A restore would: %s.\n", previewString(done.Status.Preview))
+			return nil
 		},
 	}
 	flags.add(cmd.Flags())
@@ -106,6 +116,7 @@ func newRestoreCreate(env *Env) *cobra.Command {
 	cmd.Flags().BoolVar(&restoreVolumes, "restore-volumes", true, "restore persistent volumes from their snapshots")
 	cmd.Flags().StringVar(&policy, "existing-resource-policy", "none", "what to do with objects that exist: none (skip, warn) or update")
 	cmd.Flags().BoolVarP(&wait, "wait", "w", false, "wait for the restore to finish, showing progress")
+	cmd.Flags().BoolVar(&preview, "preview", false, "only preview: send every create and update with dryRun=All, so the API server checks them and nothing is changed, and report per item what a restore would do")
 	return cmd
 }
 
@@ -123,4 +134,13 @@ func waitRestore(ctx context.Context, env *Env, ns, name string) error {
 			}
 			return restoreStatus(r), nil
 		})
+}
+
+// previewString says what a preview found, in one line.
+func previewString(p *arkv1.RestorePreview) string {
+	if p == nil {
+		return "<not yet>"
+	}
+	return fmt.Sprintf("create %d, update %d, skip %d; %d would conflict, %d would be denied, %d would fail",
+		p.WouldCreate, p.WouldUpdate, p.WouldSkip, p.WouldConflict, p.WouldBeDenied, p.WouldFail)
 }

@@ -81,6 +81,7 @@ const (
 	ReasonStarted          = "Started"
 	ReasonCompleted        = "Completed"
 	ReasonPartiallyFailed  = "PartiallyFailed"
+	ReasonPreviewed        = "Previewed"
 	ReasonFailed           = "Failed"
 	ReasonFailedValidation = "FailedValidation"
 	ReasonInterrupted      = "Interrupted"
@@ -355,6 +356,14 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		case runErr != nil:
 			s.Phase, s.FailureReason = arkv1.RestorePhaseFailed, runErr.Error()
 			klog.ErrorS(runErr, "Restore failed", "restore", klog.KObj(r))
+		case r.Spec.Preview:
+			// What a restore would refuse is the preview's answer, not
+			// its failure: the counts say it.
+			s.Phase, s.Preview = arkv1.RestorePhasePreviewed, out.Preview
+			if s.Preview == nil {
+				s.Preview = &arkv1.RestorePreview{}
+			}
+			klog.InfoS("Restore previewed", "restore", klog.KObj(r), "wouldCreate", s.Preview.WouldCreate, "wouldConflict", s.Preview.WouldConflict, "wouldBeDenied", s.Preview.WouldBeDenied)
 		case out.Errors > 0:
 			s.Phase = arkv1.RestorePhasePartiallyFailed
 			klog.InfoS("Restore partially failed", "restore", klog.KObj(r), "created", out.Created, "failed", out.Failed)
@@ -371,6 +380,12 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 			c.event(r, corev1.EventTypeWarning, ReasonFailed, "Restore of backup %s failed after %s: %v", backup.Name, took, runErr)
 		case arkv1.RestorePhasePartiallyFailed:
 			c.event(r, corev1.EventTypeWarning, ReasonPartiallyFailed, "Restored backup %s in %s: %d created, %d updated, %d skipped, %d failed (%d errors, %d warnings): `ark restore describe %s` says which", backup.Name, took, out.Created, out.Updated, out.Skipped, out.Failed, out.Errors, out.Warnings, r.Name)
+		case arkv1.RestorePhasePreviewed:
+			p := out.Preview
+			if p == nil {
+				p = &arkv1.RestorePreview{}
+			}
+			c.event(r, corev1.EventTypeNormal, ReasonPreviewed, "Previewed a restore of backup %s in %s, changing nothing: %d would be created, %d updated, %d skipped, %d would conflict, %d would be denied, %d would fail: `ark restore results %s` says which", backup.Name, took, p.WouldCreate, p.WouldUpdate, p.WouldSkip, p.WouldConflict, p.WouldBeDenied, p.WouldFail, r.Name)
 		case arkv1.RestorePhaseCompleted:
 			c.event(r, corev1.EventTypeNormal, ReasonCompleted, "Restored backup %s in %s: %d created, %d updated, %d skipped, %d warnings", backup.Name, took, out.Created, out.Updated, out.Skipped, out.Warnings)
 		}

@@ -61,6 +61,7 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1.Progress{}.OpenAPIModelName():                      schema_pkg_apis_ark_v1_Progress(ref),
 		v1.Restore{}.OpenAPIModelName():                       schema_pkg_apis_ark_v1_Restore(ref),
 		v1.RestoreList{}.OpenAPIModelName():                   schema_pkg_apis_ark_v1_RestoreList(ref),
+		v1.RestorePreview{}.OpenAPIModelName():                schema_pkg_apis_ark_v1_RestorePreview(ref),
 		v1.RestoreSpec{}.OpenAPIModelName():                   schema_pkg_apis_ark_v1_RestoreSpec(ref),
 		v1.RestoreStatus{}.OpenAPIModelName():                 schema_pkg_apis_ark_v1_RestoreStatus(ref),
 		v1.Schedule{}.OpenAPIModelName():                      schema_pkg_apis_ark_v1_Schedule(ref),
@@ -1682,6 +1683,61 @@ func schema_pkg_apis_ark_v1_RestoreList(ref common.ReferenceCallback) common.Ope
 	}
 }
 
+func schema_pkg_apis_ark_v1_RestorePreview(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "RestorePreview counts what a preview found a restore would do, item by item; the restore's results hold each item's outcome.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"wouldCreate": {
+						SchemaProps: spec.SchemaProps{
+							Description: "WouldCreate counts the items that do not exist and would be created.",
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+					"wouldUpdate": {
+						SchemaProps: spec.SchemaProps{
+							Description: "WouldUpdate counts existing items the existing-resource policy \"update\" would change.",
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+					"wouldSkip": {
+						SchemaProps: spec.SchemaProps{
+							Description: "WouldSkip counts the items left alone: identical to the backed-up object, or skipped by the restore's rules.",
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+					"wouldConflict": {
+						SchemaProps: spec.SchemaProps{
+							Description: "WouldConflict counts existing items that differ from the backed-up object and that the policy \"none\" would leave as they are.",
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+					"wouldBeDenied": {
+						SchemaProps: spec.SchemaProps{
+							Description: "WouldBeDenied counts the items the requester's rights or the API server's admission would refuse.",
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+					"wouldFail": {
+						SchemaProps: spec.SchemaProps{
+							Description: "WouldFail counts the items that would fail otherwise, e.g. as invalid.",
+							Type:        []string{"integer"},
+							Format:      "int32",
+						},
+					},
+				},
+			},
+		},
+	}
+}
+
 func schema_pkg_apis_ark_v1_RestoreSpec(ref common.ReferenceCallback) common.OpenAPIDefinition {
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
@@ -1828,6 +1884,13 @@ func schema_pkg_apis_ark_v1_RestoreSpec(ref common.ReferenceCallback) common.Ope
 							Format:      "",
 						},
 					},
+					"preview": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Preview goes through every step of the restore (reading and verifying the backup, filters, mappings, shaping, rights checks) but sends each create and update with dryRun=All, so that the API server's validation, admission and RBAC answer for real while nothing is persisted. The results say what the restore would do to each item, and the restore ends Previewed. Default false.",
+							Type:        []string{"boolean"},
+							Format:      "",
+						},
+					},
 					"requester": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Requester is the user who asked for the restore, set by the API server on create.",
@@ -1921,11 +1984,17 @@ func schema_pkg_apis_ark_v1_RestoreStatus(ref common.ReferenceCallback) common.O
 							Format:      "",
 						},
 					},
+					"preview": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Preview counts what a preview found, once it has finished.",
+							Ref:         ref(v1.RestorePreview{}.OpenAPIModelName()),
+						},
+					},
 				},
 			},
 		},
 		Dependencies: []string{
-			v1.Progress{}.OpenAPIModelName(), metav1.Time{}.OpenAPIModelName()},
+			v1.Progress{}.OpenAPIModelName(), v1.RestorePreview{}.OpenAPIModelName(), metav1.Time{}.OpenAPIModelName()},
 	}
 }
 

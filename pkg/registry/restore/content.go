@@ -67,7 +67,7 @@ func (c *ContentREST) Get(ctx context.Context, name string, _ *metav1.GetOptions
 	}
 	r := obj.(*ark.Restore)
 	switch r.Status.Phase {
-	case ark.RestorePhaseCompleted, ark.RestorePhasePartiallyFailed, ark.RestorePhaseFailed:
+	case ark.RestorePhaseCompleted, ark.RestorePhasePartiallyFailed, ark.RestorePhaseFailed, ark.RestorePhasePreviewed:
 	default:
 		phase := r.Status.Phase
 		if phase == "" {

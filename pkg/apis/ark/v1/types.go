@@ -458,6 +458,14 @@ type RestoreSpec struct {
 	// ExistingResourcePolicy is "none" (skip with a warning, the default) or "update".
 	// +optional
 	ExistingResourcePolicy ExistingResourcePolicy `json:"existingResourcePolicy,omitempty"`
+	// Preview goes through every step of the restore (reading and verifying
+	// the backup, filters, mappings, shaping, rights checks) but sends each
+	// create and update with dryRun=All, so that the API server's
+	// validation, admission and RBAC answer for real while nothing is
+	// persisted. The results say what the restore would do to each item,
+	// and the restore ends Previewed. Default false.
+	// +optional
+	Preview bool `json:"preview,omitempty"`
 	// Requester is the user who asked for the restore, set by the API server on create.
 	// +optional
 	Requester *UserInfo `json:"requester,omitempty"`
@@ -479,7 +487,37 @@ const (
 	RestorePhasePartiallyFailed RestorePhase = "PartiallyFailed"
 	// RestorePhaseFailed is a restore that could not be carried out.
 	RestorePhaseFailed RestorePhase = "Failed"
+	// RestorePhasePreviewed is a finished preview (spec.preview): nothing
+	// was changed, and status.preview counts what a restore would do.
+	RestorePhasePreviewed RestorePhase = "Previewed"
 )
+
+// RestorePreview counts what a preview found a restore would do, item by
+// item; the restore's results hold each item's outcome.
+type RestorePreview struct {
+	// WouldCreate counts the items that do not exist and would be created.
+	// +optional
+	WouldCreate int `json:"wouldCreate,omitempty"`
+	// WouldUpdate counts existing items the existing-resource policy
+	// "update" would change.
+	// +optional
+	WouldUpdate int `json:"wouldUpdate,omitempty"`
+	// WouldSkip counts the items left alone: identical to the backed-up
+	// object, or skipped by the restore's rules.
+	// +optional
+	WouldSkip int `json:"wouldSkip,omitempty"`
+	// WouldConflict counts existing items that differ from the backed-up
+	// object and that the policy "none" would leave as they are.
+	// +optional
+	WouldConflict int `json:"wouldConflict,omitempty"`
+	// WouldBeDenied counts the items the requester's rights or the API
+	// server's admission would refuse.
+	// +optional
+	WouldBeDenied int `json:"wouldBeDenied,omitempty"`
+	// WouldFail counts the items that would fail otherwise, e.g. as invalid.
+	// +optional
+	WouldFail int `json:"wouldFail,omitempty"`
+}
 
 // RestoreStatus is what the restore controller observed.
 type RestoreStatus struct {
@@ -511,6 +549,9 @@ type RestoreStatus struct {
 	// FailureReason explains a Failed phase.
 	// +optional
 	FailureReason string `json:"failureReason,omitempty"`
+	// Preview counts what a preview found, once it has finished.
+	// +optional
+	Preview *RestorePreview `json:"preview,omitempty"`
 }
 
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object

@@ -162,6 +162,11 @@ func (in RestoreList) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in RestorePreview) OpenAPIModelName() string {
+	return "com.heptio.ark.v1.RestorePreview"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in RestoreSpec) OpenAPIModelName() string {
 	return "com.heptio.ark.v1.RestoreSpec"
 }
