@@ -321,11 +321,11 @@ func (r *Restorer) Run(ctx context.Context, restore *arkv1.Restore, backup strin
 	}
 	run := &run{
 		Restorer: r, restore: restore, backup: backup, source: source, progress: progress, selector: sel,
-		results:      newResults(resW, logW, restore.Name),
-		shaper:       &shaper{restore: restore.Name, backup: backup, mapping: restore.Spec.NamespaceMapping, restoredUIDs: map[string]string{}},
-		confined:     restore.Namespace != r.HomeNamespace,
-		restored:     sets.New[string](),
-		definitions:  sets.New[string](),
+		results:        newResults(resW, logW, restore.Name),
+		shaper:         &shaper{restore: restore.Name, backup: backup, mapping: restore.Spec.NamespaceMapping, restoredUIDs: map[string]string{}},
+		confined:       restore.Namespace != r.HomeNamespace,
+		restored:       sets.New[string](),
+		definitions:    sets.New[string](),
 		previewDefined: sets.New[string](), previewNamespaces: sets.New[string](),
 		byKind:       map[string][]archive.Item{},
 		namespaces:   map[string]*namespaceCheck{},
