@@ -338,22 +338,29 @@ func TestSyncOutcomes(t *testing.T) {
 		wantPhase  arkv1.RestorePhase
 		wantReason string
 		wantEvent  string
+		preview    bool
 	}{
 		{"warnings only", restoreengine.Outcome{Items: 4, Summary: restoreengine.Summary{Skipped: 3, Warnings: 3}}, nil, arkv1.RestorePhaseCompleted, "",
-			"Normal Completed Restored backup b1 in 0s: 0 created, 0 updated, 3 skipped, 3 warnings"},
+			"Normal Completed Restored backup b1 in 0s: 0 created, 0 updated, 3 skipped, 3 warnings", false},
 		{"one item error", restoreengine.Outcome{Items: 9, Summary: restoreengine.Summary{Created: 8, Failed: 1, Errors: 1}}, nil, arkv1.RestorePhasePartiallyFailed, "",
-			"Warning PartiallyFailed Restored backup b1 in 0s: 8 created, 0 updated, 0 skipped, 1 failed (1 errors, 0 warnings): `ark restore describe r1` says which"},
+			"Warning PartiallyFailed Restored backup b1 in 0s: 8 created, 0 updated, 0 skipped, 1 failed (1 errors, 0 warnings): `ark restore describe r1` says which", false},
 		{"created with a data error", restoreengine.Outcome{Items: 2, Summary: restoreengine.Summary{Created: 2, Errors: 1}}, nil, arkv1.RestorePhasePartiallyFailed, "",
-			"Warning PartiallyFailed Restored backup b1 in 0s: 2 created, 0 updated, 0 skipped, 0 failed (1 errors, 0 warnings)"},
+			"Warning PartiallyFailed Restored backup b1 in 0s: 2 created, 0 updated, 0 skipped, 0 failed (1 errors, 0 warnings)", false},
 		{"item errors and warnings", restoreengine.Outcome{Items: 9, Summary: restoreengine.Summary{Failed: 2, Warnings: 1, Errors: 2}}, nil, arkv1.RestorePhasePartiallyFailed, "",
-			"Warning PartiallyFailed Restored backup b1 in 0s: 0 created, 0 updated, 0 skipped, 2 failed (2 errors, 1 warnings)"},
+			"Warning PartiallyFailed Restored backup b1 in 0s: 0 created, 0 updated, 0 skipped, 2 failed (2 errors, 1 warnings)", false},
 		{"engine error", restoreengine.Outcome{Items: 5, Summary: restoreengine.Summary{Errors: 1}}, errors.New("reading the backup: checksum mismatch"), arkv1.RestorePhaseFailed, "reading the backup: checksum mismatch",
-			"Warning Failed Restore of backup b1 failed after 0s: reading the backup: checksum mismatch"},
+			"Warning Failed Restore of backup b1 failed after 0s: reading the backup: checksum mismatch", false},
 		{"engine error, nothing done", restoreengine.Outcome{}, errors.New("the restore records no requester, so there is no one whose rights it could use"), arkv1.RestorePhaseFailed, "the restore records no requester, so there is no one whose rights it could use",
-			"Warning Failed Restore of backup b1 failed after 0s: the restore records no requester"},
+			"Warning Failed Restore of backup b1 failed after 0s: the restore records no requester", false},
+		{"preview with refusals", restoreengine.Outcome{Items: 6, Summary: restoreengine.Summary{Warnings: 1, Preview: &arkv1.RestorePreview{WouldCreate: 3, WouldConflict: 1, WouldBeDenied: 2}}}, nil, arkv1.RestorePhasePreviewed, "",
+			"Normal Previewed Previewed a restore of backup b1 in 0s, changing nothing: 3 would be created, 0 updated, 0 skipped, 1 would conflict, 2 would be denied, 0 would fail: `ark restore results r1` says which", true},
+		{"preview that could not run", restoreengine.Outcome{}, errors.New("reading the backup: checksum mismatch"), arkv1.RestorePhaseFailed, "reading the backup: checksum mismatch",
+			"Warning Failed Restore of backup b1 failed after 0s: reading the backup: checksum mismatch", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := newHarness(t, newRestore("r1", arkv1.RestorePhaseNew, "b1"), newBackup("b1", arkv1.BackupPhaseCompleted))
+			r := newRestore("r1", arkv1.RestorePhaseNew, "b1")
+			r.Spec.Preview = tc.preview
+			h := newHarness(t, r, newBackup("b1", arkv1.BackupPhaseCompleted))
 			h.engine.out, h.engine.err = tc.out, tc.err
 			if err := h.c.sync(context.Background(), key("r1")); err != nil {
 				t.Fatalf("sync: %v", err)
@@ -367,6 +374,12 @@ func TestSyncOutcomes(t *testing.T) {
 			}
 			if s.FailureReason != tc.wantReason {
 				t.Errorf("failureReason = %q, want %q", s.FailureReason, tc.wantReason)
+			}
+			switch {
+			case tc.wantPhase == arkv1.RestorePhasePreviewed && (s.Preview == nil || *s.Preview != *tc.out.Preview):
+				t.Errorf("status.preview = %+v, want %+v", s.Preview, tc.out.Preview)
+			case tc.wantPhase != arkv1.RestorePhasePreviewed && s.Preview != nil:
+				t.Errorf("status.preview = %+v on a restore that did not finish a preview", s.Preview)
 			}
 			if s.Warnings != tc.out.Warnings || s.Errors != tc.out.Errors {
 				t.Errorf("warnings/errors = %d/%d, want %d/%d", s.Warnings, s.Errors, tc.out.Warnings, tc.out.Errors)

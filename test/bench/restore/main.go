@@ -2,9 +2,11 @@
 // starts the local cluster, creates N config maps with a plain client, backs
 // them up with Ark, then, -reps times, creates N config maps with a plain
 // 16-worker client (the baseline: what any tool needs at least) and restores
-// the backup with Ark, each into a fresh namespace. It prints every run, the
-// median objects per second of each, and the ratio of Ark's median time to
-// the plain client's. `make bench-restore N=... REPS=...`.
+// the backup with Ark, each into a fresh namespace, and previews the same
+// restore (spec.preview: every create a dry run) into an empty namespace.
+// It prints every run, the median objects per second of each, the ratio of
+// Ark's median time to the plain client's, and of the preview's to the
+// restore's. `make bench-restore N=... REPS=...`.
 package main
 
 import (
@@ -122,7 +124,7 @@ func run(root string, n, reps, workers int) error {
 
 	// The two alternate, and which goes first alternates too, so that a
 	// machine getting busier or etcd growing weighs on both alike.
-	var plainTimes, arkTimes []time.Duration
+	var plainTimes, arkTimes, previewTimes []time.Duration
 	for i := 1; i <= reps; i++ {
 		steps := []func() error{
 			func() error {
@@ -158,7 +160,7 @@ func run(root string, n, reps, workers int) error {
 						profiled <- b.profile(ctx, profileSeconds(b.n), profileDir, "restore")
 					}()
 				}
-				d, err := b.restore(ctx, i)
+				d, err := b.restore(ctx, i, false)
 				if err != nil {
 					return err
 				}
@@ -169,6 +171,16 @@ func run(root string, n, reps, workers int) error {
 				}
 				arkTimes = append(arkTimes, d)
 				b.report("ark", i, d, cpu0)
+				return nil
+			},
+			func() error {
+				cpu0 := b.cpu()
+				d, err := b.restore(ctx, i, true)
+				if err != nil {
+					return err
+				}
+				previewTimes = append(previewTimes, d)
+				b.report("preview", i, d, cpu0)
 				return nil
 			},
 		}
@@ -192,6 +204,13 @@ func run(root string, n, reps, workers int) error {
 	fmt.Printf("plain client:  %8.2fs  %8.0f objects/s  (%d parallel creates)\n", plainMed.Seconds(), float64(n)/plainMed.Seconds(), workers)
 	fmt.Printf("ark restore:   %8.2fs  %8.0f objects/s  (Restore created to Completed seen)\n", arkMed.Seconds(), float64(n)/arkMed.Seconds())
 	fmt.Printf("ratio ark/plain time: %.2fx  (goal: <= %.1fx; %s it)\n", ratio, goal, verdict)
+	previewMed := median(previewTimes)
+	previewVerdict := "meets"
+	if previewMed > arkMed {
+		previewVerdict = "misses"
+	}
+	fmt.Printf("ark preview:   %8.2fs  %8.0f objects/s  (every create a dry run; Restore created to Previewed seen)\n", previewMed.Seconds(), float64(n)/previewMed.Seconds())
+	fmt.Printf("ratio preview/restore time: %.2fx  (goal: <= 1.0x; %s it)\n", previewMed.Seconds()/arkMed.Seconds(), previewVerdict)
 	fmt.Print(`
 What the figures leave out:
   - one machine, shared: the API server, etcd, Ark and this client compete
@@ -215,7 +234,7 @@ func (b *bench) report(what string, rep int, d time.Duration, cpu0 map[string]ti
 	for _, s := range servers {
 		used += fmt.Sprintf("  %s %.1fs", s, (cpu1[s] - cpu0[s]).Seconds())
 	}
-	fmt.Printf("run %d %-5s  %8.2fs  %8.0f objects/s   CPU:%s\n", rep, what, d.Seconds(), float64(b.n)/d.Seconds(), used)
+	fmt.Printf("run %d %-7s  %8.2fs  %8.0f objects/s   CPU:%s\n", rep, what, d.Seconds(), float64(b.n)/d.Seconds(), used)
 }
 
 // cpu reads the CPU time each of the servers has used so far; one that
@@ -316,16 +335,27 @@ func (b *bench) backup(ctx context.Context) (time.Duration, error) {
 // restore restores the backup into bench-ark-<rep>, a namespace the restore
 // creates, and returns the time from creating the Restore to seeing it
 // Completed, after checking that every config map is there.
-func (b *bench) restore(ctx context.Context, rep int) (time.Duration, error) {
+// restore restores the backup into a new namespace and checks every config
+// map is there; with preview, it previews a restore into an existing empty
+// namespace (into a missing one, a preview could not dry-run the items) and
+// checks every item would be created and none was.
+func (b *bench) restore(ctx context.Context, rep int, preview bool) (time.Duration, error) {
 	name, target := fmt.Sprintf("bench-%d", rep), fmt.Sprintf("bench-ark-%d", rep)
+	want := arkv1.RestorePhaseCompleted
+	if preview {
+		name, target, want = fmt.Sprintf("bench-preview-%d", rep), fmt.Sprintf("bench-preview-%d", rep), arkv1.RestorePhasePreviewed
+		if _, err := b.kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: target}}, metav1.CreateOptions{}); err != nil {
+			return 0, err
+		}
+	}
 	restores := b.ark.ArkV1().Restores(localcluster.HomeNamespace)
 	restore := &arkv1.Restore{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: localcluster.HomeNamespace},
-		Spec: arkv1.RestoreSpec{BackupName: "bench", NamespaceMapping: map[string]string{"bench-src": target}}}
+		Spec: arkv1.RestoreSpec{BackupName: "bench", NamespaceMapping: map[string]string{"bench-src": target}, Preview: preview}}
 	start := time.Now()
 	if _, err := restores.Create(ctx, restore, metav1.CreateOptions{}); err != nil {
 		return 0, err
 	}
-	var done int
+	var done, wouldCreate int
 	// When the controller took it up, when its first item was done (the
 	// unpacking is before) and when its last was: where a restore's time
 	// goes besides the creates, seen as a user polling it would.
@@ -347,12 +377,15 @@ func (b *bench) restore(ctx context.Context, rep int) (time.Duration, error) {
 			}
 		}
 		switch r.Status.Phase {
-		case arkv1.RestorePhaseCompleted:
+		case want:
 			if r.Status.Progress != nil {
 				done = r.Status.Progress.ItemsDone
 			}
+			if p := r.Status.Preview; p != nil {
+				wouldCreate = p.WouldCreate
+			}
 			return true, nil
-		case arkv1.RestorePhaseFailed, arkv1.RestorePhasePartiallyFailed, arkv1.RestorePhaseFailedValidation:
+		case arkv1.RestorePhaseCompleted, arkv1.RestorePhasePreviewed, arkv1.RestorePhaseFailed, arkv1.RestorePhasePartiallyFailed, arkv1.RestorePhaseFailedValidation:
 			return false, fmt.Errorf("restore %s: %s %s %v", name, r.Status.Phase, r.Status.FailureReason, r.Status.ValidationErrors)
 		}
 		return false, nil
@@ -363,11 +396,17 @@ func (b *bench) restore(ctx context.Context, rep int) (time.Duration, error) {
 	if lastItem == 0 {
 		lastItem = took
 	}
-	fmt.Printf("        restore %s: taken up after %.2fs, first item done after %.2fs, last after %.2fs, Completed seen after %.2fs (polled every %s)\n",
-		name, started.Seconds(), firstItem.Seconds(), lastItem.Seconds(), took.Seconds(), pollEvery)
+	fmt.Printf("        restore %s: taken up after %.2fs, first item done after %.2fs, last after %.2fs, %s seen after %.2fs (polled every %s)\n",
+		name, started.Seconds(), firstItem.Seconds(), lastItem.Seconds(), want, took.Seconds(), pollEvery)
 	got, err := b.kube.CoreV1().ConfigMaps(target).List(ctx, metav1.ListOptions{LabelSelector: arkv1.LabelRestoreName + "=" + name})
 	if err != nil {
 		return 0, err
+	}
+	if preview {
+		if len(got.Items) != 0 || wouldCreate != b.n || done != b.n {
+			return 0, fmt.Errorf("preview %s: %d items done, %d would be created, %d config maps created in %s", name, done, wouldCreate, len(got.Items), target)
+		}
+		return took, nil
 	}
 	if len(got.Items) != b.n || done != b.n {
 		return 0, fmt.Errorf("restore %s: %d items done, %d of %d config maps found in %s", name, done, len(got.Items), b.n, target)

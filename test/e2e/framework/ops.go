@@ -102,7 +102,7 @@ func WaitRestore(t *testing.T, ns, name string) *arkv1.Restore {
 			return err
 		}
 		switch got.Status.Phase {
-		case arkv1.RestorePhaseCompleted, arkv1.RestorePhasePartiallyFailed, arkv1.RestorePhaseFailed, arkv1.RestorePhaseFailedValidation:
+		case arkv1.RestorePhaseCompleted, arkv1.RestorePhasePartiallyFailed, arkv1.RestorePhaseFailed, arkv1.RestorePhaseFailedValidation, arkv1.RestorePhasePreviewed:
 			return nil
 		}
 		return fmt.Errorf("phase %q", got.Status.Phase)
