@@ -138,6 +138,10 @@ type ExtraConfig struct {
 	// partial uploads and restore scratch directories left untouched and
 	// unheld for that long are removed.
 	AbandonedAfter time.Duration
+	// ConfigMapAs reads a ConfigMap's data as a user: the resource modifier
+	// rules a restore names, checked when it is created. Nil in standalone
+	// mode.
+	ConfigMapAs restorestorage.ConfigMapLookup
 	// Controllers, when set, runs Ark's controllers once the server serves.
 	Controllers *controllers.Config
 }
@@ -350,6 +354,7 @@ func (c completedConfig) restoreDoor(backups *backupstorage.REST) *restorestorag
 			return c.allowed(ctx, authorizer.AttributesRecord{Verb: "get", APIGroup: ark.GroupName, APIVersion: arkv1.SchemeGroupVersion.Version,
 				Resource: "backups", Namespace: namespace, Name: name})
 		},
+		ConfigMap: c.ExtraConfig.ConfigMapAs,
 	}
 }
 

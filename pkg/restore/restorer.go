@@ -25,6 +25,7 @@ import (
 	"github.com/arkproject/ark/pkg/objectstore"
 	"github.com/arkproject/ark/pkg/resourcescope"
 	"github.com/arkproject/ark/pkg/restore/archive"
+	"github.com/arkproject/ark/pkg/restore/modifiers"
 	"github.com/arkproject/ark/pkg/snapshot"
 )
 
@@ -219,6 +220,8 @@ type run struct {
 	velero *veleroVolumes
 	// csi are a Velero backup's CSI snapshots Ark restores; nil for Ark's.
 	csi *veleroCSI
+	// modifiers are the restore's resource modifier rules; nil for none.
+	modifiers *modifiers.Set
 	// volumeCopies and volumeUnavailable say, by restored claim
 	// ("ns/name"), which copy of its volume it binds to, or why it cannot
 	// be restored (see restoreExistingVolume).
@@ -280,6 +283,12 @@ func (r *Restorer) Run(ctx context.Context, restore *arkv1.Restore, backup strin
 	if err != nil {
 		return out, err
 	}
+	// Read before the backup: rules that went missing or bad since the
+	// restore was accepted fail it before anything is downloaded or created.
+	mods, err := r.resourceModifiers(ctx, restore)
+	if err != nil {
+		return out, err
+	}
 	source := backupstore.Layout{HomeNamespace: r.HomeNamespace, Format: format}.Backup(SourceNamespace(restore), backup)
 	unpackStart := time.Now()
 	limits := r.Limits
@@ -331,6 +340,7 @@ func (r *Restorer) Run(ctx context.Context, restore *arkv1.Restore, backup strin
 		namespaces:   map[string]*namespaceCheck{},
 		snapshots:    snapshots,
 		velero:       velero,
+		modifiers:    mods,
 		volumeCopies: map[string]string{}, volumeUnavailable: map[string]string{},
 		progressPending: make(chan struct{}, 1),
 	}
@@ -704,6 +714,9 @@ func (r *run) restoreItem(ctx context.Context, kind string, api apiResource, it 
 		if err := r.csi.reshape(kind, it.Namespace, it.Name, obj, r.shaper.target); err != nil {
 			return fail("%v", err)
 		}
+	}
+	if res.Modifiers, err = r.modify(kind, obj); err != nil {
+		return fail("%v", err)
 	}
 	if kind == "persistentvolumeclaims" && (r.restore.Spec.RestorePVs == nil || *r.restore.Spec.RestorePVs) {
 		if err := r.claimFromSnapshot(obj); err != nil {

@@ -38,6 +38,9 @@ type ItemResult struct {
 	// Warning is a warning about an item whatever became of it: e.g. that
 	// the data of a Velero backup's volume is not restored.
 	Warning string `json:"warning,omitempty"`
+	// Modifiers names the resource modifier rules applied to the object
+	// before it was created.
+	Modifiers []string `json:"modifiers,omitempty"`
 	// Diff lists, for an existing object a preview compared, the fields
 	// where it differs from the backed-up one ("path: cluster → backup").
 	Diff []string `json:"diff,omitempty"`
@@ -135,6 +138,9 @@ func (r *results) item(res ItemResult) {
 		klog.V(2).InfoS("Restore item failed", "restore", r.restore, "resource", res.Resource, "item", where, "reason", res.Reason)
 	default:
 		r.previewItem(res, where)
+	}
+	if len(res.Modifiers) > 0 {
+		r.logf("info", "%s %s: modified by %s", res.Resource, where, strings.Join(res.Modifiers, ", "))
 	}
 	if res.Warning != "" {
 		r.summary.Warnings++

@@ -310,8 +310,17 @@ type RestoreSpec struct {
 	ExistingResourcePolicy ExistingResourcePolicy
 	// Preview runs the restore without changing the cluster: see the v1 type.
 	Preview bool
+	// ResourceModifier names the ConfigMap of patch rules: see the v1 type.
+	ResourceModifier *ResourceModifierReference
 	// Requester is the user who asked for the restore, set by the API server on create.
 	Requester *UserInfo
+}
+
+// ResourceModifierReference names a ConfigMap in the restore's namespace.
+type ResourceModifierReference struct {
+	APIGroup string
+	Kind     string
+	Name     string
 }
 
 // RestorePhase is where a restore is in its life.

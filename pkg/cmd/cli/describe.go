@@ -159,6 +159,9 @@ func describeRestore(w io.Writer, r *arkv1.Restore) {
 		if r.Spec.Preview {
 			d.line("Preview", "true (nothing is changed)")
 		}
+		if m := r.Spec.ResourceModifier; m != nil {
+			d.line("Resource modifiers", m.Kind+"/"+m.Name)
+		}
 		if r.Spec.Requester != nil {
 			d.line("Requested by", r.Spec.Requester.Username)
 		}

@@ -35,7 +35,7 @@ func DefaultRestoreName(source string, now time.Time) string {
 
 func newRestoreCreate(env *Env) *cobra.Command {
 	var flags filterFlags
-	var fromBackup, fromSchedule, policy string
+	var fromBackup, fromSchedule, policy, modifierConfigMap string
 	var mappings []string
 	var restoreVolumes, wait, preview bool
 	cmd := &cobra.Command{
@@ -83,6 +83,9 @@ func newRestoreCreate(env *Env) *cobra.Command {
 					Preview:                 preview,
 				},
 			}
+			if modifierConfigMap != "" {
+				r.Spec.ResourceModifier = &arkv1.ResourceModifierReference{Kind: "ConfigMap", Name: modifierConfigMap}
+			}
 			client, err := env.Ark()
 			if err != nil {
 				return err
@@ -116,6 +119,7 @@ func newRestoreCreate(env *Env) *cobra.Command {
 	cmd.Flags().BoolVar(&restoreVolumes, "restore-volumes", true, "restore persistent volumes from their snapshots")
 	cmd.Flags().StringVar(&policy, "existing-resource-policy", "none", "what to do with objects that exist: none (skip, warn) or update")
 	cmd.Flags().BoolVarP(&wait, "wait", "w", false, "wait for the restore to finish, showing progress")
+	cmd.Flags().StringVar(&modifierConfigMap, "resource-modifier-configmap", "", "a ConfigMap in the restore's namespace with resource modifier rules that patch objects before they are created (see README)")
 	cmd.Flags().BoolVar(&preview, "preview", false, "only preview: send every create and update with dryRun=All, so the API server checks them and nothing is changed, and report per item what a restore would do")
 	return cmd
 }

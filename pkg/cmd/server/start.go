@@ -47,6 +47,8 @@ import (
 	generatedopenapi "github.com/arkproject/ark/pkg/generated/openapi"
 	"github.com/arkproject/ark/pkg/objectstore"
 	"github.com/arkproject/ark/pkg/provenance"
+	restorestorage "github.com/arkproject/ark/pkg/registry/restore"
+	"github.com/arkproject/ark/pkg/requester"
 	"github.com/arkproject/ark/pkg/resourcescope"
 	"github.com/arkproject/ark/pkg/standalone"
 	"github.com/arkproject/ark/pkg/version"
@@ -378,6 +380,7 @@ func (o *Options) Config(ctx context.Context) (*apiserver.Config, func(), error)
 			return nil, nil, err
 		}
 		extra.NamespaceTerminating = namespaceTerminating(kube)
+		extra.ConfigMapAs = configMapAs(&requester.Factory{Base: serverConfig.ClientConfig})
 		extra.Secret = secretReader(kube, o.HomeNamespace)
 		resources := resourcescope.New(kube.Discovery())
 		extra.ClusterScoped, extra.UnknownResource = resources.ClusterScoped, resources.Unknown
@@ -578,5 +581,26 @@ func secretReader(kube kubernetes.Interface, namespace string) func(context.Cont
 			return nil, fmt.Errorf("the Secret has no key %q", key)
 		}
 		return data, nil
+	}
+}
+
+// configMapAs reads ConfigMaps as the user who asks (a restore's requester),
+// never with Ark's own rights: naming a ConfigMap in a restore must not
+// let anyone read one they could not.
+func configMapAs(f *requester.Factory) restorestorage.ConfigMapLookup {
+	return func(ctx context.Context, user *ark.UserInfo, namespace, name string) (map[string]string, error) {
+		var u arkv1.UserInfo
+		if err := arkv1.Convert_ark_UserInfo_To_v1_UserInfo(user, &u, nil); err != nil {
+			return nil, err
+		}
+		clients, err := f.For(&u)
+		if err != nil {
+			return nil, err
+		}
+		cm, err := clients.Kube.CoreV1().ConfigMaps(namespace).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return nil, err
+		}
+		return cm.Data, nil
 	}
 }

@@ -59,6 +59,7 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1.ExecHook{}.OpenAPIModelName():                      schema_pkg_apis_ark_v1_ExecHook(ref),
 		v1.ObjectStorageLocation{}.OpenAPIModelName():         schema_pkg_apis_ark_v1_ObjectStorageLocation(ref),
 		v1.Progress{}.OpenAPIModelName():                      schema_pkg_apis_ark_v1_Progress(ref),
+		v1.ResourceModifierReference{}.OpenAPIModelName():     schema_pkg_apis_ark_v1_ResourceModifierReference(ref),
 		v1.Restore{}.OpenAPIModelName():                       schema_pkg_apis_ark_v1_Restore(ref),
 		v1.RestoreList{}.OpenAPIModelName():                   schema_pkg_apis_ark_v1_RestoreList(ref),
 		v1.RestorePreview{}.OpenAPIModelName():                schema_pkg_apis_ark_v1_RestorePreview(ref),
@@ -1583,6 +1584,43 @@ func schema_pkg_apis_ark_v1_Progress(ref common.ReferenceCallback) common.OpenAP
 	}
 }
 
+func schema_pkg_apis_ark_v1_ResourceModifierReference(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ResourceModifierReference names a ConfigMap in the restore's namespace, in the shape of a TypedLocalObjectReference, as Velero's restores have it.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"apiGroup": {
+						SchemaProps: spec.SchemaProps{
+							Description: "APIGroup is empty: a ConfigMap is in the core group.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"kind": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Kind is ConfigMap.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"name": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Name is the ConfigMap's name.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+				},
+				Required: []string{"kind", "name"},
+			},
+		},
+	}
+}
+
 func schema_pkg_apis_ark_v1_Restore(ref common.ReferenceCallback) common.OpenAPIDefinition {
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
@@ -1891,6 +1929,12 @@ func schema_pkg_apis_ark_v1_RestoreSpec(ref common.ReferenceCallback) common.Ope
 							Format:      "",
 						},
 					},
+					"resourceModifier": {
+						SchemaProps: spec.SchemaProps{
+							Description: "ResourceModifier names a ConfigMap in the restore's namespace whose one data key holds resource modifier rules: each selects objects by group-resource, name, namespace, labels and field values, and patches them (JSON Patch, JSON Merge Patch or strategic merge patch) before they are created. The ConfigMap is read as the requester when the restore is created (a missing ConfigMap or a malformed rule is a 422) and again when it runs; each item's result names the rules applied.",
+							Ref:         ref(v1.ResourceModifierReference{}.OpenAPIModelName()),
+						},
+					},
 					"requester": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Requester is the user who asked for the restore, set by the API server on create.",
@@ -1901,7 +1945,7 @@ func schema_pkg_apis_ark_v1_RestoreSpec(ref common.ReferenceCallback) common.Ope
 			},
 		},
 		Dependencies: []string{
-			v1.UserInfo{}.OpenAPIModelName(), metav1.LabelSelector{}.OpenAPIModelName()},
+			v1.ResourceModifierReference{}.OpenAPIModelName(), v1.UserInfo{}.OpenAPIModelName(), metav1.LabelSelector{}.OpenAPIModelName()},
 	}
 }
 

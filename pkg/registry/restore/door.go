@@ -8,6 +8,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/arkproject/ark/pkg/apis/ark"
+	"github.com/arkproject/ark/pkg/restore/modifiers"
 )
 
 // BackupLookup returns a backup as the API serves it (from the bucket).
@@ -26,10 +27,48 @@ type MayReadBackup func(ctx context.Context, namespace, name string) bool
 type Door struct {
 	Backups BackupLookup
 	MayRead MayReadBackup
+	// ConfigMap reads a ConfigMap's data as the requester (the resource
+	// modifier rules a restore names); nil in standalone mode.
+	ConfigMap ConfigMapLookup
 }
 
+// ConfigMapLookup reads the data of a ConfigMap as user.
+type ConfigMapLookup func(ctx context.Context, user *ark.UserInfo, namespace, name string) (map[string]string, error)
+
 func (d *Door) validate(ctx context.Context, r *ark.Restore) field.ErrorList {
-	if d == nil || d.Backups == nil || r.Spec.BackupName == "" {
+	if d == nil {
+		return nil
+	}
+	return append(d.validateBackup(ctx, r), d.validateModifiers(ctx, r)...)
+}
+
+// validateModifiers reads the resource modifier rules as the requester, who
+// must be able to read them, and parses them: a missing ConfigMap or a
+// malformed rule is found now, not when the restore runs.
+func (d *Door) validateModifiers(ctx context.Context, r *ark.Restore) field.ErrorList {
+	ref := r.Spec.ResourceModifier
+	if d.ConfigMap == nil || ref == nil || r.Spec.Requester == nil {
+		return nil
+	}
+	path := field.NewPath("spec", "resourceModifier", "name")
+	data, err := d.ConfigMap(ctx, r.Spec.Requester, r.Namespace, ref.Name)
+	switch {
+	case apierrors.IsNotFound(err):
+		return field.ErrorList{field.NotFound(path, fmt.Sprintf("ConfigMap %q in namespace %s", ref.Name, r.Namespace))}
+	case apierrors.IsForbidden(err):
+		return field.ErrorList{field.Forbidden(path, fmt.Sprintf("%s may not read ConfigMap %q in namespace %s, which the restore would read as them", r.Spec.Requester.Username, ref.Name, r.Namespace))}
+	case err != nil:
+		// The cluster cannot say now; the restore reads it again.
+		return nil
+	}
+	if _, err := modifiers.Parse(data); err != nil {
+		return field.ErrorList{field.Invalid(path, ref.Name, err.Error())}
+	}
+	return nil
+}
+
+func (d *Door) validateBackup(ctx context.Context, r *ark.Restore) field.ErrorList {
+	if d.Backups == nil || r.Spec.BackupName == "" {
 		return nil
 	}
 	ns := r.Namespace

@@ -4,6 +4,7 @@ package restore
 import (
 	"context"
 	"fmt"
+	"reflect"
 
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 
@@ -73,7 +74,8 @@ func (s strategy) Validate(ctx context.Context, obj runtime.Object) field.ErrorL
 func (s strategy) ValidateUpdate(ctx context.Context, obj, old runtime.Object) field.ErrorList {
 	r, o := obj.(*ark.Restore), old.(*ark.Restore)
 	allErrs := validation.ValidateRestoreUpdate(r, o, s.Scope)
-	if len(allErrs) == 0 && (r.Spec.BackupName != o.Spec.BackupName || r.Spec.BackupNamespace != o.Spec.BackupNamespace) {
+	if len(allErrs) == 0 && (r.Spec.BackupName != o.Spec.BackupName || r.Spec.BackupNamespace != o.Spec.BackupNamespace ||
+		!reflect.DeepEqual(r.Spec.ResourceModifier, o.Spec.ResourceModifier)) {
 		allErrs = s.door.validate(ctx, r)
 	}
 	return allErrs

@@ -466,9 +466,30 @@ type RestoreSpec struct {
 	// and the restore ends Previewed. Default false.
 	// +optional
 	Preview bool `json:"preview,omitempty"`
+	// ResourceModifier names a ConfigMap in the restore's namespace whose
+	// one data key holds resource modifier rules: each selects objects by
+	// group-resource, name, namespace, labels and field values, and patches
+	// them (JSON Patch, JSON Merge Patch or strategic merge patch) before
+	// they are created. The ConfigMap is read as the requester when the
+	// restore is created (a missing ConfigMap or a malformed rule is a 422)
+	// and again when it runs; each item's result names the rules applied.
+	// +optional
+	ResourceModifier *ResourceModifierReference `json:"resourceModifier,omitempty"`
 	// Requester is the user who asked for the restore, set by the API server on create.
 	// +optional
 	Requester *UserInfo `json:"requester,omitempty"`
+}
+
+// ResourceModifierReference names a ConfigMap in the restore's namespace,
+// in the shape of a TypedLocalObjectReference, as Velero's restores have it.
+type ResourceModifierReference struct {
+	// APIGroup is empty: a ConfigMap is in the core group.
+	// +optional
+	APIGroup string `json:"apiGroup,omitempty"`
+	// Kind is ConfigMap.
+	Kind string `json:"kind"`
+	// Name is the ConfigMap's name.
+	Name string `json:"name"`
 }
 
 // RestorePhase is where a restore is in its life.

@@ -152,6 +152,11 @@ func (in Progress) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ResourceModifierReference) OpenAPIModelName() string {
+	return "com.heptio.ark.v1.ResourceModifierReference"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in Restore) OpenAPIModelName() string {
 	return "com.heptio.ark.v1.Restore"
 }

@@ -419,6 +419,23 @@ func ValidateRestoreSpec(spec *ark.RestoreSpec, ns string, scope Scope, fldPath 
 		allErrs = append(allErrs, field.NotSupported(fldPath.Child("existingResourcePolicy"), spec.ExistingResourcePolicy,
 			[]ark.ExistingResourcePolicy{ark.ExistingResourcePolicyNone, ark.ExistingResourcePolicyUpdate}))
 	}
+	if ref := spec.ResourceModifier; ref != nil {
+		refPath := fldPath.Child("resourceModifier")
+		if ref.APIGroup != "" {
+			allErrs = append(allErrs, field.Invalid(refPath.Child("apiGroup"), ref.APIGroup, "must be empty: a ConfigMap is in the core group"))
+		}
+		if ref.Kind != "ConfigMap" {
+			allErrs = append(allErrs, field.NotSupported(refPath.Child("kind"), ref.Kind, []string{"ConfigMap"}))
+		}
+		if ref.Name == "" {
+			allErrs = append(allErrs, field.Required(refPath.Child("name"), "the ConfigMap, in the restore's namespace, that holds the rules"))
+		}
+		for _, msg := range apimachineryvalidation.NameIsDNSSubdomain(ref.Name, false) {
+			if ref.Name != "" {
+				allErrs = append(allErrs, field.Invalid(refPath.Child("name"), ref.Name, msg))
+			}
+		}
+	}
 	if scope.confined(ns) {
 		allErrs = append(allErrs, noClusterScoped(spec.IncludedResources, ns, scope, fldPath.Child("includedResources"))...)
 		allErrs = append(allErrs, confineNamespaces(spec.IncludedNamespaces, ns, spec.NamespaceMapping, fldPath.Child("includedNamespaces"))...)

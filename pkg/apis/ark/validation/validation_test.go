@@ -692,6 +692,26 @@ func TestValidateRestore(t *testing.T) {
 			restore: newRestore(homeNS, func(s *ark.RestoreSpec) { s.ExistingResourcePolicy = ark.ExistingResourcePolicyNone }),
 		},
 		{
+			name: "resource modifier ConfigMap",
+			restore: newRestore(homeNS, func(s *ark.RestoreSpec) {
+				s.ResourceModifier = &ark.ResourceModifierReference{Kind: "ConfigMap", Name: "mods"}
+			}),
+		},
+		{
+			name: "resource modifier of another kind, group, or no name",
+			restore: newRestore(homeNS, func(s *ark.RestoreSpec) {
+				s.ResourceModifier = &ark.ResourceModifierReference{APIGroup: "apps", Kind: "Secret"}
+			}),
+			want: []wantErr{invalid("spec.resourceModifier.apiGroup"), notSupported("spec.resourceModifier.kind"), required("spec.resourceModifier.name")},
+		},
+		{
+			name: "resource modifier with an invalid name",
+			restore: newRestore(homeNS, func(s *ark.RestoreSpec) {
+				s.ResourceModifier = &ark.ResourceModifierReference{Kind: "ConfigMap", Name: "Bad_Name"}
+			}),
+			want: []wantErr{invalid("spec.resourceModifier.name")},
+		},
+		{
 			name:    "both backupName and scheduleName",
 			restore: newRestore(homeNS, func(s *ark.RestoreSpec) { s.ScheduleName = "daily" }),
 			want:    []wantErr{invalid("spec.scheduleName").with("backupName")},
