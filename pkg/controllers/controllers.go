@@ -191,8 +191,9 @@ func Run(ctx context.Context, cfg Config) error {
 					HomeNamespace:    cfg.HomeNamespace,
 					HostPath:         &snapshot.HostPath{Store: store, RestoreDirs: cfg.HostPathRestoreDirs},
 					ClaimBindTimeout: cfg.ClaimBindTimeout,
+					Hooks:            &hooks.PodExec{Config: user.Config, Client: user.Kube},
 				}
-			}}
+			}, tenantHookTimeout: cfg.TenantLimits.MaxHookTimeout, home: cfg.HomeNamespace}
 		})
 		scope := validation.Scope{HomeNamespace: cfg.HomeNamespace, Tenant: cfg.TenantLimits, ClusterScoped: resourcescope.New(kube.Discovery()).ClusterScoped}
 		backups.Scope, restores.Scope = scope, scope
@@ -316,6 +317,9 @@ type restoreAs struct {
 	factory   *requester.Factory
 	locations *locations.Set
 	engine    func(user *requester.Clients, store, files objectstore.Store) *restore.Restorer
+	// tenantHookTimeout bounds the restore hooks of restores outside home.
+	tenantHookTimeout time.Duration
+	home              string
 }
 
 func (e restoreAs) Run(ctx context.Context, r *arkv1.Restore, b *arkv1.Backup, progress restore.ProgressFunc) (restore.Outcome, error) {
@@ -343,5 +347,8 @@ func (e restoreAs) Run(ctx context.Context, r *arkv1.Restore, b *arkv1.Backup, p
 	engine.LegacySnapshots = b.Status.VolumeBackups
 	engine.Unsigned = b.Annotations[provenance.ClusterAnnotation] == ""
 	engine.Format = loc.Format
+	if r.Namespace != e.home {
+		engine.MaxHookTimeout = e.tenantHookTimeout
+	}
 	return engine.Run(ctx, r, b.Name, progress)
 }

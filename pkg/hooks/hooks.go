@@ -45,6 +45,8 @@ type Hook struct {
 	Command   []string
 	OnError   arkv1.HookErrorMode
 	Timeout   time.Duration
+	// Wait bounds how long a restore hook waits for its container to run.
+	Wait time.Duration
 }
 
 // Pod is what hook selection needs to know of a pod.
@@ -100,21 +102,33 @@ func For(spec arkv1.BackupHooks, pod Pod, phase Phase) ([]Hook, error) {
 	return out, nil
 }
 
+// filters are a hook spec's selection of pods, the same for backups and
+// restores.
+type filters struct {
+	includedNamespaces, excludedNamespaces []string
+	includedResources, excludedResources   []string
+	labelSelector                          *metav1.LabelSelector
+}
+
 // matches applies a hook spec's namespace, resource and label filters to a pod.
 func matches(rh arkv1.BackupResourceHookSpec, pod Pod) (bool, error) {
-	inc, exc := sets.New(rh.IncludedNamespaces...), sets.New(rh.ExcludedNamespaces...)
+	return filters{rh.IncludedNamespaces, rh.ExcludedNamespaces, rh.IncludedResources, rh.ExcludedResources, rh.LabelSelector}.match(pod)
+}
+
+func (f filters) match(pod Pod) (bool, error) {
+	inc, exc := sets.New(f.includedNamespaces...), sets.New(f.excludedNamespaces...)
 	if exc.Has(pod.Namespace) || (inc.Len() > 0 && !inc.Has("*") && !inc.Has(pod.Namespace)) {
 		return false, nil
 	}
 	// Hooks run in pods: a spec that names resources must include pods.
-	if len(rh.IncludedResources) > 0 && !anyPods(rh.IncludedResources) {
+	if len(f.includedResources) > 0 && !anyPods(f.includedResources) {
 		return false, nil
 	}
-	if anyPods(rh.ExcludedResources) {
+	if anyPods(f.excludedResources) {
 		return false, nil
 	}
-	if rh.LabelSelector != nil {
-		sel, err := metav1.LabelSelectorAsSelector(rh.LabelSelector)
+	if f.labelSelector != nil {
+		sel, err := metav1.LabelSelectorAsSelector(f.labelSelector)
 		if err != nil {
 			return false, err
 		}
@@ -144,15 +158,9 @@ func fromAnnotations(pod Pod, phase Phase) (Hook, bool, error) {
 		return Hook{}, false, nil
 	}
 	h := Hook{Name: "annotation", Container: pod.Annotations[prefix+annContainer]}
-	if strings.HasPrefix(strings.TrimSpace(command), "[") {
-		if err := json.Unmarshal([]byte(command), &h.Command); err != nil {
-			return Hook{}, false, fmt.Errorf("pod %s/%s: annotation %s%s is not a JSON array of strings: %w", pod.Namespace, pod.Name, prefix, annCommand, err)
-		}
-	} else if command != "" {
-		h.Command = []string{command}
-	}
-	if len(h.Command) == 0 {
-		return Hook{}, false, fmt.Errorf("pod %s/%s: annotation %s%s is empty", pod.Namespace, pod.Name, prefix, annCommand)
+	var err error
+	if h.Command, err = parseCommand(pod, prefix+annCommand, command); err != nil {
+		return Hook{}, false, err
 	}
 	switch mode := arkv1.HookErrorMode(pod.Annotations[prefix+annOnError]); mode {
 	case "", arkv1.HookErrorModeContinue, arkv1.HookErrorModeFail:
@@ -169,6 +177,23 @@ func fromAnnotations(pod Pod, phase Phase) (Hook, bool, error) {
 	}
 	defaults(&h, pod)
 	return h, true, nil
+}
+
+// parseCommand reads a command annotation: a JSON array
+// (["/bin/sh","-c","sync"]) or a single word.
+func parseCommand(pod Pod, key, command string) ([]string, error) {
+	var out []string
+	if strings.HasPrefix(strings.TrimSpace(command), "[") {
+		if err := json.Unmarshal([]byte(command), &out); err != nil {
+			return nil, fmt.Errorf("pod %s/%s: annotation %s is not a JSON array of strings: %w", pod.Namespace, pod.Name, key, err)
+		}
+	} else if command != "" {
+		out = []string{command}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("pod %s/%s: annotation %s is empty", pod.Namespace, pod.Name, key)
+	}
+	return out, nil
 }
 
 // defaults fills in the pod's first container, Fail and 30s.

@@ -783,6 +783,7 @@ func (f *fixture) actions(verb string) []clienttesting.Action {
 
 type resultsDoc struct {
 	Items   []ItemResult `json:"items"`
+	Hooks   []HookResult `json:"hooks"`
 	Summary Summary      `json:"summary"`
 	raw     []map[string]any
 }

@@ -22,6 +22,7 @@ import (
 
 	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
 	"github.com/arkproject/ark/pkg/backupstore"
+	"github.com/arkproject/ark/pkg/hooks"
 	"github.com/arkproject/ark/pkg/objectstore"
 	"github.com/arkproject/ark/pkg/resourcescope"
 	"github.com/arkproject/ark/pkg/restore/archive"
@@ -109,6 +110,12 @@ type Restorer struct {
 	// Format is the layout of Store's backups: Ark's (the zero value) or
 	// a Velero server's.
 	Format backupstore.Format
+	// Hooks runs the exec restore hooks in restored pods, as the
+	// requester; nil reports each as failed ("cannot run hooks").
+	Hooks hooks.Executor
+	// MaxHookTimeout, when positive, bounds how long an exec hook waits
+	// and runs (tenant restores).
+	MaxHookTimeout time.Duration
 }
 
 // sourceFormat says how the backup's folder is laid out: the location's
@@ -222,6 +229,8 @@ type run struct {
 	csi *veleroCSI
 	// modifiers are the restore's resource modifier rules; nil for none.
 	modifiers *modifiers.Set
+	// hooks runs the exec hooks of restored pods.
+	hooks hookRunner
 	// volumeCopies and volumeUnavailable say, by restored claim
 	// ("ns/name"), which copy of its volume it binds to, or why it cannot
 	// be restored (see restoreExistingVolume).
@@ -341,6 +350,7 @@ func (r *Restorer) Run(ctx context.Context, restore *arkv1.Restore, backup strin
 		snapshots:    snapshots,
 		velero:       velero,
 		modifiers:    mods,
+		hooks:        hookRunner{sem: make(chan struct{}, maxHookWorkers)},
 		volumeCopies: map[string]string{}, volumeUnavailable: map[string]string{},
 		progressPending: make(chan struct{}, 1),
 	}
@@ -371,6 +381,8 @@ func (r *Restorer) Run(ctx context.Context, restore *arkv1.Restore, backup strin
 	stopProgress := run.startProgress()
 	runErr := run.restoreAll(ctx, index)
 	stopProgress()
+	// Even after a failure: hooks already started write into the results.
+	run.waitHooks()
 	if runErr == nil && !restore.Spec.Preview {
 		run.waitClaimsBound(ctx)
 	}
@@ -718,6 +730,12 @@ func (r *run) restoreItem(ctx context.Context, kind string, api apiResource, it 
 	if res.Modifiers, err = r.modify(kind, obj); err != nil {
 		return fail("%v", err)
 	}
+	var execHooks []hooks.Hook
+	if kind == "pods" {
+		if execHooks, res.Hooks, err = r.podHooks(obj); err != nil {
+			return fail("restore hooks: %v", err)
+		}
+	}
 	if kind == "persistentvolumeclaims" && (r.restore.Spec.RestorePVs == nil || *r.restore.Spec.RestorePVs) {
 		if err := r.claimFromSnapshot(obj); err != nil {
 			return fail("%v", err)
@@ -770,6 +788,9 @@ func (r *run) restoreItem(ctx context.Context, kind string, api apiResource, it 
 	case err == nil:
 		res.Action = ActionCreated
 		r.remember(ctx, kind, oldUID, created)
+		if len(execHooks) > 0 {
+			r.startExecHooks(ctx, podOf(obj), execHooks)
+		}
 		if kind == "persistentvolumes" {
 			note, err := r.restoreVolumeData(ctx, full, obj.GetName())
 			res.Note = note

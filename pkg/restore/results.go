@@ -38,6 +38,9 @@ type ItemResult struct {
 	// Warning is a warning about an item whatever became of it: e.g. that
 	// the data of a Velero backup's volume is not restored.
 	Warning string `json:"warning,omitempty"`
+	// Hooks says what restore hooks did to a pod before it was created (its
+	// exec hooks' results are under "hooks" in the document).
+	Hooks []string `json:"hooks,omitempty"`
 	// Modifiers names the resource modifier rules applied to the object
 	// before it was created.
 	Modifiers []string `json:"modifiers,omitempty"`
@@ -57,6 +60,9 @@ type Summary struct {
 	Failed   int `json:"failed"`
 	Warnings int `json:"warnings"`
 	Errors   int `json:"errors"`
+	// HooksRun and HooksFailed count the exec hooks of restored pods.
+	HooksRun    int `json:"hooksRun,omitempty"`
+	HooksFailed int `json:"hooksFailed,omitempty"`
 	// Preview counts the items of a preview by what a restore would do.
 	Preview *arkv1.RestorePreview `json:"preview,omitempty"`
 }
@@ -72,6 +78,9 @@ type results struct {
 	err     error
 	summary Summary
 	restore string
+	// hooks are the exec hooks' results, written after the items: they
+	// finish after their pods' items, and are few.
+	hooks []HookResult
 }
 
 func newResults(resultsW, logW io.Writer, restore string) *results {
@@ -186,6 +195,35 @@ func (r *results) previewItem(res ItemResult, where string) {
 	}
 }
 
+// hookOutputLimit caps what the results keep of a hook's output.
+const hookOutputLimit = 4 << 10
+
+// hook records an exec hook's outcome: a failed Fail hook is an error of the
+// restore, a failed Continue hook a warning.
+func (r *results) hook(h HookResult) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(h.Stdout) > hookOutputLimit {
+		h.Stdout = h.Stdout[:hookOutputLimit] + " [truncated]"
+	}
+	r.hooks = append(r.hooks, h)
+	r.summary.HooksRun++
+	where := h.Namespace + "/" + h.Pod
+	if h.Outcome == HookSucceeded {
+		// Quoted: the output is the pod's, and must not forge log lines.
+		r.logf("info", "exec hook %s in pod %s container %s succeeded; it printed %q", h.Hook, where, h.Container, h.Stdout)
+		return
+	}
+	r.summary.HooksFailed++
+	if h.OnError == string(arkv1.HookErrorModeFail) {
+		r.summary.Errors++
+		r.logf("error", "exec hook %s in pod %s failed: %s", h.Hook, where, h.Error)
+		return
+	}
+	r.summary.Warnings++
+	r.logf("warning", "exec hook %s in pod %s failed (onError Continue): %s", h.Hook, where, h.Error)
+}
+
 // infof logs progress.
 func (r *results) infof(format string, args ...any) {
 	r.mu.Lock()
@@ -212,8 +250,13 @@ func (r *results) counts() Summary {
 func (r *results) close() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.printf("\n]")
+	if len(r.hooks) > 0 {
+		data, _ := json.Marshal(r.hooks)
+		r.printf(",\"hooks\":%s", data)
+	}
 	data, _ := json.Marshal(r.summary)
-	r.printf("\n],\"summary\":%s}\n", data)
+	r.printf(",\"summary\":%s}\n", data)
 	if r.err != nil {
 		return r.err
 	}

@@ -2,6 +2,7 @@ package ark
 
 import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 )
 
 // +genclient
@@ -312,8 +313,46 @@ type RestoreSpec struct {
 	Preview bool
 	// ResourceModifier names the ConfigMap of patch rules: see the v1 type.
 	ResourceModifier *ResourceModifierReference
+	// Hooks run in the pods the restore creates: see the v1 type.
+	Hooks RestoreHooks
 	// Requester is the user who asked for the restore, set by the API server on create.
 	Requester *UserInfo
+}
+
+// RestoreHooks holds the hooks of a restore.
+type RestoreHooks struct {
+	Resources []RestoreResourceHookSpec
+}
+
+// RestoreResourceHookSpec selects restored pods and says which hooks run in them.
+type RestoreResourceHookSpec struct {
+	Name               string
+	IncludedNamespaces []string
+	ExcludedNamespaces []string
+	IncludedResources  []string
+	ExcludedResources  []string
+	LabelSelector      *metav1.LabelSelector
+	PostHooks          []RestoreResourceHook
+}
+
+// RestoreResourceHook is one hook: exactly one of Exec and Init.
+type RestoreResourceHook struct {
+	Exec *ExecRestoreHook
+	Init *InitRestoreHook
+}
+
+// ExecRestoreHook runs a command in a restored pod once it runs.
+type ExecRestoreHook struct {
+	Container   string
+	Command     []string
+	OnError     HookErrorMode
+	ExecTimeout metav1.Duration
+	WaitTimeout metav1.Duration
+}
+
+// InitRestoreHook adds init containers to a restored pod.
+type InitRestoreHook struct {
+	InitContainers []runtime.RawExtension
 }
 
 // ResourceModifierReference names a ConfigMap in the restore's namespace.

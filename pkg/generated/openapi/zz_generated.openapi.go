@@ -57,12 +57,17 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1.DownloadRequestStatus{}.OpenAPIModelName():         schema_pkg_apis_ark_v1_DownloadRequestStatus(ref),
 		v1.DownloadTarget{}.OpenAPIModelName():                schema_pkg_apis_ark_v1_DownloadTarget(ref),
 		v1.ExecHook{}.OpenAPIModelName():                      schema_pkg_apis_ark_v1_ExecHook(ref),
+		v1.ExecRestoreHook{}.OpenAPIModelName():               schema_pkg_apis_ark_v1_ExecRestoreHook(ref),
+		v1.InitRestoreHook{}.OpenAPIModelName():               schema_pkg_apis_ark_v1_InitRestoreHook(ref),
 		v1.ObjectStorageLocation{}.OpenAPIModelName():         schema_pkg_apis_ark_v1_ObjectStorageLocation(ref),
 		v1.Progress{}.OpenAPIModelName():                      schema_pkg_apis_ark_v1_Progress(ref),
 		v1.ResourceModifierReference{}.OpenAPIModelName():     schema_pkg_apis_ark_v1_ResourceModifierReference(ref),
 		v1.Restore{}.OpenAPIModelName():                       schema_pkg_apis_ark_v1_Restore(ref),
+		v1.RestoreHooks{}.OpenAPIModelName():                  schema_pkg_apis_ark_v1_RestoreHooks(ref),
 		v1.RestoreList{}.OpenAPIModelName():                   schema_pkg_apis_ark_v1_RestoreList(ref),
 		v1.RestorePreview{}.OpenAPIModelName():                schema_pkg_apis_ark_v1_RestorePreview(ref),
+		v1.RestoreResourceHook{}.OpenAPIModelName():           schema_pkg_apis_ark_v1_RestoreResourceHook(ref),
+		v1.RestoreResourceHookSpec{}.OpenAPIModelName():       schema_pkg_apis_ark_v1_RestoreResourceHookSpec(ref),
 		v1.RestoreSpec{}.OpenAPIModelName():                   schema_pkg_apis_ark_v1_RestoreSpec(ref),
 		v1.RestoreStatus{}.OpenAPIModelName():                 schema_pkg_apis_ark_v1_RestoreStatus(ref),
 		v1.Schedule{}.OpenAPIModelName():                      schema_pkg_apis_ark_v1_Schedule(ref),
@@ -1528,6 +1533,101 @@ func schema_pkg_apis_ark_v1_ExecHook(ref common.ReferenceCallback) common.OpenAP
 	}
 }
 
+func schema_pkg_apis_ark_v1_ExecRestoreHook(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "ExecRestoreHook runs a command in a restored pod's container through pods/exec, once the container is running.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"container": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Container is the container to run in; default: the pod's first container.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"command": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Command and its arguments, run without a shell.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Type:   []string{"string"},
+										Format: "",
+									},
+								},
+							},
+						},
+					},
+					"onError": {
+						SchemaProps: spec.SchemaProps{
+							Description: "OnError is Continue (the default, as in Velero: the objects are restored either way) or Fail, which makes the restore PartiallyFailed.",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"execTimeout": {
+						SchemaProps: spec.SchemaProps{
+							Description: "ExecTimeout bounds how long the command may run. Default 30s.",
+							Ref:         ref(metav1.Duration{}.OpenAPIModelName()),
+						},
+					},
+					"waitTimeout": {
+						SchemaProps: spec.SchemaProps{
+							Description: "WaitTimeout bounds how long to wait for the container to run. Default 5m.",
+							Ref:         ref(metav1.Duration{}.OpenAPIModelName()),
+						},
+					},
+				},
+				Required: []string{"command"},
+			},
+		},
+		Dependencies: []string{
+			metav1.Duration{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_ark_v1_InitRestoreHook(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "InitRestoreHook adds init containers to a restored pod, before its own, so data can be prepared before the application starts.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"initContainers": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "InitContainers are core/v1 Containers.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(runtime.RawExtension{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+				},
+				Required: []string{"initContainers"},
+			},
+		},
+		Dependencies: []string{
+			runtime.RawExtension{}.OpenAPIModelName()},
+	}
+}
+
 func schema_pkg_apis_ark_v1_ObjectStorageLocation(ref common.ReferenceCallback) common.OpenAPIDefinition {
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
@@ -1671,6 +1771,39 @@ func schema_pkg_apis_ark_v1_Restore(ref common.ReferenceCallback) common.OpenAPI
 	}
 }
 
+func schema_pkg_apis_ark_v1_RestoreHooks(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "RestoreHooks holds the hooks of a restore.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"resources": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Resources are hook specifications, each applied to the restored pods it selects.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1.RestoreResourceHookSpec{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v1.RestoreResourceHookSpec{}.OpenAPIModelName()},
+	}
+}
+
 func schema_pkg_apis_ark_v1_RestoreList(ref common.ReferenceCallback) common.OpenAPIDefinition {
 	return common.OpenAPIDefinition{
 		Schema: spec.Schema{
@@ -1773,6 +1906,157 @@ func schema_pkg_apis_ark_v1_RestorePreview(ref common.ReferenceCallback) common.
 				},
 			},
 		},
+	}
+}
+
+func schema_pkg_apis_ark_v1_RestoreResourceHook(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "RestoreResourceHook is one hook: exactly one of exec and init.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"exec": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Exec runs a command in a container of the restored pod once it runs.",
+							Ref:         ref(v1.ExecRestoreHook{}.OpenAPIModelName()),
+						},
+					},
+					"init": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Init adds init containers to the restored pod.",
+							Ref:         ref(v1.InitRestoreHook{}.OpenAPIModelName()),
+						},
+					},
+				},
+			},
+		},
+		Dependencies: []string{
+			v1.ExecRestoreHook{}.OpenAPIModelName(), v1.InitRestoreHook{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_ark_v1_RestoreResourceHookSpec(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "RestoreResourceHookSpec selects restored pods and says which hooks run in them. Namespaces are those the pods are restored into (after mapping).",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"name": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Name identifies the hook specification in results and logs.",
+							Default:     "",
+							Type:        []string{"string"},
+							Format:      "",
+						},
+					},
+					"includedNamespaces": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "IncludedNamespaces restricts the hooks to pods restored into these namespaces.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Type:   []string{"string"},
+										Format: "",
+									},
+								},
+							},
+						},
+					},
+					"excludedNamespaces": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "ExcludedNamespaces are namespaces whose restored pods never run these hooks.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Type:   []string{"string"},
+										Format: "",
+									},
+								},
+							},
+						},
+					},
+					"includedResources": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "IncludedResources restricts the hooks to these resources (default: pods).",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Type:   []string{"string"},
+										Format: "",
+									},
+								},
+							},
+						},
+					},
+					"excludedResources": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "ExcludedResources are resources whose items never run these hooks.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Type:   []string{"string"},
+										Format: "",
+									},
+								},
+							},
+						},
+					},
+					"labelSelector": {
+						SchemaProps: spec.SchemaProps{
+							Description: "LabelSelector restricts the hooks to pods whose labels match.",
+							Ref:         ref(metav1.LabelSelector{}.OpenAPIModelName()),
+						},
+					},
+					"postHooks": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "PostHooks run as the pods are restored: init hooks change the pod before it is created, exec hooks run in it once it runs.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(v1.RestoreResourceHook{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
+				},
+				Required: []string{"name"},
+			},
+		},
+		Dependencies: []string{
+			v1.RestoreResourceHook{}.OpenAPIModelName(), metav1.LabelSelector{}.OpenAPIModelName()},
 	}
 }
 
@@ -1935,6 +2219,13 @@ func schema_pkg_apis_ark_v1_RestoreSpec(ref common.ReferenceCallback) common.Ope
 							Ref:         ref(v1.ResourceModifierReference{}.OpenAPIModelName()),
 						},
 					},
+					"hooks": {
+						SchemaProps: spec.SchemaProps{
+							Description: "Hooks run in the pods the restore creates: init containers added to them, and commands run in them once they run. They run as the requester, like a backup's hooks.",
+							Default:     map[string]interface{}{},
+							Ref:         ref(v1.RestoreHooks{}.OpenAPIModelName()),
+						},
+					},
 					"requester": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Requester is the user who asked for the restore, set by the API server on create.",
@@ -1945,7 +2236,7 @@ func schema_pkg_apis_ark_v1_RestoreSpec(ref common.ReferenceCallback) common.Ope
 			},
 		},
 		Dependencies: []string{
-			v1.ResourceModifierReference{}.OpenAPIModelName(), v1.UserInfo{}.OpenAPIModelName(), metav1.LabelSelector{}.OpenAPIModelName()},
+			v1.ResourceModifierReference{}.OpenAPIModelName(), v1.RestoreHooks{}.OpenAPIModelName(), v1.UserInfo{}.OpenAPIModelName(), metav1.LabelSelector{}.OpenAPIModelName()},
 	}
 }
 

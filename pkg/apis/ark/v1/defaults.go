@@ -45,6 +45,24 @@ func SetDefaults_ExecHook(obj *ExecHook) {
 	}
 }
 
+// DefaultRestoreHookWait bounds how long an exec restore hook waits for its
+// container to run, when it names no waitTimeout.
+const DefaultRestoreHookWait = 5 * time.Minute
+
+// SetDefaults_ExecRestoreHook lets a failed restore hook be a warning, as in
+// Velero (the objects are restored either way), and bounds its waits.
+func SetDefaults_ExecRestoreHook(obj *ExecRestoreHook) {
+	if obj.OnError == "" {
+		obj.OnError = HookErrorModeContinue
+	}
+	if obj.ExecTimeout.Duration == 0 {
+		obj.ExecTimeout = metav1.Duration{Duration: DefaultHookTimeout}
+	}
+	if obj.WaitTimeout.Duration == 0 {
+		obj.WaitTimeout = metav1.Duration{Duration: DefaultRestoreHookWait}
+	}
+}
+
 // SetDefaults_RestoreSpec restores volumes and leaves existing objects alone
 // unless told otherwise.
 func SetDefaults_RestoreSpec(obj *RestoreSpec) {

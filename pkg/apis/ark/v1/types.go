@@ -2,6 +2,7 @@ package v1
 
 import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 )
 
 // Well-known labels and annotations Ark reads or writes.
@@ -475,9 +476,94 @@ type RestoreSpec struct {
 	// and again when it runs; each item's result names the rules applied.
 	// +optional
 	ResourceModifier *ResourceModifierReference `json:"resourceModifier,omitempty"`
+	// Hooks run in the pods the restore creates: init containers added to
+	// them, and commands run in them once they run. They run as the
+	// requester, like a backup's hooks.
+	// +optional
+	Hooks RestoreHooks `json:"hooks,omitempty"`
 	// Requester is the user who asked for the restore, set by the API server on create.
 	// +optional
 	Requester *UserInfo `json:"requester,omitempty"`
+}
+
+// RestoreHooks holds the hooks of a restore.
+type RestoreHooks struct {
+	// Resources are hook specifications, each applied to the restored pods
+	// it selects.
+	// +optional
+	// +listType=atomic
+	Resources []RestoreResourceHookSpec `json:"resources,omitempty"`
+}
+
+// RestoreResourceHookSpec selects restored pods and says which hooks run in
+// them. Namespaces are those the pods are restored into (after mapping).
+type RestoreResourceHookSpec struct {
+	// Name identifies the hook specification in results and logs.
+	Name string `json:"name"`
+	// IncludedNamespaces restricts the hooks to pods restored into these namespaces.
+	// +optional
+	// +listType=atomic
+	IncludedNamespaces []string `json:"includedNamespaces,omitempty"`
+	// ExcludedNamespaces are namespaces whose restored pods never run these hooks.
+	// +optional
+	// +listType=atomic
+	ExcludedNamespaces []string `json:"excludedNamespaces,omitempty"`
+	// IncludedResources restricts the hooks to these resources (default: pods).
+	// +optional
+	// +listType=atomic
+	IncludedResources []string `json:"includedResources,omitempty"`
+	// ExcludedResources are resources whose items never run these hooks.
+	// +optional
+	// +listType=atomic
+	ExcludedResources []string `json:"excludedResources,omitempty"`
+	// LabelSelector restricts the hooks to pods whose labels match.
+	// +optional
+	LabelSelector *metav1.LabelSelector `json:"labelSelector,omitempty"`
+	// PostHooks run as the pods are restored: init hooks change the pod
+	// before it is created, exec hooks run in it once it runs.
+	// +optional
+	// +listType=atomic
+	PostHooks []RestoreResourceHook `json:"postHooks,omitempty"`
+}
+
+// RestoreResourceHook is one hook: exactly one of exec and init.
+type RestoreResourceHook struct {
+	// Exec runs a command in a container of the restored pod once it runs.
+	// +optional
+	Exec *ExecRestoreHook `json:"exec,omitempty"`
+	// Init adds init containers to the restored pod.
+	// +optional
+	Init *InitRestoreHook `json:"init,omitempty"`
+}
+
+// ExecRestoreHook runs a command in a restored pod's container through
+// pods/exec, once the container is running.
+type ExecRestoreHook struct {
+	// Container is the container to run in; default: the pod's first container.
+	// +optional
+	Container string `json:"container,omitempty"`
+	// Command and its arguments, run without a shell.
+	// +listType=atomic
+	Command []string `json:"command"`
+	// OnError is Continue (the default, as in Velero: the objects are
+	// restored either way) or Fail, which makes the restore PartiallyFailed.
+	// +optional
+	OnError HookErrorMode `json:"onError,omitempty"`
+	// ExecTimeout bounds how long the command may run. Default 30s.
+	// +optional
+	ExecTimeout metav1.Duration `json:"execTimeout,omitempty"`
+	// WaitTimeout bounds how long to wait for the container to run.
+	// Default 5m.
+	// +optional
+	WaitTimeout metav1.Duration `json:"waitTimeout,omitempty"`
+}
+
+// InitRestoreHook adds init containers to a restored pod, before its own,
+// so data can be prepared before the application starts.
+type InitRestoreHook struct {
+	// InitContainers are core/v1 Containers.
+	// +listType=atomic
+	InitContainers []runtime.RawExtension `json:"initContainers"`
 }
 
 // ResourceModifierReference names a ConfigMap in the restore's namespace,

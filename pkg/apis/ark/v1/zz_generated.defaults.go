@@ -86,6 +86,15 @@ func SetObjectDefaults_BackupStorageLocationList(in *BackupStorageLocationList) 
 
 func SetObjectDefaults_Restore(in *Restore) {
 	SetDefaults_RestoreSpec(&in.Spec)
+	for i := range in.Spec.Hooks.Resources {
+		a := &in.Spec.Hooks.Resources[i]
+		for j := range a.PostHooks {
+			b := &a.PostHooks[j]
+			if b.Exec != nil {
+				SetDefaults_ExecRestoreHook(b.Exec)
+			}
+		}
+	}
 }
 
 func SetObjectDefaults_RestoreList(in *RestoreList) {

@@ -142,6 +142,16 @@ func (in ExecHook) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in ExecRestoreHook) OpenAPIModelName() string {
+	return "com.heptio.ark.v1.ExecRestoreHook"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in InitRestoreHook) OpenAPIModelName() string {
+	return "com.heptio.ark.v1.InitRestoreHook"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in ObjectStorageLocation) OpenAPIModelName() string {
 	return "com.heptio.ark.v1.ObjectStorageLocation"
 }
@@ -162,6 +172,11 @@ func (in Restore) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in RestoreHooks) OpenAPIModelName() string {
+	return "com.heptio.ark.v1.RestoreHooks"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in RestoreList) OpenAPIModelName() string {
 	return "com.heptio.ark.v1.RestoreList"
 }
@@ -169,6 +184,16 @@ func (in RestoreList) OpenAPIModelName() string {
 // OpenAPIModelName returns the OpenAPI model name for this type.
 func (in RestorePreview) OpenAPIModelName() string {
 	return "com.heptio.ark.v1.RestorePreview"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in RestoreResourceHook) OpenAPIModelName() string {
+	return "com.heptio.ark.v1.RestoreResourceHook"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in RestoreResourceHookSpec) OpenAPIModelName() string {
+	return "com.heptio.ark.v1.RestoreResourceHookSpec"
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.

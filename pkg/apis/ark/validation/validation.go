@@ -332,6 +332,46 @@ func validateExecHook(e *ark.ExecHook, fldPath *field.Path) field.ErrorList {
 	return allErrs
 }
 
+// validateRestoreHooks checks a restore's hooks as validateHooks does a
+// backup's; an init hook's containers must decode as containers.
+func validateRestoreHooks(hooks *ark.RestoreHooks, scope Scope, fldPath *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	names := sets.New[string]()
+	for i, h := range hooks.Resources {
+		p := fldPath.Child("resources").Index(i)
+		if h.Name == "" {
+			allErrs = append(allErrs, field.Required(p.Child("name"), ""))
+		} else if names.Has(h.Name) {
+			allErrs = append(allErrs, field.Duplicate(p.Child("name"), h.Name))
+		}
+		names.Insert(h.Name)
+		allErrs = append(allErrs, validateNamespaceFilters(h.IncludedNamespaces, h.ExcludedNamespaces, p)...)
+		allErrs = append(allErrs, validateResourceFilters(h.IncludedResources, h.ExcludedResources, scope, p)...)
+		allErrs = append(allErrs, labelSelector(h.LabelSelector, p.Child("labelSelector"))...)
+		for j, hook := range h.PostHooks {
+			hp := p.Child("postHooks").Index(j)
+			switch {
+			case (hook.Exec == nil) == (hook.Init == nil):
+				allErrs = append(allErrs, field.Invalid(hp, "", "set exactly one of exec and init"))
+			case hook.Exec != nil:
+				e := hook.Exec
+				allErrs = append(allErrs, validateExecHook(&ark.ExecHook{Container: e.Container, Command: e.Command, OnError: e.OnError, Timeout: e.ExecTimeout}, hp.Child("exec"))...)
+				if e.WaitTimeout.Duration < 0 {
+					allErrs = append(allErrs, field.Invalid(hp.Child("exec", "waitTimeout"), e.WaitTimeout.Duration.String(), "must not be negative"))
+				}
+			default:
+				if len(hook.Init.InitContainers) == 0 {
+					allErrs = append(allErrs, field.Required(hp.Child("init", "initContainers"), ""))
+				}
+				if _, err := ark.DecodeContainers(hook.Init.InitContainers); err != nil {
+					allErrs = append(allErrs, field.Invalid(hp.Child("init", "initContainers"), "", err.Error()))
+				}
+			}
+		}
+	}
+	return allErrs
+}
+
 // ValidateRestore validates a new Restore.
 func ValidateRestore(r *ark.Restore, scope Scope) field.ErrorList {
 	allErrs := apimachineryvalidation.ValidateObjectMeta(&r.ObjectMeta, true, apimachineryvalidation.NameIsDNSSubdomain, field.NewPath("metadata"))
@@ -419,6 +459,7 @@ func ValidateRestoreSpec(spec *ark.RestoreSpec, ns string, scope Scope, fldPath 
 		allErrs = append(allErrs, field.NotSupported(fldPath.Child("existingResourcePolicy"), spec.ExistingResourcePolicy,
 			[]ark.ExistingResourcePolicy{ark.ExistingResourcePolicyNone, ark.ExistingResourcePolicyUpdate}))
 	}
+	allErrs = append(allErrs, validateRestoreHooks(&spec.Hooks, scope, fldPath.Child("hooks"))...)
 	if ref := spec.ResourceModifier; ref != nil {
 		refPath := fldPath.Child("resourceModifier")
 		if ref.APIGroup != "" {
@@ -439,6 +480,21 @@ func ValidateRestoreSpec(spec *ark.RestoreSpec, ns string, scope Scope, fldPath 
 	if scope.confined(ns) {
 		allErrs = append(allErrs, noClusterScoped(spec.IncludedResources, ns, scope, fldPath.Child("includedResources"))...)
 		allErrs = append(allErrs, confineNamespaces(spec.IncludedNamespaces, ns, spec.NamespaceMapping, fldPath.Child("includedNamespaces"))...)
+		if limit := scope.Tenant.MaxHookTimeout; limit > 0 {
+			for i, h := range spec.Hooks.Resources {
+				for j, hook := range h.PostHooks {
+					if hook.Exec == nil {
+						continue
+					}
+					p := fldPath.Child("hooks", "resources").Index(i).Child("postHooks").Index(j).Child("exec")
+					for name, d := range map[string]time.Duration{"execTimeout": hook.Exec.ExecTimeout.Duration, "waitTimeout": hook.Exec.WaitTimeout.Duration} {
+						if d > limit {
+							allErrs = append(allErrs, field.Invalid(p.Child(name), d.String(), fmt.Sprintf("a hook of a restore in namespace %q may wait or run at most %s", ns, limit)))
+						}
+					}
+				}
+			}
+		}
 		if spec.IncludeClusterResources != nil && *spec.IncludeClusterResources {
 			allErrs = append(allErrs, field.Forbidden(fldPath.Child("includeClusterResources"), clusterForbidden(ns, scope)))
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/arkproject/ark/pkg/apis/ark"
@@ -690,6 +691,36 @@ func TestValidateRestore(t *testing.T) {
 		{
 			name:    "existingResourcePolicy none",
 			restore: newRestore(homeNS, func(s *ark.RestoreSpec) { s.ExistingResourcePolicy = ark.ExistingResourcePolicyNone }),
+		},
+		{
+			name: "restore hooks",
+			restore: newRestore(homeNS, func(s *ark.RestoreSpec) {
+				s.Hooks.Resources = []ark.RestoreResourceHookSpec{{Name: "h", PostHooks: []ark.RestoreResourceHook{
+					{Init: &ark.InitRestoreHook{InitContainers: []runtime.RawExtension{{Raw: []byte(`{"name":"i","image":"busybox","command":["true"]}`)}}}},
+					{Exec: &ark.ExecRestoreHook{Command: []string{"true"}, OnError: ark.HookErrorModeFail}},
+				}}}
+			}),
+		},
+		{
+			name: "restore hooks that are malformed",
+			restore: newRestore(homeNS, func(s *ark.RestoreSpec) {
+				s.Hooks.Resources = []ark.RestoreResourceHookSpec{{Name: "h", PostHooks: []ark.RestoreResourceHook{
+					{},
+					{Init: &ark.InitRestoreHook{InitContainers: []runtime.RawExtension{{Raw: []byte(`{"name":"i","image":"busybox","comand":["true"]}`)}}}},
+					{Init: &ark.InitRestoreHook{InitContainers: []runtime.RawExtension{{Raw: []byte(`{"name":"i"}`)}}}},
+					{Exec: &ark.ExecRestoreHook{OnError: "Maybe", WaitTimeout: metav1.Duration{Duration: -time.Second}}},
+				}}, {PostHooks: []ark.RestoreResourceHook{{Init: &ark.InitRestoreHook{}}}}}
+			}),
+			want: []wantErr{
+				invalid("spec.hooks.resources[0].postHooks[0]").with("exactly one of exec and init"),
+				invalid("spec.hooks.resources[0].postHooks[1].init.initContainers").with(`unknown field "comand"`),
+				invalid("spec.hooks.resources[0].postHooks[2].init.initContainers").with("needs a name and an image"),
+				required("spec.hooks.resources[0].postHooks[3].exec.command"),
+				notSupported("spec.hooks.resources[0].postHooks[3].exec.onError"),
+				invalid("spec.hooks.resources[0].postHooks[3].exec.waitTimeout"),
+				required("spec.hooks.resources[1].name"),
+				required("spec.hooks.resources[1].postHooks[0].init.initContainers"),
+			},
 		},
 		{
 			name: "resource modifier ConfigMap",
