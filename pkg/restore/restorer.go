@@ -585,7 +585,9 @@ func (r *run) restoreKind(ctx context.Context, kind string, items []archive.Item
 // that all workers would otherwise pause for.
 func (r *run) finish(res ItemResult) {
 	if res.Action != "" && r.velero != nil {
-		res.Warning = r.velero.warning(res)
+		if w := r.velero.warning(res); w != "" {
+			res.Warning = w
+		}
 	}
 	if r.restore.Spec.Preview {
 		res.Action = previewAction(res)
@@ -719,6 +721,7 @@ func (r *run) restoreItem(ctx context.Context, kind string, api apiResource, it 
 	}
 
 	oldUID := string(obj.GetUID())
+	status, keepStatus := r.statusToRestore(kind, obj)
 	r.uidMu.Lock() // shape reads the UIDs other workers record
 	r.shaper.shape(kind, obj)
 	r.uidMu.Unlock()
@@ -788,6 +791,9 @@ func (r *run) restoreItem(ctx context.Context, kind string, api apiResource, it 
 	case err == nil:
 		res.Action = ActionCreated
 		r.remember(ctx, kind, oldUID, created)
+		if keepStatus {
+			r.restoreStatus(ctx, ri, obj, created.ResourceVersion, status, &res)
+		}
 		if len(execHooks) > 0 {
 			r.startExecHooks(ctx, podOf(obj), execHooks)
 		}
@@ -847,6 +853,9 @@ func (r *run) restoreItem(ctx context.Context, kind string, api apiResource, it 
 		}
 		res.Action = ActionUpdated
 		r.remember(ctx, kind, oldUID, metadataOf(updated))
+		if keepStatus {
+			r.restoreStatus(ctx, ri, obj, updated.GetResourceVersion(), status, &res)
+		}
 		return res
 	default:
 		return failAPI(err, "%v", err)
@@ -910,7 +919,7 @@ func (r *run) remember(ctx context.Context, kind, oldUID string, created *metav1
 
 // metadataOf is what remember needs of an object the API server returned.
 func metadataOf(u *unstructured.Unstructured) *metav1.ObjectMeta {
-	return &metav1.ObjectMeta{UID: u.GetUID(), Namespace: u.GetNamespace(), Name: u.GetName()}
+	return &metav1.ObjectMeta{UID: u.GetUID(), Namespace: u.GetNamespace(), Name: u.GetName(), ResourceVersion: u.GetResourceVersion()}
 }
 
 // wantClusterScoped decides whether a cluster-scoped item is restored:

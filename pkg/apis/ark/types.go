@@ -315,8 +315,16 @@ type RestoreSpec struct {
 	ResourceModifier *ResourceModifierReference
 	// Hooks run in the pods the restore creates: see the v1 type.
 	Hooks RestoreHooks
+	// RestoreStatus says which resources get their status back: see the v1 type.
+	RestoreStatus *RestoreStatusSpec
 	// Requester is the user who asked for the restore, set by the API server on create.
 	Requester *UserInfo
+}
+
+// RestoreStatusSpec selects the resources whose status is restored.
+type RestoreStatusSpec struct {
+	IncludedResources []string
+	ExcludedResources []string
 }
 
 // RestoreHooks holds the hooks of a restore.

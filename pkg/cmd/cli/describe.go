@@ -159,6 +159,15 @@ func describeRestore(w io.Writer, r *arkv1.Restore) {
 		if r.Spec.Preview {
 			d.line("Preview", "true (nothing is changed)")
 		}
+		if rs := r.Spec.RestoreStatus; rs != nil {
+			d.line("Status restored for", listOr(rs.IncludedResources, "<none>"))
+			if len(rs.ExcludedResources) > 0 {
+				d.line("Status not restored for", listOr(rs.ExcludedResources, "<none>"))
+			}
+		}
+		if n := len(r.Spec.Hooks.Resources); n > 0 {
+			d.line("Hooks", fmt.Sprintf("%d hook specifications (results list each exec hook's outcome)", n))
+		}
 		if m := r.Spec.ResourceModifier; m != nil {
 			d.line("Resource modifiers", m.Kind+"/"+m.Name)
 		}

@@ -36,7 +36,7 @@ func DefaultRestoreName(source string, now time.Time) string {
 func newRestoreCreate(env *Env) *cobra.Command {
 	var flags filterFlags
 	var fromBackup, fromSchedule, policy, modifierConfigMap string
-	var mappings []string
+	var mappings, statusInclude, statusExclude []string
 	var restoreVolumes, wait, preview bool
 	cmd := &cobra.Command{
 		Use:   "create [NAME] --from-backup [NAMESPACE/]BACKUP | --from-schedule [NAMESPACE/]SCHEDULE",
@@ -83,6 +83,9 @@ func newRestoreCreate(env *Env) *cobra.Command {
 					Preview:                 preview,
 				},
 			}
+			if len(statusInclude) > 0 {
+				r.Spec.RestoreStatus = &arkv1.RestoreStatusSpec{IncludedResources: statusInclude, ExcludedResources: statusExclude}
+			}
 			if modifierConfigMap != "" {
 				r.Spec.ResourceModifier = &arkv1.ResourceModifierReference{Kind: "ConfigMap", Name: modifierConfigMap}
 			}
@@ -119,6 +122,8 @@ func newRestoreCreate(env *Env) *cobra.Command {
 	cmd.Flags().BoolVar(&restoreVolumes, "restore-volumes", true, "restore persistent volumes from their snapshots")
 	cmd.Flags().StringVar(&policy, "existing-resource-policy", "none", "what to do with objects that exist: none (skip, warn) or update")
 	cmd.Flags().BoolVarP(&wait, "wait", "w", false, "wait for the restore to finish, showing progress")
+	cmd.Flags().StringSliceVar(&statusInclude, "status-include-resources", nil, "resources whose backed-up status is written back after they are created (e.g. widgets.example.com); * for all")
+	cmd.Flags().StringSliceVar(&statusExclude, "status-exclude-resources", nil, "resources whose status is never restored")
 	cmd.Flags().StringVar(&modifierConfigMap, "resource-modifier-configmap", "", "a ConfigMap in the restore's namespace with resource modifier rules that patch objects before they are created (see README)")
 	cmd.Flags().BoolVar(&preview, "preview", false, "only preview: send every create and update with dryRun=All, so the API server checks them and nothing is changed, and report per item what a restore would do")
 	return cmd

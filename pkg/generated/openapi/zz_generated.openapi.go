@@ -70,6 +70,7 @@ func GetOpenAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenA
 		v1.RestoreResourceHookSpec{}.OpenAPIModelName():       schema_pkg_apis_ark_v1_RestoreResourceHookSpec(ref),
 		v1.RestoreSpec{}.OpenAPIModelName():                   schema_pkg_apis_ark_v1_RestoreSpec(ref),
 		v1.RestoreStatus{}.OpenAPIModelName():                 schema_pkg_apis_ark_v1_RestoreStatus(ref),
+		v1.RestoreStatusSpec{}.OpenAPIModelName():             schema_pkg_apis_ark_v1_RestoreStatusSpec(ref),
 		v1.Schedule{}.OpenAPIModelName():                      schema_pkg_apis_ark_v1_Schedule(ref),
 		v1.ScheduleFailure{}.OpenAPIModelName():               schema_pkg_apis_ark_v1_ScheduleFailure(ref),
 		v1.ScheduleList{}.OpenAPIModelName():                  schema_pkg_apis_ark_v1_ScheduleList(ref),
@@ -2226,6 +2227,12 @@ func schema_pkg_apis_ark_v1_RestoreSpec(ref common.ReferenceCallback) common.Ope
 							Ref:         ref(v1.RestoreHooks{}.OpenAPIModelName()),
 						},
 					},
+					"restoreStatus": {
+						SchemaProps: spec.SchemaProps{
+							Description: "RestoreStatus selects the resources whose backed-up status is written back after the object is created, through its status subresource, as the requester; by default no status is restored (controllers rebuild it). Meant for custom resources whose status is state no controller can rebuild.",
+							Ref:         ref(v1.RestoreStatusSpec{}.OpenAPIModelName()),
+						},
+					},
 					"requester": {
 						SchemaProps: spec.SchemaProps{
 							Description: "Requester is the user who asked for the restore, set by the API server on create.",
@@ -2236,7 +2243,7 @@ func schema_pkg_apis_ark_v1_RestoreSpec(ref common.ReferenceCallback) common.Ope
 			},
 		},
 		Dependencies: []string{
-			v1.ResourceModifierReference{}.OpenAPIModelName(), v1.RestoreHooks{}.OpenAPIModelName(), v1.UserInfo{}.OpenAPIModelName(), metav1.LabelSelector{}.OpenAPIModelName()},
+			v1.ResourceModifierReference{}.OpenAPIModelName(), v1.RestoreHooks{}.OpenAPIModelName(), v1.RestoreStatusSpec{}.OpenAPIModelName(), v1.UserInfo{}.OpenAPIModelName(), metav1.LabelSelector{}.OpenAPIModelName()},
 	}
 }
 
@@ -2330,6 +2337,57 @@ func schema_pkg_apis_ark_v1_RestoreStatus(ref common.ReferenceCallback) common.O
 		},
 		Dependencies: []string{
 			v1.Progress{}.OpenAPIModelName(), v1.RestorePreview{}.OpenAPIModelName(), metav1.Time{}.OpenAPIModelName()},
+	}
+}
+
+func schema_pkg_apis_ark_v1_RestoreStatusSpec(ref common.ReferenceCallback) common.OpenAPIDefinition {
+	return common.OpenAPIDefinition{
+		Schema: spec.Schema{
+			SchemaProps: spec.SchemaProps{
+				Description: "RestoreStatusSpec selects the resources whose status is restored.",
+				Type:        []string{"object"},
+				Properties: map[string]spec.Schema{
+					"includedResources": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "IncludedResources are the resources whose status is restored; \"*\" means all. Empty means none.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Type:   []string{"string"},
+										Format: "",
+									},
+								},
+							},
+						},
+					},
+					"excludedResources": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-type": "atomic",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "ExcludedResources are resources whose status is never restored.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Type:   []string{"string"},
+										Format: "",
+									},
+								},
+							},
+						},
+					},
+				},
+			},
+		},
 	}
 }
 

@@ -481,9 +481,29 @@ type RestoreSpec struct {
 	// requester, like a backup's hooks.
 	// +optional
 	Hooks RestoreHooks `json:"hooks,omitempty"`
+	// RestoreStatus selects the resources whose backed-up status is
+	// written back after the object is created, through its status
+	// subresource, as the requester; by default no status is restored
+	// (controllers rebuild it). Meant for custom resources whose status
+	// is state no controller can rebuild.
+	// +optional
+	RestoreStatus *RestoreStatusSpec `json:"restoreStatus,omitempty"`
 	// Requester is the user who asked for the restore, set by the API server on create.
 	// +optional
 	Requester *UserInfo `json:"requester,omitempty"`
+}
+
+// RestoreStatusSpec selects the resources whose status is restored.
+type RestoreStatusSpec struct {
+	// IncludedResources are the resources whose status is restored; "*"
+	// means all. Empty means none.
+	// +optional
+	// +listType=atomic
+	IncludedResources []string `json:"includedResources,omitempty"`
+	// ExcludedResources are resources whose status is never restored.
+	// +optional
+	// +listType=atomic
+	ExcludedResources []string `json:"excludedResources,omitempty"`
 }
 
 // RestoreHooks holds the hooks of a restore.

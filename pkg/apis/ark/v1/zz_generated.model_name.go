@@ -207,6 +207,11 @@ func (in RestoreStatus) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in RestoreStatusSpec) OpenAPIModelName() string {
+	return "com.heptio.ark.v1.RestoreStatusSpec"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in Schedule) OpenAPIModelName() string {
 	return "com.heptio.ark.v1.Schedule"
 }

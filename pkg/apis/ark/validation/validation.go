@@ -460,6 +460,9 @@ func ValidateRestoreSpec(spec *ark.RestoreSpec, ns string, scope Scope, fldPath 
 			[]ark.ExistingResourcePolicy{ark.ExistingResourcePolicyNone, ark.ExistingResourcePolicyUpdate}))
 	}
 	allErrs = append(allErrs, validateRestoreHooks(&spec.Hooks, scope, fldPath.Child("hooks"))...)
+	if rs := spec.RestoreStatus; rs != nil {
+		allErrs = append(allErrs, validateResourceFilters(rs.IncludedResources, rs.ExcludedResources, scope, fldPath.Child("restoreStatus"))...)
+	}
 	if ref := spec.ResourceModifier; ref != nil {
 		refPath := fldPath.Child("resourceModifier")
 		if ref.APIGroup != "" {
