@@ -306,6 +306,10 @@ type RestoreSpec struct {
 	IncludeClusterResources *bool
 	// RestorePVs says whether persistent volumes are re-created from their snapshots. Default true.
 	RestorePVs *bool
+	// PreserveNodePorts keeps the node ports of every restored Service. By
+	// default they are dropped, since the target cluster may already use them;
+	// the ark.heptio.com/preserve-node-ports annotation keeps them per Service.
+	PreserveNodePorts *bool
 	// ExistingResourcePolicy is "none" (skip with a warning, the default) or "update".
 	ExistingResourcePolicy ExistingResourcePolicy
 	// Requester is the user who asked for the restore, set by the API server on create.

@@ -886,6 +886,11 @@ func (in *RestoreSpec) DeepCopyInto(out *RestoreSpec) {
 		*out = new(bool)
 		**out = **in
 	}
+	if in.PreserveNodePorts != nil {
+		in, out := &in.PreserveNodePorts, &out.PreserveNodePorts
+		*out = new(bool)
+		**out = **in
+	}
 	if in.Requester != nil {
 		in, out := &in.Requester, &out.Requester
 		*out = new(UserInfo)

@@ -155,6 +155,9 @@ func describeRestore(w io.Writer, r *arkv1.Restore) {
 		d.line("Namespace mappings", pairsString(r.Spec.NamespaceMapping, ":", ", "))
 		d.line("Cluster resources", optBool(r.Spec.IncludeClusterResources, "auto"))
 		d.line("Restore volumes", optBool(r.Spec.RestorePVs, "true"))
+		if r.Spec.PreserveNodePorts != nil {
+			d.line("Preserve node ports", *r.Spec.PreserveNodePorts)
+		}
 		d.line("Existing resources", r.Spec.ExistingResourcePolicy)
 		if r.Spec.Requester != nil {
 			d.line("Requested by", r.Spec.Requester.Username)

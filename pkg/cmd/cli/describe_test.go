@@ -102,6 +102,7 @@ func TestDescribeRestore(t *testing.T) {
 				NamespaceMapping:       map[string]string{"abc": "def", "123": "456"},
 				LabelSelector:          &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
 				RestorePVs:             ptr(false),
+				PreserveNodePorts:      ptr(true),
 				ExistingResourcePolicy: arkv1.ExistingResourcePolicyUpdate,
 				Requester:              &arkv1.UserInfo{Username: "bob"},
 			},

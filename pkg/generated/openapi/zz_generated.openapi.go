@@ -1821,6 +1821,13 @@ func schema_pkg_apis_ark_v1_RestoreSpec(ref common.ReferenceCallback) common.Ope
 							Format:      "",
 						},
 					},
+					"preserveNodePorts": {
+						SchemaProps: spec.SchemaProps{
+							Description: "PreserveNodePorts keeps the node ports of every restored Service. By default they are dropped, since the target cluster may already use them; the ark.heptio.com/preserve-node-ports annotation keeps them per Service.",
+							Type:        []string{"boolean"},
+							Format:      "",
+						},
+					},
 					"existingResourcePolicy": {
 						SchemaProps: spec.SchemaProps{
 							Description: "ExistingResourcePolicy is \"none\" (skip with a warning, the default) or \"update\".",

@@ -455,6 +455,11 @@ type RestoreSpec struct {
 	// RestorePVs says whether persistent volumes are re-created from their snapshots. Default true.
 	// +optional
 	RestorePVs *bool `json:"restorePVs,omitempty"`
+	// PreserveNodePorts keeps the node ports of every restored Service. By
+	// default they are dropped, since the target cluster may already use them;
+	// the ark.heptio.com/preserve-node-ports annotation keeps them per Service.
+	// +optional
+	PreserveNodePorts *bool `json:"preserveNodePorts,omitempty"`
 	// ExistingResourcePolicy is "none" (skip with a warning, the default) or "update".
 	// +optional
 	ExistingResourcePolicy ExistingResourcePolicy `json:"existingResourcePolicy,omitempty"`
