@@ -456,6 +456,12 @@ func (r *run) listItems(ctx context.Context, res resource, ns, selector string, 
 				r.total--
 				continue
 			}
+			if excludedByLabel(item) {
+				r.log.infof("skipped %s %s: labelled %s=true", gr, itemName(item), arkv1.LabelExcludeFromBackup)
+				skipped++
+				r.total--
+				continue
+			}
 			if err := write(ctx, res, item, &page.encoded[i]); err != nil {
 				return err
 			}
@@ -469,6 +475,23 @@ func (r *run) listItems(ctx context.Context, res resource, ns, selector string, 
 		return err
 	}
 	return fmt.Errorf("listing %s stopped before its last page", gr)
+}
+
+// excludedByLabel reports whether the item's owner keeps it out of backups
+// with arkv1.LabelExcludeFromBackup. Items listed raw carry only this label
+// (see rawItems), which is all it reads.
+func excludedByLabel(item *unstructured.Unstructured) bool {
+	v, _, _ := unstructured.NestedString(item.Object, "metadata", "labels", arkv1.LabelExcludeFromBackup)
+	return v == "true"
+}
+
+// itemName is "namespace/name", or "name" for a cluster-scoped item, as the
+// log names items.
+func itemName(item *unstructured.Unstructured) string {
+	if ns := item.GetNamespace(); ns != "" {
+		return ns + "/" + item.GetName()
+	}
+	return item.GetName()
 }
 
 // write stores one item in the tarball and the resource list. enc is the

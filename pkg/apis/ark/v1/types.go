@@ -10,6 +10,11 @@ const (
 	LabelRestoreName = "ark.heptio.com/restore-name"
 	// LabelBackupName is set on every object a restore creates, naming the source backup.
 	LabelBackupName = "ark.heptio.com/backup-name"
+	// LabelExcludeFromBackup set to "true" on an object keeps it out of
+	// every backup, whatever the backup selects: for objects a namespace's
+	// owner knows are worthless or harmful in another cluster (caches,
+	// per-cluster credentials). The backup's log names each one skipped.
+	LabelExcludeFromBackup = "ark.heptio.com/exclude-from-backup"
 	// LabelScheduleName is set on every backup a schedule creates.
 	LabelScheduleName = "ark.heptio.com/schedule-name"
 	// LegacyLabelScheduleName is Heptio Ark's label for the same: scheduled
