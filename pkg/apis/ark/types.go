@@ -34,6 +34,13 @@ type BackupSpec struct {
 	IncludedResources []string
 	// ExcludedResources lists resources never backed up.
 	ExcludedResources []string
+	// OrderedResources puts named items of a resource first in the tarball,
+	// in the order given, the rest after them as listed. A restore hands a
+	// resource's items to its workers in tarball order, so these start
+	// first: a database's primary before its replicas. Keys are resource
+	// names as in IncludedResources; values are comma-separated
+	// "namespace/name" ("name" when cluster-scoped).
+	OrderedResources map[string]string
 	// LabelSelector restricts the backup to objects whose labels match.
 	LabelSelector *metav1.LabelSelector
 	// IncludeClusterResources says whether cluster-scoped resources are backed up.

@@ -77,6 +77,10 @@ func (d *describer) backupSpec(s arkv1.BackupSpec) {
 	d.line("Excluded namespaces", listOr(s.ExcludedNamespaces, "<none>"))
 	d.line("Included resources", listOr(s.IncludedResources, "*"))
 	d.line("Excluded resources", listOr(s.ExcludedResources, "<none>"))
+	if len(s.OrderedResources) > 0 {
+		// In the flag's syntax, so it can be copied into another backup.
+		d.line("Ordered resources", pairsString(s.OrderedResources, "=", ";"))
+	}
 	d.line("Label selector", selectorString(s.LabelSelector))
 	d.line("Cluster resources", optBool(s.IncludeClusterResources, "auto"))
 	d.line("Snapshot volumes", optBool(s.SnapshotVolumes, "true"))

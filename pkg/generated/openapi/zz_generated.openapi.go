@@ -647,6 +647,21 @@ func schema_pkg_apis_ark_v1_BackupSpec(ref common.ReferenceCallback) common.Open
 							},
 						},
 					},
+					"orderedResources": {
+						SchemaProps: spec.SchemaProps{
+							Description: "OrderedResources puts named items of a resource first in the tarball, in the order given, the rest after them as listed. A restore hands a resource's items to its workers in tarball order, so these start first: a database's primary before its replicas. Keys are resource names as in includedResources; values are comma-separated \"namespace/name\" (\"name\" when cluster-scoped).",
+							Type:        []string{"object"},
+							AdditionalProperties: &spec.SchemaOrBool{
+								Allows: true,
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Type:   []string{"string"},
+										Format: "",
+									},
+								},
+							},
+						},
+					},
 					"labelSelector": {
 						SchemaProps: spec.SchemaProps{
 							Description: "LabelSelector restricts the backup to objects whose labels match.",

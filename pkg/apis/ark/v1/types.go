@@ -78,6 +78,14 @@ type BackupSpec struct {
 	// +optional
 	// +listType=atomic
 	ExcludedResources []string `json:"excludedResources,omitempty"`
+	// OrderedResources puts named items of a resource first in the tarball,
+	// in the order given, the rest after them as listed. A restore hands a
+	// resource's items to its workers in tarball order, so these start
+	// first: a database's primary before its replicas. Keys are resource
+	// names as in includedResources; values are comma-separated
+	// "namespace/name" ("name" when cluster-scoped).
+	// +optional
+	OrderedResources map[string]string `json:"orderedResources,omitempty"`
 	// LabelSelector restricts the backup to objects whose labels match.
 	// +optional
 	LabelSelector *metav1.LabelSelector `json:"labelSelector,omitempty"`
