@@ -114,10 +114,9 @@ type itemMeta struct {
 var excludeKey = []byte(`"` + arkv1.LabelExcludeFromBackup + `"`)
 
 // trimItem reads an item's metadata.name, metadata.namespace and exclude
-// label and returns
-// its JSON without metadata.managedFields, the rest byte for byte as the API
-// server wrote it: what the backup stores is then what a LIST returned, less
-// what a restore must not see.
+// label and returns its JSON without metadata.managedFields, the rest byte
+// for byte as the API server wrote it: what the backup stores is then what
+// a LIST returned, less what a restore must not see.
 //
 // An item without apiVersion or kind gets the ones given, first in the
 // object.
