@@ -94,6 +94,9 @@ type run struct {
 	// customHeld are the custom resources ("widgets.example.com") with
 	// items in the backup; definitionsHeld the definitions it holds.
 	customHeld, definitionsHeld sets.Set[string]
+	// ordered are the items spec.orderedResources puts first, by
+	// group-resource (see resolveOrdered).
+	ordered map[string][]string
 }
 
 // Run takes the backup and uploads its files. It returns an error when the
@@ -257,6 +260,7 @@ func (r *run) collect(ctx context.Context) error {
 	for _, u := range unknown {
 		r.log.warnf("", "", "resource %q is not served by this cluster", u)
 	}
+	r.ordered = r.resolveOrdered(resources)
 	defer r.reportUnlisted()
 	// The listings run ahead in goroutines that must all have stopped when
 	// collect returns, whether it succeeded or not.
@@ -433,6 +437,10 @@ func (r *run) listItems(ctx context.Context, res resource, ns, selector string, 
 	if gr == "pods" {
 		write = r.writePod
 	}
+	first, err := r.writeOrdered(ctx, res, ns, selector, keep, write)
+	if err != nil {
+		return err
+	}
 	// The total grows as pages arrive, using the server's count of what
 	// remains when it gives one, so progress is an honest estimate.
 	base, expected, received, skipped := r.total, 0, 0, 0
@@ -451,7 +459,13 @@ func (r *run) listItems(ctx context.Context, res resource, ns, selector string, 
 		r.total = base + max(expected, received) - skipped
 		for i := range page.items {
 			item := &page.items[i]
-			if keep != nil && !keep(item) {
+			if first.Has(itemName(item)) || (keep != nil && !keep(item)) {
+				skipped++
+				r.total--
+				continue
+			}
+			if excludedByLabel(item) {
+				r.log.infof("skipped %s %s: labelled %s=true", gr, itemName(item), arkv1.LabelExcludeFromBackup)
 				skipped++
 				r.total--
 				continue
@@ -469,6 +483,23 @@ func (r *run) listItems(ctx context.Context, res resource, ns, selector string, 
 		return err
 	}
 	return fmt.Errorf("listing %s stopped before its last page", gr)
+}
+
+// excludedByLabel reports whether the item's owner keeps it out of backups
+// with arkv1.LabelExcludeFromBackup. Items listed raw carry only this label
+// (see rawItems), which is all it reads.
+func excludedByLabel(item *unstructured.Unstructured) bool {
+	v, _, _ := unstructured.NestedString(item.Object, "metadata", "labels", arkv1.LabelExcludeFromBackup)
+	return v == "true"
+}
+
+// itemName is "namespace/name", or "name" for a cluster-scoped item, as the
+// log names items.
+func itemName(item *unstructured.Unstructured) string {
+	if ns := item.GetNamespace(); ns != "" {
+		return ns + "/" + item.GetName()
+	}
+	return item.GetName()
 }
 
 // write stores one item in the tarball and the resource list. enc is the

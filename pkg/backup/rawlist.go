@@ -12,6 +12,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
 )
 
 // RawLister lists one page of a resource and returns the API server's JSON
@@ -77,11 +79,15 @@ func rawItems(res resource, raw []json.RawMessage, apiVersion, listKind string) 
 			encoded[i] = encode(res, &items[i])
 			continue
 		}
-		name, ns, trimmed, err := trimItem(data, apiVersion, kind)
-		// Only what the keep filters and write read: name and namespace.
-		meta := map[string]any{"name": name}
-		if ns != "" {
-			meta["namespace"] = ns
+		m, trimmed, err := trimItem(data, apiVersion, kind)
+		// Only what the filters and write read: name, namespace and the
+		// exclude label.
+		meta := map[string]any{"name": m.name}
+		if m.namespace != "" {
+			meta["namespace"] = m.namespace
+		}
+		if m.excluded {
+			meta["labels"] = map[string]any{arkv1.LabelExcludeFromBackup: "true"}
 		}
 		items[i].Object = map[string]any{"metadata": meta}
 		if err != nil {
@@ -95,66 +101,93 @@ func rawItems(res resource, raw []json.RawMessage, apiVersion, listKind string) 
 
 var errNotObject = errors.New("not a JSON object")
 
-// trimItem reads an item's metadata.name and metadata.namespace and returns
-// its JSON without metadata.managedFields, the rest byte for byte as the API
-// server wrote it: what the backup stores is then what a LIST returned, less
-// what a restore must not see.
+// itemMeta is what trimItem reads of an item's metadata.
+type itemMeta struct {
+	name, namespace string
+	// excluded is set when the item is labelled
+	// arkv1.LabelExcludeFromBackup=true.
+	excluded bool
+}
+
+// excludeKey is the exclude label's key as it appears in an item's JSON:
+// the API server writes label keys without escapes.
+var excludeKey = []byte(`"` + arkv1.LabelExcludeFromBackup + `"`)
+
+// trimItem reads an item's metadata.name, metadata.namespace and exclude
+// label and returns its JSON without metadata.managedFields, the rest byte
+// for byte as the API server wrote it: what the backup stores is then what
+// a LIST returned, less what a restore must not see.
 //
 // An item without apiVersion or kind gets the ones given, first in the
 // object.
-func trimItem(data []byte, apiVersion, kind string) (name, namespace string, out []byte, err error) {
+func trimItem(data []byte, apiVersion, kind string) (meta itemMeta, out []byte, err error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if err := expectDelim(dec, '{'); err != nil {
-		return "", "", nil, err
+		return itemMeta{}, nil, err
 	}
 	cutFrom, cutTo := -1, -1
 	sawMeta, sawAPIVersion, sawKind := false, false, false
 	for dec.More() {
 		key, err := objectKey(dec)
 		if err != nil {
-			return "", "", nil, err
+			return itemMeta{}, nil, err
 		}
 		sawAPIVersion = sawAPIVersion || key == "apiVersion"
 		sawKind = sawKind || key == "kind"
 		if key != "metadata" || sawMeta {
 			if key == "metadata" {
-				return "", "", nil, errors.New("metadata appears twice")
+				return itemMeta{}, nil, errors.New("metadata appears twice")
 			}
 			var skip json.RawMessage
 			if err := dec.Decode(&skip); err != nil {
-				return "", "", nil, err
+				return itemMeta{}, nil, err
 			}
 			continue
 		}
 		sawMeta = true
 		if err := expectDelim(dec, '{'); err != nil {
-			return "", "", nil, fmt.Errorf("metadata: %w", err)
+			return itemMeta{}, nil, fmt.Errorf("metadata: %w", err)
 		}
 		first := true
 		for dec.More() {
 			before := int(dec.InputOffset())
 			key, err := objectKey(dec)
 			if err != nil {
-				return "", "", nil, err
+				return itemMeta{}, nil, err
 			}
 			switch key {
 			case "name", "namespace":
 				var s string
 				if err := dec.Decode(&s); err != nil {
-					return "", "", nil, fmt.Errorf("metadata.%s: %w", key, err)
+					return itemMeta{}, nil, fmt.Errorf("metadata.%s: %w", key, err)
 				}
 				if key == "name" {
-					name = s
+					meta.name = s
 				} else {
-					namespace = s
+					meta.namespace = s
+				}
+			case "labels":
+				var labels json.RawMessage
+				if err := dec.Decode(&labels); err != nil {
+					return itemMeta{}, nil, err
+				}
+				// Only labels that name the exclude label are decoded:
+				// almost no item has it, and decoding was most of a
+				// backup's CPU.
+				if bytes.Contains(labels, excludeKey) {
+					var m map[string]string
+					if err := json.Unmarshal(labels, &m); err != nil {
+						return itemMeta{}, nil, fmt.Errorf("metadata.labels: %w", err)
+					}
+					meta.excluded = m[arkv1.LabelExcludeFromBackup] == "true"
 				}
 			case "managedFields":
 				var skip json.RawMessage
 				if err := dec.Decode(&skip); err != nil {
-					return "", "", nil, err
+					return itemMeta{}, nil, err
 				}
 				if cutFrom >= 0 {
-					return "", "", nil, errors.New("metadata.managedFields appears twice")
+					return itemMeta{}, nil, errors.New("metadata.managedFields appears twice")
 				}
 				// Not first: the cut starts at the comma before the key.
 				// First: it ends after the comma that follows, if any.
@@ -168,26 +201,26 @@ func trimItem(data []byte, apiVersion, kind string) (name, namespace string, out
 			default:
 				var skip json.RawMessage
 				if err := dec.Decode(&skip); err != nil {
-					return "", "", nil, err
+					return itemMeta{}, nil, err
 				}
 			}
 			first = false
 		}
 		if err := expectDelim(dec, '}'); err != nil {
-			return "", "", nil, err
+			return itemMeta{}, nil, err
 		}
 	}
 	if err := expectDelim(dec, '}'); err != nil {
-		return "", "", nil, err
+		return itemMeta{}, nil, err
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return "", "", nil, errors.New("data follows the object")
+		return itemMeta{}, nil, errors.New("data follows the object")
 	}
 	if !sawMeta {
-		return "", "", nil, errors.New("the item has no metadata")
+		return itemMeta{}, nil, errors.New("the item has no metadata")
 	}
-	if name == "" {
-		return "", "", nil, errors.New("the item has no name")
+	if meta.name == "" {
+		return itemMeta{}, nil, errors.New("the item has no name")
 	}
 	var head []byte
 	if !sawAPIVersion && apiVersion != "" {
@@ -197,7 +230,7 @@ func trimItem(data []byte, apiVersion, kind string) (name, namespace string, out
 		head = appendField(head, "kind", kind)
 	}
 	if cutFrom < 0 && head == nil {
-		return name, namespace, data, nil
+		return meta, data, nil
 	}
 	if cutFrom < 0 {
 		cutFrom, cutTo = len(data), len(data)
@@ -208,7 +241,7 @@ func trimItem(data []byte, apiVersion, kind string) (name, namespace string, out
 	out = make([]byte, 0, len(data)+len(head)-(cutTo-cutFrom))
 	out = append(append(append(out, data[:open]...), head...), data[open:cutFrom]...)
 	out = append(out, data[cutTo:]...)
-	return name, namespace, out, nil
+	return meta, out, nil
 }
 
 // appendField appends "key":value, with value as a JSON string.

@@ -19,21 +19,34 @@ func TestTrimItem(t *testing.T) {
 		{"{ \"kind\" : \"X\",\n \"metadata\" : { \"managedFields\" : [ ] ,\n \"name\" : \"a\" } }", "{ \"kind\" : \"X\",\n \"metadata\" : { \n \"name\" : \"a\" } }", "a", ""},
 		{`{"spec":{"metadata":{"managedFields":1}},"metadata":{"namespace":"n","name":"a","managedFields":null}}`, `{"spec":{"metadata":{"managedFields":1}},"metadata":{"namespace":"n","name":"a"}}`, "a", "n"},
 	} {
-		name, ns, out, err := trimItem([]byte(tc.in), "", "")
+		m, out, err := trimItem([]byte(tc.in), "", "")
 		if err != nil {
 			t.Errorf("%s: %v", tc.in, err)
 			continue
 		}
-		if string(out) != tc.want || name != tc.name || ns != tc.ns {
-			t.Errorf("%s: got %s (%q, %q), want %s (%q, %q)", tc.in, out, name, ns, tc.want, tc.name, tc.ns)
+		if string(out) != tc.want || m.name != tc.name || m.namespace != tc.ns || m.excluded {
+			t.Errorf("%s: got %s (%+v), want %s (%q, %q)", tc.in, out, m, tc.want, tc.name, tc.ns)
 		}
 		if !json.Valid(out) {
 			t.Errorf("%s: invalid output %s", tc.in, out)
 		}
 	}
 	// A LIST's items lack apiVersion and kind: they go first.
-	if _, _, out, err := trimItem([]byte(` {"metadata":{"managedFields":[],"name":"a"},"kind":"K"}`), "v1", "X"); err != nil || string(out) != ` {"apiVersion":"v1","metadata":{"name":"a"},"kind":"K"}` {
+	if _, out, err := trimItem([]byte(` {"metadata":{"managedFields":[],"name":"a"},"kind":"K"}`), "v1", "X"); err != nil || string(out) != ` {"apiVersion":"v1","metadata":{"name":"a"},"kind":"K"}` {
 		t.Errorf("adding apiVersion: %s, %v", out, err)
+	}
+	// The exclude label is read; other labels, and the label set to
+	// anything but "true", are not an exclusion.
+	for in, want := range map[string]bool{
+		`{"metadata":{"name":"a","labels":{"ark.heptio.com/exclude-from-backup":"true","x":"y"}}}`:     true,
+		`{"metadata":{"labels":{"ark.heptio.com/exclude-from-backup":"false"},"name":"a"}}`:            false,
+		`{"metadata":{"name":"a","labels":{"app":"ark.heptio.com/exclude-from-backup"}}}`:              false,
+		`{"metadata":{"name":"a","labels":{"x":"y"}},"spec":{"ark.heptio.com/exclude-from-backup":1}}`: false,
+	} {
+		m, out, err := trimItem([]byte(in), "", "")
+		if err != nil || m.excluded != want || m.name != "a" || string(out) != in {
+			t.Errorf("%s: %+v %s %v, want excluded=%v", in, m, out, err, want)
+		}
 	}
 	for _, bad := range []string{
 		`[]`, `"x"`, `{}`, `{"metadata":[]}`, `{"metadata":{"name":1}}`,
@@ -41,7 +54,7 @@ func TestTrimItem(t *testing.T) {
 		`{"metadata":{"name":"a"},"metadata":{"name":"b"}}`,
 		`{"metadata":{"name":"a"}} {}`, `{"metadata":{"name":"a"`,
 	} {
-		if _, _, _, err := trimItem([]byte(bad), "v1", "X"); err == nil {
+		if _, _, err := trimItem([]byte(bad), "v1", "X"); err == nil {
 			t.Errorf("%s: accepted", bad)
 		}
 	}

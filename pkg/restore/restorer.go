@@ -354,6 +354,7 @@ func (r *Restorer) Run(ctx context.Context, restore *arkv1.Restore, backup strin
 		volumeCopies: map[string]string{}, volumeUnavailable: map[string]string{},
 		progressPending: make(chan struct{}, 1),
 	}
+	run.shaper.preserveNodePorts = restore.Spec.PreserveNodePorts != nil && *restore.Spec.PreserveNodePorts
 	inc := sets.New(restore.Spec.IncludedNamespaces...)
 	exc := sets.New(restore.Spec.ExcludedNamespaces...)
 	run.includeNS = func(ns string) bool {

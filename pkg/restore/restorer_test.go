@@ -227,6 +227,53 @@ func TestRunShapesObjects(t *testing.T) {
 	}
 }
 
+// TestRunPreserveNodePorts: spec.preserveNodePorts keeps the node ports of
+// every Service, annotated or not, while cluster IPs are still dropped.
+func TestRunPreserveNodePorts(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		preserve *bool
+		wantKept bool
+	}{
+		{"unset", nil, false},
+		{"false", ptr(false), false},
+		{"true", ptr(true), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			f.backup(
+				namespaceItem("abc"),
+				service("abc", "svc", map[string]any{
+					"type": "LoadBalancer", "clusterIP": "10.0.0.5", "clusterIPs": []any{"10.0.0.5"},
+					"externalTrafficPolicy": "Local",
+					"ports":                 []any{map[string]any{"port": int64(80), "nodePort": int64(30080)}},
+					"healthCheckNodePort":   int64(31000),
+				}),
+			)
+			f.run(newRestore(func(r *arkv1.Restore) { r.Spec.PreserveNodePorts = tc.preserve }))
+
+			svc := f.sent("services abc/svc")
+			if _, ok, _ := unstructured.NestedFieldNoCopy(svc.Object, "spec", "clusterIP"); ok {
+				t.Error("service kept its clusterIP")
+			}
+			ports, _, _ := unstructured.NestedSlice(svc.Object, "spec", "ports")
+			hc, hcKept, _ := unstructured.NestedFieldNoCopy(svc.Object, "spec", "healthCheckNodePort")
+			wantPorts := []any{map[string]any{"port": int64(80)}}
+			if tc.wantKept {
+				wantPorts = []any{map[string]any{"port": int64(80), "nodePort": int64(30080)}}
+				if !jsonEqual(hc, 31000) {
+					t.Errorf("healthCheckNodePort = %v, want 31000", hc)
+				}
+			} else if hcKept {
+				t.Errorf("healthCheckNodePort = %v, want it dropped", hc)
+			}
+			if !jsonEqual(ports, wantPorts) {
+				t.Errorf("ports = %v, want %v", ports, wantPorts)
+			}
+		})
+	}
+}
+
 // ---- 3. namespace mapping ----
 
 func TestRunNamespaceMapping(t *testing.T) {

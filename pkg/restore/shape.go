@@ -19,6 +19,9 @@ type shaper struct {
 	// restoredUIDs maps the UIDs of backed-up objects already restored in
 	// this restore to their new UIDs, for owner references.
 	restoredUIDs map[string]string
+	// preserveNodePorts keeps every Service's node ports, as the restore's
+	// spec.preserveNodePorts asks.
+	preserveNodePorts bool
 }
 
 func (s *shaper) target(ns string) string {
@@ -105,12 +108,14 @@ func (s *shaper) ownerReferences(obj *unstructured.Unstructured) {
 
 // service drops the addresses the cluster assigns: a cluster IP (unless the
 // service is headless) and node ports, which would collide or be refused.
+// Node ports are kept when the restore or the Service's annotation asks, for
+// users whose load balancers or firewalls point at fixed ports.
 func (s *shaper) service(obj *unstructured.Unstructured) {
 	if ip, _, _ := unstructured.NestedString(obj.Object, "spec", "clusterIP"); ip != "None" {
 		unstructured.RemoveNestedField(obj.Object, "spec", "clusterIP")
 		unstructured.RemoveNestedField(obj.Object, "spec", "clusterIPs")
 	}
-	if obj.GetAnnotations()[PreserveNodePortsAnnotation] == "true" {
+	if s.preserveNodePorts || obj.GetAnnotations()[PreserveNodePortsAnnotation] == "true" {
 		return
 	}
 	ports, _, _ := unstructured.NestedSlice(obj.Object, "spec", "ports")

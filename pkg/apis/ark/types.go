@@ -35,6 +35,13 @@ type BackupSpec struct {
 	IncludedResources []string
 	// ExcludedResources lists resources never backed up.
 	ExcludedResources []string
+	// OrderedResources puts named items of a resource first in the tarball,
+	// in the order given, the rest after them as listed. A restore hands a
+	// resource's items to its workers in tarball order, so these start
+	// first: a database's primary before its replicas. Keys are resource
+	// names as in IncludedResources; values are comma-separated
+	// "namespace/name" ("name" when cluster-scoped).
+	OrderedResources map[string]string
 	// LabelSelector restricts the backup to objects whose labels match.
 	LabelSelector *metav1.LabelSelector
 	// IncludeClusterResources says whether cluster-scoped resources are backed up.
@@ -307,6 +314,10 @@ type RestoreSpec struct {
 	IncludeClusterResources *bool
 	// RestorePVs says whether persistent volumes are re-created from their snapshots. Default true.
 	RestorePVs *bool
+	// PreserveNodePorts keeps the node ports of every restored Service. By
+	// default they are dropped, since the target cluster may already use them;
+	// the ark.heptio.com/preserve-node-ports annotation keeps them per Service.
+	PreserveNodePorts *bool
 	// ExistingResourcePolicy is "none" (skip with a warning, the default) or "update".
 	ExistingResourcePolicy ExistingResourcePolicy
 	// Preview runs the restore without changing the cluster: see the v1 type.

@@ -275,6 +275,13 @@ func (in *BackupSpec) DeepCopyInto(out *BackupSpec) {
 		*out = make([]string, len(*in))
 		copy(*out, *in)
 	}
+	if in.OrderedResources != nil {
+		in, out := &in.OrderedResources, &out.OrderedResources
+		*out = make(map[string]string, len(*in))
+		for key, val := range *in {
+			(*out)[key] = val
+		}
+	}
 	if in.LabelSelector != nil {
 		in, out := &in.LabelSelector, &out.LabelSelector
 		*out = new(v1.LabelSelector)
@@ -1058,6 +1065,11 @@ func (in *RestoreSpec) DeepCopyInto(out *RestoreSpec) {
 	}
 	if in.RestorePVs != nil {
 		in, out := &in.RestorePVs, &out.RestorePVs
+		*out = new(bool)
+		**out = **in
+	}
+	if in.PreserveNodePorts != nil {
+		in, out := &in.PreserveNodePorts, &out.PreserveNodePorts
 		*out = new(bool)
 		**out = **in
 	}

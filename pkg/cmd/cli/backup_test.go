@@ -33,7 +33,8 @@ func TestBackupCreateEveryFlag(t *testing.T) {
 		"--include-resources", "pods,deploy", "--exclude-resources", "secrets",
 		"-l", "app=web,tier!=db", "--include-cluster-resources",
 		"--snapshot-volumes=false", "--ttl", "24h0m0s", "--storage-location", "other",
-		"--volume-snapshot-locations", "eu-disks,fast-csi")
+		"--volume-snapshot-locations", "eu-disks,fast-csi",
+		"--ordered-resources", "pods=a/db-0,a/db-1;persistentvolumes=pv-1")
 	// the location is looked up first: a missing one fails before the create
 	if got := verbs(c); strings.Join(got, ",") != "get backupstoragelocations,create backups" {
 		t.Errorf("actions = %v, want the location's get, then one create", got)
@@ -44,6 +45,7 @@ func TestBackupCreateEveryFlag(t *testing.T) {
 		ExcludedNamespaces: []string{"c"},
 		IncludedResources:  []string{"pods", "deploy"},
 		ExcludedResources:  []string{"secrets"},
+		OrderedResources:   map[string]string{"pods": "a/db-0,a/db-1", "persistentvolumes": "pv-1"},
 		LabelSelector: &metav1.LabelSelector{
 			MatchLabels:      map[string]string{"app": "web"},
 			MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "tier", Operator: metav1.LabelSelectorOpNotIn, Values: []string{"db"}}},
@@ -118,6 +120,8 @@ func TestBackupCreateErrors(t *testing.T) {
 		{"no name", []string{"backup", "create", "--include-namespaces", "a"}, []string{"a backup needs a name"}},
 		{"two names", []string{"backup", "create", "x", "y"}, []string{"accepts at most 1 arg"}},
 		{"bad ttl", []string{"backup", "create", "x", "--ttl", "forever"}, []string{"--ttl"}},
+		{"ordered without =", []string{"backup", "create", "x", "--ordered-resources", "pods"}, []string{"--ordered-resources", `"pods" is not resource=namespace/name`}},
+		{"ordered twice", []string{"backup", "create", "x", "--ordered-resources", "pods=a/b;pods=a/c"}, []string{"--ordered-resources", `"pods" is given twice`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := fake.NewSimpleClientset()

@@ -77,6 +77,10 @@ func (d *describer) backupSpec(s arkv1.BackupSpec) {
 	d.line("Excluded namespaces", listOr(s.ExcludedNamespaces, "<none>"))
 	d.line("Included resources", listOr(s.IncludedResources, "*"))
 	d.line("Excluded resources", listOr(s.ExcludedResources, "<none>"))
+	if len(s.OrderedResources) > 0 {
+		// In the flag's syntax, so it can be copied into another backup.
+		d.line("Ordered resources", pairsString(s.OrderedResources, "=", ";"))
+	}
 	d.line("Label selector", selectorString(s.LabelSelector))
 	d.line("Cluster resources", optBool(s.IncludeClusterResources, "auto"))
 	d.line("Snapshot volumes", optBool(s.SnapshotVolumes, "true"))
@@ -155,6 +159,9 @@ func describeRestore(w io.Writer, r *arkv1.Restore) {
 		d.line("Namespace mappings", pairsString(r.Spec.NamespaceMapping, ":", ", "))
 		d.line("Cluster resources", optBool(r.Spec.IncludeClusterResources, "auto"))
 		d.line("Restore volumes", optBool(r.Spec.RestorePVs, "true"))
+		if r.Spec.PreserveNodePorts != nil {
+			d.line("Preserve node ports", *r.Spec.PreserveNodePorts)
+		}
 		d.line("Existing resources", r.Spec.ExistingResourcePolicy)
 		if r.Spec.Preview {
 			d.line("Preview", "true (nothing is changed)")

@@ -24,6 +24,7 @@ func completedBackup() *arkv1.Backup {
 		Spec: arkv1.BackupSpec{
 			IncludedNamespaces:      []string{"nginx-example", "shop"},
 			ExcludedResources:       []string{"secrets", "events"},
+			OrderedResources:        map[string]string{"pods": "shop/db-0,shop/db-1", "persistentvolumes": "pv-1"},
 			LabelSelector:           &metav1.LabelSelector{MatchLabels: map[string]string{"app": "nginx"}, MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "tier", Operator: metav1.LabelSelectorOpNotIn, Values: []string{"db"}}}},
 			IncludeClusterResources: ptr(false),
 			SnapshotVolumes:         ptr(true),
@@ -102,6 +103,7 @@ func TestDescribeRestore(t *testing.T) {
 				NamespaceMapping:       map[string]string{"abc": "def", "123": "456"},
 				LabelSelector:          &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
 				RestorePVs:             ptr(false),
+				PreserveNodePorts:      ptr(true),
 				ExistingResourcePolicy: arkv1.ExistingResourcePolicyUpdate,
 				Requester:              &arkv1.UserInfo{Username: "bob"},
 			},

@@ -103,6 +103,8 @@ type backupFlags struct {
 	storageLocation string
 	// snapshotLocations are volume snapshot locations (Heptio Ark's flag).
 	snapshotLocations []string
+	// orderedResources is --ordered-resources, as Velero spells it.
+	orderedResources string
 }
 
 func (b *backupFlags) add(fs *pflag.FlagSet) {
@@ -110,6 +112,7 @@ func (b *backupFlags) add(fs *pflag.FlagSet) {
 	fs.BoolVar(&b.snapshotVolumes, "snapshot-volumes", true, "take snapshots of persistent volumes (--snapshot-volumes=false to skip)")
 	fs.DurationVar(&b.ttl, "ttl", arkv1.DefaultBackupTTL, "how long the backup is kept")
 	fs.StringVar(&b.storageLocation, "storage-location", "", "backup storage location (default: the server's)")
+	fs.StringVar(&b.orderedResources, "ordered-resources", "", `items to back up first, in this order: "pods=ns1/a,ns1/b;persistentvolumes=pv-1" ("name" for cluster-scoped resources)`)
 	fs.StringSliceVar(&b.snapshotLocations, "volume-snapshot-locations", nil, "volume snapshot locations whose snapshotters and settings the volume snapshots use, at most one per provider (default: every snapshotter of the server)")
 }
 
@@ -118,8 +121,13 @@ func (b *backupFlags) spec() (arkv1.BackupSpec, error) {
 	if err != nil {
 		return arkv1.BackupSpec{}, err
 	}
+	ordered, err := parseOrderedResources(b.orderedResources)
+	if err != nil {
+		return arkv1.BackupSpec{}, err
+	}
 	snap := b.snapshotVolumes
 	return arkv1.BackupSpec{
+		OrderedResources:        ordered,
 		IncludedNamespaces:      b.includeNamespaces,
 		ExcludedNamespaces:      b.excludeNamespaces,
 		IncludedResources:       b.includeResources,
@@ -131,6 +139,27 @@ func (b *backupFlags) spec() (arkv1.BackupSpec, error) {
 		StorageLocation:         b.storageLocation,
 		VolumeSnapshotLocations: b.snapshotLocations,
 	}, nil
+}
+
+// parseOrderedResources reads --ordered-resources
+// "pods=ns1/a,ns1/b;persistentvolumes=pv-1". The server checks the entries;
+// this only splits them, refusing what it cannot split.
+func parseOrderedResources(flag string) (map[string]string, error) {
+	if flag == "" {
+		return nil, nil
+	}
+	out := map[string]string{}
+	for _, part := range strings.Split(flag, ";") {
+		res, items, ok := strings.Cut(part, "=")
+		if !ok || res == "" || items == "" {
+			return nil, fmt.Errorf("--ordered-resources: %q is not resource=namespace/name,...", part)
+		}
+		if _, dup := out[res]; dup {
+			return nil, fmt.Errorf("--ordered-resources: %q is given twice", res)
+		}
+		out[res] = items
+	}
+	return out, nil
 }
 
 // parseMappings reads --namespace-mappings abc:def,123:456.

@@ -37,7 +37,7 @@ func newRestoreCreate(env *Env) *cobra.Command {
 	var flags filterFlags
 	var fromBackup, fromSchedule, policy, modifierConfigMap string
 	var mappings, statusInclude, statusExclude []string
-	var restoreVolumes, wait, preview bool
+	var restoreVolumes, preserveNodePorts, wait, preview bool
 	cmd := &cobra.Command{
 		Use:   "create [NAME] --from-backup [NAMESPACE/]BACKUP | --from-schedule [NAMESPACE/]SCHEDULE",
 		Short: "Restore a backup",
@@ -83,6 +83,11 @@ func newRestoreCreate(env *Env) *cobra.Command {
 					Preview:                 preview,
 				},
 			}
+			// Sent only when given, so a restore without the flag leaves the
+			// choice to each Service's annotation.
+			if cmd.Flags().Changed("preserve-nodeports") {
+				r.Spec.PreserveNodePorts = &preserveNodePorts
+			}
 			if len(statusInclude) > 0 {
 				r.Spec.RestoreStatus = &arkv1.RestoreStatusSpec{IncludedResources: statusInclude, ExcludedResources: statusExclude}
 			}
@@ -120,6 +125,7 @@ func newRestoreCreate(env *Env) *cobra.Command {
 	completeFlag(env, cmd, "from-schedule", "schedules")
 	cmd.Flags().StringSliceVar(&mappings, "namespace-mappings", nil, "restore namespaces under other names: src:dst,src2:dst2")
 	cmd.Flags().BoolVar(&restoreVolumes, "restore-volumes", true, "restore persistent volumes from their snapshots")
+	cmd.Flags().BoolVar(&preserveNodePorts, "preserve-nodeports", false, "keep the node ports of restored services instead of letting the cluster assign new ones")
 	cmd.Flags().StringVar(&policy, "existing-resource-policy", "none", "what to do with objects that exist: none (skip, warn) or update")
 	cmd.Flags().BoolVarP(&wait, "wait", "w", false, "wait for the restore to finish, showing progress")
 	cmd.Flags().StringSliceVar(&statusInclude, "status-include-resources", nil, "resources whose backed-up status is written back after they are created (e.g. widgets.example.com); * for all")

@@ -72,7 +72,7 @@ func TestRestoreCreateEveryFlag(t *testing.T) {
 		"--include-resources", "deployments,configmaps", "--exclude-resources", "secrets",
 		"-l", "app=web", "--include-cluster-resources=false",
 		"--namespace-mappings", "abc:def,123:456",
-		"--restore-volumes=false", "--existing-resource-policy", "update")
+		"--restore-volumes=false", "--preserve-nodeports", "--existing-resource-policy", "update")
 	got := onlyRestore(t, c)
 	want := arkv1.RestoreSpec{
 		BackupName:              "full",
@@ -84,6 +84,7 @@ func TestRestoreCreateEveryFlag(t *testing.T) {
 		LabelSelector:           &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}, MatchExpressions: []metav1.LabelSelectorRequirement{}},
 		IncludeClusterResources: ptr(false),
 		RestorePVs:              ptr(false),
+		PreserveNodePorts:       ptr(true),
 		ExistingResourcePolicy:  arkv1.ExistingResourcePolicyUpdate,
 	}
 	assertEqual(t, "spec", got.Spec, want)

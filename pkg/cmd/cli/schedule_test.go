@@ -28,7 +28,7 @@ func TestScheduleCreate(t *testing.T) {
 	r := mustRun(t, c, nil, "schedule", "create", "six-hourly", "--schedule", "0 */6 * * *",
 		"--include-namespaces", "shop", "--exclude-resources", "events", "-l", "backup!=no",
 		"--include-cluster-resources=false", "--snapshot-volumes=false", "--ttl", "168h", "--storage-location", "eu",
-		"--paused")
+		"--ordered-resources", "pods=shop/db-0", "--paused")
 	if r.out != "Schedule \"six-hourly\" created (paused).\n" {
 		t.Errorf("stdout = %q", r.out)
 	}
@@ -39,6 +39,7 @@ func TestScheduleCreate(t *testing.T) {
 		Template: arkv1.BackupSpec{
 			IncludedNamespaces: []string{"shop"},
 			ExcludedResources:  []string{"events"},
+			OrderedResources:   map[string]string{"pods": "shop/db-0"},
 			LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{}, MatchExpressions: []metav1.LabelSelectorRequirement{
 				{Key: "backup", Operator: metav1.LabelSelectorOpNotIn, Values: []string{"no"}},
 			}},

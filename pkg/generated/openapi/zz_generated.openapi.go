@@ -655,6 +655,21 @@ func schema_pkg_apis_ark_v1_BackupSpec(ref common.ReferenceCallback) common.Open
 							},
 						},
 					},
+					"orderedResources": {
+						SchemaProps: spec.SchemaProps{
+							Description: "OrderedResources puts named items of a resource first in the tarball, in the order given, the rest after them as listed. A restore hands a resource's items to its workers in tarball order, so these start first: a database's primary before its replicas. Keys are resource names as in includedResources; values are comma-separated \"namespace/name\" (\"name\" when cluster-scoped).",
+							Type:        []string{"object"},
+							AdditionalProperties: &spec.SchemaOrBool{
+								Allows: true,
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Type:   []string{"string"},
+										Format: "",
+									},
+								},
+							},
+						},
+					},
 					"labelSelector": {
 						SchemaProps: spec.SchemaProps{
 							Description: "LabelSelector restricts the backup to objects whose labels match.",
@@ -2196,6 +2211,13 @@ func schema_pkg_apis_ark_v1_RestoreSpec(ref common.ReferenceCallback) common.Ope
 					"restorePVs": {
 						SchemaProps: spec.SchemaProps{
 							Description: "RestorePVs says whether persistent volumes are re-created from their snapshots. Default true.",
+							Type:        []string{"boolean"},
+							Format:      "",
+						},
+					},
+					"preserveNodePorts": {
+						SchemaProps: spec.SchemaProps{
+							Description: "PreserveNodePorts keeps the node ports of every restored Service. By default they are dropped, since the target cluster may already use them; the ark.heptio.com/preserve-node-ports annotation keeps them per Service.",
 							Type:        []string{"boolean"},
 							Format:      "",
 						},

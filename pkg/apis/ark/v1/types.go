@@ -11,6 +11,11 @@ const (
 	LabelRestoreName = "ark.heptio.com/restore-name"
 	// LabelBackupName is set on every object a restore creates, naming the source backup.
 	LabelBackupName = "ark.heptio.com/backup-name"
+	// LabelExcludeFromBackup set to "true" on an object keeps it out of
+	// every backup, whatever the backup selects: for objects a namespace's
+	// owner knows are worthless or harmful in another cluster (caches,
+	// per-cluster credentials). The backup's log names each one skipped.
+	LabelExcludeFromBackup = "ark.heptio.com/exclude-from-backup"
 	// LabelScheduleName is set on every backup a schedule creates.
 	LabelScheduleName = "ark.heptio.com/schedule-name"
 	// LegacyLabelScheduleName is Heptio Ark's label for the same: scheduled
@@ -74,6 +79,14 @@ type BackupSpec struct {
 	// +optional
 	// +listType=atomic
 	ExcludedResources []string `json:"excludedResources,omitempty"`
+	// OrderedResources puts named items of a resource first in the tarball,
+	// in the order given, the rest after them as listed. A restore hands a
+	// resource's items to its workers in tarball order, so these start
+	// first: a database's primary before its replicas. Keys are resource
+	// names as in includedResources; values are comma-separated
+	// "namespace/name" ("name" when cluster-scoped).
+	// +optional
+	OrderedResources map[string]string `json:"orderedResources,omitempty"`
 	// LabelSelector restricts the backup to objects whose labels match.
 	// +optional
 	LabelSelector *metav1.LabelSelector `json:"labelSelector,omitempty"`
@@ -456,6 +469,11 @@ type RestoreSpec struct {
 	// RestorePVs says whether persistent volumes are re-created from their snapshots. Default true.
 	// +optional
 	RestorePVs *bool `json:"restorePVs,omitempty"`
+	// PreserveNodePorts keeps the node ports of every restored Service. By
+	// default they are dropped, since the target cluster may already use them;
+	// the ark.heptio.com/preserve-node-ports annotation keeps them per Service.
+	// +optional
+	PreserveNodePorts *bool `json:"preserveNodePorts,omitempty"`
 	// ExistingResourcePolicy is "none" (skip with a warning, the default) or "update".
 	// +optional
 	ExistingResourcePolicy ExistingResourcePolicy `json:"existingResourcePolicy,omitempty"`

@@ -129,6 +129,7 @@ func ValidateBackupSpec(spec *ark.BackupSpec, ns string, scope Scope, fldPath *f
 	allErrs = append(allErrs, validateStorageLocation(spec.StorageLocation, scope, fldPath.Child("storageLocation"))...)
 	allErrs = append(allErrs, validateHooks(&spec.Hooks, scope, fldPath.Child("hooks"))...)
 	allErrs = append(allErrs, validateSnapshotLocationNames(spec.VolumeSnapshotLocations, fldPath.Child("volumeSnapshotLocations"))...)
+	allErrs = append(allErrs, validateOrderedResources(spec.OrderedResources, fldPath.Child("orderedResources"))...)
 	if scope.confined(ns) {
 		if len(spec.IncludedNamespaces) == 0 {
 			// Empty means every namespace; the API server fills in the
@@ -162,6 +163,36 @@ func validateSnapshotLocationNames(names []string, fldPath *field.Path) field.Er
 			allErrs = append(allErrs, field.Duplicate(fldPath.Index(i), n))
 		}
 		seen.Insert(n)
+	}
+	return allErrs
+}
+
+// validateOrderedResources checks the shape of orderedResources: a resource
+// name for each key, and for each value a comma-separated list of
+// "namespace/name" or "name", each once. Whether a resource is served, and
+// namespaced, is known only to the backup, which warns about what does not
+// fit the cluster.
+func validateOrderedResources(ordered map[string]string, fldPath *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	for _, key := range sets.List(sets.KeySet(ordered)) {
+		value := ordered[key]
+		if key == "" || strings.ContainsAny(key, " \t,;=/*") {
+			allErrs = append(allErrs, field.Invalid(fldPath.Key(key), key, `must be a resource name such as "pods" or "deployments.apps"`))
+		}
+		seen := sets.New[string]()
+		for _, entry := range strings.Split(value, ",") {
+			ns, name, namespaced := strings.Cut(entry, "/")
+			if !namespaced {
+				ns, name = "", entry
+			}
+			switch {
+			case name == "" || (namespaced && ns == "") || strings.ContainsAny(entry, " \t;=") || strings.Contains(name, "/"):
+				allErrs = append(allErrs, field.Invalid(fldPath.Key(key), value, fmt.Sprintf(`%q is not "namespace/name" or "name": give a comma-separated list of them`, entry)))
+			case seen.Has(entry):
+				allErrs = append(allErrs, field.Invalid(fldPath.Key(key), value, fmt.Sprintf("%q is named twice", entry)))
+			}
+			seen.Insert(entry)
+		}
 	}
 	return allErrs
 }

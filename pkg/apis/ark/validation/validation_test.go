@@ -1461,3 +1461,34 @@ func TestUnknownResourcesAreRefused(t *testing.T) {
 		t.Errorf("schedule: %v", errs)
 	}
 }
+
+// orderedResources takes resource names as keys and comma-separated
+// "namespace/name" or "name" lists as values; anything else is refused
+// with the entry it is about.
+func TestOrderedResources(t *testing.T) {
+	scope := Scope{HomeNamespace: "heptio-ark"}
+	for _, tc := range []struct {
+		ordered map[string]string
+		want    string // "" when valid, else a part of the error
+	}{
+		{map[string]string{"pods": "ns1/a,ns1/b", "persistentvolumeclaims": "ns1/c", "persistentvolumes": "pv-1", "deployments.apps": "ns1/web"}, ""},
+		{map[string]string{"pods": ""}, `"" is not "namespace/name"`},
+		{map[string]string{"pods": "ns1/a,"}, `"" is not "namespace/name"`},
+		{map[string]string{"pods": "/a"}, `"/a" is not`},
+		{map[string]string{"pods": "ns1/"}, `"ns1/" is not`},
+		{map[string]string{"pods": "a/b/c"}, `"a/b/c" is not`},
+		{map[string]string{"pods": "ns1/a, ns1/b"}, `" ns1/b" is not`},
+		{map[string]string{"pods": "ns1/a,ns1/a"}, `"ns1/a" is named twice`},
+		{map[string]string{"": "a"}, "must be a resource name"},
+		{map[string]string{"pods=ns1/a": "b"}, "must be a resource name"},
+	} {
+		s := ark.BackupSpec{OrderedResources: tc.ordered}
+		errs := ValidateBackupSpec(&s, "heptio-ark", scope, field.NewPath("spec"))
+		switch {
+		case tc.want == "" && len(errs) != 0:
+			t.Errorf("%v: %v", tc.ordered, errs)
+		case tc.want != "" && (len(errs) != 1 || !strings.Contains(errs[0].Error(), tc.want) || !strings.HasPrefix(errs[0].Field, "spec.orderedResources[")):
+			t.Errorf("%v: %v, want one error under spec.orderedResources saying %q", tc.ordered, errs, tc.want)
+		}
+	}
+}
