@@ -173,26 +173,28 @@ func (r *results) previewItem(res ItemResult, where string) {
 	case res.Note != "":
 		detail = ": " + res.Note
 	}
+	var (
+		count        *int
+		level, words string
+	)
 	switch res.Action {
 	case ActionWouldCreate:
-		p.WouldCreate++
-		r.logf("info", "would create %s %s%s", res.Resource, where, detail)
+		count, level, words = &p.WouldCreate, "info", "would create"
 	case ActionWouldUpdate:
-		p.WouldUpdate++
-		r.logf("info", "would update %s %s%s", res.Resource, where, detail)
+		count, level, words = &p.WouldUpdate, "info", "would update"
 	case ActionWouldSkip:
-		p.WouldSkip++
-		r.logf("info", "would skip %s %s%s", res.Resource, where, detail)
+		count, level, words = &p.WouldSkip, "info", "would skip"
 	case ActionWouldConflict:
-		p.WouldConflict++
-		r.logf("warning", "would conflict with the existing %s %s%s", res.Resource, where, detail)
+		count, level, words = &p.WouldConflict, "warning", "would conflict with the existing"
 	case ActionWouldBeDenied:
-		p.WouldBeDenied++
-		r.logf("warning", "would be denied %s %s%s", res.Resource, where, detail)
+		count, level, words = &p.WouldBeDenied, "warning", "would be denied"
 	case ActionWouldFail:
-		p.WouldFail++
-		r.logf("warning", "would fail %s %s%s", res.Resource, where, detail)
+		count, level, words = &p.WouldFail, "warning", "would fail"
+	default:
+		return
 	}
+	*count++
+	r.logf(level, "%s %s %s%s", words, res.Resource, where, detail)
 }
 
 // hookOutputLimit caps what the results keep of a hook's output.

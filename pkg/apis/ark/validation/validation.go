@@ -311,20 +311,34 @@ func validateIncludeExclude(included, excluded []string, incPath, excPath *field
 	return allErrs
 }
 
+// hookSelection is what backup and restore hook specifications share: a
+// name unique among them, and the filters that select pods.
+type hookSelection struct {
+	name                                   string
+	includedNamespaces, excludedNamespaces []string
+	includedResources, excludedResources   []string
+	labelSelector                          *metav1.LabelSelector
+}
+
+func (h hookSelection) validate(names sets.Set[string], scope Scope, p *field.Path) field.ErrorList {
+	var allErrs field.ErrorList
+	if h.name == "" {
+		allErrs = append(allErrs, field.Required(p.Child("name"), ""))
+	} else if names.Has(h.name) {
+		allErrs = append(allErrs, field.Duplicate(p.Child("name"), h.name))
+	}
+	names.Insert(h.name)
+	allErrs = append(allErrs, validateNamespaceFilters(h.includedNamespaces, h.excludedNamespaces, p)...)
+	allErrs = append(allErrs, validateResourceFilters(h.includedResources, h.excludedResources, scope, p)...)
+	return append(allErrs, labelSelector(h.labelSelector, p.Child("labelSelector"))...)
+}
+
 func validateHooks(hooks *ark.BackupHooks, scope Scope, fldPath *field.Path) field.ErrorList {
 	var allErrs field.ErrorList
 	names := sets.New[string]()
 	for i, h := range hooks.Resources {
 		p := fldPath.Child("resources").Index(i)
-		if h.Name == "" {
-			allErrs = append(allErrs, field.Required(p.Child("name"), ""))
-		} else if names.Has(h.Name) {
-			allErrs = append(allErrs, field.Duplicate(p.Child("name"), h.Name))
-		}
-		names.Insert(h.Name)
-		allErrs = append(allErrs, validateNamespaceFilters(h.IncludedNamespaces, h.ExcludedNamespaces, p)...)
-		allErrs = append(allErrs, validateResourceFilters(h.IncludedResources, h.ExcludedResources, scope, p)...)
-		allErrs = append(allErrs, labelSelector(h.LabelSelector, p.Child("labelSelector"))...)
+		allErrs = append(allErrs, hookSelection{h.Name, h.IncludedNamespaces, h.ExcludedNamespaces, h.IncludedResources, h.ExcludedResources, h.LabelSelector}.validate(names, scope, p)...)
 		if len(h.Hooks) > 0 {
 			// Defaulting moved a lone alias to pre; what is left was set with pre.
 			allErrs = append(allErrs, field.Forbidden(p.Child("hooks"), "hooks is the deprecated name of pre: set one of them, not both"))
@@ -370,15 +384,7 @@ func validateRestoreHooks(hooks *ark.RestoreHooks, scope Scope, fldPath *field.P
 	names := sets.New[string]()
 	for i, h := range hooks.Resources {
 		p := fldPath.Child("resources").Index(i)
-		if h.Name == "" {
-			allErrs = append(allErrs, field.Required(p.Child("name"), ""))
-		} else if names.Has(h.Name) {
-			allErrs = append(allErrs, field.Duplicate(p.Child("name"), h.Name))
-		}
-		names.Insert(h.Name)
-		allErrs = append(allErrs, validateNamespaceFilters(h.IncludedNamespaces, h.ExcludedNamespaces, p)...)
-		allErrs = append(allErrs, validateResourceFilters(h.IncludedResources, h.ExcludedResources, scope, p)...)
-		allErrs = append(allErrs, labelSelector(h.LabelSelector, p.Child("labelSelector"))...)
+		allErrs = append(allErrs, hookSelection{h.Name, h.IncludedNamespaces, h.ExcludedNamespaces, h.IncludedResources, h.ExcludedResources, h.LabelSelector}.validate(names, scope, p)...)
 		for j, hook := range h.PostHooks {
 			hp := p.Child("postHooks").Index(j)
 			switch {
