@@ -831,6 +831,11 @@ func (r *run) restoreItem(ctx context.Context, kind string, api apiResource, it 
 			}
 		}
 		existing, err := ri.Get(ctx, obj.GetName(), metav1.GetOptions{})
+		if err != nil && !update {
+			// Only a preview reads it under the policy "none", which
+			// leaves it as it is whatever it holds.
+			return skip("%s %s already exists and the existing-resource policy is %q; it could not be compared: %v", kind, displayName(res), policyOf(r.restore), err)
+		}
 		if err != nil {
 			return failAPI(err, "reading the existing object: %v", err)
 		}
