@@ -161,6 +161,13 @@ func TestPreviewIntoMissingNamespace(t *testing.T) {
 	if !strings.Contains(f.logs(testRestore), "would create namespace fresh") {
 		t.Errorf("the log does not say the namespace would be created:\n%s", f.logs(testRestore))
 	}
+
+	// A requester who may not create the namespace would be denied.
+	f = newFixture(t)
+	f.access.deny = map[accessKey]string{{"namespaces", ""}: "RBAC: no create on namespaces"}
+	f.backup(configMap("shop", "a"))
+	f.run(newRestore(preview(""), func(r *arkv1.Restore) { r.Spec.NamespaceMapping = map[string]string{"shop": "fresh"} }))
+	f.results(testRestore).want(t, "configmaps", "fresh", "a", ActionWouldBeDenied, "may not create namespaces: RBAC: no create on namespaces")
 }
 
 func TestDifferences(t *testing.T) {

@@ -654,7 +654,8 @@ func (r *run) restoreItem(ctx context.Context, kind string, api apiResource, it 
 	// failAPI reports a refused write with the API server's reason; a
 	// Forbidden one (RBAC, admission such as Pod Security or a quota) is a denial.
 	failAPI := func(err error, format string, args ...any) ItemResult {
-		res.denied = apierrors.IsForbidden(err)
+		var refused refusal
+		res.denied = apierrors.IsForbidden(err) || errors.As(err, &refused)
 		return fail(format, args...)
 	}
 	if api.namespaced != (it.Namespace != "") {
@@ -868,6 +869,12 @@ func (r *run) restoreItem(ctx context.Context, kind string, api apiResource, it 
 	}
 }
 
+// refusal is a step the requester's rights do not allow, found by Ark's own
+// access check rather than refused by the API server.
+type refusal string
+
+func (r refusal) Error() string { return string(r) }
+
 func scopeWord(namespaced bool) string {
 	if namespaced {
 		return "namespaced"
@@ -1024,7 +1031,7 @@ func (r *run) createNamespace(ctx context.Context, ns string) error {
 		return fmt.Errorf("checking whether %s may create it: %w", r.restore.Spec.Requester.Username, err)
 	}
 	if !allowed {
-		return fmt.Errorf("it does not exist and %s may not create namespaces: %s", r.restore.Spec.Requester.Username, reason)
+		return refusal(fmt.Sprintf("it does not exist and %s may not create namespaces: %s", r.restore.Spec.Requester.Username, reason))
 	}
 	obj := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{
 		"name": ns,
