@@ -114,14 +114,35 @@ func WaitRestore(t *testing.T, ns, name string) *arkv1.Restore {
 func RestoreResults(t *testing.T, ns, name string) (items []map[string]string, summary map[string]int) {
 	t.Helper()
 	raw := MustKubectl(t, "get", "--raw", fmt.Sprintf("/apis/ark.heptio.com/v1/namespaces/%s/restores/%s/results", ns, name))
+	// Fields that are not strings (lists of modifiers, hooks or diffs)
+	// come back as their JSON; summary counts that are not numbers (the
+	// preview's) are left out.
 	var doc struct {
-		Items   []map[string]string `json:"items"`
-		Summary map[string]int      `json:"summary"`
+		Items   []map[string]json.RawMessage `json:"items"`
+		Summary map[string]json.RawMessage   `json:"summary"`
 	}
 	if err := json.Unmarshal([]byte(raw), &doc); err != nil {
 		t.Fatalf("results are not JSON: %v\n%.500s", err, raw)
 	}
-	return doc.Items, doc.Summary
+	for _, it := range doc.Items {
+		item := map[string]string{}
+		for k, v := range it {
+			var s string
+			if json.Unmarshal(v, &s) != nil {
+				s = string(v)
+			}
+			item[k] = s
+		}
+		items = append(items, item)
+	}
+	summary = map[string]int{}
+	for k, v := range doc.Summary {
+		var n int
+		if json.Unmarshal(v, &n) == nil {
+			summary[k] = n
+		}
+	}
+	return items, summary
 }
 
 // Download fetches backups/download through kube-apiserver and returns the
