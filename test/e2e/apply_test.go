@@ -66,6 +66,17 @@ spec: {provider: aws, objectStorage: {bucket: ssa-bucket, prefix: cluster-b}, co
 				}
 				return nil
 			})
+			// Then its status settles: a busy machine serves the location
+			// (and writes why it is unavailable) a sync or two later, which
+			// must not be taken for the second apply's doing.
+			eventually(t, time.Minute, "the location's status settles", func() error {
+				first := jsonpath(t, "{.metadata.resourceVersion}", "get", kind, name, "-n", home)
+				time.Sleep(6 * time.Second) // longer than a sync interval (5s here)
+				if again := jsonpath(t, "{.metadata.resourceVersion}", "get", kind, name, "-n", home); again != first {
+					return fmt.Errorf("resourceVersion %s -> %s", first, again)
+				}
+				return nil
+			})
 		}
 		before := jsonpath(t, "{.metadata.resourceVersion}", "get", kind, name, "-n", home)
 		apply(kind, "a")
