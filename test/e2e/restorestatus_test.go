@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -10,8 +11,8 @@ import (
 	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
 )
 
-// gauges is a custom resource with a status subresource whose status no
-// controller rebuilds, and a ConfigMap beside it.
+// gauges defines a custom resource with a status subresource, whose status
+// no controller rebuilds; dials holds one.
 const gauges = `apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
 metadata: {name: gauges.status.example.com}
@@ -30,8 +31,9 @@ spec:
         properties:
           spec: {type: object, x-kubernetes-preserve-unknown-fields: true}
           status: {type: object, x-kubernetes-preserve-unknown-fields: true}
----
-apiVersion: v1
+`
+
+const dials = `apiVersion: v1
 kind: Namespace
 metadata: {name: dials}
 ---
@@ -49,9 +51,13 @@ func TestRestoreStatusOfCustomResource(t *testing.T) {
 		t.Fatalf("fixture: %v\n%s", err, out)
 	}
 	t.Cleanup(func() { kubectl(t, "delete", "crd", "gauges.status.example.com", "--ignore-not-found") })
+	// The custom resource can be created once its definition is served.
 	eventually(t, 30*time.Second, "gauges are served", func() error {
-		_, err := kubectl(t, "get", "gauges", "-n", "dials")
-		return err
+		out, err := kubectlIn(t, dials, "apply", "-f", "-")
+		if err != nil {
+			return fmt.Errorf("%v: %s", err, out)
+		}
+		return nil
 	})
 	mustKubectl(t, "patch", "gauge", "pressure", "-n", "dials", "--subresource=status", "--type=merge", "-p", `{"status":{"reading":101,"calibrated":"2026-12-01"}}`)
 	runBackup(t, home, &arkv1.Backup{ObjectMeta: metav1.ObjectMeta{Name: "dials-1"}, Spec: arkv1.BackupSpec{IncludedNamespaces: []string{"dials"}}}, "")
