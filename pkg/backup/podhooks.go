@@ -24,24 +24,10 @@ type errHookFailed struct{ msg string }
 
 func (e errHookFailed) Error() string { return e.msg }
 
-// podHookInfo extracts what hook selection needs from a pod.
-func podHookInfo(item *unstructured.Unstructured) hooks.Pod {
-	p := hooks.Pod{Namespace: item.GetNamespace(), Name: item.GetName(), Labels: item.GetLabels(), Annotations: item.GetAnnotations()}
-	containers, _, _ := unstructured.NestedSlice(item.Object, "spec", "containers")
-	for _, c := range containers {
-		if m, ok := c.(map[string]any); ok {
-			if name, ok := m["name"].(string); ok {
-				p.Containers = append(p.Containers, name)
-			}
-		}
-	}
-	return p
-}
-
 // runPodHooks runs the pod's hooks of phase. It returns an error only when a
 // Fail-mode hook failed; everything else is logged as a warning or error.
 func (r *run) runPodHooks(ctx context.Context, item *unstructured.Unstructured, phase hooks.Phase) (ran bool, err error) {
-	pod := podHookInfo(item)
+	pod := hooks.PodOf(item)
 	list, err := hooks.For(r.backup.Spec.Hooks, pod, phase)
 	if err != nil {
 		r.log.errorf(pod.Namespace, "", "%s hooks of pod %s: %v", phase, pod.Name, err)

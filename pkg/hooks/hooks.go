@@ -10,6 +10,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/sets"
 
@@ -57,6 +58,21 @@ type Pod struct {
 	Annotations map[string]string
 	// Containers are the pod's container names, in order.
 	Containers []string
+}
+
+// PodOf reads what hook selection needs from a pod object, for backups
+// (the pod as read) and restores (the pod as it will be created).
+func PodOf(obj *unstructured.Unstructured) Pod {
+	p := Pod{Namespace: obj.GetNamespace(), Name: obj.GetName(), Labels: obj.GetLabels(), Annotations: obj.GetAnnotations()}
+	containers, _, _ := unstructured.NestedSlice(obj.Object, "spec", "containers")
+	for _, c := range containers {
+		if m, ok := c.(map[string]any); ok {
+			if name, ok := m["name"].(string); ok {
+				p.Containers = append(p.Containers, name)
+			}
+		}
+	}
+	return p
 }
 
 // For returns the hooks of phase for a pod. A pod that defines a hook in its

@@ -59,24 +59,11 @@ type hookRunner struct {
 	sem chan struct{}
 }
 
-func podOf(obj *unstructured.Unstructured) hooks.Pod {
-	p := hooks.Pod{Namespace: obj.GetNamespace(), Name: obj.GetName(), Labels: obj.GetLabels(), Annotations: obj.GetAnnotations()}
-	containers, _, _ := unstructured.NestedSlice(obj.Object, "spec", "containers")
-	for _, c := range containers {
-		if m, ok := c.(map[string]any); ok {
-			if name, ok := m["name"].(string); ok {
-				p.Containers = append(p.Containers, name)
-			}
-		}
-	}
-	return p
-}
-
 // podHooks finds a restored pod's hooks and adds its init hooks' containers
 // before its own; it returns the exec hooks to run once the pod runs, and
 // says what it added.
 func (r *run) podHooks(obj *unstructured.Unstructured) (exec []hooks.Hook, notes []string, err error) {
-	found, err := hooks.ForRestore(r.restore.Spec.Hooks, podOf(obj))
+	found, err := hooks.ForRestore(r.restore.Spec.Hooks, hooks.PodOf(obj))
 	if err != nil {
 		return nil, nil, err
 	}

@@ -797,7 +797,7 @@ func (r *run) restoreItem(ctx context.Context, kind string, api apiResource, it 
 			r.restoreStatus(ctx, ri, obj, created.ResourceVersion, status, &res)
 		}
 		if len(execHooks) > 0 {
-			r.startExecHooks(ctx, podOf(obj), execHooks)
+			r.startExecHooks(ctx, hooks.PodOf(obj), execHooks)
 		}
 		if kind == "persistentvolumes" {
 			note, err := r.restoreVolumeData(ctx, full, obj.GetName())
