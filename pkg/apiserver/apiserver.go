@@ -115,9 +115,15 @@ type ExtraConfig struct {
 	// LocationCredential, when set, is the Secret key BackupStore was
 	// opened with, named in the served location's object.
 	LocationCredential *arkv1.SecretKeyReference
+	// LocationKeySecret, when set, names the Secret of the served
+	// location's encryption keys (--backup-location-encryption-key-secret).
+	LocationKeySecret string
 	// Secret reads one key of a Secret of the home namespace: the
 	// credentials of backup storage locations. Nil in standalone mode.
 	Secret storagelocation.SecretReader
+	// KeySecret reads the whole of a Secret of the home namespace: a
+	// location's encryption keys. Nil refuses encrypted locations.
+	KeySecret storagelocation.KeySecretReader
 	// BucketPollInterval is how often the bucket is listed for outside changes.
 	BucketPollInterval time.Duration
 	// NamespaceVisible hides the backups of terminating or absent namespaces;
@@ -245,6 +251,9 @@ func (c completedConfig) New() (*ArkServer, error) {
 		return nil, err
 	}
 	servedSpec.Credential = c.ExtraConfig.LocationCredential
+	if name := c.ExtraConfig.LocationKeySecret; name != "" {
+		servedSpec.Encryption = &arkv1.BackupStorageLocationEncryption{KeySecret: name}
+	}
 
 	group := genericapiserver.NewDefaultAPIGroupInfo(ark.GroupName, Scheme, metav1.ParameterCodec, Codecs)
 	group.NegotiatedSerializer = withoutProtobuf{Codecs}
@@ -298,10 +307,10 @@ func (c completedConfig) New() (*ArkServer, error) {
 		c := &storagelocation.Controller{
 			Client: client, Namespace: c.ExtraConfig.HomeNamespace,
 			Name: c.ExtraConfig.LocationName, Spec: servedSpec, Store: c.ExtraConfig.BackupStore,
-			Locations: locs, Open: storagelocation.OpenSpec, Secret: c.ExtraConfig.Secret,
+			Locations: locs, Open: storagelocation.OpenSpec, Secret: c.ExtraConfig.Secret, KeySecret: c.ExtraConfig.KeySecret,
 			Observe: func(location string) storagelocation.Observation {
 				h := backups.Health(location)
-				return storagelocation.Observation{LastSynced: h.LastSynced, Backups: h.Backups, Shadowed: h.Shadowed, Err: h.Err}
+				return storagelocation.Observation{LastSynced: h.LastSynced, Backups: h.Backups, Shadowed: h.Shadowed, Err: h.Err, ByKey: h.ByKey}
 			},
 			Interval: c.ExtraConfig.BucketPollInterval,
 		}

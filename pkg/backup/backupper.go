@@ -20,6 +20,7 @@ import (
 
 	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
 	"github.com/arkproject/ark/pkg/backupstore"
+	"github.com/arkproject/ark/pkg/backupstore/encryption"
 	"github.com/arkproject/ark/pkg/hooks"
 	"github.com/arkproject/ark/pkg/objectstore"
 	"github.com/arkproject/ark/pkg/snapshot"
@@ -66,13 +67,18 @@ type Outcome struct {
 	// VolumeSnapshotsAttempted and VolumeSnapshotsCompleted count volume snapshots.
 	VolumeSnapshotsAttempted int
 	VolumeSnapshotsCompleted int
+	// EncryptionKeyID is the location key that wraps the backup's data
+	// key; empty when the backup is not encrypted.
+	EncryptionKeyID string
 }
 
 // run is the state of one backup in progress.
 type run struct {
 	*Backupper
-	backup   *arkv1.Backup
-	ref      backupstore.Backup
+	backup *arkv1.Backup
+	ref    backupstore.Backup
+	// dataKey encrypts the backup's files; nil when it is not encrypted.
+	dataKey  *encryption.DataKey
 	log      *backupLog
 	tar      *tarball
 	list     *resourceList
@@ -121,6 +127,12 @@ func (b *Backupper) Run(ctx context.Context, backup *arkv1.Backup, progress Prog
 	if backup.Status.StartTimestamp != nil {
 		start = backup.Status.StartTimestamp.Time
 	}
+	// An encrypted backup's key file comes first: a follower of its live
+	// log, and a restore, find the data key there.
+	dk, err := ref.StartEncryption(ctx, b.Store)
+	if err != nil {
+		return out, err
+	}
 	uploads := map[string]*upload{}
 	var tarball *tarball
 	defer func() {
@@ -133,10 +145,13 @@ func (b *Backupper) Run(ctx context.Context, backup *arkv1.Backup, progress Prog
 			for _, u := range uploads {
 				u.abort()
 			}
+			if dk != nil {
+				_ = b.Store.Delete(context.WithoutCancel(ctx), ref.KeyFileKey(), objectstore.Conditions{})
+			}
 		}
 	}()
 	open := func(key string) (*upload, error) {
-		u, err := newUpload(ctx, b.Store, key)
+		u, err := newUpload(ctx, b.Store, key, dk)
 		if err == nil {
 			uploads[key] = u
 		}
@@ -158,6 +173,7 @@ func (b *Backupper) Run(ctx context.Context, backup *arkv1.Backup, progress Prog
 	r := &run{
 		Backupper: b, backup: backup, progress: progress,
 		ref:         ref,
+		dataKey:     dk,
 		log:         newBackupLog(logUp, backup.Name),
 		tar:         tarball,
 		list:        newResourceList(listUp),
@@ -205,6 +221,9 @@ func (b *Backupper) Run(ctx context.Context, backup *arkv1.Backup, progress Prog
 		return out, err
 	}
 	out = Outcome{Items: r.done, Warnings: r.log.results.Warnings.Count, Errors: r.log.results.Errors.Count}
+	if dk != nil {
+		out.EncryptionKeyID = ref.Keys().ActiveID()
+	}
 	for _, s := range r.snapshots {
 		out.VolumeSnapshotsAttempted++
 		if s.Phase == snapshot.PhaseCompleted {
@@ -235,6 +254,7 @@ func (b *Backupper) Run(ctx context.Context, backup *arkv1.Backup, progress Prog
 			return out, err
 		}
 	}
+	manifest.Seal(dk)
 	data, err := json.MarshalIndent(manifest, "", "  ")
 	if err != nil {
 		return out, err
@@ -602,6 +622,9 @@ func (r *run) publishLiveLog(ctx context.Context) (stop func()) {
 	finished := make(chan struct{})
 	publish := func() {
 		if data, ok := r.log.liveSnapshot(); ok {
+			if r.dataKey != nil {
+				data = r.dataKey.Seal(data, r.ref.LiveLogKey())
+			}
 			_, _ = objectstore.PutBytes(ctx, r.Store, r.ref.LiveLogKey(), data, objectstore.Conditions{})
 		}
 	}

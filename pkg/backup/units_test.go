@@ -308,7 +308,7 @@ func TestUploadCountsAcceptedBytes(t *testing.T) {
 		t.Fatal(err)
 	}
 	fs := &faultyStore{Store: store, failAfter: map[string]int64{"k": 3}}
-	u, err := newUpload(context.Background(), fs, "k")
+	u, err := newUpload(context.Background(), fs, "k", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

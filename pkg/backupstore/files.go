@@ -103,8 +103,18 @@ func (f *Files) Read(ctx context.Context, key string, limit int64) ([]byte, erro
 	if got := hex.EncodeToString(sum[:]); !strings.EqualFold(got, want.SHA256) {
 		return nil, f.corrupt(nil, "checksum of %s does not match its manifest (sha256 %s, the manifest says %s)", name, got, want.SHA256)
 	}
+	if f.manifest.dataKey != nil {
+		plain, err := f.manifest.dataKey.Open(data, key)
+		if err != nil {
+			return nil, f.corrupt(err, "%s fails authentication", name)
+		}
+		return plain, nil
+	}
 	return data, nil
 }
+
+// Encrypted reports whether the backup's files are encrypted.
+func (f *Files) Encrypted() bool { return f.manifest.Encrypted() }
 
 // Verified reports whether the files are checked against a manifest.
 func (f *Files) Verified() bool { return !f.unverified }

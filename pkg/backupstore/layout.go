@@ -10,8 +10,15 @@
 //	backups/<name>/<name>-volumesnapshots.json.gz
 //	backups/<name>/<name>-results.json.gz        warnings and errors
 //	backups/<name>/<name>-manifest.json          SHA-256 and size of each file above
+//	backups/<name>/<name>-key.json               its wrapped data key, when encrypted
 //	restores/<name>/<name>-results.json.gz       a restore's per-item results
 //	restores/<name>/<name>-logs.gz               and its log
+//	restores/<name>/<name>-key.json              their wrapped data key, when encrypted
+//
+// In a location with encryption keys, every file but ark-backup.json is
+// encrypted (see package encryption): the key file holds the folder's data
+// key, wrapped by the location key, and the manifest lists the ciphertexts
+// and is authenticated with the data key.
 //
 // Every other namespace has the same layout under namespaces/<namespace>/,
 // so names are per namespace: two namespaces may each have a backup or a
@@ -28,6 +35,8 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/arkproject/ark/pkg/backupstore/encryption"
 )
 
 // BackupsPrefix is the folder of the home namespace's backups.
@@ -64,6 +73,10 @@ type Layout struct {
 	HomeNamespace string
 	// Format is the bucket's layout; the zero value is Ark's.
 	Format Format
+	// Keys are the location's encryption keys: new backups and restores
+	// are encrypted with the active one. Nil writes them in plaintext,
+	// and reads only backups that are not encrypted.
+	Keys *encryption.Keyring
 }
 
 // MetadataFile is the name of a backup's record in its folder.
@@ -91,12 +104,12 @@ func (l Layout) root(namespace string) string {
 
 // Backup returns where the backup namespace/name lives.
 func (l Layout) Backup(namespace, name string) Backup {
-	return Backup{Namespace: namespace, Name: name, dir: l.root(namespace) + BackupsPrefix + name + "/", meta: l.MetadataFile(), format: l.Format}
+	return Backup{Namespace: namespace, Name: name, dir: l.root(namespace) + BackupsPrefix + name + "/", meta: l.MetadataFile(), format: l.Format, keys: l.Keys}
 }
 
 // Restore returns where the files of the restore namespace/name live.
 func (l Layout) Restore(namespace, name string) Restore {
-	return Restore{Namespace: namespace, Name: name, dir: l.root(namespace) + RestoresPrefix + name + "/"}
+	return Restore{Namespace: namespace, Name: name, dir: l.root(namespace) + RestoresPrefix + name + "/", keys: l.Keys}
 }
 
 // Prefixes are the folders that hold backups' metadata files, for listing.
@@ -139,7 +152,11 @@ type Backup struct {
 	dir             string
 	meta            string // the record's file name; "" is Ark's
 	format          Format
+	keys            *encryption.Keyring
 }
+
+// Keys are the keys of the backup's location, nil when it has none.
+func (b Backup) Keys() *encryption.Keyring { return b.keys }
 
 // Format is the layout of the bucket the backup is in.
 func (b Backup) Format() Format {
@@ -189,11 +206,23 @@ func (b Backup) ResultsKey() string { return b.dir + b.Name + "-results.json.gz"
 // ManifestKey records the checksum of every other file.
 func (b Backup) ManifestKey() string { return b.dir + b.Name + "-manifest.json" }
 
+// KeyFileKey holds the backup's data key, wrapped by a location key, when
+// the backup is encrypted. It is not in the manifest: rotating the
+// location's key rewrites it.
+func (b Backup) KeyFileKey() string { return b.dir + b.Name + "-key.json" }
+
 // Restore is where one restore's files live.
 type Restore struct {
 	Namespace, Name string
 	dir             string
+	keys            *encryption.Keyring
 }
+
+// Keys are the keys of the restore's location, nil when it has none.
+func (r Restore) Keys() *encryption.Keyring { return r.keys }
+
+// KeyFileKey holds the data key of the restore's files when they are encrypted.
+func (r Restore) KeyFileKey() string { return r.dir + r.Name + "-key.json" }
 
 // Dir is the folder of the restore's files, with a trailing slash.
 func (r Restore) Dir() string { return r.dir }

@@ -10,6 +10,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/arkproject/ark/pkg/backupstore/encryption"
 	"github.com/arkproject/ark/pkg/objectstore"
 )
 
@@ -29,9 +30,18 @@ type ManifestEntry struct {
 // after the backup) by its name in the backup's folder, with its checksum.
 // The backup engine writes it last; whoever reads a backup's files checks
 // them against it first, since the bucket is input, not authority.
+//
+// An encrypted backup's manifest lists the ciphertexts, and its MAC (see
+// Seal) authenticates it with the backup's data key.
 type Manifest struct {
 	Version int                      `json:"version"`
 	Files   map[string]ManifestEntry `json:"files"`
+	// MAC is the manifest's HMAC-SHA-256 under the backup's data key, in
+	// hex; empty when the backup is not encrypted.
+	MAC string `json:"mac,omitempty"`
+
+	// dataKey decrypts the files, once the MAC was verified with it.
+	dataKey *encryption.DataKey
 }
 
 // ErrCorrupt is matched (errors.Is) by every error that reading a backup
@@ -70,7 +80,10 @@ func FileName(key string) string { return key[strings.LastIndex(key, "/")+1:] }
 // ReadManifest reads and checks a backup's manifest: at most
 // MaxManifestSize bytes, of the known version, every entry with a
 // well-formed SHA-256 and a size that is not negative. Anything else, and a
-// missing manifest, is a CorruptError; an unreachable bucket is not.
+// missing manifest, is a CorruptError; an unreachable bucket is not. An
+// encrypted backup's manifest must also pass its MAC with the data key of
+// its key file, which the location's keys must open (a key not held is an
+// error matching encryption.ErrKeyNotHeld).
 func ReadManifest(ctx context.Context, store objectstore.Store, ref Backup) (Manifest, error) {
 	key := ref.ManifestKey()
 	corrupt := func(cause error, format string, args ...any) error {
@@ -105,6 +118,9 @@ func ReadManifest(ctx context.Context, store objectstore.Store, ref Backup) (Man
 		if e.Size < 0 {
 			return Manifest{}, corrupt(nil, "its manifest %s has a negative size for %s", key, name)
 		}
+	}
+	if err := m.authenticate(ctx, store, ref); err != nil {
+		return Manifest{}, err
 	}
 	return m, nil
 }

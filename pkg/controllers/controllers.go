@@ -176,7 +176,7 @@ func Run(ctx context.Context, cfg Config) error {
 					Hooks:          &hooks.PodExec{Config: user.Config, Client: user.Kube},
 					Snapshotters:   snapshotters(b, user, store),
 				}
-			}}
+			}, home: cfg.HomeNamespace}
 		})
 		restores := restorecontroller.New(ark, factory.Ark().V1().Restores(), func() restorecontroller.Engine {
 			disc.Invalidate()
@@ -296,6 +296,7 @@ type backupAs struct {
 	factory   *requester.Factory
 	locations *locations.Set
 	engine    func(*arkv1.Backup, *requester.Clients, objectstore.Store) *backup.Backupper
+	home      string
 }
 
 func (e backupAs) Run(ctx context.Context, b *arkv1.Backup, progress backup.ProgressFunc) (backup.Outcome, error) {
@@ -303,11 +304,18 @@ func (e backupAs) Run(ctx context.Context, b *arkv1.Backup, progress backup.Prog
 	if err != nil {
 		return backup.Outcome{}, err
 	}
-	store, err := e.locations.WritableStore(b.Spec.StorageLocation)
+	loc, err := e.locations.Resolve(b.Spec.StorageLocation)
 	if err != nil {
 		return backup.Outcome{}, err
 	}
-	return e.engine(b, user, store).Run(ctx, b, progress)
+	store, err := loc.Writable()
+	if err != nil {
+		return backup.Outcome{}, err
+	}
+	engine := e.engine(b, user, store)
+	// The location's layout carries its encryption keys.
+	engine.Layout = loc.Layout(e.home)
+	return engine.Run(ctx, b, progress)
 }
 
 // restoreAs runs a restore engine whose cluster clients act as the
@@ -347,6 +355,7 @@ func (e restoreAs) Run(ctx context.Context, r *arkv1.Restore, b *arkv1.Backup, p
 	engine.LegacySnapshots = b.Status.VolumeBackups
 	engine.Unsigned = b.Annotations[provenance.ClusterAnnotation] == ""
 	engine.Format = loc.Format
+	engine.Keys, engine.FilesKeys = loc.Keys, filesLoc.Keys
 	if r.Namespace != e.home {
 		engine.MaxHookTimeout = e.tenantHookTimeout
 	}

@@ -14,6 +14,7 @@ import (
 	"sync"
 
 	"github.com/arkproject/ark/pkg/backupstore"
+	"github.com/arkproject/ark/pkg/backupstore/encryption"
 	"github.com/arkproject/ark/pkg/objectstore"
 )
 
@@ -44,6 +45,10 @@ type Location struct {
 	// or a Velero server's, which is only ever read (validation makes such
 	// a location ReadOnly; Writable refuses it whatever it says).
 	Format backupstore.Format
+	// Keys are the location's encryption keys (its spec.encryption's
+	// Secret): backups and restores written to it are encrypted with the
+	// active one. Nil is a location without encryption.
+	Keys *encryption.Keyring
 	// Primary marks the location given by --backup-location: it is opened
 	// from the flag, not from its object, and its backups win over those of
 	// the same name elsewhere.
@@ -63,7 +68,7 @@ func (l *Location) Writable() (objectstore.Store, error) {
 
 // Layout is how backups are laid out in the location's bucket.
 func (l *Location) Layout(home string) backupstore.Layout {
-	return backupstore.Layout{HomeNamespace: home, Format: l.Format}
+	return backupstore.Layout{HomeNamespace: home, Format: l.Format, Keys: l.Keys}
 }
 
 // Readable returns the location's store, or why it cannot be opened.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,6 +23,7 @@ import (
 
 	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
 	"github.com/arkproject/ark/pkg/backupstore"
+	"github.com/arkproject/ark/pkg/backupstore/encryption"
 	"github.com/arkproject/ark/pkg/hooks"
 	"github.com/arkproject/ark/pkg/objectstore"
 	"github.com/arkproject/ark/pkg/resourcescope"
@@ -110,6 +112,10 @@ type Restorer struct {
 	// Format is the layout of Store's backups: Ark's (the zero value) or
 	// a Velero server's.
 	Format backupstore.Format
+	// Keys are the encryption keys of Store's location, which open an
+	// encrypted backup; FilesKeys those of FilesStore's, with which the
+	// restore's own files are encrypted. Nil is a location without keys.
+	Keys, FilesKeys *encryption.Keyring
 	// Hooks runs the exec restore hooks in restored pods, as the
 	// requester; nil reports each as failed ("cannot run hooks").
 	Hooks hooks.Executor
@@ -125,7 +131,7 @@ func (r *Restorer) sourceFormat(ctx context.Context, namespace, backup string) (
 	if r.Format.IsVelero() || !r.Unsigned || namespace != r.HomeNamespace {
 		return r.Format, false, nil
 	}
-	ref := backupstore.Layout{HomeNamespace: r.HomeNamespace, Format: r.Format}.Backup(namespace, backup)
+	ref := backupstore.Layout{HomeNamespace: r.HomeNamespace, Format: r.Format, Keys: r.Keys}.Backup(namespace, backup)
 	_, err = r.Store.Attrs(ctx, ref.ManifestKey())
 	switch {
 	case errors.Is(err, objectstore.ErrNotFound):
@@ -140,7 +146,7 @@ func (r *Restorer) sourceFormat(ctx context.Context, namespace, backup string) (
 // deleted, possibly with its namespace): a restore that fails before writing
 // its own must never serve another's results or log.
 func clearFiles(ctx context.Context, store objectstore.Store, files backupstore.Restore) error {
-	for _, key := range []string{files.ResultsKey(), files.LogsKey()} {
+	for _, key := range []string{files.ResultsKey(), files.LogsKey(), files.KeyFileKey()} {
 		if err := store.Delete(ctx, key, objectstore.Conditions{}); err != nil && !errors.Is(err, objectstore.ErrNotFound) {
 			return fmt.Errorf("removing the files of an earlier restore named %s: %w", files.Name, err)
 		}
@@ -279,7 +285,7 @@ func (r *Restorer) Run(ctx context.Context, restore *arkv1.Restore, backup strin
 	}()
 	// The backup is the restore's namespace's unless it names another; the
 	// restore's files go to the restore's namespace's folder.
-	layout := backupstore.Layout{HomeNamespace: r.HomeNamespace}
+	layout := backupstore.Layout{HomeNamespace: r.HomeNamespace, Keys: r.FilesKeys}
 	files := layout.Restore(restore.Namespace, restore.Name)
 	filesStore := r.FilesStore
 	if filesStore == nil {
@@ -298,7 +304,7 @@ func (r *Restorer) Run(ctx context.Context, restore *arkv1.Restore, backup strin
 	if err != nil {
 		return out, err
 	}
-	source := backupstore.Layout{HomeNamespace: r.HomeNamespace, Format: format}.Backup(SourceNamespace(restore), backup)
+	source := backupstore.Layout{HomeNamespace: r.HomeNamespace, Format: format, Keys: r.Keys}.Backup(SourceNamespace(restore), backup)
 	unpackStart := time.Now()
 	limits := r.Limits
 	if limits.MemoryBudget == 0 {
@@ -328,11 +334,15 @@ func (r *Restorer) Run(ctx context.Context, restore *arkv1.Restore, backup strin
 		return out, err
 	}
 
-	resW, err := filesStore.NewWriter(ctx, files.ResultsKey(), objectstore.Conditions{})
+	dk, err := files.StartEncryption(ctx, filesStore)
 	if err != nil {
 		return out, err
 	}
-	logW, err := filesStore.NewWriter(ctx, files.LogsKey(), objectstore.Conditions{})
+	resW, err := newFileWriter(ctx, filesStore, files.ResultsKey(), dk)
+	if err != nil {
+		return out, err
+	}
+	logW, err := newFileWriter(ctx, filesStore, files.LogsKey(), dk)
 	if err != nil {
 		resW.Abort()
 		return out, err
@@ -1126,4 +1136,44 @@ func (f nameFilter) includes(groupResource string) bool {
 		return false
 	}
 	return f.all || f.included.Has(groupResource) || f.included.Has(plural)
+}
+
+// fileWriter uploads one of the restore's own files, encrypted when the
+// restore's files are.
+type fileWriter struct {
+	objectstore.Writer
+	enc io.WriteCloser
+}
+
+func newFileWriter(ctx context.Context, store objectstore.Store, key string, dk *encryption.DataKey) (*fileWriter, error) {
+	w, err := store.NewWriter(ctx, key, objectstore.Conditions{})
+	if err != nil {
+		return nil, err
+	}
+	f := &fileWriter{Writer: w}
+	if dk != nil {
+		if f.enc, err = dk.NewWriter(w, key); err != nil {
+			w.Abort()
+			return nil, fmt.Errorf("encrypting %s: %w", key, err)
+		}
+	}
+	return f, nil
+}
+
+func (f *fileWriter) Write(p []byte) (int, error) {
+	if f.enc != nil {
+		return f.enc.Write(p)
+	}
+	return f.Writer.Write(p)
+}
+
+// Close writes the last encrypted segment, then commits the upload.
+func (f *fileWriter) Close() error {
+	if f.enc != nil {
+		if err := f.enc.Close(); err != nil {
+			f.Writer.Abort()
+			return err
+		}
+	}
+	return f.Writer.Close()
 }

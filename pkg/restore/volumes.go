@@ -73,7 +73,7 @@ func (r *run) restoreVolumeData(ctx context.Context, created *unstructured.Unstr
 	if err != nil {
 		return "", err
 	}
-	n, err := r.HostPath.Restore(ctx, rec, pv)
+	n, err := r.HostPath.RestoreFrom(ctx, r.source, rec, pv)
 	if err != nil {
 		return "", err
 	}

@@ -81,14 +81,35 @@ func (h *HostPath) Snapshot(ctx context.Context, backup backupstore.Backup, pv *
 	if !fi.IsDir() {
 		return rec, fmt.Errorf("volume %s at %s is not a directory", pv.Name, dir)
 	}
+	// An encrypted backup's key file is written before its volumes are
+	// snapshotted; its data is encrypted with the backup's files.
+	dk, err := backup.DataKey(ctx, h.Store)
+	if err != nil {
+		return rec, err
+	}
 	w, err := h.Store.NewWriter(ctx, rec.SnapshotID, objectstore.Conditions{})
 	if err != nil {
 		return rec, err
 	}
 	counter := &countingWriter{w: w}
-	if err := archive(ctx, dir, counter); err != nil {
+	var out io.Writer = counter
+	var enc io.WriteCloser
+	if dk != nil {
+		if enc, err = dk.NewWriter(counter, rec.SnapshotID); err != nil {
+			w.Abort()
+			return rec, fmt.Errorf("encrypting the snapshot of volume %s: %w", pv.Name, err)
+		}
+		out = enc
+	}
+	if err := archive(ctx, dir, out); err != nil {
 		w.Abort()
 		return rec, fmt.Errorf("archiving volume %s: %w", pv.Name, err)
+	}
+	if enc != nil {
+		if err := enc.Close(); err != nil {
+			w.Abort()
+			return rec, fmt.Errorf("encrypting the snapshot of volume %s: %w", pv.Name, err)
+		}
 	}
 	if err := w.Close(); err != nil {
 		return rec, fmt.Errorf("uploading the snapshot of volume %s: %w", pv.Name, err)

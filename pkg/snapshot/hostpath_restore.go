@@ -14,6 +14,8 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/arkproject/ark/pkg/backupstore"
 )
 
 // ErrNotEmpty means a volume's directory already holds data: a restore never
@@ -30,6 +32,13 @@ const maxRestoredFile = 64 << 30
 // entry — and no symbolic link in the archive — can write outside it. An
 // existing non-empty directory is left alone (ErrNotEmpty).
 func (h *HostPath) Restore(ctx context.Context, rec Record, pv *corev1.PersistentVolume) (int64, error) {
+	return h.RestoreFrom(ctx, backupstore.Backup{}, rec, pv)
+}
+
+// RestoreFrom is Restore of a volume of the backup, whose data is
+// decrypted (each segment authenticated before use) when the backup is
+// encrypted. The zero Backup reads the data as it is stored.
+func (h *HostPath) RestoreFrom(ctx context.Context, backup backupstore.Backup, rec Record, pv *corev1.PersistentVolume) (int64, error) {
 	dir := filepath.Join(h.Root, volumePath(pv))
 	root, err := h.openVolumeDir(dir)
 	if err != nil {
@@ -48,7 +57,12 @@ func (h *HostPath) Restore(ctx context.Context, rec Record, pv *corev1.Persisten
 	if len(entries) > 0 {
 		return 0, fmt.Errorf("%s: %w", dir, ErrNotEmpty)
 	}
-	r, _, err := h.Store.NewReader(ctx, rec.SnapshotID)
+	var r io.ReadCloser
+	if backup.Name == "" {
+		r, _, err = h.Store.NewReader(ctx, rec.SnapshotID)
+	} else {
+		r, err = backup.OpenFile(ctx, h.Store, rec.SnapshotID)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("reading the snapshot %s: %w", rec.SnapshotID, err)
 	}

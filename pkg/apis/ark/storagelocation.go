@@ -52,6 +52,15 @@ type BackupStorageLocationSpec struct {
 	// velero.io/v1), which Ark lists and restores from but never writes,
 	// so a velero location must be ReadOnly.
 	Format BackupStorageLocationFormat
+	// Encryption, when set, encrypts the backups and restores written to
+	// the location with keys from a Secret.
+	Encryption *BackupStorageLocationEncryption
+}
+
+// BackupStorageLocationEncryption names a location's encryption keys.
+type BackupStorageLocationEncryption struct {
+	// KeySecret is the Secret, in Ark's home namespace, holding the keys.
+	KeySecret string
 }
 
 // ObjectStorageLocation is a bucket and a prefix within it.
@@ -114,6 +123,21 @@ type BackupStorageLocationStatus struct {
 	BackupCount int32
 	// Message explains an Unavailable phase: the last error.
 	Message string
+	// Encryption is what the location's keys can read.
+	Encryption *BackupStorageLocationEncryptionStatus
+}
+
+// BackupStorageLocationEncryptionStatus says which keys a location holds
+// and which its backups need.
+type BackupStorageLocationEncryptionStatus struct {
+	// ActiveKeyID is the key new backups are written with.
+	ActiveKeyID string
+	// KeyIDs are the keys the Secret holds.
+	KeyIDs []string
+	// BackupsByKey counts the encrypted backups by key.
+	BackupsByKey map[string]int32
+	// UnreadableBackups counts the backups whose key is not held.
+	UnreadableBackups int32
 }
 
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object

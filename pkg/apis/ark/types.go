@@ -199,6 +199,9 @@ type BackupStatus struct {
 	VolumeSnapshotsCompleted int
 	// VolumeBackups are Heptio Ark's disk snapshots of an old record.
 	VolumeBackups map[string]*VolumeBackupInfo
+	// EncryptionKeyID is the location key the backup's data key was
+	// wrapped with when it was written; empty when it is not encrypted.
+	EncryptionKeyID string
 }
 
 // VolumeBackupInfo is Heptio Ark's record of one disk snapshot.

@@ -23,6 +23,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
+	utilvalidation "k8s.io/apimachinery/pkg/util/validation"
 	x509request "k8s.io/apiserver/pkg/authentication/request/x509"
 	"k8s.io/apiserver/pkg/authorization/authorizerfactory"
 	"k8s.io/apiserver/pkg/endpoints/openapi"
@@ -109,6 +110,9 @@ type Options struct {
 	// every location's spec.credential is (an AWS credentials file, a GCP
 	// service account key, Azure's lines), instead of the environment.
 	BackupLocationCredential string
+	// BackupLocationKeySecret, when set, names the Secret in the home
+	// namespace holding BackupLocation's encryption keys.
+	BackupLocationKeySecret string
 	// TenantLimits bound the objects of namespaces other than the home one.
 	TenantLimits validation.TenantLimits
 	// NamespaceConcurrency bounds the backups (and restores) one such
@@ -189,6 +193,7 @@ func (o *Options) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.DataDir, "data-dir", o.DataDir, "Directory for the embedded etcd, the default file bucket and standalone certificates.")
 	fs.StringVar(&o.BackupLocation, "backup-location", o.BackupLocation, "Backup storage location URL: file:///path, gs://bucket[/prefix][?pubsubSubscription=projects/P/subscriptions/ID], s3://bucket[/prefix][?region=R&s3Url=URL&s3ForcePathStyle=true] (S3 credentials from the AWS environment) or azure://container[/prefix][?storageAccount=NAME&storageAccountURI=URL] (Azure credential from AZURE_STORAGE_KEY, AZURE_STORAGE_SAS_TOKEN or AZURE_STORAGE_CONNECTION_STRING). Default: file://<data-dir>/bucket.")
 	fs.DurationVar(&o.ShutdownWatchTerminationGracePeriod, "shutdown-watch-termination-grace-period", o.ShutdownWatchTerminationGracePeriod, "When stopping, every open watch (of backups, restores, schedules, locations) is ended, so clients re-list from another replica, and the server waits up to this long for them to be gone. 0 ends no watch: a stop then waits for them up to the 60 s request timeout.")
+	fs.StringVar(&o.BackupLocationKeySecret, "backup-location-encryption-key-secret", o.BackupLocationKeySecret, "name of the Secret in the home namespace (--namespace) holding --backup-location's encryption keys, as a location's spec.encryption.keySecret names them: its entry \"active\" names the key new backups are encrypted with, every other entry is a 32-byte key (raw or base64) by its ID. Empty writes plaintext unless the location's object asks for encryption.")
 	fs.StringVar(&o.BackupLocationCredential, "backup-location-credential", o.BackupLocationCredential, "name/key of the Secret in the home namespace (--namespace) holding --backup-location's credential, in the form a location's spec.credential takes (an AWS shared credentials file, a GCP service account key, or Azure's KEY=VALUE lines), instead of the server's environment. Read at start; the location's object names it too.")
 	fs.DurationVar(&o.BucketPollInterval, "bucket-poll-interval", o.BucketPollInterval, "How often the bucket is listed, so backups written or removed by others appear in list and watch.")
 	fs.BoolVar(&o.Standalone, "standalone", o.Standalone, "Serve without kube-apiserver: accept client certificates from a CA in the data directory, allow every authenticated user, and write <data-dir>/kubeconfig.")
@@ -263,6 +268,14 @@ func (o *Options) Validate() error {
 		}
 		if o.Standalone {
 			errs = append(errs, errors.New("--backup-location-credential reads a Secret of the cluster: not with --standalone"))
+		}
+	}
+	if o.BackupLocationKeySecret != "" {
+		if msgs := utilvalidation.IsDNS1123Subdomain(o.BackupLocationKeySecret); len(msgs) > 0 {
+			errs = append(errs, fmt.Errorf("--backup-location-encryption-key-secret %q is not a Secret's name: %s", o.BackupLocationKeySecret, strings.Join(msgs, "; ")))
+		}
+		if o.Standalone {
+			errs = append(errs, errors.New("--backup-location-encryption-key-secret reads a Secret of the cluster: not with --standalone"))
 		}
 	}
 	if o.ServingCertSecret != "" || o.ServingCASecret != "" {
@@ -367,6 +380,7 @@ func (o *Options) Config(ctx context.Context) (*apiserver.Config, func(), error)
 		BackupStore:        store,
 		LocationURL:        o.BackupLocation,
 		LocationCredential: credentialRef,
+		LocationKeySecret:  o.BackupLocationKeySecret,
 		BucketPollInterval: o.BucketPollInterval,
 		AbandonedAfter:     o.AbandonedAfter,
 	}
@@ -382,6 +396,13 @@ func (o *Options) Config(ctx context.Context) (*apiserver.Config, func(), error)
 		extra.NamespaceTerminating = namespaceTerminating(kube)
 		extra.ConfigMapAs = configMapAs(&requester.Factory{Base: serverConfig.ClientConfig})
 		extra.Secret = secretReader(kube, o.HomeNamespace)
+		extra.KeySecret = func(ctx context.Context, name string) (map[string][]byte, error) {
+			s, err := kube.CoreV1().Secrets(o.HomeNamespace).Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				return nil, err
+			}
+			return s.Data, nil
+		}
 		resources := resourcescope.New(kube.Discovery())
 		extra.ClusterScoped, extra.UnknownResource = resources.ClusterScoped, resources.Unknown
 		extra.NamespaceUID = func(ctx context.Context, name string) (string, error) {

@@ -350,6 +350,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		s.CompletionTimestamp = &now
 		s.Warnings, s.Errors = out.Warnings, out.Errors
 		s.VolumeSnapshotsAttempted, s.VolumeSnapshotsCompleted = out.VolumeSnapshotsAttempted, out.VolumeSnapshotsCompleted
+		s.EncryptionKeyID = out.EncryptionKeyID
 		s.Progress = &arkv1.Progress{TotalItems: out.Items, ItemsDone: out.Items}
 		switch {
 		case runErr != nil:

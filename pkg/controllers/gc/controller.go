@@ -239,7 +239,7 @@ func (c *Controller) deleteBackup(ctx context.Context, b *arkv1.Backup) error {
 	if err != nil {
 		return err
 	}
-	ref := c.Layout.Backup(b.Namespace, b.Name)
+	ref := loc.Layout(c.Layout.HomeNamespace).Backup(b.Namespace, b.Name)
 	records, err := c.snapshots(ctx, store, ref)
 	if err != nil {
 		return err
@@ -301,12 +301,18 @@ func generationOf(b *arkv1.Backup) (int64, error) {
 }
 
 // snapshots reads the backup's volume-snapshot records; a backup without
-// the file (failed early, or from an older format) has none.
+// the file (failed early, or from an older format) has none. An encrypted
+// backup's are decrypted: without its key, nothing is deleted.
 func (c *Controller) snapshots(ctx context.Context, store objectstore.Store, ref backupstore.Backup) ([]snapshot.Record, error) {
-	data, _, err := objectstore.ReadAll(ctx, store, ref.VolumeSnapshotsKey(), 64<<20)
+	rc, err := ref.OpenFile(ctx, store, ref.VolumeSnapshotsKey())
 	if errors.Is(err, objectstore.ErrNotFound) {
 		return nil, nil
 	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the volume snapshots of the backup: %w", err)
+	}
+	data, err := io.ReadAll(io.LimitReader(rc, 64<<20))
+	rc.Close()
 	if err != nil {
 		return nil, fmt.Errorf("reading the volume snapshots of the backup: %w", err)
 	}

@@ -13,6 +13,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
+	"strings"
 	"time"
 
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
@@ -23,6 +25,7 @@ import (
 
 	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
 	"github.com/arkproject/ark/pkg/backupstore"
+	"github.com/arkproject/ark/pkg/backupstore/encryption"
 	"github.com/arkproject/ark/pkg/generated/clientset/versioned"
 	"github.com/arkproject/ark/pkg/locations"
 	"github.com/arkproject/ark/pkg/objectstore"
@@ -51,6 +54,8 @@ type Observation struct {
 	Shadowed int
 	// Err is why the latest poll failed, or nil.
 	Err error
+	// ByKey counts its encrypted backups by the key their records name.
+	ByKey map[string]int
 }
 
 // Opener opens the store of a location from its spec and the content of its
@@ -59,6 +64,10 @@ type Opener func(ctx context.Context, spec arkv1.BackupStorageLocationSpec, cred
 
 // SecretReader reads one key of a Secret of the home namespace.
 type SecretReader func(ctx context.Context, name, key string) ([]byte, error)
+
+// KeySecretReader reads the whole of a Secret of the home namespace: a
+// location's encryption keys.
+type KeySecretReader func(ctx context.Context, name string) (map[string][]byte, error)
 
 // Controller serves the locations of the home namespace and writes their status.
 type Controller struct {
@@ -77,6 +86,8 @@ type Controller struct {
 	Open Opener
 	// Secret reads credentials; nil refuses locations that name one.
 	Secret SecretReader
+	// KeySecret reads encryption keys; nil refuses encrypted locations.
+	KeySecret KeySecretReader
 	// Observe reports on a location's bucket.
 	Observe func(location string) Observation
 	// Interval is how often locations and statuses are brought up to
@@ -87,6 +98,17 @@ type Controller struct {
 	// credential each store was opened with, so an unchanged location is
 	// not opened again (or, for one that failed, "failed:" and why).
 	opened map[string]string
+	// keyrings are the keys last read, by Secret name, with a digest of
+	// the Secret's data: an unchanged Secret keeps its Keyring, so an
+	// unchanged location is not put in the set again.
+	keyrings map[string]keyring
+	// keys are the keys each location is served with, by name, for its status.
+	keys map[string]*encryption.Keyring
+}
+
+type keyring struct {
+	digest string
+	keys   *encryption.Keyring
 }
 
 // Run keeps locations and statuses up to date until ctx ends.
@@ -138,6 +160,7 @@ func (c *Controller) serve(ctx context.Context, objects []arkv1.BackupStorageLoc
 	if c.opened == nil {
 		c.opened = map[string]string{}
 	}
+	c.keys = map[string]*encryption.Keyring{}
 	seen := map[string]bool{c.Name: true}
 	for i := range objects {
 		l := &objects[i]
@@ -148,14 +171,37 @@ func (c *Controller) serve(ctx context.Context, objects []arkv1.BackupStorageLoc
 			format = backupstore.FormatVelero
 		}
 		if l.Name == c.Name {
-			c.put(&locations.Location{Name: c.Name, Store: c.Store, Primary: true, ReadOnly: readOnly, Default: l.Spec.Default})
+			// The flag's key Secret, if it names one, else the object's.
+			enc := l.Spec.Encryption
+			if c.Spec.Encryption != nil {
+				enc = c.Spec.Encryption
+			}
+			keys, keysErr := c.keyring(ctx, enc)
+			c.keys[l.Name] = keys
+			loc := &locations.Location{Name: c.Name, Store: c.Store, Primary: true, ReadOnly: readOnly, Default: l.Spec.Default, Keys: keys}
+			if keysErr != nil {
+				// Never plaintext where encryption was asked for.
+				loc.Err = keysErr
+				c.logOnce(l.Name, keysErr)
+			} else if c.opened[l.Name] != "" {
+				klog.InfoS("Backup storage location's encryption keys are read", "location", l.Name)
+				delete(c.opened, l.Name)
+			}
+			c.put(loc)
 			continue
 		}
 		if c.Open == nil {
 			continue
 		}
 		credential, credErr := c.credential(ctx, l)
+		keys, keysErr := c.keyring(ctx, l.Spec.Encryption)
+		c.keys[l.Name] = keys
 		print := fingerprint(l.Spec, credential, credErr)
+		if keysErr != nil {
+			print += "/keys:" + keysErr.Error()
+		} else if keys != nil {
+			print += "/keys:" + c.keyrings[l.Spec.Encryption.KeySecret].digest
+		}
 		if cur, err := c.Locations.Get(l.Name); err == nil && c.opened[l.Name] == print {
 			if cur.ReadOnly != readOnly || cur.Default != l.Spec.Default {
 				next := *cur
@@ -164,10 +210,13 @@ func (c *Controller) serve(ctx context.Context, objects []arkv1.BackupStorageLoc
 			}
 			continue
 		}
-		loc := &locations.Location{Name: l.Name, ReadOnly: readOnly, Default: l.Spec.Default, Format: format}
-		if credErr != nil {
+		loc := &locations.Location{Name: l.Name, ReadOnly: readOnly, Default: l.Spec.Default, Format: format, Keys: keys}
+		switch {
+		case credErr != nil:
 			loc.Err = credErr
-		} else {
+		case keysErr != nil:
+			loc.Err = keysErr
+		default:
 			octx, cancel := context.WithTimeout(ctx, openTimeout)
 			loc.Store, loc.Err = c.Open(octx, l.Spec, credential)
 			cancel()
@@ -176,7 +225,7 @@ func (c *Controller) serve(ctx context.Context, objects []arkv1.BackupStorageLoc
 		// (a Secret created late, a transient failure), logged once per reason.
 		switch {
 		case loc.Err == nil:
-			klog.InfoS("Opened backup storage location", "location", l.Name, "store", loc.Store.String(), "readOnly", readOnly, "format", format)
+			klog.InfoS("Opened backup storage location", "location", l.Name, "store", loc.Store.String(), "readOnly", readOnly, "format", format, "encrypted", keys != nil)
 			c.opened[l.Name] = print
 		case c.opened[l.Name] != "failed:"+loc.Err.Error():
 			klog.ErrorS(loc.Err, "Cannot open backup storage location; serving it as unavailable", "location", l.Name)
@@ -212,10 +261,66 @@ func (c *Controller) closeLater(old *locations.Location) {
 // they changed).
 func (c *Controller) put(l *locations.Location) {
 	if cur, err := c.Locations.Get(l.Name); err == nil && l.Primary && cur.Primary &&
-		cur.ReadOnly == l.ReadOnly && cur.Default == l.Default {
+		cur.ReadOnly == l.ReadOnly && cur.Default == l.Default && cur.Keys == l.Keys && sameError(cur.Err, l.Err) {
 		return
 	}
 	c.Locations.Put(l)
+}
+
+func sameError(a, b error) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Error() == b.Error()
+}
+
+// logOnce logs why a location cannot be served, once per reason.
+func (c *Controller) logOnce(name string, err error) {
+	if c.opened[name] != "failed:"+err.Error() {
+		klog.ErrorS(err, "Cannot serve backup storage location; serving it as unavailable", "location", name)
+		c.opened[name] = "failed:" + err.Error()
+	}
+}
+
+// keyring reads the keys a location's spec.encryption names: nil when it
+// names none. A Secret that cannot be read or parsed is an error, and the
+// location is served as unavailable rather than written in plaintext.
+func (c *Controller) keyring(ctx context.Context, enc *arkv1.BackupStorageLocationEncryption) (*encryption.Keyring, error) {
+	if enc == nil {
+		return nil, nil
+	}
+	if c.KeySecret == nil {
+		return nil, errors.New("this server reads no Secrets (standalone mode), so it cannot use spec.encryption")
+	}
+	data, err := c.KeySecret(ctx, enc.KeySecret)
+	if err != nil {
+		return nil, fmt.Errorf("reading encryption key Secret %s/%s: %w", c.Namespace, enc.KeySecret, err)
+	}
+	h := sha256.New()
+	ids := make([]string, 0, len(data))
+	for id := range data {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		h.Write([]byte(id))
+		h.Write([]byte{0})
+		h.Write(data[id])
+		h.Write([]byte{0})
+	}
+	digest := hex.EncodeToString(h.Sum(nil))
+	if c.keyrings == nil {
+		c.keyrings = map[string]keyring{}
+	}
+	if k, ok := c.keyrings[enc.KeySecret]; ok && k.digest == digest {
+		return k.keys, nil
+	}
+	keys, err := encryption.ParseSecret(data)
+	if err != nil {
+		return nil, fmt.Errorf("encryption key Secret %s/%s: %w", c.Namespace, enc.KeySecret, err)
+	}
+	c.keyrings[enc.KeySecret] = keyring{digest: digest, keys: keys}
+	return keys, nil
 }
 
 // credential reads the credential a location names, if any.
@@ -293,6 +398,34 @@ func (c *Controller) status(l *arkv1.BackupStorageLocation) arkv1.BackupStorageL
 	}
 	if o.Err != nil {
 		s.Phase, s.Message = arkv1.BackupStorageLocationPhaseUnavailable, o.Err.Error()
+	}
+	if keys := c.keys[l.Name]; keys != nil || len(o.ByKey) > 0 {
+		e := &arkv1.BackupStorageLocationEncryptionStatus{}
+		if keys != nil {
+			e.ActiveKeyID, e.KeyIDs = keys.ActiveID(), keys.IDs()
+		}
+		var missing []string
+		for id, n := range o.ByKey {
+			if e.BackupsByKey == nil {
+				e.BackupsByKey = map[string]int32{}
+			}
+			e.BackupsByKey[id] = int32(n)
+			if !keys.Has(id) {
+				e.UnreadableBackups += int32(n)
+				missing = append(missing, id)
+			}
+		}
+		if len(missing) > 0 {
+			// Said where an administrator looks: a key removed from the
+			// Secret while backups still need it.
+			sort.Strings(missing)
+			msg := fmt.Sprintf("%d backups cannot be restored: they were written with keys this location's Secret does not hold (%s); add them back to the Secret, or rotate while they are there", e.UnreadableBackups, strings.Join(missing, ", "))
+			if s.Message != "" {
+				msg = s.Message + "; " + msg
+			}
+			s.Message = msg
+		}
+		s.Encryption = e
 	}
 	return s
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/arkproject/ark/pkg/apis/ark"
 	"github.com/arkproject/ark/pkg/backupstore"
+	"github.com/arkproject/ark/pkg/backupstore/encryption"
 	"github.com/arkproject/ark/pkg/objectstore"
 	"github.com/arkproject/ark/pkg/registry"
 )
@@ -90,9 +91,13 @@ func (c *ContentREST) Get(ctx context.Context, name string, _ *metav1.GetOptions
 		return nil, apierrors.NewBadRequest(fmt.Sprintf("backup %q is %s: its %s can be read once it has finished", name, phase, c.what))
 	}
 	// Open now, so a missing file is a clean 404 rather than a broken stream.
-	rc, _, err := store.NewReader(ctx, c.key(c.r.refIn(loc, b.Namespace, b.Name)))
+	ref := c.r.refIn(loc, b.Namespace, b.Name)
+	rc, err := ref.OpenFile(ctx, store, c.key(ref))
 	if errors.Is(err, objectstore.ErrNotFound) {
 		return nil, apierrors.NewNotFound(schema.GroupResource{Group: ark.GroupName, Resource: "backups/" + c.subresource()}, name)
+	}
+	if errors.Is(err, encryption.ErrKeyNotHeld) || errors.Is(err, backupstore.ErrCorrupt) {
+		return nil, c.r.toAPIError(name, err)
 	}
 	if err != nil {
 		return nil, c.r.toAPIError(name, unavailable(loc, err))
@@ -142,7 +147,7 @@ func (s *followStream) follow(ctx context.Context, w io.Writer) error {
 		if finished {
 			return s.rest(ctx, w, sent)
 		}
-		data, _, err := objectstore.ReadAll(ctx, s.store, s.backup.LiveLogKey(), 16<<20)
+		data, err := s.liveLog(ctx)
 		if err == nil && int64(len(data)) > sent {
 			n, err := w.Write(data[sent:])
 			sent += int64(n)
@@ -160,7 +165,7 @@ func (s *followStream) follow(ctx context.Context, w io.Writer) error {
 
 // rest sends what the final log holds beyond the part already sent.
 func (s *followStream) rest(ctx context.Context, w io.Writer, sent int64) error {
-	rc, _, err := s.store.NewReader(ctx, s.backup.LogsKey())
+	rc, err := s.backup.OpenFile(ctx, s.store, s.backup.LogsKey())
 	if errors.Is(err, objectstore.ErrNotFound) {
 		return nil // a failed backup keeps no log; its reason is in its status
 	}
@@ -177,4 +182,15 @@ func (s *followStream) rest(ctx context.Context, w io.Writer, sent int64) error 
 	}
 	_, err = io.Copy(w, gz)
 	return err
+}
+
+// liveLog reads the running backup's live log, decrypted when the backup
+// is encrypted.
+func (s *followStream) liveLog(ctx context.Context) ([]byte, error) {
+	rc, err := s.backup.OpenFile(ctx, s.store, s.backup.LiveLogKey())
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return io.ReadAll(io.LimitReader(rc, 16<<20))
 }

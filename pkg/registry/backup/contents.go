@@ -15,6 +15,7 @@ import (
 
 	"github.com/arkproject/ark/pkg/apis/ark"
 	"github.com/arkproject/ark/pkg/backupstore"
+	"github.com/arkproject/ark/pkg/backupstore/encryption"
 	"github.com/arkproject/ark/pkg/snapshot"
 )
 
@@ -124,6 +125,8 @@ func hasContents(b *ark.Backup) error {
 // bucket's failure (503).
 func (c *ContentsREST) readError(b *ark.Backup, err error) error {
 	switch {
+	case errors.Is(err, encryption.ErrKeyNotHeld):
+		return c.r.toAPIError(b.Name, err)
 	case errors.Is(err, backupstore.ErrCorrupt), errors.Is(err, backupstore.ErrTooLarge), errors.Is(err, backupstore.ErrAbsent):
 		klog.ErrorS(err, "Backup contents cannot be read", "backup", klog.KObj(b))
 		return apierrors.NewInternalError(err)

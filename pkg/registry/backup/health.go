@@ -20,6 +20,9 @@ type Health struct {
 	// Err says why the latest poll failed, or that none has succeeded yet;
 	// nil when the bucket answered it.
 	Err error
+	// ByKey counts the encrypted backups served from the bucket by the
+	// key ID their records name.
+	ByKey map[string]int
 }
 
 // Health reports on the latest poll of a location. It reads the poller's
@@ -36,6 +39,12 @@ func (r *REST) Health(location string) Health {
 	for _, e := range r.ix.items {
 		if e.loc == location {
 			h.Backups++
+			if id := e.obj.Status.EncryptionKeyID; id != "" {
+				if h.ByKey == nil {
+					h.ByKey = map[string]int{}
+				}
+				h.ByKey[id]++
+			}
 		}
 	}
 	if h.Err == nil && s.loc.Err != nil {

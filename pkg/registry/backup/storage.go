@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"net/http"
 	"sync"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 	"github.com/arkproject/ark/pkg/apis/ark"
 	"github.com/arkproject/ark/pkg/apis/ark/validation"
 	"github.com/arkproject/ark/pkg/backupstore"
+	"github.com/arkproject/ark/pkg/backupstore/encryption"
 	"github.com/arkproject/ark/pkg/locations"
 	"github.com/arkproject/ark/pkg/objectstore"
 	"github.com/arkproject/ark/pkg/provenance"
@@ -243,6 +245,15 @@ func (r *REST) toAPIError(name string, err error) error {
 		return nil
 	case errors.As(err, &status):
 		return err
+	case errors.Is(err, encryption.ErrKeyNotHeld):
+		// Not the bucket's failure: the location's key Secret lacks the
+		// key, and adding it back makes the backup readable.
+		return &apierrors.StatusError{ErrStatus: metav1.Status{
+			Status: metav1.StatusFailure, Code: http.StatusConflict, Reason: metav1.StatusReasonConflict,
+			Message: err.Error(), Details: &metav1.StatusDetails{Group: ark.GroupName, Kind: "backups", Name: name},
+		}}
+	case errors.Is(err, backupstore.ErrCorrupt):
+		return apierrors.NewInternalError(err)
 	case errors.As(err, &ue):
 		return apierrors.NewServiceUnavailable(ue.Error())
 	case errors.Is(err, objectstore.ErrNotFound), errors.Is(err, objectstore.ErrInvalidKey):

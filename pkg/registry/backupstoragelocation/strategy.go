@@ -63,7 +63,7 @@ func (s strategy) ValidateUpdate(ctx context.Context, obj, old runtime.Object) f
 	if l.Spec.Provider != o.Spec.Provider || !apiequality.Semantic.DeepEqual(l.Spec.Config, o.Spec.Config) {
 		errs = append(errs, checkConfig(&l.Spec)...)
 	}
-	if !apiequality.Semantic.DeepEqual(l.Spec.Credential, o.Spec.Credential) {
+	if !apiequality.Semantic.DeepEqual(l.Spec.Credential, o.Spec.Credential) || !apiequality.Semantic.DeepEqual(l.Spec.Encryption, o.Spec.Encryption) {
 		errs = append(errs, s.checkCredential(ctx, &l.Spec)...)
 	}
 	return errs
@@ -73,13 +73,20 @@ func (s strategy) ValidateUpdate(ctx context.Context, obj, old runtime.Object) f
 // may not read: the server reads it as itself, so without this check a
 // user allowed to write locations could have Ark use a Secret they may
 // not see (and learn from the location's status whether it works).
+//
+// The same holds for the key Secret of spec.encryption: naming it must
+// not let anyone have Ark encrypt with, or report on, keys they may not read.
 func (s strategy) checkCredential(ctx context.Context, spec *ark.BackupStorageLocationSpec) field.ErrorList {
-	c := spec.Credential
-	if c == nil || c.Name == "" || s.mayReadSecret == nil || s.mayReadSecret(ctx, c.Name) {
-		return nil
+	var errs field.ErrorList
+	if c := spec.Credential; c != nil && c.Name != "" && s.mayReadSecret != nil && !s.mayReadSecret(ctx, c.Name) {
+		errs = append(errs, field.Forbidden(field.NewPath("spec", "credential", "name"),
+			fmt.Sprintf("you may not get Secret %q in namespace %q; a location may only use a credential its author may read", c.Name, s.Scope.HomeNamespace)))
 	}
-	return field.ErrorList{field.Forbidden(field.NewPath("spec", "credential", "name"),
-		fmt.Sprintf("you may not get Secret %q in namespace %q; a location may only use a credential its author may read", c.Name, s.Scope.HomeNamespace))}
+	if e := spec.Encryption; e != nil && e.KeySecret != "" && s.mayReadSecret != nil && !s.mayReadSecret(ctx, e.KeySecret) {
+		errs = append(errs, field.Forbidden(field.NewPath("spec", "encryption", "keySecret"),
+			fmt.Sprintf("you may not get Secret %q in namespace %q; a location may only use keys its author may read", e.KeySecret, s.Scope.HomeNamespace)))
+	}
+	return errs
 }
 
 // checkConfig refuses config keys and values the provider's store does not

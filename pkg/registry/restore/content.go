@@ -15,6 +15,7 @@ import (
 
 	"github.com/arkproject/ark/pkg/apis/ark"
 	"github.com/arkproject/ark/pkg/backupstore"
+	"github.com/arkproject/ark/pkg/backupstore/encryption"
 	"github.com/arkproject/ark/pkg/locations"
 	"github.com/arkproject/ark/pkg/objectstore"
 	"github.com/arkproject/ark/pkg/registry"
@@ -78,18 +79,21 @@ func (c *ContentREST) Get(ctx context.Context, name string, _ *metav1.GetOptions
 	// The files are kept with the backup, or in the default location
 	// when the backup's is ReadOnly (see locations.Set.ForRestoreFiles);
 	// defaults change, so every location that may be written is looked in.
-	key := c.key(c.layout.Restore(r.Namespace, r.Name))
 	var down error
 	for _, loc := range c.locations.All() {
 		if loc.ReadOnly {
 			continue
 		}
+		files := loc.Layout(c.layout.HomeNamespace).Restore(r.Namespace, r.Name)
 		store, err := loc.Readable()
 		if err == nil {
 			var rc io.ReadCloser
-			rc, _, err = store.NewReader(ctx, key)
+			rc, err = files.OpenFile(ctx, store, c.key(files))
 			if err == nil {
 				return &registry.FileStream{RC: rc, MimeType: c.mimeType, Gunzip: true}, nil
+			}
+			if errors.Is(err, encryption.ErrKeyNotHeld) {
+				return nil, apierrors.NewConflict(ark.Resource("restores"), name, err)
 			}
 		}
 		if !errors.Is(err, objectstore.ErrNotFound) && down == nil {

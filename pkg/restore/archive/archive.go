@@ -37,6 +37,7 @@ import (
 	"strings"
 
 	"github.com/arkproject/ark/pkg/backupstore"
+	"github.com/arkproject/ark/pkg/backupstore/encryption"
 	"github.com/arkproject/ark/pkg/objectstore"
 )
 
@@ -234,6 +235,12 @@ func Extract(ctx context.Context, store objectstore.Store, ref backupstore.Backu
 	if c, ok := f.(io.Closer); ok {
 		defer c.Close()
 	}
+	// An encrypted tarball is decrypted as it is extracted, each segment
+	// authenticated before its bytes are read: a tampered one fails the
+	// extraction, and so the restore, before anything is created.
+	if f, err = x.manifest.Decrypt(f, x.ref.TarballKey()); err != nil {
+		return nil, x.streamError(err)
+	}
 	return x.extract(ctx, f)
 }
 
@@ -273,9 +280,12 @@ type extractor struct {
 	velero bool
 	backup string
 	ref    backupstore.Backup
-	dir    string // absolute
-	root   *os.Root
-	limits Limits
+	// manifest is the backup's verified manifest (not a Velero backup's),
+	// which decrypts the tarball when the backup is encrypted.
+	manifest backupstore.Manifest
+	dir      string // absolute
+	root     *os.Root
+	limits   Limits
 
 	wroteTemp bool
 	buf       []byte // the current entry's content
@@ -324,6 +334,7 @@ func (x *extractor) readManifest(ctx context.Context, store objectstore.Store) (
 	if err != nil {
 		return backupstore.ManifestEntry{}, err
 	}
+	x.manifest = m
 	e, ok := m.Files[x.tarballName()]
 	if !ok {
 		return backupstore.ManifestEntry{}, x.corrupt(nil, "its manifest %s does not list %s", x.ref.ManifestKey(), x.tarballName())
@@ -407,6 +418,8 @@ func (x *extractor) extract(ctx context.Context, f io.Reader) (*Index, error) {
 	zr, err := gzip.NewReader(br)
 	if err != nil {
 		switch {
+		case errors.Is(err, encryption.ErrTampered):
+			return nil, x.streamError(err)
 		case errors.Is(err, gzip.ErrHeader), errors.Is(err, io.EOF):
 			return nil, x.corrupt(nil, "%s is not a gzip stream", x.tarballName())
 		case errors.Is(err, io.ErrUnexpectedEOF):
@@ -492,6 +505,8 @@ func (x *extractor) streamError(err error) error {
 	var budget *budgetError
 	var flateErr flate.CorruptInputError
 	switch {
+	case errors.Is(err, encryption.ErrTampered):
+		return x.corrupt(err, "%s fails authentication", x.tarballName())
 	case errors.As(err, &budget):
 		return x.corrupt(nil, "%s", budget.msg)
 	case errors.Is(err, io.ErrUnexpectedEOF):

@@ -61,6 +61,22 @@ type BackupStorageLocationSpec struct {
 	// so a velero location must be ReadOnly.
 	// +optional
 	Format BackupStorageLocationFormat `json:"format,omitempty"`
+	// Encryption, when set, encrypts every backup and restore written to
+	// the location, client-side, with keys from a Secret; backups written
+	// before stay readable. Unset writes plaintext.
+	// +optional
+	Encryption *BackupStorageLocationEncryption `json:"encryption,omitempty"`
+}
+
+// BackupStorageLocationEncryption names a location's encryption keys.
+type BackupStorageLocationEncryption struct {
+	// KeySecret is the name of a Secret in Ark's home namespace: its entry
+	// "active" names the key new backups are written with, and every other
+	// entry is a key of 32 random bytes (raw or base64) named by its ID.
+	// Keep old keys there while backups need them; keep a copy of the
+	// Secret outside the cluster, or its backups cannot be restored
+	// after a disaster.
+	KeySecret string `json:"keySecret"`
 }
 
 // ObjectStorageLocation is a bucket and a prefix within it.
@@ -140,6 +156,29 @@ type BackupStorageLocationStatus struct {
 	// Message explains an Unavailable phase: the last error.
 	// +optional
 	Message string `json:"message,omitempty"`
+	// Encryption is what the location's keys can read.
+	// +optional
+	Encryption *BackupStorageLocationEncryptionStatus `json:"encryption,omitempty"`
+}
+
+// BackupStorageLocationEncryptionStatus says which keys a location holds
+// and which its backups need.
+type BackupStorageLocationEncryptionStatus struct {
+	// ActiveKeyID is the key new backups are written with.
+	// +optional
+	ActiveKeyID string `json:"activeKeyID,omitempty"`
+	// KeyIDs are the keys the Secret holds.
+	// +optional
+	// +listType=atomic
+	KeyIDs []string `json:"keyIDs,omitempty"`
+	// BackupsByKey counts the location's encrypted backups by the key
+	// their records name.
+	// +optional
+	BackupsByKey map[string]int32 `json:"backupsByKey,omitempty"`
+	// UnreadableBackups counts the backups written with a key the Secret
+	// no longer holds: they cannot be restored until it is added back.
+	// +optional
+	UnreadableBackups int32 `json:"unreadableBackups,omitempty"`
 }
 
 // +k8s:deepcopy-gen:interfaces=k8s.io/apimachinery/pkg/runtime.Object

@@ -305,6 +305,12 @@ type BackupStatus struct {
 	// restores can name each snapshot they cannot restore.
 	// +optional
 	VolumeBackups map[string]*VolumeBackupInfo `json:"volumeBackups,omitempty"`
+	// EncryptionKeyID is the ID of the location key that wrapped the
+	// backup's data key when it was written (rotation may since have
+	// wrapped it again under a newer key); empty when the backup is not
+	// encrypted. Only the ID: the record is stored in plaintext.
+	// +optional
+	EncryptionKeyID string `json:"encryptionKeyID,omitempty"`
 }
 
 // VolumeBackupInfo is Heptio Ark's record of one disk snapshot.

@@ -72,6 +72,16 @@ func (in BackupStorageLocation) OpenAPIModelName() string {
 }
 
 // OpenAPIModelName returns the OpenAPI model name for this type.
+func (in BackupStorageLocationEncryption) OpenAPIModelName() string {
+	return "com.heptio.ark.v1.BackupStorageLocationEncryption"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
+func (in BackupStorageLocationEncryptionStatus) OpenAPIModelName() string {
+	return "com.heptio.ark.v1.BackupStorageLocationEncryptionStatus"
+}
+
+// OpenAPIModelName returns the OpenAPI model name for this type.
 func (in BackupStorageLocationList) OpenAPIModelName() string {
 	return "com.heptio.ark.v1.BackupStorageLocationList"
 }

@@ -47,12 +47,12 @@ type nameLimit struct {
 // A new file of the layout must be added here; a test checks that every
 // key method of backupstore.Backup is.
 func backupFiles(b backupstore.Backup) []string {
-	return []string{b.MetadataKey(), b.TarballKey(), b.LogsKey(), b.LiveLogKey(), b.ResourceListKey(), b.VolumeSnapshotsKey(), b.ResultsKey(), b.ManifestKey()}
+	return []string{b.MetadataKey(), b.TarballKey(), b.LogsKey(), b.LiveLogKey(), b.ResourceListKey(), b.VolumeSnapshotsKey(), b.ResultsKey(), b.ManifestKey(), b.KeyFileKey()}
 }
 
 // restoreFiles are the keys of every file of a restore.
 func restoreFiles(r backupstore.Restore) []string {
-	return []string{r.ResultsKey(), r.LogsKey()}
+	return []string{r.ResultsKey(), r.LogsKey(), r.KeyFileKey()}
 }
 
 // limitLayout has a home namespace no real namespace can be, so that the

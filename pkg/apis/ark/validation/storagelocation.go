@@ -93,6 +93,7 @@ func ValidateBackupStorageLocationSpec(spec *ark.BackupStorageLocationSpec, name
 		allErrs = append(allErrs, field.NotSupported(fldPath.Child("accessMode"), spec.AccessMode, accessModes))
 	}
 	allErrs = append(allErrs, validateFormat(spec, name, scope, fldPath)...)
+	allErrs = append(allErrs, validateEncryption(spec, fldPath.Child("encryption"))...)
 	// The location of --backup-location is opened from the flag, with the
 	// server's own credentials: a credential on it would only look acted on.
 	if name != "" && name == scope.PrimaryLocation && spec.Credential != nil {
@@ -191,4 +192,27 @@ func validatePrefix(prefix string, p *field.Path) field.ErrorList {
 		}
 	}
 	return nil
+}
+
+// validateEncryption checks a location's key Secret's name. A Velero
+// bucket is not Ark's to encrypt: its backups are Velero's, in plaintext.
+func validateEncryption(spec *ark.BackupStorageLocationSpec, fldPath *field.Path) field.ErrorList {
+	e := spec.Encryption
+	if e == nil {
+		return nil
+	}
+	p := fldPath.Child("keySecret")
+	var allErrs field.ErrorList
+	if e.KeySecret == "" {
+		allErrs = append(allErrs, field.Required(p, "the name of a Secret in Ark's namespace holding the location's keys"))
+	}
+	for _, msg := range utilvalidation.IsDNS1123Subdomain(e.KeySecret) {
+		if e.KeySecret != "" {
+			allErrs = append(allErrs, field.Invalid(p, e.KeySecret, msg))
+		}
+	}
+	if spec.Format == ark.BackupStorageLocationFormatVelero {
+		allErrs = append(allErrs, field.Forbidden(fldPath, "a location of format velero holds a Velero server's backups, which are not encrypted"))
+	}
+	return allErrs
 }
