@@ -308,6 +308,10 @@ func (c completedConfig) New() (*ArkServer, error) {
 			Client: client, Namespace: c.ExtraConfig.HomeNamespace,
 			Name: c.ExtraConfig.LocationName, Spec: servedSpec, Store: c.ExtraConfig.BackupStore,
 			Locations: locs, Open: storagelocation.OpenSpec, Secret: c.ExtraConfig.Secret, KeySecret: c.ExtraConfig.KeySecret,
+			Mine: func(b *arkv1.Backup) bool {
+				s := c.ExtraConfig.Signer
+				return s == nil || (!s.Foreign(b.Annotations) && s.Verify(b) == nil)
+			},
 			Observe: func(location string) storagelocation.Observation {
 				h := backups.Health(location)
 				return storagelocation.Observation{LastSynced: h.LastSynced, Backups: h.Backups, Shadowed: h.Shadowed, Err: h.Err, ByKey: h.ByKey}

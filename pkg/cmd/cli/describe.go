@@ -131,6 +131,9 @@ func describeBackup(w io.Writer, b *arkv1.Backup, now time.Time) {
 		d.line("Warnings", b.Status.Warnings)
 		d.line("Errors", b.Status.Errors)
 		d.line("Volume snapshots", fmt.Sprintf("%d of %d completed", b.Status.VolumeSnapshotsCompleted, b.Status.VolumeSnapshotsAttempted))
+		if id := b.Status.EncryptionKeyID; id != "" {
+			d.line("Encryption key", id)
+		}
 	})
 }
 

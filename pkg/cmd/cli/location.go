@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -16,6 +17,7 @@ import (
 	"k8s.io/client-go/util/retry"
 
 	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
+	"github.com/arkproject/ark/pkg/backupstore/encryption"
 	"github.com/arkproject/ark/pkg/generated/clientset/versioned"
 )
 
@@ -33,12 +35,12 @@ BackupStorageLocation (short name bsl) in Ark's home namespace, heptio-ark unles
 Locations name buckets and credential Secrets, so they are administrators' business (ark-admin).`,
 	}
 	cmd.AddCommand(newLocationCreate(env), newGet(env, locationsResource), newDescribe(env, locationsResource),
-		newLocationSet(env), newDelete(env, locationsResource))
+		newLocationSet(env), newDelete(env, locationsResource), newLocationRotateKey(env))
 	return cmd
 }
 
 func newLocationCreate(env *Env) *cobra.Command {
-	var provider, bucket, prefix, credential, accessMode, format string
+	var provider, bucket, prefix, credential, accessMode, format, keySecret string
 	var config, labelPairs []string
 	var isDefault bool
 	cmd := &cobra.Command{
@@ -49,7 +51,8 @@ provider (file, gcp, aws, ...), the bucket, and which location may be the defaul
 		Example: `  ark backup-location create eu --provider aws --bucket ark-backups --prefix cluster-1 --config region=eu-west-1
   ark backup-location create minio --provider aws --bucket ark --config region=minio,endpoint=http://minio:9000,forcePathStyle=true --credential minio-creds=cloud
   ark backup-location create archive --provider gcp --bucket old-backups --access-mode ReadOnly
-  ark backup-location create velero --provider aws --bucket velero-backups --format velero`,
+  ark backup-location create velero --provider aws --bucket velero-backups --format velero
+  ark backup-location create sealed --provider gcp --bucket ark-backups --encryption-key-secret ark-keys`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			switch {
@@ -99,6 +102,9 @@ provider (file, gcp, aws, ...), the bucket, and which location may be the defaul
 					return err
 				}
 			}
+			if keySecret != "" {
+				l.Spec.Encryption = &arkv1.BackupStorageLocationEncryption{KeySecret: keySecret}
+			}
 			client, err := env.Ark()
 			if err != nil {
 				return err
@@ -122,6 +128,7 @@ provider (file, gcp, aws, ...), the bucket, and which location may be the defaul
 	f.BoolVar(&isDefault, "default", false, "make this the location of backups that name none")
 	f.StringSliceVar(&labelPairs, "labels", nil, "labels of the location: key=value,key2=value2")
 	f.StringVar(&format, "format", "", "ark (default), or velero for a bucket a Velero server wrote, which is only read (ReadOnly)")
+	f.StringVar(&keySecret, "encryption-key-secret", "", "encrypt the location's backups with the keys of this Secret in Ark's home namespace (see ark backup-location rotate-key, which makes one)")
 	return cmd
 }
 
@@ -343,6 +350,11 @@ func describeLocation(w io.Writer, l *arkv1.BackupStorageLocation, now time.Time
 		}
 		d.line("Format", format)
 		d.line("Default", l.Spec.Default)
+		enc := "<none> (backups are stored in plaintext)"
+		if e := l.Spec.Encryption; e != nil {
+			enc = fmt.Sprintf("keys of Secret %q", e.KeySecret)
+		}
+		d.line("Encryption", enc)
 	})
 	d.section("Status", func() {
 		last := timeOr(l.Status.LastSyncedTime, "<never>")
@@ -351,6 +363,139 @@ func describeLocation(w io.Writer, l *arkv1.BackupStorageLocation, now time.Time
 		}
 		d.line("Last synced", last)
 		d.line("Backups", l.Status.BackupCount)
+		if e := l.Status.Encryption; e != nil {
+			d.line("Active key", orNone(e.ActiveKeyID))
+			d.line("Keys held", listOr(e.KeyIDs, "<none>"))
+			byKey := map[string]string{}
+			for id, n := range e.BackupsByKey {
+				byKey[id] = fmt.Sprint(n)
+			}
+			d.line("Backups by key", pairsString(byKey, ": ", ", "))
+			if e.UnreadableBackups > 0 {
+				d.line("Unreadable backups", fmt.Sprintf("%d (their keys are not in the Secret)", e.UnreadableBackups))
+			}
+		}
 		d.line("Message", orNone(printable(l.Status.Message)))
 	})
+}
+
+// newLocationRotateKey is key rotation: a fresh key is added to the
+// location's key Secret and made active, as the user running the command
+// (who must be allowed to update the Secret). The server then encrypts new
+// backups with it and re-wraps the data keys of the location's older
+// backups under it, rewriting only their key files; once `describe` counts
+// every backup under the new key, the old keys can leave the Secret.
+func newLocationRotateKey(env *Env) *cobra.Command {
+	var keyID string
+	var wait time.Duration
+	cmd := &cobra.Command{
+		Use:               "rotate-key NAME",
+		ValidArgsFunction: completeArgs(env, locationsResource),
+		Short:             "Add a fresh encryption key to a location and make it the active one",
+		Long: `Add a fresh random 32-byte key to the Secret a location's spec.encryption names (creating the
+Secret if it is missing) and make it the active key: new backups are encrypted with it, and the server
+re-wraps the data keys of the location's existing backups under it, without rewriting their data.
+Old keys stay in the Secret; remove one once ` + "`ark backup-location describe`" + ` counts no backup under it.
+
+Copy the Secret somewhere safe outside the cluster after every rotation: without its keys, the
+location's backups cannot be restored, and a cluster that is lost takes its Secrets with it.`,
+		Example: `  ark backup-location rotate-key default
+  ark backup-location rotate-key sealed --key-id 2026-12 --wait 2m`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			client, err := env.Ark()
+			if err != nil {
+				return err
+			}
+			l, err := client.ArkV1().BackupStorageLocations(env.Namespace()).Get(ctx, args[0], metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			if l.Spec.Encryption == nil || l.Spec.Encryption.KeySecret == "" {
+				return fmt.Errorf("backup storage location %q has no spec.encryption.keySecret: create it with --encryption-key-secret (or set one) before rotating", l.Name)
+			}
+			if keyID == "" {
+				keyID = "k-" + time.Now().UTC().Format("20060102-150405")
+			}
+			kube, err := env.Kube()
+			if err != nil {
+				return err
+			}
+			secrets := kube.CoreV1().Secrets(env.Namespace())
+			name := l.Spec.Encryption.KeySecret
+			err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+				s, err := secrets.Get(ctx, name, metav1.GetOptions{})
+				if apierrors.IsNotFound(err) {
+					s = &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: env.Namespace()}}
+				} else if err != nil {
+					return err
+				}
+				if _, taken := s.Data[keyID]; taken || keyID == encryption.ActiveField {
+					return fmt.Errorf("the Secret %q already has an entry %q: give another --key-id", name, keyID)
+				}
+				if s.Data == nil {
+					s.Data = map[string][]byte{}
+				}
+				s.Data[keyID] = encryption.NewKey()
+				s.Data[encryption.ActiveField] = []byte(keyID)
+				if _, err := encryption.ParseSecret(s.Data); err != nil {
+					return fmt.Errorf("the Secret %q would not be a valid key Secret: %w", name, err)
+				}
+				if s.ResourceVersion == "" {
+					_, err = secrets.Create(ctx, s, metav1.CreateOptions{})
+				} else {
+					_, err = secrets.Update(ctx, s, metav1.UpdateOptions{})
+				}
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(env.Out, "Key %q added to Secret %q and made active for backup storage location %q.\n", keyID, name, l.Name)
+			fmt.Fprintf(env.Out, "Keep a copy of the Secret outside the cluster: kubectl get secret %s -n %s -o yaml\n", name, env.Namespace())
+			if wait <= 0 {
+				fmt.Fprintf(env.Out, "The server re-wraps older backups under it; `%s backup-location describe %s` shows the backups by key.\n", env.Name, l.Name)
+				return nil
+			}
+			return waitRewrapped(ctx, env, client, l.Name, keyID, wait)
+		},
+	}
+	cmd.Flags().StringVar(&keyID, "key-id", "", "ID of the new key (default k-<UTC date-time>); it is recorded in every backup written with it")
+	cmd.Flags().DurationVar(&wait, "wait", 0, "wait up to this long until every backup of the location is under the new key")
+	return cmd
+}
+
+// waitRewrapped waits until the location's status counts every encrypted
+// backup under the key, printing the counts as they change.
+func waitRewrapped(ctx context.Context, env *Env, client versioned.Interface, name, keyID string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	last := ""
+	for {
+		l, err := client.ArkV1().BackupStorageLocations(env.Namespace()).Get(ctx, name, metav1.GetOptions{})
+		if err == nil && l.Status.Encryption != nil {
+			e := l.Status.Encryption
+			others := int32(0)
+			for id, n := range e.BackupsByKey {
+				if id != keyID {
+					others += n
+				}
+			}
+			now := fmt.Sprintf("active %s, %d backups under it, %d under older keys", orNone(e.ActiveKeyID), e.BackupsByKey[keyID], others)
+			if now != last {
+				fmt.Fprintln(env.Out, now)
+				last = now
+			}
+			if e.ActiveKeyID == keyID && others == 0 {
+				fmt.Fprintf(env.Out, "Every backup of %q is under key %q: older keys can be removed from the Secret.\n", name, keyID)
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("backups of %q are still under older keys (%s): keep those keys until they are re-wrapped", name, last)
+		case <-time.After(2 * time.Second):
+		}
+	}
 }

@@ -21,6 +21,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/klog/v2"
 
 	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
@@ -88,6 +89,10 @@ type Controller struct {
 	Secret SecretReader
 	// KeySecret reads encryption keys; nil refuses encrypted locations.
 	KeySecret KeySecretReader
+	// Mine reports whether this cluster's Ark owns a backup (signed it):
+	// only those are re-wrapped under a new key, since another cluster
+	// sharing the bucket may not hold it. Nil owns every backup.
+	Mine func(*arkv1.Backup) bool
 	// Observe reports on a location's bucket.
 	Observe func(location string) Observation
 	// Interval is how often locations and statuses are brought up to
@@ -135,6 +140,11 @@ func (c *Controller) Sync(ctx context.Context) error {
 	}
 	c.serve(ctx, list.Items)
 	var firstErr error
+	for i := range list.Items {
+		if err := c.rewrap(ctx, &list.Items[i]); err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
 	for i := range list.Items {
 		l := &list.Items[i]
 		want := c.status(l)
@@ -446,4 +456,69 @@ func (c *Controller) stale(have, want arkv1.BackupStorageLocationStatus) bool {
 	default:
 		return want.LastSyncedTime.Sub(have.LastSyncedTime.Time) >= refreshAfter
 	}
+}
+
+// rewrapBatch bounds the backups re-wrapped in one sync, so a rotation over
+// many backups does not hold up the statuses; the rest follow next sync.
+const rewrapBatch = 100
+
+// rewrap is key rotation: the backups of the location whose records name
+// another key than the active one get their data key wrapped again under
+// the active key (only their small key file is rewritten, never their
+// data), and their records name the new key. Once the location's status
+// counts no backup under an old key, that key can leave the Secret.
+func (c *Controller) rewrap(ctx context.Context, l *arkv1.BackupStorageLocation) error {
+	keys := c.keys[l.Name]
+	if keys == nil || c.Locations == nil {
+		return nil
+	}
+	loc, err := c.Locations.Get(l.Name)
+	if err != nil {
+		return nil
+	}
+	store, err := loc.Writable()
+	if err != nil {
+		return nil // ReadOnly, or unavailable: its status says so
+	}
+	backups, err := c.Client.ArkV1().Backups(metav1.NamespaceAll).List(ctx, metav1.ListOptions{FieldSelector: "spec.storageLocation=" + l.Name})
+	if err != nil {
+		return fmt.Errorf("listing the backups of location %q to re-wrap: %w", l.Name, err)
+	}
+	active, done := keys.ActiveID(), 0
+	for i := range backups.Items {
+		b := &backups.Items[i]
+		id := b.Status.EncryptionKeyID
+		if id == "" || id == active || !keys.Has(id) || done >= rewrapBatch {
+			continue
+		}
+		switch b.Status.Phase {
+		case arkv1.BackupPhaseCompleted, arkv1.BackupPhasePartiallyFailed:
+		default:
+			continue // running, failed or going: nothing to keep readable
+		}
+		if c.Mine != nil && !c.Mine(b) {
+			continue
+		}
+		done++
+		ref := loc.Layout(c.Namespace).Backup(b.Namespace, b.Name)
+		from, rewrapped, err := ref.Rewrap(ctx, store)
+		if err != nil {
+			klog.ErrorS(err, "Cannot re-wrap a backup's data key under the active key", "backup", klog.KObj(b), "location", l.Name, "key", active)
+			continue
+		}
+		if err := retry.RetryOnConflict(retry.DefaultBackoff, func() error {
+			latest, err := c.Client.ArkV1().Backups(b.Namespace).Get(ctx, b.Name, metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			latest.Status.EncryptionKeyID = active
+			_, err = c.Client.ArkV1().Backups(b.Namespace).UpdateStatus(ctx, latest, metav1.UpdateOptions{})
+			return err
+		}); err != nil {
+			klog.ErrorS(err, "Re-wrapped a backup's data key but cannot record its key", "backup", klog.KObj(b), "key", active)
+			continue
+		}
+		klog.InfoS("Re-wrapped a backup's data key under the active key", "backup", klog.KObj(b), "location", l.Name, "from", from, "to", active, "rewritten", rewrapped)
+	}
+	return nil
 }
