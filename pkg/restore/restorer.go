@@ -389,6 +389,12 @@ func (r *Restorer) Run(ctx context.Context, restore *arkv1.Restore, backup strin
 		}
 		run.results.warnf("backup %s is %s (format %s): it has no Ark checksum manifest, so its tarball could not be checked against one; every entry was checked as Ark's are", backup, writer, index.Version)
 	}
+	if r.Keys != nil && !index.Encrypted && !source.Format().IsVelero() {
+		// Written before the location was encrypted, or planted by
+		// someone who can write the bucket: its files were checked
+		// against its manifest only, which anyone can rewrite.
+		run.results.warnf("backup %s is not encrypted although its location is: nothing authenticates it with the location's key (was it written before encryption was turned on?)", backup)
+	}
 	stopProgress := run.startProgress()
 	runErr := run.restoreAll(ctx, index)
 	stopProgress()

@@ -130,6 +130,9 @@ type Index struct {
 	Version string
 	// Items are the extracted objects, in tar order.
 	Items []Item
+	// Encrypted says the tarball was encrypted, and authenticated with
+	// the backup's data key as it was read.
+	Encrypted bool
 
 	spool *os.File // nil when every item is in memory
 }
@@ -431,7 +434,7 @@ func (x *extractor) extract(ctx context.Context, f io.Reader) (*Index, error) {
 	zr.Multistream(false)
 	m := &meteredReader{r: &gzipStream{br: br, zr: zr}, budget: maxEntryOverhead, over: fmt.Sprintf("a tar header (with its padding) is larger than %d bytes", maxEntryOverhead)}
 	tr := tar.NewReader(m)
-	idx := &Index{}
+	idx := &Index{Encrypted: x.manifest.Encrypted()}
 	var entries int
 	var total int64
 	for {

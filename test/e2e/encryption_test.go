@@ -1,0 +1,230 @@
+package e2e
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
+	"github.com/arkproject/ark/pkg/backupstore"
+)
+
+// An encrypted location on make run's cluster, driven as an administrator
+// would: a location whose key Secret is missing is Unavailable with the
+// reason; `ark backup-location rotate-key` makes the Secret. A backup of a
+// namespace with a Secret leaves no byte of the Secret's value (nor its
+// base64) anywhere in the bucket, and no gzip stream either, while
+// backups/download, logs, the restore and its results read it through the
+// API. Rotation re-wraps the backup under a new key; with the old key
+// removed, it still restores. A tarball altered by someone with write
+// access to the bucket but not the key, its manifest's checksum fixed up,
+// fails the restore with nothing created.
+func TestEncryptedLocation(t *testing.T) {
+	dir := t.TempDir()
+	cli := t.TempDir()
+	var nonce [12]byte
+	_, _ = rand.Read(nonce[:])
+	code := "vault-code-" + hex.EncodeToString(nonce[:])
+	t.Cleanup(func() {
+		_, _ = kubectl(t, "delete", "bsl", "sealed", "-n", home, "--ignore-not-found")
+		_, _ = kubectl(t, "delete", "secret", "sealed-keys", "-n", home, "--ignore-not-found")
+		_, _ = kubectl(t, "delete", "namespace", "vault", "vault-restored", "vault-rotated", "vault-tampered", "--ignore-not-found", "--wait=false")
+	})
+	fixture := fmt.Sprintf(`apiVersion: v1
+kind: Namespace
+metadata: {name: vault}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: combination, namespace: vault}
+stringData: {code: %q}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: door, namespace: vault}
+data: {colour: green}
+`, code)
+	if out, err := kubectlIn(t, fixture, "apply", "-f", "-"); err != nil {
+		t.Fatalf("fixture: %v\n%s", err, out)
+	}
+
+	mustArk(t, cli, "backup-location", "create", "sealed", "--provider", "file", "--bucket", dir, "--encryption-key-secret", "sealed-keys", "-n", home)
+	locationPhase(t, "sealed", "a location whose key Secret is missing is Unavailable, saying so", func(s arkv1.BackupStorageLocationStatus) bool {
+		return s.Phase == arkv1.BackupStorageLocationPhaseUnavailable && strings.Contains(s.Message, "sealed-keys")
+	})
+	out := mustArk(t, cli, "backup-location", "rotate-key", "sealed", "--key-id", "k1", "-n", home)
+	if !strings.Contains(out, `Key "k1" added to Secret "sealed-keys"`) {
+		t.Errorf("rotate-key output:\n%s", out)
+	}
+	locationPhase(t, "sealed", "the location is available with key k1", func(s arkv1.BackupStorageLocationStatus) bool {
+		return s.Phase == arkv1.BackupStorageLocationPhaseAvailable && s.Encryption != nil && s.Encryption.ActiveKeyID == "k1"
+	})
+
+	b := runBackup(t, home, &arkv1.Backup{ObjectMeta: metav1.ObjectMeta{Name: "vault-enc"}, Spec: arkv1.BackupSpec{
+		IncludedNamespaces: []string{"vault"}, StorageLocation: "sealed",
+	}}, "")
+	if b.Status.Phase != arkv1.BackupPhaseCompleted || b.Status.EncryptionKeyID != "k1" {
+		t.Fatalf("encrypted backup: %+v", b.Status)
+	}
+	if out := mustArk(t, cli, "backup", "describe", "vault-enc", "-n", home); !strings.Contains(out, "Encryption key:") || !strings.Contains(out, "k1") {
+		t.Errorf("describe does not show the key:\n%s", out)
+	}
+
+	// grep the bucket: neither the value nor its base64 (what a Secret's
+	// JSON holds), and nothing readable as gzip but the record.
+	secretish := [][]byte{[]byte(code), []byte(base64.StdEncoding.EncodeToString([]byte(code)))}
+	grepBucket := func(what string) map[string][]byte {
+		files := map[string][]byte{}
+		err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			rel, _ := filepath.Rel(dir, p)
+			files[filepath.ToSlash(rel)] = data
+			for _, s := range secretish {
+				if bytes.Contains(data, s) {
+					t.Errorf("%s: %s holds the Secret's value %q in plaintext", what, rel, s)
+				}
+			}
+			if bytes.HasPrefix(data, []byte{0x1f, 0x8b}) {
+				t.Errorf("%s: %s is a plain gzip stream", what, rel)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return files
+	}
+	files := grepBucket("after the backup")
+	ref := backupstore.Home("vault-enc")
+	for _, key := range []string{ref.TarballKey(), ref.KeyFileKey(), ref.ManifestKey(), ref.MetadataKey()} {
+		if _, ok := files[key]; !ok {
+			t.Fatalf("the bucket has no %s: %v", key, keysOf(files))
+		}
+	}
+
+	// Through the API, as a user allowed to download: the plaintext.
+	entries := download(t, home, "vault-enc")
+	secretJSON := entries["resources/secrets/namespaces/vault/combination.json"]
+	if !bytes.Contains(secretJSON, secretish[1]) {
+		t.Errorf("backups/download's Secret does not hold the value: %.300s", secretJSON)
+	}
+	if logs := mustKubectl(t, "get", "--raw", "/apis/ark.heptio.com/v1/namespaces/"+home+"/backups/vault-enc/logs"); !strings.Contains(logs, "backed up") {
+		t.Errorf("backups/logs:\n%.500s", logs)
+	}
+
+	restoreInto := func(name, target string) *arkv1.Restore {
+		return runRestore(t, home, &arkv1.Restore{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: arkv1.RestoreSpec{
+			BackupName: "vault-enc", NamespaceMapping: map[string]string{"vault": target},
+		}}, "")
+	}
+	restoredCode := func(ns string) string {
+		v := jsonpath(t, "{.data.code}", "get", "secret", "combination", "-n", ns)
+		d, _ := base64.StdEncoding.DecodeString(v)
+		return string(d)
+	}
+	r := restoreInto("vault-enc-restore", "vault-restored")
+	if r.Status.Phase != arkv1.RestorePhaseCompleted {
+		t.Fatalf("restore of the encrypted backup: %+v", r.Status)
+	}
+	if got := restoredCode("vault-restored"); got != code {
+		t.Errorf("restored Secret holds %q", got)
+	}
+	items, _ := restoreResults(t, home, "vault-enc-restore")
+	found := false
+	for _, it := range items {
+		found = found || (it["resource"] == "secrets" && it["name"] == "combination" && it["action"] == "created")
+	}
+	if !found {
+		t.Errorf("restores/results (decrypted) do not list the created Secret: %v", items)
+	}
+	files = grepBucket("after the restore")
+	restoreFiles := backupstore.HomeRestore("vault-enc-restore")
+	if _, ok := files[restoreFiles.KeyFileKey()]; !ok {
+		t.Errorf("the restore's files have no key file: %v", keysOf(files))
+	}
+	if bytes.Contains(files[restoreFiles.ResultsKey()], []byte("combination")) {
+		t.Error("the restore's results name the Secret in plaintext")
+	}
+
+	// Rotation: a new active key; the server re-wraps the backup under it.
+	out = mustArk(t, cli, "backup-location", "rotate-key", "sealed", "--key-id", "k2", "--wait", "90s", "-n", home)
+	if !strings.Contains(out, `Every backup of "sealed" is under key "k2"`) {
+		t.Fatalf("rotate-key --wait:\n%s", out)
+	}
+	if got := jsonpath(t, "{.status.encryptionKeyID}", "get", "backup", "vault-enc", "-n", home); got != "k2" {
+		t.Errorf("after rotation the backup's record names key %q", got)
+	}
+	var kf struct{ KeyID string }
+	if data, err := os.ReadFile(filepath.Join(dir, ref.KeyFileKey())); err != nil || json.Unmarshal(data, &kf) != nil || kf.KeyID != "k2" {
+		t.Errorf("after rotation the key file names %q (%v)", kf.KeyID, err)
+	}
+	tarball := filepath.Join(dir, ref.TarballKey())
+	if data, _ := os.ReadFile(tarball); !bytes.Equal(data, files[ref.TarballKey()]) {
+		t.Error("rotation rewrote the tarball")
+	}
+	mustKubectl(t, "patch", "secret", "sealed-keys", "-n", home, "--type=json", "-p", `[{"op":"remove","path":"/data/k1"}]`)
+	locationPhase(t, "sealed", "the location holds k2 only", func(s arkv1.BackupStorageLocationStatus) bool {
+		return s.Encryption != nil && strings.Join(s.Encryption.KeyIDs, ",") == "k2" && s.Encryption.UnreadableBackups == 0
+	})
+	if r := restoreInto("vault-enc-rotated", "vault-rotated"); r.Status.Phase != arkv1.RestorePhaseCompleted || restoredCode("vault-rotated") != code {
+		t.Fatalf("restore after rotation, without the old key: %+v", r.Status)
+	}
+
+	// Tampering by someone who can write the bucket but has no key: one
+	// byte of the tarball flipped, its checksum and size fixed up.
+	data, err := os.ReadFile(tarball)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)/2] ^= 0x20
+	if err := os.WriteFile(tarball, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	manifestPath := filepath.Join(dir, ref.ManifestKey())
+	mdata, err := os.ReadFile(manifestPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m backupstore.Manifest
+	if err := json.Unmarshal(mdata, &m); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(data)
+	m.Files[backupstore.FileName(ref.TarballKey())] = backupstore.ManifestEntry{SHA256: hex.EncodeToString(sum[:]), Size: int64(len(data))}
+	mdata, _ = json.Marshal(m)
+	if err := os.WriteFile(manifestPath, mdata, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = restoreInto("vault-enc-tampered", "vault-tampered")
+	if r.Status.Phase != arkv1.RestorePhaseFailed || !strings.Contains(r.Status.FailureReason, "fails authentication") {
+		t.Fatalf("restore of a tampered encrypted backup: %+v", r.Status)
+	}
+	if out, err := kubectl(t, "get", "namespace", "vault-tampered"); err == nil {
+		t.Errorf("a restore of a tampered backup created its target namespace:\n%s", out)
+	}
+}
+
+func keysOf(m map[string][]byte) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
