@@ -28,6 +28,7 @@ import (
 	"github.com/arkproject/ark/pkg/apis/ark/validation"
 	"github.com/arkproject/ark/pkg/backup"
 	"github.com/arkproject/ark/pkg/backupstore"
+	"github.com/arkproject/ark/pkg/backupstore/encryption"
 	backupcontroller "github.com/arkproject/ark/pkg/controllers/backup"
 	"github.com/arkproject/ark/pkg/controllers/fairshare"
 	"github.com/arkproject/ark/pkg/controllers/gc"
@@ -203,6 +204,12 @@ func Run(ctx context.Context, cfg Config) error {
 			return problems
 		}
 		backups.Stores, backups.Layout = cfg.Locations.WritableStore, backupstore.Layout{HomeNamespace: cfg.HomeNamespace}
+		backups.Keys = func(location string) *encryption.Keyring {
+			if l, err := cfg.Locations.Resolve(location); err == nil {
+				return l.Keys
+			}
+			return nil
+		}
 		workers := max(cfg.Workers, 1)
 		backups.Slots = &fairshare.Slots{Home: cfg.HomeNamespace, Workers: workers, PerNamespace: cfg.PerNamespace}
 		restores.Slots = &fairshare.Slots{Home: cfg.HomeNamespace, Workers: workers, PerNamespace: cfg.PerNamespace}

@@ -31,6 +31,7 @@ import (
 	"github.com/arkproject/ark/pkg/apis/ark/validation"
 	backupengine "github.com/arkproject/ark/pkg/backup"
 	"github.com/arkproject/ark/pkg/backupstore"
+	"github.com/arkproject/ark/pkg/backupstore/encryption"
 	"github.com/arkproject/ark/pkg/controllers/fairshare"
 	"github.com/arkproject/ark/pkg/controllers/keyqueue"
 	"github.com/arkproject/ark/pkg/generated/clientset/versioned"
@@ -86,8 +87,10 @@ type Controller struct {
 	FinalStatusBackoff wait.Backoff
 	// Stores and Layout, when set, let an interrupted backup keep the log
 	// it had published while it ran (see salvageLog): Stores returns the
-	// store of a backup's location for writing.
+	// store of a backup's location for writing, and Keys its encryption
+	// keys (nil when it has none; an encrypted backup's log stays so).
 	Stores func(location string) (objectstore.Store, error)
+	Keys   func(location string) *encryption.Keyring
 	Layout backupstore.Layout
 	// Recorder, when set, gets an event for every phase a backup enters,
 	// so `kubectl describe backup` and `kubectl get events` tell its story.
@@ -215,10 +218,24 @@ func (c *Controller) salvageLog(ctx context.Context, b *arkv1.Backup) {
 		klog.ErrorS(err, "Cannot keep the live log of an interrupted backup", "backup", klog.KObj(b))
 		return
 	}
-	ref := c.Layout.Backup(b.Namespace, b.Name)
+	layout := c.Layout
+	if c.Keys != nil {
+		layout.Keys = c.Keys(b.Spec.StorageLocation)
+	}
+	ref := layout.Backup(b.Namespace, b.Name)
+	// An encrypted backup's live log is read, and its log written, with
+	// the data key its key file holds.
+	dk, err := ref.DataKey(ctx, store)
+	if err != nil {
+		klog.ErrorS(err, "Cannot keep the live log of an interrupted encrypted backup", "backup", klog.KObj(b))
+		return
+	}
 	live, _, err := objectstore.ReadAll(ctx, store, ref.LiveLogKey(), 16<<20)
 	if errors.Is(err, objectstore.ErrNotFound) {
 		return
+	}
+	if err == nil && dk != nil {
+		live, err = dk.Open(live, ref.LiveLogKey())
 	}
 	if err != nil {
 		klog.ErrorS(err, "Reading the live log of an interrupted backup", "backup", klog.KObj(b))
@@ -229,7 +246,11 @@ func (c *Controller) salvageLog(ctx context.Context, b *arkv1.Backup) {
 	_, _ = gz.Write(live)
 	fmt.Fprintf(gz, "%s backup interrupted: %s\n", c.clock.Now().UTC().Format(time.RFC3339), InterruptedReason)
 	_ = gz.Close()
-	_, err = objectstore.PutBytes(ctx, store, ref.LogsKey(), buf.Bytes(), objectstore.Conditions{DoesNotExist: true})
+	final := buf.Bytes()
+	if dk != nil {
+		final = dk.Seal(final, ref.LogsKey())
+	}
+	_, err = objectstore.PutBytes(ctx, store, ref.LogsKey(), final, objectstore.Conditions{DoesNotExist: true})
 	if err != nil && !errors.Is(err, objectstore.ErrPreconditionFailed) {
 		klog.ErrorS(err, "Keeping the live log of an interrupted backup", "backup", klog.KObj(b))
 		return

@@ -25,6 +25,7 @@ import (
 	"github.com/arkproject/ark/pkg/apis/ark/validation"
 	backupengine "github.com/arkproject/ark/pkg/backup"
 	"github.com/arkproject/ark/pkg/backupstore"
+	"github.com/arkproject/ark/pkg/backupstore/encryption"
 	"github.com/arkproject/ark/pkg/controllers/eventtest"
 	"github.com/arkproject/ark/pkg/generated/clientset/versioned/fake"
 	"github.com/arkproject/ark/pkg/generated/informers/externalversions"
@@ -962,5 +963,52 @@ func TestInterruptedBackupKeepsItsLiveLog(t *testing.T) {
 	}
 	if _, err := store.Attrs(ctx, h.c.Layout.Backup(testNS, "b2").LogsKey()); !errors.Is(err, objectstore.ErrNotFound) {
 		t.Errorf("a log was made for a backup that published none: %v", err)
+	}
+}
+
+// An interrupted encrypted backup's live log is decrypted to be kept, and
+// its log is written encrypted with the backup's own data key.
+func TestInterruptedEncryptedBackupKeepsItsLiveLogEncrypted(t *testing.T) {
+	store, err := objectstore.NewFileStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := encryption.ParseSecret(map[string][]byte{encryption.ActiveField: []byte("k1"), "k1": encryption.NewKey()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t, newBackup("b1", arkv1.BackupPhaseInProgress))
+	h.c.Stores = func(string) (objectstore.Store, error) { return store, nil }
+	h.c.Keys = func(string) *encryption.Keyring { return keys }
+	h.c.Layout = backupstore.Layout{HomeNamespace: testNS}
+	ctx := context.Background()
+	ref := backupstore.Layout{HomeNamespace: testNS, Keys: keys}.Backup(testNS, "b1")
+	dk, err := ref.StartEncryption(ctx, store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := objectstore.PutBytes(ctx, store, ref.LiveLogKey(), dk.Seal([]byte("listing secrets\n"), ref.LiveLogKey()), objectstore.Conditions{}); err != nil {
+		t.Fatal(err)
+	}
+	h.c.failInterrupted(ctx)
+	stored, _, err := objectstore.ReadAll(ctx, store, ref.LogsKey(), 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.HasPrefix(stored, []byte{0x1f, 0x8b}) {
+		t.Fatal("the kept log is stored in plaintext")
+	}
+	rc, err := ref.OpenFile(ctx, store, ref.LogsKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	gz, err := gzip.NewReader(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, _ := io.ReadAll(gz)
+	if !strings.HasPrefix(string(text), "listing secrets\n") || !strings.Contains(string(text), "backup interrupted") {
+		t.Errorf("log = %q", text)
 	}
 }
