@@ -99,6 +99,19 @@ func TestValidateBackupStorageLocation(t *testing.T) {
 		}, want: []wantErr{invalid("spec.credential.key")}},
 		{name: "empty config key", ns: homeNS, loc: "x", mutate: func(s *ark.BackupStorageLocationSpec) { s.Config = map[string]string{"": "v"} },
 			want: []wantErr{invalid("spec.config")}},
+		{name: "encrypted", ns: homeNS, loc: "default", mutate: func(s *ark.BackupStorageLocationSpec) {
+			s.Encryption = &ark.BackupStorageLocationEncryption{KeySecret: "ark-keys"}
+		}},
+		{name: "encryption without a Secret", ns: homeNS, loc: "x", mutate: func(s *ark.BackupStorageLocationSpec) {
+			s.Encryption = &ark.BackupStorageLocationEncryption{}
+		}, want: []wantErr{required("spec.encryption.keySecret")}},
+		{name: "encryption with a bad Secret name", ns: homeNS, loc: "x", mutate: func(s *ark.BackupStorageLocationSpec) {
+			s.Encryption = &ark.BackupStorageLocationEncryption{KeySecret: "Keys/1"}
+		}, want: []wantErr{invalid("spec.encryption.keySecret")}},
+		{name: "encrypted velero bucket", ns: homeNS, loc: "velero", mutate: func(s *ark.BackupStorageLocationSpec) {
+			s.Format, s.AccessMode = ark.BackupStorageLocationFormatVelero, ark.BackupStorageLocationAccessModeReadOnly
+			s.Encryption = &ark.BackupStorageLocationEncryption{KeySecret: "ark-keys"}
+		}, want: []wantErr{forbidden("spec.encryption").with("not encrypted")}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
