@@ -84,8 +84,9 @@ bench-restore: build controlplane
 ## bench-backup: back up N (default 30,000 here) config maps of 1 KiB through the local cluster; time against a raw paginated LIST, ark-apiserver's peak RSS
 # N defaults to bench-restore's 10,000 above; a backup is measured at 30,000 unless N is given.
 BACKUP_N ?= $(if $(filter command line environment,$(origin N)),$(N),30000)
+# ENCRYPT=1 also backs up into an encrypted location each repetition and reports the ratio.
 bench-backup: build controlplane
-	$(GO) run ./test/bench/backup -n $(BACKUP_N)
+	$(GO) run ./test/bench/backup -n $(BACKUP_N) $(if $(ENCRYPT),-encrypt)
 
 ## bench-list: N (default 10,000 here) backups of seven files each in the bucket, through the local cluster: load time, first page and kubectl get latency, idle CPU per poll, RSS per backup, watch freshness
 LIST_N ?= $(if $(filter command line environment,$(origin N)),$(N),10000)

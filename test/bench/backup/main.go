@@ -35,6 +35,7 @@ import (
 
 	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
 	"github.com/arkproject/ark/pkg/backup"
+	"github.com/arkproject/ark/pkg/backupstore/encryption"
 	"github.com/arkproject/ark/pkg/generated/clientset/versioned"
 	"github.com/arkproject/ark/test/bench/proc"
 	"github.com/arkproject/ark/test/localcluster"
@@ -56,6 +57,7 @@ func main() {
 	root := flag.String("repo", ".", "root of the Ark checkout")
 	flag.StringVar(&arkBinary, "ark-apiserver", "", "the ark-apiserver binary to measure (default: bin/ark-apiserver of the checkout), e.g. a build of an earlier commit, to compare")
 	flag.BoolVar(&keep, "keep", false, "keep the cluster's directory (logs: ark-apiserver.log has the controller's timings) and print where it is")
+	flag.BoolVar(&encrypt, "encrypt", false, "also back up into an encrypted location (a second file bucket with a key Secret) in every repetition, and report encrypted/plaintext time and peak RSS (issue #19's goals: at most 1.10x, no more memory)")
 	flag.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of ark-apiserver during the first backup to this file (go tool pprof)")
 	flag.Parse()
 	if err := run(*root, *n, *reps, *workers); err != nil {
@@ -66,8 +68,11 @@ func main() {
 
 var (
 	cpuProfile, arkBinary string
-	keep                  bool
+	keep, encrypt         bool
 )
+
+// sealedLocation is the encrypted location -encrypt backs up into.
+const sealedLocation = "sealed"
 
 // rep is one repetition's measurements.
 type rep struct {
@@ -79,6 +84,9 @@ type rep struct {
 	wall, status time.Duration
 	items        int
 	hwm          int64 // ark-apiserver's peak RSS during the backup, bytes
+	// sealedWall and sealedHWM are the same for the encrypted backup.
+	sealedWall time.Duration
+	sealedHWM  int64
 }
 
 func run(root string, n, reps, workers int) error {
@@ -134,6 +142,11 @@ func run(root string, n, reps, workers int) error {
 		return err
 	}
 
+	if encrypt {
+		if err := createSealedLocation(ctx, kube, ark, filepath.Join(work, "sealed-bucket")); err != nil {
+			return err
+		}
+	}
 	fmt.Printf("creating %d config maps of 1 KiB in %s...\n", n, namespace)
 	start := time.Now()
 	if err := populate(ctx, kube, n, workers); err != nil {
@@ -182,7 +195,7 @@ func run(root string, n, reps, workers int) error {
 				profiled <- proc.Profile(ctx, c.Config, fmt.Sprintf("https://127.0.0.1:%d", c.ArkPort), "profile", 8, cpuProfile)
 			}()
 		}
-		b, wall, err := backupAndWait(ctx, ark, name)
+		b, wall, err := backupAndWait(ctx, ark, name, "")
 		if err != nil {
 			return err
 		}
@@ -206,6 +219,23 @@ func run(root string, n, reps, workers int) error {
 		if items < n {
 			return fmt.Errorf("backup %s holds %d items, want at least %d", name, items, n)
 		}
+		if encrypt {
+			if err := proc.ResetPeak(pid); err != nil {
+				return err
+			}
+			sb, sealedWall, err := backupAndWait(ctx, ark, name+"-sealed", sealedLocation)
+			if err != nil {
+				return err
+			}
+			if sb.Status.EncryptionKeyID == "" {
+				return fmt.Errorf("backup %s-sealed is not encrypted", name)
+			}
+			r.sealedWall = sealedWall
+			if r.sealedHWM, err = proc.Status(pid, "VmHWM"); err != nil {
+				return err
+			}
+			fmt.Printf("       encrypted backup %.2fs wall (%.2fx), VmHWM %s\n", sealedWall.Seconds(), sealedWall.Seconds()/r.wall.Seconds(), mib(r.sealedHWM))
+		}
 		results = append(results, r)
 	}
 
@@ -227,6 +257,17 @@ func run(root string, n, reps, workers int) error {
 	fmt.Printf("ratio backup/LIST:         %7.2f   (goal <= %.1f) %s\n", ratio, goalRatio, verdict(ratio <= goalRatio))
 	fmt.Printf("ark-apiserver VmHWM:       %7s  (goal <= %d MiB) %s  (highest of the reps)\n", mib(hwm), goalPeakMiB, verdict(hwm <= goalPeakMiB<<20))
 	fmt.Printf("VmHWM - idle VmRSS:        %7s  (goal <= %d MiB) %s\n", mib(hwm-idle), goalOverIdleMiB, verdict(hwm-idle <= goalOverIdleMiB<<20))
+	if encrypt {
+		sealedWall := median(results, func(r rep) time.Duration { return r.sealedWall })
+		var sealedHWM int64
+		for _, r := range results {
+			sealedHWM = max(sealedHWM, r.sealedHWM)
+		}
+		sealedRatio := sealedWall.Seconds() / wall.Seconds()
+		fmt.Printf("encrypted backup:          %7.2fs  %8.0f objects/s  (into location %q)\n", sealedWall.Seconds(), float64(n)/sealedWall.Seconds(), sealedLocation)
+		fmt.Printf("ratio encrypted/plaintext: %7.2f   (goal <= 1.10) %s\n", sealedRatio, verdict(sealedRatio <= 1.10))
+		fmt.Printf("encrypted VmHWM:           %7s  (plaintext %s; goal: no more) %s\n", mib(sealedHWM), mib(hwm), verdict(sealedHWM <= hwm+(hwm/20)))
+	}
 	fmt.Printf(`
 What these figures leave out:
   - The LIST runs in this process; the backup runs in ark-apiserver, which
@@ -306,7 +347,7 @@ func listDynamic(ctx context.Context, dyn dynamic.Interface) (time.Duration, err
 
 // backupAndWait creates a backup of the namespace and returns it as the
 // watch first sees it Completed, with the time from the create to then.
-func backupAndWait(ctx context.Context, ark versioned.Interface, name string) (*arkv1.Backup, time.Duration, error) {
+func backupAndWait(ctx context.Context, ark versioned.Interface, name, location string) (*arkv1.Backup, time.Duration, error) {
 	backups := ark.ArkV1().Backups(localcluster.HomeNamespace)
 	w, err := backups.Watch(ctx, metav1.ListOptions{})
 	if err != nil {
@@ -316,7 +357,7 @@ func backupAndWait(ctx context.Context, ark versioned.Interface, name string) (*
 	start := time.Now()
 	if _, err := backups.Create(ctx, &arkv1.Backup{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: localcluster.HomeNamespace},
-		Spec:       arkv1.BackupSpec{IncludedNamespaces: []string{namespace}},
+		Spec:       arkv1.BackupSpec{IncludedNamespaces: []string{namespace}, StorageLocation: location},
 	}, metav1.CreateOptions{}); err != nil {
 		return nil, 0, err
 	}
@@ -362,4 +403,40 @@ func verdict(ok bool) string {
 		return "met"
 	}
 	return "NOT met"
+}
+
+// createSealedLocation makes a key Secret and an encrypted file location
+// beside the cluster's own bucket, and waits until the server serves it
+// with its key.
+func createSealedLocation(ctx context.Context, kube kubernetes.Interface, ark versioned.Interface, dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	if _, err := kube.CoreV1().Secrets(localcluster.HomeNamespace).Create(ctx, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "bench-keys"},
+		Data:       map[string][]byte{encryption.ActiveField: []byte("k1"), "k1": encryption.NewKey()},
+	}, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	if _, err := ark.ArkV1().BackupStorageLocations(localcluster.HomeNamespace).Create(ctx, &arkv1.BackupStorageLocation{
+		ObjectMeta: metav1.ObjectMeta{Name: sealedLocation},
+		Spec: arkv1.BackupStorageLocationSpec{
+			Provider: "file", ObjectStorage: arkv1.ObjectStorageLocation{Bucket: dir},
+			AccessMode: arkv1.BackupStorageLocationAccessModeReadWrite,
+			Encryption: &arkv1.BackupStorageLocationEncryption{KeySecret: "bench-keys"},
+		},
+	}, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		l, err := ark.ArkV1().BackupStorageLocations(localcluster.HomeNamespace).Get(ctx, sealedLocation, metav1.GetOptions{})
+		if err == nil && l.Status.Phase == arkv1.BackupStorageLocationPhaseAvailable && l.Status.Encryption != nil && l.Status.Encryption.ActiveKeyID == "k1" {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the encrypted location is not served after a minute: %+v %v", l, err)
+		}
+		time.Sleep(time.Second)
+	}
 }
