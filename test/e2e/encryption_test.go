@@ -125,6 +125,10 @@ data: {colour: green}
 	if !bytes.Contains(secretJSON, secretish[1]) {
 		t.Errorf("backups/download's Secret does not hold the value: %.300s", secretJSON)
 	}
+	// ?raw=true: the bytes the bucket holds, to keep or check elsewhere.
+	if raw := mustKubectl(t, "get", "--raw", "/apis/ark.heptio.com/v1/namespaces/"+home+"/backups/vault-enc/download?raw=true"); raw != string(files[ref.TarballKey()]) {
+		t.Errorf("download?raw=true returned %d bytes, not the %d stored", len(raw), len(files[ref.TarballKey()]))
+	}
 	if logs := mustKubectl(t, "get", "--raw", "/apis/ark.heptio.com/v1/namespaces/"+home+"/backups/vault-enc/logs"); !strings.Contains(logs, "backed up") {
 		t.Errorf("backups/logs:\n%.500s", logs)
 	}

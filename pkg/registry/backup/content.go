@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"strconv"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -17,6 +19,7 @@ import (
 	"github.com/arkproject/ark/pkg/apis/ark"
 	"github.com/arkproject/ark/pkg/backupstore"
 	"github.com/arkproject/ark/pkg/backupstore/encryption"
+	"github.com/arkproject/ark/pkg/locations"
 	"github.com/arkproject/ark/pkg/objectstore"
 	"github.com/arkproject/ark/pkg/registry"
 )
@@ -42,8 +45,70 @@ var (
 )
 
 // NewDownloadREST serves backups/download: the backup's tar.gz.
-func NewDownloadREST(r *REST) *ContentREST {
-	return &ContentREST{r: r, key: backupstore.Backup.TarballKey, mimeType: "application/gzip", what: "contents"}
+func NewDownloadREST(r *REST) *DownloadREST {
+	return &DownloadREST{c: &ContentREST{r: r, key: backupstore.Backup.TarballKey, mimeType: "application/gzip", what: "contents"}}
+}
+
+// DownloadREST serves backups/download: the backup's tarball, decrypted
+// when the backup is encrypted, or with ?raw=true the bytes the bucket
+// holds (the ciphertext), to keep or to check elsewhere. It is a
+// Connecter rather than a Getter only to read that query parameter; the
+// request is still a GET of backups/download to RBAC, admission and audit.
+type DownloadREST struct {
+	c *ContentREST
+}
+
+var (
+	_ rest.Connecter            = &DownloadREST{}
+	_ rest.StorageMetadata      = &DownloadREST{}
+	_ rest.SingularNameProvider = &DownloadREST{}
+)
+
+// New returns the kind the subresource belongs to.
+func (d *DownloadREST) New() runtime.Object { return &ark.Backup{} }
+
+// Destroy does nothing: the main storage owns the bucket.
+func (d *DownloadREST) Destroy() {}
+
+// GetSingularName names the subresource's object.
+func (d *DownloadREST) GetSingularName() string { return "backup" }
+
+// ProducesMIMETypes tells discovery and OpenAPI what the stream is.
+func (d *DownloadREST) ProducesMIMETypes(verb string) []string { return []string{"application/gzip"} }
+
+// ProducesObject says the response is not an API object.
+func (d *DownloadREST) ProducesObject(verb string) interface{} { return "" }
+
+// ConnectMethods: a download is a GET.
+func (d *DownloadREST) ConnectMethods() []string { return []string{http.MethodGet} }
+
+// NewConnectOptions: none; the handler reads ?raw itself.
+func (d *DownloadREST) NewConnectOptions() (runtime.Object, bool, string) { return nil, false, "" }
+
+// Connect streams the tarball.
+func (d *DownloadREST) Connect(ctx context.Context, name string, _ runtime.Object, r rest.Responder) (http.Handler, error) {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		raw := false
+		if v := req.URL.Query().Get("raw"); v != "" {
+			var err error
+			if raw, err = strconv.ParseBool(v); err != nil {
+				r.Error(apierrors.NewBadRequest(fmt.Sprintf("raw=%q is not true or false", v)))
+				return
+			}
+		}
+		rc, err := d.c.open(ctx, name, raw)
+		if err != nil {
+			r.Error(err)
+			return
+		}
+		defer rc.Close()
+		w.Header().Set("Content-Type", "application/gzip")
+		if raw {
+			w.Header().Set("Content-Type", "application/octet-stream")
+		}
+		w.WriteHeader(http.StatusOK)
+		_, _ = io.Copy(w, rc)
+	}), nil
 }
 
 // NewLogsREST serves backups/logs: the backup's log as text.
@@ -90,9 +155,46 @@ func (c *ContentREST) Get(ctx context.Context, name string, _ *metav1.GetOptions
 		}
 		return nil, apierrors.NewBadRequest(fmt.Sprintf("backup %q is %s: its %s can be read once it has finished", name, phase, c.what))
 	}
-	// Open now, so a missing file is a clean 404 rather than a broken stream.
+	rc, err := c.openFile(ctx, name, loc, store, b, false)
+	if err != nil {
+		return nil, err
+	}
+	return &registry.FileStream{RC: rc, MimeType: c.mimeType, Gunzip: c.gunzip}, nil
+}
+
+// open opens the file of a finished backup, checked as Get checks it.
+func (c *ContentREST) open(ctx context.Context, name string, raw bool) (io.ReadCloser, error) {
+	b, _, loc, err := c.r.loadInNamespace(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	store, err := loc.Readable()
+	if err != nil {
+		return nil, c.r.toAPIError(name, unavailable(loc, err))
+	}
+	switch b.Status.Phase {
+	case ark.BackupPhaseCompleted, ark.BackupPhasePartiallyFailed, ark.BackupPhaseFailed, ark.BackupPhaseDeleting:
+	default:
+		phase := b.Status.Phase
+		if phase == "" {
+			phase = ark.BackupPhaseNew
+		}
+		return nil, apierrors.NewBadRequest(fmt.Sprintf("backup %q is %s: its %s can be read once it has finished", name, phase, c.what))
+	}
+	return c.openFile(ctx, name, loc, store, b, raw)
+}
+
+// openFile opens the file now, so a missing file is a clean 404 rather
+// than a broken stream: decrypted, or as stored when raw.
+func (c *ContentREST) openFile(ctx context.Context, name string, loc *locations.Location, store objectstore.Store, b *ark.Backup, raw bool) (io.ReadCloser, error) {
 	ref := c.r.refIn(loc, b.Namespace, b.Name)
-	rc, err := ref.OpenFile(ctx, store, c.key(ref))
+	var rc io.ReadCloser
+	var err error
+	if raw {
+		rc, _, err = store.NewReader(ctx, c.key(ref))
+	} else {
+		rc, err = ref.OpenFile(ctx, store, c.key(ref))
+	}
 	if errors.Is(err, objectstore.ErrNotFound) {
 		return nil, apierrors.NewNotFound(schema.GroupResource{Group: ark.GroupName, Resource: "backups/" + c.subresource()}, name)
 	}
@@ -102,7 +204,7 @@ func (c *ContentREST) Get(ctx context.Context, name string, _ *metav1.GetOptions
 	if err != nil {
 		return nil, c.r.toAPIError(name, unavailable(loc, err))
 	}
-	return &registry.FileStream{RC: rc, MimeType: c.mimeType, Gunzip: c.gunzip}, nil
+	return rc, nil
 }
 
 func (c *ContentREST) subresource() string {
