@@ -25,7 +25,9 @@ func TestStorageLocationThroughKubectl(t *testing.T) {
 	if f := strings.Fields(lines(out)[1]); len(f) < 2 || f[0] != "default" || f[1] != "file" || !strings.HasSuffix(out, "true\n") {
 		t.Errorf("location table:\n%s", out)
 	}
-	out = mustKubectl(t, "explain", "backupstoragelocation.spec")
+	// Ark's OpenAPI reaches kubectl through the aggregator, which fetches
+	// it again after an ark-apiserver restart (an earlier test's): wait.
+	out = explain(t, "backupstoragelocation.spec")
 	for _, want := range []string{"objectStorage", "provider", "accessMode", "credential"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("kubectl explain backupstoragelocation.spec lacks %s:\n%s", want, out)
@@ -45,7 +47,10 @@ spec: {provider: aws, objectStorage: {bucket: b}}
 // kubectl explains them, prints them by their short name with Ark's table,
 // and a provider Ark has no snapshotter for is a 422 listing those it has.
 func TestSnapshotLocationThroughKubectl(t *testing.T) {
-	out := mustKubectl(t, "explain", "volumesnapshotlocation.spec")
+	// Ark's OpenAPI reaches kubectl through the aggregator, which fetches
+	// it again after an ark-apiserver restart (an earlier test's): wait.
+	var out string
+	out = explain(t, "volumesnapshotlocation.spec")
 	for _, want := range []string{"provider", "config", "credential"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("kubectl explain volumesnapshotlocation.spec lacks %s:\n%s", want, out)
@@ -80,4 +85,19 @@ spec: {provider: aws, config: {region: us-east-1}}
 	if err == nil || !strings.Contains(out, "is invalid") || !strings.Contains(out, `"csi", "gcp", "hostpath"`) {
 		t.Errorf("creating an aws snapshot location: err=%v\n%s", err, out)
 	}
+}
+
+// explain runs kubectl explain until the aggregator serves the resource's
+// OpenAPI (it is fetched again whenever ark-apiserver restarts).
+func explain(t *testing.T, what string) string {
+	t.Helper()
+	var out string
+	eventually(t, time.Minute, "kubectl explain "+what, func() error {
+		var err error
+		if out, err = kubectl(t, "explain", what); err != nil {
+			return fmt.Errorf("%v: %s", err, out)
+		}
+		return nil
+	})
+	return out
 }
