@@ -38,13 +38,22 @@ func TestBadRecordsNeverHurtTheOthers(t *testing.T) {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(dir, "ark-backup.json"), data, 0o644); err != nil {
+		// Written whole, then renamed into place, as every object store
+		// writes an object: a poll never sees half a record. (A poll
+		// that did would read it again on the write's event, but under
+		// load that event's poll may come a duty cycle later, 10x the
+		// last poll's time, past this test's wait.)
+		tmp := filepath.Join(dir, ".writing-record")
+		if err := os.WriteFile(tmp, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, filepath.Join(dir, "ark-backup.json")); err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { framework.RemoveBackupFiles(home, name) })
 	}
 
-	eventually(t, 30*time.Second, "every bad record is listed as Corrupt, the good one as it is", func() error {
+	eventually(t, time.Minute, "every bad record is listed as Corrupt, the good one as it is", func() error {
 		list, err := framework.Ark.ArkV1().Backups(home).List(context.Background(), metav1.ListOptions{})
 		if err != nil {
 			return err
