@@ -96,11 +96,13 @@ func (d *DownloadREST) Connect(ctx context.Context, name string, _ runtime.Objec
 				return
 			}
 		}
-		rc, err := d.c.open(ctx, name, raw)
+		obj, err := d.c.stream(ctx, name, raw)
 		if err != nil {
 			r.Error(err)
 			return
 		}
+		// Download is never gunzipped, so the stream is the file's.
+		rc := obj.(*registry.FileStream).RC
 		defer rc.Close()
 		w.Header().Set("Content-Type", "application/gzip")
 		if raw {
@@ -131,8 +133,15 @@ func (c *ContentREST) ProducesMIMETypes(verb string) []string { return []string{
 // ProducesObject says the response is not an API object.
 func (c *ContentREST) ProducesObject(verb string) interface{} { return "" }
 
-// Get returns a stream of the file, once the backup has finished writing it.
+// Get returns a stream of the file, once the backup has finished writing
+// it; a running backup's log is followed.
 func (c *ContentREST) Get(ctx context.Context, name string, _ *metav1.GetOptions) (runtime.Object, error) {
+	return c.stream(ctx, name, false)
+}
+
+// stream opens the file of a finished backup (decrypted, or as stored when
+// raw), or follows a running backup's log.
+func (c *ContentREST) stream(ctx context.Context, name string, raw bool) (runtime.Object, error) {
 	b, _, loc, err := c.r.loadInNamespace(ctx, name)
 	if err != nil {
 		return nil, err
@@ -155,33 +164,11 @@ func (c *ContentREST) Get(ctx context.Context, name string, _ *metav1.GetOptions
 		}
 		return nil, apierrors.NewBadRequest(fmt.Sprintf("backup %q is %s: its %s can be read once it has finished", name, phase, c.what))
 	}
-	rc, err := c.openFile(ctx, name, loc, store, b, false)
+	rc, err := c.openFile(ctx, name, loc, store, b, raw)
 	if err != nil {
 		return nil, err
 	}
 	return &registry.FileStream{RC: rc, MimeType: c.mimeType, Gunzip: c.gunzip}, nil
-}
-
-// open opens the file of a finished backup, checked as Get checks it.
-func (c *ContentREST) open(ctx context.Context, name string, raw bool) (io.ReadCloser, error) {
-	b, _, loc, err := c.r.loadInNamespace(ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	store, err := loc.Readable()
-	if err != nil {
-		return nil, c.r.toAPIError(name, unavailable(loc, err))
-	}
-	switch b.Status.Phase {
-	case ark.BackupPhaseCompleted, ark.BackupPhasePartiallyFailed, ark.BackupPhaseFailed, ark.BackupPhaseDeleting:
-	default:
-		phase := b.Status.Phase
-		if phase == "" {
-			phase = ark.BackupPhaseNew
-		}
-		return nil, apierrors.NewBadRequest(fmt.Sprintf("backup %q is %s: its %s can be read once it has finished", name, phase, c.what))
-	}
-	return c.openFile(ctx, name, loc, store, b, raw)
 }
 
 // openFile opens the file now, so a missing file is a clean 404 rather
