@@ -12,6 +12,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
+	"github.com/arkproject/ark/pkg/backupstore"
+	"github.com/arkproject/ark/pkg/backupstore/encryption"
 	"github.com/arkproject/ark/pkg/generated/clientset/versioned/fake"
 	"github.com/arkproject/ark/pkg/locations"
 	"github.com/arkproject/ark/pkg/objectstore"
@@ -239,5 +241,112 @@ func TestSyncServesEveryLocation(t *testing.T) {
 	}
 	if l, _ := c.Locations.Get("default"); !l.Primary || l.Store != primary {
 		t.Errorf("primary = %+v", l)
+	}
+}
+
+// Rotation, as the controller runs it: the served location's key Secret
+// gains an active k2; the controller re-wraps the backup under k1 (only
+// its key file), records k2 in it, leaves another cluster's backup alone,
+// and reports the keys and counts in the location's status; a key Secret
+// that cannot be read makes the location unavailable, never plaintext.
+func TestSyncRewrapsUnderTheActiveKey(t *testing.T) {
+	ctx := context.Background()
+	store, err := objectstore.NewFileStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := map[string][]byte{encryption.ActiveField: []byte("k1"), "k1": encryption.NewKey()}
+	k1, err := encryption.ParseSecret(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	backups := map[string]*arkv1.Backup{}
+	for _, name := range []string{"mine", "theirs"} {
+		ref := backupstore.Layout{HomeNamespace: home, Keys: k1}.Backup(home, name)
+		if _, err := ref.StartEncryption(ctx, store); err != nil {
+			t.Fatal(err)
+		}
+		backups[name] = &arkv1.Backup{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: home},
+			Spec:       arkv1.BackupSpec{StorageLocation: "default"},
+			Status:     arkv1.BackupStatus{Phase: arkv1.BackupPhaseCompleted, EncryptionKeyID: "k1"},
+		}
+	}
+	obs := &Observation{Backups: 2, ByKey: map[string]int{"k1": 2}}
+	c, client := newController(obs, &arkv1.BackupStorageLocation{
+		ObjectMeta: metav1.ObjectMeta{Name: "default", Namespace: home},
+		Spec: arkv1.BackupStorageLocationSpec{Provider: "file", ObjectStorage: arkv1.ObjectStorageLocation{Bucket: "/bucket"},
+			AccessMode: arkv1.BackupStorageLocationAccessModeReadWrite, Encryption: &arkv1.BackupStorageLocationEncryption{KeySecret: "keys"}},
+	})
+	for _, b := range backups {
+		_ = client.Tracker().Add(b)
+	}
+	c.Store, c.Locations = store, locations.NewSet()
+	var secretErr error
+	c.KeySecret = func(_ context.Context, name string) (map[string][]byte, error) {
+		if name != "keys" {
+			return nil, fmt.Errorf("unexpected Secret %q", name)
+		}
+		return secret, secretErr
+	}
+	c.Mine = func(b *arkv1.Backup) bool { return b.Name == "mine" }
+
+	if err := c.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if l, _ := c.Locations.Get("default"); l == nil || l.Keys == nil || l.Keys.ActiveID() != "k1" || l.Err != nil {
+		t.Fatalf("served location: %+v", l)
+	}
+	if e := get(t, client, "default").Status.Encryption; e == nil || e.ActiveKeyID != "k1" || e.BackupsByKey["k1"] != 2 {
+		t.Fatalf("status before rotation: %+v", e)
+	}
+
+	secret["k2"], secret[encryption.ActiveField] = encryption.NewKey(), []byte("k2")
+	if err := c.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	keyOf := func(name string) string {
+		id, err := backupstore.Layout{HomeNamespace: home}.Backup(home, name).KeyID(ctx, store)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	if got := keyOf("mine"); got != "k2" {
+		t.Errorf("this cluster's backup's key file names %q after rotation, want k2", got)
+	}
+	if got := keyOf("theirs"); got != "k1" {
+		t.Errorf("another cluster's backup was re-wrapped: its key file names %q", got)
+	}
+	for name, want := range map[string]string{"mine": "k2", "theirs": "k1"} {
+		b, err := client.ArkV1().Backups(home).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.Status.EncryptionKeyID != want {
+			t.Errorf("backup %s records key %q, want %q", name, b.Status.EncryptionKeyID, want)
+		}
+	}
+
+	// k1 removed while "theirs" still names it: counted, and said.
+	delete(secret, "k1")
+	obs.ByKey = map[string]int{"k1": 1, "k2": 1}
+	if err := c.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st := get(t, client, "default").Status
+	if st.Encryption == nil || st.Encryption.UnreadableBackups != 1 || !strings.Contains(st.Message, "1 backups cannot be restored") || !strings.Contains(st.Message, "(k1)") {
+		t.Errorf("status with a key missing: %+v", st)
+	}
+
+	secretErr = errors.New("secrets \"keys\" not found")
+	if err := c.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if l, _ := c.Locations.Get("default"); l == nil || l.Err == nil || !strings.Contains(l.Err.Error(), "not found") {
+		t.Fatalf("a location whose key Secret cannot be read is served: %+v", l)
+	}
+	if _, err := func() (objectstore.Store, error) { l, _ := c.Locations.Get("default"); return l.Writable() }(); err == nil {
+		t.Error("a location whose key Secret cannot be read is writable")
 	}
 }
