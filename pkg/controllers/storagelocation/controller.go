@@ -480,6 +480,15 @@ func (c *Controller) rewrap(ctx context.Context, l *arkv1.BackupStorageLocation)
 	if err != nil {
 		return nil // ReadOnly, or unavailable: its status says so
 	}
+	// The poller counts the backups by key from their records: nothing
+	// to list when every one is under the active key.
+	stale := false
+	for id, n := range c.Observe(l.Name).ByKey {
+		stale = stale || (n > 0 && id != keys.ActiveID() && keys.Has(id))
+	}
+	if !stale {
+		return nil
+	}
 	backups, err := c.Client.ArkV1().Backups(metav1.NamespaceAll).List(ctx, metav1.ListOptions{FieldSelector: "spec.storageLocation=" + l.Name})
 	if err != nil {
 		return fmt.Errorf("listing the backups of location %q to re-wrap: %w", l.Name, err)
