@@ -66,28 +66,38 @@ func (r Restore) DataKey(ctx context.Context, store objectstore.Store) (*encrypt
 }
 
 func (f folder) open(ctx context.Context, store objectstore.Store) (*encryption.DataKey, error) {
-	data, _, err := objectstore.ReadAll(ctx, store, f.keyFile, encryption.MaxKeyFileSize+1)
-	switch {
-	case errors.Is(err, objectstore.ErrNotFound):
-		return nil, nil
-	case err != nil:
-		return nil, fmt.Errorf("reading the key file of %s %q: %w", f.what, f.name, err)
+	kf, _, found, err := f.readKeyFile(ctx, store)
+	if err != nil || !found {
+		return nil, err
 	}
-	kf, err := encryption.ParseKeyFile(data)
-	if err == nil {
-		if f.keys == nil {
-			err = &encryption.KeyNotHeldError{KeyID: kf.KeyID}
-		} else {
-			var dk *encryption.DataKey
-			if dk, err = f.keys.Unwrap(kf, f.dir); err == nil {
-				return dk, nil
-			}
+	if f.keys == nil {
+		err = &encryption.KeyNotHeldError{KeyID: kf.KeyID}
+	} else {
+		var dk *encryption.DataKey
+		if dk, err = f.keys.Unwrap(kf, f.dir); err == nil {
+			return dk, nil
 		}
 	}
 	if errors.Is(err, encryption.ErrKeyNotHeld) {
 		return nil, fmt.Errorf("%s %q cannot be read: %w", f.what, f.name, err)
 	}
 	return nil, f.corrupt(err, "%s", FileName(f.keyFile)+" does not open")
+}
+
+// readKeyFile reads and parses the folder's key file; found is false when
+// there is none (the folder is not encrypted). A malformed one is corrupt.
+func (f folder) readKeyFile(ctx context.Context, store objectstore.Store) (kf encryption.KeyFile, attrs objectstore.ObjectAttrs, found bool, err error) {
+	data, attrs, err := objectstore.ReadAll(ctx, store, f.keyFile, encryption.MaxKeyFileSize+1)
+	switch {
+	case errors.Is(err, objectstore.ErrNotFound):
+		return kf, attrs, false, nil
+	case err != nil:
+		return kf, attrs, false, fmt.Errorf("reading the key file of %s %q: %w", f.what, f.name, err)
+	}
+	if kf, err = encryption.ParseKeyFile(data); err != nil {
+		return kf, attrs, false, f.corrupt(err, "%s is malformed", FileName(f.keyFile))
+	}
+	return kf, attrs, true, nil
 }
 
 func (f folder) corrupt(cause error, format string, args ...any) error {
@@ -100,18 +110,8 @@ func (f folder) corrupt(cause error, format string, args ...any) error {
 // KeyID reads which location key wraps the backup's data key, without
 // opening it: "" when the backup is not encrypted.
 func (b Backup) KeyID(ctx context.Context, store objectstore.Store) (string, error) {
-	data, _, err := objectstore.ReadAll(ctx, store, b.KeyFileKey(), encryption.MaxKeyFileSize+1)
-	switch {
-	case errors.Is(err, objectstore.ErrNotFound):
-		return "", nil
-	case err != nil:
-		return "", err
-	}
-	kf, err := encryption.ParseKeyFile(data)
-	if err != nil {
-		return "", b.folder().corrupt(err, "%s is malformed", FileName(b.KeyFileKey()))
-	}
-	return kf.KeyID, nil
+	kf, _, _, err := b.folder().readKeyFile(ctx, store)
+	return kf.KeyID, err
 }
 
 // Rewrap wraps the backup's data key again under the location's active
@@ -122,16 +122,9 @@ func (b Backup) Rewrap(ctx context.Context, store objectstore.Store) (from strin
 	if b.keys == nil {
 		return "", false, errors.New("the location has no encryption keys")
 	}
-	data, attrs, err := objectstore.ReadAll(ctx, store, b.KeyFileKey(), encryption.MaxKeyFileSize+1)
-	switch {
-	case errors.Is(err, objectstore.ErrNotFound):
-		return "", false, nil
-	case err != nil:
+	kf, attrs, found, err := b.folder().readKeyFile(ctx, store)
+	if err != nil || !found {
 		return "", false, err
-	}
-	kf, err := encryption.ParseKeyFile(data)
-	if err != nil {
-		return "", false, b.folder().corrupt(err, "%s is malformed", FileName(b.KeyFileKey()))
 	}
 	if kf.KeyID == b.keys.ActiveID() {
 		return kf.KeyID, false, nil
