@@ -208,6 +208,10 @@ type followStream struct {
 	store    objectstore.Store
 	backup   backupstore.Backup
 	interval time.Duration
+	// dataKey decrypts the live log of an encrypted backup, read from its
+	// key file once a live log is there (see liveLog).
+	dataKey     *encryption.DataKey
+	dataKeyRead bool
 }
 
 var _ rest.ResourceStreamer = &followStream{}
@@ -274,12 +278,22 @@ func (s *followStream) rest(ctx context.Context, w io.Writer, sent int64) error 
 }
 
 // liveLog reads the running backup's live log, decrypted when the backup
-// is encrypted.
+// is encrypted. The engine writes the key file before the first live log,
+// so once a live log is there, the key file read then settles whether
+// there is a key: it is read once, not every tick.
 func (s *followStream) liveLog(ctx context.Context) ([]byte, error) {
-	rc, err := s.backup.OpenFile(ctx, s.store, s.backup.LiveLogKey())
+	data, _, err := objectstore.ReadAll(ctx, s.store, s.backup.LiveLogKey(), 16<<20)
 	if err != nil {
 		return nil, err
 	}
-	defer rc.Close()
-	return io.ReadAll(io.LimitReader(rc, 16<<20))
+	if !s.dataKeyRead {
+		if s.dataKey, err = s.backup.DataKey(ctx, s.store); err != nil {
+			return nil, err
+		}
+		s.dataKeyRead = true
+	}
+	if s.dataKey == nil {
+		return data, nil
+	}
+	return s.dataKey.Open(data, s.backup.LiveLogKey())
 }
