@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -223,6 +224,47 @@ data: {colour: green}
 	if out, err := kubectl(t, "get", "namespace", "vault-tampered"); err == nil {
 		t.Errorf("a restore of a tampered backup created its target namespace:\n%s", out)
 	}
+
+	// The key lost: k2 replaced by a new active key k3 in one edit, as a
+	// careless administrator would. The location counts the backup as
+	// unreadable, the backup says so in a condition, describe and
+	// `kubectl get` show it, and a restore of it is refused at once.
+	k2 := jsonpath(t, "{.data.k2}", "get", "secret", "sealed-keys", "-n", home)
+	k3 := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{0x33}, 32))
+	mustKubectl(t, "patch", "secret", "sealed-keys", "-n", home, "--type=merge", "-p", fmt.Sprintf(`{"stringData":{"active":"k3","k3":%q},"data":{"k2":null}}`, k3))
+	status := locationPhase(t, "sealed", "one backup is unreadable without k2", func(s arkv1.BackupStorageLocationStatus) bool {
+		return s.Encryption != nil && s.Encryption.ActiveKeyID == "k3" && s.Encryption.UnreadableBackups == 1
+	})
+	if !strings.Contains(status.Message, "k2") {
+		t.Errorf("the location's message does not name the missing key: %q", status.Message)
+	}
+	keyCondition := func(want string) string {
+		t.Helper()
+		var got string
+		for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(time.Second) {
+			got = jsonpath(t, `{.status.conditions[?(@.type=="EncryptionKeyAvailable")].status}/{.status.conditions[?(@.type=="EncryptionKeyAvailable")].message}`, "get", "backup", "vault-enc", "-n", home)
+			if strings.HasPrefix(got, want+"/") {
+				return got
+			}
+		}
+		t.Fatalf("the backup's EncryptionKeyAvailable condition is %q, not %s", got, want)
+		return ""
+	}
+	if got := keyCondition("False"); !strings.Contains(got, `written with key "k2", which this server does not hold`) {
+		t.Errorf("the condition's message: %q", got)
+	}
+	if out := mustArk(t, cli, "backup", "describe", "vault-enc", "-n", home); !strings.Contains(out, "k2 (not held by this server") {
+		t.Errorf("describe does not say the key is missing:\n%s", out)
+	}
+	if out := mustKubectl(t, "get", "backup", "vault-enc", "-n", home); !strings.Contains(out, "(key k2 not held)") {
+		t.Errorf("kubectl get does not say the key is missing:\n%s", out)
+	}
+	if out, code := arkCmd(t, cli, "restore", "create", "vault-enc-keyless", "--from-backup", "vault-enc", "-n", home); code == 0 || !strings.Contains(out, "which this server does not hold") {
+		t.Errorf("a restore of a backup whose key is missing: exit %d\n%s", code, out)
+	}
+	// The key put back: readable again.
+	mustKubectl(t, "patch", "secret", "sealed-keys", "-n", home, "--type=merge", "-p", fmt.Sprintf(`{"data":{"k2":%q}}`, k2))
+	keyCondition("True")
 }
 
 func keysOf(m map[string][]byte) []string {

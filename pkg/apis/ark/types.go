@@ -202,7 +202,21 @@ type BackupStatus struct {
 	// EncryptionKeyID is the location key the backup's data key was
 	// wrapped with when it was written; empty when it is not encrypted.
 	EncryptionKeyID string
+	// Conditions are what the serving API observes of the backup; they
+	// are never stored in the bucket.
+	Conditions []metav1.Condition
 }
+
+const (
+	// BackupConditionEncryptionKeyAvailable says whether this server holds
+	// the key an encrypted backup's data key is wrapped with.
+	BackupConditionEncryptionKeyAvailable = "EncryptionKeyAvailable"
+	// BackupReasonKeyHeld is the reason of an available key.
+	BackupReasonKeyHeld = "KeyHeld"
+	// BackupReasonKeyNotHeld is the reason of a key the location's Secret
+	// does not hold: the backup cannot be read or restored.
+	BackupReasonKeyNotHeld = "KeyNotHeld"
+)
 
 // VolumeBackupInfo is Heptio Ark's record of one disk snapshot.
 type VolumeBackupInfo struct {

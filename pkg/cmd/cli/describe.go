@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/duration"
 
@@ -132,6 +133,9 @@ func describeBackup(w io.Writer, b *arkv1.Backup, now time.Time) {
 		d.line("Errors", b.Status.Errors)
 		d.line("Volume snapshots", fmt.Sprintf("%d of %d completed", b.Status.VolumeSnapshotsCompleted, b.Status.VolumeSnapshotsAttempted))
 		if id := b.Status.EncryptionKeyID; id != "" {
+			if c := meta.FindStatusCondition(b.Status.Conditions, arkv1.BackupConditionEncryptionKeyAvailable); c != nil && c.Status == metav1.ConditionFalse {
+				id += " (not held by this server: " + c.Message + ")"
+			}
 			d.line("Encryption key", id)
 		}
 	})

@@ -865,11 +865,32 @@ func schema_pkg_apis_ark_v1_BackupStatus(ref common.ReferenceCallback) common.Op
 							Format:      "",
 						},
 					},
+					"conditions": {
+						VendorExtensible: spec.VendorExtensible{
+							Extensions: spec.Extensions{
+								"x-kubernetes-list-map-keys": []interface{}{
+									"type",
+								},
+								"x-kubernetes-list-type": "map",
+							},
+						},
+						SchemaProps: spec.SchemaProps{
+							Description: "Conditions are what the serving API observes of the backup, derived as it serves it and never stored in the bucket. Of an encrypted backup, EncryptionKeyAvailable says whether the location's key Secret holds the key the backup's data key is wrapped with; when it is False (reason KeyNotHeld) the backup cannot be read or restored until the key is put back.",
+							Type:        []string{"array"},
+							Items: &spec.SchemaOrArray{
+								Schema: &spec.Schema{
+									SchemaProps: spec.SchemaProps{
+										Ref: ref(metav1.Condition{}.OpenAPIModelName()),
+									},
+								},
+							},
+						},
+					},
 				},
 			},
 		},
 		Dependencies: []string{
-			v1.Progress{}.OpenAPIModelName(), v1.VolumeBackupInfo{}.OpenAPIModelName(), metav1.Time{}.OpenAPIModelName()},
+			v1.Progress{}.OpenAPIModelName(), v1.VolumeBackupInfo{}.OpenAPIModelName(), metav1.Condition{}.OpenAPIModelName(), metav1.Time{}.OpenAPIModelName()},
 	}
 }
 

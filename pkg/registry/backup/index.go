@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/klog/v2"
@@ -236,7 +237,11 @@ func (ix *index) setLocations(ctx context.Context, locs []*locations.Location, i
 	for rank, l := range locs {
 		want[l.Name] = true
 		if s, ok := ix.sources[l.Name]; ok {
+			keysChanged := s.loc.Keys != l.Keys
 			s.loc, s.rank = l, rank
+			if keysChanged {
+				ix.rederiveLocked(l.Name)
+			}
 			continue
 		}
 		sctx, cancel := context.WithCancel(ctx)
@@ -343,19 +348,27 @@ func (ix *index) locationOf(namespace, name string) string {
 
 // observe records an object this server just wrote to or read from
 // location loc, so that its own clients see their writes in list and watch
-// at once.
-func (ix *index) observe(loc string, obj *ark.Backup, attrs objectstore.ObjectAttrs) {
+// at once. It returns the conditions the index derived for obj (see
+// deriveLocked), for the writer to answer with; obj must not be shared.
+func (ix *index) observe(loc string, obj *ark.Backup, attrs objectstore.ObjectAttrs) []metav1.Condition {
 	ix.mu.Lock()
 	defer ix.unlock()
 	if _, ok := ix.sources[loc]; !ok {
-		return // the location stopped being served meanwhile
+		return nil // the location stopped being served meanwhile
 	}
 	key := id(obj.Namespace, obj.Name)
-	if e, ok := ix.items[key]; ok && e.loc != loc && !ix.outranksLocked(loc, e.loc) {
+	e, ok := ix.items[key]
+	var prev *ark.Backup
+	if ok && e.loc == loc {
+		prev = e.obj
+	}
+	ix.deriveLocked(loc, obj, prev)
+	if ok && e.loc != loc && !ix.outranksLocked(loc, e.loc) {
 		ix.sources[loc].shadowed[key] = tokenOf(attrs.Token)
-		return
+		return obj.Status.Conditions
 	}
 	ix.applyLocked(key, loc, obj, attrs.Generation, tokenOf(attrs.Token), ^uint64(0), false)
+	return obj.Status.Conditions
 }
 
 // outranksLocked says whether location a's backups win over b's.
@@ -397,6 +410,11 @@ func (ix *index) applyLocked(key, loc string, obj *ark.Backup, gen int64, token 
 			s.shadowed[key] = old.token
 		}
 	}
+	var prev *ark.Backup
+	if exists && old.loc == loc {
+		prev = old.obj
+	}
+	ix.deriveLocked(loc, obj, prev)
 	ix.rev++
 	if uint64(gen) > ix.rev {
 		ix.rev = uint64(gen)

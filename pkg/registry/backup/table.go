@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
@@ -13,7 +14,7 @@ import (
 
 var columns = []metav1.TableColumnDefinition{
 	{Name: "Name", Type: "string", Format: "name", Description: "Name of the backup"},
-	{Name: "Status", Type: "string", Description: "Phase of the backup, with progress while it runs"},
+	{Name: "Status", Type: "string", Description: "Phase of the backup, with progress while it runs, and whether its encryption key is missing"},
 	{Name: "Errors", Type: "integer", Description: "Errors during the backup"},
 	{Name: "Warnings", Type: "integer", Description: "Warnings during the backup"},
 	{Name: "Created", Type: "string", Description: "When the backup was created"},
@@ -31,8 +32,12 @@ func (r *REST) ConvertToTable(ctx context.Context, obj runtime.Object, tableOpti
 		if !ok {
 			return nil, fmt.Errorf("cannot print %T as a backup", o)
 		}
+		status := registry.ProgressPhase(string(b.Status.Phase), b.Status.Progress)
+		if c := meta.FindStatusCondition(b.Status.Conditions, ark.BackupConditionEncryptionKeyAvailable); c != nil && c.Status == metav1.ConditionFalse {
+			status += fmt.Sprintf(" (key %s not held)", b.Status.EncryptionKeyID)
+		}
 		return []interface{}{
-			b.Name, registry.ProgressPhase(string(b.Status.Phase), b.Status.Progress),
+			b.Name, status,
 			int64(b.Status.Errors), int64(b.Status.Warnings),
 			registry.Timestamp(&b.CreationTimestamp), registry.Until(b.Status.Expiration, now),
 			b.Spec.StorageLocation, selector(b.Spec.LabelSelector), r.owner(b),

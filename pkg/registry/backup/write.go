@@ -21,10 +21,12 @@ import (
 )
 
 // encode serializes a Backup for ark-backup.json. Its resourceVersion is not
-// stored: it is the generation of the file itself.
+// stored: it is the generation of the file itself; nor are its conditions,
+// which the serving API derives.
 func (r *REST) encode(b *ark.Backup) ([]byte, error) {
 	c := b.DeepCopy()
 	c.ResourceVersion = ""
+	c.Status.Conditions = nil // derived as served, never stored (see conditions.go)
 	data, err := runtime.Encode(r.codec, c)
 	if err != nil {
 		return nil, apierrors.NewInternalError(fmt.Errorf("encoding backup %s: %w", b.Name, err))
@@ -59,6 +61,7 @@ func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation 
 		}
 	}
 	dropOrigin(b)
+	b.Status.Conditions = nil // the server's to derive, whatever was sent
 	if err := r.recordLifetime(ctx, b); err != nil {
 		return nil, err
 	}
@@ -89,7 +92,7 @@ func (r *REST) Create(ctx context.Context, obj runtime.Object, createValidation 
 		return nil, r.toAPIError(b.Name, unavailable(loc, err))
 	}
 	b.ResourceVersion = strconv.FormatInt(attrs.Generation, 10)
-	r.ix.observe(loc.Name, b.DeepCopy(), attrs)
+	b.Status.Conditions = r.ix.observe(loc.Name, b.DeepCopy(), attrs)
 	klog.V(2).InfoS("Created backup in storage location", "backup", klog.KObj(b), "location", loc.Name, "generation", attrs.Generation)
 	return b, nil
 }
@@ -180,6 +183,7 @@ func (r *REST) update(ctx context.Context, name string, objInfo rest.UpdatedObje
 			}
 		}
 		keepOrigin(b, old)
+		b.Status.Conditions = old.Status.Conditions // the server's to derive, whatever was sent
 		if !status {
 			r.adopt(ctx, b, old)
 			if err := r.sign(b); err != nil {
@@ -236,7 +240,7 @@ func (r *REST) swap(ctx context.Context, loc *locations.Location, b *ark.Backup,
 		return nil, r.toAPIError(b.Name, unavailable(loc, err))
 	}
 	b.ResourceVersion = strconv.FormatInt(attrs.Generation, 10)
-	r.ix.observe(loc.Name, b.DeepCopy(), attrs)
+	b.Status.Conditions = r.ix.observe(loc.Name, b.DeepCopy(), attrs)
 	return b, nil
 }
 

@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/arkproject/ark/pkg/apis/ark"
@@ -90,6 +92,9 @@ func (d *Door) validateBackup(ctx context.Context, r *ark.Restore) field.ErrorLi
 	}
 	switch b.Status.Phase {
 	case ark.BackupPhaseCompleted, ark.BackupPhasePartiallyFailed:
+		if c := meta.FindStatusCondition(b.Status.Conditions, ark.BackupConditionEncryptionKeyAvailable); c != nil && c.Status == metav1.ConditionFalse {
+			return field.ErrorList{field.Invalid(path, r.Spec.BackupName, fmt.Sprintf("backup %q cannot be restored: %s", b.Name, c.Message))}
+		}
 		return nil
 	case ark.BackupPhaseCorrupt:
 		return field.ErrorList{field.Invalid(path, r.Spec.BackupName, fmt.Sprintf("backup %q cannot be restored: %s", b.Name, b.Status.FailureReason))}

@@ -311,7 +311,28 @@ type BackupStatus struct {
 	// encrypted. Only the ID: the record is stored in plaintext.
 	// +optional
 	EncryptionKeyID string `json:"encryptionKeyID,omitempty"`
+	// Conditions are what the serving API observes of the backup, derived
+	// as it serves it and never stored in the bucket. Of an encrypted
+	// backup, EncryptionKeyAvailable says whether the location's key
+	// Secret holds the key the backup's data key is wrapped with; when it
+	// is False (reason KeyNotHeld) the backup cannot be read or restored
+	// until the key is put back.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
 }
+
+const (
+	// BackupConditionEncryptionKeyAvailable says whether this server holds
+	// the key an encrypted backup's data key is wrapped with.
+	BackupConditionEncryptionKeyAvailable = "EncryptionKeyAvailable"
+	// BackupReasonKeyHeld is the reason of an available key.
+	BackupReasonKeyHeld = "KeyHeld"
+	// BackupReasonKeyNotHeld is the reason of a key the location's Secret
+	// does not hold: the backup cannot be read or restored.
+	BackupReasonKeyNotHeld = "KeyNotHeld"
+)
 
 // VolumeBackupInfo is Heptio Ark's record of one disk snapshot.
 type VolumeBackupInfo struct {

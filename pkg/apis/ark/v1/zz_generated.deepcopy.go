@@ -362,6 +362,13 @@ func (in *BackupStatus) DeepCopyInto(out *BackupStatus) {
 			(*out)[key] = outVal
 		}
 	}
+	if in.Conditions != nil {
+		in, out := &in.Conditions, &out.Conditions
+		*out = make([]metav1.Condition, len(*in))
+		for i := range *in {
+			(*in)[i].DeepCopyInto(&(*out)[i])
+		}
+	}
 	return
 }
 
