@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
+	"github.com/arkproject/ark/pkg/backupstore/encryption"
 	"github.com/arkproject/ark/pkg/objectstore"
 )
 
@@ -59,6 +60,30 @@ func TestRunUnsignedBackupWithoutManifest(t *testing.T) {
 		f.results(testRestore).want(t, "configmaps", "abc", "cm", ActionCreated)
 		if log := f.logs(testRestore); !strings.Contains(log, "written by Heptio Ark") || out.Warnings == 0 {
 			t.Errorf("no warning about the missing manifest (%d warnings):\n%s", out.Warnings, log)
+		}
+	}
+}
+
+// A plaintext backup found in an encrypted location (written before
+// encryption was turned on, or planted by someone who can write the bucket
+// but has no key) restores, with a warning that no key authenticates it; in
+// a location without keys it restores without one.
+func TestRunPlaintextBackupInEncryptedLocationWarns(t *testing.T) {
+	for _, encrypted := range []bool{true, false} {
+		f := newFixture(t)
+		f.backup(namespaceItem("abc"), configMap("abc", "cm"))
+		if encrypted {
+			keys, err := encryption.ParseSecret(map[string][]byte{encryption.ActiveField: []byte("k1"), "k1": encryption.NewKey()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.restorer.Keys = keys
+		}
+		out := f.run(newRestore(func(*arkv1.Restore) {}))
+		f.results(testRestore).want(t, "configmaps", "abc", "cm", ActionCreated)
+		warned := strings.Contains(f.logs(testRestore), "is not encrypted although its location is")
+		if warned != encrypted || (encrypted && out.Warnings == 0) {
+			t.Errorf("location encrypted %v: warned %v, %d warnings\n%s", encrypted, warned, out.Warnings, f.logs(testRestore))
 		}
 	}
 }

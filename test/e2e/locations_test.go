@@ -305,7 +305,8 @@ spec:
 // The attack: a user who may write backup storage locations but not read a
 // Secret names that Secret as a location's credential, to have Ark (which
 // reads it as itself) use it for them. The API refuses, and no location is
-// created; the same location without a credential is accepted.
+// created; the same location without a credential is accepted. So is
+// naming the Secret as an encrypted location's keys, on create or update.
 func TestLocationCredentialNeedsTheAuthorsRights(t *testing.T) {
 	mustKubectl(t, "create", "secret", "generic", "guarded-creds", "-n", home, "--from-literal=cloud=[default]")
 	mustKubectl(t, "create", "rolebinding", "mallory-ark-admin", "-n", home, "--clusterrole=ark-admin", "--user=mallory")
@@ -334,8 +335,25 @@ spec:
 	if _, err := ark.ArkV1().BackupStorageLocations(home).Get(context.Background(), "mallorys", metav1.GetOptions{}); err == nil {
 		t.Error("the refused location exists")
 	}
+	// The same for the key Secret of an encrypted location: naming it would
+	// have Ark encrypt with keys mallory may not read, and report on them.
+	out, err = kubectlIn(t, location("  encryption: {keySecret: guarded-creds}\n"), "--as=mallory", "create", "-f", "-")
+	if err == nil || !strings.Contains(out, `may not get Secret "guarded-creds"`) || !strings.Contains(out, "keys its author may read") {
+		t.Fatalf("an encrypted location naming a key Secret its author may not read: err=%v\n%s", err, out)
+	}
+	if _, err := ark.ArkV1().BackupStorageLocations(home).Get(context.Background(), "mallorys", metav1.GetOptions{}); err == nil {
+		t.Error("the refused encrypted location exists")
+	}
 	if out, err := kubectlIn(t, location(""), "--as=mallory", "create", "-f", "-"); err != nil {
 		t.Errorf("the same location without a credential: %v\n%s", err, out)
+	}
+	// Nor can the key Secret be added to an existing location.
+	out, err = kubectl(t, "--as=mallory", "patch", "bsl", "mallorys", "-n", home, "--type=merge", "-p", `{"spec":{"encryption":{"keySecret":"guarded-creds"}}}`)
+	if err == nil || !strings.Contains(out, `may not get Secret "guarded-creds"`) {
+		t.Errorf("naming the key Secret in an update: err=%v\n%s", err, out)
+	}
+	if got := mustKubectl(t, "get", "bsl", "mallorys", "-n", home, "-o", "jsonpath={.spec.encryption}"); got != "" {
+		t.Errorf("the refused update left spec.encryption %s", got)
 	}
 }
 
