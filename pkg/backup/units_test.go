@@ -316,8 +316,8 @@ func TestUploadCountsAcceptedBytes(t *testing.T) {
 	if n != 3 || !errors.Is(err, errInjected) {
 		t.Fatalf("Write = %d, %v", n, err)
 	}
-	if u.size != 3 {
-		t.Errorf("size %d, want 3", u.size)
+	if u.Size() != 3 {
+		t.Errorf("size %d, want 3", u.Size())
 	}
 	if want := sha256.Sum256([]byte("abc")); hex.EncodeToString(u.sum.Sum(nil)) != hex.EncodeToString(want[:]) {
 		t.Errorf("checksum does not cover exactly the accepted bytes")

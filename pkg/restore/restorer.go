@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -338,11 +337,11 @@ func (r *Restorer) Run(ctx context.Context, restore *arkv1.Restore, backup strin
 	if err != nil {
 		return out, err
 	}
-	resW, err := newFileWriter(ctx, filesStore, files.ResultsKey(), dk)
+	resW, err := backupstore.NewFileWriter(ctx, filesStore, files.ResultsKey(), dk, nil)
 	if err != nil {
 		return out, err
 	}
-	logW, err := newFileWriter(ctx, filesStore, files.LogsKey(), dk)
+	logW, err := backupstore.NewFileWriter(ctx, filesStore, files.LogsKey(), dk, nil)
 	if err != nil {
 		resW.Abort()
 		return out, err
@@ -1142,44 +1141,4 @@ func (f nameFilter) includes(groupResource string) bool {
 		return false
 	}
 	return f.all || f.included.Has(groupResource) || f.included.Has(plural)
-}
-
-// fileWriter uploads one of the restore's own files, encrypted when the
-// restore's files are.
-type fileWriter struct {
-	objectstore.Writer
-	enc io.WriteCloser
-}
-
-func newFileWriter(ctx context.Context, store objectstore.Store, key string, dk *encryption.DataKey) (*fileWriter, error) {
-	w, err := store.NewWriter(ctx, key, objectstore.Conditions{})
-	if err != nil {
-		return nil, err
-	}
-	f := &fileWriter{Writer: w}
-	if dk != nil {
-		if f.enc, err = dk.NewWriter(w, key); err != nil {
-			w.Abort()
-			return nil, fmt.Errorf("encrypting %s: %w", key, err)
-		}
-	}
-	return f, nil
-}
-
-func (f *fileWriter) Write(p []byte) (int, error) {
-	if f.enc != nil {
-		return f.enc.Write(p)
-	}
-	return f.Writer.Write(p)
-}
-
-// Close writes the last encrypted segment, then commits the upload.
-func (f *fileWriter) Close() error {
-	if f.enc != nil {
-		if err := f.enc.Close(); err != nil {
-			f.Writer.Abort()
-			return err
-		}
-	}
-	return f.Writer.Close()
 }

@@ -87,34 +87,18 @@ func (h *HostPath) Snapshot(ctx context.Context, backup backupstore.Backup, pv *
 	if err != nil {
 		return rec, err
 	}
-	w, err := h.Store.NewWriter(ctx, rec.SnapshotID, objectstore.Conditions{})
+	w, err := backupstore.NewFileWriter(ctx, h.Store, rec.SnapshotID, dk, nil)
 	if err != nil {
-		return rec, err
+		return rec, fmt.Errorf("snapshot of volume %s: %w", pv.Name, err)
 	}
-	counter := &countingWriter{w: w}
-	var out io.Writer = counter
-	var enc io.WriteCloser
-	if dk != nil {
-		if enc, err = dk.NewWriter(counter, rec.SnapshotID); err != nil {
-			w.Abort()
-			return rec, fmt.Errorf("encrypting the snapshot of volume %s: %w", pv.Name, err)
-		}
-		out = enc
-	}
-	if err := archive(ctx, dir, out); err != nil {
+	if err := archive(ctx, dir, w); err != nil {
 		w.Abort()
 		return rec, fmt.Errorf("archiving volume %s: %w", pv.Name, err)
 	}
-	if enc != nil {
-		if err := enc.Close(); err != nil {
-			w.Abort()
-			return rec, fmt.Errorf("encrypting the snapshot of volume %s: %w", pv.Name, err)
-		}
-	}
 	if err := w.Close(); err != nil {
-		return rec, fmt.Errorf("uploading the snapshot of volume %s: %w", pv.Name, err)
+		return rec, fmt.Errorf("snapshot of volume %s: %w", pv.Name, err)
 	}
-	rec.Size = counter.n
+	rec.Size = w.Size()
 	return rec, nil
 }
 
@@ -175,15 +159,4 @@ func archive(ctx context.Context, dir string, w io.Writer) error {
 		return err
 	}
 	return gz.Close()
-}
-
-type countingWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
 }
