@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
+	"github.com/arkproject/ark/pkg/backupstore/backupstoretest"
 	"github.com/arkproject/ark/pkg/objectstore"
 )
 
@@ -148,7 +149,7 @@ func samplePeakHeap(peak *uint64) (stop func()) {
 // runs share: kube-apiserver, HTTP and JSON decoding, which only make the
 // ratio smaller in a real backup.
 func BenchmarkBackupEncryptionOverhead(b *testing.B) {
-	keys, _ := testKeys(b, "k1", "k1")
+	keys, _ := backupstoretest.Keys(b, "k1", "k1")
 	for _, n := range []int{10000, 100000} {
 		b.Run(strconv.Itoa(n), func(b *testing.B) {
 			e := newEnv(b)

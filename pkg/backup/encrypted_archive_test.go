@@ -11,6 +11,7 @@ import (
 
 	"github.com/arkproject/ark/pkg/backup"
 	"github.com/arkproject/ark/pkg/backupstore"
+	"github.com/arkproject/ark/pkg/backupstore/backupstoretest"
 	"github.com/arkproject/ark/pkg/backupstore/encryption"
 	"github.com/arkproject/ark/pkg/objectstore"
 	"github.com/arkproject/ark/pkg/restore/archive"
@@ -22,10 +23,7 @@ import (
 // not the key can) fails, naming the file, before anything is used.
 func TestEncryptedTarballExtracts(t *testing.T) {
 	ctx := context.Background()
-	keys, err := encryption.ParseSecret(map[string][]byte{encryption.ActiveField: []byte("k1"), "k1": encryption.NewKey()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	keys, _ := backupstoretest.Keys(t, "k1", "k1")
 	store, ref := backup.EncryptedBackup(t, "b1", keys)
 	idx, err := archive.Extract(ctx, store, ref, t.TempDir(), archive.Limits{})
 	if err != nil {

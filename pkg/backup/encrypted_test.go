@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/arkproject/ark/pkg/backupstore"
+	"github.com/arkproject/ark/pkg/backupstore/backupstoretest"
 	"github.com/arkproject/ark/pkg/backupstore/encryption"
 	"github.com/arkproject/ark/pkg/objectstore"
 )
@@ -18,19 +19,6 @@ import (
 // secretValue is the fixture Secret's password, as the cluster serves it
 // (base64) and as it decodes: neither may be in an encrypted bucket.
 var secretValues = []string{"aHVudGVyMg==", "hunter2"}
-
-func testKeys(t testing.TB, active string, ids ...string) (*encryption.Keyring, map[string][]byte) {
-	t.Helper()
-	data := map[string][]byte{encryption.ActiveField: []byte(active)}
-	for _, id := range ids {
-		data[id] = encryption.NewKey()
-	}
-	k, err := encryption.ParseSecret(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k, data
-}
 
 // EncryptedBackup takes the fixture's backup of namespace app into a file
 // bucket with encryption keys, for tests outside the package (the
@@ -46,7 +34,7 @@ func EncryptedBackup(t *testing.T, name string, keys *encryption.Keyring) (objec
 }
 
 func TestEncryptedBackupHoldsNoPlaintext(t *testing.T) {
-	keys, _ := testKeys(t, "k1", "k1")
+	keys, _ := backupstoretest.Keys(t, "k1", "k1")
 	e := newEnv(t)
 	e.b.Layout.Keys = keys
 	out, err := e.b.Run(context.Background(), newBackup("b1", appOnly), nil)
@@ -108,7 +96,7 @@ func TestEncryptedBackupHoldsNoPlaintext(t *testing.T) {
 
 func TestEncryptedBackupTamperingIsRefused(t *testing.T) {
 	ctx := context.Background()
-	keys, data := testKeys(t, "k1", "k1")
+	keys, data := backupstoretest.Keys(t, "k1", "k1")
 	e := newEnv(t)
 	e.b.Layout.Keys = keys
 	for _, name := range []string{"b1", "b2"} {
@@ -219,7 +207,7 @@ func TestEncryptedBackupTamperingIsRefused(t *testing.T) {
 
 func TestRotationRewrapsOnlyTheKeyFile(t *testing.T) {
 	ctx := context.Background()
-	keys, data := testKeys(t, "k1", "k1")
+	keys, data := backupstoretest.Keys(t, "k1", "k1")
 	e := newEnv(t)
 	e.b.Layout.Keys = keys
 	if _, err := e.b.Run(ctx, newBackup("b1", appOnly), nil); err != nil {

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
-	"github.com/arkproject/ark/pkg/backupstore/encryption"
+	"github.com/arkproject/ark/pkg/backupstore/backupstoretest"
 	"github.com/arkproject/ark/pkg/objectstore"
 )
 
@@ -73,10 +73,7 @@ func TestRunPlaintextBackupInEncryptedLocationWarns(t *testing.T) {
 		f := newFixture(t)
 		f.backup(namespaceItem("abc"), configMap("abc", "cm"))
 		if encrypted {
-			keys, err := encryption.ParseSecret(map[string][]byte{encryption.ActiveField: []byte("k1"), "k1": encryption.NewKey()})
-			if err != nil {
-				t.Fatal(err)
-			}
+			keys, _ := backupstoretest.Keys(t, "k1", "k1")
 			f.restorer.Keys = keys
 		}
 		out := f.run(newRestore(func(*arkv1.Restore) {}))

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/arkproject/ark/pkg/backupstore"
+	"github.com/arkproject/ark/pkg/backupstore/encryption"
 	"github.com/arkproject/ark/pkg/objectstore"
 )
 
@@ -70,4 +71,19 @@ func Gzip(t testing.TB, data []byte) []byte {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
+}
+
+// Keys returns a keyring of fresh keys with the given IDs whose active key
+// is active, and the key Secret's data it is parsed from.
+func Keys(t testing.TB, active string, ids ...string) (*encryption.Keyring, map[string][]byte) {
+	t.Helper()
+	data := map[string][]byte{encryption.ActiveField: []byte(active)}
+	for _, id := range ids {
+		data[id] = encryption.NewKey()
+	}
+	k, err := encryption.ParseSecret(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k, data
 }

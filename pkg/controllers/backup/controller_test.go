@@ -25,6 +25,7 @@ import (
 	"github.com/arkproject/ark/pkg/apis/ark/validation"
 	backupengine "github.com/arkproject/ark/pkg/backup"
 	"github.com/arkproject/ark/pkg/backupstore"
+	"github.com/arkproject/ark/pkg/backupstore/backupstoretest"
 	"github.com/arkproject/ark/pkg/backupstore/encryption"
 	"github.com/arkproject/ark/pkg/controllers/eventtest"
 	"github.com/arkproject/ark/pkg/generated/clientset/versioned/fake"
@@ -973,10 +974,7 @@ func TestInterruptedEncryptedBackupKeepsItsLiveLogEncrypted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys, err := encryption.ParseSecret(map[string][]byte{encryption.ActiveField: []byte("k1"), "k1": encryption.NewKey()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	keys, _ := backupstoretest.Keys(t, "k1", "k1")
 	h := newHarness(t, newBackup("b1", arkv1.BackupPhaseInProgress))
 	h.c.Stores = func(string) (objectstore.Store, error) { return store, nil }
 	h.c.Keys = func(string) *encryption.Keyring { return keys }

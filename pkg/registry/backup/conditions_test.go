@@ -14,21 +14,14 @@ import (
 	"k8s.io/apiserver/pkg/registry/rest"
 
 	"github.com/arkproject/ark/pkg/apis/ark"
+	"github.com/arkproject/ark/pkg/backupstore/backupstoretest"
 	"github.com/arkproject/ark/pkg/backupstore/encryption"
 	"github.com/arkproject/ark/pkg/locations"
 	"github.com/arkproject/ark/pkg/objectstore"
 )
 
-func testKeyring(t *testing.T, active string, ids ...string) *encryption.Keyring {
-	t.Helper()
-	data := map[string][]byte{encryption.ActiveField: []byte(active)}
-	for _, id := range ids {
-		data[id] = encryption.NewKey()
-	}
-	k, err := encryption.ParseSecret(data)
-	if err != nil {
-		t.Fatal(err)
-	}
+func keyring(t *testing.T, active string, ids ...string) *encryption.Keyring {
+	k, _ := backupstoretest.Keys(t, active, ids...)
 	return k
 }
 
@@ -51,7 +44,7 @@ func TestEncryptionKeyCondition(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	locs := locations.NewSet(&locations.Location{Name: "default", Store: store, Primary: true, Keys: testKeyring(t, "k1", "k1")})
+	locs := locations.NewSet(&locations.Location{Name: "default", Store: store, Primary: true, Keys: keyring(t, "k1", "k1")})
 	ctx := context.Background()
 	// k0 is not held; the record also claims a condition saying it is.
 	planted := `{"apiVersion":"ark.heptio.com/v1","kind":"Backup","metadata":{"name":"old","namespace":"heptio-ark"},"status":{"phase":"Completed","encryptionKeyID":"k0",` +
@@ -94,7 +87,7 @@ func TestEncryptionKeyCondition(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Stop()
-	locs.Put(&locations.Location{Name: "default", Store: store, Primary: true, Keys: testKeyring(t, "k1", "k0", "k1")})
+	locs.Put(&locations.Location{Name: "default", Store: store, Primary: true, Keys: keyring(t, "k1", "k0", "k1")})
 	select {
 	case ev := <-w.ResultChan():
 		b, _ := ev.Object.(*ark.Backup)

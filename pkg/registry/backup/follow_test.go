@@ -22,7 +22,7 @@ func TestFollowEncryptedLog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	loc := &locations.Location{Name: "default", Store: store, Primary: true, Keys: testKeyring(t, "k1", "k1")}
+	loc := &locations.Location{Name: "default", Store: store, Primary: true, Keys: keyring(t, "k1", "k1")}
 	r := serveLocations(t, locations.NewSet(loc), nil, nil, 50*time.Millisecond)
 	waitPoll(t, r)
 	ctx := context.Background()
