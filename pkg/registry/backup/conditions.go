@@ -22,21 +22,18 @@ import (
 // backup served from a location with keys, or nil for a plaintext one. The
 // transition time of a condition of the same status in prev is kept, so
 // re-reading a record does not make its key look newly lost or found.
-func keyCondition(keys *encryption.Keyring, b, prev *ark.Backup, now time.Time) *metav1.Condition {
+// message makes the condition's message for a key ID.
+func keyCondition(keys *encryption.Keyring, b, prev *ark.Backup, now time.Time, message func(id string, held bool) string) *metav1.Condition {
 	id := b.Status.EncryptionKeyID
 	if id == "" {
 		return nil
 	}
-	c := metav1.Condition{
-		Type:    ark.BackupConditionEncryptionKeyAvailable,
-		Status:  metav1.ConditionTrue,
-		Reason:  ark.BackupReasonKeyHeld,
-		Message: fmt.Sprintf("the location's key Secret holds key %q, which the backup is written with", id),
-	}
-	if !keys.Has(id) {
+	c := metav1.Condition{Type: ark.BackupConditionEncryptionKeyAvailable, Status: metav1.ConditionTrue, Reason: ark.BackupReasonKeyHeld}
+	held := keys.Has(id)
+	if !held {
 		c.Status, c.Reason = metav1.ConditionFalse, ark.BackupReasonKeyNotHeld
-		c.Message = fmt.Sprintf("%v: the backup cannot be read or restored until the key is put back in the location's key Secret", &encryption.KeyNotHeldError{KeyID: id})
 	}
+	c.Message = message(id, held)
 	c.LastTransitionTime = metav1.NewTime(now)
 	if prev != nil {
 		if old := meta.FindStatusCondition(prev.Status.Conditions, c.Type); old != nil && old.Status == c.Status {
@@ -54,10 +51,37 @@ func (ix *index) deriveLocked(loc string, b, prev *ark.Backup) {
 	if !ok {
 		return
 	}
-	if c := keyCondition(s.loc.Keys, b, prev, ix.clock.Now()); c != nil {
+	if c := keyCondition(s.loc.Keys, b, prev, ix.clock.Now(), ix.keyMessageLocked); c != nil {
 		b.Status.Conditions = []metav1.Condition{*c}
 	}
 }
+
+// keyMessageLocked says whether the key of an ID is held. Backups under
+// one key share one message string: a location holds many backups and
+// few keys.
+func (ix *index) keyMessageLocked(id string, held bool) string {
+	k := keyMessage{id: id, held: held}
+	if m, ok := ix.keyMessages[k]; ok {
+		return m
+	}
+	m := fmt.Sprintf("the location's key Secret holds key %q, which the backup is written with", id)
+	if !held {
+		m = fmt.Sprintf("%v: the backup cannot be read or restored until the key is put back in the location's key Secret", &encryption.KeyNotHeldError{KeyID: id})
+	}
+	if len(ix.keyMessages) >= maxKeyMessages {
+		clear(ix.keyMessages) // IDs come from the bucket: keep what they can cost bounded
+	}
+	ix.keyMessages[k] = m
+	return m
+}
+
+type keyMessage struct {
+	id   string
+	held bool
+}
+
+// maxKeyMessages bounds the shared messages.
+const maxKeyMessages = 1024
 
 // rederiveLocked derives again the conditions of the backups served from
 // loc, after its keys changed, and tells watchers of each one that

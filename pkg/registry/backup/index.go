@@ -201,17 +201,20 @@ type index struct {
 	window   int     // how many changes events keeps
 	ringBase uint64  // every change after this revision is in events
 	watchers map[*watcher]struct{}
+	// keyMessages are the messages of key conditions (see conditions.go).
+	keyMessages map[keyMessage]string
 }
 
 func newIndex(layout backupstore.Layout, decoder runtime.Decoder, clk clock.Clock) *index {
 	return &index{
-		layout:   layout,
-		decoder:  decoder,
-		clock:    clk,
-		sources:  map[string]*source{},
-		items:    map[string]*entry{},
-		watchers: map[*watcher]struct{}{},
-		window:   eventWindow,
+		layout:      layout,
+		decoder:     decoder,
+		clock:       clk,
+		sources:     map[string]*source{},
+		items:       map[string]*entry{},
+		watchers:    map[*watcher]struct{}{},
+		window:      eventWindow,
+		keyMessages: map[keyMessage]string{},
 	}
 }
 
