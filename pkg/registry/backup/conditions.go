@@ -56,9 +56,9 @@ func (ix *index) deriveLocked(loc string, b, prev *ark.Backup) {
 	}
 }
 
-// keyMessageLocked says whether the key of an ID is held. Backups under
-// one key share one message string: a location holds many backups and
-// few keys.
+// keyMessageLocked is the message of the key condition of a backup under
+// key id, held or not. Backups under one key share one message string: a
+// location holds many backups and few keys.
 func (ix *index) keyMessageLocked(id string, held bool) string {
 	k := keyMessage{id: id, held: held}
 	if m, ok := ix.keyMessages[k]; ok {
