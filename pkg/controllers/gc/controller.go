@@ -35,6 +35,7 @@ import (
 
 	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
 	"github.com/arkproject/ark/pkg/backupstore"
+	"github.com/arkproject/ark/pkg/backupstore/encryption"
 	"github.com/arkproject/ark/pkg/controllers/keyqueue"
 	"github.com/arkproject/ark/pkg/generated/clientset/versioned"
 	arkinformers "github.com/arkproject/ark/pkg/generated/informers/externalversions/ark/v1"
@@ -241,6 +242,16 @@ func (c *Controller) deleteBackup(ctx context.Context, b *arkv1.Backup) error {
 	}
 	ref := loc.Layout(c.Layout.HomeNamespace).Backup(b.Namespace, b.Name)
 	records, err := c.snapshots(ctx, store, ref)
+	if errors.Is(err, encryption.ErrKeyNotHeld) {
+		if b.Status.VolumeSnapshotsAttempted > 0 {
+			return fmt.Errorf("%w; its %d volume snapshots are listed in a file only that key opens, so they could not be found to delete: put the key back in the location's key Secret and the deletion goes on", err, b.Status.VolumeSnapshotsAttempted)
+		}
+		// The records are unreadable without the key, and would list
+		// nothing: the backup took no volume snapshots. A backup whose
+		// key is gone for good can still be deleted.
+		c.recorder.Eventf(b, corev1.EventTypeNormal, "DeletingWithoutKey", "the backup's key is not held (%v); it took no volume snapshots, so its files are deleted without reading its volume-snapshot records", err)
+		records, err = nil, nil
+	}
 	if err != nil {
 		return err
 	}

@@ -28,6 +28,7 @@ import (
 
 	arkv1 "github.com/arkproject/ark/pkg/apis/ark/v1"
 	"github.com/arkproject/ark/pkg/backupstore"
+	"github.com/arkproject/ark/pkg/backupstore/backupstoretest"
 	"github.com/arkproject/ark/pkg/generated/clientset/versioned/fake"
 	"github.com/arkproject/ark/pkg/generated/informers/externalversions"
 	arkinformers "github.com/arkproject/ark/pkg/generated/informers/externalversions/ark/v1"
@@ -1068,6 +1069,55 @@ func TestReadOnlyLocationIsLeftAlone(t *testing.T) {
 			}
 			if after := h.keys(t); !slices.Equal(after, before) {
 				t.Errorf("bucket changed: %v -> %v", before, after)
+			}
+		})
+	}
+}
+
+// An encrypted backup whose key is not held: one that took no volume
+// snapshots is deleted all the same (its unreadable records would list
+// none), so a backup whose key is gone for good can go; one that took
+// some stays Deleting, blocked with the reason, and nothing is deleted,
+// for its snapshots could not be found without the key.
+func TestDeletingEncryptedBackupWithoutItsKey(t *testing.T) {
+	for _, attempted := range []int{0, 2} {
+		t.Run(fmt.Sprintf("%d snapshots", attempted), func(t *testing.T) {
+			h := newHarness(t)
+			b := newBackup("b1", arkv1.BackupPhaseDeleting, nil)
+			b.Status.EncryptionKeyID = "gone"
+			b.Status.VolumeSnapshotsAttempted = attempted
+			h.addBackup(t, b)
+			keys, _ := backupstoretest.Keys(t, "gone", "gone")
+			if _, err := (backupstore.Layout{Keys: keys}).Backup("", "b1").StartEncryption(context.Background(), h.store); err != nil {
+				t.Fatal(err)
+			}
+			h.put(t, backupstore.Home("b1").VolumeSnapshotsKey(), []byte("sealed records"))
+			before := h.keys(t)
+
+			err := h.c.sync(context.Background(), key("b1"))
+			if attempted == 0 {
+				if err != nil {
+					t.Fatalf("sync: %v", err)
+				}
+				if left := h.keys(t); len(left) != 0 {
+					t.Errorf("bucket holds %v, want nothing", left)
+				}
+				if ev := h.events(); len(ev) != 1 || !strings.HasPrefix(ev[0], "Normal DeletingWithoutKey") || !strings.Contains(ev[0], `"gone"`) {
+					t.Errorf("events = %q, want one DeletingWithoutKey naming the key", ev)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), "put the key back") {
+				t.Errorf("sync = %v, want the missing key", err)
+			}
+			if after := h.keys(t); !slices.Equal(after, before) {
+				t.Errorf("bucket changed: %v -> %v", before, after)
+			}
+			if d := h.store.deletedKeys(); len(d) != 0 {
+				t.Errorf("bucket deletes = %v, want none", d)
+			}
+			if r := h.getBackup(t, "b1").Status.FailureReason; !strings.HasPrefix(r, "deletion blocked:") || !strings.Contains(r, `key "gone"`) || !strings.Contains(r, "2 volume snapshots") {
+				t.Errorf("failureReason = %q", r)
 			}
 		})
 	}
