@@ -265,6 +265,23 @@ data: {colour: green}
 	// The key put back: readable again.
 	mustKubectl(t, "patch", "secret", "sealed-keys", "-n", home, "--type=merge", "-p", fmt.Sprintf(`{"data":{"k2":%q}}`, k2))
 	keyCondition("True")
+
+	// Every key it could be under gone for good (rotation may have moved
+	// it to k3 meanwhile): the backup, which took no volume snapshots,
+	// can still be deleted, and its folder leaves the bucket.
+	k4 := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{0x44}, 32))
+	mustKubectl(t, "patch", "secret", "sealed-keys", "-n", home, "--type=merge", "-p", fmt.Sprintf(`{"stringData":{"active":"k4","k4":%q},"data":{"k2":null,"k3":null}}`, k4))
+	keyCondition("False")
+	mustKubectl(t, "delete", "backup", "vault-enc", "-n", home, "--wait=false")
+	eventually(t, 2*time.Minute, "the backup whose key is gone is deleted", func() error {
+		if out, err := kubectl(t, "get", "backup", "vault-enc", "-n", home); err == nil {
+			return fmt.Errorf("still there:\n%s", out)
+		}
+		if left, _ := filepath.Glob(filepath.Join(dir, ref.Dir(), "*")); len(left) != 0 {
+			return fmt.Errorf("its folder still holds %v", left)
+		}
+		return nil
+	})
 }
 
 func keysOf(m map[string][]byte) []string {
