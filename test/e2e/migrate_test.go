@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -251,7 +252,10 @@ func TestMigrateFromHeptioArkBeforeInstall(t *testing.T) {
 	t.Cleanup(func() {
 		deleteArkObjects(t, []string{"hark-daily"}, []string{"hark-minio"}, []string{"hark-gcp", "hark-aws"})
 	})
-	t.Cleanup(func() { restoreArkAPIService(t) })
+	t.Cleanup(func() {
+		restoreArkAPIService(t)
+		ensureArkOpenAPI(t)
+	})
 	if out, err := kubectl(t, "delete", "apiservice", "v1.ark.heptio.com"); err != nil {
 		t.Fatalf("deleting Ark's APIService: %v\n%s", err, out)
 	}
@@ -401,5 +405,36 @@ func restoreArkAPIService(t *testing.T) {
 		}
 		_, err = ark.ArkV1().BackupStorageLocations(home).Get(context.Background(), arkv1.DefaultStorageLocation, metav1.GetOptions{})
 		return err
+	})
+}
+
+// ensureArkOpenAPI makes kube-apiserver's aggregated OpenAPI (what kubectl
+// explain reads) serve Ark's group again, for the tests after this one.
+// kube-aggregator fetches an APIService's OpenAPI when the APIService is
+// created and, later, only on its own period or after a failed fetch; an
+// APIService it made for CRDs and that was then taken over (updated to
+// route to Ark) is never fetched once that period's queued fetch has
+// found it gone. Created afresh, it is fetched within a second.
+func ensureArkOpenAPI(t *testing.T) {
+	t.Helper()
+	served := func() bool {
+		root, err := kubectl(t, "get", "--raw", "/openapi/v3")
+		return err == nil && strings.Contains(root, `"apis/ark.heptio.com/v1"`)
+	}
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Second) {
+		if served() {
+			return
+		}
+	}
+	t.Log("the aggregated OpenAPI lacks ark.heptio.com/v1: creating Ark's APIService afresh")
+	if out, err := kubectl(t, "delete", "apiservice", "v1.ark.heptio.com"); err != nil {
+		t.Errorf("deleting Ark's APIService: %v\n%s", err, out)
+	}
+	restoreArkAPIService(t)
+	eventually(t, time.Minute, "the aggregated OpenAPI serves ark.heptio.com/v1", func() error {
+		if !served() {
+			return errors.New("not in /openapi/v3")
+		}
+		return nil
 	})
 }
