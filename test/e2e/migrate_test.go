@@ -426,9 +426,11 @@ func ensureArkOpenAPI(t *testing.T) {
 			return
 		}
 	}
+	// What ark migrate tells users to run once the CRDs are gone.
 	t.Log("the aggregated OpenAPI lacks ark.heptio.com/v1: creating Ark's APIService afresh")
-	if out, err := kubectl(t, "delete", "apiservice", "v1.ark.heptio.com"); err != nil {
-		t.Errorf("deleting Ark's APIService: %v\n%s", err, out)
+	svc := mustKubectl(t, "get", "apiservice", "v1.ark.heptio.com", "-o", "json")
+	if out, err := kubectlIn(t, svc, "replace", "--force", "-f", "-"); err != nil {
+		t.Errorf("kubectl replace --force of Ark's APIService: %v\n%s", err, out)
 	}
 	restoreArkAPIService(t)
 	eventually(t, time.Minute, "the aggregated OpenAPI serves ark.heptio.com/v1", func() error {

@@ -784,6 +784,10 @@ func cleanupHint(out io.Writer, src migrateSource, p *migrationPlan) {
 	}
 	fmt.Fprintln(out, "Nothing of Heptio Ark was removed. Its objects are hidden behind Ark's APIService but still stored; once you are content, remove them with its CRDs:")
 	fmt.Fprintln(out, "  kubectl delete crd schedules.ark.heptio.com backupstoragelocations.ark.heptio.com volumesnapshotlocations.ark.heptio.com")
+	// kube-aggregator fetches an APIService's OpenAPI when it is created (and
+	// after failed fetches), not when one it made for CRDs is taken over.
+	fmt.Fprintln(out, "Then create Ark's APIService afresh, so kube-apiserver serves Ark's OpenAPI (kubectl explain); it does not fetch it for the APIService it made for those CRDs and ark install took over:")
+	fmt.Fprintln(out, "  kubectl get apiservice v1.ark.heptio.com -o json | kubectl replace --force -f -")
 }
 
 func newMigrateCommand(env *Env) *cobra.Command {

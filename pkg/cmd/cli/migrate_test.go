@@ -425,8 +425,8 @@ func TestMigrateHeptioArkThroughPlanFile(t *testing.T) {
 	} else if _, err := other.ArkV1().Schedules("ark-home").Get(context.Background(), "daily", metav1.GetOptions{}); err != nil {
 		t.Errorf("--plan -n ark-home: schedule daily: %v", err)
 	}
-	if !strings.Contains(r.out, "kubectl delete crd schedules.ark.heptio.com") {
-		t.Errorf("no clean-up command:\n%s", r.out)
+	if !strings.Contains(r.out, "kubectl delete crd schedules.ark.heptio.com") || !strings.Contains(r.out, "kubectl replace --force") {
+		t.Errorf("no clean-up commands:\n%s", r.out)
 	}
 	ctx := context.Background()
 	s, err := client.ArkV1().Schedules("heptio-ark").Get(ctx, "daily", metav1.GetOptions{})
